@@ -1,0 +1,122 @@
+#!/usr/bin/env node
+// tsvpp-cni: the CNI plugin executable. Thin by design: it validates the CNI environment and
+// stdin, answers VERSION itself, forwards ADD/DEL/CHECK to the node agent over its unix socket and
+// prints the agent's answer. Imports only node:net and two dependency-free modules so that
+// start-up stays fast (see perf/cni-start.ts).
+import { createConnection } from 'node:net';
+import { pathToFileURL } from 'node:url';
+import { realpathSync } from 'node:fs';
+import {
+  CNI_VERSION, CniError, ErrorCode, parseCommand, parseRequest, resultForVersion, versionOf, versionResult,
+  type CniRequest, type CniResult,
+} from './spec.js';
+import {
+  AGENT_PROTOCOL_VERSION, DEFAULT_AGENT_SOCKET, LineReader, decodeResponse, encodeLine, type AgentResponse,
+} from './agent-protocol.js';
+
+export interface CniIo {
+  env: NodeJS.ProcessEnv;
+  stdin: string;
+  stdout: (s: string) => void;
+  stderr: (s: string) => void;
+}
+
+/** Sends one request to the agent and waits for its one-line answer. */
+export function callAgent(socketPath: string, req: CniRequest, timeoutMs: number): Promise<AgentResponse> {
+  return new Promise((resolve, reject) => {
+    const sock = createConnection(socketPath);
+    const reader = new LineReader();
+    let done = false;
+    const finish = (err: Error | undefined, res?: AgentResponse) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      sock.destroy();
+      if (err) reject(err); else resolve(res!);
+    };
+    const timer = setTimeout(() => finish(new CniError(ErrorCode.TryAgainLater, 'timed out waiting for the tsvpp agent', `no answer on ${socketPath} within ${timeoutMs} ms`)), timeoutMs);
+    sock.setEncoding('utf8');
+    sock.on('connect', () => {
+      const { command, containerId, netns, ifName, args, path, config } = req;
+      if (command === 'VERSION') return finish(new Error('VERSION is answered locally'));
+      sock.write(encodeLine({ v: AGENT_PROTOCOL_VERSION, command, containerId, ifName, args, config, ...(netns ? { netns } : {}), ...(path ? { path } : {}) }));
+    });
+    sock.on('data', (chunk: string) => {
+      try {
+        const line = reader.push(chunk);
+        if (line !== undefined) finish(undefined, decodeResponse(line));
+      } catch (e) {
+        finish(new CniError(ErrorCode.DecodeFailure, 'failed to decode the tsvpp agent answer', (e as Error).message));
+      }
+    });
+    sock.on('end', () => finish(new CniError(ErrorCode.IoFailure, 'tsvpp agent closed the connection without an answer', socketPath)));
+    sock.on('error', (e: NodeJS.ErrnoException) => {
+      // Agent not (yet) running or restarting: the runtime should retry.
+      if (e.code === 'ENOENT' || e.code === 'ECONNREFUSED' || e.code === 'EAGAIN') {
+        finish(new CniError(ErrorCode.TryAgainLater, 'tsvpp agent is not reachable', `${socketPath}: ${e.code}`));
+      } else {
+        finish(new CniError(ErrorCode.IoFailure, 'talking to the tsvpp agent failed', `${socketPath}: ${e.message}`));
+      }
+    });
+  });
+}
+
+/** Runs one CNI invocation; returns the exit code. Separated from process I/O for tests. */
+export async function runCni(io: CniIo): Promise<number> {
+  let cniVersion = versionOf(io.stdin);
+  const fail = (e: unknown): number => {
+    const err = e instanceof CniError ? e : new CniError(ErrorCode.Internal, 'internal error in tsvpp-cni', (e as Error)?.message ?? String(e));
+    // Spec: error result structure; libcni reads it from stdout. Unstructured text goes to stderr.
+    io.stdout(JSON.stringify(err.toResult(cniVersion)) + '\n');
+    io.stderr(`tsvpp-cni: ${err.message}\n`);
+    return 1;
+  };
+  try {
+    const command = parseCommand(io.env);
+    if (command === 'VERSION') {
+      io.stdout(JSON.stringify(versionResult(io.stdin.trim() === '' ? CNI_VERSION : cniVersion)) + '\n');
+      return 0;
+    }
+    const req = parseRequest(io.env, io.stdin);
+    cniVersion = req.config.cniVersion;
+    const socketPath = req.config.agentSocket ?? io.env.TSVPP_CNI_SOCKET ?? DEFAULT_AGENT_SOCKET;
+    const timeoutMs = (req.config.timeoutSeconds ?? 120) * 1000;
+    const res = await callAgent(socketPath, req, timeoutMs);
+    if (!res.ok) return fail(new CniError(res.error.code, res.error.msg, res.error.details));
+    if (req.command === 'ADD') {
+      const result: CniResult = res.result ?? { cniVersion };
+      io.stdout(JSON.stringify(resultForVersion(result, cniVersion)) + '\n');
+    }
+    // DEL and CHECK print nothing on success.
+    return 0;
+  } catch (e) {
+    return fail(e);
+  }
+}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    if (process.stdin.isTTY) return resolve('');
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('error', reject);
+  });
+}
+
+async function main(): Promise<void> {
+  let stdin = '';
+  let code: number;
+  try {
+    stdin = await readStdin();
+    code = await runCni({ env: process.env, stdin, stdout: (s) => process.stdout.write(s), stderr: (s) => process.stderr.write(s) });
+  } catch (e) {
+    process.stdout.write(JSON.stringify(new CniError(ErrorCode.IoFailure, 'failed to read stdin', (e as Error).message).toResult(versionOf(stdin))) + '\n');
+    code = 1;
+  }
+  process.exitCode = code;
+}
+
+// Run only when executed (the bin entry), not when imported by tests.
+const entry = process.argv[1];
+if (entry && import.meta.url === pathToFileURL(realpathSync(entry)).href) void main();

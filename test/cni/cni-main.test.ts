@@ -1,0 +1,148 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { spawn } from 'node:child_process';
+import { createServer, type Server } from 'node:net';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../../src/cni/agent-protocol.js';
+import { parseCniArgs, ErrorCode } from '../../src/cni/spec.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CNI_MAIN = join(here, '../../src/cni/cni-main.js');
+const dir = mkdtempSync(join(tmpdir(), 'tsvpp-cni-main-'));
+const sockPath = join(dir, 'agent.sock');
+
+let seen: AgentRequest[] = [];
+let answer: (r: AgentRequest) => AgentResponse = () => ({ ok: true });
+let server: Server;
+
+function run(env: Record<string, string>, stdin: string): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CNI_MAIN], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '', stderr = '';
+    child.stdout.on('data', (d) => { stdout += d; });
+    child.stderr.on('data', (d) => { stderr += d; });
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+    child.stdin.end(stdin);
+  });
+}
+
+const conf = (extra: Record<string, unknown> = {}) => JSON.stringify({ cniVersion: '1.0.0', name: 'tsvpp', type: 'tsvpp-cni', agentSocket: sockPath, ...extra });
+const env = (cmd: string, extra: Record<string, string> = {}) => ({
+  CNI_COMMAND: cmd, CNI_CONTAINERID: 'abc123', CNI_NETNS: '/var/run/netns/x', CNI_IFNAME: 'eth0',
+  CNI_ARGS: 'IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=multi-if-pod;K8S_POD_INFRA_CONTAINER_ID=abc123;K8S_POD_UID=u-1',
+  CNI_PATH: '/opt/cni/bin', ...extra,
+});
+
+test.before(async () => {
+  server = createServer((s) => {
+    s.setEncoding('utf8');
+    const r = new LineReader();
+    s.on('data', (c: string) => {
+      const line = r.push(c);
+      if (line === undefined) return;
+      const req = decodeRequest(line);
+      seen.push(req);
+      s.end(encodeLine(answer(req)));
+    });
+  });
+  await new Promise<void>((res) => server.listen(sockPath, res));
+});
+
+test.after(() => { server.close(); rmSync(dir, { recursive: true, force: true }); });
+
+test('CNI_ARGS parsing', () => {
+  assert.equal(parseCniArgs('A=1;B=x=y;;'), { A: '1', B: 'x=y' });
+  assert.throws(() => parseCniArgs('A'), /CNI_ARGS/);
+});
+
+test('VERSION is answered locally with the supported versions', async () => {
+  const r = await run({ CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: '1.0.0' }));
+  assert.is(r.code, 0);
+  assert.equal(JSON.parse(r.stdout), { cniVersion: '1.0.0', supportedVersions: ['0.4.0', '1.0.0'] });
+  assert.is(seen.length, 0);
+});
+
+test('ADD forwards env, CNI_ARGS and config to the agent and prints its result', async () => {
+  seen = [];
+  const result = {
+    cniVersion: '1.0.0',
+    interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/x' }, { name: 'tap1', sandbox: '/var/run/netns/x' }],
+    ips: [{ address: '10.1.1.5/32', gateway: '10.1.1.1', interface: 0 }],
+    routes: [{ dst: '0.0.0.0/0', gw: '10.1.1.1' }],
+  };
+  answer = () => ({ ok: true, result });
+  const r = await run(env('ADD'), conf());
+  assert.is(r.code, 0, r.stderr);
+  assert.equal(JSON.parse(r.stdout), result);
+  assert.is(seen.length, 1);
+  assert.is(seen[0]!.command, 'ADD');
+  assert.is(seen[0]!.containerId, 'abc123');
+  assert.is(seen[0]!.netns, '/var/run/netns/x');
+  assert.is(seen[0]!.args.K8S_POD_NAME, 'multi-if-pod');
+  assert.is(seen[0]!.args.K8S_POD_UID, 'u-1');
+  assert.is(seen[0]!.path, '/opt/cni/bin');
+  assert.is(seen[0]!.config.name, 'tsvpp');
+});
+
+test('ADD with cniVersion 0.4.0 gets ips[].version', async () => {
+  answer = () => ({ ok: true, result: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0' }], ips: [{ address: '10.1.1.5/32', interface: 0 }] } });
+  const r = await run(env('ADD'), conf({ cniVersion: '0.4.0' }));
+  assert.is(r.code, 0, r.stderr);
+  const out = JSON.parse(r.stdout);
+  assert.is(out.cniVersion, '0.4.0');
+  assert.is(out.ips[0].version, '4');
+});
+
+test('agent errors are printed as CNI error results with non-zero exit', async () => {
+  answer = () => ({ ok: false, error: { code: 100, msg: 'invalid pod annotation', details: 'contivpp.io/custom-if: item 1 "x": missing interface type' } });
+  const r = await run(env('ADD'), conf());
+  assert.is.not(r.code, 0);
+  assert.equal(JSON.parse(r.stdout), { cniVersion: '1.0.0', code: 100, msg: 'invalid pod annotation', details: 'contivpp.io/custom-if: item 1 "x": missing interface type' });
+});
+
+test('DEL and CHECK print nothing on success; DEL needs no netns', async () => {
+  seen = [];
+  answer = () => ({ ok: true });
+  const d = await run(env('DEL', { CNI_NETNS: '' }), conf());
+  assert.is(d.code, 0, d.stdout + d.stderr);
+  assert.is(d.stdout, '');
+  assert.is(seen[0]!.netns, undefined);
+  const c = await run(env('CHECK'), conf({ prevResult: { cniVersion: '1.0.0', interfaces: [] } }));
+  assert.is(c.code, 0, c.stdout + c.stderr);
+  assert.is(c.stdout, '');
+});
+
+async function errOf(e: Record<string, string>, stdin: string): Promise<{ code: number; msg: string; details?: string }> {
+  const r = await run(e, stdin);
+  assert.is.not(r.code, 0);
+  return JSON.parse(r.stdout);
+}
+
+test('well-known error codes', async () => {
+  assert.is((await errOf({ }, conf())).code, ErrorCode.InvalidEnvironment);
+  assert.is((await errOf(env('FROB'), conf())).code, ErrorCode.InvalidEnvironment);
+  const badId = await errOf(env('ADD', { CNI_CONTAINERID: '-x' }), conf());
+  assert.is(badId.code, 4); assert.match(badId.details!, /CNI_CONTAINERID/);
+  const badIf = await errOf(env('ADD', { CNI_IFNAME: 'a/b' }), conf());
+  assert.is(badIf.code, 4); assert.match(badIf.details!, /CNI_IFNAME/);
+  const noNetns = await errOf(env('ADD', { CNI_NETNS: '' }), conf());
+  assert.is(noNetns.code, 4); assert.match(noNetns.details!, /CNI_NETNS/);
+  assert.is((await errOf(env('ADD', { CNI_ARGS: 'novalue' }), conf())).code, 4);
+  assert.is((await errOf(env('ADD'), '{not json')).code, ErrorCode.DecodeFailure);
+  assert.is((await errOf(env('ADD'), conf({ cniVersion: '0.2.0' }))).code, ErrorCode.IncompatibleVersion);
+  const ipam = await errOf(env('ADD'), conf({ ipam: { type: 'host-local' } }));
+  assert.is(ipam.code, ErrorCode.UnsupportedField); assert.match(ipam.details!, /ipam=/);
+  assert.is((await errOf(env('ADD'), conf({ name: '' }))).code, ErrorCode.InvalidNetworkConfig);
+  assert.is((await errOf(env('CHECK'), conf())).code, ErrorCode.InvalidNetworkConfig);
+});
+
+test('agent not running is "try again later"', async () => {
+  const e = await errOf(env('ADD'), conf({ agentSocket: join(dir, 'nobody.sock') }));
+  assert.is(e.code, ErrorCode.TryAgainLater);
+  assert.match(e.details!, /nobody\.sock/);
+});
+
+test.run();
