@@ -1,0 +1,6 @@
+/** VPP binary API codec: load .api.json definitions, encode/decode messages and types. */
+export { ApiRegistry } from './registry.js';
+export type { MessageCodec, TypeCodec, ValueCodec, FieldInfo } from './registry.js';
+export { ApiCodecError } from './errors.js';
+export type { ModuleInfo } from './schema.js';
+export { toHex, fromHex } from './json-form.js';
