@@ -1,0 +1,135 @@
+/**
+ * Reusable burst descriptors (structs of typed arrays): allocate once, pass to every
+ * MemifQueue.rx / allocTx call.
+ *
+ * RxBurst after rx() returns n: packet i (0 <= i < n) consists of segments
+ * pktFirstSeg[i] .. pktFirstSeg[i] + pktSegCount[i] - 1, total pktLength[i] bytes; segment s is
+ * segLength[s] bytes at segOffset[s] of region segRegion[s], i.e. zero-copy
+ * `burst.regions[segRegion[s]].subarray(segOffset[s], segOffset[s] + segLength[s])`, valid until
+ * MemifQueue.release() hands it back. All values were validated against the region bounds.
+ *
+ * TxBurst after allocTx() returns n: the same shape, plus segCapacity[s] (bytes writable at
+ * segOffset[s]). Write payload there, set segLength[s] (<= segCapacity[s]) or use write(), then
+ * commitTx().
+ */
+import { copyBytes } from './copy.js';
+import { regionWords } from './region.js';
+
+abstract class BurstBase {
+  readonly maxPackets: number;
+  readonly maxSegments: number;
+  /** Packets in the burst. */
+  count = 0;
+  /** Segments in the burst. */
+  segCount = 0;
+  readonly pktFirstSeg: Uint32Array;
+  readonly pktSegCount: Uint32Array;
+  readonly segRegion: Uint16Array;
+  readonly segOffset: Uint32Array;
+  readonly segLength: Uint32Array;
+  /** Region windows the segments point into (index = region index). Set by the queue. */
+  regions: readonly Uint8Array[] = [];
+  /** @internal word views of `regions` (null when unaligned). Set by the queue. */
+  regions32: readonly (Uint32Array | null)[] = [];
+
+  constructor(maxPackets: number, maxSegments: number) {
+    if (!Number.isInteger(maxPackets) || maxPackets < 1) throw new RangeError(`burst maxPackets must be >= 1, got ${maxPackets}`);
+    if (!Number.isInteger(maxSegments) || maxSegments < maxPackets) {
+      throw new RangeError(`burst maxSegments must be an integer >= maxPackets (${maxPackets}), got ${maxSegments}`);
+    }
+    this.maxPackets = maxPackets;
+    this.maxSegments = maxSegments;
+    this.pktFirstSeg = new Uint32Array(maxPackets);
+    this.pktSegCount = new Uint32Array(maxPackets);
+    this.segRegion = new Uint16Array(maxSegments);
+    this.segOffset = new Uint32Array(maxSegments);
+    this.segLength = new Uint32Array(maxSegments);
+  }
+
+  /** Zero-copy view of segment s (allocates a subarray view; the hot path should not need it). */
+  segment(s: number): Uint8Array {
+    if (s >= this.segCount) throw new RangeError(`segment ${s} >= segCount ${this.segCount}`);
+    const o = this.segOffset[s]!;
+    return this.regions[this.segRegion[s]!]!.subarray(o, o + this.segLength[s]!);
+  }
+}
+
+export class RxBurst extends BurstBase {
+  /** Total bytes of each packet (sum of its segment lengths). */
+  readonly pktLength: Float64Array;
+  private lastDst: Uint8Array | null = null;
+  private lastDst32: Uint32Array | null = null;
+
+  /** @param maxSegments default max(64, 8 * maxPackets): a packet with more segments than this can never be received. */
+  constructor(maxPackets: number, maxSegments = Math.max(64, maxPackets * 8)) {
+    super(maxPackets, maxSegments);
+    this.pktLength = new Float64Array(maxPackets);
+  }
+
+  /**
+   * Copy packet i (all segments, in order) into dst at dstOffset; returns the byte count.
+   * No allocation when dst is reused and the packet is short; throws RangeError when it does not fit.
+   */
+  copyPacket(i: number, dst: Uint8Array, dstOffset = 0): number {
+    if (i >= this.count) throw new RangeError(`packet ${i} >= count ${this.count}`);
+    const total = this.pktLength[i]!;
+    if (dstOffset + total > dst.length) {
+      throw new RangeError(`packet ${i} is ${total} bytes; destination has ${dst.length - dstOffset} from offset ${dstOffset}`);
+    }
+    if (dst !== this.lastDst) {
+      this.lastDst = dst;
+      this.lastDst32 = regionWords(dst);
+    }
+    const d32 = this.lastDst32;
+    let s = this.pktFirstSeg[i]!;
+    const end = s + this.pktSegCount[i]!;
+    let at = dstOffset;
+    for (; s < end; s++) {
+      const r = this.segRegion[s]!;
+      const len = this.segLength[s]!;
+      copyBytes(dst, d32, at, this.regions[r]!, this.regions32[r]!, this.segOffset[s]!, len);
+      at += len;
+    }
+    return total;
+  }
+}
+
+export class TxBurst extends BurstBase {
+  /** Writable bytes at segOffset[s]. */
+  readonly segCapacity: Uint32Array;
+
+  constructor(maxPackets: number, maxSegments = Math.max(64, maxPackets * 8)) {
+    super(maxPackets, maxSegments);
+    this.segCapacity = new Uint32Array(maxSegments);
+  }
+
+  /** Total capacity of packet i's segments. */
+  packetCapacity(i: number): number {
+    let c = 0;
+    const s0 = this.pktFirstSeg[i]!;
+    for (let s = s0; s < s0 + this.pktSegCount[i]!; s++) c += this.segCapacity[s]!;
+    return c;
+  }
+
+  /**
+   * Copy src into packet i's segments in order and set their lengths (unused trailing segments
+   * get length 0). Returns src.length; throws RangeError when src exceeds the packet's capacity.
+   */
+  write(i: number, src: Uint8Array): number {
+    if (i >= this.count) throw new RangeError(`packet ${i} >= count ${this.count}`);
+    const s0 = this.pktFirstSeg[i]!;
+    const end = s0 + this.pktSegCount[i]!;
+    let left = src.length;
+    if (left > this.packetCapacity(i)) throw new RangeError(`packet ${i}: ${left} bytes exceed capacity ${this.packetCapacity(i)}`);
+    let at = 0;
+    for (let s = s0; s < end; s++) {
+      const n = Math.min(left, this.segCapacity[s]!);
+      const r = this.segRegion[s]!;
+      if (n > 0) copyBytes(this.regions[r]!, this.regions32[r]!, this.segOffset[s]!, src, null, at, n);
+      this.segLength[s] = n;
+      at += n;
+      left -= n;
+    }
+    return src.length;
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * tsvpp memif ring layer: the shared-memory half of memif as pure computation over ArrayBuffers
+ * (no I/O). See docs/memif-ring.md.
+ *
+ *   layout.ts  wire constants, planRegions()        ring.ts   RingView (one memif_ring_t)
+ *   queue.ts   MemifQueue (data path of one ring)   burst.ts  RxBurst / TxBurst
+ *   setup.ts   initSharedMemory, create*Queue(s)    errors.ts MemifRingError
+ */
+export * from './errors.js';
+export * from './layout.js';
+export { type RegionMemory } from './region.js';
+export { RingView } from './ring.js';
+export { RxBurst, TxBurst } from './burst.js';
+export { MemifQueue, type MemifQueueOptions, type MemifRole } from './queue.js';
+export { initSharedMemory, createSlaveQueues, createMasterQueue } from './setup.js';
