@@ -1,0 +1,108 @@
+// IP address management delegated to the standard CNI IPAM plugin `host-local` (Debian package
+// containernetworking-plugins, /usr/lib/cni/host-local), invoked per the CNI spec: CNI_* env and a
+// network configuration with an `ipam` section on stdin. One host-local network (and so one lease
+// directory under dataDir) per tsvpp network; a lease is keyed by (container id, interface name).
+// host-local persists leases and the last reserved address in dataDir, so an address is not handed
+// out twice, across agent restarts included, until its lease is released on DEL.
+import { execFile } from 'node:child_process';
+import { access, constants } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+
+export const DEFAULT_CNI_PLUGIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
+
+export interface IpamRange {
+  /** tsvpp network name (default, or a CustomNetwork); becomes the host-local network name. */
+  network: string;
+  subnet: string;
+  rangeStart?: string;
+  rangeEnd?: string;
+  gateway?: string;
+}
+
+export interface Lease { address: string; gateway?: string }
+
+export class IpamError extends Error {
+  constructor(readonly op: string, readonly network: string, readonly detail: string, readonly cniCode?: number) {
+    super(`host-local ${op} in network ${network} failed${cniCode !== undefined ? ` (CNI code ${cniCode})` : ''}: ${detail}`);
+    this.name = 'IpamError';
+  }
+}
+
+export interface LeaseKey { containerId: string; ifName: string; netns?: string }
+
+export async function findPlugin(name: string, dirs: readonly string[]): Promise<string> {
+  for (const d of dirs) {
+    const p = join(d, name);
+    try { await access(p, constants.X_OK); return p; } catch { /* next */ }
+  }
+  throw new Error(`CNI plugin ${name} not found in ${dirs.join(', ')} (Debian: apt-get install containernetworking-plugins)`);
+}
+
+export class HostLocalIpam {
+  constructor(readonly pluginPath: string, readonly dataDir: string) {}
+
+  static async create(dataDir: string, dirs: readonly string[] = DEFAULT_CNI_PLUGIN_DIRS): Promise<HostLocalIpam> {
+    return new HostLocalIpam(await findPlugin('host-local', dirs), dataDir);
+  }
+
+  private conf(r: IpamRange): string {
+    const range: Record<string, string> = { subnet: r.subnet };
+    if (r.rangeStart) range.rangeStart = r.rangeStart;
+    if (r.rangeEnd) range.rangeEnd = r.rangeEnd;
+    if (r.gateway) range.gateway = r.gateway;
+    return JSON.stringify({
+      cniVersion: '1.0.0',
+      name: `tsvpp-${r.network}`,
+      type: 'tsvpp',
+      ipam: { type: 'host-local', ranges: [[range]], dataDir: this.dataDir },
+    });
+  }
+
+  private invoke(op: 'ADD' | 'DEL' | 'CHECK', r: IpamRange, k: LeaseKey, stdin: string): Promise<string> {
+    const env = {
+      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      CNI_COMMAND: op,
+      CNI_CONTAINERID: k.containerId,
+      // host-local does not enter the netns, but the CNI skeleton insists on one for ADD/CHECK.
+      CNI_NETNS: k.netns ?? '/dev/null',
+      CNI_IFNAME: k.ifName,
+      CNI_PATH: dirname(this.pluginPath),
+    };
+    return new Promise((resolve, reject) => {
+      const child = execFile(this.pluginPath, [], { env, timeout: 30_000 }, (err, stdout, stderr) => {
+        if (!err) return resolve(stdout);
+        let detail = (stderr || err.message).trim();
+        let code: number | undefined;
+        try {
+          const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
+          code = e.code;
+          detail = [e.msg, e.details].filter(Boolean).join(': ') || detail;
+        } catch { /* not a CNI error result */ }
+        reject(new IpamError(op, r.network, detail, code));
+      });
+      child.stdin!.end(stdin);
+    });
+  }
+
+  /** Allocates one address for (containerId, ifName) in `r`. */
+  async allocate(r: IpamRange, k: LeaseKey): Promise<Lease> {
+    const out = await this.invoke('ADD', r, k, this.conf(r));
+    let res: { ips?: Array<{ address: string; gateway?: string }> };
+    try { res = JSON.parse(out); } catch (e) { throw new IpamError('ADD', r.network, `unparseable result ${JSON.stringify(out)}`); }
+    const ip = res.ips?.[0];
+    if (!ip) throw new IpamError('ADD', r.network, `result without ips: ${out.trim()}`);
+    return { address: ip.address, ...(ip.gateway ? { gateway: ip.gateway } : {}) };
+  }
+
+  /** Releases the lease of (containerId, ifName); succeeds when there is none. */
+  async release(r: IpamRange, k: LeaseKey): Promise<void> {
+    await this.invoke('DEL', r, k, this.conf(r));
+  }
+
+  /** Fails unless (containerId, ifName) holds `address` in `r`. */
+  async check(r: IpamRange, k: LeaseKey, address: string): Promise<void> {
+    const conf = JSON.parse(this.conf(r)) as Record<string, unknown>;
+    conf.prevResult = { cniVersion: '1.0.0', ips: [{ address }] };
+    await this.invoke('CHECK', r, k, JSON.stringify(conf));
+  }
+}
