@@ -452,9 +452,9 @@ class DecGen extends Gen {
     switch (node.kind) {
       case 'vstring': {
         const L = this.v('L');
-        this.emit(`if (end - o < 4) H.short(${p}, 'string length', 4, end - o);`);
+        this.emit(`if (end - o < 4) H.short(${p}, 'the string length prefix would', 4, end - o);`);
         this.emit(`const ${L} = dv.getUint32(o); o += 4;`);
-        this.emit(`if (${L} > end - o) H.short(${p}, 'string of ' + ${L} + ' bytes', ${L}, end - o);`);
+        this.emit(`if (${L} > end - o) H.short(${p}, 'string of length ' + ${L} + ' would', ${L}, end - o);`);
         this.emit(`const ${r} = H.readStr(u8, o, o + ${L}); o += ${L};`);
         return r;
       }
@@ -498,12 +498,12 @@ class DecGen extends Gen {
       this.emit(`const ${n} = Number(${count});`);
     }
     if (isU8(elem)) {
-      this.emit(`if (${n} > end - o) H.short(${p}, ${n} + ' bytes', ${n}, end - o);`);
+      this.emit(`if (${n} > end - o) H.short(${p}, ${n} + ' bytes would', ${n}, end - o);`);
       this.emit(`const ${r} = u8.slice(o, o + ${n}); o += ${n};`);
       return r;
     }
     if (es !== undefined) {
-      this.emit(`if (${n} * ${es} > end - o) H.short(${p}, ${n} + ' elements', ${n} * ${es}, end - o);`);
+      this.emit(`if (${n} * ${es} > end - o) H.short(${p}, ${n} + ' elements would', ${n} * ${es}, end - o);`);
       this.emit(`const ${r} = new Array(${n});`);
       const i = this.v('i');
       this.emit(`for (let ${i} = 0; ${i} < ${n}; ${i}++) {`);
@@ -521,7 +521,7 @@ class DecGen extends Gen {
       this.emit(`${r}.push(${e}); }`);
       return r;
     }
-    if (min > 0) this.emit(`if (${n} * ${min} > end - o) H.short(${p}, ${n} + ' elements', ${n} * ${min}, end - o);`);
+    if (min > 0) this.emit(`if (${n} * ${min} > end - o) H.short(${p}, ${n} + ' elements would', ${n} * ${min}, end - o);`);
     this.emit(`const ${r} = new Array(${n});`);
     this.emit(`for (let ${i} = 0; ${i} < ${n}; ${i}++) {`);
     const e = this.variable(elem, idx(p, i));

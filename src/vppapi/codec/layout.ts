@@ -206,11 +206,13 @@ export class Layout {
           }
           fn.discriminator = { field: disc, cases };
           d.discriminates.push(f.name);
+          // An arm without a case value can only be guessed from the bytes.
+          if (cases.size < node.arms.length) ambiguous = true;
         } else {
           ambiguous = true;
         }
       }
-      if (containsAmbiguity(node)) ambiguous = true;
+      if (node.kind !== 'union' && containsAmbiguity(node)) ambiguous = true;
       fields.push(fn);
       byName.set(f.name, fn);
       size = size !== undefined && node.size !== undefined ? size + node.size : undefined;
@@ -238,7 +240,11 @@ export class Layout {
   }
 }
 
-function containsAmbiguity(n: Node): boolean {
+/**
+ * True when decoding may pick another union arm than the one encoded (a union without a usable
+ * discriminator somewhere inside): bytes still round-trip, the value may not.
+ */
+export function containsAmbiguity(n: Node): boolean {
   switch (n.kind) {
     case 'struct': return n.ambiguous;
     case 'union': return true; // decoded on its own (standalone or inside arrays) the arm is guessed

@@ -164,7 +164,7 @@ export function trunc(prefix: string, table: [string, number][], start: number, 
 }
 
 export function short(path: string, what: string, need: number, have: number): never {
-  throw new ApiCodecError(path, `truncated input: ${what} needs ${need} bytes, ${have} remain`);
+  throw new ApiCodecError(path, `truncated input: ${what} take ${need} bytes, ${have} remain`);
 }
 
 /** Runtime form of a union whose arm the bytes alone must reveal. */
