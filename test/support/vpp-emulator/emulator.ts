@@ -1,0 +1,341 @@
+// ============================================================================================
+//  VPP EMULATOR — A TEST DOUBLE, NOT VPP.
+//  It speaks VPP's real binary API socket protocol (msgbuf_t framing, sockclnt_create handshake
+//  with a message table built from the same .api.json files the codec reads, context echo,
+//  client_index checks) and keeps a small stateful model of interfaces, memif sockets, bridge
+//  domains, IP tables/routes and nat44-ed static mappings. It forwards no packets and touches the
+//  host only through hooks. Return codes mimic VPP's handlers where they were checked against the
+//  VPP source (see docs/vppapi-client.md for which ones).
+// ============================================================================================
+import * as net from 'node:net';
+import * as fs from 'node:fs';
+import { ApiRegistry, type MessageCodec } from '../../../src/vppapi/codec/index.js';
+import { FrameDecoder, encodeFrame } from '../../../src/vppapi/transport/frame.js';
+import { VppState, type EmuInterface } from './state.js';
+import { encodeLenient } from './lenient-encode.js';
+import type { EmulatorHooks } from './hooks.js';
+import { Retval, statusFlags, type Handler, type HandlerContext, type Registration, type Value } from './handler.js';
+import { coreHandlers } from './handlers/core.js';
+import { interfaceHandlers } from './handlers/interface.js';
+import { memifHandlers } from './handlers/memif.js';
+import { tapHandlers } from './handlers/tap.js';
+import { ipL2Handlers } from './handlers/ip-l2.js';
+import { natHandlers } from './handlers/nat.js';
+
+export interface TableOptions {
+  /** Leave these messages out of the table (simulates a VPP without them). */
+  omit?: string[];
+  /** Advertise these messages with another CRC ("0x12345678"), i.e. another VPP version. */
+  crcOverride?: Record<string, string>;
+}
+
+export interface VppEmulatorOptions {
+  socketPath: string;
+  /** Definitions: a directory of .api.json files, or a loaded registry. */
+  apiDir?: string;
+  registry?: ApiRegistry;
+  hooks?: EmulatorHooks;
+  table?: TableOptions;
+  /** Directory for relative memif socket filenames (VPP's runtime dir), default /run/vpp. */
+  runtimeDir?: string;
+  /** Details per call of a cursor stream (*_get) before VNET_API_ERROR_EAGAIN, default 100. */
+  streamPageSize?: number;
+  /** show_version's version string. */
+  version?: string;
+  /** Extra or replacing handlers, by message name. */
+  handlers?: Record<string, Handler>;
+  /** Log sink (default: keep in memory only, see emulator.logLines). */
+  log?: (line: string) => void;
+}
+
+interface Conn {
+  sock: net.Socket;
+  decoder: FrameDecoder;
+  reg: RegConn | null;
+}
+
+type RegConn = Registration & { conn: Conn };
+
+const SOCK_API_REG_HANDLE_BIT = 0x8000_0000;
+
+export class VppEmulator {
+  state: VppState;
+  readonly registry: ApiRegistry;
+  readonly logLines: string[] = [];
+  /** Messages received, by name (tests assert e.g. that sockclnt_delete arrived). */
+  readonly received: string[] = [];
+  private server: net.Server | null = null;
+  private readonly conns = new Set<Conn>();
+  private readonly registrations = new Map<number, RegConn>();
+  private nextRegIndex = 1; // pool index 0 is VPP's listening socket registration
+  private idByName = new Map<string, number>();
+  private nameById = new Map<number, string>();
+  private tableEntries: { index: number; name: string }[] = [];
+  private readonly handlers: Record<string, Handler>;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(private opts: VppEmulatorOptions) {
+    this.registry = opts.registry ?? ApiRegistry.fromDir(requireDir(opts.apiDir));
+    this.state = new VppState(this.runtimeDir);
+    this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...natHandlers, ...opts.handlers };
+    this.buildTable(opts.table ?? {});
+  }
+
+  get socketPath(): string {
+    return this.opts.socketPath;
+  }
+
+  get runtimeDir(): string {
+    return this.opts.runtimeDir ?? '/run/vpp';
+  }
+
+  /** Number of open client connections. */
+  get connectionCount(): number {
+    return this.conns.size;
+  }
+
+  /** The message table as sent in sockclnt_create_reply. */
+  get messageTable(): readonly { index: number; name: string }[] {
+    return this.tableEntries;
+  }
+
+  async listen(): Promise<void> {
+    // VPP unlinks a stale socket file before binding.
+    try {
+      if (fs.statSync(this.socketPath).isSocket()) fs.unlinkSync(this.socketPath);
+    } catch { /* absent */ }
+    const server = net.createServer((sock) => this.accept(sock));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.socketPath, () => { server.off('error', reject); resolve(); });
+    });
+    this.server = server;
+  }
+
+  /** Stop listening, drop every client, remove the socket file. */
+  async close(): Promise<void> {
+    const server = this.server;
+    this.server = null;
+    for (const c of this.conns) c.sock.destroy();
+    this.conns.clear();
+    this.registrations.clear();
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
+    try { fs.unlinkSync(this.socketPath); } catch { /* gone */ }
+    await this.chain;
+  }
+
+  /** Like a VPP restart: connections drop, state resets, the table may change; then listen again. */
+  async restart(opts: { table?: TableOptions; downMs?: number } = {}): Promise<void> {
+    await this.close();
+    if (opts.downMs) await new Promise((r) => setTimeout(r, opts.downMs));
+    this.state = new VppState(this.runtimeDir);
+    this.nextRegIndex = 1;
+    if (opts.table) this.buildTable(opts.table);
+    await this.listen();
+  }
+
+  /** Simulate a memif peer connecting/leaving, or a carrier change: sets link state and notifies. */
+  setLinkState(swIfIndex: number, up: boolean): void {
+    const i = this.state.interfaces.get(swIfIndex);
+    if (!i) throw new Error(`emulator: no interface ${swIfIndex}`);
+    if (i.linkUp === up) return;
+    i.linkUp = up;
+    this.interfaceEvent(i, false);
+  }
+
+  // ---- table ----
+
+  private buildTable(t: TableOptions): void {
+    const omit = new Set(t.omit ?? []);
+    const all = this.registry.messages();
+    // VPP registers memclnt first, numbering from 1 in .api order (sockclnt_create = 15).
+    const ordered = [...all.filter((m) => m.module === 'memclnt'), ...all.filter((m) => m.module !== 'memclnt')];
+    this.idByName = new Map();
+    this.nameById = new Map();
+    this.tableEntries = [];
+    let id = 1;
+    for (const m of ordered) {
+      const index = id++;
+      if (omit.has(m.name)) continue;
+      const crc = t.crcOverride?.[m.name] ?? m.crc;
+      this.tableEntries.push({ index, name: `${m.name}_${crc.replace(/^0x/, '')}` });
+      this.idByName.set(m.name, index);
+      this.nameById.set(index, m.name);
+    }
+    if (this.idByName.get('sockclnt_create') !== 15 || this.idByName.get('sockclnt_create_reply') !== 16) {
+      throw new Error('emulator: memclnt.api.json must be loaded in .api order (sockclnt_create = 15)');
+    }
+  }
+
+  // ---- connections ----
+
+  private accept(sock: net.Socket): void {
+    const conn: Conn = { sock, decoder: new FrameDecoder(), reg: null };
+    this.conns.add(conn);
+    sock.on('data', (chunk: Buffer) => {
+      let frames: Buffer[];
+      try {
+        frames = conn.decoder.push(chunk);
+      } catch (err) {
+        this.log(`bad framing from client: ${(err as Error).message}; closing`);
+        sock.destroy();
+        return;
+      }
+      for (const f of frames) this.chain = this.chain.then(() => this.dispatch(conn, f)).catch((e) => this.log(`handler crash: ${(e as Error).stack}`));
+    });
+    sock.on('error', () => {});
+    sock.on('close', () => {
+      this.conns.delete(conn);
+      if (conn.reg) this.registrations.delete(conn.reg.handle);
+    });
+  }
+
+  private async dispatch(conn: Conn, payload: Buffer): Promise<void> {
+    if (payload.length < 2) {
+      this.log(`message of ${payload.length} bytes without id dropped`);
+      return;
+    }
+    const id = payload.readUInt16BE(0);
+    const name = this.nameById.get(id);
+    if (!name) {
+      // VPP: msg_handler_internal "no handler for msg id N", message dropped, no reply.
+      this.log(`no handler for msg id ${id}`);
+      return;
+    }
+    const codec = this.registry.message(name);
+    let req: Value;
+    try {
+      req = codec.decode(payload).value;
+    } catch (err) {
+      this.log(`${name}: cannot decode ${payload.length} bytes: ${(err as Error).message}`);
+      return;
+    }
+    this.received.push(name);
+    if (name === 'sockclnt_create') return this.sockclntCreate(conn, req);
+    if (name === 'sockclnt_delete') return this.sockclntDelete(conn, req);
+    const handler = this.handlers[name];
+    if (!handler) {
+      this.log(`no handler for msg id ${id} (${name})`);
+      return;
+    }
+    // Handlers answer the registration named by client_index; VPP drops requests whose
+    // client_index matches no registration (REPLY_MACRO: "if (!reg) return").
+    const reg = hasField(codec, 'client_index') ? this.registrations.get(req.client_index >>> 0) : conn.reg ?? undefined;
+    if (!reg) {
+      this.log(`${name}: client_index ${req.client_index} is not registered, dropped`);
+      return;
+    }
+    const ctx = this.context(reg, req.context);
+    let reply: Value | undefined;
+    try {
+      reply = await handler(req, ctx);
+      if (reply === undefined) return;
+      reply = { retval: 0, ...reply };
+    } catch (err) {
+      if (!(err instanceof Retval)) throw err;
+      this.log(`${name}: retval ${err.code}: ${err.message}`);
+      reply = { ...err.fields, retval: err.code };
+    }
+    this.sendTo(reg, `${name}_reply`, { ...reply, context: req.context });
+  }
+
+  private context(reg: RegConn, context: number): HandlerContext {
+    return {
+      state: this.state,
+      hooks: this.opts.hooks ?? {},
+      registration: reg,
+      runtimeDir: this.runtimeDir,
+      streamPageSize: this.opts.streamPageSize ?? 100,
+      versionString: this.opts.version ?? '26.10-tsvpp-emulator',
+      details: (name, value) => this.sendTo(reg, name, { ...value, context }),
+      interfaceEvent: (i, deleted) => this.interfaceEvent(i, deleted ?? false),
+      log: (m) => this.log(m),
+    };
+  }
+
+  private sockclntCreate(conn: Conn, req: Value): void {
+    const handle = (this.nextRegIndex++ | SOCK_API_REG_HANDLE_BIT) >>> 0;
+    const reg: RegConn = { handle, name: String(req.name ?? ''), interfaceEvents: null, conn };
+    if (conn.reg) this.registrations.delete(conn.reg.handle);
+    conn.reg = reg;
+    this.registrations.set(handle, reg);
+    this.sendTo(reg, 'sockclnt_create_reply', {
+      client_index: 0, context: req.context, response: 0, index: handle,
+      count: this.tableEntries.length, message_table: this.tableEntries,
+    });
+  }
+
+  // socket_api.c: reply response 1 and close the socket; unknown index → response -1.
+  private sockclntDelete(conn: Conn, req: Value): void {
+    const caller = this.registrations.get(req.client_index >>> 0);
+    if (!caller) {
+      this.log(`sockclnt_delete: client_index ${req.client_index} is not registered, dropped`);
+      return;
+    }
+    const target = this.registrations.get(req.index >>> 0);
+    if (!target) {
+      this.sendTo(caller, 'sockclnt_delete_reply', { context: req.context, response: -1 });
+      return;
+    }
+    this.sendTo(caller, 'sockclnt_delete_reply', { context: req.context, response: 1 });
+    this.registrations.delete(target.handle);
+    target.conn.reg = null;
+    target.conn.sock.end();
+    void conn;
+  }
+
+  private interfaceEvent(i: EmuInterface, deleted: boolean): void {
+    this.opts.hooks?.onInterfaceChange?.(i, deleted);
+    for (const reg of this.registrations.values()) {
+      if (!reg.interfaceEvents) continue;
+      this.sendTo(reg, 'sw_interface_event', {
+        client_index: reg.handle, pid: reg.interfaceEvents.pid, sw_if_index: i.swIfIndex, flags: statusFlags(i), deleted,
+      });
+    }
+  }
+
+  private sendTo(reg: RegConn, name: string, value: Value): void {
+    const id = this.idByName.get(name);
+    if (id === undefined) {
+      this.log(`cannot send ${name}: not in this emulator's message table`);
+      return;
+    }
+    let bytes: Uint8Array;
+    try {
+      const codec = this.registry.message(name);
+      bytes = encodeLenient(codec, { ...pick(codec, value), _vl_msg_id: id });
+    } catch (err) {
+      this.log(`cannot encode ${name}: ${(err as Error).message}`);
+      return;
+    }
+    if (!reg.conn.sock.destroyed) reg.conn.sock.write(encodeFrame(bytes));
+  }
+
+  private log(line: string): void {
+    this.logLines.push(line);
+    this.opts.log?.(line);
+  }
+}
+
+/** Start an emulator listening on opts.socketPath. */
+export async function startVppEmulator(opts: VppEmulatorOptions): Promise<VppEmulator> {
+  const e = new VppEmulator(opts);
+  await e.listen();
+  return e;
+}
+
+function hasField(codec: MessageCodec, f: string): boolean {
+  return codec.fields.some((x) => x.name === f);
+}
+
+/** Only the fields the message has (handlers may return extras such as internal notes). */
+function pick(codec: MessageCodec, v: Value): Value {
+  const out: Value = {};
+  for (const f of codec.fields) if (f.name in v) out[f.name] = v[f.name];
+  return out;
+}
+
+function requireDir(dir: string | undefined): string {
+  if (!dir) throw new Error('emulator: give apiDir or registry');
+  return dir;
+}
