@@ -175,8 +175,9 @@ export class MemifQueue {
   /**
    * Receive up to maxPackets whole packets (zero-copy) into burst. Returns the packet count.
    * The referenced buffers stay ours until release().
-   * @throws MemifRingError on a peer protocol violation; Error when called on a tx queue or when
-   *         one packet has more segments than burst.maxSegments.
+   * @throws MemifRingError on a peer protocol violation, including a packet with more segments
+   *         than burst.maxSegments (size bursts for the largest packet you accept); Error when
+   *         called on a transmit ring.
    */
   rx(burst: RxBurst, maxPackets = burst.maxPackets): number {
     if (this.isProducer) throw new Error(`MemifQueue ${this.name}: rx() on the ${this.role}'s transmit ring`);
@@ -227,7 +228,11 @@ export class MemifQueue {
           );
         }
         if (seg + k === maxSegs) {
-          if (n === 0) throw new Error(`MemifQueue ${this.name}: a packet has more than burst.maxSegments (${maxSegs}) segments`);
+          // A packet longer than the receiver accepts (like DPDK's mbuf segment limit): a policy
+          // violation by the peer, reported like any other so the connection can be dropped.
+          if (n === 0) {
+            throw new MemifRingError(`${this.name} slot ${cur & mask}: packet has more than ${maxSegs} segments (the receive burst's maxSegments)`);
+          }
           break outer;
         }
         const slot = (cur + k) & mask;
