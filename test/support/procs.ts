@@ -178,6 +178,17 @@ export async function stopAll(graceMs = 5_000): Promise<void> {
   await Promise.all(liveProcs().map((p) => p.stop(graceMs)));
 }
 
+const exitHooks = new Set<() => void>();
+
+/**
+ * Registers a synchronous cleanup (e.g. removing a runtime dir) to run at process exit after
+ * the registered processes have been killed. Returns a function that unregisters it.
+ */
+export function onExitCleanup(fn: () => void): () => void {
+  exitHooks.add(fn);
+  return () => { exitHooks.delete(fn); };
+}
+
 // Last-resort cleanup: at exit only synchronous work is possible, so SIGKILL.
 function killAllSync(): void {
   for (const p of registry) {
@@ -185,6 +196,10 @@ function killAllSync(): void {
       try { p.child.kill('SIGKILL'); } catch { /* already gone */ }
     }
   }
+  for (const fn of exitHooks) {
+    try { fn(); } catch { /* best effort */ }
+  }
+  exitHooks.clear();
 }
 process.on('exit', killAllSync);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {

@@ -11,7 +11,7 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { startProc, type Proc, type ExitResult } from './procs.js';
+import { startProc, onExitCleanup, type Proc, type ExitResult } from './procs.js';
 
 export type ForwardMode = 'io' | 'macswap' | 'rxonly' | 'txonly';
 
@@ -236,6 +236,8 @@ export async function startTestpmd(o: TestpmdOptions): Promise<Testpmd> {
     echo: o.echo,
   });
   const runtimeDir = join(RUNTIME_DIR, prefix);
+  const removeRuntimeDir = () => rmSync(runtimeDir, { recursive: true, force: true });
+  const unhook = onExitCleanup(removeRuntimeDir); // also on a crashed test
   let result: TestpmdResult | null = null;
 
   const tp: Testpmd = {
@@ -268,7 +270,8 @@ export async function startTestpmd(o: TestpmdOptions): Promise<Testpmd> {
       if (result) return result;
       const exit = await proc.stop(graceMs);
       // testpmd leaves its runtime dir (config, mp_socket, fbarray files) behind even on a clean exit.
-      rmSync(runtimeDir, { recursive: true, force: true });
+      removeRuntimeDir();
+      unhook();
       const log = clean(proc.output());
       result = { exit, stats: parseStats(log), forward: parseForwardStats(log), log };
       return result;
