@@ -306,8 +306,7 @@ class EncGen extends Gen {
     const mismatch = f.countOf.map((name) => `${counts.get(name)} !== Number(${t})`).join(' || ');
     this.emit(`{ let ${t} = ${fx};`);
     this.emit(`if (${t} == null) ${t} = ${first};`);
-    if (f.countOf.length > 1) this.emit(`else if (${f.countOf.slice(1).map((n) => `${counts.get(n)} !== ${first}`).join(' || ')}) H.badCount(${fp}, ${q(f.name)}, ${t}, [${all}]);`);
-    this.emit(`else if ((typeof ${t} === 'number' || typeof ${t} === 'bigint') && (${mismatch})) H.badCount(${fp}, ${q(f.name)}, ${t}, [${all}]);`);
+    this.emit(`if ((typeof ${t} === 'number' || typeof ${t} === 'bigint') && (${mismatch})) H.badCount(${fp}, ${q(f.name)}, ${t}, [${all}]);`);
     this.write(f.node, t, fp, undefined);
     this.emit('}');
   }
@@ -343,6 +342,7 @@ class DecGen extends Gen {
       this.flush();
     } else {
       r = this.variable(root, p);
+      this.flush();
     }
     this.emit(`${st}.pos = o;`);
     this.emit(`return ${r};`);
@@ -518,6 +518,7 @@ class DecGen extends Gen {
       this.emit(`const ${r} = [];`);
       this.emit(`for (let ${i} = 0; o < end; ${i}++) {`);
       const e = this.variable(elem, idx(p, i));
+      this.flush();
       this.emit(`${r}.push(${e}); }`);
       return r;
     }
