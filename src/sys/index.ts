@@ -1,0 +1,13 @@
+// src/sys: the only code that touches FFI. Small wrappers over libc for memif and the CNI agent.
+export { SysError, errnoName, EAGAIN, ENOENT, ECONNREFUSED } from './errors.js';
+export { closeFd, closeAll, setNonBlocking, openFdCount } from './fd.js';
+export { createMemfd, fdSize, fdSeals } from './memfd.js';
+export { MappedRegion } from './mmap.js';
+export { createEventfd, signalEventfd, drainEventfd } from './eventfd.js';
+export {
+  listenSeqpacket, acceptSeqpacket, connectUnix, sendMessage, receiveMessage, discardFds,
+  peerCredentials, MAX_FDS_PER_MESSAGE,
+} from './seqpacket.js';
+export type { ReceivedMessage, PeerCredentials } from './seqpacket.js';
+export { Reactor } from './reactor.js';
+export type { ReadyCallback } from './reactor.js';

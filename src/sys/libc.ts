@@ -1,0 +1,97 @@
+// The one place that declares libc functions through koffi. Everything else in src/sys wraps
+// these in small typed functions; nothing outside src/sys imports koffi.
+//
+// Pointers into scratch memory are passed as plain addresses (`uintptr_t`, a bigint here) so that
+// struct layouts (msghdr, cmsghdr, sockaddr_un, epoll_event) are written by hand into memory we own,
+// with no per-call marshalling.
+import koffi from 'koffi';
+
+export { koffi };
+
+const lib = koffi.load('libc.so.6');
+
+export const libc = {
+  close: lib.func('int close(int fd)'),
+  read: lib.func('intptr_t read(int fd, uintptr_t buf, size_t count)'),
+  write: lib.func('intptr_t write(int fd, uintptr_t buf, size_t count)'),
+  fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
+  fstat: lib.func('int fstat(int fd, uintptr_t statbuf)'),
+  memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
+  ftruncate: lib.func('int ftruncate(int fd, int64_t length)'),
+  mmap: lib.func('void *mmap(uintptr_t addr, size_t length, int prot, int flags, int fd, int64_t offset)'),
+  mmapAt: lib.func('void *mmap(uintptr_t addr, size_t length, int prot, int flags, int fd, int64_t offset)'),
+  munmap: lib.func('int munmap(uintptr_t addr, size_t length)'),
+  eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
+  socket: lib.func('int socket(int domain, int type, int protocol)'),
+  bind: lib.func('int bind(int fd, uintptr_t addr, uint32_t len)'),
+  listen: lib.func('int listen(int fd, int backlog)'),
+  accept4: lib.func('int accept4(int fd, uintptr_t addr, uintptr_t len, int flags)'),
+  connect: lib.func('int connect(int fd, uintptr_t addr, uint32_t len)'),
+  sendmsg: lib.func('intptr_t sendmsg(int fd, uintptr_t msg, int flags)'),
+  recvmsg: lib.func('intptr_t recvmsg(int fd, uintptr_t msg, int flags)'),
+  getsockopt: lib.func('int getsockopt(int fd, int level, int name, uintptr_t val, uintptr_t len)'),
+  epoll_create1: lib.func('int epoll_create1(int flags)'),
+  epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, uintptr_t event)'),
+  epoll_wait: lib.func('int epoll_wait(int epfd, uintptr_t events, int maxevents, int timeout)'),
+  malloc: lib.func('void *malloc(size_t size)'),
+  getpid: lib.func('int getpid()'),
+};
+
+/** Linux x86-64 / aarch64 constants used by this package. */
+export const C = {
+  O_NONBLOCK: 0o4000,
+  O_CLOEXEC: 0o2000000,
+  F_GETFL: 3,
+  F_SETFL: 4,
+  F_ADD_SEALS: 1033,
+  F_GET_SEALS: 1034,
+  F_SEAL_SEAL: 1,
+  F_SEAL_SHRINK: 2,
+  MFD_CLOEXEC: 1,
+  MFD_ALLOW_SEALING: 2,
+  PROT_NONE: 0,
+  PROT_READ: 1,
+  PROT_WRITE: 2,
+  MAP_SHARED: 1,
+  MAP_PRIVATE: 2,
+  MAP_FIXED: 0x10,
+  MAP_ANONYMOUS: 0x20,
+  EFD_NONBLOCK: 0o4000,
+  EFD_CLOEXEC: 0o2000000,
+  AF_UNIX: 1,
+  SOCK_STREAM: 1,
+  SOCK_SEQPACKET: 5,
+  SOCK_NONBLOCK: 0o4000,
+  SOCK_CLOEXEC: 0o2000000,
+  SOL_SOCKET: 1,
+  SO_PEERCRED: 17,
+  SCM_RIGHTS: 1,
+  MSG_CTRUNC: 0x8,
+  MSG_TRUNC: 0x20,
+  MSG_DONTWAIT: 0x40,
+  MSG_NOSIGNAL: 0x4000,
+  MSG_CMSG_CLOEXEC: 0x40000000,
+  EPOLL_CLOEXEC: 0o2000000,
+  EPOLL_CTL_ADD: 1,
+  EPOLL_CTL_DEL: 2,
+  EPOLL_CTL_MOD: 3,
+  EPOLLIN: 0x1,
+  EPOLLOUT: 0x4,
+  EPOLLERR: 0x8,
+  EPOLLHUP: 0x10,
+  EPOLLRDHUP: 0x2000,
+} as const;
+
+/** The numeric address of a koffi pointer (0n for NULL). */
+export function addressOf(ptr: unknown): bigint {
+  return ptr === null ? 0n : koffi.address(ptr);
+}
+
+/** A view of `len` bytes of native memory at `ptr`, with no copy. */
+export function viewOf(ptr: unknown, len: number): ArrayBuffer {
+  return koffi.view(ptr, len);
+}
+
+export function errno(): number {
+  return koffi.errno();
+}
