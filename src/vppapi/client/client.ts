@@ -285,7 +285,6 @@ export class VppClient extends EventEmitter {
       this.log.warn(`VPP API at ${this.socketPath}: ${formatTableReport(r)}`);
       this.emit('table-mismatch', r);
     }
-    for (const w of this.reconnectWaiters.splice(0)) w.resolve();
   }
 
   private onTransportClose(t: SocketTransport, error: Error | null): void {
@@ -317,6 +316,7 @@ export class VppClient extends EventEmitter {
         return;
       }
       this.emit('reconnected', { attempts: attempt, report: this.requireTable().report });
+      for (const w of this.reconnectWaiters.splice(0)) w.resolve();
       await this.replaySubscriptions();
     }, delay);
   }
