@@ -1,0 +1,145 @@
+// Agent configuration: a YAML or JSON file (--config) overridden by command-line flags.
+// Every validation error names the field (or flag) and the offending value.
+import { readFile } from 'node:fs/promises';
+import { parse as parseYaml } from 'yaml';
+import { parsePrefix4, slice4, formatPrefix4 } from '../ipv4.js';
+import { DEFAULT_AGENT_SOCKET } from '../agent-protocol.js';
+import { DEFAULT_CNI_PLUGIN_DIRS } from '../ipam.js';
+
+export type Eth0Kind = 'tap' | 'veth-afpacket';
+
+export interface AgentConfig {
+  /** VPP binary API socket. */
+  vppApiSocket: string;
+  /** Cluster pod subnet, e.g. 10.1.0.0/16. */
+  podSubnet: string;
+  /** Each node's slice of podSubnet, e.g. 24 → node N gets 10.1.N.0/24. */
+  podSubnetNodePrefixLen: number;
+  /** This node's id: the index of its slice of podSubnet and of every L3 CustomNetwork. */
+  nodeId: number;
+  /** Per-pod memif sockets are created under this directory. */
+  memifSocketDir: string;
+  /** Pod state, node state and host-local leases (stateDir/ipam) live here. */
+  stateDir: string;
+  /** Unix socket tsvpp-cni talks to. */
+  cniSocket: string;
+  /** Read pods and CustomNetworks from manifests in this directory instead of the API server. */
+  podManifests?: string;
+  /** Kubeconfig for the API server; neither this nor podManifests = in-cluster config. */
+  kubeconfig?: string;
+  /** Pod eth0 as a VPP tap v2 (needs /dev/vhost-net) or a veth pair + af_packet. */
+  eth0Kind: Eth0Kind;
+  /** Most custom interfaces one pod may ask for. */
+  maxCustomInterfaces: number;
+  /** Where to look for host-local. */
+  cniPluginDirs: string[];
+  /** MTU of pod interfaces (0 = kernel default). */
+  mtu: number;
+}
+
+export const DEFAULT_CONFIG: AgentConfig = {
+  vppApiSocket: '/run/vpp/api.sock',
+  podSubnet: '10.1.0.0/16',
+  podSubnetNodePrefixLen: 24,
+  nodeId: 1,
+  memifSocketDir: '/run/tsvpp/memif',
+  stateDir: '/var/lib/tsvpp',
+  cniSocket: DEFAULT_AGENT_SOCKET,
+  eth0Kind: 'tap',
+  maxCustomInterfaces: 16,
+  cniPluginDirs: [...DEFAULT_CNI_PLUGIN_DIRS],
+  mtu: 0,
+};
+
+/** Flag name ↔ config field. */
+export const FLAGS: Record<string, keyof AgentConfig> = {
+  '--vpp-api-socket': 'vppApiSocket',
+  '--pod-subnet': 'podSubnet',
+  '--pod-subnet-node-prefix-len': 'podSubnetNodePrefixLen',
+  '--node-id': 'nodeId',
+  '--memif-socket-dir': 'memifSocketDir',
+  '--state-dir': 'stateDir',
+  '--cni-socket': 'cniSocket',
+  '--pod-manifests': 'podManifests',
+  '--kubeconfig': 'kubeconfig',
+  '--eth0-kind': 'eth0Kind',
+  '--max-custom-interfaces': 'maxCustomInterfaces',
+  '--cni-plugin-dirs': 'cniPluginDirs',
+  '--mtu': 'mtu',
+};
+
+const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'nodeId', 'maxCustomInterfaces', 'mtu']);
+
+export class ConfigError extends Error {
+  constructor(message: string) { super(message); this.name = 'ConfigError'; }
+}
+
+/** Splits argv into a config file path, field overrides and leftover positional args. */
+export function parseFlags(argv: string[]): { configFile?: string; overrides: Partial<AgentConfig>; rest: string[] } {
+  const overrides: Record<string, unknown> = {};
+  const rest: string[] = [];
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.startsWith('--') && a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const takeValue = (): string => {
+      if (inline !== undefined) return inline;
+      const v = argv[++i];
+      if (v === undefined) throw new ConfigError(`flag ${flag} needs a value`);
+      return v;
+    };
+    if (flag === '--config') { configFile = takeValue(); continue; }
+    const field = FLAGS[flag];
+    if (field) {
+      const v = takeValue();
+      overrides[field] = NUMERIC.has(field) ? Number(v) : field === 'cniPluginDirs' ? v.split(':') : v;
+      if (NUMERIC.has(field) && !/^\d+$/.test(v)) throw new ConfigError(`flag ${flag}: ${JSON.stringify(v)} is not a whole number`);
+      continue;
+    }
+    if (a.startsWith('--')) throw new ConfigError(`unknown flag ${flag} (known: --config, ${Object.keys(FLAGS).join(', ')})`);
+    rest.push(a);
+  }
+  return { overrides: overrides as Partial<AgentConfig>, rest, ...(configFile ? { configFile } : {}) };
+}
+
+export function validateConfig(c: AgentConfig): AgentConfig {
+  const bad = (field: keyof AgentConfig, why: string) => new ConfigError(`config ${field}=${JSON.stringify(c[field])}: ${why}`);
+  for (const f of ['vppApiSocket', 'memifSocketDir', 'stateDir', 'cniSocket'] as const) {
+    if (typeof c[f] !== 'string' || c[f] === '') throw bad(f, 'must be a non-empty path');
+  }
+  let subnet;
+  try { subnet = parsePrefix4(c.podSubnet); } catch (e) { throw bad('podSubnet', (e as Error).message); }
+  if (!Number.isInteger(c.podSubnetNodePrefixLen) || c.podSubnetNodePrefixLen < subnet.len || c.podSubnetNodePrefixLen > 30) {
+    throw bad('podSubnetNodePrefixLen', `must be an integer between ${subnet.len} and 30`);
+  }
+  if (!Number.isInteger(c.nodeId) || c.nodeId < 0) throw bad('nodeId', 'must be a non-negative integer');
+  try { slice4(subnet, c.podSubnetNodePrefixLen, c.nodeId); } catch (e) { throw bad('nodeId', (e as Error).message); }
+  if (c.eth0Kind !== 'tap' && c.eth0Kind !== 'veth-afpacket') throw bad('eth0Kind', 'must be "tap" or "veth-afpacket"');
+  if (!Number.isInteger(c.maxCustomInterfaces) || c.maxCustomInterfaces < 0) throw bad('maxCustomInterfaces', 'must be a non-negative integer');
+  if (!Number.isInteger(c.mtu) || c.mtu < 0 || (c.mtu !== 0 && c.mtu < 576)) throw bad('mtu', 'must be 0 (default) or at least 576');
+  if (!Array.isArray(c.cniPluginDirs) || c.cniPluginDirs.some((d) => typeof d !== 'string')) throw bad('cniPluginDirs', 'must be a list of directories');
+  if (c.podManifests !== undefined && c.kubeconfig !== undefined) throw bad('podManifests', 'use either podManifests or kubeconfig, not both');
+  return c;
+}
+
+/** This node's slice of the pod subnet, e.g. 10.1.1.0/24. */
+export function nodePodSubnet(c: AgentConfig): string {
+  return formatPrefix4(slice4(parsePrefix4(c.podSubnet), c.podSubnetNodePrefixLen, c.nodeId));
+}
+
+export async function loadConfig(argv: string[]): Promise<{ config: AgentConfig; rest: string[] }> {
+  const { configFile, overrides, rest } = parseFlags(argv);
+  let fromFile: Partial<AgentConfig> = {};
+  if (configFile) {
+    let text: string;
+    try { text = await readFile(configFile, 'utf8'); } catch (e) { throw new ConfigError(`config file ${configFile}: ${(e as Error).message}`); }
+    let parsed: unknown;
+    try { parsed = parseYaml(text); } catch (e) { throw new ConfigError(`config file ${configFile}: ${(e as Error).message}`); }
+    if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(`config file ${configFile}: not a mapping`);
+    fromFile = (parsed ?? {}) as Partial<AgentConfig>;
+    for (const k of Object.keys(fromFile)) {
+      if (!(k in DEFAULT_CONFIG) && k !== 'podManifests' && k !== 'kubeconfig') throw new ConfigError(`config file ${configFile}: unknown field ${JSON.stringify(k)}`);
+    }
+  }
+  return { config: validateConfig({ ...DEFAULT_CONFIG, ...fromFile, ...overrides }), rest };
+}

@@ -1,0 +1,79 @@
+// The agent's CNI socket: a unix stream socket (mode 0600) where each connection carries one
+// AgentRequest line and gets one AgentResponse line back.
+import { createServer, type Server, type Socket } from 'node:net';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../agent-protocol.js';
+import { CniError, ErrorCode, type CniResult } from '../spec.js';
+
+export type RequestHandler = (req: AgentRequest) => Promise<CniResult | undefined>;
+
+export interface PeerCheck { ok: boolean; reason?: string }
+
+/**
+ * Who may talk to the agent: only uid 0 (kubelet/containerd run tsvpp-cni as root).
+ * TODO(src/sys): read the peer's uid with SO_PEERCRED once the lead's src/sys offers it; until
+ * then this relies on the socket's 0600 mode and root ownership, which the kernel enforces at
+ * connect() for unix sockets.
+ */
+export function checkPeer(_sock: Socket): PeerCheck {
+  return { ok: true };
+}
+
+export interface CniServerOptions {
+  socketPath: string;
+  handler: RequestHandler;
+  log?: (msg: string) => void;
+  peerCheck?: (sock: Socket) => PeerCheck;
+}
+
+export async function startCniServer(o: CniServerOptions): Promise<Server> {
+  const log = o.log ?? (() => {});
+  const peerCheck = o.peerCheck ?? checkPeer;
+  await mkdir(dirname(o.socketPath), { recursive: true, mode: 0o755 });
+  await rm(o.socketPath, { force: true }); // stale socket from a previous run
+  const server = createServer((sock) => {
+    const who = peerCheck(sock);
+    const reply = (res: AgentResponse) => { if (!sock.destroyed) sock.end(encodeLine(res)); };
+    if (!who.ok) {
+      reply({ ok: false, error: { code: ErrorCode.InvalidEnvironment, msg: 'permission denied', details: who.reason ?? 'peer not allowed' } });
+      return;
+    }
+    sock.setEncoding('utf8');
+    const reader = new LineReader();
+    let handled = false;
+    sock.on('data', (chunk: string) => {
+      if (handled) return;
+      let line: string | undefined;
+      try { line = reader.push(chunk); } catch (e) {
+        handled = true;
+        reply({ ok: false, error: { code: ErrorCode.DecodeFailure, msg: 'bad request', details: (e as Error).message } });
+        return;
+      }
+      if (line === undefined) return;
+      handled = true;
+      let req: AgentRequest;
+      try { req = decodeRequest(line); } catch (e) {
+        reply({ ok: false, error: { code: ErrorCode.DecodeFailure, msg: 'bad request', details: (e as Error).message } });
+        return;
+      }
+      o.handler(req).then(
+        (result) => reply(result ? { ok: true, result } : { ok: true }),
+        (e: unknown) => {
+          const err = e instanceof CniError ? e : new CniError(ErrorCode.Internal, 'internal agent error', (e as Error)?.stack ?? String(e));
+          log(`${req.command} ${req.containerId}: error ${err.code} ${err.message}`);
+          reply({ ok: false, error: { code: err.code, msg: err.msg, ...(err.details !== undefined ? { details: err.details } : {}) } });
+        },
+      );
+    });
+    sock.on('error', (e) => log(`cni socket connection: ${e.message}`));
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    // Restrictive umask window: the socket must never be connectable by others, not even briefly.
+    const old = process.umask(0o177);
+    try { server.listen(o.socketPath, () => { server.off('error', reject); resolve(); }); } finally { process.umask(old); }
+  });
+  await chmod(o.socketPath, 0o600);
+  return server;
+}

@@ -1,0 +1,125 @@
+// Persistent agent state in the state dir: one JSON file per pod attachment (keyed by container
+// id) and one node file (per-network VPP objects, id counters). Writes are atomic (temp file,
+// fsync, rename), so a crash leaves either the old or the new version, never a torn file.
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { CniResult } from '../spec.js';
+
+export type Resource =
+  | { kind: 'lease'; network: string; ifName: string; address?: string }
+  | { kind: 'tap'; ifName: string; swIfIndex: number; tag: string }
+  | { kind: 'veth'; ifName: string; hostName: string }
+  | { kind: 'afpacket'; ifName: string; hostIfName: string; swIfIndex: number; tag: string }
+  | { kind: 'memif-socket'; socketId: number; filename: string; dir: string }
+  | { kind: 'memif'; ifName: string; swIfIndex: number; tag: string; id: number }
+  | { kind: 'route'; prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }
+  | { kind: 'nat'; localIp: string; externalIp: string; vrfId: number };
+
+export interface PodInterfaceState {
+  name: string;
+  type: 'tap' | 'veth' | 'memif';
+  network: string;
+  /** Whether this is the pod's main interface (CNI_IFNAME). */
+  main: boolean;
+  address?: string; // CIDR as configured in the pod (/32)
+  gateway?: string;
+  swIfIndex?: number;
+  memif?: { id: number; socket: string; secret: string };
+  /** Routes configured inside the pod for this interface. */
+  podRoutes: Array<{ dst: string; gw?: string }>;
+}
+
+export interface PodRecord {
+  containerId: string;
+  ifName: string;
+  netns?: string;
+  pod?: { namespace: string; name: string; uid?: string };
+  phase: 'adding' | 'ready';
+  /** In creation order; DEL and rollback undo them in reverse. */
+  resources: Resource[];
+  interfaces: PodInterfaceState[];
+  serviceEndpoint?: { interface: string; ip: string; podIp: string };
+  microserviceLabel?: string;
+  result?: CniResult;
+  createdAt: string;
+}
+
+export interface NetworkState {
+  name: string;
+  kind: 'default' | 'L2' | 'L3';
+  vrfId: number;
+  bdId?: number;
+  loopbackSwIfIndex?: number;
+  gateway?: string; // CIDR on the loopback
+  nodeSubnet?: string;
+  subnetCIDR?: string;
+}
+
+export interface NodeState {
+  networks: Record<string, NetworkState>;
+  nextVrfId: number;
+  nextBdId: number;
+  nextMemifSocketId: number;
+}
+
+export const emptyNodeState = (): NodeState => ({ networks: {}, nextVrfId: 1, nextBdId: 1, nextMemifSocketId: 1 });
+
+export async function writeFileAtomic(path: string, data: string): Promise<void> {
+  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally { await fh.close(); }
+  await rename(tmp, path);
+}
+
+export class StateStore {
+  readonly podsDir: string;
+  readonly nodeFile: string;
+  constructor(readonly dir: string) {
+    this.podsDir = join(dir, 'pods');
+    this.nodeFile = join(dir, 'node.json');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.podsDir, { recursive: true, mode: 0o700 });
+    // Leftover temp files are writes that never got renamed: drop them.
+    for (const n of await readdir(this.podsDir)) if (n.includes('.tmp-')) await rm(join(this.podsDir, n), { force: true });
+  }
+
+  private podFile(containerId: string): string {
+    if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(containerId)) throw new Error(`invalid container id ${JSON.stringify(containerId)}`);
+    return join(this.podsDir, `${containerId}.json`);
+  }
+
+  async savePod(r: PodRecord): Promise<void> { await writeFileAtomic(this.podFile(r.containerId), JSON.stringify(r, null, 2) + '\n'); }
+
+  async loadPod(containerId: string): Promise<PodRecord | undefined> {
+    try { return JSON.parse(await readFile(this.podFile(containerId), 'utf8')) as PodRecord; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw new Error(`pod state ${this.podFile(containerId)}: ${(e as Error).message}`);
+    }
+  }
+
+  async removePod(containerId: string): Promise<void> { await rm(this.podFile(containerId), { force: true }); }
+
+  async listPods(): Promise<PodRecord[]> {
+    const out: PodRecord[] = [];
+    for (const n of (await readdir(this.podsDir)).sort()) {
+      if (!n.endsWith('.json') || n.includes('.tmp-')) continue;
+      const r = await this.loadPod(n.slice(0, -5));
+      if (r) out.push(r);
+    }
+    return out;
+  }
+
+  async loadNode(): Promise<NodeState> {
+    try { return { ...emptyNodeState(), ...(JSON.parse(await readFile(this.nodeFile, 'utf8')) as NodeState) }; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return emptyNodeState();
+      throw new Error(`node state ${this.nodeFile}: ${(e as Error).message}`);
+    }
+  }
+
+  async saveNode(s: NodeState): Promise<void> { await writeFileAtomic(this.nodeFile, JSON.stringify(s, null, 2) + '\n'); }
+}

@@ -1,0 +1,228 @@
+// Test doubles for the agent pipeline: an in-memory vswitch (with optional Linux side effects, like
+// VPP's), an in-memory Linux, and an in-memory IPAM. Each records calls and can be told to fail.
+import type { CreatedInterface, NatStaticMappingArgs, RouteArgs, Vswitch, VswitchInterface } from '../../src/cni/agent/vswitch.js';
+import { VswitchError } from '../../src/cni/agent/vswitch.js';
+import type { Ipam, LinuxOps } from '../../src/cni/agent/pipeline.js';
+import type { AddrInfo, Link, RouteInfo, RouteSpec } from '../../src/cni/linux/ip.js';
+import type { IpamRange, Lease } from '../../src/cni/ipam.js';
+import { IpamError } from '../../src/cni/ipam.js';
+import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
+
+export interface FakeIf { swIfIndex: number; name: string; tag: string; up: boolean; kind: string; vrf: number; bd?: number; unnumberedFrom?: number; addrs: string[]; hostIfName?: string; hostNamespace?: string; mac: string }
+
+/** Side effects VPP has on Linux (tap_create_v2 creates the device; af_packet needs it to exist). */
+export interface LinuxSide {
+  createTap(name: string, netns: string): Promise<void>;
+  deleteTap(name: string, netns: string): Promise<void>;
+  hostLinkExists(name: string): Promise<boolean>;
+}
+
+export class FakeVswitch implements Vswitch {
+  ifs = new Map<number, FakeIf>();
+  routes = new Map<string, RouteArgs>();
+  nat = new Map<string, NatStaticMappingArgs>();
+  vrfs = new Set<number>([0]);
+  bds = new Set<number>();
+  memifSockets = new Map<number, string>();
+  calls: string[] = [];
+  /** Throw from the n-th mutating call (0-based), counting from now; undefined = never. */
+  failAt?: number;
+  private mutating = 0;
+  private next = 1;
+  private counts: Record<string, number> = {};
+  constructor(readonly linux?: LinuxSide) {}
+
+  private step(op: string): void {
+    this.calls.push(op);
+    if (this.failAt !== undefined && this.mutating++ === this.failAt) throw new VswitchError(op, 'injected failure', false, -1);
+  }
+  private newIf(kind: string, tag: string, extra: Partial<FakeIf> = {}): FakeIf {
+    const swIfIndex = this.next++;
+    const n = (this.counts[kind] = (this.counts[kind] ?? -1) + 1);
+    const name = kind === 'tap' ? `tap${n}` : kind === 'loop' ? `loop${n}` : kind === 'memif' ? `memif${extra.name ?? '0/0'}` : `host-${extra.hostIfName}`;
+    const i: FakeIf = { swIfIndex, name, tag, up: false, kind, vrf: 0, addrs: [], mac: `02:fe:00:00:00:${swIfIndex.toString(16).padStart(2, '0')}`, ...extra, ...(kind === 'memif' ? { name } : {}) };
+    this.ifs.set(swIfIndex, i);
+    return i;
+  }
+  private get(op: string, swIfIndex: number): FakeIf {
+    const i = this.ifs.get(swIfIndex);
+    if (!i) throw new VswitchError(op, `no interface ${swIfIndex}`, true, -2);
+    return i;
+  }
+  private del(op: string, swIfIndex: number, kind: string): FakeIf {
+    const i = this.get(op, swIfIndex);
+    if (i.kind !== kind) throw new VswitchError(op, `interface ${swIfIndex} is a ${i.kind}`);
+    this.ifs.delete(swIfIndex);
+    for (const [k, r] of this.routes) if (r.swIfIndex === swIfIndex) this.routes.delete(k);
+    return i;
+  }
+
+  async createTap(o: { hostIfName: string; hostNamespace: string; tag: string }): Promise<CreatedInterface> {
+    this.step('createTap');
+    if (this.linux) await this.linux.createTap(o.hostIfName, o.hostNamespace);
+    const i = this.newIf('tap', o.tag, { hostIfName: o.hostIfName, hostNamespace: o.hostNamespace });
+    return { swIfIndex: i.swIfIndex, mac: i.mac };
+  }
+  async deleteTap(swIfIndex: number): Promise<void> {
+    this.step('deleteTap');
+    const i = this.del('deleteTap', swIfIndex, 'tap');
+    if (this.linux) await this.linux.deleteTap(i.hostIfName!, i.hostNamespace!);
+  }
+  async createAfPacket(o: { hostIfName: string; tag: string }): Promise<CreatedInterface> {
+    this.step('createAfPacket');
+    if (this.linux && !(await this.linux.hostLinkExists(o.hostIfName))) throw new VswitchError('af_packet_create', `host interface ${o.hostIfName} does not exist`, false, -2);
+    const i = this.newIf('afpacket', o.tag, { hostIfName: o.hostIfName });
+    return { swIfIndex: i.swIfIndex, mac: i.mac };
+  }
+  async deleteAfPacket(o: { hostIfName: string; swIfIndex: number }): Promise<void> { this.step('deleteAfPacket'); this.del('deleteAfPacket', o.swIfIndex, 'afpacket'); }
+  async addMemifSocket(o: { socketId: number; filename: string }): Promise<void> {
+    this.step('addMemifSocket');
+    if (this.memifSockets.has(o.socketId)) throw new VswitchError('memif_socket_filename_add_del', `socket id ${o.socketId} in use`);
+    this.memifSockets.set(o.socketId, o.filename);
+  }
+  async deleteMemifSocket(socketId: number): Promise<void> {
+    this.step('deleteMemifSocket');
+    if (!this.memifSockets.delete(socketId)) throw new VswitchError('memif_socket_filename_add_del', `no socket id ${socketId}`, true);
+  }
+  async createMemif(o: { socketId: number; id: number; secret: string; tag: string }): Promise<CreatedInterface> {
+    this.step('createMemif');
+    if (!this.memifSockets.has(o.socketId)) throw new VswitchError('memif_create', `no socket id ${o.socketId}`);
+    const i = this.newIf('memif', o.tag, { name: `${o.socketId}/${o.id}` });
+    return { swIfIndex: i.swIfIndex, mac: i.mac };
+  }
+  async deleteMemif(swIfIndex: number): Promise<void> { this.step('deleteMemif'); this.del('deleteMemif', swIfIndex, 'memif'); }
+  async createLoopback(o: { tag: string }): Promise<CreatedInterface> { this.step('createLoopback'); const i = this.newIf('loop', o.tag); return { swIfIndex: i.swIfIndex, mac: i.mac }; }
+  async deleteLoopback(swIfIndex: number): Promise<void> { this.step('deleteLoopback'); this.del('deleteLoopback', swIfIndex, 'loop'); }
+  async setInterfaceUp(swIfIndex: number, up: boolean): Promise<void> { this.step('setInterfaceUp'); this.get('setInterfaceUp', swIfIndex).up = up; }
+  async addInterfaceAddress(swIfIndex: number, prefix: string): Promise<void> { this.step('addInterfaceAddress'); this.get('addInterfaceAddress', swIfIndex).addrs.push(prefix); }
+  async setUnnumbered(swIfIndex: number, from: number): Promise<void> { this.step('setUnnumbered'); this.get('setUnnumbered', from); this.get('setUnnumbered', swIfIndex).unnumberedFrom = from; }
+  async setInterfaceVrf(swIfIndex: number, vrfId: number): Promise<void> {
+    this.step('setInterfaceVrf');
+    if (!this.vrfs.has(vrfId)) throw new VswitchError('sw_interface_set_table', `no VRF ${vrfId}`);
+    this.get('setInterfaceVrf', swIfIndex).vrf = vrfId;
+  }
+  async addVrf(vrfId: number): Promise<void> { this.step('addVrf'); this.vrfs.add(vrfId); }
+  async deleteVrf(vrfId: number): Promise<void> { this.step('deleteVrf'); this.vrfs.delete(vrfId); }
+  async addBridgeDomain(bdId: number): Promise<void> { this.step('addBridgeDomain'); this.bds.add(bdId); }
+  async deleteBridgeDomain(bdId: number): Promise<void> { this.step('deleteBridgeDomain'); this.bds.delete(bdId); }
+  async setInterfaceBridge(swIfIndex: number, bdId: number): Promise<void> {
+    this.step('setInterfaceBridge');
+    if (!this.bds.has(bdId)) throw new VswitchError('sw_interface_set_l2_bridge', `no bridge domain ${bdId}`);
+    this.get('setInterfaceBridge', swIfIndex).bd = bdId;
+  }
+  static rkey(r: RouteArgs): string { return `${r.vrfId}:${r.prefix}:${r.swIfIndex}:${r.nextHop ?? ''}`; }
+  async addRoute(r: RouteArgs): Promise<void> { this.step('addRoute'); this.get('addRoute', r.swIfIndex); this.routes.set(FakeVswitch.rkey(r), { ...r }); }
+  async deleteRoute(r: RouteArgs): Promise<void> {
+    this.step('deleteRoute');
+    if (!this.routes.delete(FakeVswitch.rkey(r))) throw new VswitchError('ip_route_add_del', `no route ${r.prefix}`, true, -6);
+  }
+  static nkey(m: NatStaticMappingArgs): string { return `${m.vrfId}:${m.localIp}:${m.externalIp}`; }
+  async addNatStaticMapping(m: NatStaticMappingArgs): Promise<void> { this.step('addNatStaticMapping'); this.nat.set(FakeVswitch.nkey(m), { ...m }); }
+  async deleteNatStaticMapping(m: NatStaticMappingArgs): Promise<void> {
+    this.step('deleteNatStaticMapping');
+    if (!this.nat.delete(FakeVswitch.nkey(m))) throw new VswitchError('nat44_add_del_static_mapping', 'no such mapping', true, -6);
+  }
+  async dumpInterfaces(): Promise<VswitchInterface[]> {
+    return [...this.ifs.values()].map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac }));
+  }
+  /** An interface disappears behind the agent's back (VPP drops its routes with it). */
+  vanish(swIfIndex: number): void {
+    this.ifs.delete(swIfIndex);
+    for (const [k, r] of this.routes) if (r.swIfIndex === swIfIndex) this.routes.delete(k);
+  }
+  /** Pod-owned objects (everything but node network infrastructure). */
+  podObjects(): { ifs: FakeIf[]; routes: number; nat: number; sockets: number } {
+    return { ifs: [...this.ifs.values()].filter((i) => i.tag.startsWith('tsvpp:')), routes: this.routes.size, nat: this.nat.size, sockets: this.memifSockets.size };
+  }
+}
+
+interface FakeLink { name: string; up: boolean; addrs: string[]; routes: RouteSpec[]; peer?: { ns: string | undefined; name: string } }
+
+/** In-memory Linux: namespaces ('' = the agent's own) holding links with addresses and routes. */
+export class FakeLinux implements LinuxOps, LinuxSide {
+  ns = new Map<string, Map<string, FakeLink>>([['', new Map()]]);
+  calls: string[] = [];
+  failAt?: number;
+  private mutating = 0;
+  private step(op: string): void {
+    this.calls.push(op);
+    if (this.failAt !== undefined && this.mutating++ === this.failAt) throw new Error(`\`ip ${op}\` failed (exit 2): injected failure`);
+  }
+  addNs(name: string): void { this.ns.set(name, new Map([['lo', { name: 'lo', up: true, addrs: ['127.0.0.1/8'], routes: [] }]])); }
+  private links(netns: string | undefined, op: string): Map<string, FakeLink> {
+    const m = this.ns.get(netns ?? '');
+    if (!m) throw new Error(`\`ip -n ${netns} ${op}\` failed (exit 1): Cannot open network namespace "${netns}": No such file or directory`);
+    return m;
+  }
+  private link(netns: string | undefined, name: string, op: string): FakeLink {
+    const l = this.links(netns, op).get(name);
+    if (!l) throw new Error(`\`ip ${op} ${name}\` failed (exit 1): Cannot find device "${name}"`);
+    return l;
+  }
+  async netnsExists(netns: string): Promise<boolean> { return this.ns.has(netns); }
+  async createVethPair(o: { hostName: string; podName: string; netns: string }): Promise<void> {
+    this.step('link add veth');
+    const host = this.links(undefined, 'link add'), pod = this.links(o.netns, 'link add');
+    if (host.has(o.hostName) || pod.has(o.podName)) throw new Error('`ip link add` failed (exit 2): RTNETLINK answers: File exists');
+    host.set(o.hostName, { name: o.hostName, up: false, addrs: [], routes: [], peer: { ns: o.netns, name: o.podName } });
+    pod.set(o.podName, { name: o.podName, up: false, addrs: [], routes: [], peer: { ns: undefined, name: o.hostName } });
+  }
+  async deleteLinkIfExists(name: string, netns?: string): Promise<boolean> {
+    const m = this.ns.get(netns ?? '');
+    const l = m?.get(name);
+    if (!l) return false;
+    this.step('link delete');
+    m!.delete(name);
+    if (l.peer) this.ns.get(l.peer.ns ?? '')?.delete(l.peer.name);
+    return true;
+  }
+  async setLinkUp(name: string, up: boolean, netns?: string): Promise<void> { this.step('link set up'); this.link(netns, name, 'link set').up = up; }
+  async addAddress(netns: string | undefined, dev: string, cidr: string): Promise<void> { this.step('addr add'); this.link(netns, dev, 'addr add').addrs.push(cidr); }
+  async addRoute(netns: string | undefined, r: RouteSpec): Promise<void> { this.step('route add'); this.link(netns, r.dev, 'route add').routes.push(r); }
+  async addNeighbor(netns: string | undefined, o: { ip: string; mac: string; dev: string }): Promise<void> { this.step('neigh replace'); this.link(netns, o.dev, 'neigh'); }
+  async listLinks(netns?: string): Promise<Link[]> {
+    return [...this.links(netns, 'link show').values()].map((l, i) => ({ ifindex: i + 1, ifname: l.name, flags: l.up ? ['UP'] : [] }));
+  }
+  async listAddresses(netns?: string): Promise<AddrInfo[]> {
+    return [...this.links(netns, 'addr show').values()].map((l) => ({ ifname: l.name, addr_info: l.addrs.map((a) => ({ family: 'inet', local: a.split('/')[0]!, prefixlen: Number(a.split('/')[1]) })) }));
+  }
+  async listRoutes(netns?: string): Promise<RouteInfo[]> {
+    return [...this.links(netns, 'route show').values()].flatMap((l) => l.routes.map((r) => ({ dst: r.dst, dev: l.name, ...(r.via ? { gateway: r.via } : {}), ...(r.scope ? { scope: r.scope } : {}) })));
+  }
+  // LinuxSide (what VPP would do)
+  async createTap(name: string, netns: string): Promise<void> {
+    const m = this.links(netns, 'tuntap add');
+    if (m.has(name)) throw new Error(`tap ${name} exists in ${netns}`);
+    m.set(name, { name, up: false, addrs: [], routes: [] });
+  }
+  async deleteTap(name: string, netns: string): Promise<void> { this.ns.get(netns)?.delete(name); }
+  async hostLinkExists(name: string): Promise<boolean> { return this.ns.get('')!.has(name); }
+}
+
+/** In-memory sequential allocator with host-local's observable behaviour. */
+export class FakeIpam implements Ipam {
+  leases = new Map<string, string>(); // `${network}/${containerId}/${ifName}` -> address
+  last = new Map<string, number>();
+  failAt?: number;
+  private n = 0;
+  async allocate(r: IpamRange, k: { containerId: string; ifName: string }): Promise<Lease> {
+    if (this.failAt !== undefined && this.n++ === this.failAt) throw new IpamError('ADD', r.network, 'no IP addresses available in range set', 999);
+    const start = parseIp4(r.rangeStart!), end = parseIp4(r.rangeEnd!);
+    const used = new Set([...this.leases.entries()].filter(([key]) => key.startsWith(`${r.network}/`)).map(([, a]) => a));
+    let cand = (this.last.get(r.network) ?? start - 1) + 1;
+    for (let i = 0; i <= end - start; i++, cand++) {
+      if (cand > end) cand = start;
+      const a = `${formatIp4(cand)}/${r.subnet.split('/')[1]}`;
+      if (!used.has(a)) {
+        this.leases.set(`${r.network}/${k.containerId}/${k.ifName}`, a);
+        this.last.set(r.network, cand);
+        return { address: a, ...(r.gateway ? { gateway: r.gateway } : {}) };
+      }
+    }
+    throw new IpamError('ADD', r.network, 'no IP addresses available in range set');
+  }
+  async release(r: IpamRange, k: { containerId: string; ifName: string }): Promise<void> { this.leases.delete(`${r.network}/${k.containerId}/${k.ifName}`); }
+  async check(r: IpamRange, k: { containerId: string; ifName: string }, address: string): Promise<void> {
+    if (this.leases.get(`${r.network}/${k.containerId}/${k.ifName}`) !== address) throw new IpamError('CHECK', r.network, `failed to find address ${address} for ${k.containerId}`);
+  }
+}

@@ -1,0 +1,283 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Pipeline } from '../../src/cni/agent/pipeline.js';
+import { StateStore } from '../../src/cni/agent/state.js';
+import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
+import { CniError } from '../../src/cni/spec.js';
+import type { AgentRequest } from '../../src/cni/agent-protocol.js';
+import type { CustomNetwork, PodInfo, PodSource } from '../../src/cni/pods/types.js';
+import { PodSourceError } from '../../src/cni/pods/types.js';
+import { FakeIpam, FakeLinux, FakeVswitch } from './fakes.js';
+
+class MapPods implements PodSource {
+  pods = new Map<string, PodInfo>();
+  nets = new Map<string, CustomNetwork>();
+  async getPod(ns: string, name: string): Promise<PodInfo> {
+    const p = this.pods.get(`${ns}/${name}`);
+    if (!p) throw new PodSourceError(`pod ${ns}/${name} not found`, true);
+    return p;
+  }
+  async getCustomNetwork(name: string): Promise<CustomNetwork | undefined> { return this.nets.get(name); }
+  put(name: string, annotations: Record<string, string>, memif = 0): void {
+    this.pods.set(`default/${name}`, { namespace: 'default', name, annotations, containerLimits: [memif ? { 'contivpp.io/memif': String(memif) } : undefined] });
+  }
+}
+
+const tmpDirs: string[] = [];
+test.after(() => { for (const d of tmpDirs) rmSync(d, { recursive: true, force: true }); });
+
+function world(cfg: Partial<AgentConfig> = {}) {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvpp-pipeline-'));
+  tmpDirs.push(dir);
+  const config: AgentConfig = { ...DEFAULT_CONFIG, stateDir: dir, memifSocketDir: join(dir, 'memif'), maxCustomInterfaces: 5, ...cfg };
+  const linux = new FakeLinux();
+  const vswitch = new FakeVswitch(linux);
+  const ipam = new FakeIpam();
+  const pods = new MapPods();
+  pods.nets.set('l2net', { name: 'l2net', type: 'L2' });
+  pods.nets.set('l3net', { name: 'l3net', type: 'L3', subnetCIDR: '10.99.0.0/16', subnetOneNodePrefixLen: 24 });
+  const store = new StateStore(dir);
+  const mk = () => new Pipeline({ config, vswitch, linux, ipam, pods, store });
+  return { dir, config, linux, vswitch, ipam, pods, store, mk, p: mk() };
+}
+
+function req(command: 'ADD' | 'DEL' | 'CHECK', id: string, pod: string | undefined, netns = 'ns1', extra: Partial<AgentRequest> = {}): AgentRequest {
+  return {
+    v: 1, command, containerId: id, ifName: 'eth0', netns,
+    args: pod ? { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: pod, K8S_POD_INFRA_CONTAINER_ID: id, K8S_POD_UID: `uid-${pod}` } : {},
+    config: { cniVersion: '1.0.0', name: 'tsvpp', type: 'tsvpp-cni' }, ...extra,
+  };
+}
+
+async function cniErr(p: Promise<unknown>): Promise<CniError> {
+  try { await p; } catch (e) { assert.instance(e, CniError); return e as CniError; }
+  assert.unreachable('expected a CniError');
+  throw new Error('unreachable');
+}
+
+test.before.each(() => undefined);
+
+test('seed example: eth0 + tap1 + veth1, result lists everything, DEL removes everything', async () => {
+  const w = world();
+  await w.store.init();
+  w.linux.addNs('ns1');
+  w.pods.put('multi-if-pod', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth' });
+  const r = await w.p.handle(req('ADD', 'c1', 'multi-if-pod'));
+  assert.equal([...w.linux.ns.get('ns1')!.keys()].sort(), ['eth0', 'lo', 'tap1', 'veth1']);
+  const names = r!.interfaces!.map((i) => i.name);
+  assert.equal(names.slice(0, 3), ['eth0', 'tap1', 'veth1']);
+  assert.ok(names[3]!.startsWith('tsv'), 'veth host end listed');
+  assert.equal(r!.interfaces!.slice(0, 3).map((i) => i.sandbox), ['ns1', 'ns1', 'ns1']);
+  assert.is(r!.interfaces![3]!.sandbox, undefined);
+  assert.equal(r!.ips, [
+    { address: '10.1.1.2/32', gateway: '10.1.1.1', interface: 0 },
+    { address: '10.1.1.3/32', gateway: '10.1.1.1', interface: 1 },
+    { address: '10.1.1.4/32', gateway: '10.1.1.1', interface: 2 },
+  ]);
+  assert.equal(r!.routes, [{ dst: '0.0.0.0/0', gw: '10.1.1.1' }]);
+  // creation order = annotation order, eth0 first
+  assert.equal(w.vswitch.calls.filter((c) => c === 'createTap' || c === 'createAfPacket'), ['createTap', 'createTap', 'createAfPacket']);
+  const eth0 = w.linux.ns.get('ns1')!.get('eth0')!;
+  assert.ok(eth0.up);
+  assert.equal(eth0.addrs, ['10.1.1.2/32']);
+  assert.ok(eth0.routes.some((x) => x.dst === 'default' && x.via === '10.1.1.1'));
+  assert.equal(w.linux.ns.get('ns1')!.get('tap1')!.routes, [], 'no extra default route on custom interfaces');
+  await w.p.handle(req('CHECK', 'c1', 'multi-if-pod', 'ns1', { config: { cniVersion: '1.0.0', name: 'tsvpp', type: 'tsvpp-cni', prevResult: r! } }));
+  await w.p.handle(req('DEL', 'c1', 'multi-if-pod'));
+  assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.is(w.ipam.leases.size, 0);
+  assert.equal([...w.linux.ns.get('')!.keys()], []);
+  assert.equal(await w.store.listPods(), []);
+  // DEL is idempotent
+  await w.p.handle(req('DEL', 'c1', 'multi-if-pod'));
+  await w.p.handle(req('DEL', 'never-added', undefined, ''));
+});
+
+test('eth0 as veth + af_packet', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket' });
+  await w.store.init(); w.linux.addNs('ns1');
+  const r = await w.p.handle(req('ADD', 'c1', undefined));
+  assert.is(r!.interfaces![0]!.name, 'eth0');
+  assert.equal(w.vswitch.calls.filter((c) => c.startsWith('create') && c !== 'createLoopback'), ['createAfPacket']);
+  assert.ok(w.linux.ns.get('ns1')!.has('eth0'));
+  await w.p.handle(req('DEL', 'c1', undefined));
+  assert.equal([...w.linux.ns.get('')!.keys()], []);
+});
+
+test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet route; memif on a per-pod socket', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 's1/veth/stub, b1/tap/l2net, m1/memif/l3net, t3/tap/l3net, m2/memif' }, 2);
+  const r = await w.p.handle(req('ADD', 'c1', 'p'));
+  const rec = (await w.store.loadPod('c1'))!;
+  const byName = new Map(rec.interfaces.map((i) => [i.name, i]));
+  assert.is(byName.get('s1')!.address, undefined);
+  assert.is(byName.get('b1')!.address, undefined);
+  const b1 = w.vswitch.ifs.get(byName.get('b1')!.swIfIndex!)!;
+  assert.ok(b1.bd !== undefined && w.vswitch.bds.has(b1.bd));
+  assert.is(byName.get('m1')!.address, '10.99.1.2/32');
+  assert.is(byName.get('t3')!.address, '10.99.1.3/32');
+  const t3 = w.vswitch.ifs.get(byName.get('t3')!.swIfIndex!)!;
+  assert.ok(t3.vrf > 0 && t3.unnumberedFrom !== undefined);
+  assert.ok(w.linux.ns.get('ns1')!.get('t3')!.routes.some((x) => x.dst === '10.99.0.0/16' && x.via === '10.99.1.1'));
+  assert.equal(r!.routes, [{ dst: '0.0.0.0/0', gw: '10.1.1.1' }, { dst: '10.99.0.0/16', gw: '10.99.1.1' }]);
+  assert.equal([byName.get('m1')!.memif!.id, byName.get('m2')!.memif!.id], [1, 2]);
+  assert.is(byName.get('m1')!.memif!.socket, join(w.config.memifSocketDir, 'c1', 'memif.sock'));
+  assert.is(byName.get('m1')!.memif!.secret.length, 20);
+  assert.is.not(byName.get('m1')!.memif!.secret, byName.get('m2')!.memif!.secret);
+  assert.ok(existsSync(join(w.config.memifSocketDir, 'c1')));
+  assert.is(r!.interfaces!.find((i) => i.name === 'm1')!.sandbox, undefined);
+  await w.p.handle(req('DEL', 'c1', 'p'));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.not.ok(existsSync(join(w.config.memifSocketDir, 'c1')));
+});
+
+test('service-endpoint-if: NAT44 static mapping pod IP -> interface IP, shown in pod state, removed on DEL', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('svc', { 'contivpp.io/custom-if': 'tap1/tap', 'contivpp.io/service-endpoint-if': 'tap1' });
+  await w.p.handle(req('ADD', 'c1', 'svc'));
+  assert.equal([...w.vswitch.nat.values()], [{ localIp: '10.1.1.3', externalIp: '10.1.1.2', vrfId: 0 }]);
+  assert.equal((await w.store.loadPod('c1'))!.serviceEndpoint, { interface: 'tap1', ip: '10.1.1.3', podIp: '10.1.1.2' });
+  await w.p.handle(req('DEL', 'c1', 'svc'));
+  assert.is(w.vswitch.nat.size, 0);
+});
+
+test('annotation errors fail ADD with code 100 naming the item, and leave nothing behind', async () => {
+  const cases: Array<[string, Record<string, string>, number, RegExp]> = [
+    ['missing type', { 'contivpp.io/custom-if': 'tap1' }, 0, /item 1 "tap1": missing interface type/],
+    ['unknown type', { 'contivpp.io/custom-if': 'x/vhost' }, 0, /unknown interface type "vhost"/],
+    ['duplicate', { 'contivpp.io/custom-if': 'a/tap, a/veth' }, 0, /duplicate interface name "a"/],
+    ['invalid name', { 'contivpp.io/custom-if': 'a:b/tap' }, 0, /contains ":"/],
+    ['too long', { 'contivpp.io/custom-if': 'abcdefghijklmnop/tap' }, 0, /16 bytes long/],
+    ['eth0', { 'contivpp.io/custom-if': 'eth0/tap' }, 0, /"eth0" is reserved/],
+    ['lo', { 'contivpp.io/custom-if': 'lo/tap' }, 0, /"lo" is reserved/],
+    ['unknown network', { 'contivpp.io/custom-if': 'a/tap/nonet' }, 0, /unknown network "nonet"/],
+    ['too many', { 'contivpp.io/custom-if': 'a/tap,b/tap,c/tap,d/tap,e/tap,f/tap' }, 0, /6 custom interfaces requested, at most 5/],
+    ['memif without resource', { 'contivpp.io/custom-if': 'm1/memif' }, 0, /1 memif interface\(s\) \(m1\) but the pod requests 0 "contivpp.io\/memif"/],
+    ['service endpoint names nothing', { 'contivpp.io/custom-if': 'a/tap', 'contivpp.io/service-endpoint-if': 'b' }, 0, /names no custom interface: "b"/],
+    ['extra parts', { 'contivpp.io/custom-if': 'a/tap/stub/x' }, 0, /extra parts/],
+    ['empty item', { 'contivpp.io/custom-if': 'a/tap,,b/tap' }, 0, /item 2 "": empty item/],
+  ];
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  for (const [what, ann, memif, re] of cases) {
+    w.pods.put('bad', ann, memif);
+    const e = await cniErr(w.p.handle(req('ADD', 'c-bad', 'bad')));
+    assert.is(e.code, 100, what);
+    assert.match(e.details!, re, what);
+    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 }, what);
+    assert.is(w.ipam.leases.size, 0, what);
+    assert.equal(await w.store.listPods(), [], what);
+  }
+});
+
+test('pod metadata errors: pod not found is code 101', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  const e = await cniErr(w.p.handle(req('ADD', 'c1', 'ghost')));
+  assert.is(e.code, 101);
+  assert.match(e.details!, /pod default\/ghost not found/);
+});
+
+test('ADD twice without DEL is an error; CHECK reports what is missing', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth' });
+  await w.p.handle(req('ADD', 'c1', 'p'));
+  assert.is((await cniErr(w.p.handle(req('ADD', 'c1', 'p')))).code, 105);
+  // Break things behind the agent's back.
+  w.linux.ns.get('ns1')!.delete('tap1');
+  w.linux.ns.get('ns1')!.get('eth0')!.addrs = [];
+  const rec = (await w.store.loadPod('c1'))!;
+  const veth = rec.resources.find((r) => r.kind === 'afpacket')!;
+  if (veth.kind === 'afpacket') w.vswitch.vanish(veth.swIfIndex);
+  w.ipam.leases.delete('default/c1/veth1');
+  const e = await cniErr(w.p.handle(req('CHECK', 'c1', 'p')));
+  assert.is(e.code, 104);
+  assert.match(e.details!, /interface tap1 is missing in ns1/);
+  assert.match(e.details!, /address 10\.1\.1\.2\/32 is missing on eth0/);
+  assert.match(e.details!, /VPP afpacket interface for veth1 \(sw_if_index \d+\) is gone/);
+  assert.match(e.details!, /IP reservation 10\.1\.1\.4\/24 for veth1/);
+  assert.is((await cniErr(w.p.handle(req('CHECK', 'c-unknown', 'p')))).code, 104);
+  await w.p.handle(req('DEL', 'c1', 'p'));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+});
+
+test('property: a failure at any vswitch, Linux or IPAM step rolls back everything', async () => {
+  const ann = { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth, m1/memif/l3net, b1/veth/l2net, s1/tap/stub', 'contivpp.io/service-endpoint-if': 'tap1' };
+  // Count the steps of one successful ADD first.
+  const ref = world();
+  await ref.store.init(); ref.linux.addNs('ns1'); ref.pods.put('p', ann, 1);
+  await ref.p.handle(req('ADD', 'c0', 'p'));
+  const vsSteps = ref.vswitch.calls.length, lxSteps = ref.linux.calls.length;
+  await fc.assert(fc.asyncProperty(fc.constantFrom('vswitch', 'linux', 'ipam'), fc.nat(), async (where, n) => {
+    const w = world();
+    await w.store.init(); w.linux.addNs('ns1'); w.pods.put('p', ann, 1);
+    if (where === 'vswitch') w.vswitch.failAt = n % vsSteps;
+    else if (where === 'linux') w.linux.failAt = n % lxSteps;
+    else w.ipam.failAt = n % 4;
+    const e = await cniErr(w.p.handle(req('ADD', 'c1', 'p')));
+    assert.ok(e.code === 103 || e.code === 102, `${e.code} ${e.message}`);
+    w.vswitch.failAt = undefined; w.linux.failAt = undefined;
+    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 }, `${where}@${n}`);
+    assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo'], `${where}@${n}`);
+    assert.equal([...w.linux.ns.get('')!.keys()], [], `${where}@${n}`);
+    assert.is(w.ipam.leases.size, 0, `${where}@${n}`);
+    assert.equal(await w.store.listPods(), []);
+    assert.ok(!existsSync(w.config.memifSocketDir) || readdirSync(w.config.memifSocketDir).length === 0, 'memif socket dir left');
+    // And the pod can be added afterwards.
+    await w.p.handle(req('ADD', 'c1', 'p'));
+  }), { numRuns: 40 });
+});
+
+test('agent restart between ADD and DEL: a new pipeline over the same state deletes the pod', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth, m1/memif' }, 1);
+  await w.p.handle(req('ADD', 'c1', 'p'));
+  const restarted = w.mk();
+  const rec = await restarted.reconcile();
+  assert.equal(rec, { rolledBack: [], orphansDeleted: [], networksForgotten: [] });
+  await restarted.handle(req('CHECK', 'c1', 'p'));
+  await restarted.handle(req('DEL', 'c1', 'p'));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
+});
+
+test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and deletes orphans', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth' });
+  await w.p.handle(req('ADD', 'c1', 'p'));
+  // Simulate a crash: the record says "adding", and VPP holds an interface no record knows.
+  const r = (await w.store.loadPod('c1'))!;
+  r.phase = 'adding';
+  await w.store.savePod(r);
+  const orphan = await w.vswitch.createTap({ hostIfName: 'x1', hostNamespace: 'ns1', tag: 'tsvpp:deadbeef:x1' });
+  const out = await w.mk().reconcile();
+  assert.equal(out.rolledBack, ['c1']);
+  assert.equal(out.orphansDeleted, [orphan.swIfIndex]);
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
+  assert.is(w.ipam.leases.size, 0);
+});
+
+test('VPP restarted: node networks are forgotten and re-created on next ADD', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  await w.p.handle(req('ADD', 'c1', undefined));
+  await w.p.handle(req('DEL', 'c1', undefined));
+  w.vswitch.ifs.clear(); // VPP lost everything
+  const out = await w.mk().reconcile();
+  assert.equal(out.networksForgotten, ['default']);
+  await w.p.handle(req('ADD', 'c2', undefined));
+  assert.ok([...w.vswitch.ifs.values()].some((i) => i.tag === 'tsvpp-net:default'));
+});
+
+test.run();
