@@ -4,3 +4,6 @@ export type { MessageCodec, TypeCodec, ValueCodec, FieldInfo } from './registry.
 export { ApiCodecError } from './errors.js';
 export type { ModuleInfo } from './schema.js';
 export { toHex, fromHex } from './json-form.js';
+export { checkVector, sameJson } from './vectors.js';
+export type { Vector, VectorResult } from './vectors.js';
+export type { MessageInput } from './types.js';
