@@ -30,3 +30,11 @@ export function fdSize(fd: number): number {
 export function fdSeals(fd: number): number {
   return libc.fcntl(fd, C.F_GET_SEALS, 0);
 }
+
+/** Makes sure the file behind `fd` can never shrink while we map it (a peer truncating a region
+ *  under us would turn our next access into SIGBUS). Returns false if it cannot be sealed. */
+export function ensureSealedAgainstShrink(fd: number): boolean {
+  const seals = libc.fcntl(fd, C.F_GET_SEALS, 0);
+  if (seals >= 0 && (seals & C.F_SEAL_SHRINK) !== 0) return true;
+  return libc.fcntl(fd, C.F_ADD_SEALS, C.F_SEAL_SHRINK) === 0;
+}

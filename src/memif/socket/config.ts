@@ -1,0 +1,97 @@
+// What one memif interface is configured with, checked once up front so that every later step can
+// trust it. Defaults follow libmemif (ring 1024, buffer 2048, one queue each way).
+import { InterfaceMode, MEMIF_NAME_LEN, MEMIF_SECRET_LEN } from './messages.js';
+
+export type MemifRole = 'master' | 'slave';
+export type MemifModeName = 'ethernet' | 'ip' | 'punt-inject';
+
+export interface MemifOptions {
+  /** Control socket path; a leading '@' names an abstract socket. Default /run/vpp/memif.sock. */
+  socket?: string;
+  role: MemifRole;
+  /** Interface id on the socket (INIT id). Default 0. */
+  id?: number;
+  /** Shared secret, at most 24 bytes. The master checks it when it has one. */
+  secret?: string;
+  mode?: MemifModeName;
+  /** The interface name sent in CONNECT / CONNECTED. Default memif<id>. */
+  ifName?: string;
+  /** The application name sent in HELLO / INIT. Default "tsvpp". */
+  appName?: string;
+  /** Queues each way. Slave: how many rings it asks for; master: the most it accepts. Default 1. */
+  queues?: number;
+  /** log2 of the ring size (slave proposes, master caps). Default 10. */
+  log2RingSize?: number;
+  /** Packet buffer size in bytes (slave). Default 2048. */
+  bufferSize?: number;
+  /** Slave: delay between connection attempts. Default 1000 ms. */
+  reconnectMs?: number;
+  /** Time a peer has to complete the handshake. Default 5000 ms. */
+  handshakeTimeoutMs?: number;
+  /** Accept regions whose fd cannot be sealed against shrinking (e.g. hugepage files). Default false. */
+  allowUnsealedRegions?: boolean;
+}
+
+export interface MemifConfig {
+  socket: string;
+  role: MemifRole;
+  id: number;
+  secret: string;
+  mode: InterfaceMode;
+  modeName: MemifModeName;
+  ifName: string;
+  appName: string;
+  queues: number;
+  log2RingSize: number;
+  bufferSize: number;
+  reconnectMs: number;
+  handshakeTimeoutMs: number;
+  allowUnsealedRegions: boolean;
+}
+
+export class MemifConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'MemifConfigError';
+  }
+}
+
+const modes: Record<MemifModeName, InterfaceMode> = { ethernet: 0, ip: 1, 'punt-inject': 2 };
+
+function int(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
+  const x = v ?? dflt;
+  if (!Number.isInteger(x) || x < min || x > max) throw new MemifConfigError(`${name} must be an integer in [${min}, ${max}], got ${v}`);
+  return x;
+}
+
+export function normalizeConfig(o: MemifOptions): MemifConfig {
+  if (o.role !== 'master' && o.role !== 'slave') throw new MemifConfigError(`role must be 'master' or 'slave', got ${String(o.role)}`);
+  const modeName = o.mode ?? 'ethernet';
+  if (!(modeName in modes)) throw new MemifConfigError(`mode must be ethernet, ip or punt-inject, got ${String(o.mode)}`);
+  const secret = o.secret ?? '';
+  if (Buffer.byteLength(secret) > MEMIF_SECRET_LEN) throw new MemifConfigError(`secret is ${Buffer.byteLength(secret)} bytes; at most ${MEMIF_SECRET_LEN}`);
+  const id = int('id', o.id, 0, 0, 0xffffffff);
+  const ifName = o.ifName ?? `memif${id}`;
+  const appName = o.appName ?? 'tsvpp';
+  for (const [k, v] of [['ifName', ifName], ['appName', appName]] as const) {
+    if (Buffer.byteLength(v) > MEMIF_NAME_LEN - 1) throw new MemifConfigError(`${k} '${v}' is longer than ${MEMIF_NAME_LEN - 1} bytes`);
+  }
+  const socket = o.socket ?? '/run/vpp/memif.sock';
+  if (socket === '' || socket === '@') throw new MemifConfigError('socket path is empty');
+  return {
+    socket,
+    role: o.role,
+    id,
+    secret,
+    mode: modes[modeName],
+    modeName,
+    ifName,
+    appName,
+    queues: int('queues', o.queues, 1, 1, 255),
+    log2RingSize: int('log2RingSize', o.log2RingSize, 10, 1, 14),
+    bufferSize: int('bufferSize', o.bufferSize, 2048, 64, 65535),
+    reconnectMs: int('reconnectMs', o.reconnectMs, 1000, 1, 3_600_000),
+    handshakeTimeoutMs: int('handshakeTimeoutMs', o.handshakeTimeoutMs, 5000, 1, 3_600_000),
+    allowUnsealedRegions: o.allowUnsealedRegions ?? false,
+  };
+}

@@ -1,0 +1,165 @@
+// A connected memif: the mapped regions, the rings' interrupt eventfds and the queues, from one
+// side's point of view. rx/tx wrap the ring layer so that a ring violation by the peer becomes a
+// disconnect with the violation as its reason.
+import {
+  MappedRegion, Reactor, closeAll, drainEventfd, signalEventfd,
+} from '../../sys/index.js';
+import { MemifQueue, MemifRingError, RxBurst, TxBurst } from '../ring/index.js';
+import type { MemifRole } from './config.js';
+
+export interface RegionResource {
+  fd: number;
+  size: number;
+  map: MappedRegion;
+}
+
+export interface QueueResource {
+  queue: MemifQueue;
+  /** The ring's interrupt eventfd (created by the slave, shared with the master). */
+  eventfd: number;
+}
+
+/** What a worker thread needs to map one queue of this connection itself (fds are process-wide). */
+export interface QueueExport {
+  role: MemifRole;
+  direction: 'rx' | 'tx';
+  index: number;
+  regions: { fd: number; size: number }[];
+  ring: { type: number; index: number; region: number; offset: number; log2RingSize: number };
+  bufferSize: number;
+  slots?: { region: Uint16Array; offset: Uint32Array };
+  eventfd: number;
+}
+
+export class MemifConnection {
+  readonly role: MemifRole;
+  readonly peerName: string;
+  readonly peerIfName: string;
+  readonly rx: readonly QueueResource[];
+  readonly tx: readonly QueueResource[];
+  readonly regions: readonly RegionResource[];
+  readonly exports: { rx: QueueExport[]; tx: QueueExport[] };
+  #fail: (reason: string) => void;
+  #open = true;
+  #watched = new Set<number>();
+
+  constructor(args: {
+    role: MemifRole;
+    peerName: string;
+    peerIfName: string;
+    regions: RegionResource[];
+    rx: QueueResource[];
+    tx: QueueResource[];
+    exports: { rx: QueueExport[]; tx: QueueExport[] };
+    fail: (reason: string) => void;
+  }) {
+    this.role = args.role;
+    this.peerName = args.peerName;
+    this.peerIfName = args.peerIfName;
+    this.regions = args.regions;
+    this.rx = args.rx;
+    this.tx = args.tx;
+    this.exports = args.exports;
+    this.#fail = args.fail;
+  }
+
+  get open(): boolean {
+    return this.#open;
+  }
+
+  /** Receives up to `max` packets from rx queue `q` into `burst`; 0 after a ring violation (which disconnects). */
+  rxBurst(q: number, burst: RxBurst, max = burst.maxPackets): number {
+    if (!this.#open) return 0;
+    try {
+      return this.rx[q]!.queue.rx(burst, max);
+    } catch (e) {
+      return this.#violation(e);
+    }
+  }
+
+  /** Hands received packets back to the peer. */
+  release(q: number, n: number): void {
+    if (!this.#open) return;
+    try {
+      this.rx[q]!.queue.release(n);
+    } catch (e) {
+      this.#violation(e);
+    }
+  }
+
+  /** Copies packets into tx queue `q` and kicks the peer if it wants interrupts. Returns how many went. */
+  txBurst(q: number, packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
+    if (!this.#open) return 0;
+    const res = this.tx[q]!;
+    try {
+      const n = res.queue.tx(packets, count, start);
+      if (n > 0 && res.queue.peerWantsKick()) signalEventfd(res.eventfd);
+      return n;
+    } catch (e) {
+      return this.#violation(e);
+    }
+  }
+
+  /** Zero-copy transmit: reserve buffers, fill them through `burst`, then commitTx. */
+  allocTx(q: number, burst: TxBurst, n: number, sizes?: ArrayLike<number>): number {
+    if (!this.#open) return 0;
+    try {
+      return this.tx[q]!.queue.allocTx(burst, n, sizes);
+    } catch (e) {
+      return this.#violation(e);
+    }
+  }
+
+  commitTx(q: number, n?: number): number {
+    if (!this.#open) return 0;
+    const res = this.tx[q]!;
+    try {
+      const sent = res.queue.commitTx(n);
+      if (sent > 0 && res.queue.peerWantsKick()) signalEventfd(res.eventfd);
+      return sent;
+    } catch (e) {
+      return this.#violation(e);
+    }
+  }
+
+  /** Polling (the peer is told not to kick us) or interrupt mode for rx queue `q`. */
+  setRxMode(q: number, mode: 'polling' | 'interrupt'): void {
+    this.rx[q]!.queue.setInterruptMode(mode === 'interrupt');
+  }
+
+  /** Interrupt mode: calls `cb` whenever the peer kicks rx queue `q`. Pass null to stop. */
+  onInterrupt(q: number, cb: (() => void) | null): void {
+    const fd = this.rx[q]!.eventfd;
+    const reactor = Reactor.get();
+    if (cb === null) {
+      reactor.unwatch(fd);
+      this.#watched.delete(fd);
+      return;
+    }
+    this.setRxMode(q, 'interrupt');
+    this.#watched.add(fd);
+    reactor.watch(fd, () => {
+      drainEventfd(fd);
+      if (this.#open) cb();
+    });
+  }
+
+  #violation(e: unknown): number {
+    if (e instanceof MemifRingError) {
+      this.#fail(e.message);
+      return 0;
+    }
+    throw e;
+  }
+
+  /** Releases every resource: interrupt watches, mappings and fds. Idempotent. */
+  dispose(): void {
+    if (!this.#open) return;
+    this.#open = false;
+    const reactor = Reactor.get();
+    for (const fd of this.#watched) reactor.unwatch(fd);
+    this.#watched.clear();
+    for (const r of this.regions) r.map.unmap();
+    closeAll([...this.regions.map((r) => r.fd), ...this.rx.map((q) => q.eventfd), ...this.tx.map((q) => q.eventfd)]);
+  }
+}

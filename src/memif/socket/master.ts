@@ -1,0 +1,344 @@
+// The master side: one listener per socket path serving any number of interfaces (told apart by
+// INIT id), and one MasterSession per accepted connection. The master owns no memory: it maps
+// what the slave announces, after checking it.
+import { EventEmitter } from 'node:events';
+import { chmodSync, unlinkSync } from 'node:fs';
+import { timingSafeEqual } from 'node:crypto';
+import {
+  Reactor, acceptSeqpacket, listenSeqpacket, closeFd, closeAll, fdSize, MappedRegion,
+  ensureSealedAgainstShrink, setNonBlocking, SysError,
+} from '../../sys/index.js';
+import { createMasterQueue, ringBytes, RingType, MemifRingError, MEMIF_MAX_REGION } from '../ring/index.js';
+import { ControlChannel } from './channel.js';
+import { MemifConnection, type QueueExport, type QueueResource, type RegionResource } from './connection.js';
+import {
+  MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, modeNames, msgTypeName,
+  type AddRegionMsg, type AddRingMsg, type InitMsg, type MemifMsg,
+} from './messages.js';
+import type { MemifConfig } from './config.js';
+
+/** What a MasterSession needs from the interface it binds to. */
+export interface MasterEndpoint {
+  readonly config: MemifConfig;
+  readonly busy: boolean;
+  sessionAttached(session: MasterSession): void;
+  sessionConnected(session: MasterSession, conn: MemifConnection): void;
+  sessionEnded(session: MasterSession, reason: string, byPeer: boolean): void;
+}
+
+/** Largest region a peer may announce (the data path addresses regions with u32 offsets). */
+const MAX_REGION_SIZE = 2 ** 32;
+
+export class MemifListener extends EventEmitter {
+  static #byPath = new Map<string, MemifListener>();
+
+  /** The listener for `path`, created on first use. */
+  static for(path: string, socketMode = 0o660): MemifListener {
+    let l = MemifListener.#byPath.get(path);
+    if (!l) {
+      l = new MemifListener(path, socketMode);
+      MemifListener.#byPath.set(path, l);
+    }
+    return l;
+  }
+
+  readonly path: string;
+  /** Time a connecting slave has to finish the handshake: the longest of its interfaces'. */
+  get handshakeTimeoutMs(): number {
+    let ms = 1000;
+    for (const ep of this.#endpoints.values()) ms = Math.max(ms, ep.config.handshakeTimeoutMs);
+    return ms;
+  }
+  readonly #fd: number;
+  readonly #endpoints = new Map<number, MasterEndpoint>();
+  readonly #sessions = new Set<MasterSession>();
+  #closed = false;
+
+  private constructor(path: string, socketMode: number) {
+    super();
+    this.path = path;
+    this.#fd = listenSeqpacket(path);
+    if (!path.startsWith('@')) chmodSync(path, socketMode);
+    Reactor.get().watch(this.#fd, () => this.#accept());
+  }
+
+  add(ep: MasterEndpoint): void {
+    const id = ep.config.id;
+    if (this.#endpoints.has(id)) throw new Error(`memif socket ${this.path} already has an interface with id ${id}`);
+    this.#endpoints.set(id, ep);
+  }
+
+  /** Removes an interface; the listener closes (and removes its socket file) with the last one. */
+  remove(ep: MasterEndpoint): void {
+    if (this.#endpoints.get(ep.config.id) === ep) this.#endpoints.delete(ep.config.id);
+    for (const s of this.#sessions) if (s.endpoint === ep) s.disconnect('interface deleted');
+    if (this.#endpoints.size === 0) this.close();
+  }
+
+  endpoint(id: number): MasterEndpoint | undefined {
+    return this.#endpoints.get(id);
+  }
+
+  get sessions(): number {
+    return this.#sessions.size;
+  }
+
+  #accept(): void {
+    for (;;) {
+      let fd: number | null;
+      try {
+        fd = acceptSeqpacket(this.#fd);
+      } catch (e) {
+        this.emit('error', e);
+        return;
+      }
+      if (fd === null) return;
+      const s = new MasterSession(this, fd);
+      this.#sessions.add(s);
+    }
+  }
+
+  /** @internal */
+  sessionEnded(s: MasterSession, reason: string, bound: boolean): void {
+    this.#sessions.delete(s);
+    if (!bound) this.emit('rejected', { reason, id: s.requestedId });
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    for (const s of this.#sessions) s.disconnect('memif socket closed');
+    Reactor.get().unwatch(this.#fd);
+    closeFd(this.#fd);
+    if (!this.path.startsWith('@')) {
+      try { unlinkSync(this.path); } catch { /* already gone */ }
+    }
+    MemifListener.#byPath.delete(this.path);
+    this.emit('close');
+  }
+}
+
+type MasterState = 'hello-sent' | 'init-ok' | 'connected' | 'closed';
+
+interface RingAnnounce { msg: AddRingMsg; eventfd: number }
+
+export class MasterSession {
+  readonly listener: MemifListener;
+  readonly channel: ControlChannel;
+  endpoint: MasterEndpoint | null = null;
+  requestedId: number | undefined;
+  #state: MasterState = 'hello-sent';
+  #peerName = '';
+  #regions: RegionResource[] = [];
+  #rings: RingAnnounce[] = [];
+  #conn: MemifConnection | null = null;
+  #timer: NodeJS.Timeout | null;
+
+  constructor(listener: MemifListener, fd: number) {
+    this.listener = listener;
+    this.channel = new ControlChannel(fd, {
+      message: (m, fds) => this.#message(m, fds),
+      malformed: (reason) => this.disconnect(reason),
+      closed: (reason) => this.#end(reason, true),
+    });
+    // Which interface the peer wants is known only after INIT, so the limit is the listener's.
+    this.#timer = setTimeout(() => {
+      if (this.#state !== 'connected') this.disconnect('handshake timed out');
+    }, listener.handshakeTimeoutMs);
+    this.channel.send({
+      type: MsgType.HELLO,
+      name: 'tsvpp',
+      minVersion: MEMIF_VERSION,
+      maxVersion: MEMIF_VERSION,
+      maxRegion: MEMIF_MAX_REGION - 1,
+      maxM2sRing: 255 - 1,
+      maxS2mRing: 255 - 1,
+      maxLog2RingSize: 14,
+    });
+  }
+
+  get state(): MasterState {
+    return this.#state;
+  }
+
+  #message(m: MemifMsg, fds: number[]): void {
+    try {
+      const err = this.#handle(m, fds);
+      if (err) {
+        closeAll(fds);
+        this.disconnect(err);
+      }
+    } catch (e) {
+      closeAll(fds);
+      this.disconnect(e instanceof MemifRingError || e instanceof SysError ? e.message : `internal error: ${String(e)}`);
+    }
+  }
+
+  /** Handles one message; returns a DISCONNECT reason to refuse it. Consumes `fds` on success. */
+  #handle(m: MemifMsg, fds: number[]): string | null {
+    if (m.type === MsgType.DISCONNECT) {
+      closeAll(fds);
+      this.#end(m.reason || 'peer disconnected', true);
+      return null;
+    }
+    switch (this.#state) {
+      case 'hello-sent':
+        if (m.type !== MsgType.INIT) return `Unexpected message ${msgTypeName(m.type)} before INIT`;
+        return this.#init(m, fds);
+      case 'init-ok':
+        if (m.type === MsgType.ADD_REGION) return this.#addRegion(m, fds);
+        if (m.type === MsgType.ADD_RING) return this.#addRing(m, fds);
+        if (m.type === MsgType.CONNECT) return this.#connect(m.ifName, fds);
+        return `Unexpected message ${msgTypeName(m.type)} during setup`;
+      default:
+        return `Unexpected message ${msgTypeName(m.type)} while connected`;
+    }
+  }
+
+  #init(m: InitMsg, fds: number[]): string | null {
+    if (fds.length) return 'Unexpected fd with INIT';
+    this.requestedId = m.id;
+    if (m.version !== MEMIF_VERSION) {
+      return `Incompatible memif version ${m.version >> 8}.${m.version & 0xff} (this end speaks ${MEMIF_VERSION >> 8}.${MEMIF_VERSION & 0xff})`;
+    }
+    const ep = this.listener.endpoint(m.id);
+    if (!ep) return `ID not found: no interface with id ${m.id} on this socket`;
+    if (ep.busy) return `Already connected: interface id ${m.id} has a slave`;
+    const want = ep.config.secret;
+    if (want) {
+      if (!m.secret) return 'Secret required';
+      if (!secretsEqual(want, m.secret)) return 'Incorrect secret';
+    }
+    if (m.mode !== ep.config.mode) {
+      return `Mode mismatch: interface id ${m.id} is ${ep.config.modeName}, peer asked for ${modeNames[m.mode as 0 | 1 | 2] ?? `mode ${m.mode}`}`;
+    }
+    this.endpoint = ep;
+    this.#peerName = m.name;
+    ep.sessionAttached(this);
+    this.#state = 'init-ok';
+    this.channel.send({ type: MsgType.ACK });
+    return null;
+  }
+
+  #addRegion(m: AddRegionMsg, fds: number[]): string | null {
+    if (fds.length !== 1) return fds.length ? `ADD_REGION carried ${fds.length} fds, expected 1` : 'Missing region fd';
+    if (m.index !== this.#regions.length || m.index >= MEMIF_MAX_REGION) {
+      return `Invalid region index ${m.index} (expected ${this.#regions.length})`;
+    }
+    if (m.size === 0n || m.size > BigInt(MAX_REGION_SIZE)) return `Invalid region size ${m.size} for region ${m.index}`;
+    const size = Number(m.size);
+    const fd = fds[0]!;
+    const actual = fdSize(fd);
+    if (actual < size) return `region ${m.index} fd holds ${actual} bytes, less than its announced size ${size}`;
+    if (!ensureSealedAgainstShrink(fd) && !this.endpoint!.config.allowUnsealedRegions) {
+      return `region ${m.index} fd cannot be sealed against shrinking`;
+    }
+    const map = MappedRegion.map(fd, size);
+    this.#regions.push({ fd, size, map });
+    this.channel.send({ type: MsgType.ACK });
+    return null;
+  }
+
+  #addRing(m: AddRingMsg, fds: number[]): string | null {
+    if (fds.length !== 1) return fds.length ? `ADD_RING carried ${fds.length} fds, expected 1` : 'Missing interrupt fd';
+    const s2m = (m.flags & MEMIF_MSG_ADD_RING_FLAG_S2M) !== 0;
+    const kind = s2m ? 'S2M' : 'M2S';
+    const max = this.endpoint!.config.queues;
+    if (m.index >= max) return `Invalid ring index ${m.index}: interface has ${max} ${kind} queue${max === 1 ? '' : 's'}`;
+    if (this.#rings.some((r) => ((r.msg.flags & 1) !== 0) === s2m && r.msg.index === m.index)) return `${kind} ring ${m.index} added twice`;
+    if (m.region >= this.#regions.length) return `${kind} ring ${m.index}: invalid region index ${m.region}`;
+    if (m.log2RingSize < 1 || m.log2RingSize > 14) return `${kind} ring ${m.index}: invalid log2 ring size ${m.log2RingSize}`;
+    if (m.privateHdrSize !== 0) return `${kind} ring ${m.index}: private headers are not supported`;
+    const region = this.#regions[m.region]!;
+    if (m.offset % 8 !== 0 || m.offset + ringBytes(m.log2RingSize) > region.size) {
+      return `${kind} ring ${m.index} at offset ${m.offset} (${ringBytes(m.log2RingSize)} bytes) does not fit region ${m.region} of ${region.size} bytes`;
+    }
+    setNonBlocking(fds[0]!);
+    this.#rings.push({ msg: m, eventfd: fds[0]! });
+    this.channel.send({ type: MsgType.ACK });
+    return null;
+  }
+
+  #connect(peerIfName: string, fds: number[]): string | null {
+    if (fds.length) return 'Unexpected fd with CONNECT';
+    const regions = this.#regions.map((r) => r.map.buffer);
+    const byType = (s2m: boolean) => this.#rings.filter((r) => ((r.msg.flags & 1) !== 0) === s2m).sort((a, b) => a.msg.index - b.msg.index);
+    const s2m = byType(true);
+    const m2s = byType(false);
+    if (!this.#regions.length) return 'CONNECT before any region was added';
+    if (!s2m.length) return 'CONNECT without any S2M ring';
+    if (!m2s.length) return 'CONNECT without any M2S ring';
+    for (const [list, kind] of [[s2m, 'S2M'], [m2s, 'M2S']] as const) {
+      const gap = list.findIndex((r, i) => r.msg.index !== i);
+      if (gap >= 0) return `CONNECT with ${kind} rings not numbered from 0 (missing ring ${gap})`;
+    }
+    const build = (list: RingAnnounce[], direction: 'rx' | 'tx'): { res: QueueResource[]; exp: QueueExport[] } => {
+      const res: QueueResource[] = [];
+      const exp: QueueExport[] = [];
+      for (const r of list) {
+        const ring = { type: r.msg.flags & 1 ? RingType.S2M : RingType.M2S, index: r.msg.index, region: r.msg.region, offset: r.msg.offset, log2RingSize: r.msg.log2RingSize };
+        const queue = createMasterQueue(ring, regions);
+        queue.reset();
+        res.push({ queue, eventfd: r.eventfd });
+        exp.push({
+          role: 'master', direction, index: r.msg.index, regions: this.#regions.map((g) => ({ fd: g.fd, size: g.size })),
+          ring, bufferSize: 0, eventfd: r.eventfd,
+        });
+      }
+      return { res, exp };
+    };
+    // The master receives on S2M rings and transmits on M2S rings.
+    const rx = build(s2m, 'rx');
+    const tx = build(m2s, 'tx');
+    const conn = new MemifConnection({
+      role: 'master',
+      peerName: this.#peerName,
+      peerIfName,
+      regions: this.#regions,
+      rx: rx.res,
+      tx: tx.res,
+      exports: { rx: rx.exp, tx: tx.exp },
+      fail: (reason) => this.disconnect(reason),
+    });
+    // Polling by default: tell the slave not to kick us until someone asks for interrupts.
+    for (let q = 0; q < conn.rx.length; q++) conn.setRxMode(q, 'polling');
+    this.#conn = conn;
+    this.#state = 'connected';
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
+    this.channel.send({ type: MsgType.CONNECTED, ifName: this.endpoint!.config.ifName });
+    if (this.channel.open) this.endpoint!.sessionConnected(this, conn);
+    return null;
+  }
+
+  /** Sends DISCONNECT with `reason`, closes and releases everything. */
+  disconnect(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.channel.disconnect(reason);
+    this.#end(reason, false);
+  }
+
+  #end(reason: string, byPeer: boolean): void {
+    if (this.#state === 'closed') return;
+    this.#state = 'closed';
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
+    this.channel.close();
+    if (this.#conn) {
+      this.#conn.dispose(); // owns the regions and the rings' eventfds from CONNECT on
+    } else {
+      for (const r of this.#regions) r.map.unmap();
+      closeAll([...this.#regions.map((r) => r.fd), ...this.#rings.map((r) => r.eventfd)]);
+    }
+    this.#regions = [];
+    this.#rings = [];
+    const ep = this.endpoint;
+    this.listener.sessionEnded(this, reason, ep !== null);
+    if (ep) ep.sessionEnded(this, reason, byPeer);
+  }
+}
+
+function secretsEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  // Constant time in the secret's content; the length is not secret (at most 24 bytes).
+  return x.length === y.length && timingSafeEqual(x, y);
+}

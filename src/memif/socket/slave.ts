@@ -1,0 +1,196 @@
+// The slave side: connects, negotiates within what the master's HELLO allows, creates and announces
+// the shared memory (regions and rings), and reconnects after the master goes away.
+import {
+  connectUnix, createEventfd, createMemfd, MappedRegion, closeAll, SysError,
+} from '../../sys/index.js';
+import {
+  planRegions, initSharedMemory, createSlaveQueues, RingType, MemifRingError, type MemoryPlan,
+} from '../ring/index.js';
+import { ControlChannel } from './channel.js';
+import { MemifConnection, type QueueExport, type RegionResource } from './connection.js';
+import {
+  MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, msgTypeName, type HelloMsg, type MemifMsg,
+} from './messages.js';
+import type { MemifConfig } from './config.js';
+
+export interface SlaveEndpoint {
+  readonly config: MemifConfig;
+  sessionConnected(session: SlaveSession, conn: MemifConnection): void;
+  /** The session ended; `reason` says why; `wasConnected` tells whether CONNECTED had been seen. */
+  sessionEnded(session: SlaveSession, reason: string, byPeer: boolean, wasConnected: boolean): void;
+}
+
+type SlaveState = 'wait-hello' | 'setup' | 'wait-connected' | 'connected' | 'closed';
+
+interface Pending { msg: MemifMsg; fds: number[] }
+
+export class SlaveSession {
+  readonly endpoint: SlaveEndpoint;
+  readonly channel: ControlChannel;
+  #state: SlaveState = 'wait-hello';
+  #peerName = '';
+  #plan: MemoryPlan | null = null;
+  #regions: RegionResource[] = [];
+  #eventfds: number[] = [];
+  #queue: Pending[] = [];
+  #conn: MemifConnection | null = null;
+  #timer: NodeJS.Timeout | null;
+
+  /** Connects now; throws SysError (ENOENT, ECONNREFUSED, …) when no master listens. */
+  constructor(endpoint: SlaveEndpoint) {
+    this.endpoint = endpoint;
+    const fd = connectUnix(endpoint.config.socket);
+    this.channel = new ControlChannel(fd, {
+      message: (m, fds) => this.#message(m, fds),
+      malformed: (reason) => this.disconnect(reason),
+      closed: (reason) => this.#end(reason, true),
+    });
+    this.#timer = setTimeout(() => {
+      if (this.#state !== 'connected') this.disconnect('handshake timed out');
+    }, endpoint.config.handshakeTimeoutMs);
+  }
+
+  get state(): SlaveState {
+    return this.#state;
+  }
+
+  #message(m: MemifMsg, fds: number[]): void {
+    // The master never sends fds: whatever comes is closed.
+    closeAll(fds);
+    try {
+      const err = this.#handle(m);
+      if (err) this.disconnect(err);
+    } catch (e) {
+      this.disconnect(e instanceof MemifRingError || e instanceof SysError || e instanceof RangeError ? e.message : `internal error: ${String(e)}`);
+    }
+  }
+
+  #handle(m: MemifMsg): string | null {
+    if (m.type === MsgType.DISCONNECT) {
+      this.#end(m.reason || 'peer disconnected', true);
+      return null;
+    }
+    switch (this.#state) {
+      case 'wait-hello':
+        if (m.type !== MsgType.HELLO) return `Unexpected message ${msgTypeName(m.type)} before HELLO`;
+        return this.#hello(m);
+      case 'setup':
+        if (m.type !== MsgType.ACK) return `Unexpected message ${msgTypeName(m.type)} during setup`;
+        this.#sendNext();
+        return null;
+      case 'wait-connected':
+        if (m.type !== MsgType.CONNECTED) return `Unexpected message ${msgTypeName(m.type)} before CONNECTED`;
+        return this.#connected(m.ifName);
+      default:
+        return `Unexpected message ${msgTypeName(m.type)} while connected`;
+    }
+  }
+
+  #hello(h: HelloMsg): string | null {
+    if (h.minVersion > MEMIF_VERSION || h.maxVersion < MEMIF_VERSION) {
+      return `Incompatible memif version: master speaks ${fmt(h.minVersion)}..${fmt(h.maxVersion)}, this end ${fmt(MEMIF_VERSION)}`;
+    }
+    this.#peerName = h.name;
+    const c = this.endpoint.config;
+    // HELLO's max_* fields are the highest index the master accepts (count - 1), as libmemif sends them.
+    const s2m = Math.min(c.queues, h.maxS2mRing + 1);
+    const m2s = Math.min(c.queues, h.maxM2sRing + 1);
+    const log2 = Math.min(c.log2RingSize, h.maxLog2RingSize);
+    if (s2m < 1 || m2s < 1 || log2 < 1) return `master allows no usable rings (S2M ${s2m}, M2S ${m2s}, log2 ring size ${log2})`;
+    const plan = planRegions({ s2mRings: s2m, m2sRings: m2s, log2RingSize: log2, bufferSize: c.bufferSize });
+    if (plan.regions.length > h.maxRegion + 1) return `master allows ${h.maxRegion + 1} regions, ${plan.regions.length} needed`;
+    this.#plan = plan;
+    for (const r of plan.regions) {
+      const fd = createMemfd(`memif region ${r.index}`, r.size);
+      this.#regions.push({ fd, size: r.size, map: MappedRegion.map(fd, r.size) });
+    }
+    initSharedMemory(plan, this.#regions.map((r) => r.map.buffer));
+    this.#queue.push({ msg: { type: MsgType.INIT, version: MEMIF_VERSION, id: c.id, mode: c.mode, secret: c.secret, name: c.appName }, fds: [] });
+    for (const r of plan.regions) {
+      this.#queue.push({ msg: { type: MsgType.ADD_REGION, index: r.index, size: BigInt(r.size) }, fds: [this.#regions[r.index]!.fd] });
+    }
+    for (const ring of plan.rings) {
+      const efd = createEventfd();
+      this.#eventfds.push(efd);
+      this.#queue.push({
+        msg: {
+          type: MsgType.ADD_RING,
+          flags: ring.type === RingType.S2M ? MEMIF_MSG_ADD_RING_FLAG_S2M : 0,
+          index: ring.index, region: ring.region, offset: ring.offset, log2RingSize: ring.log2RingSize, privateHdrSize: 0,
+        },
+        fds: [efd],
+      });
+    }
+    this.#queue.push({ msg: { type: MsgType.CONNECT, ifName: c.ifName }, fds: [] });
+    this.#state = 'setup';
+    this.#sendNext();
+    return null;
+  }
+
+  /** libmemif sends one setup message per ACK; so do we. */
+  #sendNext(): void {
+    const next = this.#queue.shift();
+    if (!next) return;
+    if (next.msg.type === MsgType.CONNECT) this.#state = 'wait-connected';
+    this.channel.send(next.msg, next.fds);
+  }
+
+  #connected(peerIfName: string): string | null {
+    const plan = this.#plan!;
+    const buffers = this.#regions.map((r) => r.map.buffer);
+    const { s2m, m2s } = createSlaveQueues(plan, buffers);
+    const eventfdOf = (type: number, index: number) => this.#eventfds[plan.rings.findIndex((r) => r.type === type && r.index === index)]!;
+    const exp = (ringPlan: MemoryPlan['rings'][number], direction: 'rx' | 'tx'): QueueExport => ({
+      role: 'slave', direction, index: ringPlan.index,
+      regions: this.#regions.map((g) => ({ fd: g.fd, size: g.size })),
+      ring: { type: ringPlan.type, index: ringPlan.index, region: ringPlan.region, offset: ringPlan.offset, log2RingSize: ringPlan.log2RingSize },
+      bufferSize: plan.bufferSize, slots: ringPlan.slots, eventfd: eventfdOf(ringPlan.type, ringPlan.index),
+    });
+    // The slave transmits on S2M rings and receives on M2S rings.
+    for (const q of [...s2m, ...m2s]) q.reset();
+    const conn = new MemifConnection({
+      role: 'slave',
+      peerName: this.#peerName,
+      peerIfName,
+      regions: this.#regions,
+      rx: m2s.map((queue, i) => ({ queue, eventfd: eventfdOf(RingType.M2S, i) })),
+      tx: s2m.map((queue, i) => ({ queue, eventfd: eventfdOf(RingType.S2M, i) })),
+      exports: { rx: plan.m2s.map((r) => exp(r, 'rx')), tx: plan.s2m.map((r) => exp(r, 'tx')) },
+      fail: (reason) => this.disconnect(reason),
+    });
+    for (let q = 0; q < conn.rx.length; q++) conn.setRxMode(q, 'polling');
+    this.#conn = conn;
+    this.#state = 'connected';
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
+    this.endpoint.sessionConnected(this, conn);
+    return null;
+  }
+
+  disconnect(reason: string): void {
+    if (this.#state === 'closed') return;
+    this.channel.disconnect(reason);
+    this.#end(reason, false);
+  }
+
+  #end(reason: string, byPeer: boolean): void {
+    if (this.#state === 'closed') return;
+    const wasConnected = this.#state === 'connected';
+    this.#state = 'closed';
+    if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
+    this.channel.close();
+    if (this.#conn) {
+      this.#conn.dispose();
+    } else {
+      for (const r of this.#regions) r.map.unmap();
+      closeAll([...this.#regions.map((r) => r.fd), ...this.#eventfds]);
+    }
+    this.#regions = [];
+    this.#eventfds = [];
+    this.#queue = [];
+    this.endpoint.sessionEnded(this, reason, byPeer, wasConnected);
+  }
+}
+
+function fmt(v: number): string {
+  return `${v >> 8}.${v & 0xff}`;
+}
