@@ -395,6 +395,7 @@ export class MemifQueue {
    */
   tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
     this.checkProducer('tx');
+    if (count > packets.length - start) count = packets.length - start;
     let free = this.freeSlots();
     const mask = this.mask;
     const desc = this.desc;
