@@ -11,6 +11,8 @@ export type Eth0Kind = 'tap' | 'veth-afpacket';
 export interface AgentConfig {
   /** VPP binary API socket. */
   vppApiSocket: string;
+  /** Directory of VPP's .api.json files (default: the client's, /usr/share/vpp/api). */
+  vppApiDir?: string;
   /** Cluster pod subnet, e.g. 10.1.0.0/16. */
   podSubnet: string;
   /** Each node's slice of podSubnet, e.g. 24 → node N gets 10.1.N.0/24. */
@@ -54,6 +56,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
 /** Flag name ↔ config field. */
 export const FLAGS: Record<string, keyof AgentConfig> = {
   '--vpp-api-socket': 'vppApiSocket',
+  '--vpp-api-dir': 'vppApiDir',
   '--pod-subnet': 'podSubnet',
   '--pod-subnet-node-prefix-len': 'podSubnetNodePrefixLen',
   '--node-id': 'nodeId',
@@ -138,7 +141,7 @@ export async function loadConfig(argv: string[]): Promise<{ config: AgentConfig;
     if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(`config file ${configFile}: not a mapping`);
     fromFile = (parsed ?? {}) as Partial<AgentConfig>;
     for (const k of Object.keys(fromFile)) {
-      if (!(k in DEFAULT_CONFIG) && k !== 'podManifests' && k !== 'kubeconfig') throw new ConfigError(`config file ${configFile}: unknown field ${JSON.stringify(k)}`);
+      if (!(k in DEFAULT_CONFIG) && k !== 'podManifests' && k !== 'kubeconfig' && k !== 'vppApiDir') throw new ConfigError(`config file ${configFile}: unknown field ${JSON.stringify(k)}`);
     }
   }
   return { config: validateConfig({ ...DEFAULT_CONFIG, ...fromFile, ...overrides }), rest };

@@ -1,0 +1,64 @@
+// `tsvpp agent ...`: runs the CNI node agent, or shows what it knows about pods.
+//   tsvpp agent [--config FILE] [flags]      run until SIGTERM/SIGINT
+//   tsvpp agent pods [--state-dir DIR] [--json]
+import { loadConfig, ConfigError, FLAGS, DEFAULT_CONFIG } from '../cni/agent/config.js';
+
+const HELP = `usage: tsvpp agent [--config FILE] [flags]
+       tsvpp agent pods [--state-dir DIR] [--json]
+
+Runs the tsvpp CNI node agent: serves tsvpp-cni on a unix socket, configures VPP through its
+binary API and pods through iproute2, allocates addresses with host-local.
+
+flags (override the config file; defaults in brackets):
+${Object.entries(FLAGS).map(([f, k]) => `  ${f.padEnd(30)} ${k}${(DEFAULT_CONFIG as unknown as Record<string, unknown>)[k] !== undefined ? ` [${String((DEFAULT_CONFIG as unknown as Record<string, unknown>)[k])}]` : ''}`).join('\n')}
+`;
+
+async function showPods(argv: string[]): Promise<number> {
+  const json = argv.includes('--json');
+  const { config } = await loadConfig(argv.filter((a) => a !== '--json'));
+  const { StateStore } = await import('../cni/agent/state.js');
+  const store = new StateStore(config.stateDir);
+  let pods;
+  try { pods = await store.listPods(); } catch (e) {
+    process.stderr.write(`tsvpp agent pods: ${config.stateDir}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (json) { process.stdout.write(JSON.stringify(pods, null, 2) + '\n'); return 0; }
+  for (const p of pods) {
+    const who = p.pod ? `${p.pod.namespace}/${p.pod.name}` : '(no pod)';
+    process.stdout.write(`${who}  container ${p.containerId}  ${p.phase}  netns ${p.netns ?? '-'}\n`);
+    for (const i of p.interfaces) {
+      const memif = i.memif ? `  socket ${i.memif.socket} id ${i.memif.id}` : '';
+      process.stdout.write(`  ${i.name.padEnd(15)} ${i.type.padEnd(5)} ${i.network.padEnd(12)} ${i.address ?? '-'}${i.swIfIndex !== undefined ? `  sw_if_index ${i.swIfIndex}` : ''}${memif}\n`);
+    }
+    if (p.serviceEndpoint) process.stdout.write(`  service endpoint: ${p.serviceEndpoint.interface} ${p.serviceEndpoint.ip} (NAT44 static mapping from pod IP ${p.serviceEndpoint.podIp})\n`);
+    if (p.microserviceLabel) process.stdout.write(`  microservice label: ${p.microserviceLabel}\n`);
+  }
+  if (pods.length === 0) process.stdout.write('no pods\n');
+  return 0;
+}
+
+/** Runs the agent until SIGTERM/SIGINT; returns the exit code. */
+export async function agentMain(argv: string[]): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
+  try {
+    if (argv[0] === 'pods') return await showPods(argv.slice(1));
+    const { config, rest } = await loadConfig(argv);
+    if (rest.length) throw new ConfigError(`unexpected argument ${JSON.stringify(rest[0])} (see tsvpp agent --help)`);
+    const { startAgent } = await import('../cni/agent/agent.js');
+    const agent = await startAgent(config);
+    await new Promise<void>((resolve) => {
+      const stop = () => { process.off('SIGTERM', stop); process.off('SIGINT', stop); resolve(); };
+      process.on('SIGTERM', stop);
+      process.on('SIGINT', stop);
+    });
+    await agent.close();
+    return 0;
+  } catch (e) {
+    process.stderr.write(`tsvpp agent: ${(e as Error).message}\n`);
+    return e instanceof ConfigError ? 2 : 1;
+  }
+}
+
+/** The subcommand convention (`tsvpp agent ...` → main(argv after "agent")). */
+export const main = agentMain;

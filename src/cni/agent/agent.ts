@@ -1,0 +1,73 @@
+// The node agent: state store, IPAM, pod source, vswitch connection, restart reconcile, and the
+// CNI socket, wired together. Dependencies can be injected (tests pass an emulator-backed or fake
+// vswitch, a manifests pod source, ...); otherwise they are built from the config.
+import type { Server } from 'node:net';
+import { join } from 'node:path';
+import { StateStore } from './state.js';
+import { Pipeline, type Ipam, type LinuxOps } from './pipeline.js';
+import { startCniServer } from './server.js';
+import type { AgentConfig } from './config.js';
+import type { Vswitch } from './vswitch.js';
+import type { PodSource } from '../pods/types.js';
+import { HostLocalIpam } from '../ipam.js';
+import * as linuxIp from '../linux/ip.js';
+
+export interface AgentDeps {
+  vswitch?: Vswitch;
+  pods?: PodSource;
+  ipam?: Ipam;
+  linux?: LinuxOps;
+  log?: (msg: string) => void;
+}
+
+export interface Agent {
+  config: AgentConfig;
+  pipeline: Pipeline;
+  store: StateStore;
+  server: Server;
+  close(): Promise<void>;
+}
+
+async function defaultPods(c: AgentConfig): Promise<PodSource> {
+  if (c.podManifests) {
+    const { ManifestPodSource } = await import('../pods/manifests.js');
+    return new ManifestPodSource(c.podManifests);
+  }
+  const { KubePodSource } = await import('../pods/kube.js');
+  return KubePodSource.create(c.kubeconfig ? { kubeconfig: c.kubeconfig } : {});
+}
+
+async function defaultVswitch(c: AgentConfig, log: (m: string) => void): Promise<Vswitch> {
+  const { VppClient } = await import('../../vppapi/client/index.js');
+  const { VppVswitch } = await import('./vpp-vswitch.js');
+  const client = await VppClient.connect({
+    socket: c.vppApiSocket, name: 'tsvpp-agent', ...(c.vppApiDir ? { apiDir: c.vppApiDir } : {}),
+    logger: { warn: (m) => log(`vpp: ${m}`) },
+  });
+  const r = client.tableReport;
+  if (r.crcMismatch.length) log(`vpp: ${r.crcMismatch.length} message(s) have another CRC than the local API definitions`);
+  return new VppVswitch(client);
+}
+
+export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<Agent> {
+  const log = deps.log ?? ((m: string) => process.stderr.write(`tsvpp-agent: ${m}\n`));
+  const store = new StateStore(config.stateDir);
+  await store.init();
+  const ipam = deps.ipam ?? await HostLocalIpam.create(join(config.stateDir, 'ipam'), config.cniPluginDirs);
+  const pods = deps.pods ?? await defaultPods(config);
+  const vswitch = deps.vswitch ?? await defaultVswitch(config, log);
+  const linux = deps.linux ?? linuxIp;
+  const pipeline = new Pipeline({ config, vswitch, linux, ipam, pods, store, log });
+  const rec = await pipeline.reconcile();
+  if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length) log(`reconcile: ${JSON.stringify(rec)}`);
+  const server = await startCniServer({ socketPath: config.cniSocket, handler: (req) => pipeline.handle(req), log });
+  log(`listening on ${config.cniSocket} (node ${config.nodeId}, pods ${config.podSubnet} /${config.podSubnetNodePrefixLen}, eth0 ${config.eth0Kind})`);
+  return {
+    config, pipeline, store, server,
+    async close() {
+      await new Promise<void>((r) => server.close(() => r()));
+      if (!deps.vswitch) await vswitch.close?.();
+      if (!deps.pods) await pods.close?.();
+    },
+  };
+}
