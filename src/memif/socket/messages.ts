@@ -140,6 +140,8 @@ export function encodeMsg(m: MemifMsg): Uint8Array {
 /** Decodes one received message; `length` is the datagram's real length (it may exceed bytes.length). */
 export function decodeMsg(bytes: Uint8Array, length = bytes.length): MemifMsg {
   if (length !== MEMIF_MSG_SIZE) throw new MemifProtocolError(`Invalid message size ${length} (memif messages are ${MEMIF_MSG_SIZE} bytes)`);
+  // Read only the bytes we were given, never what follows the view in its buffer.
+  if (bytes.length < MEMIF_MSG_SIZE) throw new MemifProtocolError(`Invalid message: truncated: ${bytes.length} of ${MEMIF_MSG_SIZE} bytes`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, MEMIF_MSG_SIZE);
   const type = dv.getUint16(0, true);
   switch (type) {
