@@ -64,6 +64,8 @@ const dec = new TextDecoder('utf-8', { fatal: false });
 
 function putString(b: Uint8Array, off: number, len: number, s: string, field: string): void {
   const bytes = enc.encode(s);
+  // A NUL would end the string early on the peer's side: refuse rather than send a different name.
+  if (bytes.includes(0)) throw new MemifProtocolError(`${field} '${s.replace(/\0/g, '\\0')}' contains a NUL byte`);
   // Fixed char arrays: libmemif copies with strlcpy-like limits, so keep room for the NUL.
   if (bytes.length > len - 1 && !(field === 'secret' && bytes.length <= len)) {
     throw new MemifProtocolError(`${field} '${s}' is ${bytes.length} bytes; at most ${field === 'secret' ? len : len - 1} fit`);
@@ -126,8 +128,15 @@ export function encodeMsg(m: MemifMsg): Uint8Array {
     case MsgType.DISCONNECT: {
       dv.setUint32(2, checkUint(m.code, 32, 'code'), true);
       // A reason is informative: cut it to fit rather than fail the disconnect.
+      // Cut at a UTF-8 character boundary (never before a continuation byte 10xxxxxx), and at a NUL.
       let bytes = enc.encode(m.reason);
-      if (bytes.length > MEMIF_DISCONNECT_STRING_LEN - 1) bytes = bytes.subarray(0, MEMIF_DISCONNECT_STRING_LEN - 1);
+      const nul = bytes.indexOf(0);
+      if (nul >= 0) bytes = bytes.subarray(0, nul);
+      if (bytes.length > MEMIF_DISCONNECT_STRING_LEN - 1) {
+        let end = MEMIF_DISCONNECT_STRING_LEN - 1;
+        while (end > 0 && (bytes[end]! & 0xc0) === 0x80) end--;
+        bytes = bytes.subarray(0, end);
+      }
       b.set(bytes, 6);
       break;
     }
