@@ -11,13 +11,13 @@ export const AfPacketMode = {
 } as const;
 export type AfPacketMode = (typeof AfPacketMode)[keyof typeof AfPacketMode];
 
-/** enum af_packet_flags (u32) */
+/** enum af_packet_flags (u32): an OR of these bits */
 export const AfPacketFlags = {
   AF_PACKET_API_FLAG_QDISC_BYPASS: 1,
   AF_PACKET_API_FLAG_CKSUM_GSO: 2,
   AF_PACKET_API_FLAG_VERSION_2: 8,
 } as const;
-export type AfPacketFlags = (typeof AfPacketFlags)[keyof typeof AfPacketFlags];
+export type AfPacketFlags = number;
 
 /** af_packet_create (crc 0xa190415f) */
 export interface AfPacketCreate {

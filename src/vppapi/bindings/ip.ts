@@ -113,7 +113,7 @@ export interface FibPath {
   label_stack: FibMplsLabel[];
 }
 
-/** enum mfib_entry_flags (u32) (copied from mfib_types, which is not generated) */
+/** enum mfib_entry_flags (u32) (copied from mfib_types, which is not generated): an OR of these bits */
 export const MfibEntryFlags = {
   MFIB_API_ENTRY_FLAG_NONE: 0,
   MFIB_API_ENTRY_FLAG_SIGNAL: 1,
@@ -121,7 +121,7 @@ export const MfibEntryFlags = {
   MFIB_API_ENTRY_FLAG_CONNECTED: 4,
   MFIB_API_ENTRY_FLAG_ACCEPT_ALL_ITF: 8,
 } as const;
-export type MfibEntryFlags = (typeof MfibEntryFlags)[keyof typeof MfibEntryFlags];
+export type MfibEntryFlags = number;
 
 /** typedef mfib_path (copied from mfib_types, which is not generated) */
 export interface MfibPath {
@@ -145,14 +145,14 @@ export const FibPathType = {
 } as const;
 export type FibPathType = (typeof FibPathType)[keyof typeof FibPathType];
 
-/** enum fib_path_flags (u32) (copied from fib_types, which is not generated) */
+/** enum fib_path_flags (u32) (copied from fib_types, which is not generated): an OR of these bits */
 export const FibPathFlags = {
   FIB_API_PATH_FLAG_NONE: 0,
   FIB_API_PATH_FLAG_RESOLVE_VIA_ATTACHED: 1,
   FIB_API_PATH_FLAG_RESOLVE_VIA_HOST: 2,
   FIB_API_PATH_FLAG_POP_PW_CW: 4,
 } as const;
-export type FibPathFlags = (typeof FibPathFlags)[keyof typeof FibPathFlags];
+export type FibPathFlags = number;
 
 /** enum fib_path_nh_proto (u32) (copied from fib_types, which is not generated) */
 export const FibPathNhProto = {
@@ -180,7 +180,7 @@ export interface FibMplsLabel {
   exp: number;
 }
 
-/** enum mfib_itf_flags (u32) (copied from mfib_types, which is not generated) */
+/** enum mfib_itf_flags (u32) (copied from mfib_types, which is not generated): an OR of these bits */
 export const MfibItfFlags = {
   MFIB_API_ITF_FLAG_NONE: 0,
   MFIB_API_ITF_FLAG_NEGATE_SIGNAL: 1,
@@ -189,7 +189,7 @@ export const MfibItfFlags = {
   MFIB_API_ITF_FLAG_SIGNAL_PRESENT: 8,
   MFIB_API_ITF_FLAG_DONT_PRESERVE: 16,
 } as const;
-export type MfibItfFlags = (typeof MfibItfFlags)[keyof typeof MfibItfFlags];
+export type MfibItfFlags = number;
 
 /** ip_table_add_del (crc 0x0ffdaec0) */
 export interface IpTableAddDel {

@@ -13,20 +13,20 @@ export interface IpNeighbor {
   ip_address: Address;
 }
 
-/** enum ip_neighbor_event_flags (u32) */
+/** enum ip_neighbor_event_flags (u32): an OR of these bits */
 export const IpNeighborEventFlags = {
   IP_NEIGHBOR_API_EVENT_FLAG_ADDED: 1,
   IP_NEIGHBOR_API_EVENT_FLAG_REMOVED: 2,
 } as const;
-export type IpNeighborEventFlags = (typeof IpNeighborEventFlags)[keyof typeof IpNeighborEventFlags];
+export type IpNeighborEventFlags = number;
 
-/** enum ip_neighbor_flags (u8) */
+/** enum ip_neighbor_flags (u8): an OR of these bits */
 export const IpNeighborFlags = {
   IP_API_NEIGHBOR_FLAG_NONE: 0,
   IP_API_NEIGHBOR_FLAG_STATIC: 1,
   IP_API_NEIGHBOR_FLAG_NO_FIB_ENTRY: 2,
 } as const;
-export type IpNeighborFlags = (typeof IpNeighborFlags)[keyof typeof IpNeighborFlags];
+export type IpNeighborFlags = number;
 
 /** ip_neighbor_add_del (crc 0x0607c257) */
 export interface IpNeighborAddDel {

@@ -13,7 +13,7 @@ export interface MacEntry {
   flags: number;
 }
 
-/** enum l2_intf_feat_flags (u32) */
+/** enum l2_intf_feat_flags (u32): an OR of these bits */
 export const L2IntfFeatFlags = {
   L2_INTF_FEAT_NONE: 0,
   L2_INTF_FEAT_LEARN: 1,
@@ -23,7 +23,7 @@ export const L2IntfFeatFlags = {
   L2_INTF_FEAT_ARP_TERM: 16,
   L2_INTF_FEAT_ARP_UFWD: 32,
 } as const;
-export type L2IntfFeatFlags = (typeof L2IntfFeatFlags)[keyof typeof L2IntfFeatFlags];
+export type L2IntfFeatFlags = number;
 
 /** typedef bridge_domain_sw_if */
 export interface BridgeDomainSwIf {
@@ -32,7 +32,7 @@ export interface BridgeDomainSwIf {
   shg: number;
 }
 
-/** enum bd_flags (u32) */
+/** enum bd_flags (u32): an OR of these bits */
 export const BdFlags = {
   BRIDGE_API_FLAG_NONE: 0,
   BRIDGE_API_FLAG_LEARN: 1,
@@ -42,7 +42,7 @@ export const BdFlags = {
   BRIDGE_API_FLAG_ARP_TERM: 16,
   BRIDGE_API_FLAG_ARP_UFWD: 32,
 } as const;
-export type BdFlags = (typeof BdFlags)[keyof typeof BdFlags];
+export type BdFlags = number;
 
 /** enum l2_port_type (u32) */
 export const L2PortType = {

@@ -5,7 +5,7 @@ import type { InterfaceIndex } from './interface_types.js';
 import type { Ip4Address } from './ip_types.js';
 import type { NatTimeouts, NatLogLevel, NatConfigFlags } from './nat_types.js';
 
-/** enum nat44_config_flags (u8) */
+/** enum nat44_config_flags (u8): an OR of these bits */
 export const Nat44ConfigFlags = {
   NAT44_IS_ENDPOINT_INDEPENDENT: 0,
   NAT44_IS_ENDPOINT_DEPENDENT: 1,
@@ -13,7 +13,7 @@ export const Nat44ConfigFlags = {
   NAT44_IS_CONNECTION_TRACKING: 4,
   NAT44_IS_OUT2IN_DPO: 8,
 } as const;
-export type Nat44ConfigFlags = (typeof Nat44ConfigFlags)[keyof typeof Nat44ConfigFlags];
+export type Nat44ConfigFlags = number;
 
 /** typedef nat44_lb_addr_port */
 export interface Nat44LbAddrPort {

@@ -20,7 +20,7 @@ export const NatLogLevel = {
 } as const;
 export type NatLogLevel = (typeof NatLogLevel)[keyof typeof NatLogLevel];
 
-/** enum nat_config_flags (u8) */
+/** enum nat_config_flags (u8): an OR of these bits */
 export const NatConfigFlags = {
   NAT_IS_NONE: 0,
   NAT_IS_TWICE_NAT: 1,
@@ -32,7 +32,7 @@ export const NatConfigFlags = {
   NAT_IS_STATIC: 64,
   NAT_IS_EXT_HOST_VALID: 128,
 } as const;
-export type NatConfigFlags = (typeof NatConfigFlags)[keyof typeof NatConfigFlags];
+export type NatConfigFlags = number;
 
 /** Every message of nat_types by its VPP name. */
 export interface Messages {

@@ -5,7 +5,7 @@ import type { MacAddress } from './ethernet_types.js';
 import type { InterfaceIndex } from './interface_types.js';
 import type { Ip4AddressWithPrefix, Ip6AddressWithPrefix, Ip4Address, Ip6Address } from './ip_types.js';
 
-/** enum tap_flags (u32) */
+/** enum tap_flags (u32): an OR of these bits */
 export const TapFlags = {
   TAP_API_FLAG_GSO: 1,
   TAP_API_FLAG_CSUM_OFFLOAD: 2,
@@ -17,7 +17,7 @@ export const TapFlags = {
   TAP_API_FLAG_IN_ORDER: 128,
   TAP_API_FLAG_CONSISTENT_QP: 256,
 } as const;
-export type TapFlags = (typeof TapFlags)[keyof typeof TapFlags];
+export type TapFlags = number;
 
 /** tap_create_v3 (crc 0x3f3fd1df) */
 export interface TapCreateV3 {

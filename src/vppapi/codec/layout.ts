@@ -257,13 +257,17 @@ function enumNode(def: EnumDef): Node {
   const t = def.enumtype;
   if (!(t in INT_RANGE)) throw new ApiCodecError(def.name, `unsupported enumtype ${t}`);
   const [min, max, size] = INT_RANGE[t as IntType];
+  // Many VPP bit sets are declared `enum x_flags` rather than `enumflag` (if_status_flags,
+  // tap_flags, ip_neighbor_flags...) and VPP sends and expects ORs of them; vpp_papi treats
+  // every enum as an IntFlag. So *_flags enums validate like enumflags.
+  const flags = def.kind === 'enumflag' || /_flags$/.test(def.name);
   let mask = 0;
   for (const [mname, v] of def.members) {
     if (v < min || v > max) throw new ApiCodecError(def.name, `member ${mname}=${v} out of range for ${t}`);
-    if (def.kind === 'enumflag') mask |= v;
+    if (flags) mask |= v;
   }
   return {
-    kind: 'enum', name: def.name, flags: def.kind === 'enumflag', t: t as IntType, size,
+    kind: 'enum', name: def.name, flags, t: t as IntType, size,
     members: def.members, values: new Set(def.members.map((m) => m[1])), mask: mask >>> 0,
   };
 }

@@ -280,6 +280,8 @@ export class ApiRegistry {
       arms: u.arms.map((a, i) => ({
         name: a.name,
         size: a.node.size!,
+        // Every byte pattern of these is some value that encodes back to it.
+        canonical: a.node.kind === 'bytes' || (a.node.kind === 'int' && !a.node.alias) || a.node.kind === 'bigint',
         dec: (u8: Uint8Array, dv: DataView, pos: number) => arm(i).dec(u8, dv, pos, pos + a.node.size!),
         enc: (v: unknown) => arm(i).enc(v),
       })),

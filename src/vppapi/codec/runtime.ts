@@ -23,7 +23,7 @@ export function badInt(path: string, t: string, got: unknown): never {
 
 export function badEnum(path: string, name: string, flags: boolean, t: string, got: unknown): never {
   if (typeof got !== 'number' || !Number.isInteger(got)) badType(path, `${name} (${t} enum value)`, got);
-  if (flags) throw new ApiCodecError(path, `${got} (0x${(got >>> 0).toString(16)}) sets bits not defined by enumflag ${name}`);
+  if (flags) throw new ApiCodecError(path, `${got} (0x${(got >>> 0).toString(16)}) sets bits not defined by flags ${name}`);
   throw new ApiCodecError(path, `${got} is not a value of enum ${name}`);
 }
 
@@ -171,13 +171,14 @@ export function short(path: string, what: string, need: number, have: number): n
 export interface UnionRuntime {
   name: string;
   size: number;
-  arms: { name: string; size: number; dec: (u8: Uint8Array, dv: DataView, pos: number) => unknown; enc: (v: unknown) => Uint8Array }[];
+  arms: { name: string; size: number; canonical: boolean; dec: (u8: Uint8Array, dv: DataView, pos: number) => unknown; enc: (v: unknown) => Uint8Array }[];
 }
 
 /**
  * Picks the arm of an undiscriminated union (or a discriminated one whose discriminator names
  * no arm): the first arm, in definition order, whose value re-encodes to exactly these bytes
- * with zero padding after it; else the first arm spanning the whole union.
+ * with zero padding after it (arms of plain bytes/integers always do); else the first arm
+ * spanning the whole union.
  */
 export function guessArm(rt: UnionRuntime, u8: Uint8Array, dv: DataView, pos: number): Record<string, unknown> {
   const end = pos + rt.size;
@@ -186,6 +187,7 @@ export function guessArm(rt: UnionRuntime, u8: Uint8Array, dv: DataView, pos: nu
     for (let j = pos + arm.size; j < end; j++) if (u8[j] !== 0) { zero = false; break; }
     if (!zero) continue;
     const v = arm.dec(u8, dv, pos);
+    if (arm.canonical) return { [arm.name]: v };
     let re: Uint8Array;
     try { re = arm.enc(v); } catch { continue; }
     let same = re.length === arm.size;

@@ -164,10 +164,8 @@ export function renderModule(reg: ApiRegistry, mod: ModuleInfo, generated: Set<s
       case 'enum': case 'enumflag': {
         if (node.kind !== 'enum') throw new Error(`internal: ${vpp} is not an enum node`);
         const members = node.members.map(([k, v]) => `  ${prop(k)}: ${v},`).join('\n');
-        const ty = codec.kind === 'enum'
-          ? (node.members.length ? `(typeof ${id})[keyof typeof ${id}]` : 'number')
-          : 'number';
-        decls.push(`/** ${codec.kind} ${vpp} (${node.t})${from}${codec.kind === 'enumflag' ? ': an OR of these bits' : ''} */\nexport const ${id} = {\n${members}\n} as const;\nexport type ${id} = ${ty};`);
+        const ty = !node.flags && node.members.length ? `(typeof ${id})[keyof typeof ${id}]` : 'number';
+        decls.push(`/** ${codec.kind} ${vpp} (${node.t})${from}${node.flags ? ': an OR of these bits' : ''} */\nexport const ${id} = {\n${members}\n} as const;\nexport type ${id} = ${ty};`);
         break;
       }
       case 'typedef': {
