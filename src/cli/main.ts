@@ -1,1 +1,60 @@
-export {};
+#!/usr/bin/env node
+// The `tsvpp` command: picks a subcommand and hands it the rest of the arguments. Each
+// subcommand module is imported only when used, so `tsvpp memif echo` does not load the VPP codec.
+import { UsageError } from './args.js';
+
+const usage = `usage: tsvpp <command> [flags]
+
+commands:
+  perf                  memif throughput: tsvpp against tsvpp, DPDK testpmd or any echoing peer
+  memif echo            a memif endpoint that sends every packet back (MAC swapped)
+  api call              send one VPP API message and print the reply
+  api vectors           check VPP API codec test vectors (.jsonl)
+  api gen               generate TypeScript bindings from .api.json files
+  fuzz TARGET           fuzz a codec: memif-msg, memif-ring, vppapi, cni-annotations
+  agent                 the CNI node agent
+  help                  this text
+
+'tsvpp <command> --help' describes a command's flags.`;
+
+type Main = (argv: string[]) => Promise<number>;
+
+const commands: Record<string, () => Promise<Main>> = {
+  'perf': async () => (await import('./perf.js')).main,
+  'memif echo': async () => (await import('./memif-echo.js')).main,
+  'api call': async () => (await import('./api-call.js')).callMain,
+  'api vectors': async () => (await import('./api-codec.js')).vectorsMain,
+  'api gen': async () => (await import('./api-codec.js')).genMain,
+  'fuzz': async () => (await import('./fuzz.js')).main,
+  'agent': async () => (await import('./cni.js')).agentMain,
+};
+
+async function run(argv: string[]): Promise<number> {
+  const [a, b] = argv;
+  if (!a || a === 'help' || a === '--help' || a === '-h') {
+    console.log(usage);
+    return a ? 0 : 2;
+  }
+  const two = `${a} ${b ?? ''}`;
+  const key = commands[two] ? two : commands[a] ? a : null;
+  if (!key) {
+    console.error(`tsvpp: unknown command '${[a, b].filter(Boolean).join(' ')}'\n\n${usage}`);
+    return 2;
+  }
+  const main = await commands[key]!();
+  return main(argv.slice(key.split(' ').length));
+}
+
+run(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e: unknown) => {
+    if (e instanceof UsageError) {
+      console.error(`tsvpp: ${e.message}`);
+      process.exitCode = 2;
+    } else {
+      console.error(`tsvpp: ${e instanceof Error ? e.message : String(e)}`);
+      if (process.env.TSVPP_DEBUG) console.error(e);
+      process.exitCode = 1;
+    }
+  },
+);

@@ -1,0 +1,5 @@
+export async function main(argv: string[]): Promise<number> {
+  void argv;
+  console.error('tsvpp fuzz: not wired yet');
+  return 2;
+}

@@ -1,0 +1,137 @@
+// tsvpp perf: the memif sender/checker. It connects a tsvpp memif endpoint to an echoing peer —
+// a second tsvpp process (`self`), DPDK's testpmd in macswap mode (`dpdk`), or anything already
+// listening/connecting on --socket (`external`) — sends numbered packets, checks each echo and
+// prints a table (or one JSON object). Exit status 1 when anything was lost or corrupted.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
+import { runEchoTraffic, type TrafficResult } from '../../perf/memif/traffic.js';
+import { startProc, type Proc } from '../../perf/peers/procs.js';
+import { parseFlags, UsageError } from './args.js';
+
+const help = `usage: tsvpp perf [flags]
+
+With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets).
+
+  --peer P          self (a second tsvpp process running 'memif echo'), dpdk (starts testpmd
+                    in macswap mode), external (an echoing peer on --socket) (default self)
+  --role R          this end's role: master | slave (default slave; the peer takes the other)
+  --size BYTES      frame size, 20..65535; larger than the buffer size means chained buffers (default 64)
+  --packets N       packets to send (default 2000000)
+  --socket PATH     control socket (default: a fresh one in a temp dir; required for external)
+  --id N            memif interface id (default 0)
+  --secret S        memif secret
+  --queues Q        queues each way (default 1)
+  --burst N         packets per burst (default 32)
+  --mode M          polling | interrupt (default polling)
+  --timeout S       give up connecting after S seconds (default 30)
+  --json            print one JSON object instead of the table`;
+
+export async function main(argv: string[]): Promise<number> {
+  const { flags } = parseFlags(argv, {
+    peer: { type: 'string', choices: ['self', 'dpdk', 'external'], default: 'self' },
+    role: { type: 'string', choices: ['master', 'slave'], default: 'slave' },
+    size: { type: 'int', default: 64 },
+    packets: { type: 'int', default: 2_000_000 },
+    socket: { type: 'string' },
+    id: { type: 'int', default: 0 },
+    secret: { type: 'string' },
+    queues: { type: 'int', default: 1 },
+    burst: { type: 'int', default: 32 },
+    mode: { type: 'string', choices: ['polling', 'interrupt'], default: 'polling' },
+    timeout: { type: 'number', default: 30 },
+    json: { type: 'bool' },
+    help: { type: 'bool' },
+  });
+  if (flags.help) { console.log(help); return 0; }
+  if (flags.size! < 20 || flags.size! > 65535) throw new UsageError(`--size must be 20..65535, got ${flags.size}`);
+  if (flags.packets! < 1) throw new UsageError(`--packets must be at least 1, got ${flags.packets}`);
+  if (flags.peer === 'external' && !flags.socket) throw new UsageError('--peer external needs --socket');
+  const role = flags.role as 'master' | 'slave';
+  const peerRole = role === 'master' ? 'slave' : 'master';
+  const tmp = flags.socket ? null : mkdtempSync(join(tmpdir(), 'tsvpp-perf-'));
+  const socket = flags.socket ?? join(tmp!, 'memif.sock');
+  const say = (s: string) => { if (!flags.json) console.log(s); else console.error(s); };
+  const progress = process.stderr.isTTY && !flags.json;
+
+  let peer: { stop(): Promise<unknown>; describe: string } | null = null;
+  let iface: MemifInterface | null = null;
+  try {
+    // A master must listen before its slave connects; start whichever side is the master first.
+    const startPeer = async () => {
+      if (flags.peer === 'self') peer = await startSelfPeer(socket, peerRole, flags);
+      else if (flags.peer === 'dpdk') peer = await startDpdkPeer(socket, peerRole, flags);
+    };
+    const openOurs = () => {
+      iface = new MemifInterface({
+        socket, role, id: flags.id, secret: flags.secret, queues: flags.queues, ifName: 'tsvpp-perf',
+        reconnectMs: 100,
+      });
+      iface.on('disconnected', (d: DisconnectInfo) => say(`memif disconnected: ${d.reason}`));
+    };
+    if (role === 'master') { openOurs(); await startPeer(); } else { await startPeer(); openOurs(); }
+    const conn = await iface!.waitConnected(flags.timeout! * 1000);
+    const peerName = flags.peer === 'external' ? `external (${conn.peerName})` : peer!.describe;
+    say(`connected to ${peerName}: ${conn.rx.length} queue(s), ring ${conn.tx[0]!.queue.size}, ${flags.size}-byte frames, ${flags.packets} packets, ${flags.mode}`);
+    const r = await runEchoTraffic(conn, {
+      size: flags.size!, packets: flags.packets!, burst: flags.burst, mode: flags.mode as 'polling',
+      onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${bar(rx / flags.packets!)} ${rx}/${flags.packets}`) : undefined,
+    });
+    if (progress) process.stderr.write('\n');
+    if (flags.json) {
+      console.log(JSON.stringify({
+        peer: flags.peer, role, size: flags.size, queues: conn.rx.length, mode: flags.mode,
+        tx: r.tx, rx: r.rx, lost: r.lost, corrupted: r.corrupted, seconds: round(r.seconds, 6),
+        mpps: round(r.mpps, 4), gbps: round(r.gbps, 4), ...(r.firstError ? { error: r.firstError } : {}),
+      }));
+    } else {
+      printTable(peerName, role, flags.size!, r);
+    }
+    return r.lost || r.corrupted || r.rx === 0 ? 1 : 0;
+  } finally {
+    (iface as MemifInterface | null)?.close('perf run finished');
+    await (peer as { stop(): Promise<unknown> } | null)?.stop();
+    if (tmp) rmSync(tmp, { recursive: true, force: true });
+  }
+}
+
+async function startSelfPeer(socket: string, role: 'master' | 'slave', f: { id?: number; secret?: string; queues?: number; mode?: string }) {
+  const mainJs = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
+  const args = [mainJs, 'memif', 'echo', '--socket', socket, '--role', role, '--id', String(f.id ?? 0),
+    '--queues', String(f.queues ?? 1), '--rx-mode', f.mode ?? 'polling', '--stats-interval', '0'];
+  if (f.secret) args.push('--secret', f.secret);
+  const proc: Proc = startProc({ name: 'tsvpp-echo', cmd: process.execPath, args });
+  await proc.waitFor(role === 'master' ? /listening:/ : /connecting:/, 15_000);
+  return { describe: `tsvpp memif echo (${role}, pid ${proc.pid})`, stop: () => proc.stop() };
+}
+
+async function startDpdkPeer(socket: string, role: 'master' | 'slave', f: { id?: number; secret?: string; queues?: number; size?: number; burst?: number }) {
+  const { startTestpmd } = await import('../../perf/peers/testpmd.js');
+  const pmd = await startTestpmd({
+    role: role === 'master' ? 'server' : 'client', socket, id: f.id, secret: f.secret, forwardMode: 'macswap',
+    queues: f.queues, burst: f.burst, mbufSize: f.size! > 1900 ? f.size! + 256 : undefined,
+    // A client is "ready" once connected, which needs our master listening already.
+  });
+  return { describe: `DPDK testpmd macswap (${role === 'master' ? 'server' : 'client'})`, stop: () => pmd.stop() };
+}
+
+function bar(frac: number): string {
+  const w = 30;
+  const n = Math.max(0, Math.min(w, Math.round(frac * w)));
+  return `[${'#'.repeat(n)}${'.'.repeat(w - n)}]`;
+}
+
+const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
+
+function printTable(peer: string, role: string, size: number, r: TrafficResult): void {
+  const rows: [string, string][] = [
+    ['peer', peer], ['this end', role], ['frame size', `${size} B`],
+    ['sent', String(r.tx)], ['echoed', String(r.rx)], ['lost', String(r.lost)], ['corrupted', String(r.corrupted)],
+    ['time', `${r.seconds.toFixed(3)} s`], ['rate', `${r.mpps.toFixed(3)} Mpps`], ['throughput', `${r.gbps.toFixed(3)} Gbit/s`],
+  ];
+  if (r.firstError) rows.push(['first error', r.firstError]);
+  const w = Math.max(...rows.map(([k]) => k.length));
+  for (const [k, v] of rows) console.log(`  ${k.padEnd(w)}  ${v}`);
+}
