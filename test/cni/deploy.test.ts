@@ -1,0 +1,83 @@
+// The shipped manifests parse, agree with each other, and configure what the code expects.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync, mkdtempSync, writeFileSync, rmSync, copyFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseAllDocuments } from 'yaml';
+import { loadConfig } from '../../src/cni/agent/config.js';
+import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
+import { parsePodAnnotations, memifResourceCount, referencedNetworks } from '../../src/cni/annotations.js';
+import { parseNetConf } from '../../src/cni/spec.js';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const DEPLOY = resolve(here, '../../../deploy');
+const docs = (f: string) => parseAllDocuments(readFileSync(join(DEPLOY, f), 'utf8')).map((d) => {
+  assert.equal(d.errors, [], `${f}: ${d.errors[0]?.message}`);
+  return d.toJS() as any;
+});
+
+test('conflist is a valid CNI 1.0.0 network configuration for tsvpp-cni', () => {
+  const c = JSON.parse(readFileSync(join(DEPLOY, '10-tsvpp.conflist'), 'utf8'));
+  assert.is(c.cniVersion, '1.0.0');
+  assert.is(c.plugins.length, 1);
+  const conf = parseNetConf(JSON.stringify({ cniVersion: c.cniVersion, name: c.name, ...c.plugins[0] }), 'ADD');
+  assert.is(conf.type, 'tsvpp-cni');
+  const cm = docs('daemonset.yaml').find((d) => d.kind === 'ConfigMap');
+  assert.equal(JSON.parse(cm.data['10-tsvpp.conflist']), c, 'ConfigMap conflist = deploy/10-tsvpp.conflist');
+});
+
+test('DaemonSet: host network, privileged, the host mounts the agent needs', () => {
+  const ds = docs('daemonset.yaml').find((d) => d.kind === 'DaemonSet');
+  const spec = ds.spec.template.spec;
+  assert.ok(spec.hostNetwork);
+  const agent = spec.containers.find((c: any) => c.name === 'agent');
+  assert.ok(agent.securityContext.privileged);
+  const mounts = agent.volumeMounts.map((m: any) => m.mountPath);
+  for (const p of ['/var/run/netns', '/run/vpp', '/var/lib/kubelet/device-plugins', '/var/lib/kubelet/pod-resources', '/etc/cni/net.d', '/opt/cni/bin', '/run/tsvpp', '/var/lib/tsvpp']) {
+    assert.ok(mounts.includes(p), `mount ${p}`);
+  }
+  const hostPaths = new Map(spec.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.name, v.hostPath.path]));
+  for (const m of agent.volumeMounts) if (hostPaths.has(m.name) && m.name !== 'node-id') assert.is(hostPaths.get(m.name), m.mountPath, m.name);
+  assert.is(spec.serviceAccountName, 'tsvpp-agent');
+});
+
+test('agent config in the ConfigMap validates', async () => {
+  const cm = docs('daemonset.yaml').find((d) => d.kind === 'ConfigMap');
+  const d = mkdtempSync(join(tmpdir(), 'tsvpp-deploy-'));
+  try {
+    writeFileSync(join(d, 'agent.yaml'), cm.data['agent.yaml']);
+    const { config } = await loadConfig(['--config', join(d, 'agent.yaml'), '--node-id', '7']);
+    assert.is(config.nodeId, 7);
+    assert.is(config.cniSocket, JSON.parse(cm.data['10-tsvpp.conflist']).plugins[0].agentSocket);
+  } finally { rmSync(d, { recursive: true, force: true }); }
+});
+
+test('RBAC reads pods and customnetworks; CRD matches the group/version/plural the agent queries', () => {
+  const rbac = docs('rbac.yaml');
+  const role = rbac.find((d) => d.kind === 'ClusterRole');
+  assert.ok(role.rules.some((r: any) => r.resources.includes('pods') && r.verbs.includes('get')));
+  assert.ok(role.rules.some((r: any) => r.apiGroups.includes('contivpp.io') && r.resources.includes('customnetworks') && r.verbs.includes('list')));
+  const crd = docs('crd-customnetwork.yaml')[0];
+  assert.is(crd.metadata.name, 'customnetworks.contivpp.io');
+  assert.is(crd.spec.names.plural, 'customnetworks');
+  assert.is(crd.spec.versions[0].name, 'v1');
+  assert.equal(crd.spec.versions[0].schema.openAPIV3Schema.properties.spec.properties.type.enum, ['L2', 'L3']);
+});
+
+test('example workloads parse and their annotations are valid', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'tsvpp-deploy-'));
+  try {
+    copyFileSync(join(DEPLOY, 'examples.yaml'), join(d, 'examples.yaml'));
+    const src = new ManifestPodSource(d);
+    for (const name of ['multi-if-pod', 'vnf-pod']) {
+      const p = await src.getPod('default', name);
+      const nets = new Set<string>();
+      for (const n of referencedNetworks(p.annotations['contivpp.io/custom-if'] ?? '')) if (await src.getCustomNetwork(n)) nets.add(n);
+      parsePodAnnotations(p.annotations, memifResourceCount(p.containerLimits), { knownNetworks: nets });
+    }
+  } finally { rmSync(d, { recursive: true, force: true }); }
+});
+
+test.run();
