@@ -174,3 +174,41 @@ function samePayload(rxb: RxBurst, i: number, t: Uint8Array): boolean {
   }
   return true;
 }
+
+/** Marks warm-up packets (the queue field), which the measured run never sends. */
+const WARMUP_QUEUE = 0xffff;
+
+/**
+ * Sends one probe per queue every 100 ms until each queue has echoed one, then drains what is
+ * left. Peers may drop what arrives before they forward (testpmd flushes its rx queues when
+ * forwarding starts), so measured runs begin only after this. Resolves false on timeout.
+ */
+export async function warmUp(conn: MemifConnection, size: number, timeoutMs = 10_000): Promise<boolean> {
+  const queues = Math.min(conn.tx.length, conn.rx.length);
+  const probe = makeTemplate(Math.max(size, HDR));
+  probe[14] = WARMUP_QUEUE & 0xff;
+  probe[15] = WARMUP_QUEUE >> 8;
+  const rxb = new RxBurst(64);
+  const echoed = new Array<boolean>(queues).fill(false);
+  const deadline = Date.now() + timeoutMs;
+  let lastSend = 0;
+  while (conn.open && echoed.includes(false) && Date.now() < deadline) {
+    if (Date.now() - lastSend >= 100) {
+      lastSend = Date.now();
+      for (let q = 0; q < queues; q++) if (!echoed[q]) conn.txBurst(q, [probe]);
+    }
+    for (let q = 0; q < queues; q++) {
+      const k = conn.rxBurst(q, rxb);
+      if (k > 0) echoed[q] = true;
+      conn.release(q, k);
+    }
+    await new Promise((r) => setTimeout(r, 1));
+  }
+  // Late duplicates of probes must not reach the measured run.
+  const quiet = Date.now() + 150;
+  while (conn.open && Date.now() < quiet) {
+    for (let q = 0; q < queues; q++) conn.release(q, conn.rxBurst(q, rxb));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  return conn.open && !echoed.includes(false);
+}

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
-import { runEchoTraffic, type TrafficResult } from '../../perf/memif/traffic.js';
+import { runEchoTraffic, warmUp, type TrafficResult } from '../../perf/memif/traffic.js';
 import { startProc, type Proc } from '../../perf/peers/procs.js';
 import { parseFlags, UsageError } from './args.js';
 
@@ -75,6 +75,7 @@ export async function main(argv: string[]): Promise<number> {
     const conn = await iface!.waitConnected(flags.timeout! * 1000);
     const peerName = flags.peer === 'external' ? `external (${conn.peerName})` : peer!.describe;
     say(`connected to ${peerName}: ${conn.rx.length} queue(s), ring ${conn.tx[0]!.queue.size}, ${flags.size}-byte frames, ${flags.packets} packets, ${flags.mode}`);
+    if (!(await warmUp(conn, flags.size!))) throw new Error(`${peerName} echoed nothing within 10 s: is it forwarding?`);
     const r = await runEchoTraffic(conn, {
       size: flags.size!, packets: flags.packets!, burst: flags.burst, mode: flags.mode as 'polling',
       onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${bar(rx / flags.packets!)} ${rx}/${flags.packets}`) : undefined,
