@@ -45,9 +45,9 @@ export class MemifListener extends EventEmitter {
   readonly path: string;
   /** Time a connecting slave has to finish the handshake: the longest of its interfaces'. */
   get handshakeTimeoutMs(): number {
-    let ms = 1000;
+    let ms = 0;
     for (const ep of this.#endpoints.values()) ms = Math.max(ms, ep.config.handshakeTimeoutMs);
-    return ms;
+    return ms || 5000;
   }
   readonly #fd: number;
   readonly #endpoints = new Map<number, MasterEndpoint>();
