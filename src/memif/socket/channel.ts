@@ -76,10 +76,13 @@ export class ControlChannel {
     return false;
   }
 
-  /** Sends DISCONNECT with `reason` (best effort) and closes. */
+  /** Sends DISCONNECT with `reason` (best effort) and closes. A failed send (the peer has gone
+   *  already) is not reported as the end's cause: the caller's reason is. */
   disconnect(reason: string): void {
     if (!this.#open) return;
-    this.send({ type: MsgType.DISCONNECT, code: 0, reason });
+    try {
+      sendMessage(this.fd, encodeMsg({ type: MsgType.DISCONNECT, code: 0, reason }), []);
+    } catch { /* peer gone: nobody left to tell */ }
     this.close();
   }
 
