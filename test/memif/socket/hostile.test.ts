@@ -36,6 +36,14 @@ async function eventually(cond: () => boolean, what: string, ms = 1000): Promise
 
 type Master = Partial<MemifOptions>;
 
+// Every interface a test makes, so that a failed test cannot leave a listener keeping the process up.
+const live = new Set<MemifInterface>();
+function iface(o: MemifOptions): MemifInterface {
+  const x = new MemifInterface(o);
+  live.add(x);
+  return x;
+}
+
 /**
  * One hostile slave against a fresh tsvpp master: `script` runs after HELLO was read, then the
  * master must send DISCONNECT matching `reason` (or, with reason null, just close) and EOF; then
@@ -50,7 +58,7 @@ async function hostileSlave(
   Reactor.get(); // its epoll fd and wake eventfd live as long as the process
   const fds0 = openFdCount();
   const path = sock();
-  const m = new MemifInterface({ socket: path, role: 'master', ...master });
+  const m = iface({ socket: path, role: 'master', ...master });
   const p = RawMemifPeer.connect(path);
   try {
     if (opts.hello ?? true) await p.expect(MsgType.HELLO);
@@ -62,7 +70,7 @@ async function hostileSlave(
   }
   await eventually(() => m.listener!.sessions === 0, 'the master dropped the session');
   assert.is(m.connection, null);
-  const s = new MemifInterface({ socket: path, role: 'slave', reconnectMs: 20, ...master, ...opts.slave });
+  const s = iface({ socket: path, role: 'slave', reconnectMs: 20, ...master, ...opts.slave });
   const c = await s.waitConnected(3000);
   assert.ok(c.open, 'a correct slave still connects after the hostile one');
   s.close();
@@ -132,7 +140,7 @@ test('master: DISCONNECT before INIT: the master just closes (no reply), and kee
 
 test('master: DISCONNECT before INIT emits "rejected" with the peer\'s reason', async () => {
   const path = sock();
-  const m = new MemifInterface({ socket: path, role: 'master' });
+  const m = iface({ socket: path, role: 'master' });
   const rejected = once<{ reason: string }>(m, 'rejected');
   const p = RawMemifPeer.connect(path);
   await p.expect(MsgType.HELLO);
@@ -167,7 +175,7 @@ test('master: missing secret', () =>
 
 test('master without a secret accepts an INIT that carries one (as libmemif does)', async () => {
   const path = sock();
-  const m = new MemifInterface({ socket: path, role: 'master' });
+  const m = iface({ socket: path, role: 'master' });
   const p = RawMemifPeer.connect(path);
   await p.expect(MsgType.HELLO);
   p.send(initMsg({ secret: 'anything' }));
@@ -189,8 +197,8 @@ test('master: unknown interface id', () =>
 test('master: a second slave for an id already connected; the first connection is untouched', async () => {
   const fds0 = openFdCount();
   const path = sock();
-  const m = new MemifInterface({ socket: path, role: 'master', id: 9 });
-  const s1 = new MemifInterface({ socket: path, role: 'slave', id: 9 });
+  const m = iface({ socket: path, role: 'master', id: 9 });
+  const s1 = iface({ socket: path, role: 'slave', id: 9 });
   const c1 = await s1.waitConnected();
   const p = RawMemifPeer.connect(path);
   await p.expect(MsgType.HELLO);
@@ -211,7 +219,7 @@ test('master: a second slave for an id already connected; the first connection i
   assert.match(await p2.expectDisconnect(), /^Already connected/);
   p1.close();
   p2.close();
-  const s2 = new MemifInterface({ socket: path, role: 'slave', id: 9, reconnectMs: 20 });
+  const s2 = iface({ socket: path, role: 'slave', id: 9, reconnectMs: 20 });
   await s2.waitConnected();
   s2.close();
   m.close();
@@ -225,11 +233,11 @@ test('master: ADD_REGION without fd', () =>
 test('master: ADD_REGION with 2 fds (both closed)', () =>
   hostileSlave({}, async (p) => { await ackThen(p); p.sendWith(region(0, 4096), () => [memfd(4096), memfd(4096)]); }, /^ADD_REGION carried 2 fds, expected 1$/));
 
-test('master: ADD_REGION with more fds than the receive buffer holds (truncated: all closed)', () =>
+test('master: ADD_REGION with 16 fds (all closed)', () =>
   hostileSlave({}, async (p) => {
     await ackThen(p);
     p.sendWith(region(0, 4096), () => Array.from({ length: 16 }, () => eventfd()));
-  }, /fds/));
+  }, /^ADD_REGION carried 16 fds, expected 1$/));
 
 test('master: ADD_REGION index 300', () =>
   hostileSlave({}, async (p) => { await ackThen(p); p.sendWith(region(300, 4096), () => [memfd(4096)]); }, /^Invalid region index 300\b/));
@@ -269,7 +277,7 @@ test('master: ADD_REGION with a regular file that is big enough but cannot be se
 test('master with allowUnsealedRegions takes that regular file', async () => {
   const path = sock();
   const fds0 = openFdCount();
-  const m = new MemifInterface({ socket: path, role: 'master', allowUnsealedRegions: true });
+  const m = iface({ socket: path, role: 'master', allowUnsealedRegions: true });
   const p = RawMemifPeer.connect(path);
   await p.expect(MsgType.HELLO);
   await ackThen(p);
@@ -364,7 +372,7 @@ test('master: CONNECT with rings whose cookie is wrong (region memory never init
 test('master: a raw slave that does everything right gets CONNECTED; garbage after that disconnects it', async () => {
   const fds0 = openFdCount();
   const path = sock();
-  const m = new MemifInterface({ socket: path, role: 'master', ifName: 'm-side' });
+  const m = iface({ socket: path, role: 'master', ifName: 'm-side' });
   const p = RawMemifPeer.connect(path);
   const setup = await rawSlaveSetup(p);
   const up = once<unknown>(m, 'connected');
@@ -382,6 +390,25 @@ test('master: a raw slave that does everything right gets CONNECTED; garbage aft
   setup.regions.forEach((r) => r.unmap());
   m.close();
   await eventually(() => openFdCount() === fds0, 'fds back');
+});
+
+test('master: a peer that sends a bad message and closes at once: the master reports the real problem', async () => {
+  const path = sock();
+  const m = iface({ socket: path, role: 'master' });
+  const p = RawMemifPeer.connect(path);
+  await p.expect(MsgType.HELLO);
+  await ackThen(p);
+  const down = once<DisconnectInfo>(m, 'disconnected');
+  p.send(region(0, 4096)); // no fd
+  p.close(); // gone before the master can answer
+  assert.equal(await down, { reason: 'Missing region fd', byPeer: false });
+  const rejected = once<{ reason: string }>(m, 'rejected');
+  const q = RawMemifPeer.connect(path);
+  await q.expect(MsgType.HELLO);
+  q.send(initMsg({ version: 0x0100 }));
+  q.close();
+  assert.match((await rejected).reason, /^Incompatible memif version 1\.0/);
+  m.close();
 });
 
 // --- timeouts ---
@@ -406,7 +433,7 @@ async function hostileMaster(script: (p: RawMemifPeer, s: MemifInterface, l: Raw
   Reactor.get();
   const fds0 = openFdCount();
   const l = new RawMemifListener(sock());
-  const s = new MemifInterface({ socket: l.path, role: 'slave', reconnectMs: 20, ...slave });
+  const s = iface({ socket: l.path, role: 'slave', reconnectMs: 20, ...slave });
   const p = await l.accept();
   try {
     await script(p, s, l);
@@ -559,5 +586,8 @@ test('slave: a silent master is dropped after handshakeTimeoutMs', () =>
     assert.equal(await down, { reason: 'handshake timed out', byPeer: false });
   }, { handshakeTimeoutMs: 100 }));
 
-test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.after(() => {
+  for (const x of live) x.close();
+  rmSync(dir, { recursive: true, force: true });
+});
 test.run();
