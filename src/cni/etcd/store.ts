@@ -1,0 +1,71 @@
+// Conditional writes of pod configuration to etcd (etcd3 client library). A key is created only
+// if absent and deleted only while it still holds the value we wrote, so a key owned by someone
+// else (another node's agent, an operator) is never clobbered.
+import { Etcd3 } from 'etcd3';
+
+export interface KeyValueStore {
+  /** Creates key=value; succeeds if the key already holds exactly this value; fails if it holds another. */
+  createIfAbsent(key: string, value: string): Promise<void>;
+  /** Deletes key if it holds value; returns whether it deleted (absent or changed = false). */
+  compareAndDelete(key: string, value: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export class EtcdError extends Error {
+  constructor(readonly endpoints: string[], message: string, readonly conflict = false) {
+    super(message);
+    this.name = 'EtcdError';
+  }
+}
+
+export interface EtcdOptions { endpoints: string[]; timeoutMs?: number }
+
+export class EtcdKeyValueStore implements KeyValueStore {
+  private readonly client: Etcd3;
+  readonly endpoints: string[];
+  private readonly timeoutMs: number;
+
+  constructor(o: EtcdOptions) {
+    if (!o.endpoints.length) throw new Error('etcd: no endpoints');
+    for (const e of o.endpoints) if (!/^https?:\/\/[^/]+\/?$/.test(e)) throw new Error(`etcd endpoint ${JSON.stringify(e)}: expected http://host:port or https://host:port`);
+    this.endpoints = o.endpoints;
+    this.timeoutMs = o.timeoutMs ?? 5000;
+    const deadline = this.timeoutMs;
+    this.client = new Etcd3({
+      hosts: o.endpoints,
+      dialTimeout: Math.min(deadline, 3000),
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + deadline }),
+    });
+  }
+
+  /** The etcd3 client, for watches (memif-agent). */
+  get raw(): Etcd3 { return this.client; }
+
+  private async guard<T>(what: string, p: Promise<T>): Promise<T> {
+    let t: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, rej) => { t = setTimeout(() => rej(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs + 1000); });
+    try { return await Promise.race([p, timeout]); } catch (e) {
+      if (e instanceof EtcdError) throw e;
+      throw new EtcdError(this.endpoints, `etcd ${this.endpoints.join(',')}: ${what}: ${(e as Error).message}`);
+    } finally { clearTimeout(t); }
+  }
+
+  async createIfAbsent(key: string, value: string): Promise<void> {
+    await this.guard(`create ${key}`, (async () => {
+      const r = await this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(value)).else(this.client.get(key)).commit();
+      if (r.succeeded) return;
+      const have = r.responses[0]?.response_range?.kvs[0]?.value?.toString();
+      if (have === value) return;
+      throw new EtcdError(this.endpoints, `etcd key ${key} exists already with another value (owned by someone else; not overwritten)`, true);
+    })());
+  }
+
+  async compareAndDelete(key: string, value: string): Promise<boolean> {
+    return this.guard(`delete ${key}`, (async () => {
+      const r = await this.client.if(key, 'Value', '==', value).then(this.client.delete().key(key)).commit();
+      return r.succeeded;
+    })());
+  }
+
+  async close(): Promise<void> { this.client.close(); }
+}

@@ -1,0 +1,69 @@
+// The conditional etcd writes (create-if-absent, compare-and-delete) and the ligato key/value form
+// against a real etcd (Debian's etcd-server) on a loopback port.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Etcd3 } from 'etcd3';
+import { startEtcd, freePort, type EtcdServer } from '../support/etcd.js';
+import { EtcdKeyValueStore, EtcdError } from '../../src/cni/etcd/store.js';
+import { vnfInterfaceKey, vnfMemifInterface, parseVnfMemifInterface } from '../../src/cni/etcd/vnf-config.js';
+
+let etcd: EtcdServer;
+let kv: EtcdKeyValueStore;
+let raw: Etcd3;
+
+test.before(async () => {
+  etcd = await startEtcd();
+  kv = new EtcdKeyValueStore({ endpoints: [etcd.url] });
+  raw = new Etcd3({ hosts: etcd.url });
+});
+test.after(async () => { raw?.close(); await kv?.close(); await etcd?.stop(); });
+
+test('ligato key and JSON: snake_case proto field names, MEMIF, slave, pod-side socket', () => {
+  const key = vnfInterfaceKey('vnf1', 'memif1');
+  assert.is(key, '/vnf-agent/vnf1/config/vpp/v2/interfaces/memif1');
+  const v = vnfMemifInterface({ name: 'memif1', id: 1, socketFilename: '/run/vpp/memif.sock', secret: 's3cr3t', ipAddresses: ['10.1.3.5/32'] });
+  assert.equal(JSON.parse(JSON.stringify(v)), {
+    name: 'memif1', type: 'MEMIF', enabled: true, ip_addresses: ['10.1.3.5/32'],
+    memif: { mode: 'ETHERNET', master: false, id: 1, socket_filename: '/run/vpp/memif.sock', secret: 's3cr3t' },
+  });
+  assert.equal(parseVnfMemifInterface(key, JSON.stringify(v)), v);
+  assert.throws(() => vnfInterfaceKey('a/b', 'x'), /microservice label "a\/b"/);
+  assert.throws(() => parseVnfMemifInterface(key, '{"name":"x","type":"TAP"}'), /field type/);
+});
+
+test('createIfAbsent creates, accepts the same value again, refuses another value without overwriting', async () => {
+  const key = '/vnf-agent/t1/config/vpp/v2/interfaces/m';
+  await kv.createIfAbsent(key, 'A');
+  assert.is(await raw.get(key).string(), 'A');
+  await kv.createIfAbsent(key, 'A');
+  try { await kv.createIfAbsent(key, 'B'); assert.unreachable(); } catch (e) {
+    assert.instance(e, EtcdError);
+    assert.ok((e as EtcdError).conflict);
+    assert.match((e as Error).message, /exists already with another value/);
+  }
+  assert.is(await raw.get(key).string(), 'A');
+});
+
+test('compareAndDelete deletes only our value', async () => {
+  const key = '/vnf-agent/t2/config/vpp/v2/interfaces/m';
+  await raw.put(key).value('theirs');
+  assert.is(await kv.compareAndDelete(key, 'ours'), false);
+  assert.is(await raw.get(key).string(), 'theirs');
+  await raw.put(key).value('ours');
+  assert.is(await kv.compareAndDelete(key, 'ours'), true);
+  assert.is(await raw.get(key).string(), null);
+  assert.is(await kv.compareAndDelete(key, 'ours'), false, 'absent: nothing deleted, no error');
+});
+
+test('unreachable etcd: a clear error within the timeout', async () => {
+  const port = await freePort();
+  const dead = new EtcdKeyValueStore({ endpoints: [`http://127.0.0.1:${port}`], timeoutMs: 1500 });
+  const t0 = Date.now();
+  try { await dead.createIfAbsent('/x', 'y'); assert.unreachable(); } catch (e) {
+    assert.instance(e, EtcdError);
+    assert.match((e as Error).message, new RegExp(`etcd http://127.0.0.1:${port}: create /x`));
+  } finally { await dead.close(); }
+  assert.ok(Date.now() - t0 < 8000, `took ${Date.now() - t0} ms`);
+});
+
+test.run();
