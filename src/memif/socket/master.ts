@@ -2,7 +2,7 @@
 // INIT id), and one MasterSession per accepted connection. The master owns no memory: it maps
 // what the slave announces, after checking it.
 import { EventEmitter } from 'node:events';
-import { chmodSync, unlinkSync } from 'node:fs';
+import { chmodSync, readlinkSync, unlinkSync } from 'node:fs';
 import { timingSafeEqual } from 'node:crypto';
 import {
   Reactor, acceptSeqpacket, listenSeqpacket, closeFd, closeAll, fdSize, MappedRegion,
@@ -249,6 +249,10 @@ export class MasterSession {
     if (m.region >= this.#regions.length) return `${kind} ring ${m.index}: invalid region index ${m.region}`;
     if (m.log2RingSize < 1 || m.log2RingSize > 14) return `${kind} ring ${m.index}: invalid log2 ring size ${m.log2RingSize}`;
     if (m.privateHdrSize !== 0) return `${kind} ring ${m.index}: private headers are not supported`;
+    // We read and write 8-byte counters on it from the reactor: anything but an eventfd (a socket or
+    // pipe the peer feeds) would make those fail outside any handler.
+    const kindOfFd = fdKind(fds[0]!);
+    if (kindOfFd !== 'anon_inode:[eventfd]') return `${kind} ring ${m.index}: interrupt fd is not an eventfd (${kindOfFd})`;
     const region = this.#regions[m.region]!;
     if (m.offset % 8 !== 0 || m.offset + ringBytes(m.log2RingSize) > region.size) {
       return `${kind} ring ${m.index} at offset ${m.offset} (${ringBytes(m.log2RingSize)} bytes) does not fit region ${m.region} of ${region.size} bytes`;
@@ -333,6 +337,15 @@ export class MasterSession {
     const ep = this.endpoint;
     this.listener.sessionEnded(this, reason, ep !== null);
     if (ep) ep.sessionEnded(this, reason, byPeer);
+  }
+}
+
+/** What an fd refers to, as /proc shows it ('anon_inode:[eventfd]', 'socket:[123]', a path …). */
+function fdKind(fd: number): string {
+  try {
+    return readlinkSync(`/proc/self/fd/${fd}`);
+  } catch (e) {
+    return `unknown: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
   }
 }
 
