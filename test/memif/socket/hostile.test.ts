@@ -301,6 +301,19 @@ test('master: ADD_RING without fd', () =>
 test('master: ADD_RING with 2 fds', () =>
   hostileSlave({}, async (p) => { await withRegion()(p); p.sendWith(ring(), () => [eventfd(), eventfd()]); }, /^ADD_RING carried 2 fds, expected 1$/));
 
+test('master: ADD_RING whose interrupt fd is a memfd, not an eventfd', () =>
+  hostileSlave({}, async (p) => { await withRegion()(p); p.sendWith(ring(), () => [memfd(4096)]); }, /^S2M ring 0: interrupt fd is not an eventfd \(\/memfd:/));
+
+test('master: ADD_RING whose interrupt fd is a socket the peer could feed', () =>
+  hostileSlave({}, async (p) => {
+    await withRegion()(p);
+    const l = new RawMemifListener(sock());
+    const a = RawMemifPeer.connect(l.path);
+    p.send(ring(), [a.fd]);
+    a.close();
+    l.close();
+  }, /^S2M ring 0: interrupt fd is not an eventfd \(socket:\[\d+\]\)$/));
+
 test('master: ADD_RING index beyond the configured queues', () =>
   hostileSlave({ queues: 2 }, async (p) => { await withRegion()(p); p.sendWith(ring({ index: 2 }), () => [eventfd()]); }, /^Invalid ring index 2: interface has 2 S2M queues$/));
 
