@@ -19,6 +19,8 @@ export interface TrafficOptions {
   mode?: 'polling' | 'interrupt';
   /** Give up waiting for the last packets after this long without progress. Default 2000 ms. */
   idleTimeoutMs?: number;
+  /** Stop sending after this long even if fewer than `packets` went (a time-bounded run). */
+  durationMs?: number;
   onProgress?: (p: { tx: number; rx: number }) => void;
 }
 
@@ -78,6 +80,8 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   const t0 = process.hrtime.bigint();
   let tLast = t0;
   let lastProgress = Date.now();
+  const stopSendingAt = o.durationMs === undefined ? Infinity : Date.now() + o.durationMs;
+  let target = o.packets;
   let lastReport = 0;
   let spins = 0;
   const fail = (msg: string) => { corrupted++; firstError ??= msg; };
@@ -130,14 +134,19 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
         tLast = process.hrtime.bigint();
       }
     }
-    const done = rx + lost + corrupted >= o.packets;
-    if (done) break;
     const now = Date.now();
+    if (now >= stopSendingAt && target > tx) {
+      // Time is up: send nothing more, wait for what is in flight.
+      target = tx;
+      for (let q = 0; q < queues; q++) perQueue[q] = sent[q]!;
+    }
+    const done = rx + lost + corrupted >= target;
+    if (done) break;
     if (moved > 0) lastProgress = now;
     else if (now - lastProgress > idleTimeout) break;
     if (o.onProgress && now - lastReport >= 250) { lastReport = now; o.onProgress({ tx, rx }); }
     if (moved === 0) {
-      if (mode === 'interrupt' && tx === o.packets) {
+      if (mode === 'interrupt' && tx === target) {
         await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
       } else if (++spins % 256 === 0) {
         await new Promise((r) => setImmediate(r));

@@ -1,0 +1,76 @@
+// The perf report: every figure of a `tsvpp perf --all` run, as written to --json and rendered
+// by table.ts and svg.ts.
+import type { Machine } from '../harness/machine.js';
+import {
+  REFERENCE_PAIR, configKey, summarize, type Kind, type MemifPair, type MemifScenario, type RunFigure, type Summary,
+} from '../harness/scenarios.js';
+
+export interface MemifRow {
+  kind: Kind;
+  pair: MemifPair;
+  size: number;
+  burst: number;
+  mode: 'polling' | 'interrupt';
+  queues: number;
+  runs: RunFigure[];
+  mpps: Summary;
+  gbps: Summary;
+  /** Median Mpps / the reference's (testpmd->testpmd one-way, same size, burst, queues, polling). */
+  ratio: number | null;
+  lost: number;
+  corrupted: number;
+  errors: string[];
+}
+
+export interface LatencyRun { p50: number; p99: number; p999: number; count: number; lost: number; error?: string }
+export interface LatencyRow { pair: MemifPair; size: number; runs: LatencyRun[]; p50: Summary; p99: Summary; p999: Summary }
+
+export interface PerfReport {
+  tool: 'tsvpp perf --all';
+  startedAt: string;
+  seconds: number;
+  machine: Machine;
+  options: { full: boolean; repeats: number; durationMs: number; pinned: boolean; testpmd: boolean };
+  notes: string[];
+  memif: MemifRow[];
+  latency: LatencyRow[];
+  vppapi?: {
+    codec: { name: string; op: string; perSec: Summary }[];
+    client: { sequentialPerSec: Summary; pipelinedPerSec: Summary; window: number };
+  };
+  cni?: { startMs: Summary; nodeBaselineMs: Summary; runs: number };
+}
+
+/** Groups run figures by scenario into rows with summaries and ratios to the reference. */
+export function memifRows(results: { s: MemifScenario; fig: RunFigure }[]): MemifRow[] {
+  const by = new Map<string, { s: MemifScenario; runs: RunFigure[] }>();
+  for (const { s, fig } of results) {
+    const k = `${s.kind}|${s.pair}|${s.size}|${s.burst}|${s.mode}|${s.queues}`;
+    let e = by.get(k);
+    if (!e) by.set(k, (e = { s, runs: [] }));
+    e.runs.push(fig);
+  }
+  const rows: MemifRow[] = [...by.values()].map(({ s, runs }) => {
+    const ok = runs.filter((r) => !r.error || r.mpps > 0);
+    return {
+      kind: s.kind, pair: s.pair, size: s.size, burst: s.burst, mode: s.mode, queues: s.queues, runs,
+      mpps: summarize(ok.map((r) => r.mpps)), gbps: summarize(ok.map((r) => r.gbps)), ratio: null,
+      lost: runs.reduce((a, r) => a + r.lost, 0), corrupted: runs.reduce((a, r) => a + r.corrupted, 0),
+      errors: [...new Set(runs.flatMap((r) => (r.error ? [r.error] : [])))],
+    };
+  });
+  const refs = new Map(rows.filter((r) => r.pair === REFERENCE_PAIR && r.mode === 'polling').map((r) => [configKey(r), r.mpps.median]));
+  for (const r of rows) {
+    const ref = refs.get(configKey(r));
+    r.ratio = ref && ref > 0 && Number.isFinite(r.mpps.median) ? r.mpps.median / ref : null;
+  }
+  return rows;
+}
+
+export function latencyRow(pair: MemifPair, size: number, runs: LatencyRun[]): LatencyRow {
+  const ok = runs.filter((r) => r.count > 0);
+  return {
+    pair, size, runs,
+    p50: summarize(ok.map((r) => r.p50)), p99: summarize(ok.map((r) => r.p99)), p999: summarize(ok.map((r) => r.p999)),
+  };
+}

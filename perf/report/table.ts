@@ -1,0 +1,60 @@
+// The text report: the machine, then one table per section, each figure as median [min..max]
+// over the repeats, memif rows with their ratio to the reference pair.
+import { describeMachine } from '../harness/machine.js';
+import { REFERENCE_PAIR, noisePct, type Summary } from '../harness/scenarios.js';
+import type { PerfReport } from './model.js';
+
+const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+const range = (s: Summary, d = 2) => (s.n ? `${f(s.min, d)}..${f(s.max, d)}` : '-');
+const big = (x: number) => (Number.isFinite(x) ? Math.round(x).toLocaleString('en-US') : '-');
+
+export function renderTable(headers: string[], rows: string[][], right: boolean[] = []): string {
+  const w = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (right[i] ? c.padStart(w[i]!) : c.padEnd(w[i]!))).join('  ').trimEnd();
+  return [line(headers), w.map((n) => '-'.repeat(n)).join('  '), ...rows.map(line)].join('\n');
+}
+
+export function formatReport(r: PerfReport): string {
+  const out: string[] = [];
+  out.push(`tsvpp perf --all  ${r.startedAt}  (${Math.round(r.seconds)} s)`);
+  out.push(`machine: ${describeMachine(r.machine)}`);
+  out.push(`matrix: ${r.options.full ? 'full (--full)' : 'default subset (use --full for every size x burst x mode x queues)'}; ` +
+    `${r.options.repeats} repeats of ${r.options.durationMs} ms; figures are median [min..max]; ` +
+    `tsvpp processes ${r.options.pinned ? 'pinned to separate cores' : 'not pinned (taskset or a second core missing)'}`);
+  for (const n of r.notes) out.push(`note: ${n}`);
+  if (r.memif.length) {
+    out.push('', `memif throughput (ratio = median Mpps / ${REFERENCE_PAIR} one-way with the same size, burst and queues)`);
+    const rows = r.memif.map((m) => [
+      m.kind, m.pair, String(m.size), String(m.burst), m.mode, String(m.queues),
+      f(m.mpps.median, 3), range(m.mpps, 3), `±${f(noisePct(m.mpps), 0)}%`, f(m.gbps.median, 2),
+      m.ratio === null ? '-' : `${f(m.ratio, 3)}x`,
+      m.lost || m.corrupted ? `${m.lost}/${m.corrupted}` : '0', m.errors[0] ?? '',
+    ]);
+    out.push(renderTable(
+      ['kind', 'pair', 'size', 'burst', 'mode', 'q', 'Mpps', 'min..max', 'noise', 'Gbit/s', 'vs ref', 'lost/bad', 'error'],
+      rows, [false, false, true, true, false, true, true, true, true, true, true, true, false]));
+  }
+  if (r.latency.length) {
+    out.push('', 'memif latency: ping-pong round trip, µs (median of runs [min..max])');
+    out.push(renderTable(['pair', 'size', 'p50', 'p99', 'p99.9', 'samples'], r.latency.map((l) => [
+      l.pair, String(l.size), `${f(l.p50.median, 1)} [${range(l.p50, 1)}]`, `${f(l.p99.median, 1)} [${range(l.p99, 1)}]`,
+      `${f(l.p999.median, 1)} [${range(l.p999, 1)}]`, String(l.runs.reduce((a, x) => a + x.count, 0)),
+    ]), [false, true, true, true, true, true]));
+  }
+  if (r.vppapi) {
+    out.push('', 'vppapi codec (messages/s) and client (control_ping round trips/s against the emulator)');
+    const rows = r.vppapi.codec.map((c) => [`${c.name} ${c.op}`, big(c.perSec.median), `${big(c.perSec.min)}..${big(c.perSec.max)}`]);
+    const cl = r.vppapi.client;
+    rows.push(['client sequential', big(cl.sequentialPerSec.median), `${big(cl.sequentialPerSec.min)}..${big(cl.sequentialPerSec.max)}`]);
+    rows.push([`client pipelined (${cl.window} in flight)`, big(cl.pipelinedPerSec.median), `${big(cl.pipelinedPerSec.min)}..${big(cl.pipelinedPerSec.max)}`]);
+    out.push(renderTable(['what', 'per s', 'min..max'], rows, [false, true, true]));
+  }
+  if (r.cni) {
+    out.push('', `CNI: tsvpp-cni process start (CNI_COMMAND=VERSION), ${r.cni.runs} runs, ms`);
+    out.push(renderTable(['what', 'median', 'min..max'], [
+      ['tsvpp-cni', f(r.cni.startMs.median, 1), range(r.cni.startMs, 1)],
+      ['node -e 0 (baseline)', f(r.cni.nodeBaselineMs.median, 1), range(r.cni.nodeBaselineMs, 1)],
+    ], [false, true, true]));
+  }
+  return out.join('\n');
+}
