@@ -4,7 +4,7 @@
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { StateStore } from './state.js';
-import { Pipeline, type Ipam, type LinuxOps } from './pipeline.js';
+import { Pipeline, type Ipam, type LinuxOps, type PipelineDeps } from './pipeline.js';
 import { startCniServer } from './server.js';
 import type { AgentConfig } from './config.js';
 import type { Vswitch } from './vswitch.js';
@@ -17,6 +17,10 @@ export interface AgentDeps {
   pods?: PodSource;
   ipam?: Ipam;
   linux?: LinuxOps;
+  /** memif allocations of the device plugin, via kubelet PodResources (issue 5). */
+  memifs?: PipelineDeps['memifs'];
+  /** etcd for microservice-label pods (issue 5). */
+  vnfConfig?: PipelineDeps['vnfConfig'];
   log?: (msg: string) => void;
 }
 
@@ -57,7 +61,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const pods = deps.pods ?? await defaultPods(config);
   const vswitch = deps.vswitch ?? await defaultVswitch(config, log);
   const linux = deps.linux ?? linuxIp;
-  const pipeline = new Pipeline({ config, vswitch, linux, ipam, pods, store, log });
+  const pipeline = new Pipeline({ config, vswitch, linux, ipam, pods, store, log, ...(deps.memifs ? { memifs: deps.memifs } : {}), ...(deps.vnfConfig ? { vnfConfig: deps.vnfConfig } : {}) });
   const rec = await pipeline.reconcile();
   if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length) log(`reconcile: ${JSON.stringify(rec)}`);
   const server = await startCniServer({ socketPath: config.cniSocket, handler: (req) => pipeline.handle(req), log });

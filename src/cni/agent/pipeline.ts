@@ -21,6 +21,10 @@ import { NET_TAG_PREFIX, VswitchError, parsePodTag, podTag, type Vswitch, type V
 import type { AgentConfig } from './config.js';
 import { nodePodSubnet } from './config.js';
 import type { NetworkState, NodeState, PodInterfaceState, PodRecord, Resource, StateStore } from './state.js';
+import { MemifAllocationError, type PodMemif, type PodMemifSource } from '../podresources/memif-source.js';
+import { PodResourcesError } from '../podresources/client.js';
+import type { KeyValueStore } from '../etcd/store.js';
+import { vnfInterfaceKey, vnfMemifInterface } from '../etcd/vnf-config.js';
 
 /** The iproute2 helpers the pipeline uses (src/cni/linux/ip.ts implements them). */
 export interface LinuxOps {
@@ -49,6 +53,10 @@ export interface PipelineDeps {
   ipam: Ipam;
   pods: PodSource;
   store: StateStore;
+  /** Device plugin allocations found through PodResources; without it memif sockets/secrets are the agent's own. */
+  memifs?: PodMemifSource;
+  /** etcd for contivpp.io/microservice-label pods (ligato vpp-agent layout); without it the label is only recorded. */
+  vnfConfig?: KeyValueStore;
   log?: (msg: string) => void;
 }
 
@@ -185,6 +193,16 @@ export class Pipeline {
       throw e;
     }
 
+    // The device plugin's allocation for the pod's memifs, found before anything is created.
+    let podMemif: PodMemif | undefined;
+    if (pod && this.d.memifs && parsed.customIfs.some((c) => c.type === 'memif')) {
+      try { podMemif = await this.d.memifs.forPod(pod.namespace, pod.name); } catch (e) {
+        if (e instanceof MemifAllocationError) throw new CniError(ErrorCode.PodMetadata, 'no memif device allocated to the pod', `${CUSTOM_IF_ANNOTATION}: memif interface(s) ${parsed.customIfs.filter((c) => c.type === 'memif').map((c) => c.name).join(', ')}, but ${e.message}`);
+        if (e instanceof PodResourcesError) throw new CniError(ErrorCode.PodMetadata, 'cannot read pod resources from kubelet', e.message);
+        throw e;
+      }
+    }
+
     const rec: PodRecord = {
       containerId: req.containerId,
       ifName: req.ifName,
@@ -202,7 +220,7 @@ export class Pipeline {
       await this.addInterface(rec, main, true, customNets);
       let memifId = 0;
       for (const ci of parsed.customIfs) {
-        await this.addInterface(rec, ci, false, customNets, ci.type === 'memif' ? ++memifId : undefined);
+        await this.addInterface(rec, ci, false, customNets, ci.type === 'memif' ? ++memifId : undefined, podMemif);
       }
       if (parsed.serviceEndpointIf) {
         const sep = rec.interfaces.find((i) => i.name === parsed.serviceEndpointIf)!;
@@ -212,6 +230,7 @@ export class Pipeline {
         await this.record(rec, { kind: 'nat', ...nat });
         rec.serviceEndpoint = { interface: sep.name, ip: nat.localIp, podIp };
       }
+      if (rec.microserviceLabel && podMemif) await this.writeVnfConfig(rec, podMemif);
       rec.result = this.resultOf(rec, req.config.cniVersion);
       rec.phase = 'ready';
       await this.d.store.savePod(rec);
@@ -231,7 +250,22 @@ export class Pipeline {
     await this.d.store.savePod(rec);
   }
 
-  private async addInterface(rec: PodRecord, ci: CustomInterface, main: boolean, customNets: Map<string, CustomNetwork>, memifId?: number): Promise<void> {
+  /** The pod-side memif config for the pod's vpp-agent (or tsvpp memif-agent), one etcd key per memif. */
+  private async writeVnfConfig(rec: PodRecord, pm: PodMemif): Promise<void> {
+    const kv = this.d.vnfConfig;
+    if (!kv) { this.log(`${rec.containerId}: microservice label ${rec.microserviceLabel} but no etcd configured; pod-side config not written`); return; }
+    for (const st of rec.interfaces) {
+      if (st.type !== 'memif' || !st.memif) continue;
+      const key = vnfInterfaceKey(rec.microserviceLabel!, st.name);
+      const value = JSON.stringify(vnfMemifInterface({ name: st.name, id: st.memif.id, socketFilename: pm.podSocket, secret: st.memif.secret, ...(st.address ? { ipAddresses: [st.address] } : {}) }));
+      try { await kv.createIfAbsent(key, value); } catch (e) {
+        throw new CniError(ErrorCode.Wiring, 'etcd auto-configuration failed; everything was rolled back', `contivpp.io/microservice-label ${rec.microserviceLabel}: ${(e as Error).message}`);
+      }
+      await this.record(rec, { kind: 'etcd-key', key, value });
+    }
+  }
+
+  private async addInterface(rec: PodRecord, ci: CustomInterface, main: boolean, customNets: Map<string, CustomNetwork>, memifId?: number, podMemif?: PodMemif): Promise<void> {
     const { vswitch: vs, linux } = this.d;
     const netns = rec.netns!;
     const cn = customNets.get(ci.network);
@@ -274,15 +308,22 @@ export class Pipeline {
         break;
       }
       case 'memif': {
-        const node = await this.d.store.loadNode();
-        const socketId = node.nextMemifSocketId++;
-        await this.d.store.saveNode(node);
-        const dir = join(this.d.config.memifSocketDir, rec.containerId);
-        const filename = join(dir, 'memif.sock');
-        await this.record(rec, { kind: 'memif-socket', socketId, filename, dir });
-        await mkdir(dir, { recursive: true, mode: 0o755 });
-        await vs.addMemifSocket({ socketId, filename });
-        const secret = randomSecret();
+        // One socket per pod: the device plugin's dir (mounted at /run/vpp in the pod) when there
+        // is an allocation, else a dir of the agent's own; the pod's memifs differ by id.
+        let sock = rec.resources.find((r): r is Extract<Resource, { kind: 'memif-socket' }> => r.kind === 'memif-socket');
+        if (!sock) {
+          const node = await this.d.store.loadNode();
+          const socketId = node.nextMemifSocketId++;
+          await this.d.store.saveNode(node);
+          const dir = podMemif ? podMemif.allocation.hostDir : join(this.d.config.memifSocketDir, rec.containerId);
+          const filename = podMemif ? podMemif.allocation.hostSocket : join(dir, 'memif.sock');
+          sock = { kind: 'memif-socket', socketId, filename, dir };
+          await this.record(rec, sock);
+          await mkdir(dir, { recursive: true, mode: 0o755 }); // again after a DEL of an earlier sandbox
+          await vs.addMemifSocket({ socketId, filename });
+        }
+        const { socketId, filename } = sock;
+        const secret = podMemif ? podMemif.allocation.secret : randomSecret();
         const m = await vs.createMemif({ socketId, id: memifId!, secret, tag });
         swIfIndex = m.swIfIndex; vppMac = m.mac;
         await this.record(rec, { kind: 'memif', ifName: ci.name, swIfIndex, tag, id: memifId! });
@@ -371,6 +412,11 @@ export class Pipeline {
     const gone = (swIfIndex: number) => present !== undefined && present.get(swIfIndex) !== tagOf(swIfIndex);
     switch (r.kind) {
       case 'nat': await vs.deleteNatStaticMapping(r); return;
+      case 'etcd-key': {
+        if (!this.d.vnfConfig) throw new Error(`etcd key ${r.key} recorded but no etcd configured`);
+        await this.d.vnfConfig.compareAndDelete(r.key, r.value); // changed or gone: not ours any more
+        return;
+      }
       case 'route': if (!gone(r.swIfIndex)) await vs.deleteRoute(r); return;
       case 'tap': if (!gone(r.swIfIndex)) await vs.deleteTap(r.swIfIndex); return;
       case 'afpacket': if (!gone(r.swIfIndex)) await vs.deleteAfPacket({ hostIfName: r.hostIfName, swIfIndex: r.swIfIndex }); return;

@@ -13,7 +13,9 @@ export type Resource =
   | { kind: 'memif-socket'; socketId: number; filename: string; dir: string }
   | { kind: 'memif'; ifName: string; swIfIndex: number; tag: string; id: number }
   | { kind: 'route'; prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }
-  | { kind: 'nat'; localIp: string; externalIp: string; vrfId: number };
+  | { kind: 'nat'; localIp: string; externalIp: string; vrfId: number }
+  /** A pod-side config key written to etcd (contivpp.io/microservice-label); deleted only while it holds value. */
+  | { kind: 'etcd-key'; key: string; value: string };
 
 export interface PodInterfaceState {
   name: string;
