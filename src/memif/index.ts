@@ -7,3 +7,4 @@ export { MemifListener } from './socket/master.js';
 export { normalizeConfig, MemifConfigError, type MemifOptions, type MemifConfig, type MemifRole, type MemifModeName } from './socket/config.js';
 export * from './socket/messages.js';
 export { RxBurst, TxBurst, MemifQueue, MemifRingError } from './ring/index.js';
+export { attachQueue, type WorkerQueue } from './socket/worker-queue.js';

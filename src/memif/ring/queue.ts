@@ -165,6 +165,17 @@ export class MemifQueue {
     if (this.isSlave && !this.isProducer) this.post();
   }
 
+  /**
+   * Takes over a ring that another MemifQueue (in another thread) reset and has not used since:
+   * the same state reset() leaves, read from shared memory instead of written to it.
+   */
+  adoptAfterReset(): void {
+    this.own = this.isSlave && !this.isProducer ? this.ring.loadHead() : 0;
+    this.cursor = this.released = 0;
+    this.outHead = this.outCount = 0;
+    this.pendingBurst = null;
+  }
+
   /** Received packets not yet released. */
   get rxOutstanding(): number {
     return this.outCount;

@@ -69,12 +69,14 @@ export function normalizeConfig(o: MemifOptions): MemifConfig {
   const modeName = o.mode ?? 'ethernet';
   if (!(modeName in modes)) throw new MemifConfigError(`mode must be ethernet, ip or punt-inject, got ${String(o.mode)}`);
   const secret = o.secret ?? '';
+  if (secret.includes('\0')) throw new MemifConfigError('secret contains a NUL byte');
   if (Buffer.byteLength(secret) > MEMIF_SECRET_LEN) throw new MemifConfigError(`secret is ${Buffer.byteLength(secret)} bytes; at most ${MEMIF_SECRET_LEN}`);
   const id = int('id', o.id, 0, 0, 0xffffffff);
   const ifName = o.ifName ?? `memif${id}`;
   const appName = o.appName ?? 'tsvpp';
   for (const [k, v] of [['ifName', ifName], ['appName', appName]] as const) {
     if (Buffer.byteLength(v) > MEMIF_NAME_LEN - 1) throw new MemifConfigError(`${k} '${v}' is longer than ${MEMIF_NAME_LEN - 1} bytes`);
+    if (v.includes('\0')) throw new MemifConfigError(`${k} contains a NUL byte`);
   }
   const socket = o.socket ?? '/run/vpp/memif.sock';
   if (socket === '' || socket === '@') throw new MemifConfigError('socket path is empty');

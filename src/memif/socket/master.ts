@@ -89,7 +89,9 @@ export class MemifListener extends EventEmitter {
       try {
         fd = acceptSeqpacket(this.#fd);
       } catch (e) {
-        this.emit('error', e);
+        // EMFILE and friends: the listener stays up and tries again on the next readiness.
+        if (this.listenerCount('error')) this.emit('error', e);
+        else console.warn(`memif ${this.path}: accept failed: ${e instanceof Error ? e.message : String(e)}`);
         return;
       }
       if (fd === null) return;
