@@ -1,0 +1,50 @@
+// tsvpp <-> tsvpp across two processes, through the CLI users run: `tsvpp perf --peer self`
+// starts `tsvpp memif echo` in a second process and checks every echoed packet.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
+
+function perf(args: string[]): Promise<{ code: number; out: string; err: string }> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli, 'perf', '--json', ...args], { timeout: 60_000 }, (e, out, err) => {
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : 1) : 0, out, err });
+    });
+  });
+}
+
+for (const [role, size, queues, mode] of [
+  ['slave', 64, 1, 'polling'], ['master', 64, 2, 'polling'], ['slave', 9000, 1, 'interrupt'], ['master', 1500, 1, 'interrupt'],
+] as const) {
+  test(`tsvpp ${role} <-> tsvpp memif echo process: ${size} B, ${queues} queue(s), ${mode}`, async () => {
+    const packets = size > 2048 ? 3000 : 30000;
+    const r = await perf(['--role', role, '--size', String(size), '--queues', String(queues), '--mode', mode, '--packets', String(packets)]);
+    assert.is(r.code, 0, r.err + r.out);
+    const j = JSON.parse(r.out.trim().split('\n').pop()!);
+    assert.is(j.tx, packets);
+    assert.is(j.rx, packets);
+    assert.is(j.lost, 0);
+    assert.is(j.corrupted, 0);
+    assert.is(j.queues, queues);
+    assert.ok(j.mpps > 0);
+  });
+}
+
+test('perf refuses bad flags with a message naming the flag', async () => {
+  const r = await perf(['--size', '10']);
+  assert.is(r.code, 2);
+  assert.match(r.err, /--size must be 20\.\.65535/);
+  const u = await perf(['--peer', 'nobody']);
+  assert.is(u.code, 2);
+  assert.match(u.err, /--peer must be one of self, dpdk, external/);
+});
+
+test('perf against an external peer that is not there fails clearly', async () => {
+  const r = await perf(['--peer', 'external', '--socket', '/tmp/tsvpp-no-such.sock', '--timeout', '1']);
+  assert.is(r.code, 1);
+  assert.match(r.err, /not connected after 1000 ms on \/tmp\/tsvpp-no-such\.sock/);
+});
+
+test.run();
