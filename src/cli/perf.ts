@@ -2,7 +2,7 @@
 // a second tsvpp process (`self`), DPDK's testpmd in macswap mode (`dpdk`), or anything already
 // listening/connecting on --socket (`external`) — sends numbered packets, checks each echo and
 // prints a table (or one JSON object). Exit status 1 when anything was lost or corrupted.
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -27,9 +27,67 @@ With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets).
   --burst N         packets per burst (default 32)
   --mode M          polling | interrupt (default polling)
   --timeout S       give up connecting after S seconds (default 30)
-  --json            print one JSON object instead of the table`;
+  --json            print one JSON object instead of the table
+
+tsvpp perf --all [--full] [--repeats N] [--duration-ms MS] [--sizes 64,1500] [--skip LIST]
+                 [--json FILE] [--svg FILE] [--ping-count N] [--verbose]
+  Every scenario in one run: memif one-way and echo for tsvpp<->tsvpp (two pinned processes),
+  tsvpp<->testpmd (both roles) and testpmd txonly->rxonly (the reference), alternated, with
+  repeats (median, min, max); ping-pong latency; vppapi codec and client; tsvpp-cni start time.
+  The default is a subset (sizes 64, 1500, 9000 at burst 32, polling, 1 queue, plus burst 256,
+  interrupt mode and 2 queues at 64 B; ~10 min on 2 vCPUs); --full runs sizes 64/256/1500/9000 x
+  bursts 32/64/256 x polling/interrupt x 1/2 queues. Without testpmd the tsvpp-only scenarios run.
+  --repeats N       runs per scenario (default 3)
+  --duration-ms MS  measured time per throughput run (default 2000)
+  --sizes LIST      override the packet sizes
+  --skip LIST       leave out sections: memif,latency,vppapi,cni
+  --json FILE       write every figure as JSON (here --json takes a file)
+  --svg FILE        write the throughput chart (Mpps and Gbit/s per size, one series per pair)`;
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.includes('--all')) return allMain(argv);
+  return singleMain(argv);
+}
+
+async function allMain(argv: string[]): Promise<number> {
+  const { flags, rest } = parseFlags(argv, {
+    all: { type: 'bool' }, full: { type: 'bool' },
+    repeats: { type: 'int', default: 3 }, 'duration-ms': { type: 'int', default: 2000 },
+    sizes: { type: 'string' }, skip: { type: 'string' }, json: { type: 'string' }, svg: { type: 'string' },
+    'ping-count': { type: 'int', default: 20000 }, verbose: { type: 'bool' }, help: { type: 'bool' },
+  });
+  if (flags.help) { console.log(help); return 0; }
+  if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
+  const sizes = flags.sizes?.split(',').map((x) => {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 20 || n > 65535) throw new UsageError(`--sizes: each size must be an integer 20..65535, got '${x}'`);
+    return n;
+  });
+  const skip = flags.skip ? flags.skip.split(',') : [];
+  for (const k of skip) if (!['memif', 'latency', 'vppapi', 'cni'].includes(k)) throw new UsageError(`--skip: unknown section '${k}' (memif, latency, vppapi, cni)`);
+  if (flags.repeats! < 1) throw new UsageError(`--repeats must be at least 1, got ${flags.repeats}`);
+  if (flags['duration-ms']! < 100) throw new UsageError(`--duration-ms must be at least 100, got ${flags['duration-ms']}`);
+  const { runAll } = await import('../../perf/harness/all.js');
+  const { formatReport } = await import('../../perf/report/table.js');
+  const report = await runAll({
+    full: flags.full, repeats: flags.repeats!, durationMs: flags['duration-ms']!, pingCount: flags['ping-count']!,
+    sizes, skip, verbose: flags.verbose,
+  });
+  console.log(formatReport(report));
+  if (flags.json) {
+    writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
+    console.log(`\nwrote ${flags.json}`);
+  }
+  if (flags.svg) {
+    const { renderSvg } = await import('../../perf/report/svg.js');
+    writeFileSync(flags.svg, renderSvg(report));
+    console.log(`wrote ${flags.svg}`);
+  }
+  const failed = report.memif.filter((r) => r.mpps.n === 0).length + report.latency.filter((r) => r.p50.n === 0).length;
+  return failed ? 1 : 0;
+}
+
+async function singleMain(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, {
     peer: { type: 'string', choices: ['self', 'dpdk', 'external'], default: 'self' },
     role: { type: 'string', choices: ['master', 'slave'], default: 'slave' },
