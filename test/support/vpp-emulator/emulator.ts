@@ -12,7 +12,6 @@ import * as fs from 'node:fs';
 import { ApiRegistry, type MessageCodec } from '../../../src/vppapi/codec/index.js';
 import { FrameDecoder, encodeFrame } from '../../../src/vppapi/transport/frame.js';
 import { VppState, type EmuInterface } from './state.js';
-import { encodeLenient } from './lenient-encode.js';
 import type { EmulatorHooks } from './hooks.js';
 import { Retval, statusFlags, type Handler, type HandlerContext, type Registration, type Value } from './handler.js';
 import { coreHandlers } from './handlers/core.js';
@@ -303,7 +302,7 @@ export class VppEmulator {
     let bytes: Uint8Array;
     try {
       const codec = this.registry.message(name);
-      bytes = encodeLenient(codec, { ...pick(codec, value), _vl_msg_id: id });
+      bytes = codec.encode({ ...pick(codec, value), _vl_msg_id: id });
     } catch (err) {
       this.log(`cannot encode ${name}: ${(err as Error).message}`);
       return;
