@@ -96,7 +96,7 @@ export function percentile(xs: readonly number[], p: number, sorted = false): nu
     const m = a.length >> 1;
     return a.length % 2 ? a[m]! : (a[m - 1]! + a[m]!) / 2;
   }
-  const rank = Math.ceil((p / 100) * a.length);
+  const rank = Math.ceil((p / 100) * a.length - 1e-9); // 0.999 * 1000 is 999.0000000000001
   return a[Math.min(a.length - 1, Math.max(0, rank - 1))]!;
 }
 
