@@ -26,6 +26,8 @@ export interface FuzzResult {
   execs: number;
   failures: number;
   execsPerSec: number;
+  /** Execs of each property of the target. */
+  perProperty: Record<string, number>;
   /** Files written for the failures. */
   saved: string[];
 }
@@ -107,5 +109,5 @@ export async function runProperties(target: string, props: FuzzProperty<any>[], 
   const execsPerSec = Math.round(execs / secs);
   const parts = [...perProp].map(([k, v]) => `${k} ${v}`).join(', ');
   log(`${target}: ${execs} execs in ${secs.toFixed(1)} s (${execsPerSec} execs/s; ${parts}), ${failures} failures`);
-  return { execs, failures, execsPerSec, saved };
+  return { execs, failures, execsPerSec, perProperty: Object.fromEntries(perProp), saved };
 }

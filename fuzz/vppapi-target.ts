@@ -12,7 +12,7 @@ export async function runVppapiTargetFuzz(o: FuzzRunOptions & { apiDir?: string 
   const t0 = Date.now();
   const r = await runVppapiFuzz({ seconds: o.seconds, seed: o.seed, corpusDir: o.corpusDir ?? CORPUS_DIR, apiDir: o.apiDir, verbose: o.verbose });
   const secs = Math.max((Date.now() - t0) / 1000, 1e-3);
-  return { execs: r.execs, failures: r.failures, execsPerSec: Math.round(r.execs / secs), saved: [] };
+  return { execs: r.execs, failures: r.failures, execsPerSec: Math.round(r.execs / secs), perProperty: { 'decode+roundtrip': r.execs }, saved: [] };
 }
 
 let registry: ApiRegistry | undefined;
