@@ -13,6 +13,7 @@ commands:
   api gen               generate TypeScript bindings from .api.json files
   fuzz TARGET           fuzz a codec: memif-msg, memif-ring, vppapi, cni-annotations
   agent                 the CNI node agent
+  memif-agent           pod side: memif slaves configured from etcd (microservice label)
   help                  this text
 
 'tsvpp <command> --help' describes a command's flags.`;
@@ -27,6 +28,7 @@ const commands: Record<string, () => Promise<Main>> = {
   'api gen': async () => (await import('./api-codec.js')).genMain,
   'fuzz': async () => (await import('./fuzz.js')).main,
   'agent': async () => (await import('./cni.js')).agentMain,
+  'memif-agent': async () => (await import('./memif-agent.js')).main,
 };
 
 async function run(argv: string[]): Promise<number> {

@@ -77,4 +77,44 @@ test('CNI socket: mode 0600, one request per connection, errors as CNI error obj
   } finally { server.close(); }
 });
 
+
+test('config: memif device plugin and etcd flags', async () => {
+  const { config } = await loadConfig(['--memif-devices', '8', '--device-plugin-dir', '/x/dp', '--pod-resources-socket', '/x/pr.sock', '--etcd', 'http://127.0.0.1:2379,http://127.0.0.2:2379']);
+  assert.is(config.memifDevices, 8);
+  assert.is(config.devicePluginDir, '/x/dp');
+  assert.is(config.podResourcesSocket, '/x/pr.sock');
+  assert.equal(config.etcdEndpoints, ['http://127.0.0.1:2379', 'http://127.0.0.2:2379']);
+  assert.match(await cfgErr(['--etcd', 'localhost:2379']), /config etcdEndpoints=\["localhost:2379"\]: must be a list of http:\/\/host:port URLs/);
+  assert.match(await cfgErr(['--memif-devices', '-1']), /flag --memif-devices: "-1" is not a whole number/);
+});
+
+test('agent with --memif-devices registers the device plugin with kubelet and unregisters on close', async () => {
+  const { startAgent } = await import('../../src/cni/agent/agent.js');
+  const { KubeletStandin } = await import('../support/kubelet-standin.js');
+  const { FakeVswitch, FakeIpam, FakeLinux } = await import('./fakes.js');
+  const { ManifestPodSource } = await import('../../src/cni/pods/manifests.js');
+  const { mkdirSync, existsSync } = await import('node:fs');
+  const base = mkdtempSync(join(dir, 'dp-'));
+  const dpDir = join(base, 'device-plugins');
+  mkdirSync(dpDir);
+  mkdirSync(join(base, 'manifests'));
+  const kubelet = new KubeletStandin(dpDir, join(base, 'pr.sock'));
+  await kubelet.start();
+  const { config } = await loadConfig([
+    '--state-dir', join(base, 'state'), '--memif-socket-dir', join(base, 'memif'), '--cni-socket', join(base, 'cni.sock'),
+    '--pod-manifests', join(base, 'manifests'), '--memif-devices', '3', '--device-plugin-dir', dpDir, '--pod-resources-socket', join(base, 'pr.sock'),
+  ]);
+  const agent = await startAgent(config, { vswitch: new FakeVswitch(), ipam: new FakeIpam(), linux: new FakeLinux(), pods: new ManifestPodSource(join(base, 'manifests')), log: () => {} });
+  try {
+    const deadline = Date.now() + 5000;
+    while (kubelet.registrations.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.is(kubelet.registrations.length, 1);
+    assert.is((kubelet.registrations[0] as { resource_name?: string; resourceName?: string }).resource_name ?? (kubelet.registrations[0] as { resourceName?: string }).resourceName, 'contivpp.io/memif');
+    assert.ok(existsSync(join(dpDir, 'tsvpp-memif.sock')), 'the plugin serves its socket in the device-plugins dir');
+  } finally {
+    await agent.close();
+    await kubelet.stop(true);
+  }
+});
+
 test.run();

@@ -41,6 +41,29 @@ async function defaultPods(c: AgentConfig): Promise<PodSource> {
   return KubePodSource.create(c.kubeconfig ? { kubeconfig: c.kubeconfig } : {});
 }
 
+/** With memifDevices > 0: the device plugin, and kubelet PodResources to find a pod's devices at ADD. */
+async function defaultMemifs(c: AgentConfig, deps: AgentDeps, log: (m: string) => void) {
+  if (deps.memifs || c.memifDevices === 0) return null;
+  const { AllocationStore } = await import('../deviceplugin/allocations.js');
+  const { MemifDevicePlugin } = await import('../deviceplugin/plugin.js');
+  const { PodResourcesClient } = await import('../podresources/client.js');
+  const { PodResourcesMemifSource } = await import('../podresources/memif-source.js');
+  const store = new AllocationStore(c.stateDir, c.memifSocketDir);
+  const plugin = new MemifDevicePlugin({ dir: c.devicePluginDir, devices: c.memifDevices, store, log });
+  await plugin.start();
+  const podResources = new PodResourcesClient(c.podResourcesSocket);
+  return {
+    memifs: new PodResourcesMemifSource(podResources, store),
+    async close() { podResources.close(); await plugin.close(); },
+  };
+}
+
+async function defaultVnfConfig(c: AgentConfig) {
+  if (c.etcdEndpoints.length === 0) return undefined;
+  const { EtcdKeyValueStore } = await import('../etcd/store.js');
+  return new EtcdKeyValueStore({ endpoints: c.etcdEndpoints });
+}
+
 async function defaultVswitch(c: AgentConfig, log: (m: string) => void): Promise<Vswitch> {
   const { VppClient } = await import('../../vppapi/client/index.js');
   const { VppVswitch } = await import('./vpp-vswitch.js');
@@ -61,7 +84,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const pods = deps.pods ?? await defaultPods(config);
   const vswitch = deps.vswitch ?? await defaultVswitch(config, log);
   const linux = deps.linux ?? linuxIp;
-  const pipeline = new Pipeline({ config, vswitch, linux, ipam, pods, store, log, ...(deps.memifs ? { memifs: deps.memifs } : {}), ...(deps.vnfConfig ? { vnfConfig: deps.vnfConfig } : {}) });
+  const memifPlugin = await defaultMemifs(config, deps, log);
+  const memifs = deps.memifs ?? memifPlugin?.memifs;
+  const vnfConfig = deps.vnfConfig ?? await defaultVnfConfig(config);
+  const pipeline = new Pipeline({ config, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}) });
   const rec = await pipeline.reconcile();
   if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length) log(`reconcile: ${JSON.stringify(rec)}`);
   const server = await startCniServer({ socketPath: config.cniSocket, handler: (req) => pipeline.handle(req), log });
@@ -70,6 +96,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     config, pipeline, store, server,
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
+      await memifPlugin?.close();
+      if (!deps.vnfConfig) await vnfConfig?.close();
       if (!deps.vswitch) await vswitch.close?.();
       if (!deps.pods) await pods.close?.();
     },

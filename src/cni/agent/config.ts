@@ -37,6 +37,14 @@ export interface AgentConfig {
   cniPluginDirs: string[];
   /** MTU of pod interfaces (0 = kernel default). */
   mtu: number;
+  /** memif devices the device plugin advertises as contivpp.io/memif (0 = no device plugin). */
+  memifDevices: number;
+  /** kubelet's device-plugins directory (its kubelet.sock, and our plugin socket). */
+  devicePluginDir: string;
+  /** kubelet's PodResources socket, asked at ADD which memif devices a pod got. */
+  podResourcesSocket: string;
+  /** etcd endpoints (http://host:port) for contivpp.io/microservice-label pods; empty = off. */
+  etcdEndpoints: string[];
 }
 
 export const DEFAULT_CONFIG: AgentConfig = {
@@ -51,6 +59,10 @@ export const DEFAULT_CONFIG: AgentConfig = {
   maxCustomInterfaces: 16,
   cniPluginDirs: [...DEFAULT_CNI_PLUGIN_DIRS],
   mtu: 0,
+  memifDevices: 0,
+  devicePluginDir: '/var/lib/kubelet/device-plugins',
+  podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
+  etcdEndpoints: [],
 };
 
 /** Flag name ↔ config field. */
@@ -69,9 +81,13 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--max-custom-interfaces': 'maxCustomInterfaces',
   '--cni-plugin-dirs': 'cniPluginDirs',
   '--mtu': 'mtu',
+  '--memif-devices': 'memifDevices',
+  '--device-plugin-dir': 'devicePluginDir',
+  '--pod-resources-socket': 'podResourcesSocket',
+  '--etcd': 'etcdEndpoints',
 };
 
-const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'nodeId', 'maxCustomInterfaces', 'mtu']);
+const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'nodeId', 'maxCustomInterfaces', 'mtu', 'memifDevices']);
 
 export class ConfigError extends Error {
   constructor(message: string) { super(message); this.name = 'ConfigError'; }
@@ -95,7 +111,7 @@ export function parseFlags(argv: string[]): { configFile?: string; overrides: Pa
     const field = FLAGS[flag];
     if (field) {
       const v = takeValue();
-      overrides[field] = NUMERIC.has(field) ? Number(v) : field === 'cniPluginDirs' ? v.split(':') : v;
+      overrides[field] = NUMERIC.has(field) ? Number(v) : field === 'cniPluginDirs' ? v.split(':') : field === 'etcdEndpoints' ? v.split(',').filter(Boolean) : v;
       if (NUMERIC.has(field) && !/^\d+$/.test(v)) throw new ConfigError(`flag ${flag}: ${JSON.stringify(v)} is not a whole number`);
       continue;
     }
@@ -121,6 +137,10 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   if (!Number.isInteger(c.maxCustomInterfaces) || c.maxCustomInterfaces < 0) throw bad('maxCustomInterfaces', 'must be a non-negative integer');
   if (!Number.isInteger(c.mtu) || c.mtu < 0 || (c.mtu !== 0 && c.mtu < 576)) throw bad('mtu', 'must be 0 (default) or at least 576');
   if (!Array.isArray(c.cniPluginDirs) || c.cniPluginDirs.some((d) => typeof d !== 'string')) throw bad('cniPluginDirs', 'must be a list of directories');
+  if (!Number.isInteger(c.memifDevices) || c.memifDevices < 0 || c.memifDevices > 4096) throw bad('memifDevices', 'must be an integer from 0 to 4096');
+  if (!Array.isArray(c.etcdEndpoints) || c.etcdEndpoints.some((e) => typeof e !== 'string' || !/^https?:\/\/[^/]+\/?$/.test(e))) {
+    throw bad('etcdEndpoints', 'must be a list of http://host:port URLs');
+  }
   if (c.podManifests !== undefined && c.kubeconfig !== undefined) throw bad('podManifests', 'use either podManifests or kubeconfig, not both');
   return c;
 }
