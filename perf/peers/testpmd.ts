@@ -203,7 +203,7 @@ export function parseForwardStats(log: string): ForwardStats | null {
 
 const clean = (s: string) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 
-/** Pids of running dpdk-testpmd processes, optionally only those whose command line contains `needle`. */
+/** Pids of running dpdk-testpmd processes, optionally only those with an argument containing `needle` (e.g. this process's pid, part of every --file-prefix it gives). */
 export function testpmdPids(needle?: string): number[] {
   const out: number[] = [];
   for (const d of readdirSync('/proc')) {
@@ -213,7 +213,7 @@ export function testpmdPids(needle?: string): number[] {
     const argv = cmd.split('\0');
     if (!argv[0] || !argv[0].endsWith('dpdk-testpmd')) continue;
     try { if (/^State:\s*Z/m.test(readFileSync(`/proc/${d}/status`, 'utf8'))) continue; } catch { continue; }
-    if (needle === undefined || argv.includes(needle)) out.push(Number(d));
+    if (needle === undefined || argv.some((a) => a.includes(needle))) out.push(Number(d));
   }
   return out;
 }
