@@ -13,7 +13,6 @@ import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient } from '../../src/vppapi/client/index.js';
 import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../support/vpp-emulator/index.js';
-import { cniEmulatorHandlers } from '../cni/emulator-extras.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
@@ -120,7 +119,7 @@ spec:
 `);
   registry = ApiRegistry.fromDir(API_DIR);
   emu = await startVppEmulator({
-    socketPath: config.vppApiSocket, registry, runtimeDir: dir, handlers: cniEmulatorHandlers,
+    socketPath: config.vppApiSocket, registry, runtimeDir: dir,
     hooks,
   });
   await addNetns(podNs);

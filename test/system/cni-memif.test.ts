@@ -18,7 +18,6 @@ import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient } from '../../src/vppapi/client/index.js';
 import { MemifInterface, RxBurst, type MemifConnection } from '../../src/memif/index.js';
 import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../support/vpp-emulator/index.js';
-import { cniEmulatorHandlers } from '../cni/emulator-extras.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
@@ -136,7 +135,7 @@ ${limit ? `      resources:\n        limits:\n          contivpp.io/memif: ${lim
   await plugin.start();
   await kubelet.waitFor(() => (kubelet.plugins.get('contivpp.io/memif')?.devices.length ?? 0) === 8, 5000, 'memif devices');
   const registry = ApiRegistry.fromDir(API_DIR);
-  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, handlers: cniEmulatorHandlers, hooks });
+  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, hooks });
   await addNetns(podNs);
   client = await VppClient.connect({ socket: config.vppApiSocket, registry, name: 'cni-memif-e2e', reconnect: false });
   prClient = new PodResourcesClient(kubelet.podResourcesSocket);

@@ -1,7 +1,7 @@
 // TEST DOUBLE state: the parts of a VPP's configuration the emulator's handlers keep.
 // Plain data so tests (and the CNI engineer) can inspect and seed it directly.
 
-export type IfKind = 'local' | 'memif' | 'tap' | 'af_packet';
+export type IfKind = 'local' | 'memif' | 'tap' | 'af_packet' | 'loopback';
 
 /** IP address as the codec represents vl_api_address_t: {af: 0|1, un: {ip4}|{ip6}}. */
 export interface ApiAddress { af: number; un: { ip4?: Uint8Array; ip6?: Uint8Array } }

@@ -1,5 +1,6 @@
 // TEST DOUBLE handlers: interface.api (dump, flags, addresses, table, unnumbered).
 // Return codes follow VPP's interface_api.c / ip code where checked (see docs/vppapi-client.md).
+import { randomBytes } from 'node:crypto';
 import type { Handler, HandlerContext } from '../handler.js';
 import { fail, iface, statusFlags } from '../handler.js';
 import type { ApiPrefix, EmuInterface } from '../state.js';
@@ -22,11 +23,34 @@ export function setAdmin(ctx: HandlerContext, i: EmuInterface, up: boolean): voi
   i.adminUp = up;
   // tap (virtio) and af_packet carriers follow admin state here; memif links come up only
   // when a peer connects (emulator.setLinkState).
-  if (i.kind === 'tap' || i.kind === 'af_packet') i.linkUp = up;
+  if (i.kind === 'tap' || i.kind === 'af_packet' || i.kind === 'loopback') i.linkUp = up;
   ctx.interfaceEvent(i);
 }
 
+let loopbacks = 0;
+
 export const interfaceHandlers: Record<string, Handler> = {
+  // Return codes as in VPP's interface_api.c / vnet ethernet (create_loopback, delete_loopback).
+  create_loopback: (req, ctx) => {
+    const given = req.mac_address && [...(req.mac_address as Uint8Array)].some((b) => b !== 0);
+    const mac = given ? req.mac_address : Uint8Array.from([0xde, 0xad, 0, 0, ...randomBytes(2)]);
+    const i = ctx.state.addInterface({ kind: 'loopback', name: `loop${loopbacks++}`, devType: 'Loopback', mac });
+    return { sw_if_index: i.swIfIndex };
+  },
+
+  delete_loopback: (req, ctx) => {
+    const i = ctx.state.interfaces.get(req.sw_if_index);
+    if (!i || i.kind !== 'loopback') fail('INVALID_SW_IF_INDEX', `sw_if_index ${req.sw_if_index} is not a loopback`);
+    ctx.state.removeInterface(i.swIfIndex);
+    return {};
+  },
+
+  sw_interface_tag_add_del: (req, ctx) => {
+    const i = iface(ctx, req.sw_if_index);
+    i.tag = req.is_add ? String(req.tag ?? '') : '';
+    return {};
+  },
+
   sw_interface_dump: (req, ctx) => {
     const want = req.sw_if_index >>> 0;
     const filter = req.name_filter_valid ? String(req.name_filter ?? '') : '';
