@@ -163,3 +163,14 @@ export class MemifConnection {
     closeAll([...this.regions.map((r) => r.fd), ...this.rx.map((q) => q.eventfd), ...this.tx.map((q) => q.eventfd)]);
   }
 }
+
+/** Ends a session's hold on memory and fds: the connection owns them once it exists; before that
+ *  (a handshake cut short) the session's own lists do. */
+export function releaseSessionResources(conn: MemifConnection | null, regions: readonly RegionResource[], eventfds: readonly number[]): void {
+  if (conn) {
+    conn.dispose();
+    return;
+  }
+  for (const r of regions) r.map.unmap();
+  closeAll([...regions.map((r) => r.fd), ...eventfds]);
+}

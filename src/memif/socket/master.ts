@@ -10,7 +10,7 @@ import {
 } from '../../sys/index.js';
 import { createMasterQueue, ringBytes, RingType, MemifRingError, MEMIF_MAX_REGION } from '../ring/index.js';
 import { ControlChannel } from './channel.js';
-import { MemifConnection, type QueueExport, type QueueResource, type RegionResource } from './connection.js';
+import { MemifConnection, releaseSessionResources, type QueueExport, type QueueResource, type RegionResource } from './connection.js';
 import {
   MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, modeNames, msgTypeName,
   type AddRegionMsg, type AddRingMsg, type InitMsg, type MemifMsg,
@@ -328,12 +328,7 @@ export class MasterSession {
     this.#state = 'closed';
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
     this.channel.close();
-    if (this.#conn) {
-      this.#conn.dispose(); // owns the regions and the rings' eventfds from CONNECT on
-    } else {
-      for (const r of this.#regions) r.map.unmap();
-      closeAll([...this.#regions.map((r) => r.fd), ...this.#rings.map((r) => r.eventfd)]);
-    }
+    releaseSessionResources(this.#conn, this.#regions, this.#rings.map((r) => r.eventfd));
     this.#regions = [];
     this.#rings = [];
     const ep = this.endpoint;

@@ -7,7 +7,7 @@ import {
   planRegions, initSharedMemory, createSlaveQueues, RingType, MemifRingError, type MemoryPlan,
 } from '../ring/index.js';
 import { ControlChannel } from './channel.js';
-import { MemifConnection, type QueueExport, type RegionResource } from './connection.js';
+import { MemifConnection, releaseSessionResources, type QueueExport, type RegionResource } from './connection.js';
 import {
   MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, msgTypeName, type HelloMsg, type MemifMsg,
 } from './messages.js';
@@ -178,12 +178,7 @@ export class SlaveSession {
     this.#state = 'closed';
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
     this.channel.close();
-    if (this.#conn) {
-      this.#conn.dispose();
-    } else {
-      for (const r of this.#regions) r.map.unmap();
-      closeAll([...this.#regions.map((r) => r.fd), ...this.#eventfds]);
-    }
+    releaseSessionResources(this.#conn, this.#regions, this.#eventfds);
     this.#regions = [];
     this.#eventfds = [];
     this.#queue = [];
