@@ -12,6 +12,7 @@ import { parseFlags } from '../../src/cli/args.js';
 import { runEchoTraffic, warmUp } from '../memif/traffic.js';
 import { runGenerator, runSink } from '../memif/oneway.js';
 import { runPingPong } from '../memif/latency.js';
+import { percentile } from './scenarios.js';
 
 export const RESULT_PREFIX = 'RESULT ';
 
@@ -53,7 +54,9 @@ export async function endpointMain(argv: string[]): Promise<number> {
         });
       } else {
         const r = await runPingPong(conn, { size, count: flags.count! });
-        result = { ...r, samplesUs: Array.from(r.samplesUs, (x) => Math.round(x * 1000) / 1000) };
+        // Percentiles here: 20 000 samples would make a RESULT line of hundreds of KiB.
+        const xs = Array.from(r.samplesUs).sort((a, b) => a - b);
+        result = { p50: percentile(xs, 50, true), p99: percentile(xs, 99, true), p999: percentile(xs, 99.9, true), count: xs.length, lost: r.lost, firstError: r.firstError };
       }
     }
     console.log(RESULT_PREFIX + JSON.stringify(result));

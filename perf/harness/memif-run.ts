@@ -48,7 +48,7 @@ function echoPeer(cpu: number, socket: string, role: 'master' | 'slave', s: Memi
 }
 
 async function result<T>(p: Proc, timeoutMs: number): Promise<T> {
-  const m = await p.waitFor(new RegExp(`^${RESULT_PREFIX}(.*)$`, 'm'), timeoutMs);
+  const m = await p.waitFor(new RegExp(`^${RESULT_PREFIX}(.*)\\n`, 'm'), timeoutMs);
   return JSON.parse(m[1]!) as T;
 }
 
@@ -159,12 +159,8 @@ export async function runLatencyScenario(s: MemifScenario, o: RunOptions): Promi
     const c = nodeCmd(1, ENDPOINT, args);
     const p = startProc({ name: 'tsvpp-pingpong', cmd: c.cmd, args: c.args, echo: o.verbose });
     procs.push(p);
-    const r = await result<{ samplesUs: number[]; lost: number; firstError?: string }>(p, 60_000 + o.pingCount);
-    const xs = r.samplesUs.sort((a, b) => a - b);
-    return {
-      p50: percentile(xs, 50, true), p99: percentile(xs, 99, true), p999: percentile(xs, 99.9, true), count: xs.length, lost: r.lost,
-      ...(r.firstError ? { error: r.firstError } : {}),
-    };
+    const r = await result<LatencyFigure & { firstError?: string }>(p, 60_000 + o.pingCount);
+    return { p50: r.p50, p99: r.p99, p999: r.p999, count: r.count, lost: r.lost, ...(r.firstError ? { error: r.firstError } : {}) };
   } finally {
     await Promise.all([...procs.map((p) => p.stop(3000)), ...(tp ? [tp.stop(5000)] : [])]);
     rmSync(dir, { recursive: true, force: true });
