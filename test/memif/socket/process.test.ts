@@ -2,7 +2,11 @@
 // starts `tsvpp memif echo` in a second process and checks every echoed packet.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { MemifInterface } from '../../../src/memif/index.js';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
@@ -45,6 +49,36 @@ test('perf against an external peer that is not there fails clearly', async () =
   const r = await perf(['--peer', 'external', '--socket', '/tmp/tsvpp-no-such.sock', '--timeout', '1']);
   assert.is(r.code, 1);
   assert.match(r.err, /not connected after 1000 ms on \/tmp\/tsvpp-no-such\.sock/);
+});
+
+test('memif echo prints refused slaves, connects, disconnect reasons and counters', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsvpp-echo-'));
+  const socket = join(dir, 'e.sock');
+  const child = spawn(process.execPath, [cli, 'memif', 'echo', '--socket', socket, '--role', 'master', '--secret', 'pw', '--stats-interval', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => { out += d; });
+  const waitFor = async (re: RegExp) => {
+    const deadline = Date.now() + 10_000;
+    while (!re.test(out) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.match(out, re);
+  };
+  try {
+    await waitFor(/listening: master id 0/);
+    const bad = new MemifInterface({ socket, role: 'slave', secret: 'nope', reconnectMs: 60_000 });
+    await waitFor(/refused a slave: Incorrect secret/);
+    bad.close();
+    const good = new MemifInterface({ socket, role: 'slave', secret: 'pw', ifName: 'probe' });
+    const c = await good.waitConnected();
+    await waitFor(/connected: peer 'tsvpp' interface 'probe', 1 rx \/ 1 tx queues, ring 1024/);
+    c.txBurst(0, [new Uint8Array(64)]);
+    good.close('probe finished');
+    await waitFor(/disconnected: probe finished \(by peer\)/);
+    child.kill('SIGINT');
+    await waitFor(/stopped: rx 1 tx 1 dropped 0/);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test.run();
