@@ -558,7 +558,8 @@ export class MemifQueue {
     burst.segCount = seg;
     burst.regions = this.regU8;
     burst.regions32 = this.regU32;
-    this.pendingBurst = burst;
+    // Nothing reserved, nothing to commit: the next allocTx/tx may follow directly.
+    this.pendingBurst = p > 0 ? burst : null;
     this.pendingPos = pos0;
     return p;
   }

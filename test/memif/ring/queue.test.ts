@@ -162,6 +162,22 @@ test('back-pressure: full ring sends nothing, never a partial chained packet', (
   assert.is(mtx.tx([packet(100, 3)]), 1);
 });
 
+test('allocTx on a full ring reserves nothing, so the next allocTx or tx goes straight on', () => {
+  const p = makePair({ log2RingSize: 2, bufferSize: 256 });
+  const tx = p.slave.s2m[0]!;
+  const rx = p.master.s2m[0]!;
+  const tb = new TxBurst(8);
+  assert.is(tx.allocTx(tb, 4), 4);
+  assert.is(tx.commitTx(), 4);
+  assert.is(tx.allocTx(tb, 1), 0, 'ring full');
+  assert.is(tx.allocTx(tb, 1), 0, 'no pending reservation left behind');
+  assert.is(tx.tx([packet(10, 1)]), 0);
+  const rb = new RxBurst(8);
+  rx.release(rx.rx(rb));
+  assert.is(tx.allocTx(tb, 1), 1);
+  assert.is(tx.commitTx(), 1);
+});
+
 test('zero-copy allocTx/commitTx both directions, with sizes and partial commit', () => {
   const p = makePair({ log2RingSize: 4, bufferSize: 1024 });
   for (const [tx, rx] of [
