@@ -38,6 +38,8 @@ export interface TrafficResult {
 }
 
 const ETHERTYPE = 0x88b5;
+/** Milliseconds the polling loop keeps the thread before the event loop gets a turn. */
+const SLICE_MS = 2;
 const HDR = 20;
 
 export function makeTemplate(size: number): Uint8Array {
@@ -54,6 +56,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   const queues = Math.min(conn.tx.length, conn.rx.length);
   const size = o.size;
   const template = makeTemplate(size);
+  const template32 = new Uint32Array(template.buffer, 0, template.length >>> 2);
   const burst = o.burst ?? 32;
   const ringSize = conn.tx[0]!.queue.size;
   const bufSize = 2048;
@@ -84,6 +87,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   let target = o.packets;
   let lastReport = 0;
   let spins = 0;
+  let slice = performance.now();
   const fail = (msg: string) => { corrupted++; firstError ??= msg; };
 
   while (conn.open) {
@@ -122,7 +126,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
         const pq = buf[off + 14]! | (buf[off + 15]! << 8);
         const seq = (buf[off + 16]! | (buf[off + 17]! << 8) | (buf[off + 18]! << 16)) + buf[off + 19]! * 16777216;
         if (pq !== q) { fail(`queue ${q}: packet stamped for queue ${pq}`); continue; }
-        if (!samePayload(rxb, i, template)) { fail(`queue ${q} seq ${seq}: payload differs from what was sent`); continue; }
+        if (!samePayload(rxb, i, template, template32)) { fail(`queue ${q} seq ${seq}: payload differs from what was sent`); continue; }
         const e = expect[q]!;
         if (seq === e) { expect[q] = e + 1; rx++; }
         else if (seq > e && seq < sent[q]!) { lost += seq - e; expect[q] = seq + 1; rx++; }
@@ -145,14 +149,14 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
     if (moved > 0) lastProgress = now;
     else if (now - lastProgress > idleTimeout) break;
     if (o.onProgress && now - lastReport >= 250) { lastReport = now; o.onProgress({ tx, rx }); }
-    if (moved === 0) {
-      if (mode === 'interrupt' && tx === target) {
-        await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
-      } else if (++spins % 256 === 0) {
-        await new Promise((r) => setImmediate(r));
-      }
-    } else if (++spins % 4096 === 0) {
+    if (moved === 0 && mode === 'interrupt' && tx === target) {
+      // All sent: sleep until the peer kicks us (or a short timeout, to notice a dead peer).
+      await new Promise<void>((r) => { wake = r; setTimeout(r, 50); });
+      slice = performance.now();
+    } else if ((++spins & 15) === 0 && performance.now() - slice > SLICE_MS) {
+      // Poll in slices of time; between them the event loop runs (control channel, timers).
       await new Promise((r) => setImmediate(r));
+      slice = performance.now();
     }
   }
   if (mode === 'interrupt') for (let q = 0; q < queues; q++) conn.onInterrupt(q, null);
@@ -164,21 +168,33 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   return { tx, rx, lost, corrupted, seconds, mpps: rx / seconds / 1e6, gbps: (rx * size * 8) / seconds / 1e9, firstError };
 }
 
-/** Bytes 12.. of received packet i equal the template, except the queue and seq fields (14..19). */
-function samePayload(rxb: RxBurst, i: number, t: Uint8Array): boolean {
+/** Bytes 12.. of received packet i equal the template, except the queue and seq fields (14..19).
+ *  Compares 32-bit words where both sides are aligned (buffers are 4-aligned and every segment
+ *  but the last holds a multiple of 4 bytes), bytes elsewhere: a 9000-byte check is ~2300 loads. */
+function samePayload(rxb: RxBurst, i: number, t: Uint8Array, t32: Uint32Array): boolean {
   let s = rxb.pktFirstSeg[i]!;
   const end = s + rxb.pktSegCount[i]!;
-  let k = 0; // byte index within the packet
+  let k = 0; // packet byte index of this segment's first byte
   for (; s < end; s++) {
-    const buf = rxb.regions[rxb.segRegion[s]!]!;
+    const r = rxb.segRegion[s]!;
+    const buf = rxb.regions[r]!;
+    const buf32 = rxb.regions32[r];
     const off = rxb.segOffset[s]!;
     const len = rxb.segLength[s]!;
-    let j = k < 12 ? 12 - k : 0;
-    for (; j < len; j++) {
-      const at = k + j;
-      if (at >= 14 && at < HDR) continue;
-      if (buf[off + j] !== t[at]) return false;
+    let j = 0;
+    if (k === 0) {
+      // Ethertype; skip the MACs (a reflector may swap them) and the queue/seq stamp.
+      if (buf[off + 12] !== t[12] || buf[off + 13] !== t[13]) return false;
+      j = HDR;
     }
+    if (buf32 && ((off + j) & 3) === 0 && ((k + j) & 3) === 0) {
+      const words = (len - j) >>> 2;
+      const b0 = (off + j) >>> 2;
+      const t0 = (k + j) >>> 2;
+      for (let w = 0; w < words; w++) if (buf32[b0 + w] !== t32[t0 + w]) return false;
+      j += words << 2;
+    }
+    for (; j < len; j++) if (buf[off + j] !== t[k + j]) return false;
     k += len;
   }
   return true;

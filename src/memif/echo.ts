@@ -6,6 +6,9 @@ import { copyBytes } from './ring/copy.js';
 import type { MemifInterface } from './socket/interface.js';
 import type { MemifConnection } from './socket/connection.js';
 
+/** How long a polling pass keeps the thread before the event loop gets a turn. */
+const POLL_SLICE_MS = 2;
+
 export interface EchoOptions {
   mode?: 'polling' | 'interrupt';
   /** Swap Ethernet source and destination MACs. Default true. */
@@ -51,14 +54,16 @@ export class MemifEcho {
       // Packets may have arrived before we asked to be kicked.
       for (let q = 0; q < c.rx.length; q++) while (this.#pass(c, q) > 0);
     } else {
+      // Poll for a slice of time, then let the event loop run (control messages, timers, signals).
+      // Handing back after every empty pass cost a whole loop turn per burst.
       const loop = () => {
         this.#polling = null;
         if (this.#conn !== c || !c.open) return;
-        for (let spin = 0; spin < 64; spin++) {
-          let moved = 0;
-          for (let q = 0; q < c.rx.length; q++) moved += this.#pass(c, q);
-          if (moved === 0) break;
-        }
+        const until = performance.now() + POLL_SLICE_MS;
+        let spin = 0;
+        do {
+          for (let q = 0; q < c.rx.length; q++) this.#pass(c, q);
+        } while ((++spin & 15) !== 0 || (c.open && performance.now() < until));
         this.#polling = setImmediate(loop);
       };
       loop();
