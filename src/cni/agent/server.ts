@@ -5,18 +5,31 @@ import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../agent-protocol.js';
 import { CniError, ErrorCode, type CniResult } from '../spec.js';
+import { peerCredentials, type PeerCredentials } from '../../sys/index.js';
 
 export type RequestHandler = (req: AgentRequest) => Promise<CniResult | undefined>;
 
 export interface PeerCheck { ok: boolean; reason?: string }
 
 /**
- * Who may talk to the agent: only uid 0 (kubelet/containerd run tsvpp-cni as root).
- * TODO(src/sys): read the peer's uid with SO_PEERCRED once the lead's src/sys offers it; until
- * then this relies on the socket's 0600 mode and root ownership, which the kernel enforces at
- * connect() for unix sockets.
+ * Who may talk to the agent: only uid 0 (kubelet/containerd run tsvpp-cni as root). The socket's
+ * 0600 root-owned mode already stops others at connect(); SO_PEERCRED checks it again per
+ * connection, so a socket whose mode was loosened (or a bind-mount into a container) still
+ * admits only `allowedUid`. Fails closed: credentials that cannot be read reject the peer.
  */
-export function checkPeer(_sock: Socket): PeerCheck {
+export function checkPeer(sock: Socket, allowedUid = 0): PeerCheck {
+  // node keeps the connection's fd on its libuv handle; there is no public accessor.
+  const fd = (sock as unknown as { _handle?: { fd?: unknown } })._handle?.fd;
+  if (typeof fd !== 'number' || fd < 0) return { ok: false, reason: 'cannot read the peer\'s credentials: the connection has no fd' };
+  let cred: PeerCredentials;
+  try {
+    cred = peerCredentials(fd);
+  } catch (e) {
+    return { ok: false, reason: `cannot read the peer's credentials: ${(e as Error).message}` };
+  }
+  if (cred.uid !== allowedUid) {
+    return { ok: false, reason: `peer uid ${cred.uid} (pid ${cred.pid}) may not use the agent socket: only uid ${allowedUid} may` };
+  }
   return { ok: true };
 }
 
@@ -24,19 +37,27 @@ export interface CniServerOptions {
   socketPath: string;
   handler: RequestHandler;
   log?: (msg: string) => void;
+  /** The uid the default peer check admits (0; tests running unprivileged set their own). */
+  allowedUid?: number;
   peerCheck?: (sock: Socket) => PeerCheck;
 }
 
 export async function startCniServer(o: CniServerOptions): Promise<Server> {
   const log = o.log ?? (() => {});
-  const peerCheck = o.peerCheck ?? checkPeer;
+  const peerCheck = o.peerCheck ?? ((sock: Socket) => checkPeer(sock, o.allowedUid ?? 0));
   await mkdir(dirname(o.socketPath), { recursive: true, mode: 0o755 });
   await rm(o.socketPath, { force: true }); // stale socket from a previous run
   const server = createServer((sock) => {
     const who = peerCheck(sock);
     const reply = (res: AgentResponse) => { if (!sock.destroyed) sock.end(encodeLine(res)); };
     if (!who.ok) {
+      log(`cni socket: refused a connection: ${who.reason ?? 'peer not allowed'}`);
+      // Discard what a refused peer sends (unread, its end would never be seen and the connection
+      // and its fd would stay), answer, and cut it off if it has not closed a second later.
+      sock.on('error', () => sock.destroy());
+      sock.resume();
       reply({ ok: false, error: { code: ErrorCode.InvalidEnvironment, msg: 'permission denied', details: who.reason ?? 'peer not allowed' } });
+      setTimeout(() => sock.destroy(), 1000).unref();
       return;
     }
     sock.setEncoding('utf8');
