@@ -3,6 +3,7 @@
 // what the slave announces, after checking it.
 import { EventEmitter } from 'node:events';
 import { chmodSync, readlinkSync, unlinkSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { timingSafeEqual } from 'node:crypto';
 import {
   Reactor, acceptSeqpacket, listenSeqpacket, closeFd, closeAll, fdSize, MappedRegion,
@@ -57,7 +58,11 @@ export class MemifListener extends EventEmitter {
   private constructor(path: string, socketMode: number) {
     super();
     this.path = path;
-    this.#fd = listenSeqpacket(path);
+    try {
+      this.#fd = listenSeqpacket(path);
+    } catch (e) {
+      throw new Error(`memif socket ${path}: cannot listen: ${listenProblem(path, e)}`);
+    }
     if (!path.startsWith('@')) chmodSync(path, socketMode);
     Reactor.get().watch(this.#fd, () => this.#accept());
   }
@@ -344,6 +349,15 @@ function fdKind(fd: number): string {
   } catch (e) {
     return `unknown: ${(e as NodeJS.ErrnoException).code ?? String(e)}`;
   }
+}
+
+function listenProblem(path: string, e: unknown): string {
+  if (!(e instanceof SysError)) return String(e);
+  const dir = dirname(path);
+  if (e.code === 'ENOENT') return `directory ${dir} does not exist (ENOENT)`;
+  if (e.code === 'EACCES' || e.code === 'EROFS') return `directory ${dir} is not writable (${e.code})`;
+  if (e.code === 'EADDRINUSE') return `the address is in use (another process listens on it)`;
+  return e.message;
 }
 
 function secretsEqual(a: string, b: string): boolean {

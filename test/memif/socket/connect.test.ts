@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync, existsSync } from 'node:fs';
+import { mkdtempSync, rmSync, existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemifInterface, RxBurst, type MemifConnection, type DisconnectInfo } from '../../../src/memif/index.js';
@@ -127,6 +127,22 @@ test('a second slave for an id that is connected is refused with "Already connec
   assert.match(info.reason, /Already connected/);
   assert.ok(m.connection?.open, 'the first connection is untouched');
   for (const x of [s2, s1, m]) x.close();
+});
+
+test('a master whose socket directory is missing gets an error naming the directory, and nothing is left listening', () => {
+  const path = join(dir, 'no-such-dir', 'm.sock');
+  assert.throws(() => new MemifInterface({ socket: path, role: 'master' }), /memif socket .*no-such-dir\/m\.sock: cannot listen: directory .*no-such-dir does not exist/);
+  // The failed attempt left no listener registered: once the directory exists, it works.
+  mkdirSync(join(dir, 'no-such-dir'));
+  const m = new MemifInterface({ socket: path, role: 'master' });
+  m.close();
+});
+
+test('bad options are refused before anything is opened', () => {
+  assert.throws(() => new MemifInterface({ socket: sock(), role: 'master', secret: 'x'.repeat(25) }), /secret is 25 bytes; at most 24/);
+  assert.throws(() => new MemifInterface({ socket: sock(), role: 'slave', log2RingSize: 15 }), /log2RingSize must be an integer in \[1, 14\]/);
+  assert.throws(() => new MemifInterface({ socket: sock(), role: 'boss' as 'master' }), /role must be 'master' or 'slave'/);
+  assert.throws(() => new MemifInterface({ socket: sock(), role: 'slave', mode: 'tun' as 'ip' }), /mode must be ethernet, ip or punt-inject/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
