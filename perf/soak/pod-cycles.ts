@@ -1,0 +1,68 @@
+// Pod ADD/DEL cycles with three custom interfaces each (tap, veth, memif; eth0 is a tap too)
+// through tsvpp-cni → agent → VPP emulator, with a fresh netns per pod as a container runtime
+// makes: after every DEL nothing of the pod may remain (VPP interfaces and memif sockets, the
+// pod's links, host veths, memif socket dir, IPAM leases, pod records, netns), and at the end the
+// agent process's fds and memfd mappings are back where they were and RSS within tolerance.
+import { CniRig } from './cni-rig.js';
+import type { Log, SoakReport } from './common.js';
+import { compare, primeChildProcess, sample, type Sample } from './measure.js';
+import { listLinks } from '../../src/cni/linux/ip.js';
+
+export interface PodCycleOptions {
+  cycles: number;
+  log?: Log;
+}
+
+export async function runPodCycles(o: PodCycleOptions): Promise<SoakReport> {
+  const log = o.log ?? (() => {});
+  const t0 = Date.now();
+  const problems: string[] = [];
+  const figures: Record<string, number | string> = { cycles: o.cycles, 'interfaces per pod': 'eth0 (tap), tap1, veth1, memif1' };
+  await primeChildProcess();
+  let rig: CniRig | null = null;
+  let base: Sample | null = null;
+  const addMs: number[] = [], delMs: number[] = [];
+  try {
+    rig = await CniRig.start();
+    const warm = 2;
+    for (let i = 0; i < o.cycles + warm && problems.length < 5; i++) {
+      const id = `soak${rig.rnd}c${i}`;
+      const ns = await rig.newNetns();
+      let t = Date.now();
+      const add = await rig.cni('ADD', id, ns);
+      addMs.push(Date.now() - t);
+      if (add.code !== 0) { problems.push(`cycle ${i}: ADD failed: ${JSON.stringify(add.out)} ${add.stderr.trim()}`); await rig.cni('DEL', id, ns); await rig.dropNetns(ns); continue; }
+      const links = (await listLinks(ns)).map((l) => l.ifname).sort().join(',');
+      if (links !== 'eth0,lo,tap1,veth1') problems.push(`cycle ${i}: pod links after ADD are ${links}`);
+      const vppIfs = [...rig.emu.state.interfaces.values()].filter((x) => x.tag.startsWith(`tsvpp:${id}`)).map((x) => x.kind).sort().join(',');
+      if (vppIfs !== 'af_packet,memif,tap,tap') problems.push(`cycle ${i}: VPP interfaces after ADD are ${vppIfs}`);
+      t = Date.now();
+      const del = await rig.cni('DEL', id, ns, { prevResult: add.out });
+      delMs.push(Date.now() - t);
+      if (del.code !== 0) problems.push(`cycle ${i}: DEL failed: ${JSON.stringify(del.out)} ${del.stderr.trim()}`);
+      const podLinks = (await listLinks(ns)).map((l) => l.ifname);
+      if (podLinks.join(',') !== 'lo') problems.push(`cycle ${i}: pod netns still has ${podLinks.join(', ')} after DEL`);
+      await rig.dropNetns(ns);
+      const left = await rig.leftovers();
+      for (const [what, items] of Object.entries(left)) if (items.length) problems.push(`cycle ${i}: after DEL, ${what}: ${items.join(', ')}`);
+      if (i === warm - 1) base = await sample();
+      if (i % 10 === 0) log(`pod-cycles: ${i + 1}/${o.cycles + warm}`);
+    }
+    const after = await sample();
+    if (base) {
+      const c = compare(base, after, undefined, 'agent process');
+      problems.push(...c.problems);
+      figures['fd delta'] = c.fdDelta;
+      figures['RSS delta MiB'] = Number(c.rssDeltaMiB.toFixed(2));
+    }
+    const med = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)] ?? 0;
+    figures['ADD ms (median)'] = med(addMs);
+    figures['DEL ms (median)'] = med(delMs);
+    figures['VPP interfaces left (all tags)'] = [...rig.emu.state.interfaces.values()].filter((x) => x.tag.startsWith('tsvpp:')).length;
+  } catch (e) {
+    problems.push((e as Error).message);
+  } finally {
+    await rig?.close();
+  }
+  return { scenario: 'pod-cycles', ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+}
