@@ -30,6 +30,7 @@ export const libc = {
   sendmsg: lib.func('intptr_t sendmsg(int fd, uintptr_t msg, int flags)'),
   recvmsg: lib.func('intptr_t recvmsg(int fd, uintptr_t msg, int flags)'),
   getsockopt: lib.func('int getsockopt(int fd, int level, int name, uintptr_t val, uintptr_t len)'),
+  poll: lib.func('int poll(uintptr_t fds, unsigned long nfds, int timeout)'),
   epoll_create1: lib.func('int epoll_create1(int flags)'),
   epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, uintptr_t event)'),
   epoll_wait: lib.func('int epoll_wait(int epfd, uintptr_t events, int maxevents, int timeout)'),
@@ -66,6 +67,7 @@ export const C = {
   SOL_SOCKET: 1,
   SO_PEERCRED: 17,
   SCM_RIGHTS: 1,
+  MSG_PEEK: 0x2,
   MSG_CTRUNC: 0x8,
   MSG_TRUNC: 0x20,
   MSG_DONTWAIT: 0x40,
@@ -80,6 +82,8 @@ export const C = {
   EPOLLERR: 0x8,
   EPOLLHUP: 0x10,
   EPOLLRDHUP: 0x2000,
+  POLLHUP: 0x10,
+  POLLRDHUP: 0x2000,
 } as const;
 
 /** The numeric address of a koffi pointer (0n for NULL). */

@@ -155,7 +155,16 @@ export function receiveMessage(fd: number, maxLen = 256): ReceivedMessage | 'aga
     }
     off += (len + 7) & ~7;
   }
-  if (n === 0 && fds.length === 0) return 'eof';
+  if (n === 0 && fds.length === 0) {
+    // On SOCK_SEQPACKET, 0 bytes is either the peer's EOF or an empty datagram: the socket says
+    // which (POLLRDHUP: the peer has shut down; an empty datagram it sent just before is lost).
+    mem.dv.setInt32(CMSG, fd, true);
+    mem.dv.setInt16(CMSG + 4, C.POLLRDHUP, true);
+    mem.dv.setInt16(CMSG + 6, 0, true);
+    const ready = libc.poll(mem.addr + BigInt(CMSG), 1, 0);
+    if (ready !== 0 && (mem.dv.getInt16(CMSG + 6, true) & (C.POLLRDHUP | C.POLLHUP)) !== 0) return 'eof';
+    return { data: new Uint8Array(0), length: 0, fds, fdsTruncated: false };
+  }
   const data = mem.u8.slice(DATA, DATA + Math.min(n, cap));
   return { data, length: n, fds, fdsTruncated: (flags & C.MSG_CTRUNC) !== 0 };
 }

@@ -78,6 +78,28 @@ for (const abstract of [false, true]) {
   });
 }
 
+test('seqpacket: an empty datagram is a message of length 0; the peer closing is eof', () => {
+  const path = join(dir, 'empty.sock');
+  const l = listenSeqpacket(path);
+  const c = connectUnix(path);
+  const s = acceptSeqpacket(l)!;
+  sendMessage(c, new Uint8Array(0));
+  sendMessage(c, new Uint8Array([1]));
+  const r = receiveMessage(s);
+  assert.ok(typeof r === 'object' && r.length === 0, 'empty datagram');
+  const r2 = receiveMessage(s);
+  assert.ok(typeof r2 === 'object' && r2.length === 1, 'the next one is intact');
+  sendMessage(c, new Uint8Array(0));
+  sendMessage(c, new Uint8Array(0));
+  const r3 = receiveMessage(s);
+  const r4 = receiveMessage(s);
+  assert.ok(typeof r3 === 'object' && r3.length === 0 && typeof r4 === 'object' && r4.length === 0, 'two empty datagrams in a row');
+  assert.is(receiveMessage(s), 'again');
+  closeFd(c);
+  assert.is(receiveMessage(s), 'eof');
+  closeAll([s, l]);
+});
+
 test('seqpacket: an oversized message is reported truncated with its real length', () => {
   const path = join(dir, 'big.sock');
   const l = listenSeqpacket(path);

@@ -571,7 +571,11 @@ export class MemifQueue {
    */
   commitTx(n?: number): number {
     const burst = this.pendingBurst;
-    if (burst === null) throw new Error(`MemifQueue ${this.name}: commitTx() without allocTx()`);
+    if (burst === null) {
+      // allocTx reserved nothing (ring full): committing nothing is fine.
+      if (!n) return 0;
+      throw new Error(`MemifQueue ${this.name}: commitTx(${n}) without an allocTx reservation`);
+    }
     const count = n ?? burst.count;
     if (!Number.isInteger(count) || count < 0 || count > burst.count) {
       throw new RangeError(`MemifQueue ${this.name}: commitTx(${n}) with ${burst.count} packets reserved`);

@@ -98,6 +98,9 @@ const withRegion = (size = 65536) => async (p: RawMemifPeer) => {
 test('master: a short (64-byte) message → "Invalid message size 64"', () =>
   hostileSlave({}, async (p) => { p.sendBytes(new Uint8Array(64).fill(3, 0, 1)); }, /^Invalid message size 64\b/));
 
+test('master: an empty (0-byte) datagram is a malformed message, not EOF → "Invalid message size 0"', () =>
+  hostileSlave({}, async (p) => { p.sendBytes(new Uint8Array(0)); }, /^Invalid message size 0\b/));
+
 test('master: an oversized (200-byte) message → "Invalid message size 200"', () =>
   hostileSlave({}, async (p) => { p.sendBytes(new Uint8Array(200).fill(3, 0, 1)); }, /^Invalid message size 200\b/));
 
