@@ -12,6 +12,7 @@ commands:
   api vectors           check VPP API codec test vectors (.jsonl)
   api gen               generate TypeScript bindings from .api.json files
   fuzz TARGET           fuzz a codec: memif-msg, memif-ring, vppapi, cni-annotations
+  soak SCENARIO         soak and fault scenarios (cycles, kill -9, long traffic, pods, VPP restart)
   agent                 the CNI node agent
   memif-agent           pod side: memif slaves configured from etcd (microservice label)
   help                  this text
@@ -27,6 +28,7 @@ const commands: Record<string, () => Promise<Main>> = {
   'api vectors': async () => (await import('./api-codec.js')).vectorsMain,
   'api gen': async () => (await import('./api-codec.js')).genMain,
   'fuzz': async () => (await import('./fuzz.js')).main,
+  'soak': async () => (await import('./soak.js')).main,
   'agent': async () => (await import('./cni.js')).agentMain,
   'memif-agent': async () => (await import('./memif-agent.js')).main,
 };
