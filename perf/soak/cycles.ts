@@ -13,7 +13,7 @@ import { MemifInterface, type MemifConnection } from '../../src/memif/index.js';
 import { MemifEcho } from '../../src/memif/echo.js';
 import { startProc, type Proc } from '../peers/procs.js';
 import { CYCLE_PEER, once, type Log, type SoakReport } from './common.js';
-import { compare, sample, RSS_TOLERANCE, type Sample } from './measure.js';
+import { compare, primeChildProcess, sample, RSS_TOLERANCE, type Sample } from './measure.js';
 import { pingOnce } from './ping.js';
 
 export interface CycleOptions {
@@ -88,6 +88,7 @@ export async function runCycles(o: CycleOptions): Promise<SoakReport> {
   // Lazily created singletons (the epoll reactor and its eventfd, the child-process signal pipe)
   // appear with the first variant; the all-closed check starts after the first one.
   let startAll: Sample | null = null;
+  await primeChildProcess();
   try {
     for (const name of o.variants ?? CYCLE_VARIANTS) {
       const socket = join(dir, `${name.replace(/\W/g, '-')}.sock`);
