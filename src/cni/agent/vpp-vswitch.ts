@@ -41,7 +41,10 @@ export class VppVswitch implements Vswitch {
       return await this.client.request<T>(name, value);
     } catch (e) {
       if (e instanceof VppApiError) {
-        throw new VswitchError(op, `${e.message}`, deleting && (NOT_FOUND.has(e.errorName) || (name === 'af_packet_delete' && e.errorName === 'VNET_API_ERROR_SYSCALL_ERROR_1')), e.retval);
+        throw new VswitchError(op, `${e.message}`, deleting && (NOT_FOUND.has(e.errorName) || (name === 'af_packet_delete' && e.errorName === 'VNET_API_ERROR_SYSCALL_ERROR_1')
+          // VPP memif_delete_socket_file: an unknown socket id is INVALID_ARGUMENT ("socket file with id N does not exist"),
+          // e.g. after VPP restarted; the agent never deletes ids 0/~0, the other INVALID_ARGUMENT cases.
+          || (name === 'memif_socket_filename_add_del_v2' && e.errorName === 'VNET_API_ERROR_INVALID_ARGUMENT')), e.retval);
       }
       throw new VswitchError(op, (e as Error).message);
     }
