@@ -331,6 +331,19 @@ export class Pipeline {
         break;
       }
     }
+    await this.attach(rec, st, net, swIfIndex, vppMac, 'full');
+  }
+
+  /**
+   * Everything after the VPP interface exists: its VPP-side config (bridge domain or VRF,
+   * unnumbered to the network's loopback, up, the /32 route) and the pod side of a Linux
+   * interface. `podSide` 'neighbor' is for re-wiring after a VPP restart where the pod's interface
+   * survived (a veth): only the gateway's MAC changed.
+   */
+  private async attach(rec: PodRecord, st: PodInterfaceState, net: NetworkState | undefined, swIfIndex: number, vppMac: string | undefined, podSide: 'full' | 'neighbor'): Promise<void> {
+    const { vswitch: vs, linux } = this.d;
+    const netns = rec.netns!;
+    const routed = net !== undefined && net.kind !== 'L2';
     st.swIfIndex = swIfIndex;
     await this.d.store.savePod(rec);
 
@@ -346,19 +359,24 @@ export class Pipeline {
     }
 
     // Pod side (Linux interfaces only; a memif's pod side is the pod's own business).
-    if (ci.type === 'memif') return;
-    await linux.setLinkUp(ci.name, true, netns);
+    if (st.type === 'memif') return;
+    if (podSide === 'neighbor') {
+      if (routed && vppMac) await linux.addNeighbor(netns, { ip: st.gateway!, mac: vppMac, dev: st.name });
+      return;
+    }
+    await linux.setLinkUp(st.name, true, netns);
     if (!routed) return;
-    await linux.addAddress(netns, ci.name, st.address!);
+    await linux.addAddress(netns, st.name, st.address!);
     const gw = st.gateway!;
-    if (vppMac) await linux.addNeighbor(netns, { ip: gw, mac: vppMac, dev: ci.name });
-    if (main) {
-      await linux.addRoute(netns, { dst: gw, dev: ci.name, scope: 'link' });
-      await linux.addRoute(netns, { dst: 'default', via: gw, dev: ci.name });
+    if (vppMac) await linux.addNeighbor(netns, { ip: gw, mac: vppMac, dev: st.name });
+    st.podRoutes = [];
+    if (st.main) {
+      await linux.addRoute(netns, { dst: gw, dev: st.name, scope: 'link' });
+      await linux.addRoute(netns, { dst: 'default', via: gw, dev: st.name });
       st.podRoutes.push({ dst: '0.0.0.0/0', gw });
     } else if (net!.kind === 'L3') {
-      await linux.addRoute(netns, { dst: gw, dev: ci.name, scope: 'link' });
-      await linux.addRoute(netns, { dst: net!.subnetCIDR!, via: gw, dev: ci.name });
+      await linux.addRoute(netns, { dst: gw, dev: st.name, scope: 'link' });
+      await linux.addRoute(netns, { dst: net!.subnetCIDR!, via: gw, dev: st.name });
       st.podRoutes.push({ dst: net!.subnetCIDR!, gw });
     }
     // default network custom interface: address only, no extra default route.
