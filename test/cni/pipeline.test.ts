@@ -243,11 +243,41 @@ test('agent restart between ADD and DEL: a new pipeline over the same state dele
   await w.p.handle(req('ADD', 'c1', 'p'));
   const restarted = w.mk();
   const rec = await restarted.reconcile();
-  assert.equal(rec, { rolledBack: [], orphansDeleted: [], networksForgotten: [] });
+  assert.equal(rec, { rolledBack: [], orphansDeleted: [], networksForgotten: [], rewired: [], rewireFailed: [] });
   await restarted.handle(req('CHECK', 'c1', 'p'));
   await restarted.handle(req('DEL', 'c1', 'p'));
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
+});
+
+test('VPP restart: reconcile re-creates the pod in VPP (same tags, memif id and secret, routes, NAT) and CHECK passes', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.nets.set('l2net', { name: 'l2net', type: 'L2' });
+  w.pods.nets.set('l3net', { name: 'l3net', type: 'L3', subnetCIDR: '10.100.0.0/16', subnetOneNodePrefixLen: 24 });
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth/l3net, m1/memif, m2/memif/l2net', 'contivpp.io/service-endpoint-if': 'tap1' }, 2);
+  await w.p.handle(req('ADD', 'c1', 'p'));
+  const before = await w.store.loadPod('c1');
+  const tags = [...w.vswitch.ifs.values()].map((i) => i.tag).sort();
+  const memifSecrets = before!.interfaces.filter((i) => i.memif).map((i) => i.memif!.secret);
+  // VPP restarts: it forgets everything; the taps it owned disappear from the pod.
+  for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap' && i.hostIfName) await w.linux.deleteTap(i.hostIfName, i.hostNamespace!);
+  w.vswitch.ifs.clear(); w.vswitch.routes.clear(); w.vswitch.nat.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear();
+  w.vswitch.vrfs = new Set([0]);
+  const rec = await w.p.reconcile();
+  assert.equal(rec.rewired, ['c1']);
+  assert.equal(rec.rewireFailed, []);
+  assert.equal([...w.vswitch.ifs.values()].map((i) => i.tag).sort(), tags, 'the same tagged interfaces, network loopbacks included');
+  assert.is(w.vswitch.nat.size, 1, 'service endpoint mapping back');
+  assert.is(w.vswitch.memifSockets.size, 1);
+  const after = (await w.store.loadPod('c1'))!;
+  assert.equal(after.interfaces.filter((i) => i.memif).map((i) => i.memif!.secret), memifSecrets);
+  assert.equal(after.interfaces.map((i) => i.address), before!.interfaces.map((i) => i.address), 'addresses kept');
+  await w.p.handle(req('CHECK', 'c1', 'p'));
+  // Nothing more to do the second time.
+  assert.equal((await w.p.reconcile()).rewired, []);
+  await w.p.handle(req('DEL', 'c1', 'p'));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
 });
 
 test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and deletes orphans', async () => {

@@ -88,8 +88,16 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const memifs = deps.memifs ?? memifPlugin?.memifs;
   const vnfConfig = deps.vnfConfig ?? await defaultVnfConfig(config);
   const pipeline = new Pipeline({ config, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}) });
-  const rec = await pipeline.reconcile();
-  if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length) log(`reconcile: ${JSON.stringify(rec)}`);
+  const reconcile = async (why: string) => {
+    const rec = await pipeline.reconcile();
+    if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length || rec.rewired.length || rec.rewireFailed.length) {
+      log(`reconcile (${why}): ${JSON.stringify(rec)}`);
+    }
+    return rec;
+  };
+  await reconcile('agent start');
+  // VPP restarted: it lost every pod interface; put them back from the pod records.
+  vswitch.onReconnected?.(() => { reconcile('VPP reconnected').catch((e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`)); });
   const server = await startCniServer({ socketPath: config.cniSocket, handler: (req) => pipeline.handle(req), log });
   log(`listening on ${config.cniSocket} (node ${config.nodeId}, pods ${config.podSubnet} /${config.podSubnetNodePrefixLen}, eth0 ${config.eth0Kind})`);
   return {

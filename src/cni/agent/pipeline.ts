@@ -536,11 +536,11 @@ export class Pipeline {
   // --- restart ----------------------------------------------------------------------------------
 
   /**
-   * After an agent (re)start: finish rollbacks of ADDs that were cut short, delete VPP interfaces
-   * tagged by us that no pod record owns, and forget node networks whose VPP objects are gone
-   * (VPP restarted) so that they are re-created on next use.
+   * After an agent (re)start or a VPP restart: finish rollbacks of ADDs that were cut short, delete
+   * VPP interfaces tagged by us that no pod record owns, forget node networks whose VPP objects
+   * are gone (VPP restarted), and re-wire in VPP what ready pods lost.
    */
-  async reconcile(): Promise<{ rolledBack: string[]; orphansDeleted: number[]; networksForgotten: string[] }> {
+  async reconcile(): Promise<{ rolledBack: string[]; orphansDeleted: number[]; networksForgotten: string[]; rewired: string[]; rewireFailed: Array<{ containerId: string; error: string }> }> {
     return this.serial(async () => {
       const rolledBack: string[] = [];
       for (const rec of await this.d.store.listPods()) {
@@ -572,9 +572,77 @@ export class Pipeline {
         const i = dump.find((x) => x.swIfIndex === net.loopbackSwIfIndex);
         if (!i || i.tag !== `${NET_TAG_PREFIX}${name}`) { delete node.networks[name]; networksForgotten.push(name); }
       }
-      if (networksForgotten.length) await this.d.store.saveNode(node);
-      return { rolledBack, orphansDeleted, networksForgotten };
+      if (networksForgotten.length) {
+        // VPP lost its state (it restarted): bridge domains went with the loopbacks.
+        for (const [name, net] of Object.entries(node.networks)) if (net.kind === 'L2') { delete node.networks[name]; networksForgotten.push(name); }
+        await this.d.store.saveNode(node);
+      }
+      const rewired: string[] = [];
+      const rewireFailed: Array<{ containerId: string; error: string }> = [];
+      const present = new Map(dump.map((i) => [i.swIfIndex, i.tag]));
+      for (const rec of await this.d.store.listPods()) {
+        if (rec.phase !== 'ready') continue;
+        try {
+          if (await this.rewire(rec, present)) rewired.push(rec.containerId);
+        } catch (e) {
+          rewireFailed.push({ containerId: rec.containerId, error: (e as Error).message });
+          this.log(`reconcile: re-wiring ${rec.containerId} failed: ${(e as Error).message}`);
+        }
+      }
+      return { rolledBack, orphansDeleted, networksForgotten, rewired, rewireFailed };
     });
+  }
+
+  /**
+   * Re-creates in VPP whatever of a ready pod VPP no longer has (after a VPP restart everything):
+   * its interfaces with the same tags, ids and secrets, their VPP-side config, routes and NAT
+   * mappings, with the recorded addresses. A tap's Linux side died with VPP and is set up again;
+   * a veth survived and only learns the new gateway MAC. Returns false when nothing was missing.
+   */
+  private async rewire(rec: PodRecord, present: Map<number, string>): Promise<boolean> {
+    const vs = this.d.vswitch;
+    const netns = rec.netns!;
+    const ours = (r: { swIfIndex: number; tag: string }) => present.get(r.swIfIndex) === r.tag;
+    const vppIfs = rec.resources.filter((r): r is Extract<Resource, { kind: 'tap' | 'afpacket' | 'memif' }> => r.kind === 'tap' || r.kind === 'afpacket' || r.kind === 'memif');
+    const lost = vppIfs.filter((r) => !ours(r));
+    if (lost.length === 0) return false;
+    if (!(await this.d.linux.netnsExists(netns))) throw new Error(`netns ${netns} is gone (DEL will clean up)`);
+    const customNets = new Map<string, CustomNetwork>();
+    for (const st of rec.interfaces) {
+      if (st.network === DEFAULT_NETWORK || st.network === STUB_NETWORK || customNets.has(st.network)) continue;
+      const cn = await this.d.pods.getCustomNetwork(st.network);
+      if (!cn) throw new Error(`CustomNetwork ${st.network} no longer exists`);
+      customNets.set(st.network, cn);
+    }
+    // A memif socket is gone with VPP when every memif on it is.
+    const sock = rec.resources.find((r): r is Extract<Resource, { kind: 'memif-socket' }> => r.kind === 'memif-socket');
+    if (sock && vppIfs.filter((r) => r.kind === 'memif').every((r) => !ours(r))) {
+      await mkdir(sock.dir, { recursive: true, mode: 0o755 });
+      await vs.addMemifSocket({ socketId: sock.socketId, filename: sock.filename });
+    }
+    // The routes recorded for the old sw_if_indexes went with them (new indexes may reuse old numbers).
+    const oldIndexes = new Set(lost.map((r) => r.swIfIndex));
+    rec.resources = rec.resources.filter((x) => !(x.kind === 'route' && oldIndexes.has(x.swIfIndex)));
+    for (const r of lost) {
+      const st = rec.interfaces.find((i) => i.name === r.ifName);
+      if (!st) continue;
+      const net = st.network === STUB_NETWORK ? undefined : await this.ensureNetwork(st.network, customNets.get(st.network));
+      let created: { swIfIndex: number; mac?: string };
+      if (r.kind === 'tap') {
+        await this.d.linux.deleteLinkIfExists(st.name, netns); // a stale kernel tap would block the name
+        created = await vs.createTap({ hostIfName: st.name, hostNamespace: netns, tag: r.tag });
+      } else if (r.kind === 'afpacket') {
+        created = await vs.createAfPacket({ hostIfName: r.hostIfName, tag: r.tag });
+      } else {
+        created = await vs.createMemif({ socketId: sock!.socketId, id: r.id, secret: st.memif!.secret, tag: r.tag });
+      }
+      r.swIfIndex = created.swIfIndex;
+      await this.attach(rec, st, net, created.swIfIndex, created.mac, r.kind === 'tap' ? 'full' : 'neighbor');
+    }
+    for (const r of rec.resources) if (r.kind === 'nat') await vs.addNatStaticMapping(r);
+    await this.d.store.savePod(rec);
+    this.log(`re-wired ${rec.containerId}: ${lost.map((r) => `${r.ifName} (${r.kind}) -> sw_if_index ${r.swIfIndex}`).join(', ')}`);
+    return true;
   }
 }
 

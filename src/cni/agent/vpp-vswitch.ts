@@ -34,7 +34,14 @@ function prefix(cidr: string) {
 
 export class VppVswitch implements Vswitch {
   private natEnabled = false;
-  constructor(readonly client: VppClient) {}
+  constructor(readonly client: VppClient) {
+    // A restarted VPP has the NAT plugin disabled again.
+    client.on('reconnected', () => { this.natEnabled = false; });
+  }
+
+  onReconnected(cb: () => void): void {
+    this.client.on('reconnected', cb);
+  }
 
   private async call<T = Record<string, any>>(op: string, name: string, value: Record<string, unknown>, deleting = false): Promise<T> {
     try {

@@ -44,6 +44,8 @@ export interface Vswitch {
   addNatStaticMapping(m: NatStaticMappingArgs): Promise<void>;
   deleteNatStaticMapping(m: NatStaticMappingArgs): Promise<void>;
   dumpInterfaces(): Promise<VswitchInterface[]>;
+  /** Calls `cb` each time the connection to the vswitch is back after it went away (VPP restarted). */
+  onReconnected?(cb: () => void): void;
   close?(): Promise<void>;
 }
 
