@@ -405,13 +405,15 @@ export class Pipeline {
   /** Undoes resources in reverse order; returns the ones that could not be removed. */
   private async undo(rec: PodRecord): Promise<Array<{ r: Resource; error: string }>> {
     const failed: Array<{ r: Resource; error: string }> = [];
-    let present: Map<number, string> | undefined;
-    try { present = new Map((await this.d.vswitch.dumpInterfaces()).map((i) => [i.swIfIndex, i.tag])); } catch (e) {
+    let dump: VswitchInterface[] | undefined;
+    try { dump = await this.d.vswitch.dumpInterfaces(); } catch (e) {
       this.log(`undo ${rec.containerId}: interface dump failed, deleting blindly: ${(e as Error).message}`);
     }
+    const present = dump && new Map(dump.map((i) => [i.swIfIndex, i.tag]));
     const kept: Resource[] = [];
     for (const r of [...rec.resources].reverse()) {
       try {
+        await this.untagged(rec, r, dump);
         await this.undoOne(rec, r, present);
       } catch (e) {
         if (e instanceof VswitchError && e.notFound) continue;
@@ -421,6 +423,26 @@ export class Pipeline {
     }
     rec.resources = kept;
     return failed;
+  }
+
+  /**
+   * memif and af_packet interfaces are tagged in a second call after VPP created them, so an agent
+   * killed in between leaves one untagged, which neither the pod record nor the orphan sweep knows.
+   * VPP's names find them: the pod's own memif socket id (`memif<socket-id>/<id>`) and the recorded
+   * veth host end (`host-<name>`). Deleted before the socket (in use otherwise) and the veth.
+   */
+  private async untagged(rec: PodRecord, r: Resource, dump: VswitchInterface[] | undefined): Promise<void> {
+    if (!dump || (r.kind !== 'memif-socket' && r.kind !== 'veth')) return;
+    const vs = this.d.vswitch;
+    for (const i of dump) {
+      if (i.tag !== '') continue;
+      if (r.kind === 'memif-socket' && i.name.startsWith(`memif${r.socketId}/`)) {
+        await vs.deleteMemif(i.swIfIndex).catch((e) => { if (!(e instanceof VswitchError && e.notFound)) throw e; });
+      } else if (r.kind === 'veth' && i.name === `host-${r.hostName}`) {
+        await vs.deleteAfPacket({ hostIfName: r.hostName, swIfIndex: i.swIfIndex }).catch((e) => { if (!(e instanceof VswitchError && e.notFound)) throw e; });
+      } else continue;
+      this.log(`undo ${rec.containerId}: deleted untagged ${i.name} (created before the agent could tag it)`);
+    }
   }
 
   private async undoOne(rec: PodRecord, r: Resource, present: Map<number, string> | undefined): Promise<void> {
