@@ -354,8 +354,8 @@ export class Pipeline {
     await vs.setInterfaceUp(swIfIndex, true);
     if (routed) {
       const route = { prefix: st.address!, vrfId: net!.vrfId, swIfIndex, nextHop: addrOf(st.address!) };
+      await this.record(rec, { kind: 'route', ...route }); // first: a crash after the add must not leak it
       await vs.addRoute(route);
-      await this.record(rec, { kind: 'route', ...route });
     }
 
     // Pod side (Linux interfaces only; a memif's pod side is the pod's own business).
