@@ -16,7 +16,10 @@ import { vethHostName } from '../../src/cni/agent/pipeline.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { createTapDevice, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
-import { startVppEmulator, type VppEmulator } from '../../test/support/vpp-emulator/index.js';
+import { E, startVppEmulator, type VppEmulator } from '../../test/support/vpp-emulator/index.js';
+import { ipL2Handlers } from '../../test/support/vpp-emulator/handlers/ip-l2.js';
+import { startProc, type Proc } from '../peers/procs.js';
+import { TSVPP_MAIN } from './common.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/soak
 const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.js');
@@ -53,6 +56,10 @@ export class CniRig {
   /** Container ids used, for finding their veth host ends (other tests may have tsv* veths too). */
   readonly containerIds = new Set<string>();
   log: string[] = [];
+  /** With `agentProcess`: the agent runs as `tsvpp agent` in this child (SIGKILL-able). */
+  agentProc: Proc | null = null;
+  /** Called (and awaited) by the emulator before VPP creates a tap, af_packet, memif or route: a place to inject faults. */
+  beforeVppCreate: ((kind: 'tap' | 'afpacket' | 'memif' | 'route') => void | Promise<void>) | null = null;
 
   private constructor() {
     if (!API_DIR) throw new Error('VPP .api.json fixtures not found (test/fixtures/vppapi/api-json)');
@@ -66,18 +73,28 @@ export class CniRig {
     };
   }
 
-  static async start(o: { reconnect?: boolean } = {}): Promise<CniRig> {
+  static async start(o: { reconnect?: boolean; agentProcess?: boolean } = {}): Promise<CniRig> {
     const rig = new CniRig();
     try {
       mkdirSync(rig.config.podManifests!);
       writeFileSync(join(rig.config.podManifests!, 'pods.yaml'), MANIFEST);
       rig.emu = await startVppEmulator({
         socketPath: rig.config.vppApiSocket, registry: rig.registry, runtimeDir: rig.dir,
+        handlers: {
+          ip_route_add_del: async (req, ctx) => { if (req.is_add) await rig.beforeVppCreate?.('route'); return ipL2Handlers.ip_route_add_del!(req, ctx); },
+        },
         hooks: {
-          onTapCreate: (r) => createTapDevice(r.hostIfName, r.hostNamespace || undefined),
+          onTapCreate: async (r) => { await rig.beforeVppCreate?.('tap'); await createTapDevice(r.hostIfName, r.hostNamespace || undefined); },
+          onMemifCreate: async () => { await rig.beforeVppCreate?.('memif'); },
+          onAfPacketCreate: async (r) => {
+            await rig.beforeVppCreate?.('afpacket');
+            // What the emulator checks without this hook (VPP needs the host interface).
+            if (!existsSync(`/sys/class/net/${r.hostIfName}`)) throw Object.assign(new Error(`host interface ${r.hostIfName} does not exist`), { retval: E('INVALID_INTERFACE') });
+          },
           onTapDelete: async (i) => { await deleteLinkIfExists(i.tap!.hostIfName, i.tap!.hostNamespace || undefined); },
         },
       });
+      if (o.agentProcess) { await rig.startAgentProcess(); return rig; }
       rig.client = await VppClient.connect({
         socket: rig.config.vppApiSocket, registry: rig.registry, name: 'soak-agent',
         reconnect: o.reconnect ? { initialDelayMs: 20, maxDelayMs: 200 } : false,
@@ -88,6 +105,28 @@ export class CniRig {
       throw e;
     }
     return rig;
+  }
+
+  /** Starts `tsvpp agent` with this rig's config as a child process; resolves once it listens. */
+  async startAgentProcess(): Promise<void> {
+    const c = this.config;
+    const flags: Record<string, string | number> = {
+      '--vpp-api-socket': c.vppApiSocket, '--vpp-api-dir': API_DIR!, '--state-dir': c.stateDir, '--memif-socket-dir': c.memifSocketDir,
+      '--cni-socket': c.cniSocket, '--pod-manifests': c.podManifests!, '--node-id': c.nodeId, '--max-custom-interfaces': c.maxCustomInterfaces,
+    };
+    const p = startProc({ name: 'soak-agent', cmd: process.execPath, args: [TSVPP_MAIN, 'agent', ...Object.entries(flags).flatMap(([k, v]) => [k, String(v)])] });
+    this.agentProc = p;
+    try { await p.waitFor(/listening on /, 15_000); } catch (e) {
+      throw new Error(`tsvpp agent did not start: ${(e as Error).message}; output: ${p.tail(10)}`);
+    }
+  }
+
+  /** SIGKILL of the agent process; resolves when it is gone. */
+  async killAgentProcess(): Promise<void> {
+    const p = this.agentProc;
+    if (!p?.running) return;
+    process.kill(p.pid, 'SIGKILL');
+    await p.waitExit(5_000);
   }
 
   /** A pod sandbox netns, as the container runtime would create it. */
@@ -130,6 +169,9 @@ export class CniRig {
     const ls = (p: string) => (existsSync(p) ? readdirSync(p) : []);
     return {
       'VPP pod interfaces': [...this.emu.state.interfaces.values()].filter((i) => i.tag.startsWith('tsvpp:')).map((i) => `${i.swIfIndex} ${i.tag}`),
+      // memif and af_packet get their tag in a second call: one created just before a crash has none.
+      'VPP untagged interfaces': [...this.emu.state.interfaces.values()].filter((i) => i.tag === '' && i.name !== 'local0').map((i) => `${i.swIfIndex} ${i.name}`),
+      'VPP routes': [...this.emu.state.routes.keys()],
       'VPP memif sockets': [...this.emu.state.memifSockets.values()].filter((s) => s.socketId !== 0).map((s) => `${s.socketId} ${s.filename}`),
       'host veths': await this.ourVeths(),
       'memif socket dir': ls(this.config.memifSocketDir),
@@ -146,6 +188,7 @@ export class CniRig {
 
   async close(): Promise<void> {
     try { await this.agent?.close(); } catch { /* already closed */ }
+    await this.agentProc?.stop(3_000).catch(() => undefined);
     try { await this.client?.close(); } catch { /* already closed */ }
     try { await this.emu?.close(); } catch { /* already closed */ }
     for (const v of await this.ourVeths().catch(() => [])) await deleteLinkIfExists(v).catch(() => undefined);
