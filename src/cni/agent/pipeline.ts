@@ -17,6 +17,7 @@ import type { Link, AddrInfo, RouteInfo, RouteSpec } from '../linux/ip.js';
 import { IpamError, type IpamRange, type Lease } from '../ipam.js';
 import { hostRange4, parsePrefix4, slice4, formatPrefix4 } from '../ipv4.js';
 import { PodSourceError, type CustomNetwork, type PodInfo, type PodSource } from '../pods/types.js';
+import { isGone, makeSocketDir, SocketDirError } from './socket-dir.js';
 import { NET_TAG_PREFIX, VswitchError, parsePodTag, podTag, type Vswitch, type VswitchInterface } from './vswitch.js';
 import type { AgentConfig } from './config.js';
 import { nodePodSubnet } from './config.js';
@@ -319,7 +320,10 @@ export class Pipeline {
           const filename = podMemif ? podMemif.allocation.hostSocket : join(dir, 'memif.sock');
           sock = { kind: 'memif-socket', socketId, filename, dir };
           await this.record(rec, sock);
-          await mkdir(dir, { recursive: true, mode: 0o755 }); // again after a DEL of an earlier sandbox
+          try { await makeSocketDir(dir); } catch (e) { // again after a DEL of an earlier sandbox
+            if (e instanceof SocketDirError) throw new CniError(ErrorCode.Wiring, 'cannot create the pod\'s memif socket directory; everything was rolled back', `${e.message} (agent memifSocketDir ${this.d.config.memifSocketDir})`);
+            throw e;
+          }
           await vs.addMemifSocket({ socketId, filename });
         }
         const { socketId, filename } = sock;
@@ -463,7 +467,7 @@ export class Pipeline {
       case 'memif': if (!gone(r.swIfIndex)) await vs.deleteMemif(r.swIfIndex); return;
       case 'memif-socket':
         await vs.deleteMemifSocket(r.socketId).catch((e) => { if (!(e instanceof VswitchError && e.notFound)) throw e; });
-        await rm(r.dir, { recursive: true, force: true });
+        await rm(r.dir, { recursive: true, force: true }).catch((e) => { if (!isGone(e)) throw e; });
         return;
       case 'veth': await this.d.linux.deleteLinkIfExists(r.hostName); return;
       case 'lease': {
