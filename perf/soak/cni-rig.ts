@@ -4,7 +4,7 @@
 // close() removes everything it created, also after a failure.
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -166,7 +166,7 @@ export class CniRig {
 
   /** Everything a pod could leave behind, as lists of names (all empty on a clean node). */
   async leftovers(): Promise<Record<string, string[]>> {
-    const ls = (p: string) => (existsSync(p) ? readdirSync(p) : []);
+    const ls = (p: string) => (existsSync(p) && statSync(p).isDirectory() ? readdirSync(p) : []);
     return {
       'VPP pod interfaces': [...this.emu.state.interfaces.values()].filter((i) => i.tag.startsWith('tsvpp:')).map((i) => `${i.swIfIndex} ${i.tag}`),
       // memif and af_packet get their tag in a second call: one created just before a crash has none.

@@ -19,6 +19,12 @@ scenarios:
                     an echoing peer (--peer self|dpdk, --size B, --role master|slave)
   vpp-restart       the CNI agent with pods; the VPP emulator restarts; the client reconnects
                     and the agent re-applies its pods (needs root: netns)
+  agent-kill        the CNI agent (a child process) SIGKILLed inside VPP's create of each pod
+                    interface and route and at random moments of an ADD; after the restart DEL
+                    converges and a retried ADD works, nothing left (root; --rounds N, default 24;
+                    --short 12)
+  memif-dir         the agent's memif socket dir a file / on a read-only mount / missing: ADD of a
+                    memif pod fails naming the dir, nothing left, ADD works once fixed (root)
   pod-cycles        pod ADD/DEL cycles with tap, veth and memif through tsvpp-cni, the agent and
                     the VPP emulator; nothing left behind (--cycles N, default 200; --short 20)
   all               every scenario above in its --short form (dpdk peers when testpmd is there)
@@ -39,7 +45,7 @@ export interface SoakReportLike {
   seconds: number;
 }
 
-const SCENARIOS = ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'pod-cycles', 'all', 'summary'] as const;
+const SCENARIOS = ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'memif-dir', 'pod-cycles', 'all', 'summary'] as const;
 
 export async function main(argv: string[]): Promise<number> {
   const { flags, rest } = parseFlags(argv, {
@@ -86,6 +92,14 @@ export async function main(argv: string[]): Promise<number> {
         const { runVppRestart } = await import('../../perf/soak/vpp-restart.js');
         return runVppRestart({ restarts: flags.rounds ?? (short ? 2 : 10), log });
       }
+      case 'agent-kill': {
+        const { runAgentKill } = await import('../../perf/soak/agent-kill.js');
+        return runAgentKill({ rounds: flags.rounds ?? (short ? 12 : 24), log });
+      }
+      case 'memif-dir': {
+        const { runMemifDir } = await import('../../perf/soak/memif-dir.js');
+        return runMemifDir({ log });
+      }
       case 'pod-cycles': {
         const { runPodCycles } = await import('../../perf/soak/pod-cycles.js');
         return runPodCycles({ cycles: flags.cycles ?? (short ? 20 : 200), log });
@@ -93,7 +107,7 @@ export async function main(argv: string[]): Promise<number> {
       default: throw new UsageError(`unknown soak scenario '${name}'`);
     }
   };
-  const names = scenario === 'all' ? ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'pod-cycles'] : [scenario];
+  const names = scenario === 'all' ? ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'memif-dir', 'pod-cycles'] : [scenario];
   let ok = true;
   for (const name of names) {
     let r: SoakReportLike;
