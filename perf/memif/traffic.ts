@@ -5,7 +5,7 @@
 // Packet: [0..11] MACs, [12..13] ethertype 0x88b5 (local experimental), [14..15] queue, [16..19] seq
 // (u32 LE), [20..] a fixed byte pattern. The sender keeps at most `window` packets in flight per
 // queue so an echoing peer with rings of the same size never has to drop.
-import { RxBurst, TxBurst, type MemifConnection } from '../../src/memif/index.js';
+import { RxBurst, type MemifConnection } from '../../src/memif/index.js';
 
 export interface TrafficOptions {
   /** Frame size in bytes (>= 20). */
@@ -42,6 +42,12 @@ const ETHERTYPE = 0x88b5;
 const SLICE_MS = 2;
 const HDR = 20;
 
+/** Writes the queue and sequence stamps (bytes 14..19) into a packet built from makeTemplate. */
+export function stampPacket(p: Uint8Array, q: number, seq: number): void {
+  p[14] = q & 0xff; p[15] = q >> 8;
+  p[16] = seq & 0xff; p[17] = (seq >>> 8) & 0xff; p[18] = (seq >>> 16) & 0xff; p[19] = (seq >>> 24) & 0xff;
+}
+
 export function makeTemplate(size: number): Uint8Array {
   if (!Number.isInteger(size) || size < HDR) throw new RangeError(`packet size must be an integer >= ${HDR}, got ${size}`);
   const t = new Uint8Array(size);
@@ -63,8 +69,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   const segsPerPkt = Math.max(1, Math.ceil(size / bufSize));
   const window = o.window ?? Math.max(1, Math.floor((ringSize / segsPerPkt) * 0.75));
   const rxb = new RxBurst(burst, burst * (segsPerPkt + 1));
-  const txb = new TxBurst(burst, burst * (segsPerPkt + 1));
-  const sizes = new Float64Array(burst).fill(size);
+  const pool = Array.from({ length: burst }, () => template.slice());
   const perQueue = Array.from({ length: queues }, (_, q) => Math.floor(o.packets / queues) + (q < o.packets % queues ? 1 : 0));
   const sent = new Float64Array(queues);
   const expect = new Float64Array(queues);
@@ -96,18 +101,10 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
       // Transmit up to the window.
       const room = Math.min(burst, perQueue[q]! - sent[q]!, window - (sent[q]! - got[q]!));
       if (room > 0) {
-        const n = conn.allocTx(q, txb, room, sizes);
-        for (let i = 0; i < n; i++) {
-          txb.write(i, template);
-          const f = txb.pktFirstSeg[i]!;
-          const buf = txb.regions[txb.segRegion[f]!]!;
-          const off = txb.segOffset[f]!;
-          const seq = sent[q]! + i;
-          buf[off + 14] = q & 0xff; buf[off + 15] = q >> 8;
-          buf[off + 16] = seq & 0xff; buf[off + 17] = (seq >>> 8) & 0xff; buf[off + 18] = (seq >>> 16) & 0xff; buf[off + 19] = (seq >>> 24) & 0xff;
-        }
+        // Built and stamped in private memory, copied into the ring by tx() in one pass.
+        for (let i = 0; i < room; i++) stampPacket(pool[i]!, q, sent[q]! + i);
+        const n = conn.txBurst(q, pool, room);
         if (n > 0) {
-          conn.commitTx(q, n);
           sent[q]! += n;
           tx += n;
           moved += n;
