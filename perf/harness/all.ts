@@ -1,6 +1,7 @@
 // `tsvpp perf --all`: every scenario in one run. memif throughput pairs alternate within each
 // configuration and repeats go round the whole matrix, so machine drift hits every pair alike;
-// then latency, the vppapi codec and client, and the tsvpp-cni start time.
+// then latency, the vppapi codec and client, the tsvpp-cni start time and CNI ADD/DEL latency
+// (pods with 0, 1, 3 custom interfaces; root only, else the output says so and skips that part).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describeMachine, machineInfo } from './machine.js';
@@ -17,8 +18,10 @@ export interface AllOptions {
   durationMs: number;
   pingCount: number;
   sizes?: number[];
-  /** Skip sections: 'memif', 'latency', 'vppapi', 'cni'. */
+  /** Skip sections: 'memif', 'latency', 'vppapi', 'cni' (start time and ADD/DEL latency). */
   skip?: string[];
+  /** CNI ADD/DEL latency: pods per custom-interface count (default 20). */
+  cniPods?: number;
   verbose?: boolean;
   progress?: Progress;
   out?: (line: string) => void;
@@ -54,7 +57,7 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
   const groups = skip.has('memif') ? [] : memifMatrix(mo);
   const order = runOrder(groups, o.repeats);
   const lat = skip.has('latency') ? [] : latencyScenarios(mo);
-  const total = order.length + lat.length * o.repeats + (skip.has('vppapi') ? 0 : o.repeats) + (skip.has('cni') ? 0 : 1);
+  const total = order.length + lat.length * o.repeats + (skip.has('vppapi') ? 0 : o.repeats) + (skip.has('cni') ? 0 : 2);
   const progress = o.progress ?? new Progress(total);
   say(`machine: ${describeMachine(machine)}`);
   say(`${o.full ? 'full matrix (--full)' : 'default subset; --full runs every size x burst x mode x queues'}: ${order.length} memif runs, ` +
@@ -137,9 +140,35 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
     } catch (e) {
       progress.done('tsvpp-cni start', `FAILED ${firstLine(e)}`);
     }
+    await runCniLatencySection(report, o.cniPods ?? 20, progress, say);
   }
   report.seconds = (Date.now() - t0) / 1000;
   return report;
+}
+
+/** CNI ADD/DEL latency into report.cniLatency; without root a note instead (the section is skipped). */
+async function runCniLatencySection(report: PerfReport, pods: number, progress: Progress, say: (s: string) => void): Promise<void> {
+  const lbl = `CNI ADD/DEL latency, ${pods} pods x 0/1/3 custom interfaces`;
+  progress.start(lbl);
+  const { cniLatencySkipReason, runCniLatency } = await import('./cni-latency.js');
+  const why = cniLatencySkipReason();
+  if (why) {
+    const msg = `CNI ADD/DEL latency skipped: ${why}`;
+    report.notes.push(msg);
+    say(`note: ${msg}`);
+    progress.done(lbl, 'skipped (not root)');
+    return;
+  }
+  try {
+    const r = await runCniLatency({ podsPerSize: pods });
+    report.cniLatency = r;
+    const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
+    if (left.length) report.notes.push(`CNI ADD/DEL latency left behind: ${left.map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}`);
+    progress.done(lbl, r.rows.map((x) => `${x.customIfs} if: ADD p50 ${x.add.p50.toFixed(0)} DEL p50 ${x.del.p50.toFixed(0)} ms`).join(', '));
+  } catch (e) {
+    report.notes.push(`CNI ADD/DEL latency failed: ${firstLine(e)}`);
+    progress.done(lbl, `FAILED ${firstLine(e)}`);
+  }
 }
 
 const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);

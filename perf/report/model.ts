@@ -1,6 +1,7 @@
 // The perf report: every figure of a `tsvpp perf --all` run, as written to --json and rendered
 // by table.ts and svg.ts.
 import type { Machine } from '../harness/machine.js';
+import type { CniLatencyReport } from '../harness/cni-latency.js';
 import {
   REFERENCE_PAIR, configKey, summarize, type Kind, type MemifPair, type MemifScenario, type RunFigure, type Summary,
 } from '../harness/scenarios.js';
@@ -39,6 +40,8 @@ export interface PerfReport {
     client: { sequentialPerSec: Summary; pipelinedPerSec: Summary; window: number };
   };
   cni?: { startMs: Summary; nodeBaselineMs: Summary; runs: number };
+  /** ADD/DEL through the real tsvpp-cni, agent and VPP emulator (absent when skipped: not root). */
+  cniLatency?: CniLatencyReport;
 }
 
 /** Groups run figures by scenario into rows with summaries and ratios to the reference. */

@@ -56,5 +56,14 @@ export function formatReport(r: PerfReport): string {
       ['node -e 0 (baseline)', f(r.cni.nodeBaselineMs.median, 1), range(r.cni.nodeBaselineMs, 1)],
     ], [false, true, true]));
   }
+  if (r.cniLatency) {
+    const c = r.cniLatency;
+    out.push('', `CNI: ADD and DEL latency, ms, for pods with 0, 1, 3 custom interfaces (emulator; real tsvpp-cni, agent, netns; ` +
+      `eth0 ${c.eth0}; ${c.podsPerSize} pods each)`);
+    out.push(renderTable(['custom interfaces', 'ADD p50', 'ADD p99', 'DEL p50', 'DEL p99', 'ok ADD/DEL', 'error'], c.rows.map((x) => [
+      `${x.customIfs}${x.kinds.length ? ` (${x.kinds.join(', ')})` : ''}`, f(x.add.p50, 1), f(x.add.p99, 1), f(x.del.p50, 1), f(x.del.p99, 1),
+      `${x.add.n}/${x.del.n}`, x.errors[0] ?? '',
+    ]), [false, true, true, true, true, true, false]));
+  }
   return out.join('\n');
 }
