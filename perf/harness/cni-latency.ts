@@ -17,6 +17,7 @@ import { VppClient } from '../../src/vppapi/client/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/pipeline.js';
+import { podTag } from '../../src/cni/agent/vswitch.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { addNetns, createTapDevice, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
@@ -33,7 +34,15 @@ const CUSTOM_IFS: Record<CustomIfCount, string[]> = { 0: [], 1: ['memif1/memif']
 
 /** p50/p99 (nearest rank) and min/max of one command's wall times, ms. */
 export interface LatencyMs { p50: number; p99: number; min: number; max: number; n: number }
-export interface CniLatencyRow { customIfs: CustomIfCount; kinds: string[]; add: LatencyMs; del: LatencyMs; errors: string[] }
+export interface CniLatencyRow {
+  customIfs: CustomIfCount;
+  kinds: string[];
+  add: LatencyMs;
+  del: LatencyMs;
+  /** VPP interfaces tagged for the pod right after each successful ADD (eth0 + custom): evidence the sizes differ. */
+  vppIfsPerPod: number[];
+  errors: string[];
+}
 export interface CniLatencyReport { podsPerSize: number; eth0: string; rows: CniLatencyRow[]; leftovers: Record<string, string[]> }
 
 export function latencyMs(xs: readonly number[]): LatencyMs {
@@ -136,6 +145,12 @@ class LatencyRig {
     });
   }
 
+  /** VPP interfaces whose tag names this container. */
+  podIfs(containerId: string): string[] {
+    const prefix = podTag(containerId, '');
+    return [...(this.emu?.state.interfaces.values() ?? [])].filter((i) => i.tag.startsWith(prefix)).map((i) => i.tag.slice(prefix.length));
+  }
+
   private async ourVeths(): Promise<string[]> {
     const ours = new Set([...this.containerIds].map((id) => vethHostName(id, 'veth1')));
     return (await listLinks()).map((l) => l.ifname).filter((n) => ours.has(n));
@@ -178,6 +193,7 @@ export async function runCniLatency(o: { podsPerSize: number; onRound?: (round: 
   const add = new Map<CustomIfCount, number[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
   const del = new Map<CustomIfCount, number[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
   const errors = new Map<CustomIfCount, string[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
+  const vppIfs = new Map<CustomIfCount, number[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
   try {
     await rig.start();
     for (let r = 0; r < o.podsPerSize; r++) {
@@ -186,8 +202,7 @@ export async function runCniLatency(o: { podsPerSize: number; onRound?: (round: 
         const id = `perf${rig.rnd}${r}x${n}`, ns = await rig.newNetns();
         pods.push({ n, id, ns });
         const x = await rig.cni('ADD', id, ns, podName(n));
-        if (x.code === 0) add.get(n)!.push(x.ms);
-        else errors.get(n)!.push(`ADD exited ${x.code}: ${firstLine(x.stderr)}`);
+        if (x.code === 0) { add.get(n)!.push(x.ms); vppIfs.get(n)!.push(rig.podIfs(id).length); } else errors.get(n)!.push(`ADD exited ${x.code}: ${firstLine(x.stderr)}`);
       }
       for (const p of pods) {
         const x = await rig.cni('DEL', p.id, p.ns, podName(p.n));
@@ -202,7 +217,7 @@ export async function runCniLatency(o: { podsPerSize: number; onRound?: (round: 
       podsPerSize: o.podsPerSize, eth0: rig.config.eth0Kind, leftovers,
       rows: CNI_LATENCY_SIZES.map((n) => ({
         customIfs: n, kinds: CUSTOM_IFS[n].map((s) => s.split('/')[1]!), add: latencyMs(add.get(n)!), del: latencyMs(del.get(n)!),
-        errors: [...new Set(errors.get(n)!)],
+        vppIfsPerPod: vppIfs.get(n)!, errors: [...new Set(errors.get(n)!)],
       })),
     };
   } finally {

@@ -1,0 +1,37 @@
+// A tiny run of the perf --all CNI ADD/DEL latency section (root: real netns, veths, taps):
+// 2 pods per custom-interface count through the real tsvpp-cni, the agent and the VPP emulator.
+// Checks the figures are sane (no timing thresholds beyond "finite and under a minute") and
+// that nothing is left behind: no netns, no VPP pod interfaces, no veths, no temp dir.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { runCniLatency } from '../../perf/harness/cni-latency.js';
+
+const ours = () => ({
+  netns: readdirSync('/var/run/netns').filter((n) => n.startsWith('tsvpp-perf-')),
+  tmp: readdirSync(tmpdir()).filter((n) => n.startsWith('tsvpp-perf-cni-')),
+});
+
+test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane p50/p99, nothing left behind', async () => {
+  const before = ours();
+  const rounds: number[] = [];
+  const r = await runCniLatency({ podsPerSize: 2, onRound: (i) => rounds.push(i) });
+  assert.equal(rounds, [1, 2]);
+  assert.equal(r.rows.map((x) => x.customIfs), [0, 1, 3]);
+  for (const x of r.rows) {
+    assert.equal(x.errors, [], `${x.customIfs} custom interfaces: ${x.errors.join('; ')}`);
+    assert.is(x.add.n, 2, `${x.customIfs}: ADD samples`);
+    assert.is(x.del.n, 2, `${x.customIfs}: DEL samples`);
+    // eth0 plus each custom interface is a tagged VPP interface while the pod exists.
+    assert.equal(x.vppIfsPerPod, [1 + x.customIfs, 1 + x.customIfs], `${x.customIfs}: VPP interfaces per pod`);
+    for (const [what, l] of [['ADD', x.add], ['DEL', x.del]] as const) {
+      assert.ok(l.p50 > 0 && l.p50 < 60_000, `${x.customIfs} ${what} p50 ${l.p50}`);
+      assert.ok(l.min <= l.p50 && l.p50 <= l.p99 && l.p99 <= l.max, `${x.customIfs} ${what} ${JSON.stringify(l)}`);
+    }
+  }
+  for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);
+  assert.equal(ours(), before, 'netns or temp dir left after the run');
+});
+
+test.run();
