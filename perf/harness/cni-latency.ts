@@ -6,7 +6,7 @@
 // drift hits every size alike and the node holds at most one pod per size. Timed: the ADD or DEL
 // child from spawn to exit; the netns creation/deletion around it is not. Needs root.
 // Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE]
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +22,8 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js'
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { addNetns, createTapDevice, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
 import { startVppEmulator, type VppEmulator } from '../../test/support/vpp-emulator/index.js';
+import { IP } from '../../src/cni/linux/ip.js';
+import { onExitCleanup } from '../peers/procs.js';
 import { percentile } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/harness
@@ -89,6 +91,12 @@ class LatencyRig {
   emu?: VppEmulator;
   client?: VppClient;
   agent?: Agent;
+  /** Interrupted (SIGINT/SIGTERM) before close(): only synchronous removal is possible then. */
+  private readonly unregisterExit = onExitCleanup(() => {
+    for (const id of this.containerIds) spawnSync(IP, ['link', 'del', vethHostName(id, 'veth1')], { stdio: 'ignore' });
+    for (const ns of this.netns) spawnSync(IP, ['netns', 'delete', ns], { stdio: 'ignore' });
+    rmSync(this.dir, { recursive: true, force: true });
+  });
 
   constructor() {
     this.config = {
@@ -170,6 +178,7 @@ class LatencyRig {
   }
 
   async close(): Promise<void> {
+    this.unregisterExit();
     try { await this.agent?.close(); } catch { /* already closed */ }
     try { await this.client?.close(); } catch { /* already closed */ }
     try { await this.emu?.close(); } catch { /* already closed */ }
