@@ -33,7 +33,8 @@ tsvpp perf --all [--full] [--repeats N] [--duration-ms MS] [--sizes 64,1500] [--
                  [--json FILE] [--svg FILE] [--ping-count N] [--verbose]
   Every scenario in one run: memif one-way and echo for tsvpp<->tsvpp (two pinned processes),
   tsvpp<->testpmd (both roles) and testpmd txonly->rxonly (the reference), alternated, with
-  repeats (median, min, max); ping-pong latency; vppapi codec and client; tsvpp-cni start time.
+  repeats (median, min, max); ping-pong latency; vppapi codec and client; tsvpp-cni start time;
+  CNI ADD/DEL latency for pods with 0, 1, 3 custom interfaces (root: network namespaces).
   The default is a subset (sizes 64, 1500, 9000 at burst 32, polling, 1 queue, plus burst 256,
   interrupt mode and 2 queues at 64 B; ~10 min on 2 vCPUs); --full runs sizes 64/256/1500/9000 x
   bursts 32/64/256 x polling/interrupt x 1/2 queues. Without testpmd the tsvpp-only scenarios run.
