@@ -259,10 +259,14 @@ export class Pipeline {
       if (st.type !== 'memif' || !st.memif) continue;
       const key = vnfInterfaceKey(rec.microserviceLabel!, st.name);
       const value = JSON.stringify(vnfMemifInterface({ name: st.name, id: st.memif.id, socketFilename: pm.podSocket, secret: st.memif.secret, ...(st.address ? { ipAddresses: [st.address] } : {}) }));
+      // Recorded first: a write that timed out may still be applied by etcd afterwards, and only a
+      // recorded key is compare-and-deleted by the rollback or a later DEL.
+      const r: Resource = { kind: 'etcd-key', key, value };
+      await this.record(rec, r);
       try { await kv.createIfAbsent(key, value); } catch (e) {
+        if ((e as { notApplied?: boolean }).notApplied === true) { rec.resources = rec.resources.filter((x) => x !== r); await this.d.store.savePod(rec); }
         throw new CniError(ErrorCode.Wiring, 'etcd auto-configuration failed; everything was rolled back', `contivpp.io/microservice-label ${rec.microserviceLabel}: ${(e as Error).message}`);
       }
-      await this.record(rec, { kind: 'etcd-key', key, value });
     }
   }
 

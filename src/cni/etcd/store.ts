@@ -1,7 +1,7 @@
 // Conditional writes of pod configuration to etcd (etcd3 client library). A key is created only
 // if absent and deleted only while it still holds the value we wrote, so a key owned by someone
 // else (another node's agent, an operator) is never clobbered.
-import { Etcd3 } from 'etcd3';
+import { Etcd3, GRPCUnavailableError } from 'etcd3';
 
 export interface KeyValueStore {
   /** Creates key=value; succeeds if the key already holds exactly this value; fails if it holds another. */
@@ -12,7 +12,11 @@ export interface KeyValueStore {
 }
 
 export class EtcdError extends Error {
-  constructor(readonly endpoints: string[], message: string, readonly conflict = false) {
+  /**
+   * notApplied: the request certainly changed nothing (a conflict, or no connection to send it on).
+   * Otherwise — a timeout above all — etcd may still apply it later.
+   */
+  constructor(readonly endpoints: string[], message: string, readonly conflict = false, readonly notApplied = conflict) {
     super(message);
     this.name = 'EtcdError';
   }
@@ -46,7 +50,9 @@ export class EtcdKeyValueStore implements KeyValueStore {
     const timeout = new Promise<never>((_, rej) => { t = setTimeout(() => rej(new Error(`no answer within ${this.timeoutMs} ms`)), this.timeoutMs + 1000); });
     try { return await Promise.race([p, timeout]); } catch (e) {
       if (e instanceof EtcdError) throw e;
-      throw new EtcdError(this.endpoints, `etcd ${this.endpoints.join(',')}: ${what}: ${(e as Error).message}`);
+      // grpc-js fails a call it could not send with UNAVAILABLE "No connection established".
+      const unsent = e instanceof GRPCUnavailableError && /No connection established/.test(e.message);
+      throw new EtcdError(this.endpoints, `etcd ${this.endpoints.join(',')}: ${what}: ${(e as Error).message}`, false, unsent);
     } finally { clearTimeout(t); }
   }
 
