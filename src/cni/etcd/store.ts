@@ -22,6 +22,11 @@ export class EtcdError extends Error {
   }
 }
 
+/** A fault-handling policy that just runs the call (the part of cockatiel's IPolicy etcd3 uses). */
+const passThrough = {
+  execute: <T>(fn: (ctx: { signal: AbortSignal }) => PromiseLike<T> | T) => Promise.resolve().then(() => fn({ signal: new AbortController().signal })),
+} as unknown as NonNullable<NonNullable<NonNullable<ConstructorParameters<typeof Etcd3>[0]>['faultHandling']>['global']>;
+
 export interface EtcdOptions { endpoints: string[]; timeoutMs?: number }
 
 export class EtcdKeyValueStore implements KeyValueStore {
@@ -39,6 +44,11 @@ export class EtcdKeyValueStore implements KeyValueStore {
       hosts: o.endpoints,
       dialTimeout: Math.min(deadline, 3000),
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + deadline }),
+      // The library's per-host circuit breaker opens after 3 failures and refuses every call for
+      // 5 s ("Execution prevented because the circuit breaker is open"), even once etcd is back.
+      // With one endpoint there is no other host to turn to: it only delays recovery (a DEL retried
+      // right after etcd returned failed). Several endpoints keep it, to skip a dead one.
+      ...(o.endpoints.length === 1 ? { faultHandling: { host: () => passThrough } } : {}),
     });
   }
 
