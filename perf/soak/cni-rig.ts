@@ -19,6 +19,9 @@ import { createTapDevice, deleteLinkIfExists, deleteNetns, listLinks } from '../
 import { E, startVppEmulator, type VppEmulator } from '../../test/support/vpp-emulator/index.js';
 import { ipL2Handlers } from '../../test/support/vpp-emulator/handlers/ip-l2.js';
 import { startProc, type Proc } from '../peers/procs.js';
+import { Etcd3 } from 'etcd3';
+import { KubeletStandin } from '../../test/support/kubelet-standin.js';
+import { startEtcd, type EtcdServer } from '../../test/support/etcd.js';
 import { TSVPP_MAIN } from './common.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/soak
@@ -41,6 +44,24 @@ spec:
         limits:
           contivpp.io/memif: 1
 `;
+
+/** Pods of the memif node (device plugin + kubelet stand-in): one memif each, a microservice label each. */
+const vnfPod = (name: string, label: string) => `apiVersion: v1
+kind: Pod
+metadata:
+  name: ${name}
+  annotations:
+    contivpp.io/custom-if: memif1/memif
+    contivpp.io/microservice-label: ${label}
+spec:
+  containers:
+    - name: vnf
+      image: x
+      resources:
+        limits:
+          contivpp.io/memif: 1
+`;
+export const VNF_PODS = ['soak-vnf', 'soak-vnf2'] as const;
 
 export interface CniResult { code: number; out: any; stderr: string }
 
@@ -73,11 +94,34 @@ export class CniRig {
     };
   }
 
-  static async start(o: { reconnect?: boolean; agentProcess?: boolean } = {}): Promise<CniRig> {
+  /** With `memifNode`: kubelet's side (device plugin registration, PodResources) as a stand-in. */
+  kubelet: KubeletStandin | null = null;
+  /** With `memifNode.etcd`: a real etcd the agent is configured with (--etcd). */
+  etcd: EtcdServer | null = null;
+  private etcdRaw: Etcd3 | null = null;
+
+  /**
+   * memifNode: the agent also runs the device plugin (4 devices), asks the kubelet stand-in's
+   * PodResources at ADD and, with etcd, writes the pods' memif config there: the wiring
+   * startAgent builds from the config (--memif-devices, --pod-resources-socket, --etcd).
+   */
+  static async start(o: { reconnect?: boolean; agentProcess?: boolean; memifNode?: { etcd?: boolean } } = {}): Promise<CniRig> {
     const rig = new CniRig();
     try {
       mkdirSync(rig.config.podManifests!);
-      writeFileSync(join(rig.config.podManifests!, 'pods.yaml'), MANIFEST);
+      writeFileSync(join(rig.config.podManifests!, 'pods.yaml'), [MANIFEST, vnfPod(VNF_PODS[0], 'vnf1'), vnfPod(VNF_PODS[1], 'vnf2')].join('---\n'));
+      if (o.memifNode) {
+        const dpDir = join(rig.dir, 'device-plugins');
+        mkdirSync(dpDir);
+        rig.kubelet = new KubeletStandin(dpDir, join(rig.dir, 'pod-resources.sock'));
+        await rig.kubelet.start();
+        Object.assign(rig.config, { memifDevices: 4, devicePluginDir: dpDir, podResourcesSocket: rig.kubelet.podResourcesSocket });
+        if (o.memifNode.etcd) {
+          rig.etcd = await startEtcd();
+          rig.etcdRaw = new Etcd3({ hosts: rig.etcd.url });
+          rig.config.etcdEndpoints = [rig.etcd.url];
+        }
+      }
       rig.emu = await startVppEmulator({
         socketPath: rig.config.vppApiSocket, registry: rig.registry, runtimeDir: rig.dir,
         handlers: {
@@ -143,13 +187,18 @@ export class CniRig {
     this.netnsCreated.delete(name);
   }
 
-  cni(command: 'ADD' | 'DEL' | 'CHECK', containerId: string, netns: string, extraConf: Record<string, unknown> = {}): Promise<CniResult> {
+  /** Keys under /vnf-agent/ in etcd (none without etcd). */
+  async etcdKeys(): Promise<string[]> {
+    return this.etcdRaw ? Object.keys(await this.etcdRaw.getAll().prefix('/vnf-agent/').strings()).sort() : [];
+  }
+
+  cni(command: 'ADD' | 'DEL' | 'CHECK', containerId: string, netns: string, extraConf: Record<string, unknown> = {}, pod: string = POD): Promise<CniResult> {
     this.containerIds.add(containerId);
     return new Promise((res) => {
       const child = spawn(process.execPath, [CNI_MAIN], {
         env: {
           PATH: process.env.PATH ?? '', CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: `/var/run/netns/${netns}`, CNI_IFNAME: 'eth0',
-          CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${POD};K8S_POD_INFRA_CONTAINER_ID=${containerId}`, CNI_PATH: '/usr/lib/cni',
+          CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`, CNI_PATH: '/usr/lib/cni',
         },
       });
       let stdout = '', stderr = '';
@@ -165,7 +214,7 @@ export class CniRig {
   }
 
   /** Everything a pod could leave behind, as lists of names (all empty on a clean node). */
-  async leftovers(): Promise<Record<string, string[]>> {
+  async leftovers(o: { etcd?: boolean } = {}): Promise<Record<string, string[]>> {
     const ls = (p: string) => (existsSync(p) && statSync(p).isDirectory() ? readdirSync(p) : []);
     return {
       'VPP pod interfaces': [...this.emu.state.interfaces.values()].filter((i) => i.tag.startsWith('tsvpp:')).map((i) => `${i.swIfIndex} ${i.tag}`),
@@ -177,6 +226,7 @@ export class CniRig {
       'memif socket dir': ls(this.config.memifSocketDir),
       'IPAM leases': ls(join(this.config.stateDir, 'ipam')).flatMap((net) => ls(join(this.config.stateDir, 'ipam', net)).filter((f) => /^\d/.test(f)).map((f) => `${net}/${f}`)),
       'pod records': ls(join(this.config.stateDir, 'pods')),
+      'etcd keys': o.etcd === false ? [] : await this.etcdKeys(), // false: etcd is frozen on purpose
       'netns': ls('/var/run/netns').filter((n) => n.startsWith(`tsvpp-soak-${this.rnd}`)),
     };
   }
@@ -191,6 +241,10 @@ export class CniRig {
     await this.agentProc?.stop(3_000).catch(() => undefined);
     try { await this.client?.close(); } catch { /* already closed */ }
     try { await this.emu?.close(); } catch { /* already closed */ }
+    if (this.etcd) { try { process.kill(this.etcd.proc.pid!, 'SIGCONT'); } catch { /* exited */ } }
+    this.etcdRaw?.close();
+    await this.etcd?.stop().catch(() => undefined);
+    await this.kubelet?.stop(true).catch(() => undefined);
     for (const v of await this.ourVeths().catch(() => [])) await deleteLinkIfExists(v).catch(() => undefined);
     for (const ns of [...this.netnsCreated]) await deleteNetns(ns).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });

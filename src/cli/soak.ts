@@ -23,6 +23,8 @@ scenarios:
                     interface and route and at random moments of an ADD; after the restart DEL
                     converges and a retried ADD works, nothing left (root; --rounds N, default 24;
                     --short 12)
+  etcd-down         etcd frozen under an agent with --etcd, between ADD and DEL and at ADD of a
+                    labelled memif pod: bounded clear errors, DEL converges once etcd is back (root)
   memif-dir         the agent's memif socket dir a file / on a read-only mount / missing: ADD of a
                     memif pod fails naming the dir, nothing left, ADD works once fixed (root)
   pod-cycles        pod ADD/DEL cycles with tap, veth and memif through tsvpp-cni, the agent and
@@ -45,7 +47,7 @@ export interface SoakReportLike {
   seconds: number;
 }
 
-const SCENARIOS = ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'memif-dir', 'pod-cycles', 'all', 'summary'] as const;
+const SCENARIOS = ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'etcd-down', 'memif-dir', 'pod-cycles', 'all', 'summary'] as const;
 
 export async function main(argv: string[]): Promise<number> {
   const { flags, rest } = parseFlags(argv, {
@@ -96,6 +98,10 @@ export async function main(argv: string[]): Promise<number> {
         const { runAgentKill } = await import('../../perf/soak/agent-kill.js');
         return runAgentKill({ rounds: flags.rounds ?? (short ? 12 : 24), log });
       }
+      case 'etcd-down': {
+        const { runEtcdDown } = await import('../../perf/soak/etcd-down.js');
+        return runEtcdDown({ log });
+      }
       case 'memif-dir': {
         const { runMemifDir } = await import('../../perf/soak/memif-dir.js');
         return runMemifDir({ log });
@@ -107,7 +113,7 @@ export async function main(argv: string[]): Promise<number> {
       default: throw new UsageError(`unknown soak scenario '${name}'`);
     }
   };
-  const names = scenario === 'all' ? ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'memif-dir', 'pod-cycles'] : [scenario];
+  const names = scenario === 'all' ? ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'etcd-down', 'memif-dir', 'pod-cycles'] : [scenario];
   let ok = true;
   for (const name of names) {
     let r: SoakReportLike;
