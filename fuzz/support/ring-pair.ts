@@ -1,6 +1,6 @@
 // A slave and a master over the same region memory, each region in its own ArrayBuffer with guard
-// bytes around it so that a stray write shows. (The same idea as test/memif/ring/helpers.ts; kept
-// here so that the fuzzer does not depend on test files.)
+// bytes around it so that a stray write shows. Shared by the fuzzer and the ring tests
+// (test/memif/ring/helpers.ts re-exports it).
 import {
   createMasterQueue, createSlaveQueues, initSharedMemory, planRegions, type MemifQueue, type MemoryPlan, type PlanOptions,
 } from '../../src/memif/ring/index.js';
@@ -10,14 +10,17 @@ export const GUARD_BYTE = 0xa5;
 
 export interface RingPair {
   plan: MemoryPlan;
+  /** Region windows (Uint8Array views inside `backing`, with GUARD bytes before and after). */
   regions: Uint8Array[];
+  backing: Uint8Array[];
   slave: { s2m: MemifQueue[]; m2s: MemifQueue[] };
   master: { s2m: MemifQueue[]; m2s: MemifQueue[] };
   /** The first guard byte that changed, or undefined. */
   brokenGuard(): string | undefined;
+  guardsIntact(): boolean;
 }
 
-export function makeRingPair(opts: Partial<PlanOptions>, queueOpts: { allowPartialChains?: boolean } = {}): RingPair {
+export function makeRingPair(opts: Partial<PlanOptions> = {}, queueOpts: { allowPartialChains?: boolean } = {}): RingPair {
   const plan = planRegions({ s2mRings: 1, m2sRings: 1, log2RingSize: 4, bufferSize: 2048, ...opts });
   const backing = plan.regions.map((r) => new Uint8Array(r.size + 2 * GUARD).fill(GUARD_BYTE));
   const regions = backing.map((b, i) => b.subarray(GUARD, GUARD + plan.regions[i]!.size));
@@ -38,7 +41,7 @@ export function makeRingPair(opts: Partial<PlanOptions>, queueOpts: { allowParti
     }
     return undefined;
   };
-  return { plan, regions, slave, master, brokenGuard };
+  return { plan, regions, backing, slave, master, brokenGuard, guardsIntact: () => brokenGuard() === undefined };
 }
 
 /** Deterministic packet of `len` bytes whose content depends on `seed`. */
