@@ -14,15 +14,35 @@ export class PodResourcesError extends Error {
 export interface ContainerDeviceIds { container: string; deviceIds: string[] }
 
 export class PodResourcesClient {
-  private readonly client: grpc.Client;
+  private client: grpc.Client;
   constructor(readonly socket = DEFAULT_POD_RESOURCES_SOCKET, private readonly timeoutMs = 5000) {
+    this.client = this.connect();
+  }
+
+  private connect(): grpc.Client {
     const { PodResourcesLister } = podResourcesApi();
-    this.client = new PodResourcesLister(`unix://${socket}`, grpc.credentials.createInsecure());
+    return new PodResourcesLister(`unix://${this.socket}`, grpc.credentials.createInsecure());
+  }
+
+  /**
+   * After kubelet was away, the channel waits out its reconnect backoff (1 s, growing) and fails
+   * calls meanwhile with UNAVAILABLE, even once kubelet is back: the first ADD after a kubelet
+   * restart failed. UNAVAILABLE gets one retry on a fresh channel, which connects at once.
+   */
+  private async call<Res>(method: string, req: unknown): Promise<Res> {
+    try {
+      return await unary<unknown, Res>(this.client, method, req, this.timeoutMs);
+    } catch (e) {
+      if ((e as grpc.ServiceError).code !== grpc.status.UNAVAILABLE) throw e;
+      this.client.close();
+      this.client = this.connect();
+      return await unary<unknown, Res>(this.client, method, req, this.timeoutMs);
+    }
   }
 
   async pod(namespace: string, name: string): Promise<PodResources | undefined> {
     try {
-      const r = await unary<unknown, GetPodResourcesResponse>(this.client, 'Get', { pod_name: name, pod_namespace: namespace }, this.timeoutMs);
+      const r = await this.call<GetPodResourcesResponse>('Get', { pod_name: name, pod_namespace: namespace });
       return r.pod_resources ?? undefined;
     } catch (e) {
       const code = (e as grpc.ServiceError).code;
@@ -30,7 +50,7 @@ export class PodResourcesClient {
       if (code !== grpc.status.UNIMPLEMENTED) throw new PodResourcesError(`PodResources Get ${namespace}/${name} at ${this.socket}: ${(e as Error).message}`);
     }
     try {
-      const l = await unary<unknown, ListPodResourcesResponse>(this.client, 'List', {}, this.timeoutMs);
+      const l = await this.call<ListPodResourcesResponse>('List', {});
       return l.pod_resources.find((p) => p.namespace === namespace && p.name === name);
     } catch (e) {
       throw new PodResourcesError(`PodResources List at ${this.socket}: ${(e as Error).message}`);
