@@ -1,6 +1,7 @@
 // tsvpp soak SCENARIO: long-running reliability scenarios (perf/soak/) — memif connect/disconnect
 // cycles, kill -9 of the memif peer, long sequence-checked traffic, VPP (emulator) restart under the
-// CNI agent, pod ADD/DEL cycles — each with a short version (--short) that CI runs. Every run prints
+// CNI agent, the agent killed mid-ADD, etcd down, kubelet restart, an unusable memif socket dir, pod
+// ADD/DEL cycles — each with a short version (--short) that CI runs. Every run prints
 // its figures and appends them to a results file that `tsvpp soak summary` reads.
 import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -25,6 +26,9 @@ scenarios:
                     --short 12)
   etcd-down         etcd frozen under an agent with --etcd, between ADD and DEL and at ADD of a
                     labelled memif pod: bounded clear errors, DEL converges once etcd is back (root)
+  kubelet-restart   kubelet (a stand-in) restarts under the agent's device plugin: re-registration,
+                    ADD finds allocations made before and after it; kubelet down: ADD fails
+                    saying PodResources cannot be read; ADD works once it is back (root)
   memif-dir         the agent's memif socket dir a file / on a read-only mount / missing: ADD of a
                     memif pod fails naming the dir, nothing left, ADD works once fixed (root)
   pod-cycles        pod ADD/DEL cycles with tap, veth and memif through tsvpp-cni, the agent and
@@ -47,7 +51,7 @@ export interface SoakReportLike {
   seconds: number;
 }
 
-const SCENARIOS = ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'etcd-down', 'memif-dir', 'pod-cycles', 'all', 'summary'] as const;
+const SCENARIOS = ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'etcd-down', 'kubelet-restart', 'memif-dir', 'pod-cycles', 'all', 'summary'] as const;
 
 export async function main(argv: string[]): Promise<number> {
   const { flags, rest } = parseFlags(argv, {
@@ -102,6 +106,10 @@ export async function main(argv: string[]): Promise<number> {
         const { runEtcdDown } = await import('../../perf/soak/etcd-down.js');
         return runEtcdDown({ log });
       }
+      case 'kubelet-restart': {
+        const { runKubeletRestart } = await import('../../perf/soak/kubelet-restart.js');
+        return runKubeletRestart({ log });
+      }
       case 'memif-dir': {
         const { runMemifDir } = await import('../../perf/soak/memif-dir.js');
         return runMemifDir({ log });
@@ -113,7 +121,7 @@ export async function main(argv: string[]): Promise<number> {
       default: throw new UsageError(`unknown soak scenario '${name}'`);
     }
   };
-  const names = scenario === 'all' ? ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'etcd-down', 'memif-dir', 'pod-cycles'] : [scenario];
+  const names = scenario === 'all' ? ['memif-cycles', 'memif-kill-peer', 'memif-traffic', 'vpp-restart', 'agent-kill', 'etcd-down', 'kubelet-restart', 'memif-dir', 'pod-cycles'] : [scenario];
   let ok = true;
   for (const name of names) {
     let r: SoakReportLike;
