@@ -280,6 +280,27 @@ test('VPP restart: reconcile re-creates the pod in VPP (same tags, memif id and 
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
 });
 
+test('one pod interface lost behind the agent\'s back: reconcile re-creates just that one, the rest untouched', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth', 'contivpp.io/service-endpoint-if': 'tap1' });
+  await w.p.handle(req('ADD', 'c1', 'p'));
+  const rec = (await w.store.loadPod('c1'))!;
+  const veth = rec.resources.find((r) => r.kind === 'afpacket')! as { swIfIndex: number };
+  const eth0 = rec.resources.find((r) => r.kind === 'tap' && r.ifName === 'eth0')! as { swIfIndex: number };
+  w.vswitch.vanish(veth.swIfIndex);
+  const r = await w.p.reconcile();
+  assert.equal(r.rewired, ['c1']);
+  const after = (await w.store.loadPod('c1'))!;
+  assert.is((after.resources.find((x) => x.kind === 'tap' && x.ifName === 'eth0') as { swIfIndex: number }).swIfIndex, eth0.swIfIndex, 'eth0 kept its interface');
+  assert.ok((after.resources.find((x) => x.kind === 'afpacket') as { swIfIndex: number }).swIfIndex !== veth.swIfIndex, 'veth1 got a new one');
+  assert.is(w.vswitch.nat.size, 1);
+  assert.is(after.resources.filter((x) => x.kind === 'route').length, 3, 'one /32 route per routed interface, none stale');
+  await w.p.handle(req('CHECK', 'c1', 'p'));
+  await w.p.handle(req('DEL', 'c1', 'p'));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+});
+
 test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and deletes orphans', async () => {
   const w = world();
   await w.store.init(); w.linux.addNs('ns1');

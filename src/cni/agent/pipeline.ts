@@ -227,8 +227,9 @@ export class Pipeline {
         const sep = rec.interfaces.find((i) => i.name === parsed.serviceEndpointIf)!;
         const podIp = addrOf(rec.interfaces[0]!.address!);
         const nat = { localIp: addrOf(sep.address!), externalIp: podIp, vrfId: 0 };
-        await this.d.vswitch.addNatStaticMapping(nat);
+        // Recorded first: an agent killed between the two still removes it at DEL.
         await this.record(rec, { kind: 'nat', ...nat });
+        await this.d.vswitch.addNatStaticMapping(nat);
         rec.serviceEndpoint = { interface: sep.name, ip: nat.localIp, podIp };
       }
       if (rec.microserviceLabel && podMemif) await this.writeVnfConfig(rec, podMemif);

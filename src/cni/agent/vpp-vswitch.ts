@@ -22,6 +22,7 @@ const NOT_FOUND = new Set([
   'VNET_API_ERROR_NO_SUCH_TABLE', 'VNET_API_ERROR_ADDRESS_NOT_FOUND_FOR_INTERFACE',
 ]);
 const ALREADY = new Set(['VNET_API_ERROR_FEATURE_ALREADY_ENABLED']);
+const VALUE_EXIST = -81; // VNET_API_ERROR_VALUE_EXIST
 
 const ip4Bytes = (s: string) => Uint8Array.from(s.split('.').map(Number));
 const macString = (b: Uint8Array | undefined) => (b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : undefined);
@@ -202,7 +203,14 @@ export class VppVswitch implements Vswitch {
 
   async addNatStaticMapping(m: NatStaticMappingArgs): Promise<void> {
     await this.ensureNat();
-    await this.call('add NAT44 static mapping', 'nat44_add_del_static_mapping_v2', this.nat(m, true));
+    try {
+      await this.call('add NAT44 static mapping', 'nat44_add_del_static_mapping_v2', this.nat(m, true));
+    } catch (e) {
+      // The same mapping (same local and external address) is there already: re-wiring after a
+      // partial loss may add it again.
+      if (e instanceof VswitchError && e.retval === VALUE_EXIST) return;
+      throw e;
+    }
   }
 
   async deleteNatStaticMapping(m: NatStaticMappingArgs): Promise<void> {
