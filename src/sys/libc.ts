@@ -19,7 +19,6 @@ export const libc = {
   memfd_create: lib.func('int memfd_create(const char *name, unsigned int flags)'),
   ftruncate: lib.func('int ftruncate(int fd, int64_t length)'),
   mmap: lib.func('void *mmap(uintptr_t addr, size_t length, int prot, int flags, int fd, int64_t offset)'),
-  mmapAt: lib.func('void *mmap(uintptr_t addr, size_t length, int prot, int flags, int fd, int64_t offset)'),
   munmap: lib.func('int munmap(uintptr_t addr, size_t length)'),
   eventfd: lib.func('int eventfd(unsigned int initval, int flags)'),
   socket: lib.func('int socket(int domain, int type, int protocol)'),
@@ -35,7 +34,6 @@ export const libc = {
   epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, uintptr_t event)'),
   epoll_wait: lib.func('int epoll_wait(int epfd, uintptr_t events, int maxevents, int timeout)'),
   malloc: lib.func('void *malloc(size_t size)'),
-  getpid: lib.func('int getpid()'),
 };
 
 /** Linux x86-64 / aarch64 constants used by this package. */

@@ -43,7 +43,7 @@ export class MappedRegion {
   unmap(): void {
     if (!this.#mapped) return;
     this.#mapped = false;
-    const ptr = libc.mmapAt(this.addr, this.size, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS | C.MAP_FIXED, -1, 0);
+    const ptr = libc.mmap(this.addr, this.size, C.PROT_READ | C.PROT_WRITE, C.MAP_PRIVATE | C.MAP_ANONYMOUS | C.MAP_FIXED, -1, 0);
     if (addressOf(ptr) !== this.addr) throw new SysError('mmap', errno(), `replacing ${this.size} bytes at 0x${this.addr.toString(16)}`);
   }
 }

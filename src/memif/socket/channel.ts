@@ -1,7 +1,7 @@
 // One control connection: a non-blocking SOCK_SEQPACKET fd watched by the Reactor. It decodes
 // each message and hands it, with the fds that came with it, to the session that owns it.
 import {
-  Reactor, receiveMessage, sendMessage, closeFd, closeAll, discardFds, SysError,
+  Reactor, receiveMessage, sendMessage, closeFd, discardFds, SysError,
 } from '../../sys/index.js';
 import { decodeMsg, encodeMsg, MemifProtocolError, MsgType, type MemifMsg } from './messages.js';
 
@@ -94,4 +94,3 @@ export class ControlChannel {
   }
 }
 
-export { closeAll };
