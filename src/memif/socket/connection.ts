@@ -17,6 +17,10 @@ export interface QueueResource {
   queue: MemifQueue;
   /** The ring's interrupt eventfd (created by the slave, shared with the master). */
   eventfd: number;
+  /** Where the ring is, as ADD_RING announced it. */
+  ring: QueueExport['ring'];
+  /** Slave: the buffer each slot owns. */
+  slots?: QueueExport['slots'];
 }
 
 /** What a worker thread needs to map one queue of this connection itself (fds are process-wide). */
@@ -38,7 +42,7 @@ export class MemifConnection {
   readonly rx: readonly QueueResource[];
   readonly tx: readonly QueueResource[];
   readonly regions: readonly RegionResource[];
-  readonly exports: { rx: QueueExport[]; tx: QueueExport[] };
+  readonly bufferSize: number;
   #fail: (reason: string) => void;
   #open = true;
   #watched = new Set<number>();
@@ -50,7 +54,8 @@ export class MemifConnection {
     regions: RegionResource[];
     rx: QueueResource[];
     tx: QueueResource[];
-    exports: { rx: QueueExport[]; tx: QueueExport[] };
+    /** Slave: its buffer size (0 for a master, which uses what the slave posts). */
+    bufferSize: number;
     fail: (reason: string) => void;
   }) {
     this.role = args.role;
@@ -59,8 +64,20 @@ export class MemifConnection {
     this.regions = args.regions;
     this.rx = args.rx;
     this.tx = args.tx;
-    this.exports = args.exports;
+    this.bufferSize = args.bufferSize;
     this.#fail = args.fail;
+    // Polling by default: the peer is told not to kick us until someone asks for interrupts.
+    for (let q = 0; q < this.rx.length; q++) this.setRxMode(q, 'polling');
+  }
+
+  /** What a worker thread needs to drive each queue itself (see attachQueue). */
+  get exports(): { rx: QueueExport[]; tx: QueueExport[] } {
+    const regions = this.regions.map((g) => ({ fd: g.fd, size: g.size }));
+    const exp = (r: QueueResource, direction: 'rx' | 'tx'): QueueExport => ({
+      role: this.role, direction, index: r.ring.index, regions, ring: r.ring, bufferSize: this.bufferSize,
+      ...(r.slots ? { slots: r.slots } : {}), eventfd: r.eventfd,
+    });
+    return { rx: this.rx.map((r) => exp(r, 'rx')), tx: this.tx.map((r) => exp(r, 'tx')) };
   }
 
   get open(): boolean {

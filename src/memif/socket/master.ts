@@ -11,7 +11,7 @@ import {
 } from '../../sys/index.js';
 import { createMasterQueue, ringBytes, RingType, MemifRingError, MEMIF_MAX_REGION } from '../ring/index.js';
 import { ControlChannel } from './channel.js';
-import { MemifConnection, releaseSessionResources, type QueueExport, type QueueResource, type RegionResource } from './connection.js';
+import { MemifConnection, releaseSessionResources, type QueueResource, type RegionResource } from './connection.js';
 import {
   MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, modeNames, msgTypeName,
   type AddRegionMsg, type AddRingMsg, type InitMsg, type MemifMsg,
@@ -283,36 +283,23 @@ export class MasterSession {
       const gap = list.findIndex((r, i) => r.msg.index !== i);
       if (gap >= 0) return `CONNECT with ${kind} rings not numbered from 0 (missing ring ${gap})`;
     }
-    const build = (list: RingAnnounce[], direction: 'rx' | 'tx'): { res: QueueResource[]; exp: QueueExport[] } => {
-      const res: QueueResource[] = [];
-      const exp: QueueExport[] = [];
-      for (const r of list) {
-        const ring = { type: r.msg.flags & 1 ? RingType.S2M : RingType.M2S, index: r.msg.index, region: r.msg.region, offset: r.msg.offset, log2RingSize: r.msg.log2RingSize };
-        const queue = createMasterQueue(ring, regions);
-        queue.reset();
-        res.push({ queue, eventfd: r.eventfd });
-        exp.push({
-          role: 'master', direction, index: r.msg.index, regions: this.#regions.map((g) => ({ fd: g.fd, size: g.size })),
-          ring, bufferSize: 0, eventfd: r.eventfd,
-        });
-      }
-      return { res, exp };
-    };
+    const build = (list: RingAnnounce[]): QueueResource[] => list.map((r) => {
+      const ring = { type: r.msg.flags & 1 ? RingType.S2M : RingType.M2S, index: r.msg.index, region: r.msg.region, offset: r.msg.offset, log2RingSize: r.msg.log2RingSize };
+      const queue = createMasterQueue(ring, regions);
+      queue.reset();
+      return { queue, eventfd: r.eventfd, ring };
+    });
     // The master receives on S2M rings and transmits on M2S rings.
-    const rx = build(s2m, 'rx');
-    const tx = build(m2s, 'tx');
     const conn = new MemifConnection({
       role: 'master',
       peerName: this.#peerName,
       peerIfName,
       regions: this.#regions,
-      rx: rx.res,
-      tx: tx.res,
-      exports: { rx: rx.exp, tx: tx.exp },
+      rx: build(s2m),
+      tx: build(m2s),
+      bufferSize: 0,
       fail: (reason) => this.disconnect(reason),
     });
-    // Polling by default: tell the slave not to kick us until someone asks for interrupts.
-    for (let q = 0; q < conn.rx.length; q++) conn.setRxMode(q, 'polling');
     this.#conn = conn;
     this.#state = 'connected';
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }

@@ -4,10 +4,10 @@ import {
   connectUnix, createEventfd, createMemfd, MappedRegion, closeAll, SysError,
 } from '../../sys/index.js';
 import {
-  planRegions, initSharedMemory, createSlaveQueues, RingType, MemifRingError, type MemoryPlan,
+  planRegions, initSharedMemory, createSlaveQueues, RingType, MemifRingError, type MemifQueue, type MemoryPlan,
 } from '../ring/index.js';
 import { ControlChannel } from './channel.js';
-import { MemifConnection, releaseSessionResources, type QueueExport, type RegionResource } from './connection.js';
+import { MemifConnection, releaseSessionResources, type QueueResource, type RegionResource } from './connection.js';
 import {
   MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, msgTypeName, type HelloMsg, type MemifMsg,
 } from './messages.js';
@@ -139,26 +139,22 @@ export class SlaveSession {
     const plan = this.#plan!;
     const buffers = this.#regions.map((r) => r.map.buffer);
     const { s2m, m2s } = createSlaveQueues(plan, buffers);
-    const eventfdOf = (type: number, index: number) => this.#eventfds[plan.rings.findIndex((r) => r.type === type && r.index === index)]!;
-    const exp = (ringPlan: MemoryPlan['rings'][number], direction: 'rx' | 'tx'): QueueExport => ({
-      role: 'slave', direction, index: ringPlan.index,
-      regions: this.#regions.map((g) => ({ fd: g.fd, size: g.size })),
-      ring: { type: ringPlan.type, index: ringPlan.index, region: ringPlan.region, offset: ringPlan.offset, log2RingSize: ringPlan.log2RingSize },
-      bufferSize: plan.bufferSize, slots: ringPlan.slots, eventfd: eventfdOf(ringPlan.type, ringPlan.index),
+    // The eventfds were created in plan.rings order; the slave transmits on S2M and receives on M2S.
+    const resource = (queue: MemifQueue, r: MemoryPlan['rings'][number]): QueueResource => ({
+      queue, eventfd: this.#eventfds[plan.rings.indexOf(r)]!, slots: r.slots,
+      ring: { type: r.type, index: r.index, region: r.region, offset: r.offset, log2RingSize: r.log2RingSize },
     });
-    // The slave transmits on S2M rings and receives on M2S rings.
     for (const q of [...s2m, ...m2s]) q.reset();
     const conn = new MemifConnection({
       role: 'slave',
       peerName: this.#peerName,
       peerIfName,
       regions: this.#regions,
-      rx: m2s.map((queue, i) => ({ queue, eventfd: eventfdOf(RingType.M2S, i) })),
-      tx: s2m.map((queue, i) => ({ queue, eventfd: eventfdOf(RingType.S2M, i) })),
-      exports: { rx: plan.m2s.map((r) => exp(r, 'rx')), tx: plan.s2m.map((r) => exp(r, 'tx')) },
+      rx: m2s.map((queue, i) => resource(queue, plan.m2s[i]!)),
+      tx: s2m.map((queue, i) => resource(queue, plan.s2m[i]!)),
+      bufferSize: plan.bufferSize,
       fail: (reason) => this.disconnect(reason),
     });
-    for (let q = 0; q < conn.rx.length; q++) conn.setRxMode(q, 'polling');
     this.#conn = conn;
     this.#state = 'connected';
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
