@@ -4,8 +4,8 @@
 // Every resource is recorded in the pod record before (names known up front) or right after (ids
 // VPP assigns) it is created, so rollback, DEL and recovery after an agent crash all undo the same
 // list in reverse. ADD fails as a whole: on any error everything created so far is undone.
-import { mkdir, rm } from 'node:fs/promises';
-import { randomBytes, createHash } from 'node:crypto';
+import { rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import {
   AnnotationError, DEFAULT_NETWORK, STUB_NETWORK, CUSTOM_IF_ANNOTATION, memifResourceCount, parsePodAnnotations, referencedNetworks,
@@ -18,6 +18,7 @@ import { IpamError, type IpamRange, type Lease } from '../ipam.js';
 import { hostRange4, parsePrefix4, slice4, formatPrefix4 } from '../ipv4.js';
 import { PodSourceError, type CustomNetwork, type PodInfo, type PodSource } from '../pods/types.js';
 import { isGone, makeSocketDir, SocketDirError } from './socket-dir.js';
+import { randomMemifSecret, SOCKET_NAME } from '../deviceplugin/allocations.js';
 import { NET_TAG_PREFIX, VswitchError, parsePodTag, podTag, type Vswitch, type VswitchInterface } from './vswitch.js';
 import type { AgentConfig } from './config.js';
 import { nodePodSubnet } from './config.js';
@@ -69,10 +70,6 @@ export function vethHostName(containerId: string, ifName: string): string {
   return 'tsv' + createHash('sha256').update(`${containerId}/${ifName}`).digest('hex').slice(0, 11);
 }
 
-function randomSecret(): string {
-  const alphabet = 'abcdefghijklmnopqrstuvwxyz0123456789';
-  return [...randomBytes(20)].map((b) => alphabet[b % alphabet.length]).join('');
-}
 
 export class Pipeline {
   private queue: Promise<unknown> = Promise.resolve();
@@ -322,7 +319,7 @@ export class Pipeline {
           const socketId = node.nextMemifSocketId++;
           await this.d.store.saveNode(node);
           const dir = podMemif ? podMemif.allocation.hostDir : join(this.d.config.memifSocketDir, rec.containerId);
-          const filename = podMemif ? podMemif.allocation.hostSocket : join(dir, 'memif.sock');
+          const filename = podMemif ? podMemif.allocation.hostSocket : join(dir, SOCKET_NAME);
           sock = { kind: 'memif-socket', socketId, filename, dir };
           await this.record(rec, sock);
           try { await makeSocketDir(dir); } catch (e) { // again after a DEL of an earlier sandbox
@@ -332,7 +329,7 @@ export class Pipeline {
           await vs.addMemifSocket({ socketId, filename });
         }
         const { socketId, filename } = sock;
-        const secret = podMemif ? podMemif.allocation.secret : randomSecret();
+        const secret = podMemif ? podMemif.allocation.secret : randomMemifSecret();
         const m = await vs.createMemif({ socketId, id: memifId!, secret, tag });
         swIfIndex = m.swIfIndex; vppMac = m.mac;
         await this.record(rec, { kind: 'memif', ifName: ci.name, swIfIndex, tag, id: memifId! });
@@ -648,7 +645,7 @@ export class Pipeline {
     // A memif socket is gone with VPP when every memif on it is.
     const sock = rec.resources.find((r): r is Extract<Resource, { kind: 'memif-socket' }> => r.kind === 'memif-socket');
     if (sock && vppIfs.filter((r) => r.kind === 'memif').every((r) => !ours(r))) {
-      await mkdir(sock.dir, { recursive: true, mode: 0o755 });
+      await makeSocketDir(sock.dir);
       await vs.addMemifSocket({ socketId: sock.socketId, filename: sock.filename });
     }
     // The routes recorded for the old sw_if_indexes went with them (new indexes may reuse old numbers).

@@ -126,7 +126,7 @@ export class VppVswitch implements Vswitch {
       await this.deleteLoopback(r.sw_if_index).catch(() => undefined);
       throw e;
     }
-    return { swIfIndex: r.sw_if_index, ...(await this.macOpt(r.sw_if_index)) };
+    return { swIfIndex: r.sw_if_index }; // nobody needs a loopback's MAC: no dump for it
   }
 
   async deleteLoopback(swIfIndex: number): Promise<void> { await this.call('delete loopback', 'delete_loopback', { sw_if_index: swIfIndex }, true); }

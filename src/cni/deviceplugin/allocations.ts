@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../agent/state.js';
 
-export const MEMIF_RESOURCE = 'contivpp.io/memif';
+export { MEMIF_RESOURCE } from '../annotations.js';
 /** Where the pod's socket dir is mounted, and the socket path the pod sees. */
 export const POD_MEMIF_DIR = '/run/vpp';
 export const POD_MEMIF_SOCKET = `${POD_MEMIF_DIR}/memif.sock`;

@@ -94,11 +94,6 @@ export async function createVethPair(o: { hostName: string; podName: string; net
   await ip(['link', 'add', o.hostName, ...mtu, 'type', 'veth', 'peer', 'name', o.podName, ...mtu, 'netns', netnsPath(o.netns)]);
 }
 
-export async function moveLinkToNetns(name: string, netns: string, newName?: string): Promise<void> {
-  await ip(['link', 'set', 'dev', name, 'netns', netnsPath(netns)]);
-  if (newName && newName !== name) await ip(['link', 'set', 'dev', name, 'name', newName], netns);
-}
-
 export async function setLinkUp(name: string, up: boolean, netns?: string): Promise<void> {
   await ip(['link', 'set', 'dev', name, up ? 'up' : 'down'], netns);
 }
