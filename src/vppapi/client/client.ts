@@ -148,7 +148,7 @@ export class VppClient extends EventEmitter {
     return new Promise<T>((resolve, reject) => {
       const p = this.newPending('request', name, replyName, opts.timeoutMs, resolve as (v: unknown) => void, reject);
       if (!p) return;
-      const ok = this.trySend(p, name, value) && true;
+      const ok = this.trySend(p, name, value);
       if (ok && name.startsWith('want_')) {
         // Remember the subscription once VPP accepted it.
         const orig = p.resolve;
@@ -386,8 +386,9 @@ export class VppClient extends EventEmitter {
     try {
       const codec = this.registry.message(name);
       const v: VppValue = { ...value, _vl_msg_id: this.table!.id(name)! };
-      if (hasField(codec, 'context')) v.context = p.context;
-      if (hasField(codec, 'client_index')) v.client_index = this.clientIndexValue;
+      const shape = sendShape(codec);
+      if (shape.context) v.context = p.context;
+      if (shape.clientIndex) v.client_index = this.clientIndexValue;
       const bytes = codec.encode(v);
       if (!this.transport) throw new VppDisconnectedError(name, `not connected to VPP at ${this.socketPath}`);
       this.transport.send(bytes);
@@ -512,4 +513,12 @@ export class VppClient extends EventEmitter {
 
 function hasField(codec: MessageCodec, field: string): boolean {
   return codec.fields.some((f) => f.name === field);
+}
+
+/** Which of the fields the client fills in a message has: looked up once per message, not per send. */
+const shapes = new WeakMap<MessageCodec, { context: boolean; clientIndex: boolean }>();
+function sendShape(codec: MessageCodec): { context: boolean; clientIndex: boolean } {
+  let s = shapes.get(codec);
+  if (!s) shapes.set(codec, (s = { context: hasField(codec, 'context'), clientIndex: hasField(codec, 'client_index') }));
+  return s;
 }

@@ -74,11 +74,6 @@ export function typeName(t: string): string {
   return m ? m[1]! : t;
 }
 
-/** Fixed encoded size, or undefined when variable. */
-export function fixedSize(n: Node): number | undefined {
-  return n.size;
-}
-
 /** Smallest possible encoded size (used to bound counts before allocating on decode). */
 export function minSize(n: Node): number {
   return n.size ?? n.min;

@@ -7,7 +7,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ApiCodecError } from './errors.js';
 import { Schema, type DefKind, type ModuleInfo, type StructDef } from './schema.js';
-import { Layout, type Node, type StructNode, type UnionNode } from './layout.js';
+import { Layout, typeName, type Node, type StructNode, type UnionNode } from './layout.js';
 import { compileNode, type Compiled } from './compile.js';
 import { fromJsonConv, toJsonConv, type Conv } from './json-form.js';
 import type { UnionRuntime } from './runtime.js';
@@ -197,7 +197,7 @@ export class ApiRegistry {
 
   /** A typedef, union, alias, enum or enumflag by bare name ("address") or "vl_api_address_t". */
   type(name: string): TypeCodec {
-    const bare = /^vl_api_(.+)_t$/.exec(name)?.[1] ?? name;
+    const bare = typeName(name);
     let t = this.typeCodecs.get(bare);
     if (t) return t;
     const loc = this.schema.types.get(bare);
@@ -208,7 +208,7 @@ export class ApiRegistry {
   }
 
   hasType(name: string): boolean {
-    return this.schema.types.has(/^vl_api_(.+)_t$/.exec(name)?.[1] ?? name);
+    return this.schema.types.has(typeName(name));
   }
 
   typeNames(): string[] {
