@@ -3,7 +3,7 @@
 // generators, checks the length and the per-queue sequence. memif has back-pressure (a full ring
 // stops the sender), so with a tsvpp sink nothing is lost and the rate is min(sender, receiver).
 import { RxBurst, type MemifConnection } from '../../src/memif/index.js';
-import { makeTemplate, stampPacket } from './traffic.js';
+import { makeTemplate, StampedPool, stampedQueue, stampedSeq } from './traffic.js';
 
 export interface GenOptions {
   size: number;
@@ -25,7 +25,7 @@ export async function runGenerator(conn: MemifConnection, o: GenOptions): Promis
   const burst = o.burst ?? 32;
   // Packets are built in private memory (stamping them there is cheap) and copied into the ring
   // by tx(), which copies and writes each descriptor in one pass, as DPDK's copy mode does.
-  const pool = Array.from({ length: burst }, () => template.slice());
+  const pools = Array.from({ length: queues }, (_, q) => new StampedPool(template, burst, q));
   const sent = new Float64Array(queues);
   const limit = o.packets ?? Infinity;
   let tx = 0;
@@ -37,9 +37,7 @@ export async function runGenerator(conn: MemifConnection, o: GenOptions): Promis
     let moved = 0;
     for (let q = 0; q < queues; q++) {
       const want = Math.min(burst, limit - tx);
-      let seq = sent[q]!;
-      for (let i = 0; i < want; i++, seq++) stampPacket(pool[i]!, q, seq);
-      const n = conn.txBurst(q, pool, want);
+      const n = conn.txBurst(q, pools[q]!.ready(sent[q]!, want), want);
       if (n === 0) continue;
       sent[q]! += n;
       tx += n;
@@ -112,8 +110,8 @@ export async function runSink(conn: MemifConnection, o: SinkOptions): Promise<Si
         const f = rxb.pktFirstSeg[i]!;
         const buf = rxb.regions[rxb.segRegion[f]!]!;
         const off = rxb.segOffset[f]!;
-        const pq = buf[off + 14]! | (buf[off + 15]! << 8);
-        const seq = (buf[off + 16]! | (buf[off + 17]! << 8) | (buf[off + 18]! << 16)) + buf[off + 19]! * 16777216;
+        const pq = stampedQueue(buf, off);
+        const seq = stampedSeq(buf, off);
         if (pq !== q) { fail(`queue ${q}: packet stamped for queue ${pq}`); continue; }
         const e = expect[q]!;
         if (seq === e) expect[q] = e + 1;

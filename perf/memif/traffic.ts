@@ -48,6 +48,36 @@ export function stampPacket(p: Uint8Array, q: number, seq: number): void {
   p[16] = seq & 0xff; p[17] = (seq >>> 8) & 0xff; p[18] = (seq >>> 16) & 0xff; p[19] = (seq >>> 24) & 0xff;
 }
 
+/** The queue stamp of a received packet whose first segment starts at buf[off]. */
+export const stampedQueue = (buf: Uint8Array, off: number): number => buf[off + 14]! | (buf[off + 15]! << 8);
+/** Its sequence stamp. */
+export const stampedSeq = (buf: Uint8Array, off: number): number =>
+  (buf[off + 16]! | (buf[off + 17]! << 8) | (buf[off + 18]! << 16)) + buf[off + 19]! * 16777216;
+
+/**
+ * One queue's outgoing packets, built in private memory and stamped with consecutive sequence
+ * numbers. A full ring sends nothing; the pool is stamped again only once something was sent.
+ */
+export class StampedPool {
+  readonly packets: Uint8Array[];
+  #first = -1;
+  #count = 0;
+
+  constructor(template: Uint8Array, size: number, readonly queue: number) {
+    this.packets = Array.from({ length: size }, () => template.slice());
+  }
+
+  /** The pool with its first `n` packets numbered from `seq`. */
+  ready(seq: number, n: number): Uint8Array[] {
+    if (seq !== this.#first || n > this.#count) {
+      for (let i = 0; i < n; i++) stampPacket(this.packets[i]!, this.queue, seq + i);
+      this.#first = seq;
+      this.#count = n;
+    }
+    return this.packets;
+  }
+}
+
 export function makeTemplate(size: number): Uint8Array {
   if (!Number.isInteger(size) || size < HDR) throw new RangeError(`packet size must be an integer >= ${HDR}, got ${size}`);
   const t = new Uint8Array(size);
@@ -69,7 +99,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   const segsPerPkt = Math.max(1, Math.ceil(size / bufSize));
   const window = o.window ?? Math.max(1, Math.floor((ringSize / segsPerPkt) * 0.75));
   const rxb = new RxBurst(burst, burst * (segsPerPkt + 1));
-  const pool = Array.from({ length: burst }, () => template.slice());
+  const pools = Array.from({ length: queues }, (_, q) => new StampedPool(template, burst, q));
   const perQueue = Array.from({ length: queues }, (_, q) => Math.floor(o.packets / queues) + (q < o.packets % queues ? 1 : 0));
   const sent = new Float64Array(queues);
   const expect = new Float64Array(queues);
@@ -93,6 +123,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   let lastReport = 0;
   let spins = 0;
   let slice = performance.now();
+  let received = false;
   const fail = (msg: string) => { corrupted++; firstError ??= msg; };
 
   while (conn.open) {
@@ -102,8 +133,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
       const room = Math.min(burst, perQueue[q]! - sent[q]!, window - (sent[q]! - got[q]!));
       if (room > 0) {
         // Built and stamped in private memory, copied into the ring by tx() in one pass.
-        for (let i = 0; i < room; i++) stampPacket(pool[i]!, q, sent[q]! + i);
-        const n = conn.txBurst(q, pool, room);
+        const n = conn.txBurst(q, pools[q]!.ready(sent[q]!, room), room);
         if (n > 0) {
           sent[q]! += n;
           tx += n;
@@ -120,8 +150,8 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
         const buf = rxb.regions[rxb.segRegion[f]!]!;
         const off = rxb.segOffset[f]!;
         if (rxb.segLength[f]! < HDR) { fail(`queue ${q}: first segment of ${rxb.segLength[f]} bytes`); continue; }
-        const pq = buf[off + 14]! | (buf[off + 15]! << 8);
-        const seq = (buf[off + 16]! | (buf[off + 17]! << 8) | (buf[off + 18]! << 16)) + buf[off + 19]! * 16777216;
+        const pq = stampedQueue(buf, off);
+        const seq = stampedSeq(buf, off);
         if (pq !== q) { fail(`queue ${q}: packet stamped for queue ${pq}`); continue; }
         if (!samePayload(rxb, i, template, template32)) { fail(`queue ${q} seq ${seq}: payload differs from what was sent`); continue; }
         const e = expect[q]!;
@@ -132,9 +162,10 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
       if (k > 0) {
         conn.release(q, k);
         moved += k;
-        tLast = process.hrtime.bigint();
+        received = true;
       }
     }
+    if (received) { tLast = process.hrtime.bigint(); received = false; }
     const now = Date.now();
     if (now >= stopSendingAt && target > tx) {
       // Time is up: send nothing more, wait for what is in flight.
