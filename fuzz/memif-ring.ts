@@ -11,18 +11,12 @@
  */
 import fc from 'fast-check';
 import { MemifRingError, RxBurst, TxBurst, type MemifQueue, type RingView } from '../src/memif/ring/index.js';
-import { makeRingPair, packet } from './support/ring-pair.js';
+import { makeRingPair, packet, u16, u32, resolveU32, applyPoke } from './support/ring-pair.js';
 import { runProperties, type FuzzProperty, type FuzzResult, type FuzzRunOptions } from './common.js';
 
 export const TARGET = 'memif-ring';
 export const CALL_LIMIT_MS = 1000;
 
-const u32 = fc.oneof(
-  fc.integer({ min: 0, max: 0xffffffff }),
-  fc.constantFrom(0, 1, 63, 64, 2047, 2048, 2049, 4096, 0x7fffffff, 0x80000000, 0xfffff800, 0xffffffff),
-  fc.record({ nearEnd: fc.integer({ min: -64, max: 5000 }) }),
-);
-const u16 = fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0, 1, 2, 255, 0x8000, 0xffff));
 const ringSel = fc.record({ dir: fc.constantFrom('s2m' as const, 'm2s' as const), q: fc.nat(1) });
 
 const poke = fc.oneof(
@@ -68,7 +62,6 @@ export const ringCase: fc.Arbitrary<RingCase> = fc.record({
   actions: fc.array(fc.oneof(poke, op, op), { minLength: 1, maxLength: 60 }),
 });
 
-const resolveU32 = (v: number | { nearEnd: number }, size: number): number => (typeof v === 'number' ? v : size - v.nearEnd) >>> 0;
 
 function guarded(f: () => void, what: string): void {
   const t0 = performance.now();
@@ -132,29 +125,7 @@ export function checkRingCase(c: RingCase): void {
       else dv.setBigUint64(off, BigInt(a.value) * 0x100000001n, true);
       return;
     }
-    const ring = ringOf(a.at);
-    switch (a.kind) {
-      case 'desc':
-        ring.setDesc(a.slot, a.flags, a.region, resolveU32(a.length, bufRegionSize), resolveU32(a.offset, bufRegionSize));
-        break;
-      case 'len':
-        ring.desc[((a.slot & ring.mask) << 2) + 1] = resolveU32(a.length, bufRegionSize);
-        break;
-      case 'next':
-        ring.desc16[(a.slot & ring.mask) << 3]! |= 1;
-        break;
-      case 'head':
-      case 'tail': {
-        const cur = a.kind === 'head' ? ring.loadHead() : ring.loadTail();
-        const v = 'abs' in a.value ? a.value.abs : (cur + a.value.delta) & 0xffff;
-        if (a.kind === 'head') ring.storeHead(v);
-        else ring.storeTail(v);
-        break;
-      }
-      case 'flags':
-        ring.storeFlags(a.value);
-        break;
-    }
+    applyPoke(ringOf(a.at), a, bufRegionSize);
   });
   const broken = p.brokenGuard();
   if (broken) throw new Error(`write outside a region: ${broken}`);

@@ -1,8 +1,9 @@
 // A slave and a master over the same region memory, each region in its own ArrayBuffer with guard
 // bytes around it so that a stray write shows. Shared by the fuzzer and the ring tests
 // (test/memif/ring/helpers.ts re-exports it).
+import fc from 'fast-check';
 import {
-  createMasterQueue, createSlaveQueues, initSharedMemory, planRegions, type MemifQueue, type MemoryPlan, type PlanOptions,
+  createMasterQueue, createSlaveQueues, initSharedMemory, planRegions, type MemifQueue, type MemoryPlan, type PlanOptions, type RingView,
 } from '../../src/memif/ring/index.js';
 
 export const GUARD = 256;
@@ -55,4 +56,50 @@ export function packet(len: number, seed: number): Uint8Array {
     p[i] = x & 0xff;
   }
   return p;
+}
+
+// --- a hostile peer's writes into a ring (shared by the memif-ring fuzzer and the ring tests) ---
+
+/** A u32 a peer might write: anything, edge values, or relative to the end of a region. */
+export const u32 = fc.oneof(
+  fc.integer({ min: 0, max: 0xffffffff }),
+  fc.constantFrom(0, 1, 63, 64, 2047, 2048, 2049, 4096, 0x7fffffff, 0x80000000, 0xfffff800, 0xffffffff),
+  fc.record({ nearEnd: fc.integer({ min: -64, max: 5000 }) }),
+);
+export const u16 = fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0, 1, 2, 255, 0x8000, 0xffff));
+export type U32 = number | { nearEnd: number };
+
+export const resolveU32 = (v: U32, regionSize: number): number => (typeof v === 'number' ? v : regionSize - v.nearEnd) >>> 0;
+
+export type RingPoke =
+  | { kind: 'desc'; slot: number; flags: number; region: number; length: U32; offset: U32 }
+  | { kind: 'len'; slot: number; length: U32 }
+  | { kind: 'next'; slot: number }
+  | { kind: 'head' | 'tail'; value: { abs: number } | { delta: number } }
+  | { kind: 'flags'; value: number };
+
+/** Writes one poke into `ring` as a peer would (offsets near the end resolve against bufRegionSize). */
+export function applyPoke(ring: RingView, a: RingPoke, bufRegionSize: number): void {
+  switch (a.kind) {
+    case 'desc':
+      ring.setDesc(a.slot, a.flags, a.region, resolveU32(a.length, bufRegionSize), resolveU32(a.offset, bufRegionSize));
+      break;
+    case 'len':
+      ring.desc[((a.slot & ring.mask) << 2) + 1] = resolveU32(a.length, bufRegionSize);
+      break;
+    case 'next':
+      ring.desc16[(a.slot & ring.mask) << 3]! |= 1;
+      break;
+    case 'head':
+    case 'tail': {
+      const cur = a.kind === 'head' ? ring.loadHead() : ring.loadTail();
+      const v = 'abs' in a.value ? a.value.abs : (cur + a.value.delta) & 0xffff;
+      if (a.kind === 'head') ring.storeHead(v);
+      else ring.storeTail(v);
+      break;
+    }
+    case 'flags':
+      ring.storeFlags(a.value);
+      break;
+  }
 }

@@ -14,14 +14,7 @@ import {
   type MemifQueue,
   type RingView,
 } from '../../../src/memif/ring/index.js';
-import { makePair, packet } from './helpers.js';
-
-const u32 = fc.oneof(
-  fc.integer({ min: 0, max: 0xffffffff }),
-  fc.constantFrom(0, 1, 63, 64, 2047, 2048, 2049, 4096, 0x7fffffff, 0x80000000, 0xfffff800, 0xffffffff),
-  fc.record({ nearEnd: fc.integer({ min: -64, max: 5000 }) }),
-);
-const u16 = fc.oneof(fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(0, 1, 2, 255, 0x8000, 0xffff));
+import { makePair, packet, u16, u32, applyPoke, resolveU32 as resolve } from './helpers.js';
 
 const poke = fc.oneof(
   fc.record({ kind: fc.constant('desc' as const), ring: fc.constantFrom('s2m', 'm2s'), slot: fc.nat(0xffff), flags: u16, region: u16, length: u32, offset: u32 }),
@@ -46,11 +39,6 @@ const op = fc.record({
 
 type Poke = typeof poke extends fc.Arbitrary<infer T> ? T : never;
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
-type U32 = number | { nearEnd: number };
-
-function resolve(v: U32, regionSize: number): number {
-  return (typeof v === 'number' ? v : regionSize - v.nearEnd) >>> 0;
-}
 
 function expectOnlyRingErrors(f: () => void, what: string): void {
   const t0 = performance.now();
@@ -112,29 +100,7 @@ test('hostile peer: only MemifRingError, no stray writes, no out-of-bounds views
             }, `${a.side} ${a.ring}`);
             continue;
           }
-          const ring = rings[a.ring]!;
-          switch (a.kind) {
-            case 'desc':
-              ring.setDesc(a.slot, a.flags, a.region, resolve(a.length, bufRegionSize), resolve(a.offset, bufRegionSize));
-              break;
-            case 'len':
-              ring.desc[((a.slot & ring.mask) << 2) + 1] = resolve(a.length, bufRegionSize);
-              break;
-            case 'next':
-              ring.desc16[(a.slot & ring.mask) << 3] |= 1;
-              break;
-            case 'head':
-            case 'tail': {
-              const cur = a.kind === 'head' ? ring.loadHead() : ring.loadTail();
-              const v = 'abs' in a.value ? a.value.abs : (cur + a.value.delta) & 0xffff;
-              if (a.kind === 'head') ring.storeHead(v);
-              else ring.storeTail(v);
-              break;
-            }
-            case 'flags':
-              ring.storeFlags(a.value);
-              break;
-          }
+          applyPoke(rings[a.ring]!, a, bufRegionSize);
         }
         assert.ok(p.guardsIntact(), 'write outside a region');
       },
