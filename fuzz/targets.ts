@@ -26,7 +26,3 @@ export function target(name: string): FuzzTarget | undefined {
   return TARGETS.find((t) => t.name === name);
 }
 
-export { runMemifMsgFuzz } from './memif-msg.js';
-export { runMemifRingFuzz } from './memif-ring.js';
-export { runCniAnnotationsFuzz } from './cni-annotations.js';
-export { runVppapiTargetFuzz } from './vppapi-target.js';

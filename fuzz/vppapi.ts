@@ -9,17 +9,15 @@
  *   node dist/fuzz/vppapi.js [--seconds 60] [--seed N] [--api-dir DIR]
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { ApiRegistry, ApiCodecError, sameJson, toHex, type ValueCodec } from '../src/vppapi/codec/index.js';
 import { arbitraryFor, containsAmbiguity } from '../src/vppapi/codec/arbitrary.js';
+import { ROOT, CORPUS_ROOT } from './common.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url));
-/** Repository root whether run from fuzz/ (ts) or dist/fuzz/ (js). */
-const ROOT = resolve(HERE, HERE.includes(`${join('dist', 'fuzz')}`) ? '../..' : '..');
-export const CORPUS_DIR = join(ROOT, 'fuzz', 'corpus', 'vppapi');
+export const CORPUS_DIR = join(CORPUS_ROOT, 'vppapi');
 export const DEFAULT_API_DIR = join(ROOT, 'test', 'fixtures', 'vppapi', 'api-json');
 
 /** One saved counterexample. */
