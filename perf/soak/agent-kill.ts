@@ -9,7 +9,7 @@
 // host veths, memif socket dir, leases, pod records); ADD again and DEL must work and leave nothing.
 import { randomInt } from 'node:crypto';
 import { CniRig } from './cni-rig.js';
-import { sleep, type Log, type SoakReport } from './common.js';
+import { sleep, type Log, type SoakReport, soakReport } from './common.js';
 import { listLinks } from '../../src/cni/linux/ip.js';
 
 export interface AgentKillOptions {
@@ -120,5 +120,5 @@ export async function runAgentKill(o: AgentKillOptions): Promise<SoakReport> {
   figures['orphan VPP interfaces deleted at agent start'] = orphansDeleted;
   figures['agent restart ms, max'] = restartMs.length ? Math.max(...restartMs) : 'n/a';
   figures['tsvpp-cni error when the agent died'] = addError || 'n/a';
-  return { scenario: 'agent-kill', ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+  return soakReport('agent-kill', t0, figures, problems);
 }

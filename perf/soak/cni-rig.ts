@@ -250,3 +250,9 @@ export class CniRig {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/** A failed CNI call's code, message and details, for problem lines. */
+export const cniError = (r: CniResult): string => `${r.out?.code} ${r.out?.msg}: ${r.out?.details ?? ''}`;
+
+/** CNI calls must answer well before a runtime gives up (the agent's etcd deadline is 5 s + 1 s). */
+export const ANSWER_WITHIN_MS = 15_000;

@@ -17,6 +17,11 @@ export interface SoakReport {
   seconds: number;
 }
 
+/** The report of a scenario that started at t0 (ms): ok when nothing went wrong. */
+export function soakReport(scenario: string, t0: number, figures: SoakReport['figures'], problems: string[]): SoakReport {
+  return { scenario, ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+}
+
 export type Log = (line: string) => void;
 
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));

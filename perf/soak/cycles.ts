@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { MemifInterface, type MemifConnection } from '../../src/memif/index.js';
 import { MemifEcho } from '../../src/memif/echo.js';
 import { startProc, type Proc } from '../peers/procs.js';
-import { CYCLE_PEER, once, type Log, type SoakReport } from './common.js';
+import { CYCLE_PEER, once, type Log, type SoakReport, soakReport } from './common.js';
 import { compare, primeChildProcess, sample, RSS_TOLERANCE, type Sample } from './measure.js';
 import { pingOnce } from './ping.js';
 
@@ -139,5 +139,5 @@ export async function runCycles(o: CycleOptions): Promise<SoakReport> {
   if (endAll.fds !== startAll.fds) problems.push(`after all variants closed: open fds ${startAll.fds} -> ${endAll.fds}`);
   if (endAll.memfdMaps !== startAll.memfdMaps) problems.push(`after all variants closed: memfd mappings ${startAll.memfdMaps} -> ${endAll.memfdMaps}`);
   figures['fds before/after all'] = `${startAll.fds}/${endAll.fds}`;
-  return { scenario: 'memif-cycles', ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+  return soakReport('memif-cycles', t0, figures, problems);
 }

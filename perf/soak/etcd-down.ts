@@ -12,15 +12,13 @@
 //  4. etcd frozen: ADD of the labelled pod fails within a bound with "etcd auto-configuration failed";
 //     etcd resumed: it applies the write it had queued, and the runtime's DEL removes the key (the
 //     record kept it), nothing left.  5. ADD works, DEL leaves nothing.
-import { CniRig, VNF_PODS, type CniResult } from './cni-rig.js';
-import type { Log, SoakReport } from './common.js';
+import { CniRig, cniError, ANSWER_WITHIN_MS, VNF_PODS, type CniResult } from './cni-rig.js';
+import { soakReport, type Log, type SoakReport } from './common.js';
 
 export interface EtcdDownOptions {
   log?: Log;
 }
 
-/** The agent's etcd deadline is 5 s (+1 s guard); CNI calls must answer well before a runtime gives up. */
-const ANSWER_WITHIN_MS = 15_000;
 
 export async function runEtcdDown(o: EtcdDownOptions = {}): Promise<SoakReport> {
   const log = o.log ?? (() => {});
@@ -28,7 +26,7 @@ export async function runEtcdDown(o: EtcdDownOptions = {}): Promise<SoakReport> 
   const problems: string[] = [];
   const figures: Record<string, number | string> = {};
   let rig: CniRig | null = null;
-  const err = (r: CniResult) => `${r.out?.code} ${r.out?.msg}: ${r.out?.details ?? ''}`;
+  const err = cniError;
   const timed = async (f: () => Promise<CniResult>) => { const t = Date.now(); const r = await f(); return { r, ms: Date.now() - t }; };
   try {
     rig = await CniRig.start({ memifNode: { etcd: true } });
@@ -114,5 +112,5 @@ export async function runEtcdDown(o: EtcdDownOptions = {}): Promise<SoakReport> 
   } finally {
     await rig?.close();
   }
-  return { scenario: 'etcd-down', ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+  return soakReport('etcd-down', t0, figures, problems);
 }

@@ -10,14 +10,13 @@
 //  4. kubelet down, PodResources socket gone: ADD of a memif pod fails with a CNI error saying
 //     PodResources cannot be read, answered within a bound, nothing left; kubelet back: ADD works.
 import { existsSync } from 'node:fs';
-import { CniRig, VNF_PODS, type CniResult } from './cni-rig.js';
-import type { Log, SoakReport } from './common.js';
+import { CniRig, cniError, ANSWER_WITHIN_MS, VNF_PODS } from './cni-rig.js';
+import { soakReport, type Log, type SoakReport } from './common.js';
 
 export interface KubeletRestartOptions {
   log?: Log;
 }
 
-const ANSWER_WITHIN_MS = 15_000;
 
 export async function runKubeletRestart(o: KubeletRestartOptions = {}): Promise<SoakReport> {
   const log = o.log ?? (() => {});
@@ -25,7 +24,7 @@ export async function runKubeletRestart(o: KubeletRestartOptions = {}): Promise<
   const problems: string[] = [];
   const figures: Record<string, number | string> = {};
   let rig: CniRig | null = null;
-  const err = (r: CniResult) => `${r.out?.code} ${r.out?.msg}: ${r.out?.details ?? ''}`;
+  const err = cniError;
   try {
     rig = await CniRig.start({ memifNode: {} });
     const r = rig;
@@ -108,5 +107,5 @@ export async function runKubeletRestart(o: KubeletRestartOptions = {}): Promise<
   } finally {
     await rig?.close();
   }
-  return { scenario: 'kubelet-restart', ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+  return soakReport('kubelet-restart', t0, figures, problems);
 }

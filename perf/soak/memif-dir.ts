@@ -8,8 +8,8 @@
 // the agent keeps serving: once the dir is fixed, ADD of the same pod works and DEL cleans up.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
-import { CniRig, type CniResult } from './cni-rig.js';
-import type { Log, SoakReport } from './common.js';
+import { CniRig, cniError } from './cni-rig.js';
+import { soakReport, type Log, type SoakReport } from './common.js';
 import { listLinks } from '../../src/cni/linux/ip.js';
 
 export interface MemifDirOptions {
@@ -40,7 +40,7 @@ export async function runMemifDir(o: MemifDirOptions = {}): Promise<SoakReport> 
       const id = `mdir${rig.rnd}c${k}`;
       const ns = await rig.newNetns();
       const add = await rig.cni('ADD', id, ns);
-      const err = (r: CniResult) => `${r.out?.code} ${r.out?.msg}: ${r.out?.details ?? ''}`;
+      const err = cniError;
       if (what === 'missing') {
         if (add.code !== 0) problems.push(`socket dir missing: ADD failed (the agent should create it): ${err(add)}`);
       } else {
@@ -77,5 +77,5 @@ export async function runMemifDir(o: MemifDirOptions = {}): Promise<SoakReport> 
     if (mounted && rig) { try { execFileSync('umount', [rig.config.memifSocketDir]); } catch { /* reported by rmSync in close */ } }
     await rig?.close();
   }
-  return { scenario: 'memif-dir', ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+  return soakReport('memif-dir', t0, figures, problems);
 }

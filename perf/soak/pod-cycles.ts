@@ -4,7 +4,7 @@
 // pod's links, host veths, memif socket dir, IPAM leases, pod records, netns), and at the end the
 // agent process's fds and memfd mappings are back where they were and RSS within tolerance.
 import { CniRig } from './cni-rig.js';
-import type { Log, SoakReport } from './common.js';
+import { soakReport, type Log, type SoakReport } from './common.js';
 import { compare, primeChildProcess, sample, type Sample } from './measure.js';
 import { listLinks } from '../../src/cni/linux/ip.js';
 
@@ -74,5 +74,5 @@ export async function runPodCycles(o: PodCycleOptions): Promise<SoakReport> {
   } finally {
     await rig?.close();
   }
-  return { scenario: 'pod-cycles', ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+  return soakReport('pod-cycles', t0, figures, problems);
 }

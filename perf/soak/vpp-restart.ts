@@ -6,7 +6,7 @@
 // the agent's pods: every pod interface is back in VPP (the agent re-wires its pods on the client's
 // 'reconnected') and CNI CHECK of the pod passes (addresses, routes, links in the pod).
 import { CniRig } from './cni-rig.js';
-import { once, sleep, type Log, type SoakReport } from './common.js';
+import { once, sleep, type Log, type SoakReport, soakReport } from './common.js';
 import { listLinks } from '../../src/cni/linux/ip.js';
 
 export interface VppRestartOptions {
@@ -76,5 +76,5 @@ export async function runVppRestart(o: VppRestartOptions): Promise<SoakReport> {
   figures['client reconnects'] = reconnects;
   figures['reconnect ms, max'] = reconnectMs.length ? Math.max(...reconnectMs) : 'n/a';
   figures['pods restored in VPP'] = `${restored}/${o.restarts}`;
-  return { scenario: 'vpp-restart', ok: problems.length === 0, figures, problems, seconds: (Date.now() - t0) / 1000 };
+  return soakReport('vpp-restart', t0, figures, problems);
 }
