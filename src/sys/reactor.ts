@@ -29,6 +29,7 @@ export class Reactor {
   readonly #events = allocNative(EVENT_SIZE * MAX_EVENTS);
   readonly #ctl = allocNative(EVENT_SIZE);
   #waiting = false;
+  #dispatching = false;
 
   private constructor() {
     this.#epfd = libc.epoll_create1(C.EPOLL_CLOEXEC);
@@ -68,7 +69,7 @@ export class Reactor {
   }
 
   #arm(): void {
-    if (this.#waiting || this.#watchers.size === 0) return;
+    if (this.#waiting || this.#dispatching || this.#watchers.size === 0) return;
     this.#waiting = true;
     libc.epoll_wait.async(this.#epfd, this.#events.addr, MAX_EVENTS, -1, (err: unknown, n: number) => this.#dispatch(err, n));
   }
@@ -80,12 +81,13 @@ export class Reactor {
       const e = errno();
       if (e !== 4 /* EINTR */) throw new SysError('epoll_wait', e);
     }
+    // The events buffer is read in place: callbacks that watch new fds do not start the next wait
+    // (which would write into it) until this loop is done.
     const dv = this.#events.dv;
-    const ready: Array<[number, number]> = [];
+    this.#dispatching = true;
     for (let i = 0; i < n; i++) {
-      ready.push([Number(dv.getBigUint64(i * EVENT_SIZE + 4, true)), dv.getUint32(i * EVENT_SIZE, true)]);
-    }
-    for (const [fd, events] of ready) {
+      const fd = Number(dv.getBigUint64(i * EVENT_SIZE + 4, true));
+      const events = dv.getUint32(i * EVENT_SIZE, true);
       if (fd === this.#wakeFd) { drainEventfd(fd); continue; }
       const cb = this.#watchers.get(fd);
       if (!cb) continue; // unwatched while the wait was pending
@@ -95,6 +97,7 @@ export class Reactor {
         queueMicrotask(() => { throw e; });
       }
     }
+    this.#dispatching = false;
     this.#arm();
   }
 
