@@ -21,13 +21,33 @@ export function isU8(n: Node): boolean {
 
 const q = (s: string): string => JSON.stringify(s);
 
-/** Shared pieces of both generators: constants, fresh names, emitted lines. */
+/**
+ * Shared pieces of both generators: constants, fresh names, emitted lines, and the position
+ * (`base` variable + constant `off` not yet added to it, so runs of fixed fields cost no adds).
+ */
 abstract class Gen {
   protected lines: string[] = [];
   private consts: unknown[] = [];
   private seq = 0;
+  protected base = 'o';
+  protected off = 0;
   constructor(protected readonly unionRt: (u: UnionNode) => UnionRuntime) {}
   protected v(prefix = 'v'): string { return `${prefix}${this.seq++}`; }
+  /** Emits the pending constant offset into `o`. */
+  protected flush(): void {
+    if (this.off) { this.emit(`o += ${this.off};`); this.off = 0; }
+  }
+  protected pos(): string { return this.off ? `${this.base} + ${this.off}` : this.base; }
+  /** Runs f with positions relative to a new variable holding `base` (array elements). */
+  protected inBase<T>(base: string, f: () => T): T {
+    const b = this.v('b');
+    this.emit(`const ${b} = ${base};`);
+    const [sb, so] = [this.base, this.off];
+    this.base = b; this.off = 0;
+    const r = f();
+    this.base = sb; this.off = so;
+    return r;
+  }
   protected k(value: unknown): string {
     const i = this.consts.length;
     this.consts.push(value);
@@ -48,9 +68,6 @@ const sub = (p: string, field: string): string =>
 const idx = (p: string, i: string): string => `${p} + '[' + ${i} + ']'`;
 
 class EncGen extends Gen {
-  private base = 'o';
-  private off = 0;
-
   compile(root: Node, name: string): Encoder {
     const p = q(name);
     this.emit('return function encode(v) {');
@@ -64,11 +81,6 @@ class EncGen extends Gen {
     this.emit('};');
     return this.build<Encoder>(this.lines.join('\n'));
   }
-
-  private flush(): void {
-    if (this.off) { this.emit(`o += ${this.off};`); this.off = 0; }
-  }
-  private pos(): string { return this.off ? `${this.base} + ${this.off}` : this.base; }
 
   /** Emits `n += size of x`, validating what sizing needs (types of strings and arrays). */
   private size(node: Node, x: string, p: string): void {
@@ -241,15 +253,6 @@ class EncGen extends Gen {
     }
   }
 
-  private inBase(base: string, f: () => void): void {
-    const b = this.v('b');
-    this.emit(`const ${b} = ${base};`);
-    const [sb, so] = [this.base, this.off];
-    this.base = b; this.off = 0;
-    f();
-    this.base = sb; this.off = so;
-  }
-
   private union(node: UnionNode, x: string, p: string, key: string | undefined): void {
     const k = key ?? this.v('k');
     this.emit(`if (${x} != null) {`);
@@ -328,9 +331,6 @@ class EncGen extends Gen {
 }
 
 class DecGen extends Gen {
-  private base = 'o';
-  private off = 0;
-
   compile(root: Node, name: string, state: { pos: number }): Decoder {
     const st = this.k(state);
     const p = q(name);
@@ -356,21 +356,6 @@ class DecGen extends Gen {
       return node.fields.map((f) => { e += f.node.size ?? 0; return ['.' + f.name, e] as [string, number]; });
     }
     return [['', node.size ?? 0]];
-  }
-
-  private flush(): void {
-    if (this.off) { this.emit(`o += ${this.off};`); this.off = 0; }
-  }
-  private pos(): string { return this.off ? `${this.base} + ${this.off}` : this.base; }
-
-  private inBase<T>(base: string, f: () => T): T {
-    const b = this.v('b');
-    this.emit(`const ${b} = ${base};`);
-    const [sb, so] = [this.base, this.off];
-    this.base = b; this.off = 0;
-    const r = f();
-    this.base = sb; this.off = so;
-    return r;
   }
 
   /** Reads a fixed-size node at base+off; bounds already checked by the caller. */
