@@ -16,6 +16,7 @@ import fc from 'fast-check';
 import { ApiRegistry, ApiCodecError, sameJson, toHex, type ValueCodec } from '../src/vppapi/codec/index.js';
 import { arbitraryFor, containsAmbiguity } from '../src/vppapi/codec/arbitrary.js';
 import { ROOT, CORPUS_ROOT } from './common.js';
+import { damagedInputs } from './support/codec-damage.js';
 
 export const CORPUS_DIR = join(CORPUS_ROOT, 'vppapi');
 export const DEFAULT_API_DIR = join(ROOT, 'test', 'fixtures', 'vppapi', 'api-json');
@@ -80,17 +81,7 @@ function covers(decoded: unknown, given: unknown): boolean {
 }
 
 function damaged(c: ValueCodec): fc.Arbitrary<Uint8Array> {
-  const random = fc.uint8Array({ maxLength: Math.min((c.size ?? 96) + 64, 4096) });
-  const mutated = fc.tuple(arbitraryFor(c, { maxArray: 4, maxString: 12 }), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 6 }), fc.integer({ min: -16, max: 16 }))
-    .map(([v, edits, cut]) => {
-      const b = c.encode(v);
-      for (const [i, x] of edits) if (b.length) b[i % b.length] = x;
-      if (cut < 0) return b.subarray(0, Math.max(0, b.length + cut));
-      const out = new Uint8Array(b.length + cut);
-      out.set(b);
-      return out;
-    });
-  return fc.oneof(random, mutated);
+  return damagedInputs(c, { variableSize: 96, maxLength: 4096, maxArray: 4, maxString: 12, edits: 6, cut: 16 });
 }
 
 function save(entry: CorpusEntry, dir: string): string {

@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { ApiRegistry, ApiCodecError, type ValueCodec } from '../../../src/vppapi/codec/index.js';
 import { arbitraryFor, containsAmbiguity } from '../../../src/vppapi/codec/arbitrary.js';
+import { damagedInputs } from '../../../fuzz/support/codec-damage.js';
 import { API_DIR, hex, same } from './fixtures.js';
 
 // A bounded slice of the properties fuzz/vppapi.ts runs for as long as asked: every message of
@@ -14,17 +15,7 @@ const SEED = Number(process.env.VPPAPI_SEED ?? 20260822);
 
 /** Random bytes, and valid encodings truncated, extended or with bytes changed. */
 function inputs(c: ValueCodec): fc.Arbitrary<Uint8Array> {
-  const random = fc.uint8Array({ maxLength: Math.min((c.size ?? (c.node.kind === 'struct' ? 64 : 16)) + 64, 2048) });
-  const mutated = fc.tuple(arbitraryFor(c, { maxArray: 3, maxString: 8 }), fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 4 }), fc.integer({ min: -8, max: 8 }))
-    .map(([v, edits, cut]) => {
-      const b = c.encode(v);
-      for (const [i, x] of edits) if (b.length) b[i % b.length] = x;
-      if (cut < 0) return b.subarray(0, Math.max(0, b.length + cut));
-      const out = new Uint8Array(b.length + cut);
-      out.set(b);
-      return out;
-    });
-  return fc.oneof(random, mutated);
+  return damagedInputs(c, { variableSize: c.node.kind === 'struct' ? 64 : 16, maxLength: 2048, maxArray: 3, maxString: 8, edits: 4, cut: 8 });
 }
 
 function decodeOnlyThrowsCodecErrors(c: ValueCodec, runs: number, seed: number): void {
