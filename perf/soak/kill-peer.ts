@@ -9,7 +9,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemifInterface, type MemifConnection } from '../../src/memif/index.js';
+import { MemifInterface, memifErrorName, type DisconnectInfo, type MemifConnection } from '../../src/memif/index.js';
 import { runEchoTraffic, warmUp } from '../memif/traffic.js';
 import { once, sleep, type Log, type SoakReport } from './common.js';
 import { primeChildProcess, sample, type Sample } from './measure.js';
@@ -65,7 +65,7 @@ export async function runKillPeer(o: KillPeerOptions): Promise<SoakReport> {
       for (let round = 1; round <= o.rounds; round++) {
         // Traffic that outlasts the kill; what it reports is not checked (packets in flight die
         // with the peer), only that no packet came back corrupted or twice before the kill.
-        const down = once<{ reason: string }>(iface, 'disconnected', 15_000, `our ${role} noticing the peer's death`);
+        const down = once<DisconnectInfo>(iface, 'disconnected', 15_000, `our ${role} noticing the peer's death`);
         const traffic = runEchoTraffic(conn, { size: 64, packets: 1e9, idleTimeoutMs: 20_000 });
         await sleep(150 + Math.floor(Math.random() * 200));
         await peer.kill9();
@@ -74,7 +74,7 @@ export async function runKillPeer(o: KillPeerOptions): Promise<SoakReport> {
         if (mid.tx > 0) killedMidTraffic++;
         if (mid.corrupted) problems.push(`${role} round ${round}: traffic before the kill had ${mid.corrupted} corrupted/duplicated (${mid.firstError})`);
         if (iface.connection) problems.push(`${role} round ${round}: connection still set after the peer died`);
-        if (round === 1) figures[`${role}: disconnect reason after kill -9`] = info.reason;
+        if (round === 1) figures[`${role}: disconnect code after kill -9`] = `${memifErrorName(info.code)}: ${info.reason}`;
         if (role === 'master') {
           // Freed: fds and mappings as before the peer ever connected.
           await sleep(20);

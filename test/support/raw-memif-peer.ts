@@ -9,7 +9,8 @@ import {
   MappedRegion, receiveMessage, sendMessage,
 } from '../../src/sys/index.js';
 import { initSharedMemory, planRegions, RingType, type MemoryPlan } from '../../src/memif/ring/index.js';
-import { decodeMsg, encodeMsg, MemifProtocolError, MsgType, msgTypeName, type MemifMsg } from '../../src/memif/socket/messages.js';
+import { decodeMsg, encodeMsg, MemifProtocolError } from '../../src/memif/socket/messages.js';
+import { MsgType, msgTypeName, type DisconnectMsg, type MemifMsg } from '../../src/memif/wire.js';
 import { unlinkSync } from 'node:fs';
 
 /** What came back: a decoded message with its fds, bytes that did not decode, or the end. */
@@ -103,11 +104,11 @@ export class RawMemifPeer {
     return r.msg as Extract<MemifMsg, { type: T }>;
   }
 
-  /** Waits for DISCONNECT then EOF; returns the reason. Throws if anything else arrives. */
-  async expectDisconnect(timeoutMs = 2000): Promise<string> {
+  /** Waits for DISCONNECT then EOF; returns it (code and reason). Throws if anything else arrives. */
+  async expectDisconnect(timeoutMs = 2000): Promise<DisconnectMsg> {
     const d = await this.expect(MsgType.DISCONNECT, timeoutMs);
     await this.expectEof(timeoutMs);
-    return d.reason;
+    return d;
   }
 
   /** Waits for EOF with nothing before it. */

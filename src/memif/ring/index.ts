@@ -2,11 +2,15 @@
  * tsvpp memif ring layer: the shared-memory half of memif as pure computation over ArrayBuffers
  * (no I/O). See docs/memif-ring.md.
  *
- *   layout.ts  wire constants, planRegions()        ring.ts   RingView (one memif_ring_t)
+ *   layout.ts  planRegions() (the slave's memory)    ring.ts   RingView (one memif_ring_t)
  *   queue.ts   MemifQueue (data path of one ring)   burst.ts  RxBurst / TxBurst
  *   setup.ts   initSharedMemory, create*Queue(s)    errors.ts MemifRingError
  */
 export * from './errors.js';
+// The ring half of the wire facts (../wire.ts), for users of this layer alone.
+export {
+  MEMIF_COOKIE, MEMIF_DESC_FLAG_NEXT, MEMIF_RING_FLAG_MASK_INT, RingType, ringTypeName, ringBytes,
+} from '../wire.js';
 export * from './layout.js';
 export { type RegionMemory } from './region.js';
 export { RingView } from './ring.js';

@@ -1,10 +1,5 @@
 /**
- * memif shared-memory layout: wire constants and the slave's memory plan.
- *
- * Wire facts (x86-64, from libmemif src/memif.h, confirmed with offsetof on this machine):
- *   memif_ring_t  (128 B header): cookie u32@0, flags u16@4, head u16@6 (cache line 0), tail u16@64
- *                 (cache line 1), desc[] @128.
- *   memif_desc_t  (16 B): flags u16@0, region u16@2, length u32@4, offset u32@8, metadata u32@12.
+ * The slave's memory plan (the ring and descriptor layouts themselves are in ../wire.ts).
  *
  * planRegions() reproduces what the slave (the side that owns all memory) allocates:
  *   - layout 'libmemif' (libmemif >= 4, memif_init_regions_and_queues/memif_add_region/
@@ -22,37 +17,7 @@
  * `size` rounded up to the page size, i.e. what mmap really maps.
  */
 
-export const MEMIF_COOKIE = 0x3e31f20;
-/** ring.flags bit 0: the receiver of this ring does not want interrupts (polling). */
-export const MEMIF_RING_FLAG_MASK_INT = 1;
-/** desc.flags bit 0: the packet continues in the next descriptor. */
-export const MEMIF_DESC_FLAG_NEXT = 1;
-export const MEMIF_MAX_LOG2_RING_SIZE = 14;
-export const MEMIF_MAX_S2M_RING = 255;
-export const MEMIF_MAX_M2S_RING = 255;
-export const MEMIF_MAX_REGION = 255;
-
-export const RING_HEADER_SIZE = 128;
-export const RING_COOKIE_OFFSET = 0;
-export const RING_FLAGS_OFFSET = 4;
-export const RING_HEAD_OFFSET = 6;
-export const RING_TAIL_OFFSET = 64;
-export const DESC_SIZE = 16;
-export const DESC_FLAGS_OFFSET = 0;
-export const DESC_REGION_OFFSET = 2;
-export const DESC_LENGTH_OFFSET = 4;
-export const DESC_OFFSET_OFFSET = 8;
-export const DESC_METADATA_OFFSET = 12;
-
-/** Ring types as on the wire (ADD_RING flag bit0 set = S2M). */
-export const RingType = { S2M: 0, M2S: 1 } as const;
-export type RingType = (typeof RingType)[keyof typeof RingType];
-export const ringTypeName = (t: RingType): string => (t === RingType.S2M ? 'S2M' : 'M2S');
-
-/** Bytes one ring occupies: 128-byte header + 16 bytes per descriptor. */
-export function ringBytes(log2RingSize: number): number {
-  return RING_HEADER_SIZE + DESC_SIZE * 2 ** log2RingSize;
-}
+import { MEMIF_MAX_LOG2_RING_SIZE, MEMIF_MAX_M2S_RING, MEMIF_MAX_S2M_RING, RingType, ringBytes } from '../wire.js';
 
 export type RegionLayout = 'libmemif' | 'dpdk';
 

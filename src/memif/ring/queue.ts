@@ -28,7 +28,8 @@
 import { type RxBurst, type TxBurst } from './burst.js';
 import { copyBytes } from './copy.js';
 import { MemifRingError } from './errors.js';
-import { MEMIF_DESC_FLAG_NEXT, MEMIF_RING_FLAG_MASK_INT, RingType, ringTypeName, type SlotTable } from './layout.js';
+import { MemifErrorCode as E, MEMIF_DESC_FLAG_NEXT, MEMIF_RING_FLAG_MASK_INT, RingType, ringTypeName } from '../wire.js';
+import { type SlotTable } from './layout.js';
 import { type RegionMemory, regionBytes, regionWords } from './region.js';
 import { type RingView } from './ring.js';
 
@@ -203,17 +204,17 @@ export class MemifQueue {
       // M2S: the master filled [last_tail, tail); tail may not pass our head.
       peer = this.ring.loadTail();
       if (((peer - cur) & 0xffff) > ((this.own - cur) & 0xffff)) {
-        throw new MemifRingError(`${this.name}: tail ${peer} outside [${cur}, ${this.own}] (last received slot .. posted head)`);
+        throw new MemifRingError(E.RING_INDEX, `${this.name}: tail ${peer} outside [${cur}, ${this.own}] (last received slot .. posted head)`);
       }
     } else {
       // S2M: the slave produced [tail, head); head - tail <= ring size, and head never moves back.
       peer = this.ring.loadHead();
       const d = (peer - this.own) & 0xffff;
       if (d > this.size) {
-        throw new MemifRingError(`${this.name}: head ${peer} is ${d} slots past tail ${this.own}, more than ring size ${this.size}`);
+        throw new MemifRingError(E.RING_INDEX, `${this.name}: head ${peer} is ${d} slots past tail ${this.own}, more than ring size ${this.size}`);
       }
       if (((cur - this.own) & 0xffff) > d) {
-        throw new MemifRingError(`${this.name}: head ${peer} moved back behind already received slot ${cur}`);
+        throw new MemifRingError(E.RING_INDEX, `${this.name}: head ${peer} moved back behind already received slot ${cur}`);
       }
     }
     let avail = (peer - cur) & 0xffff;
@@ -235,6 +236,7 @@ export class MemifQueue {
         if (k === avail) {
           if (this.allowPartial) break outer;
           throw new MemifRingError(
+            E.CHAIN_OPEN,
             `${this.name} slot ${(cur + k - 1) & mask}: descriptor has NEXT set but is the last one published (${this.isSlave ? 'tail' : 'head'} ${peer})`,
           );
         }
@@ -242,7 +244,7 @@ export class MemifQueue {
           // A packet longer than the receiver accepts (like DPDK's mbuf segment limit): a policy
           // violation by the peer, reported like any other so the connection can be dropped.
           if (n === 0) {
-            throw new MemifRingError(`${this.name} slot ${cur & mask}: packet has more than ${maxSegs} segments (the receive burst's maxSegments)`);
+            throw new MemifRingError(E.CHAIN_TOO_LONG, `${this.name} slot ${cur & mask}: packet has more than ${maxSegs} segments (the receive burst's maxSegments)`);
           }
           break outer;
         }
@@ -253,15 +255,16 @@ export class MemifQueue {
         const off = desc[w + 2]!;
         const region = w0 >>> 16;
         if (region >= nRegions) {
-          throw new MemifRingError(`${this.name} slot ${slot}: descriptor region ${region} does not exist (${nRegions} regions)`);
+          throw new MemifRingError(E.DESC_REGION, `${this.name} slot ${slot}: descriptor region ${region} does not exist (${nRegions} regions)`);
         }
         if (off + len > regSize[region]!) {
           throw new MemifRingError(
+            E.DESC_BOUNDS,
             `${this.name} slot ${slot}: descriptor offset 0x${off.toString(16)} + length ${len} exceeds region ${region} size ${regSize[region]}`,
           );
         }
         if (len > capLimit) {
-          throw new MemifRingError(`${this.name} slot ${slot}: descriptor length ${len} exceeds the posted buffer size ${capLimit}`);
+          throw new MemifRingError(E.DESC_LENGTH, `${this.name} slot ${slot}: descriptor length ${len} exceeds the posted buffer size ${capLimit}`);
         }
         sRegion[seg + k] = region;
         sOffset[seg + k] = off;
@@ -351,7 +354,7 @@ export class MemifQueue {
       // S2M: the master consumed up to tail; tail may only move forward, up to our head.
       const tail = this.ring.loadTail();
       if (((tail - this.cursor) & 0xffff) > ((own - this.cursor) & 0xffff)) {
-        throw new MemifRingError(`${this.name}: tail ${tail} outside [${this.cursor}, ${own}] (last seen tail .. head)`);
+        throw new MemifRingError(E.RING_INDEX, `${this.name}: tail ${tail} outside [${this.cursor}, ${own}] (last seen tail .. head)`);
       }
       this.cursor = tail;
       return this.size - ((own - tail) & 0xffff);
@@ -360,10 +363,10 @@ export class MemifQueue {
     const head = this.ring.loadHead();
     const d = (head - own) & 0xffff;
     if (d > this.size) {
-      throw new MemifRingError(`${this.name}: head ${head} is ${d} slots past tail ${own}, more than ring size ${this.size}`);
+      throw new MemifRingError(E.RING_INDEX, `${this.name}: head ${head} is ${d} slots past tail ${own}, more than ring size ${this.size}`);
     }
     if (((this.cursor - own) & 0xffff) > d) {
-      throw new MemifRingError(`${this.name}: head ${head} moved back behind already posted slot ${this.cursor}`);
+      throw new MemifRingError(E.RING_INDEX, `${this.name}: head ${head} moved back behind already posted slot ${this.cursor}`);
     }
     this.cursor = head;
     return d;
@@ -385,14 +388,15 @@ export class MemifQueue {
     const cap = this.desc[w + 1]!;
     const off = this.desc[w + 2]!;
     if (region >= this.nRegions) {
-      throw new MemifRingError(`${this.name} slot ${slot}: posted descriptor region ${region} does not exist (${this.nRegions} regions)`);
+      throw new MemifRingError(E.DESC_REGION, `${this.name} slot ${slot}: posted descriptor region ${region} does not exist (${this.nRegions} regions)`);
     }
     if (off + cap > this.regSize[region]!) {
       throw new MemifRingError(
+        E.DESC_BOUNDS,
         `${this.name} slot ${slot}: posted descriptor offset 0x${off.toString(16)} + length ${cap} exceeds region ${region} size ${this.regSize[region]}`,
       );
     }
-    if (cap === 0) throw new MemifRingError(`${this.name} slot ${slot}: posted descriptor has length 0 (no room)`);
+    if (cap === 0) throw new MemifRingError(E.DESC_LENGTH, `${this.name} slot ${slot}: posted descriptor has length 0 (no room)`);
     this.postedRegion = region;
     this.postedOffset = off;
     return cap;

@@ -1,8 +1,8 @@
 /**
  * RingView: typed-array access to one memif_ring_t living in a region.
  *
- *   header  cookie u32@0  flags u16@4  head u16@6 | tail u16@64   (128 bytes)
- *   desc[i] @128 + 16*i:  word0 = flags | region << 16, word1 = length, word2 = offset, word3 = metadata
+ * Offsets and typed-array indexes come from ../wire.ts (RING_LAYOUT, DESC_LAYOUT): a descriptor is
+ * DESC_WORDS u32 words, the first holding flags (low half) and region (high half).
  *
  * head, tail and flags go through Atomics on a Uint16Array (Atomics works on non-shared typed
  * arrays too): Atomics.store is the release point after descriptor writes, Atomics.load the
@@ -10,12 +10,20 @@
  * (and a Uint16Array for the 16-bit flags field alone); no allocation per access.
  */
 import { MemifRingError } from './errors.js';
-import { MEMIF_COOKIE, MEMIF_MAX_LOG2_RING_SIZE, RING_HEADER_SIZE, ringBytes } from './layout.js';
+import {
+  MemifErrorCode as E, DESC_REGION_SHIFT, DESC_U16, DESC_U32, DESC_WORDS, MEMIF_COOKIE, MEMIF_MAX_LOG2_RING_SIZE, RING_HEADER_SIZE, RING_U16,
+  RING_U32_COOKIE, ringBytes,
+} from '../wire.js';
 import { type RegionMemory, regionBytes } from './region.js';
 
-const FLAGS16 = 2; // u16 index of flags (byte 4)
-const HEAD16 = 3; // byte 6
-const TAIL16 = 32; // byte 64
+const FLAGS16 = RING_U16.flags;
+const HEAD16 = RING_U16.head;
+const TAIL16 = RING_U16.tail;
+const COOKIE32 = RING_U32_COOKIE;
+const W_FR = DESC_U32.flagsRegion;
+const W_LEN = DESC_U32.length;
+const W_OFF = DESC_U32.offset;
+const W_META = DESC_U32.metadata;
 
 export class RingView {
   readonly log2: number;
@@ -43,16 +51,17 @@ export class RingView {
   constructor(region: RegionMemory, offset: number, log2: number, what = 'ring') {
     const u8 = regionBytes(region);
     if (!Number.isInteger(log2) || log2 < 0 || log2 > MEMIF_MAX_LOG2_RING_SIZE) {
-      throw new MemifRingError(`${what}: log2 ring size ${log2} outside 0..${MEMIF_MAX_LOG2_RING_SIZE}`);
+      throw new MemifRingError(E.MAX_RING, `${what}: log2 ring size ${log2} outside 0..${MEMIF_MAX_LOG2_RING_SIZE}`);
     }
     const bytes = ringBytes(log2);
     if (!Number.isInteger(offset) || offset < 0 || offset + bytes > u8.byteLength) {
       throw new MemifRingError(
+        E.BAD_RING,
         `${what}: ring at offset ${offset} of ${bytes} bytes (log2 size ${log2}) exceeds region size ${u8.byteLength}`,
       );
     }
     if ((u8.byteOffset + offset) % 4 !== 0) {
-      throw new MemifRingError(`${what}: ring offset ${offset} is not 4-byte aligned`);
+      throw new MemifRingError(E.BAD_RING, `${what}: ring offset ${offset} is not 4-byte aligned`);
     }
     this.log2 = log2;
     this.size = 2 ** log2;
@@ -62,27 +71,27 @@ export class RingView {
     const base = u8.byteOffset + offset;
     this.hdr16 = new Uint16Array(u8.buffer, base, RING_HEADER_SIZE / 2);
     this.hdr32 = new Uint32Array(u8.buffer, base, RING_HEADER_SIZE / 4);
-    this.desc = new Uint32Array(u8.buffer, base + RING_HEADER_SIZE, this.size * 4);
-    this.desc16 = new Uint16Array(u8.buffer, base + RING_HEADER_SIZE, this.size * 8);
+    this.desc = new Uint32Array(u8.buffer, base + RING_HEADER_SIZE, this.size * DESC_WORDS);
+    this.desc16 = new Uint16Array(u8.buffer, base + RING_HEADER_SIZE, this.size * DESC_U16);
   }
 
   /** Write a fresh header: cookie, flags 0, head 0, tail 0 (descriptors untouched). */
   init(): void {
-    this.hdr32[0] = MEMIF_COOKIE;
+    this.hdr32[COOKIE32] = MEMIF_COOKIE;
     Atomics.store(this.hdr16, FLAGS16, 0);
     Atomics.store(this.hdr16, TAIL16, 0);
     Atomics.store(this.hdr16, HEAD16, 0);
   }
 
   get cookie(): number {
-    return this.hdr32[0]!;
+    return this.hdr32[COOKIE32]!;
   }
 
   /** @throws MemifRingError when the cookie is not MEMIF_COOKIE (as memif_connect1 checks). */
   checkCookie(what = 'ring'): void {
-    const c = this.hdr32[0]!;
+    const c = this.hdr32[COOKIE32]!;
     if (c !== MEMIF_COOKIE) {
-      throw new MemifRingError(`${what}: wrong cookie 0x${c.toString(16)} (expected 0x${MEMIF_COOKIE.toString(16)})`);
+      throw new MemifRingError(E.COOKIE, `${what}: wrong cookie 0x${c.toString(16)} (expected 0x${MEMIF_COOKIE.toString(16)})`);
     }
   }
 
@@ -108,26 +117,26 @@ export class RingView {
   // Per-descriptor accessors (slot is masked). Convenience for tests and setup; the queue's hot
   // path indexes `desc` directly.
   descFlags(slot: number): number {
-    return this.desc16[(slot & this.mask) << 3]!;
+    return this.desc[(slot & this.mask) * DESC_WORDS + W_FR]! & 0xffff;
   }
   descRegion(slot: number): number {
-    return this.desc16[((slot & this.mask) << 3) + 1]!;
+    return this.desc[(slot & this.mask) * DESC_WORDS + W_FR]! >>> DESC_REGION_SHIFT;
   }
   descLength(slot: number): number {
-    return this.desc[((slot & this.mask) << 2) + 1]!;
+    return this.desc[(slot & this.mask) * DESC_WORDS + W_LEN]!;
   }
   descOffset(slot: number): number {
-    return this.desc[((slot & this.mask) << 2) + 2]!;
+    return this.desc[(slot & this.mask) * DESC_WORDS + W_OFF]!;
   }
   descMetadata(slot: number): number {
-    return this.desc[((slot & this.mask) << 2) + 3]!;
+    return this.desc[(slot & this.mask) * DESC_WORDS + W_META]!;
   }
   setDesc(slot: number, flags: number, region: number, length: number, offset: number, metadata = 0): void {
-    const w = (slot & this.mask) << 2;
+    const w = (slot & this.mask) * DESC_WORDS;
     const d = this.desc;
-    d[w] = (flags & 0xffff) | ((region & 0xffff) << 16);
-    d[w + 1] = length;
-    d[w + 2] = offset;
-    d[w + 3] = metadata;
+    d[w + W_FR] = ((flags & 0xffff) | ((region & 0xffff) << DESC_REGION_SHIFT)) >>> 0;
+    d[w + W_LEN] = length;
+    d[w + W_OFF] = offset;
+    d[w + W_META] = metadata;
   }
 }

@@ -13,7 +13,8 @@
  *   rx on S2M queues, tx on M2S queues.
  */
 import { MemifRingError } from './errors.js';
-import { RingType, type MemoryPlan } from './layout.js';
+import { MemifErrorCode, RingType } from '../wire.js';
+import { type MemoryPlan } from './layout.js';
 import { MemifQueue } from './queue.js';
 import { type RegionMemory } from './region.js';
 import { RingView } from './ring.js';
@@ -61,7 +62,7 @@ export function createMasterQueue(
   const name = ringName(ring.type, ring.index);
   const mem = regions[ring.region];
   if (mem === undefined) {
-    throw new MemifRingError(`${name}: region ${ring.region} does not exist (${regions.length} regions)`);
+    throw new MemifRingError(MemifErrorCode.BAD_RING, `${name}: region ${ring.region} does not exist (${regions.length} regions)`);
   }
   return new MemifQueue({
     role: 'master',

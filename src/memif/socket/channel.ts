@@ -3,15 +3,16 @@
 import {
   Reactor, receiveMessage, sendMessage, closeFd, discardFds, SysError,
 } from '../../sys/index.js';
-import { decodeMsg, encodeMsg, MemifProtocolError, MsgType, type MemifMsg } from './messages.js';
+import { decodeMsg, encodeMsg, MemifProtocolError } from './messages.js';
+import { fault, MemifErrorCode, MsgType, type MemifFault, type MemifMsg } from '../wire.js';
 
 export interface ChannelHandler {
   /** A decoded message; the handler owns `fds` (close what it does not keep). */
   message(msg: MemifMsg, fds: number[]): void;
-  /** A message that could not be decoded: the session disconnects with this reason. */
-  malformed(reason: string): void;
+  /** A message that could not be decoded: the session disconnects with this fault. */
+  malformed(f: MemifFault): void;
   /** The peer closed the socket or it failed. */
-  closed(reason: string): void;
+  closed(f: MemifFault): void;
 }
 
 export class ControlChannel {
@@ -40,28 +41,28 @@ export class ControlChannel {
       try {
         r = receiveMessage(this.fd, 256);
       } catch (e) {
-        this.#closedBy(e instanceof SysError ? `control socket error: ${e.code}` : String(e));
+        this.#closedBy(fault(MemifErrorCode.SYSCALL, e instanceof SysError ? `control socket error: ${e.code}` : String(e)));
         return;
       }
       if (r === 'again') return;
-      if (r === 'eof') { this.#closedBy('peer closed the control socket'); return; }
+      if (r === 'eof') { this.#closedBy(fault(MemifErrorCode.DISCONNECTED)); return; }
       let msg: MemifMsg;
       try {
         if (r.fdsTruncated) throw new MemifProtocolError('too many fds in one message');
         msg = decodeMsg(r.data, r.length);
       } catch (e) {
         discardFds(r);
-        this.#handler.malformed(e instanceof MemifProtocolError ? e.message : String(e));
+        this.#handler.malformed(e instanceof MemifProtocolError ? fault(e.code, e.message) : fault(MemifErrorCode.INTERNAL, String(e)));
         continue;
       }
       this.#handler.message(msg, r.fds);
     }
   }
 
-  #closedBy(reason: string): void {
+  #closedBy(f: MemifFault): void {
     if (!this.#open) return;
     this.close();
-    this.#handler.closed(reason);
+    this.#handler.closed(f);
   }
 
   /** Sends one message. Returns false if it could not be sent (the channel is then closed). */
@@ -69,19 +70,19 @@ export class ControlChannel {
     if (!this.#open) return false;
     try {
       if (sendMessage(this.fd, encodeMsg(msg), fds)) return true;
-      this.#closedBy('control socket send buffer full: peer is not reading');
+      this.#closedBy(fault(MemifErrorCode.SYSCALL, 'control socket send buffer full: peer is not reading'));
     } catch (e) {
-      this.#closedBy(e instanceof SysError ? `control socket send failed: ${e.code}` : String(e));
+      this.#closedBy(fault(MemifErrorCode.SYSCALL, e instanceof SysError ? `control socket send failed: ${e.code}` : String(e)));
     }
     return false;
   }
 
-  /** Sends DISCONNECT with `reason` (best effort) and closes. A failed send (the peer has gone
-   *  already) is not reported as the end's cause: the caller's reason is. */
-  disconnect(reason: string): void {
+  /** Sends DISCONNECT with the fault's code and reason (best effort) and closes. A failed send (the
+   *  peer has gone already) is not reported as the end's cause: the caller's fault is. */
+  disconnect(f: MemifFault): void {
     if (!this.#open) return;
     try {
-      sendMessage(this.fd, encodeMsg({ type: MsgType.DISCONNECT, code: 0, reason }), []);
+      sendMessage(this.fd, encodeMsg({ type: MsgType.DISCONNECT, code: f.code, reason: f.reason }), []);
     } catch { /* peer gone: nobody left to tell */ }
     this.close();
   }

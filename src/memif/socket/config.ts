@@ -1,6 +1,12 @@
 // What one memif interface is configured with, checked once up front so that every later step can
 // trust it. Defaults follow libmemif (ring 1024, buffer 2048, one queue each way).
-import { InterfaceMode, MEMIF_NAME_LEN, MEMIF_SECRET_LEN } from './messages.js';
+import {
+  InterfaceMode, MEMIF_MAX_LOG2_RING_SIZE, MEMIF_MAX_M2S_RING, MEMIF_MAX_S2M_RING, MEMIF_NAME_LEN, MEMIF_SECRET_LEN,
+} from '../wire.js';
+
+/** libmemif's memif_conn_args_t.buffer_size is a u16; below 64 B not even a minimal frame fits. */
+const MIN_BUFFER_SIZE = 64;
+const MAX_BUFFER_SIZE = 0xffff;
 
 export type MemifRole = 'master' | 'slave';
 export type MemifModeName = 'ethernet' | 'ip' | 'punt-inject';
@@ -56,7 +62,7 @@ export class MemifConfigError extends Error {
   }
 }
 
-const modes: Record<MemifModeName, InterfaceMode> = { ethernet: 0, ip: 1, 'punt-inject': 2 };
+const modes: Record<MemifModeName, InterfaceMode> = { ethernet: InterfaceMode.ETHERNET, ip: InterfaceMode.IP, 'punt-inject': InterfaceMode.PUNT_INJECT };
 
 function int(name: string, v: number | undefined, dflt: number, min: number, max: number): number {
   const x = v ?? dflt;
@@ -89,9 +95,9 @@ export function normalizeConfig(o: MemifOptions): MemifConfig {
     modeName,
     ifName,
     appName,
-    queues: int('queues', o.queues, 1, 1, 255),
-    log2RingSize: int('log2RingSize', o.log2RingSize, 10, 1, 14),
-    bufferSize: int('bufferSize', o.bufferSize, 2048, 64, 65535),
+    queues: int('queues', o.queues, 1, 1, Math.min(MEMIF_MAX_S2M_RING, MEMIF_MAX_M2S_RING)),
+    log2RingSize: int('log2RingSize', o.log2RingSize, 10, 1, MEMIF_MAX_LOG2_RING_SIZE),
+    bufferSize: int('bufferSize', o.bufferSize, 2048, MIN_BUFFER_SIZE, MAX_BUFFER_SIZE),
     reconnectMs: int('reconnectMs', o.reconnectMs, 1000, 1, 3_600_000),
     handshakeTimeoutMs: int('handshakeTimeoutMs', o.handshakeTimeoutMs, 5000, 1, 3_600_000),
     allowUnsealedRegions: o.allowUnsealedRegions ?? false,

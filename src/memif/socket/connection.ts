@@ -2,9 +2,10 @@
 // side's point of view. rx/tx wrap the ring layer so that a ring violation by the peer becomes a
 // disconnect with the violation as its reason.
 import {
-  MappedRegion, Reactor, closeAll, drainEventfd, signalEventfd,
+  MappedRegion, Reactor, SysError, closeAll, drainEventfd, signalEventfd,
 } from '../../sys/index.js';
 import { MemifQueue, MemifRingError, RxBurst, TxBurst } from '../ring/index.js';
+import { fault, MemifErrorCode as E, type MemifFault } from '../wire.js';
 import type { MemifRole } from './config.js';
 
 export interface RegionResource {
@@ -43,7 +44,7 @@ export class MemifConnection {
   readonly tx: readonly QueueResource[];
   readonly regions: readonly RegionResource[];
   readonly bufferSize: number;
-  #fail: (reason: string) => void;
+  #fail: (f: MemifFault) => void;
   #open = true;
   #watched = new Set<number>();
 
@@ -56,7 +57,7 @@ export class MemifConnection {
     tx: QueueResource[];
     /** Slave: its buffer size (0 for a master, which uses what the slave posts). */
     bufferSize: number;
-    fail: (reason: string) => void;
+    fail: (f: MemifFault) => void;
   }) {
     this.role = args.role;
     this.peerName = args.peerName;
@@ -163,7 +164,7 @@ export class MemifConnection {
 
   #violation(e: unknown): number {
     if (e instanceof MemifRingError) {
-      this.#fail(e.message);
+      this.#fail(fault(e.code, e.message));
       return 0;
     }
     throw e;
@@ -190,4 +191,12 @@ export function releaseSessionResources(conn: MemifConnection | null, regions: r
   }
   for (const r of regions) r.map.unmap();
   closeAll([...regions.map((r) => r.fd), ...eventfds]);
+}
+
+/** The fault for an exception out of a handler: a ring or system error says what it was. */
+export function errorFault(e: unknown): MemifFault {
+  if (e instanceof MemifRingError) return fault(e.code, e.message);
+  if (e instanceof SysError) return fault(E.SYSCALL, e.message);
+  if (e instanceof RangeError) return fault(E.INVAL_ARG, e.message);
+  return fault(E.INTERNAL, `internal error: ${String(e)}`);
 }

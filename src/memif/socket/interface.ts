@@ -1,17 +1,22 @@
 // A memif interface, either role: the object applications hold. It keeps its configuration across
 // connections; `connection` is the live data path while connected, null otherwise.
 //
-// Events: 'connected' (conn: MemifConnection), 'disconnected' ({ reason, byPeer }),
-// 'connect-failed' (slave: { reason } once per streak of failed attempts), 'rejected' (master: a slave
-// refused before it bound to an interface: { reason, id }).
+// Events: 'connected' (conn: MemifConnection), 'disconnected' (DisconnectInfo: { code, reason, byPeer }),
+// 'connect-failed' (slave: { code, reason } once per streak of failed attempts), 'rejected' (master: a
+// slave refused before it bound to an interface: { code, reason, id }). Codes are ../wire.ts's
+// MemifErrorCode; match on them, not on the reason's text.
 import { EventEmitter } from 'node:events';
 import { SysError } from '../../sys/index.js';
 import { normalizeConfig, type MemifConfig, type MemifOptions } from './config.js';
 import type { MemifConnection } from './connection.js';
+import { fault, MemifErrorCode, type MemifFault } from '../wire.js';
 import { MemifListener, type MasterEndpoint, type MasterSession } from './master.js';
 import { SlaveSession, type SlaveEndpoint } from './slave.js';
 
 export interface DisconnectInfo {
+  /** Why: ours when we ended it, the peer's when it sent a tsvpp code, else DISCONNECT / DISCONNECTED. */
+  code: MemifErrorCode;
+  /** The particulars (the peer's DISCONNECT string when it ended it). */
   reason: string;
   /** True when the peer ended it (DISCONNECT received or socket closed); false when we did. */
   byPeer: boolean;
@@ -27,7 +32,7 @@ export class MemifInterface extends EventEmitter implements MasterEndpoint, Slav
   #retry: NodeJS.Timeout | null = null;
   #closed = false;
   #failing = false;
-  #onRejected = (info: { reason: string; id?: number }) => {
+  #onRejected = (info: { code: MemifErrorCode; reason: string; id?: number }) => {
     if (info.id === undefined || info.id === this.config.id) this.emit('rejected', info);
   };
 
@@ -63,13 +68,13 @@ export class MemifInterface extends EventEmitter implements MasterEndpoint, Slav
     this.emit('connected', conn);
   }
 
-  sessionEnded(session: MasterSession | SlaveSession, reason: string, byPeer: boolean): void {
+  sessionEnded(session: MasterSession | SlaveSession, f: MemifFault, byPeer: boolean): void {
     this.connection = null;
     if (session === this.#master) this.#master = null;
     if (session === this.#slave) this.#slave = null;
     // Every bound master session and every slave session that got past connect() ends with this
     // event, so failed handshakes (wrong secret, version, …) are reported too.
-    this.emit('disconnected', { reason, byPeer } satisfies DisconnectInfo);
+    this.emit('disconnected', { code: f.code, reason: f.reason, byPeer } satisfies DisconnectInfo);
     if (this.config.role === 'slave') this.#scheduleReconnect();
   }
 
@@ -81,8 +86,8 @@ export class MemifInterface extends EventEmitter implements MasterEndpoint, Slav
       this.#slave = new SlaveSession(this);
       this.#failing = false;
     } catch (e) {
-      const reason = e instanceof SysError ? `cannot connect to ${this.config.socket}: ${e.code}` : String(e);
-      if (!this.#failing) this.emit('connect-failed', { reason });
+      const f = e instanceof SysError ? fault(connectErrorCode(e.code), `cannot connect to ${this.config.socket}: ${e.code}`) : fault(MemifErrorCode.INTERNAL, String(e));
+      if (!this.#failing) this.emit('connect-failed', { code: f.code, reason: f.reason });
       this.#failing = true;
       this.#scheduleReconnect();
     }
@@ -103,20 +108,33 @@ export class MemifInterface extends EventEmitter implements MasterEndpoint, Slav
     });
   }
 
-  /** Drops the current connection with `reason` sent to the peer; a slave reconnects later. */
-  disconnect(reason = 'disconnected by user'): void {
-    (this.#master ?? this.#slave)?.disconnect(reason);
+  /** Drops the current connection (code USER, `reason` sent to the peer); a slave reconnects later. */
+  disconnect(reason?: string): void {
+    this.#drop(fault(MemifErrorCode.USER, reason));
   }
 
-  /** Disconnects and stops: no reconnect; a master leaves its socket (closed with the last interface). */
-  close(reason = 'interface deleted'): void {
+  #drop(f: MemifFault): void {
+    (this.#master ?? this.#slave)?.disconnect(f);
+  }
+
+  /** Disconnects (code DELETED) and stops: no reconnect; a master leaves its socket (closed with the last interface). */
+  close(reason?: string): void {
     if (this.#closed) return;
     this.#closed = true;
     if (this.#retry) { clearTimeout(this.#retry); this.#retry = null; }
-    this.disconnect(reason);
+    this.#drop(fault(MemifErrorCode.DELETED, reason));
     if (this.listener) {
       this.listener.off('rejected', this.#onRejected);
       this.listener.remove(this);
     }
+  }
+}
+
+function connectErrorCode(errno: string): MemifErrorCode {
+  switch (errno) {
+    case 'ENOENT': return MemifErrorCode.NO_FILE;
+    case 'ECONNREFUSED': return MemifErrorCode.CONNREFUSED;
+    case 'EACCES': case 'EPERM': return MemifErrorCode.ACCES;
+    default: return MemifErrorCode.SYSCALL;
   }
 }

@@ -9,13 +9,14 @@ import {
   Reactor, acceptSeqpacket, listenSeqpacket, closeFd, closeAll, fdSize, MappedRegion,
   ensureSealedAgainstShrink, setNonBlocking, SysError,
 } from '../../sys/index.js';
-import { createMasterQueue, ringBytes, RingType, MemifRingError, MEMIF_MAX_REGION } from '../ring/index.js';
+import { createMasterQueue } from '../ring/index.js';
 import { ControlChannel } from './channel.js';
-import { MemifConnection, releaseSessionResources, type QueueResource, type RegionResource } from './connection.js';
+import { errorFault, MemifConnection, releaseSessionResources, type QueueResource, type RegionResource } from './connection.js';
 import {
-  MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, modeNames, msgTypeName,
-  type AddRegionMsg, type AddRingMsg, type InitMsg, type MemifMsg,
-} from './messages.js';
+  fault, peerFault, MemifErrorCode as E, MEMIF_MAX_LOG2_RING_SIZE, MEMIF_MAX_M2S_RING, MEMIF_MAX_REGION,
+  MEMIF_MAX_REGION_SIZE, MEMIF_MAX_S2M_RING, MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, modeNames,
+  msgTypeName, ringBytes, RingType, type AddRegionMsg, type AddRingMsg, type InitMsg, type MemifFault, type MemifMsg,
+} from '../wire.js';
 import type { MemifConfig } from './config.js';
 
 /** What a MasterSession needs from the interface it binds to. */
@@ -24,11 +25,8 @@ export interface MasterEndpoint {
   readonly busy: boolean;
   sessionAttached(session: MasterSession): void;
   sessionConnected(session: MasterSession, conn: MemifConnection): void;
-  sessionEnded(session: MasterSession, reason: string, byPeer: boolean): void;
+  sessionEnded(session: MasterSession, f: MemifFault, byPeer: boolean): void;
 }
-
-/** Largest region a peer may announce (the data path addresses regions with u32 offsets). */
-const MAX_REGION_SIZE = 2 ** 32;
 
 export class MemifListener extends EventEmitter {
   static #byPath = new Map<string, MemifListener>();
@@ -76,7 +74,7 @@ export class MemifListener extends EventEmitter {
   /** Removes an interface; the listener closes (and removes its socket file) with the last one. */
   remove(ep: MasterEndpoint): void {
     if (this.#endpoints.get(ep.config.id) === ep) this.#endpoints.delete(ep.config.id);
-    for (const s of this.#sessions) if (s.endpoint === ep) s.disconnect('interface deleted');
+    for (const s of this.#sessions) if (s.endpoint === ep) s.disconnect(fault(E.DELETED));
     if (this.#endpoints.size === 0) this.close();
   }
 
@@ -106,15 +104,15 @@ export class MemifListener extends EventEmitter {
   }
 
   /** @internal */
-  sessionEnded(s: MasterSession, reason: string, bound: boolean): void {
+  sessionEnded(s: MasterSession, f: MemifFault, bound: boolean): void {
     this.#sessions.delete(s);
-    if (!bound) this.emit('rejected', { reason, id: s.requestedId });
+    if (!bound) this.emit('rejected', { code: f.code, reason: f.reason, id: s.requestedId });
   }
 
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    for (const s of this.#sessions) s.disconnect('memif socket closed');
+    for (const s of this.#sessions) s.disconnect(fault(E.SOCKET_CLOSED));
     Reactor.get().unwatch(this.#fd);
     closeFd(this.#fd);
     if (!this.path.startsWith('@')) {
@@ -145,12 +143,12 @@ export class MasterSession {
     this.listener = listener;
     this.channel = new ControlChannel(fd, {
       message: (m, fds) => this.#message(m, fds),
-      malformed: (reason) => this.disconnect(reason),
-      closed: (reason) => this.#end(reason, true),
+      malformed: (f) => this.disconnect(f),
+      closed: (f) => this.#end(f, true),
     });
     // Which interface the peer wants is known only after INIT, so the limit is the listener's.
     this.#timer = setTimeout(() => {
-      if (this.#state !== 'connected') this.disconnect('handshake timed out');
+      if (this.#state !== 'connected') this.disconnect(fault(E.TIMEOUT));
     }, listener.handshakeTimeoutMs);
     this.channel.send({
       type: MsgType.HELLO,
@@ -158,9 +156,9 @@ export class MasterSession {
       minVersion: MEMIF_VERSION,
       maxVersion: MEMIF_VERSION,
       maxRegion: MEMIF_MAX_REGION - 1,
-      maxM2sRing: 255 - 1,
-      maxS2mRing: 255 - 1,
-      maxLog2RingSize: 14,
+      maxM2sRing: MEMIF_MAX_M2S_RING - 1,
+      maxS2mRing: MEMIF_MAX_S2M_RING - 1,
+      maxLog2RingSize: MEMIF_MAX_LOG2_RING_SIZE,
     });
   }
 
@@ -177,47 +175,48 @@ export class MasterSession {
       }
     } catch (e) {
       closeAll(fds);
-      this.disconnect(e instanceof MemifRingError || e instanceof SysError ? e.message : `internal error: ${String(e)}`);
+      this.disconnect(errorFault(e));
     }
   }
 
-  /** Handles one message; returns a DISCONNECT reason to refuse it. Consumes `fds` on success. */
-  #handle(m: MemifMsg, fds: number[]): string | null {
+  /** Handles one message; returns the fault to refuse it with. Consumes `fds` on success. */
+  #handle(m: MemifMsg, fds: number[]): MemifFault | null {
     if (m.type === MsgType.DISCONNECT) {
       closeAll(fds);
-      this.#end(m.reason || 'peer disconnected', true);
+      this.#end(peerFault(m), true);
       return null;
     }
+    const unexpected = (when: string) => fault(E.UNEXPECTED_MSG, `Unexpected message ${msgTypeName(m.type)} ${when}`);
     switch (this.#state) {
       case 'hello-sent':
-        if (m.type !== MsgType.INIT) return `Unexpected message ${msgTypeName(m.type)} before INIT`;
+        if (m.type !== MsgType.INIT) return unexpected('before INIT');
         return this.#init(m, fds);
       case 'init-ok':
         if (m.type === MsgType.ADD_REGION) return this.#addRegion(m, fds);
         if (m.type === MsgType.ADD_RING) return this.#addRing(m, fds);
         if (m.type === MsgType.CONNECT) return this.#connect(m.ifName, fds);
-        return `Unexpected message ${msgTypeName(m.type)} during setup`;
+        return unexpected('during setup');
       default:
-        return `Unexpected message ${msgTypeName(m.type)} while connected`;
+        return unexpected('while connected');
     }
   }
 
-  #init(m: InitMsg, fds: number[]): string | null {
-    if (fds.length) return 'Unexpected fd with INIT';
+  #init(m: InitMsg, fds: number[]): MemifFault | null {
+    if (fds.length) return fault(E.UNEXPECTED_FD, 'Unexpected fd with INIT');
     this.requestedId = m.id;
     if (m.version !== MEMIF_VERSION) {
-      return `Incompatible memif version ${m.version >> 8}.${m.version & 0xff} (this end speaks ${MEMIF_VERSION >> 8}.${MEMIF_VERSION & 0xff})`;
+      return fault(E.PROTO, `Incompatible memif version ${m.version >> 8}.${m.version & 0xff} (this end speaks ${MEMIF_VERSION >> 8}.${MEMIF_VERSION & 0xff})`);
     }
     const ep = this.listener.endpoint(m.id);
-    if (!ep) return `ID not found: no interface with id ${m.id} on this socket`;
-    if (ep.busy) return `Already connected: interface id ${m.id} has a slave`;
+    if (!ep) return fault(E.ID, `ID not found: no interface with id ${m.id} on this socket`);
+    if (ep.busy) return fault(E.ALRCONN, `Already connected: interface id ${m.id} has a slave`);
     const want = ep.config.secret;
     if (want) {
-      if (!m.secret) return 'Secret required';
-      if (!secretsEqual(want, m.secret)) return 'Incorrect secret';
+      if (!m.secret) return fault(E.NOSECRET, 'Secret required');
+      if (!secretsEqual(want, m.secret)) return fault(E.SECRET, 'Incorrect secret');
     }
     if (m.mode !== ep.config.mode) {
-      return `Mode mismatch: interface id ${m.id} is ${ep.config.modeName}, peer asked for ${modeNames[m.mode as 0 | 1 | 2] ?? `mode ${m.mode}`}`;
+      return fault(E.MODE, `Mode mismatch: interface id ${m.id} is ${ep.config.modeName}, peer asked for ${modeNames[m.mode as 0 | 1 | 2] ?? `mode ${m.mode}`}`);
     }
     this.endpoint = ep;
     this.#peerName = m.name;
@@ -227,18 +226,17 @@ export class MasterSession {
     return null;
   }
 
-  #addRegion(m: AddRegionMsg, fds: number[]): string | null {
-    if (fds.length !== 1) return fds.length ? `ADD_REGION carried ${fds.length} fds, expected 1` : 'Missing region fd';
-    if (m.index !== this.#regions.length || m.index >= MEMIF_MAX_REGION) {
-      return `Invalid region index ${m.index} (expected ${this.#regions.length})`;
-    }
-    if (m.size === 0n || m.size > BigInt(MAX_REGION_SIZE)) return `Invalid region size ${m.size} for region ${m.index}`;
+  #addRegion(m: AddRegionMsg, fds: number[]): MemifFault | null {
+    if (fds.length !== 1) return fault(E.NO_SHMFD, fds.length ? `ADD_REGION carried ${fds.length} fds, expected 1` : 'Missing region fd');
+    if (m.index >= MEMIF_MAX_REGION) return fault(E.MAXREG, `Invalid region index ${m.index} (at most ${MEMIF_MAX_REGION} regions)`);
+    if (m.index !== this.#regions.length) return fault(E.BAD_REGION, `Invalid region index ${m.index} (expected ${this.#regions.length})`);
+    if (m.size === 0n || m.size > BigInt(MEMIF_MAX_REGION_SIZE)) return fault(E.BAD_REGION, `Invalid region size ${m.size} for region ${m.index}`);
     const size = Number(m.size);
     const fd = fds[0]!;
     const actual = fdSize(fd);
-    if (actual < size) return `region ${m.index} fd holds ${actual} bytes, less than its announced size ${size}`;
+    if (actual < size) return fault(E.BAD_REGION, `region ${m.index} fd holds ${actual} bytes, less than its announced size ${size}`);
     if (!ensureSealedAgainstShrink(fd) && !this.endpoint!.config.allowUnsealedRegions) {
-      return `region ${m.index} fd cannot be sealed against shrinking`;
+      return fault(E.UNSEALED_REGION, `region ${m.index} fd cannot be sealed against shrinking`);
     }
     const map = MappedRegion.map(fd, size);
     this.#regions.push({ fd, size, map });
@@ -246,23 +244,25 @@ export class MasterSession {
     return null;
   }
 
-  #addRing(m: AddRingMsg, fds: number[]): string | null {
-    if (fds.length !== 1) return fds.length ? `ADD_RING carried ${fds.length} fds, expected 1` : 'Missing interrupt fd';
+  #addRing(m: AddRingMsg, fds: number[]): MemifFault | null {
+    if (fds.length !== 1) return fault(E.NO_INTFD, fds.length ? `ADD_RING carried ${fds.length} fds, expected 1` : 'Missing interrupt fd');
     const s2m = (m.flags & MEMIF_MSG_ADD_RING_FLAG_S2M) !== 0;
     const kind = s2m ? 'S2M' : 'M2S';
     const max = this.endpoint!.config.queues;
-    if (m.index >= max) return `Invalid ring index ${m.index}: interface has ${max} ${kind} queue${max === 1 ? '' : 's'}`;
-    if (this.#rings.some((r) => ((r.msg.flags & 1) !== 0) === s2m && r.msg.index === m.index)) return `${kind} ring ${m.index} added twice`;
-    if (m.region >= this.#regions.length) return `${kind} ring ${m.index}: invalid region index ${m.region}`;
-    if (m.log2RingSize < 1 || m.log2RingSize > 14) return `${kind} ring ${m.index}: invalid log2 ring size ${m.log2RingSize}`;
-    if (m.privateHdrSize !== 0) return `${kind} ring ${m.index}: private headers are not supported`;
+    if (m.index >= max) return fault(E.MAXRING, `Invalid ring index ${m.index}: interface has ${max} ${kind} queue${max === 1 ? '' : 's'}`);
+    if (this.#rings.some((r) => isS2m(r.msg) === s2m && r.msg.index === m.index)) return fault(E.BAD_RING, `${kind} ring ${m.index} added twice`);
+    if (m.region >= this.#regions.length) return fault(E.BAD_RING, `${kind} ring ${m.index}: invalid region index ${m.region}`);
+    if (m.log2RingSize < 1 || m.log2RingSize > MEMIF_MAX_LOG2_RING_SIZE) {
+      return fault(E.MAX_RING, `${kind} ring ${m.index}: invalid log2 ring size ${m.log2RingSize}`);
+    }
+    if (m.privateHdrSize !== 0) return fault(E.PRIVHDR, `${kind} ring ${m.index}: private headers are not supported`);
     // We read and write 8-byte counters on it from the reactor: anything but an eventfd (a socket or
     // pipe the peer feeds) would make those fail outside any handler.
     const kindOfFd = fdKind(fds[0]!);
-    if (kindOfFd !== 'anon_inode:[eventfd]') return `${kind} ring ${m.index}: interrupt fd is not an eventfd (${kindOfFd})`;
+    if (kindOfFd !== 'anon_inode:[eventfd]') return fault(E.BAD_INTFD, `${kind} ring ${m.index}: interrupt fd is not an eventfd (${kindOfFd})`);
     const region = this.#regions[m.region]!;
     if (m.offset % 8 !== 0 || m.offset + ringBytes(m.log2RingSize) > region.size) {
-      return `${kind} ring ${m.index} at offset ${m.offset} (${ringBytes(m.log2RingSize)} bytes) does not fit region ${m.region} of ${region.size} bytes`;
+      return fault(E.BAD_RING, `${kind} ring ${m.index} at offset ${m.offset} (${ringBytes(m.log2RingSize)} bytes) does not fit region ${m.region} of ${region.size} bytes`);
     }
     setNonBlocking(fds[0]!);
     this.#rings.push({ msg: m, eventfd: fds[0]! });
@@ -270,21 +270,21 @@ export class MasterSession {
     return null;
   }
 
-  #connect(peerIfName: string, fds: number[]): string | null {
-    if (fds.length) return 'Unexpected fd with CONNECT';
+  #connect(peerIfName: string, fds: number[]): MemifFault | null {
+    if (fds.length) return fault(E.UNEXPECTED_FD, 'Unexpected fd with CONNECT');
     const regions = this.#regions.map((r) => r.map.buffer);
-    const byType = (s2m: boolean) => this.#rings.filter((r) => ((r.msg.flags & 1) !== 0) === s2m).sort((a, b) => a.msg.index - b.msg.index);
+    const byType = (s2m: boolean) => this.#rings.filter((r) => isS2m(r.msg) === s2m).sort((a, b) => a.msg.index - b.msg.index);
     const s2m = byType(true);
     const m2s = byType(false);
-    if (!this.#regions.length) return 'CONNECT before any region was added';
-    if (!s2m.length) return 'CONNECT without any S2M ring';
-    if (!m2s.length) return 'CONNECT without any M2S ring';
+    if (!this.#regions.length) return fault(E.INCOMPLETE, 'CONNECT before any region was added');
+    if (!s2m.length) return fault(E.INCOMPLETE, 'CONNECT without any S2M ring');
+    if (!m2s.length) return fault(E.INCOMPLETE, 'CONNECT without any M2S ring');
     for (const [list, kind] of [[s2m, 'S2M'], [m2s, 'M2S']] as const) {
       const gap = list.findIndex((r, i) => r.msg.index !== i);
-      if (gap >= 0) return `CONNECT with ${kind} rings not numbered from 0 (missing ring ${gap})`;
+      if (gap >= 0) return fault(E.INCOMPLETE, `CONNECT with ${kind} rings not numbered from 0 (missing ring ${gap})`);
     }
     const build = (list: RingAnnounce[]): QueueResource[] => list.map((r) => {
-      const ring = { type: r.msg.flags & 1 ? RingType.S2M : RingType.M2S, index: r.msg.index, region: r.msg.region, offset: r.msg.offset, log2RingSize: r.msg.log2RingSize };
+      const ring = { type: isS2m(r.msg) ? RingType.S2M : RingType.M2S, index: r.msg.index, region: r.msg.region, offset: r.msg.offset, log2RingSize: r.msg.log2RingSize };
       const queue = createMasterQueue(ring, regions);
       queue.reset();
       return { queue, eventfd: r.eventfd, ring };
@@ -298,7 +298,7 @@ export class MasterSession {
       rx: build(s2m),
       tx: build(m2s),
       bufferSize: 0,
-      fail: (reason) => this.disconnect(reason),
+      fail: (f) => this.disconnect(f),
     });
     this.#conn = conn;
     this.#state = 'connected';
@@ -308,14 +308,14 @@ export class MasterSession {
     return null;
   }
 
-  /** Sends DISCONNECT with `reason`, closes and releases everything. */
-  disconnect(reason: string): void {
+  /** Sends DISCONNECT with the fault, closes and releases everything. */
+  disconnect(f: MemifFault): void {
     if (this.#state === 'closed') return;
-    this.channel.disconnect(reason);
-    this.#end(reason, false);
+    this.channel.disconnect(f);
+    this.#end(f, false);
   }
 
-  #end(reason: string, byPeer: boolean): void {
+  #end(f: MemifFault, byPeer: boolean): void {
     if (this.#state === 'closed') return;
     this.#state = 'closed';
     if (this.#timer) { clearTimeout(this.#timer); this.#timer = null; }
@@ -324,10 +324,12 @@ export class MasterSession {
     this.#regions = [];
     this.#rings = [];
     const ep = this.endpoint;
-    this.listener.sessionEnded(this, reason, ep !== null);
-    if (ep) ep.sessionEnded(this, reason, byPeer);
+    this.listener.sessionEnded(this, f, ep !== null);
+    if (ep) ep.sessionEnded(this, f, byPeer);
   }
 }
+
+const isS2m = (m: AddRingMsg): boolean => (m.flags & MEMIF_MSG_ADD_RING_FLAG_S2M) !== 0;
 
 /** What an fd refers to, as /proc shows it ('anon_inode:[eventfd]', 'socket:[123]', a path …). */
 function fdKind(fd: number): string {

@@ -1,23 +1,24 @@
 // The slave side: connects, negotiates within what the master's HELLO allows, creates and announces
 // the shared memory (regions and rings), and reconnects after the master goes away.
 import {
-  connectUnix, createEventfd, createMemfd, MappedRegion, closeAll, SysError,
+  connectUnix, createEventfd, createMemfd, MappedRegion, closeAll,
 } from '../../sys/index.js';
 import {
-  planRegions, initSharedMemory, createSlaveQueues, RingType, MemifRingError, type MemifQueue, type MemoryPlan,
+  planRegions, initSharedMemory, createSlaveQueues, type MemifQueue, type MemoryPlan,
 } from '../ring/index.js';
 import { ControlChannel } from './channel.js';
-import { MemifConnection, releaseSessionResources, type QueueResource, type RegionResource } from './connection.js';
+import { errorFault, MemifConnection, releaseSessionResources, type QueueResource, type RegionResource } from './connection.js';
 import {
-  MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, msgTypeName, type HelloMsg, type MemifMsg,
-} from './messages.js';
+  fault, peerFault, MemifErrorCode as E, MEMIF_MSG_ADD_RING_FLAG_S2M, MEMIF_VERSION, MsgType, msgTypeName, RingType,
+  type HelloMsg, type MemifFault, type MemifMsg,
+} from '../wire.js';
 import type { MemifConfig } from './config.js';
 
 export interface SlaveEndpoint {
   readonly config: MemifConfig;
   sessionConnected(session: SlaveSession, conn: MemifConnection): void;
-  /** The session ended; `reason` says why; `wasConnected` tells whether CONNECTED had been seen. */
-  sessionEnded(session: SlaveSession, reason: string, byPeer: boolean, wasConnected: boolean): void;
+  /** The session ended; `f` says why; `wasConnected` tells whether CONNECTED had been seen. */
+  sessionEnded(session: SlaveSession, f: MemifFault, byPeer: boolean, wasConnected: boolean): void;
 }
 
 type SlaveState = 'wait-hello' | 'setup' | 'wait-connected' | 'connected' | 'closed';
@@ -42,11 +43,11 @@ export class SlaveSession {
     const fd = connectUnix(endpoint.config.socket);
     this.channel = new ControlChannel(fd, {
       message: (m, fds) => this.#message(m, fds),
-      malformed: (reason) => this.disconnect(reason),
-      closed: (reason) => this.#end(reason, true),
+      malformed: (f) => this.disconnect(f),
+      closed: (f) => this.#end(f, true),
     });
     this.#timer = setTimeout(() => {
-      if (this.#state !== 'connected') this.disconnect('handshake timed out');
+      if (this.#state !== 'connected') this.disconnect(fault(E.TIMEOUT));
     }, endpoint.config.handshakeTimeoutMs);
   }
 
@@ -61,34 +62,35 @@ export class SlaveSession {
       const err = this.#handle(m);
       if (err) this.disconnect(err);
     } catch (e) {
-      this.disconnect(e instanceof MemifRingError || e instanceof SysError || e instanceof RangeError ? e.message : `internal error: ${String(e)}`);
+      this.disconnect(errorFault(e));
     }
   }
 
-  #handle(m: MemifMsg): string | null {
+  #handle(m: MemifMsg): MemifFault | null {
     if (m.type === MsgType.DISCONNECT) {
-      this.#end(m.reason || 'peer disconnected', true);
+      this.#end(peerFault(m), true);
       return null;
     }
+    const unexpected = (when: string) => fault(E.UNEXPECTED_MSG, `Unexpected message ${msgTypeName(m.type)} ${when}`);
     switch (this.#state) {
       case 'wait-hello':
-        if (m.type !== MsgType.HELLO) return `Unexpected message ${msgTypeName(m.type)} before HELLO`;
+        if (m.type !== MsgType.HELLO) return unexpected('before HELLO');
         return this.#hello(m);
       case 'setup':
-        if (m.type !== MsgType.ACK) return `Unexpected message ${msgTypeName(m.type)} during setup`;
+        if (m.type !== MsgType.ACK) return unexpected('during setup');
         this.#sendNext();
         return null;
       case 'wait-connected':
-        if (m.type !== MsgType.CONNECTED) return `Unexpected message ${msgTypeName(m.type)} before CONNECTED`;
+        if (m.type !== MsgType.CONNECTED) return unexpected('before CONNECTED');
         return this.#connected(m.ifName);
       default:
-        return `Unexpected message ${msgTypeName(m.type)} while connected`;
+        return unexpected('while connected');
     }
   }
 
-  #hello(h: HelloMsg): string | null {
+  #hello(h: HelloMsg): MemifFault | null {
     if (h.minVersion > MEMIF_VERSION || h.maxVersion < MEMIF_VERSION) {
-      return `Incompatible memif version: master speaks ${fmt(h.minVersion)}..${fmt(h.maxVersion)}, this end ${fmt(MEMIF_VERSION)}`;
+      return fault(E.PROTO, `Incompatible memif version: master speaks ${fmt(h.minVersion)}..${fmt(h.maxVersion)}, this end ${fmt(MEMIF_VERSION)}`);
     }
     this.#peerName = h.name;
     const c = this.endpoint.config;
@@ -96,9 +98,9 @@ export class SlaveSession {
     const s2m = Math.min(c.queues, h.maxS2mRing + 1);
     const m2s = Math.min(c.queues, h.maxM2sRing + 1);
     const log2 = Math.min(c.log2RingSize, h.maxLog2RingSize);
-    if (s2m < 1 || m2s < 1 || log2 < 1) return `master allows no usable rings (S2M ${s2m}, M2S ${m2s}, log2 ring size ${log2})`;
+    if (s2m < 1 || m2s < 1 || log2 < 1) return fault(E.MAXRING, `master allows no usable rings (S2M ${s2m}, M2S ${m2s}, log2 ring size ${log2})`);
     const plan = planRegions({ s2mRings: s2m, m2sRings: m2s, log2RingSize: log2, bufferSize: c.bufferSize });
-    if (plan.regions.length > h.maxRegion + 1) return `master allows ${h.maxRegion + 1} regions, ${plan.regions.length} needed`;
+    if (plan.regions.length > h.maxRegion + 1) return fault(E.MAXREG, `master allows ${h.maxRegion + 1} regions, ${plan.regions.length} needed`);
     this.#plan = plan;
     for (const r of plan.regions) {
       const fd = createMemfd(`memif region ${r.index}`, r.size);
@@ -135,7 +137,7 @@ export class SlaveSession {
     this.channel.send(next.msg, next.fds);
   }
 
-  #connected(peerIfName: string): string | null {
+  #connected(peerIfName: string): MemifFault | null {
     const plan = this.#plan!;
     const buffers = this.#regions.map((r) => r.map.buffer);
     const { s2m, m2s } = createSlaveQueues(plan, buffers);
@@ -153,7 +155,7 @@ export class SlaveSession {
       rx: m2s.map((queue, i) => resource(queue, plan.m2s[i]!)),
       tx: s2m.map((queue, i) => resource(queue, plan.s2m[i]!)),
       bufferSize: plan.bufferSize,
-      fail: (reason) => this.disconnect(reason),
+      fail: (f) => this.disconnect(f),
     });
     this.#conn = conn;
     this.#state = 'connected';
@@ -162,13 +164,13 @@ export class SlaveSession {
     return null;
   }
 
-  disconnect(reason: string): void {
+  disconnect(f: MemifFault): void {
     if (this.#state === 'closed') return;
-    this.channel.disconnect(reason);
-    this.#end(reason, false);
+    this.channel.disconnect(f);
+    this.#end(f, false);
   }
 
-  #end(reason: string, byPeer: boolean): void {
+  #end(f: MemifFault, byPeer: boolean): void {
     if (this.#state === 'closed') return;
     const wasConnected = this.#state === 'connected';
     this.#state = 'closed';
@@ -178,7 +180,7 @@ export class SlaveSession {
     this.#regions = [];
     this.#eventfds = [];
     this.#queue = [];
-    this.endpoint.sessionEnded(this, reason, byPeer, wasConnected);
+    this.endpoint.sessionEnded(this, f, byPeer, wasConnected);
   }
 }
 

@@ -6,6 +6,7 @@
 // worker must stop using the queue then (tell it with a message) and call close().
 import { MappedRegion, signalEventfd, drainEventfd } from '../../sys/index.js';
 import { MemifQueue, MemifRingError, RingView, RingType } from '../ring/index.js';
+import { MemifErrorCode } from '../wire.js';
 import type { QueueExport } from './connection.js';
 
 export interface WorkerQueue {
@@ -26,7 +27,7 @@ export function attachQueue(exp: QueueExport): WorkerQueue {
   const mem = buffers[exp.ring.region];
   if (!mem) {
     for (const m of maps) m.unmap();
-    throw new MemifRingError(`${name}: region ${exp.ring.region} does not exist`);
+    throw new MemifRingError(MemifErrorCode.BAD_RING, `${name}: region ${exp.ring.region} does not exist`);
   }
   const queue = new MemifQueue({
     role: exp.role,

@@ -14,6 +14,7 @@ import {
   type MemifQueue,
   type RingView,
 } from '../../../src/memif/ring/index.js';
+import { MemifErrorCode as E } from '../../../src/memif/wire.js';
 import { makePair, packet, u16, u32, applyPoke, resolveU32 as resolve } from './helpers.js';
 
 const poke = fc.oneof(
@@ -134,14 +135,15 @@ test('hostile ADD_RING placement: ring outside its region or bad cookie is a Mem
   );
 });
 
-test('specific violations carry a reason naming ring, slot and numbers', () => {
+test('specific violations carry their code and a reason naming ring, slot and numbers', () => {
   const p = makePair({ log2RingSize: 5, bufferSize: 2048 });
   const ring = p.slave.s2m[0]!.ring;
-  const reason = (f: () => unknown): string => {
+  const reason = (f: () => unknown, code: E): string => {
     try {
       f();
     } catch (e) {
       assert.instance(e, MemifRingError);
+      assert.is((e as MemifRingError).code, code, (e as MemifRingError).reason);
       return (e as MemifRingError).reason;
     }
     throw new Error('expected a MemifRingError');
@@ -151,22 +153,22 @@ test('specific violations carry a reason naming ring, slot and numbers', () => {
   const r1 = p.regions[1]!.length; // 2 rings x 32 slots x 2048 B
   assert.is(r1, 131072);
   ring.setDesc(0, 0, 1, 2048, r1 - 2047);
-  assert.is(reason(() => p.master.s2m[0]!.rx(rb)), 'S2M ring 0 slot 0: descriptor offset 0x1f801 + length 2048 exceeds region 1 size 131072');
+  assert.is(reason(() => p.master.s2m[0]!.rx(rb), E.DESC_BOUNDS), 'S2M ring 0 slot 0: descriptor offset 0x1f801 + length 2048 exceeds region 1 size 131072');
   ring.setDesc(0, 0, 7, 10, 0);
-  assert.match(reason(() => p.master.s2m[0]!.rx(rb)), /S2M ring 0 slot 0: descriptor region 7 does not exist \(2 regions\)/);
+  assert.match(reason(() => p.master.s2m[0]!.rx(rb), E.DESC_REGION), /S2M ring 0 slot 0: descriptor region 7 does not exist \(2 regions\)/);
   ring.setDesc(0, 1, 1, 10, 0);
-  assert.match(reason(() => p.master.s2m[0]!.rx(rb)), /slot 0: descriptor has NEXT set but is the last one published \(head 1\)/);
+  assert.match(reason(() => p.master.s2m[0]!.rx(rb), E.CHAIN_OPEN), /slot 0: descriptor has NEXT set but is the last one published \(head 1\)/);
   ring.storeHead(40);
-  assert.match(reason(() => p.master.s2m[0]!.rx(rb)), /head 40 is 40 slots past tail 0, more than ring size 32/);
+  assert.match(reason(() => p.master.s2m[0]!.rx(rb), E.RING_INDEX), /head 40 is 40 slots past tail 0, more than ring size 32/);
   ring.storeHead(1);
   ring.storeTail(5);
-  assert.match(reason(() => p.slave.s2m[0]!.tx([])), /tail 5 outside \[0, 1\]/);
+  assert.match(reason(() => p.slave.s2m[0]!.tx([]), E.RING_INDEX), /tail 5 outside \[0, 1\]/);
   const m2s = p.slave.m2s[0]!.ring;
   m2s.setDesc(0, 0, 1, 0, 0);
-  assert.match(reason(() => p.master.m2s[0]!.tx([packet(10, 1)])), /M2S ring 0 slot 0: posted descriptor has length 0/);
+  assert.match(reason(() => p.master.m2s[0]!.tx([packet(10, 1)]), E.DESC_LENGTH), /M2S ring 0 slot 0: posted descriptor has length 0/);
   m2s.setDesc(0, 0, 1, 4000, 0);
   assert.is(p.master.m2s[0]!.tx([packet(3000, 1)]), 1, 'a larger posted buffer is allowed for the master');
-  assert.match(reason(() => p.slave.m2s[0]!.rx(rb)), /M2S ring 0 slot 0: descriptor length 3000 exceeds the posted buffer size 2048/);
+  assert.match(reason(() => p.slave.m2s[0]!.rx(rb), E.DESC_LENGTH), /M2S ring 0 slot 0: descriptor length 3000 exceeds the posted buffer size 2048/);
   assert.ok(p.guardsIntact());
 });
 

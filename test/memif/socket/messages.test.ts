@@ -4,10 +4,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import {
-  decodeMsg, encodeMsg, MemifProtocolError, MsgType, MEMIF_MSG_SIZE, MEMIF_VERSION,
-  type MemifMsg,
-} from '../../../src/memif/socket/messages.js';
+import { decodeMsg, encodeMsg, MemifProtocolError } from '../../../src/memif/socket/messages.js';
+import { MsgType, MEMIF_MSG_SIZE, MEMIF_VERSION, type MemifMsg } from '../../../src/memif/wire.js';
 
 const u16 = (b: Uint8Array, o: number) => b[o]! | (b[o + 1]! << 8);
 const u32 = (b: Uint8Array, o: number) => (u16(b, o) + u16(b, o + 2) * 65536);
