@@ -3,8 +3,10 @@
  * (no I/O). See docs/memif-ring.md.
  *
  *   layout.ts  planRegions() (the slave's memory)    ring.ts   RingView (one memif_ring_t)
- *   queue.ts   MemifQueue (data path of one ring)   burst.ts  RxBurst / TxBurst
- *   setup.ts   initSharedMemory, create*Queue(s)    errors.ts MemifRingError
+ *   queue.ts   MemifQueue (what every queue shares)  burst.ts  RxBurst / TxBurst
+ *   rx-queue.ts MasterRxQueue (S2M), SlaveRxQueue (M2S)
+ *   tx-queue.ts SlaveTxQueue (S2M), MasterTxQueue (M2S)
+ *   setup.ts   initSharedMemory, create*Queue(s), openQueue    errors.ts MemifRingError
  */
 export * from './errors.js';
 // The ring half of the wire facts (../wire.ts), for users of this layer alone.
@@ -16,4 +18,6 @@ export { type RegionMemory } from './region.js';
 export { RingView } from './ring.js';
 export { RxBurst, TxBurst } from './burst.js';
 export { MemifQueue, type MemifQueueOptions, type MemifRole } from './queue.js';
-export { initSharedMemory, createSlaveQueues, createMasterQueue } from './setup.js';
+export { RxQueue, MasterRxQueue, SlaveRxQueue } from './rx-queue.js';
+export { TxQueue, SlaveTxQueue, MasterTxQueue } from './tx-queue.js';
+export { initSharedMemory, createSlaveQueues, createMasterQueue, openQueue } from './setup.js';

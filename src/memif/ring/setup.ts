@@ -11,11 +11,14 @@
  *   const q = createMasterQueue({ type, index, region, offset, log2RingSize }, regions)
  *   on CONNECT (before answering CONNECTED): q.reset()
  *   rx on S2M queues, tx on M2S queues.
+ * openQueue() picks the class for any (role, ring type); worker threads use it directly.
  */
 import { MemifRingError } from './errors.js';
-import { MemifErrorCode, RingType } from '../wire.js';
+import { MemifErrorCode, RingType, ringTypeName } from '../wire.js';
 import { type MemoryPlan } from './layout.js';
-import { MemifQueue } from './queue.js';
+import { type MemifQueue, type MemifQueueOptions } from './queue.js';
+import { MasterRxQueue, SlaveRxQueue } from './rx-queue.js';
+import { MasterTxQueue, SlaveTxQueue } from './tx-queue.js';
 import { type RegionMemory } from './region.js';
 import { RingView } from './ring.js';
 
@@ -33,24 +36,32 @@ export function initSharedMemory(plan: MemoryPlan, regions: readonly RegionMemor
   }
 }
 
+/** The queue class for this side of this ring: the slave sends on S2M, the master on M2S. */
+export function openQueue(opts: MemifQueueOptions): MemifQueue {
+  const { role, ringType } = opts;
+  if (role !== 'master' && role !== 'slave') throw new RangeError(`MemifQueue: role must be 'master' or 'slave', got ${String(role)}`);
+  if (ringType !== RingType.S2M && ringType !== RingType.M2S) throw new RangeError(`MemifQueue: ringType must be 0 (S2M) or 1 (M2S), got ${String(ringType)}`);
+  if (role === 'slave') return ringType === RingType.S2M ? new SlaveTxQueue(opts) : new SlaveRxQueue(opts);
+  return ringType === RingType.S2M ? new MasterRxQueue(opts) : new MasterTxQueue(opts);
+}
+
 export function createSlaveQueues(
   plan: MemoryPlan,
   regions: readonly RegionMemory[],
   opts: { allowPartialChains?: boolean } = {},
-): { s2m: MemifQueue[]; m2s: MemifQueue[] } {
+): { s2m: SlaveTxQueue[]; m2s: SlaveRxQueue[] } {
   checkRegions(plan, regions);
-  const make = (r: MemoryPlan['rings'][number]) =>
-    new MemifQueue({
-      role: 'slave',
-      ringType: r.type,
-      ring: new RingView(regions[r.region]!, r.offset, r.log2RingSize, ringName(r.type, r.index)),
-      regions,
-      bufferSize: plan.bufferSize,
-      slots: r.slots,
-      ringIndex: r.index,
-      ...opts,
-    });
-  return { s2m: plan.s2m.map(make), m2s: plan.m2s.map(make) };
+  const options = (r: MemoryPlan['rings'][number]): MemifQueueOptions => ({
+    role: 'slave',
+    ringType: r.type,
+    ring: new RingView(regions[r.region]!, r.offset, r.log2RingSize, ringName(r.type, r.index)),
+    regions,
+    bufferSize: plan.bufferSize,
+    slots: r.slots,
+    ringIndex: r.index,
+    ...opts,
+  });
+  return { s2m: plan.s2m.map((r) => new SlaveTxQueue(options(r))), m2s: plan.m2s.map((r) => new SlaveRxQueue(options(r))) };
 }
 
 /** A master's queue for one ring announced by the slave. @throws MemifRingError if the ring does not fit its region or has a bad cookie. */
@@ -64,7 +75,7 @@ export function createMasterQueue(
   if (mem === undefined) {
     throw new MemifRingError(MemifErrorCode.BAD_RING, `${name}: region ${ring.region} does not exist (${regions.length} regions)`);
   }
-  return new MemifQueue({
+  return openQueue({
     role: 'master',
     ringType: ring.type,
     ring: new RingView(mem, ring.offset, ring.log2RingSize, name),
@@ -75,7 +86,7 @@ export function createMasterQueue(
 }
 
 function ringName(type: RingType, index: number): string {
-  return `${type === RingType.S2M ? 'S2M' : 'M2S'} ring ${index}`;
+  return `${ringTypeName(type)} ring ${index}`;
 }
 
 function checkRegions(plan: MemoryPlan, regions: readonly RegionMemory[]): void {

@@ -5,7 +5,7 @@
 // The control thread still owns the connection: when it disconnects, it closes the fds; the
 // worker must stop using the queue then (tell it with a message) and call close().
 import { MappedRegion, signalEventfd, drainEventfd } from '../../sys/index.js';
-import { MemifQueue, MemifRingError, RingView, RingType } from '../ring/index.js';
+import { MemifRingError, openQueue, RingView, RingType, type MemifQueue } from '../ring/index.js';
 import { MemifErrorCode } from '../wire.js';
 import type { QueueExport } from './connection.js';
 
@@ -29,7 +29,7 @@ export function attachQueue(exp: QueueExport): WorkerQueue {
     for (const m of maps) m.unmap();
     throw new MemifRingError(MemifErrorCode.BAD_RING, `${name}: region ${exp.ring.region} does not exist`);
   }
-  const queue = new MemifQueue({
+  const queue = openQueue({
     role: exp.role,
     ringType: exp.ring.type as RingType,
     ring: new RingView(mem, exp.ring.offset, exp.ring.log2RingSize, name),

@@ -1,0 +1,252 @@
+/**
+ * The receiving side of a ring: MasterRxQueue on S2M (the slave produced [tail, head); we hand
+ * slots back by advancing tail) and SlaveRxQueue on M2S (the master filled [last tail, tail) in
+ * buffers we posted; we hand them back by posting them again and advancing head). Both share the
+ * descriptor loop of RxQueue.rx, which validates every descriptor the peer wrote.
+ */
+import { type RxBurst } from './burst.js';
+import { MemifRingError } from './errors.js';
+import { MemifQueue, type MemifQueueOptions, type OwnBuffers } from './queue.js';
+import { DESC_REGION_SHIFT, DESC_U32, DESC_WORDS, MEMIF_DESC_FLAG_NEXT, MEMIF_RING_FLAG_MASK_INT, MemifErrorCode as E } from '../wire.js';
+
+const NEXT = MEMIF_DESC_FLAG_NEXT;
+const W_FR = DESC_U32.flagsRegion;
+const W_LEN = DESC_U32.length;
+const W_OFF = DESC_U32.offset;
+
+export abstract class RxQueue extends MemifQueue {
+  readonly isProducer = false;
+  /** Longest descriptor length accepted (slave: its buffer size; master: any u32). */
+  private readonly capLimit: number;
+  private readonly allowPartial: boolean;
+  /** "head" or "tail": the peer's index on this ring, for error messages. */
+  private readonly peerIndexName: string;
+  /** Slots of each received-but-unreleased packet, FIFO. */
+  private readonly outSlots: Uint16Array;
+  private outHead = 0;
+  private outCount = 0;
+
+  protected constructor(opts: MemifQueueOptions, capLimit: number, peerIndexName: string) {
+    super(opts);
+    this.capLimit = capLimit;
+    this.allowPartial = opts.allowPartialChains ?? false;
+    this.peerIndexName = peerIndexName;
+    this.outSlots = new Uint16Array(this.size);
+  }
+
+  /** Reads the peer's index, validates it against ours and the cursor, and returns it. */
+  protected abstract loadPeer(): number;
+  /** Gives `slots` released slots back to the peer. */
+  protected abstract handBack(slots: number): void;
+
+  protected clearState(): void {
+    this.outHead = this.outCount = 0;
+  }
+
+  override get rxOutstanding(): number {
+    return this.outCount;
+  }
+
+  /**
+   * Receive up to maxPackets whole packets (zero-copy) into burst. Returns the packet count.
+   * The referenced buffers stay ours until release().
+   * @throws MemifRingError on a peer protocol violation, including a packet with more segments
+   *         than burst.maxSegments (size bursts for the largest packet you accept).
+   */
+  override rx(burst: RxBurst, maxPackets = burst.maxPackets): number {
+    const mask = this.mask;
+    const desc = this.desc;
+    const regSize = this.regSize;
+    const nRegions = this.nRegions;
+    const capLimit = this.capLimit;
+    let cur = this.cursor;
+    const peer = this.loadPeer();
+    let avail = (peer - cur) & 0xffff;
+    if (maxPackets > burst.maxPackets) maxPackets = burst.maxPackets;
+    const maxSegs = burst.maxSegments;
+    const pktFirst = burst.pktFirstSeg;
+    const pktSegs = burst.pktSegCount;
+    const pktLen = burst.pktLength;
+    const sRegion = burst.segRegion;
+    const sOffset = burst.segOffset;
+    const sLength = burst.segLength;
+    const outSlots = this.outSlots;
+    let n = 0;
+    let seg = 0;
+    outer: while (n < maxPackets && avail > 0) {
+      let k = 0;
+      let total = 0;
+      for (;;) {
+        if (k === avail) {
+          if (this.allowPartial) break outer;
+          throw new MemifRingError(
+            E.CHAIN_OPEN,
+            `${this.name} slot ${(cur + k - 1) & mask}: descriptor has NEXT set but is the last one published (${this.peerIndexName} ${peer})`,
+          );
+        }
+        if (seg + k === maxSegs) {
+          // A packet longer than the receiver accepts (like DPDK's mbuf segment limit): a policy
+          // violation by the peer, reported like any other so the connection can be dropped.
+          if (n === 0) {
+            throw new MemifRingError(E.CHAIN_TOO_LONG, `${this.name} slot ${cur & mask}: packet has more than ${maxSegs} segments (the receive burst's maxSegments)`);
+          }
+          break outer;
+        }
+        const slot = (cur + k) & mask;
+        const w = slot * DESC_WORDS;
+        const w0 = desc[w + W_FR]!;
+        const len = desc[w + W_LEN]!;
+        const off = desc[w + W_OFF]!;
+        const region = w0 >>> DESC_REGION_SHIFT;
+        if (region >= nRegions) {
+          throw new MemifRingError(E.DESC_REGION, `${this.name} slot ${slot}: descriptor region ${region} does not exist (${nRegions} regions)`);
+        }
+        if (off + len > regSize[region]!) {
+          throw new MemifRingError(
+            E.DESC_BOUNDS,
+            `${this.name} slot ${slot}: descriptor offset 0x${off.toString(16)} + length ${len} exceeds region ${region} size ${regSize[region]}`,
+          );
+        }
+        if (len > capLimit) {
+          throw new MemifRingError(E.DESC_LENGTH, `${this.name} slot ${slot}: descriptor length ${len} exceeds the posted buffer size ${capLimit}`);
+        }
+        sRegion[seg + k] = region;
+        sOffset[seg + k] = off;
+        sLength[seg + k] = len;
+        total += len;
+        k++;
+        if ((w0 & NEXT) === 0) break;
+      }
+      pktFirst[n] = seg;
+      pktSegs[n] = k;
+      pktLen[n] = total;
+      outSlots[(this.outHead + this.outCount) & mask] = k;
+      this.outCount++;
+      seg += k;
+      cur = (cur + k) & 0xffff;
+      avail -= k;
+      n++;
+    }
+    this.cursor = cur;
+    burst.count = n;
+    burst.segCount = seg;
+    burst.regions = this.regU8;
+    burst.regions32 = this.regU32;
+    return n;
+  }
+
+  /** Hands the oldest n received packets back to the peer. */
+  override release(n: number): void {
+    if (!Number.isInteger(n) || n < 0 || n > this.outCount) {
+      throw new RangeError(`MemifQueue ${this.name}: release(${n}) with ${this.outCount} packets outstanding`);
+    }
+    if (n === 0) return;
+    const mask = this.mask;
+    let slots = 0;
+    for (let i = 0; i < n; i++) slots += this.outSlots[(this.outHead + i) & mask]!;
+    this.outHead = (this.outHead + n) & mask;
+    this.outCount -= n;
+    this.handBack(slots);
+  }
+
+  /**
+   * on = true clears MEMIF_RING_FLAG_MASK_INT (the peer should kick our eventfd after tx), false
+   * sets it (we poll; DPDK sets it at connect, libmemif memif_set_rx_mode writes it).
+   */
+  override setInterruptMode(on: boolean): void {
+    const f = this.ring.loadFlags();
+    this.ring.storeFlags(on ? f & ~MEMIF_RING_FLAG_MASK_INT : f | MEMIF_RING_FLAG_MASK_INT);
+  }
+}
+
+/** Master on S2M. */
+export class MasterRxQueue extends RxQueue {
+  constructor(opts: MemifQueueOptions) {
+    super(opts, 0xffffffff, 'head');
+  }
+
+  protected loadPeer(): number {
+    // The slave produced [tail, head); head - tail <= ring size, and head never moves back.
+    const head = this.ring.loadHead();
+    const d = (head - this.own) & 0xffff;
+    if (d > this.size) {
+      throw new MemifRingError(E.RING_INDEX, `${this.name}: head ${head} is ${d} slots past tail ${this.own}, more than ring size ${this.size}`);
+    }
+    if (((this.cursor - this.own) & 0xffff) > d) {
+      throw new MemifRingError(E.RING_INDEX, `${this.name}: head ${head} moved back behind already received slot ${this.cursor}`);
+    }
+    return head;
+  }
+
+  protected handBack(slots: number): void {
+    this.own = (this.own + slots) & 0xffff;
+    this.ring.storeTail(this.own);
+  }
+}
+
+/** Slave on M2S: it posts its own buffers, and the master fills them. */
+export class SlaveRxQueue extends RxQueue {
+  private readonly bufs: OwnBuffers;
+  /** First slot not yet released by the caller (re-post boundary). */
+  private released = 0;
+
+  constructor(opts: MemifQueueOptions) {
+    super(opts, opts.bufferSize ?? 0, 'tail');
+    this.bufs = this.ownBuffers(opts);
+  }
+
+  /**
+   * Zeroes head and tail, then posts every buffer (head = ring size; each descriptor: flags 0, own
+   * region/offset, length = bufferSize), which is what DPDK's eth_memif_rx refill, VPP's
+   * input-node refill and libmemif apps' memif_refill_queue(-1) in on_connect do before the master
+   * can send anything.
+   */
+  override reset(): void {
+    super.reset();
+    this.post();
+  }
+
+  override adoptAfterReset(): void {
+    super.adoptAfterReset();
+    this.own = this.ring.loadHead();
+  }
+
+  protected override clearState(): void {
+    super.clearState();
+    this.released = 0;
+  }
+
+  protected loadPeer(): number {
+    // The master filled [last_tail, tail); tail may not pass our head.
+    const tail = this.ring.loadTail();
+    const cur = this.cursor;
+    if (((tail - cur) & 0xffff) > ((this.own - cur) & 0xffff)) {
+      throw new MemifRingError(E.RING_INDEX, `${this.name}: tail ${tail} outside [${cur}, ${this.own}] (last received slot .. posted head)`);
+    }
+    return tail;
+  }
+
+  protected handBack(slots: number): void {
+    this.released = (this.released + slots) & 0xffff;
+    this.post();
+  }
+
+  /** Posts every released slot up to released + ring size, then publishes head. */
+  private post(): void {
+    const mask = this.mask;
+    const desc = this.desc;
+    const { region: sr, offset: so, size: b } = this.bufs;
+    let h = this.own;
+    const target = (this.released + this.size) & 0xffff;
+    for (let n = (target - h) & 0xffff; n > 0; n--) {
+      const slot = h & mask;
+      const w = slot * DESC_WORDS;
+      desc[w + W_FR] = sr[slot]! << DESC_REGION_SHIFT; // flags 0
+      desc[w + W_LEN] = b;
+      desc[w + W_OFF] = so[slot]!;
+      h = (h + 1) & 0xffff;
+    }
+    this.own = h;
+    this.ring.storeHead(h);
+  }
+}

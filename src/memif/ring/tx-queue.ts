@@ -1,0 +1,365 @@
+/**
+ * The sending side of a ring: SlaveTxQueue on S2M (fills its own buffers, writes whole
+ * descriptors, advances head) and MasterTxQueue on M2S (fills the buffers the slave posted, each
+ * posted descriptor's length being that buffer's capacity, writes only flags and length, advances
+ * tail). Each has its own copy loop (tx); the zero-copy pair allocTx/commitTx is shared and asks the
+ * subclass for each slot's buffer and for the descriptor write.
+ */
+import { type TxBurst } from './burst.js';
+import { copyBytes } from './copy.js';
+import { MemifRingError } from './errors.js';
+import { MemifQueue, type MemifQueueOptions, type OwnBuffers } from './queue.js';
+import { DESC_REGION_SHIFT, DESC_U16, DESC_U32, DESC_WORDS, MEMIF_DESC_FLAG_NEXT, MEMIF_RING_FLAG_MASK_INT, MemifErrorCode as E } from '../wire.js';
+
+const NEXT = MEMIF_DESC_FLAG_NEXT;
+const W_FR = DESC_U32.flagsRegion;
+const W_LEN = DESC_U32.length;
+const W_OFF = DESC_U32.offset;
+const W_META = DESC_U32.metadata;
+
+export abstract class TxQueue extends MemifQueue {
+  readonly isProducer = true;
+  /** allocTx reservation. */
+  private pendingBurst: TxBurst | null = null;
+  private pendingPos = 0;
+
+  /** Free slots starting at this.own; reads and validates the peer's index. */
+  protected abstract freeSlots(): number;
+  /** allocTx: the buffer of `slot` goes into burst segment `seg`; returns its capacity. */
+  protected abstract reserve(slot: number, burst: TxBurst, seg: number): number;
+  /** commitTx: writes the descriptor of `slot` for a segment of `len` bytes. */
+  protected abstract describe(slot: number, flags: number, len: number): void;
+  /** Makes everything up to `pos` visible to the peer. */
+  protected abstract publish(pos: number): void;
+
+  protected clearState(): void {
+    this.pendingBurst = null;
+  }
+
+  protected checkIdle(what: string): void {
+    if (this.pendingBurst !== null) throw new Error(`MemifQueue ${this.name}: ${what}() while an allocTx reservation is pending (commitTx first)`);
+  }
+
+  /** Free slots right now (validates the peer's index). */
+  override txSpace(): number {
+    this.checkIdle('txSpace');
+    return this.freeSlots();
+  }
+
+  /**
+   * Zero-copy transmit, step 1: reserve buffers for up to n packets (never a partial packet) and
+   * describe them in burst. sizes[i], when given, is packet i's length: it gets enough chained
+   * segments and segLength is preset; without sizes each packet gets one buffer with
+   * segLength = capacity. Write the payload at burst.regions[segRegion[s]][segOffset[s] ..],
+   * adjust segLength[s] (<= segCapacity[s]) or use burst.write(), then commitTx().
+   * Nothing is visible to the peer until commitTx.
+   */
+  override allocTx(burst: TxBurst, n: number, sizes?: ArrayLike<number>): number {
+    this.checkIdle('allocTx');
+    const free = this.freeSlots();
+    const mask = this.mask;
+    const maxSegs = burst.maxSegments;
+    if (n > burst.maxPackets) n = burst.maxPackets;
+    const pos0 = this.own;
+    let used = 0;
+    let seg = 0;
+    let p = 0;
+    for (; p < n; p++) {
+      let want = -1;
+      if (sizes !== undefined) {
+        want = sizes[p]!;
+        if (!Number.isInteger(want) || want < 0) throw new RangeError(`allocTx: sizes[${p}] must be a non-negative integer, got ${want}`);
+      }
+      let k = 0;
+      let left = want < 0 ? 0 : want;
+      let fits = true;
+      do {
+        if (used + k === free || seg + k === maxSegs) {
+          fits = false;
+          break;
+        }
+        const cap = this.reserve((pos0 + used + k) & mask, burst, seg + k);
+        burst.segCapacity[seg + k] = cap;
+        burst.segLength[seg + k] = want < 0 ? cap : left < cap ? left : cap;
+        left -= cap;
+        k++;
+      } while (left > 0);
+      if (!fits) break;
+      burst.pktFirstSeg[p] = seg;
+      burst.pktSegCount[p] = k;
+      seg += k;
+      used += k;
+    }
+    burst.count = p;
+    burst.segCount = seg;
+    burst.regions = this.regU8;
+    burst.regions32 = this.regU32;
+    // Nothing reserved, nothing to commit: the next allocTx/tx may follow directly.
+    this.pendingBurst = p > 0 ? burst : null;
+    this.pendingPos = pos0;
+    return p;
+  }
+
+  /**
+   * Zero-copy transmit, step 2: publish the first n reserved packets (default all) with one
+   * head/tail store; the rest of the reservation is dropped. Writes each descriptor's length
+   * (burst.segLength) and NEXT flag; a slave also writes its own region/offset.
+   */
+  override commitTx(n?: number): number {
+    const burst = this.pendingBurst;
+    if (burst === null) {
+      // allocTx reserved nothing (ring full): committing nothing is fine.
+      if (!n) return 0;
+      throw new Error(`MemifQueue ${this.name}: commitTx(${n}) without an allocTx reservation`);
+    }
+    const count = n ?? burst.count;
+    if (!Number.isInteger(count) || count < 0 || count > burst.count) {
+      throw new RangeError(`MemifQueue ${this.name}: commitTx(${n}) with ${burst.count} packets reserved`);
+    }
+    const nseg = count === 0 ? 0 : burst.pktFirstSeg[count - 1]! + burst.pktSegCount[count - 1]!;
+    for (let s = 0; s < nseg; s++) {
+      if (burst.segLength[s]! > burst.segCapacity[s]!) {
+        throw new RangeError(`MemifQueue ${this.name}: commitTx segment ${s} length ${burst.segLength[s]} exceeds capacity ${burst.segCapacity[s]}`);
+      }
+    }
+    this.pendingBurst = null;
+    const mask = this.mask;
+    let pos = this.pendingPos;
+    for (let p = 0; p < count; p++) {
+      const s0 = burst.pktFirstSeg[p]!;
+      const k = burst.pktSegCount[p]!;
+      for (let j = 0; j < k; j++) {
+        this.describe(pos & mask, j + 1 < k ? NEXT : 0, burst.segLength[s0 + j]!);
+        pos = (pos + 1) & 0xffff;
+      }
+    }
+    if (count > 0) {
+      this.own = pos;
+      this.publish(pos);
+    }
+    return count;
+  }
+
+  /**
+   * True when the receiver has not set MEMIF_RING_FLAG_MASK_INT, i.e. after a tx that sent
+   * something the caller should write the ring's eventfd (memif_tx_burst, eth_memif_tx).
+   */
+  override peerWantsKick(): boolean {
+    return (this.ring.loadFlags() & MEMIF_RING_FLAG_MASK_INT) === 0;
+  }
+}
+
+/** Slave on S2M: its own buffers, bufferSize each. */
+export class SlaveTxQueue extends TxQueue {
+  private readonly bufs: OwnBuffers;
+
+  constructor(opts: MemifQueueOptions) {
+    super(opts);
+    this.bufs = this.ownBuffers(opts);
+  }
+
+  protected freeSlots(): number {
+    // The master consumed up to tail; tail may only move forward, up to our head.
+    const own = this.own;
+    const tail = this.ring.loadTail();
+    if (((tail - this.cursor) & 0xffff) > ((own - this.cursor) & 0xffff)) {
+      throw new MemifRingError(E.RING_INDEX, `${this.name}: tail ${tail} outside [${this.cursor}, ${own}] (last seen tail .. head)`);
+    }
+    this.cursor = tail;
+    return this.size - ((own - tail) & 0xffff);
+  }
+
+  protected reserve(slot: number, burst: TxBurst, seg: number): number {
+    burst.segRegion[seg] = this.bufs.region[slot]!;
+    burst.segOffset[seg] = this.bufs.offset[slot]!;
+    return this.bufs.size;
+  }
+
+  protected describe(slot: number, flags: number, len: number): void {
+    const w = slot * DESC_WORDS;
+    this.desc[w + W_FR] = flags | (this.bufs.region[slot]! << DESC_REGION_SHIFT);
+    this.desc[w + W_LEN] = len;
+    this.desc[w + W_OFF] = this.bufs.offset[slot]!;
+    this.desc[w + W_META] = 0;
+  }
+
+  protected publish(pos: number): void {
+    this.ring.storeHead(pos);
+  }
+
+  /**
+   * Copy packets[start .. start+count-1] into free buffers and publish them with one head store.
+   * A packet larger than one buffer is chained with NEXT (bufferSize per buffer). Stops at the
+   * first packet that does not fit whole; returns the number of packets sent.
+   */
+  override tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
+    this.checkIdle('tx');
+    if (count > packets.length - start) count = packets.length - start;
+    let free = this.freeSlots();
+    const mask = this.mask;
+    const desc = this.desc;
+    const regU8 = this.regU8;
+    const regU32 = this.regU32;
+    const { size: b, region: sr, offset: so } = this.bufs;
+    let pos = this.own;
+    let sent = 0;
+    for (; sent < count; sent++) {
+      const pkt = packets[start + sent]!;
+      const len = pkt.length;
+      if (len <= b) {
+        if (free === 0) break;
+        const slot = pos & mask;
+        const region = sr[slot]!;
+        const off = so[slot]!;
+        if (len > 0) regU8[region]!.set(pkt, off);
+        const w = slot * DESC_WORDS;
+        desc[w + W_FR] = region << DESC_REGION_SHIFT;
+        desc[w + W_LEN] = len;
+        desc[w + W_OFF] = off;
+        desc[w + W_META] = 0;
+        pos = (pos + 1) & 0xffff;
+        free--;
+        continue;
+      }
+      const nseg = Math.ceil(len / b);
+      if (nseg > free) break;
+      let at = 0;
+      for (let k = 0; k < nseg; k++) {
+        const slot = pos & mask;
+        const region = sr[slot]!;
+        const off = so[slot]!;
+        const n = len - at < b ? len - at : b;
+        copyBytes(regU8[region]!, regU32[region]!, off, pkt, null, at, n);
+        const w = slot * DESC_WORDS;
+        desc[w + W_FR] = (k + 1 < nseg ? NEXT : 0) | (region << DESC_REGION_SHIFT);
+        desc[w + W_LEN] = n;
+        desc[w + W_OFF] = off;
+        desc[w + W_META] = 0;
+        at += n;
+        pos = (pos + 1) & 0xffff;
+      }
+      free -= nseg;
+    }
+    if (sent > 0) {
+      this.own = pos;
+      this.ring.storeHead(pos);
+    }
+    return sent;
+  }
+}
+
+/** Master on M2S: fills the buffers the slave posted. */
+export class MasterTxQueue extends TxQueue {
+  /** Per-segment lengths of the packet being built. */
+  private readonly scratchLen: Uint32Array;
+  /** Region and offset of the descriptor last validated by postedCapacity (read once). */
+  private postedRegion = 0;
+  private postedOffset = 0;
+
+  constructor(opts: MemifQueueOptions) {
+    super(opts);
+    this.scratchLen = new Uint32Array(this.size);
+  }
+
+  protected freeSlots(): number {
+    // The slave posted up to head; head - tail <= ring size and head never moves back.
+    const own = this.own;
+    const head = this.ring.loadHead();
+    const d = (head - own) & 0xffff;
+    if (d > this.size) {
+      throw new MemifRingError(E.RING_INDEX, `${this.name}: head ${head} is ${d} slots past tail ${own}, more than ring size ${this.size}`);
+    }
+    if (((this.cursor - own) & 0xffff) > d) {
+      throw new MemifRingError(E.RING_INDEX, `${this.name}: head ${head} moved back behind already posted slot ${this.cursor}`);
+    }
+    this.cursor = head;
+    return d;
+  }
+
+  /**
+   * Reads (once), validates and returns the capacity of the slave-posted descriptor at slot; its
+   * region and offset are left in postedRegion/postedOffset. (DPDK eth_memif_tx and VPP
+   * memif_interface_tx_inline use d->length as the buffer capacity on M2S.)
+   */
+  private postedCapacity(slot: number): number {
+    const w = slot * DESC_WORDS;
+    const region = this.desc[w + W_FR]! >>> DESC_REGION_SHIFT;
+    const cap = this.desc[w + W_LEN]!;
+    const off = this.desc[w + W_OFF]!;
+    if (region >= this.nRegions) {
+      throw new MemifRingError(E.DESC_REGION, `${this.name} slot ${slot}: posted descriptor region ${region} does not exist (${this.nRegions} regions)`);
+    }
+    if (off + cap > this.regSize[region]!) {
+      throw new MemifRingError(
+        E.DESC_BOUNDS,
+        `${this.name} slot ${slot}: posted descriptor offset 0x${off.toString(16)} + length ${cap} exceeds region ${region} size ${this.regSize[region]}`,
+      );
+    }
+    if (cap === 0) throw new MemifRingError(E.DESC_LENGTH, `${this.name} slot ${slot}: posted descriptor has length 0 (no room)`);
+    this.postedRegion = region;
+    this.postedOffset = off;
+    return cap;
+  }
+
+  protected reserve(slot: number, burst: TxBurst, seg: number): number {
+    const cap = this.postedCapacity(slot);
+    burst.segRegion[seg] = this.postedRegion;
+    burst.segOffset[seg] = this.postedOffset;
+    return cap;
+  }
+
+  protected describe(slot: number, flags: number, len: number): void {
+    this.desc16[slot * DESC_U16] = flags;
+    this.desc[slot * DESC_WORDS + W_LEN] = len;
+  }
+
+  protected publish(pos: number): void {
+    this.ring.storeTail(pos);
+  }
+
+  /**
+   * Copy packets[start .. start+count-1] into the posted buffers and publish them with one tail
+   * store. A packet larger than one posted buffer is chained with NEXT. Stops at the first packet
+   * that does not fit whole; returns the number of packets sent.
+   */
+  override tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
+    this.checkIdle('tx');
+    if (count > packets.length - start) count = packets.length - start;
+    let free = this.freeSlots();
+    const mask = this.mask;
+    const regU8 = this.regU8;
+    const regU32 = this.regU32;
+    const scratch = this.scratchLen;
+    let pos = this.own;
+    let sent = 0;
+    for (; sent < count; sent++) {
+      const pkt = packets[start + sent]!;
+      const len = pkt.length;
+      let at = 0;
+      let k = 0;
+      do {
+        if (k === free) break;
+        const cap = this.postedCapacity((pos + k) & mask);
+        const region = this.postedRegion;
+        const off = this.postedOffset;
+        const n = len - at < cap ? len - at : cap;
+        if (n > 0) {
+          if (n === len) regU8[region]!.set(pkt, off);
+          else copyBytes(regU8[region]!, regU32[region]!, off, pkt, null, at, n);
+        }
+        scratch[k] = n;
+        at += n;
+        k++;
+      } while (at < len);
+      if (at < len || (k === 0 && free === 0)) break; // does not fit whole: not sent
+      for (let j = 0; j < k; j++) this.describe((pos + j) & mask, j + 1 < k ? NEXT : 0, scratch[j]!);
+      pos = (pos + k) & 0xffff;
+      free -= k;
+    }
+    if (sent > 0) {
+      this.own = pos;
+      this.ring.storeTail(pos);
+    }
+    return sent;
+  }
+}
