@@ -189,22 +189,30 @@ export interface RawSlaveSetup {
 /**
  * Drives a correct slave handshake from a connected raw peer up to (not including) CONNECT:
  * HELLO, INIT, every ADD_REGION with its memfd, every ADD_RING with an eventfd, each answered by
- * ACK. With initMemory false the rings are left unwritten (no cookie). Our fd copies are closed.
+ * ACK. With initMemory false the rings are left unwritten (no cookie); regionFd makes each region's
+ * fd (default: a memfd sealed against shrinking). Our fd copies are closed.
  */
-export async function rawSlaveSetup(p: RawMemifPeer, o: { id?: number; secret?: string; queues?: number; log2?: number; initMemory?: boolean } = {}): Promise<RawSlaveSetup> {
+export async function rawSlaveSetup(
+  p: RawMemifPeer,
+  o: { id?: number; secret?: string; queues?: number; log2?: number; initMemory?: boolean; regionFd?: (size: number) => number } = {},
+): Promise<RawSlaveSetup> {
   await p.expect(MsgType.HELLO);
   p.send(initMsg({ id: o.id ?? 0, secret: o.secret ?? '' }));
   await p.expect(MsgType.ACK);
   const plan = planRegions({ s2mRings: o.queues ?? 1, m2sRings: o.queues ?? 1, log2RingSize: o.log2 ?? 4, bufferSize: 256 });
-  const regions: MappedRegion[] = [];
-  for (const r of plan.regions) {
-    const fd = memfd(r.size);
-    regions.push(MappedRegion.map(fd, r.size));
-    p.send({ type: MsgType.ADD_REGION, index: r.index, size: BigInt(r.size) }, [fd]);
-    closeFd(fd);
-    await p.expect(MsgType.ACK);
-  }
+  // Like libmemif, the memory is ready before it is announced (a region may not be ours to touch
+  // afterwards: a test's fd may be one the master truncates).
+  const fds = plan.regions.map((r) => (o.regionFd ?? memfd)(r.size));
+  const regions = plan.regions.map((r, i) => MappedRegion.map(fds[i]!, r.size));
   if (o.initMemory ?? true) initSharedMemory(plan, regions.map((r) => r.buffer));
+  try {
+    for (const r of plan.regions) {
+      p.send({ type: MsgType.ADD_REGION, index: r.index, size: BigInt(r.size) }, [fds[r.index]!]);
+      await p.expect(MsgType.ACK);
+    }
+  } finally {
+    closeAll(fds);
+  }
   for (const ring of plan.rings) {
     p.sendWith({
       type: MsgType.ADD_RING, flags: ring.type === RingType.S2M ? 1 : 0, index: ring.index, region: ring.region,

@@ -233,9 +233,12 @@ export class MasterSession {
     if (m.size === 0n || m.size > BigInt(MEMIF_MAX_REGION_SIZE)) return fault(E.BAD_REGION, `Invalid region size ${m.size} for region ${m.index}`);
     const size = Number(m.size);
     const fd = fds[0]!;
+    // Seal first, then measure: a size read before the seal could be stale by the time the seal
+    // holds (the slave truncates in between), and mapping past the end is SIGBUS on first touch.
+    const sealed = ensureSealedAgainstShrink(fd);
     const actual = fdSize(fd);
     if (actual < size) return fault(E.BAD_REGION, `region ${m.index} fd holds ${actual} bytes, less than its announced size ${size}`);
-    if (!ensureSealedAgainstShrink(fd) && !this.endpoint!.config.allowUnsealedRegions) {
+    if (!sealed && !this.endpoint!.config.allowUnsealedRegions) {
       return fault(E.UNSEALED_REGION, `region ${m.index} fd cannot be sealed against shrinking`);
     }
     const map = MappedRegion.map(fd, size);
