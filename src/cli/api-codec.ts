@@ -8,13 +8,32 @@ import { readFileSync } from 'node:fs';
 import { ApiRegistry, checkVector, type Vector } from '../vppapi/codec/index.js';
 import { generateBindings } from '../vppapi/gen/index.js';
 
-interface Parsed { opts: Map<string, string[]>; rest: string[] }
+const VECTORS_USAGE = `usage: tsvpp api vectors --api-dir DIR FILE.jsonl...
+
+Checks VPP API codec test vectors both ways (fields -> bytes and bytes -> fields), names each
+failing vector and the first differing byte, and ends with "N passed, N failed" (exit 1 if any failed).
+
+  --api-dir DIR   directory of .api.json files, searched recursively`;
+
+const GEN_USAGE = `usage: tsvpp api gen --api-dir DIR --out DIR [--module NAME]...
+
+Writes TypeScript bindings (interfaces, enum consts, request -> reply maps), one file per module
+and an index.ts.
+
+  --api-dir DIR   directory of .api.json files, searched recursively
+  --out DIR       where to write the files
+  --module NAME   only this module (types it uses from others are copied in); repeatable;
+                  default every module`;
+
+interface Parsed { opts: Map<string, string[]>; rest: string[]; help: boolean }
 
 function parse(argv: string[], withValue: string[]): Parsed {
   const opts = new Map<string, string[]>();
   const rest: string[] = [];
+  let help = false;
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '--help' || a === '-h') { help = true; continue; }
     const eq = a.indexOf('=');
     const key = a.startsWith('--') && eq > 0 ? a.slice(0, eq) : a;
     if (withValue.includes(key)) {
@@ -27,7 +46,7 @@ function parse(argv: string[], withValue: string[]): Parsed {
       rest.push(a);
     }
   }
-  return { opts, rest };
+  return { opts, rest, help };
 }
 
 export async function vectorsMain(argv: string[]): Promise<number> {
@@ -38,9 +57,10 @@ export async function vectorsMain(argv: string[]): Promise<number> {
     console.error(`tsvpp api vectors: ${(e as Error).message}`);
     return 2;
   }
+  if (p.help) { console.log(VECTORS_USAGE); return 0; }
   const dir = p.opts.get('--api-dir')?.at(-1);
   if (!dir || p.rest.length === 0) {
-    console.error('usage: tsvpp api vectors --api-dir DIR FILE.jsonl...');
+    console.error(VECTORS_USAGE);
     return 2;
   }
   let reg: ApiRegistry;
@@ -90,10 +110,11 @@ export async function genMain(argv: string[]): Promise<number> {
     console.error(`tsvpp api gen: ${(e as Error).message}`);
     return 2;
   }
+  if (p.help) { console.log(GEN_USAGE); return 0; }
   const dir = p.opts.get('--api-dir')?.at(-1);
   const out = p.opts.get('--out')?.at(-1);
   if (!dir || !out || p.rest.length) {
-    console.error('usage: tsvpp api gen --api-dir DIR --out DIR [--module NAME]...');
+    console.error(GEN_USAGE);
     return 2;
   }
   try {

@@ -21,6 +21,7 @@ export function parseFlags<S extends FlagSpec>(argv: string[], spec: S): { flags
   const rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
+    if (a === '-h' && spec.help?.type === 'bool') { flags.help = true; continue; }
     if (!a.startsWith('--')) { rest.push(a); continue; }
     if (a === '--') { rest.push(...argv.slice(i + 1)); break; }
     const eq = a.indexOf('=');

@@ -33,15 +33,25 @@ const commands: Record<string, () => Promise<Main>> = {
   'memif-agent': async () => (await import('./memif-agent.js')).main,
 };
 
+const isHelp = (a: string | undefined) => a === '--help' || a === '-h';
+
 async function run(argv: string[]): Promise<number> {
   const [a, b] = argv;
-  if (!a || a === 'help' || a === '--help' || a === '-h') {
+  if (!a || a === 'help' || isHelp(a)) {
+    // `tsvpp help perf` is `tsvpp perf --help`
+    if (a === 'help' && b && !isHelp(b)) return run([...argv.slice(1), '--help']);
     console.log(usage);
     return a ? 0 : 2;
   }
   const two = `${a} ${b ?? ''}`;
   const key = commands[two] ? two : commands[a] ? a : null;
   if (!key) {
+    // A command group (`tsvpp api`, `tsvpp memif`): its lines of the usage.
+    const group = usage.split('\n').filter((l) => l.startsWith(`  ${a} `));
+    if (group.length && (b === undefined || isHelp(b))) {
+      (b ? console.log : console.error)(`usage: tsvpp ${a} <command> [flags]\n\ncommands:\n${group.join('\n')}\n\n'tsvpp ${a} <command> --help' describes a command's flags.`);
+      return b ? 0 : 2;
+    }
     console.error(`tsvpp: unknown command '${[a, b].filter(Boolean).join(' ')}'\n\n${usage}`);
     return 2;
   }

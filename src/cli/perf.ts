@@ -89,7 +89,7 @@ async function allMain(argv: string[]): Promise<number> {
 }
 
 async function singleMain(argv: string[]): Promise<number> {
-  const { flags } = parseFlags(argv, {
+  const { flags, rest } = parseFlags(argv, {
     peer: { type: 'string', choices: ['self', 'dpdk', 'external'], default: 'self' },
     role: { type: 'string', choices: ['master', 'slave'], default: 'slave' },
     size: { type: 'int', default: 64 },
@@ -105,6 +105,7 @@ async function singleMain(argv: string[]): Promise<number> {
     help: { type: 'bool' },
   });
   if (flags.help) { console.log(help); return 0; }
+  if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   if (flags.size! < 20 || flags.size! > 65535) throw new UsageError(`--size must be 20..65535, got ${flags.size}`);
   if (flags.packets! < 1) throw new UsageError(`--packets must be at least 1, got ${flags.packets}`);
   if (flags.peer === 'external' && !flags.socket) throw new UsageError('--peer external needs --socket');
