@@ -6,7 +6,7 @@ import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MemifInterface } from '../../../src/memif/index.js';
+import { MemifInterface, RxBurst } from '../../../src/memif/index.js';
 import { fileURLToPath } from 'node:url';
 
 const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
@@ -71,6 +71,13 @@ test('memif echo prints refused slaves, connects, disconnect reasons and counter
     const c = await good.waitConnected();
     await waitFor(/connected: peer 'tsvpp' interface 'probe', 1 rx \/ 1 tx queues, ring 1024/);
     c.txBurst(0, [new Uint8Array(64)]);
+    // The echo must come back before we leave: a DISCONNECT can overtake a packet not yet polled.
+    const burst = new RxBurst(1);
+    for (const until = Date.now() + 10_000; c.rxBurst(0, burst) === 0;) {
+      if (Date.now() > until) assert.unreachable('no echo within 10 s');
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    c.release(0, 1);
     good.close('probe finished');
     await waitFor(/disconnected: probe finished \(by peer\)/);
     child.kill('SIGINT');
