@@ -170,7 +170,9 @@ export class CniRig {
     const p = this.agentProc;
     if (!p?.running) return;
     process.kill(p.pid, 'SIGKILL');
-    await p.waitExit(5_000);
+    // The kill lands when the process leaves the kernel; on a loaded machine (netns and rtnl work
+    // of other jobs) that took more than 5 s.
+    await p.waitExit(30_000);
   }
 
   /** A pod sandbox netns, as the container runtime would create it. */
