@@ -2,7 +2,9 @@
 // master on that socket and exchanges a packet; the key is deleted → the slave goes away.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
@@ -11,6 +13,7 @@ import { MemifAgent, type AgentInterface } from '../../src/cni/memif-agent/agent
 import { vnfInterfaceKey, vnfMemifInterface } from '../../src/cni/etcd/vnf-config.js';
 import { startEtcd, type EtcdServer } from '../support/etcd.js';
 
+const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let etcd: EtcdServer;
 let client: Etcd3;
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-memif-agent-'));
@@ -23,8 +26,9 @@ const next = <T>(em: NodeJS.EventEmitter, ev: string, ms = 5000) => new Promise<
 });
 
 test('key put → slave up and passing packets; key deleted → slave closed', async () => {
-  const master = new MemifInterface({ socket: join(dir, 'memif.sock'), role: 'master', id: 1, secret: 'abc', ifName: 'vpp' });
-  const agent = new MemifAgent({ etcd: client, label: 'vnf9', socketPath: (s) => join(dir, s.replace('/run/vpp/', '')) });
+  mkdirSync(join(dir, 'run', 'vpp'), { recursive: true });
+  const master = new MemifInterface({ socket: join(dir, 'run', 'vpp', 'memif.sock'), role: 'master', id: 1, secret: 'abc', ifName: 'vpp' });
+  const agent = new MemifAgent({ etcd: client, label: 'vnf9', socketRoot: dir });
   try {
     await agent.start();
     const up = next<AgentInterface>(agent, 'up');
@@ -50,6 +54,30 @@ test('key put → slave up and passing packets; key deleted → slave closed', a
     assert.is((await gone).reason, 'configuration removed');
     assert.is(agent.interfaces.size, 0);
   } finally { await agent.close(); master.close(); }
+});
+
+test('tsvpp memif-agent --socket-root refuses a socket_filename that leaves the root, naming it', async () => {
+  // A master listens just outside the root: before the check, the agent connected to it.
+  const outside = new MemifInterface({ socket: join(dir, 'escape.sock'), role: 'master', id: 1 });
+  const root = join(dir, 'pod');
+  const agent = spawn(process.execPath, [cli, 'memif-agent', '--microservice-label', 'vnf8', '--etcd', etcd.url, '--socket-root', root], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  agent.stdout.on('data', (d) => { out += d; });
+  agent.stderr.on('data', (d) => { out += d; });
+  const key = vnfInterfaceKey('vnf8', 'memif1');
+  try {
+    await client.put(key).value(JSON.stringify(vnfMemifInterface({ name: 'memif1', id: 1, socketFilename: '/run/vpp/../../../escape.sock', secret: '' })));
+    const refusal = `memif-agent: ${key}: memif.socket_filename "/run/vpp/../../../escape.sock" is not below the socket root ${root}`;
+    for (const until = Date.now() + 15_000; !out.includes(refusal) && !out.includes('added') && Date.now() < until;) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(out.includes(refusal), out);
+    assert.not.match(out, /added memif1/);
+    assert.is(outside.connection, null);
+  } finally {
+    agent.kill('SIGTERM');
+    await new Promise((r) => agent.once('exit', r));
+    outside.close();
+    await client.delete().key(key);
+  }
 });
 
 test.run();

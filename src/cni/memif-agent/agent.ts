@@ -4,6 +4,7 @@
 // interfaces through `interfaces` and the 'up'/'down' events (MemifInterface: waitConnected(),
 // 'connected', connection txBurst/rxBurst).
 import { EventEmitter } from 'node:events';
+import { join, relative, resolve, sep } from 'node:path';
 import type { Etcd3, Watcher } from 'etcd3';
 import { MemifInterface } from '../../memif/index.js';
 import { parseVnfMemifInterface, vnfInterfacesPrefix, type VnfMemifInterface } from '../etcd/vnf-config.js';
@@ -11,8 +12,9 @@ import { parseVnfMemifInterface, vnfInterfacesPrefix, type VnfMemifInterface } f
 export interface MemifAgentOptions {
   etcd: Etcd3;
   label: string;
-  /** Maps socket_filename as written (the pod's view) to a local path; default identity. */
-  socketPath?: (socketFilename: string) => string;
+  /** The pod's filesystem as mounted here: socket_filename (the pod's view, e.g.
+   *  /run/vpp/memif.sock) is looked up below it. Default: used as written. */
+  socketRoot?: string;
   log?: (m: string) => void;
 }
 
@@ -45,9 +47,13 @@ export class MemifAgent extends EventEmitter {
     let cfg: VnfMemifInterface;
     try { cfg = parseVnfMemifInterface(key, raw); } catch (e) { this.log((e as Error).message); this.remove(key); return; }
     if (cfg.memif.master) { this.log(`${key}: master memifs are not served by the memif-agent`); return; }
+    let socket = cfg.memif.socket_filename;
+    if (this.o.socketRoot !== undefined) {
+      try { socket = underSocketRoot(this.o.socketRoot, socket); } catch (e) { this.log(`${key}: ${(e as Error).message}`); this.remove(key); return; }
+    }
     this.remove(key);
     const memif = new MemifInterface({
-      socket: (this.o.socketPath ?? ((s) => s))(cfg.memif.socket_filename), role: 'slave', id: cfg.memif.id,
+      socket, role: 'slave', id: cfg.memif.id,
       secret: cfg.memif.secret, ifName: cfg.name, reconnectMs: 500,
     });
     const ai: AgentInterface = { key, config: cfg, memif, raw };
@@ -71,4 +77,20 @@ export class MemifAgent extends EventEmitter {
     await this.watcher?.cancel();
     for (const k of [...this.interfaces.keys()]) this.remove(k);
   }
+}
+
+/**
+ * Where socket_filename (as the pod sees it) is below `root`. A value whose `..` would leave the
+ * root (or name the root itself) is refused: keys in etcd must not point the agent at sockets
+ * outside the pod. Abstract sockets (`@name`) are not files and pass unchanged.
+ */
+export function underSocketRoot(root: string, socketFilename: string): string {
+  if (socketFilename.startsWith('@')) return socketFilename;
+  const base = resolve(root);
+  const path = join(base, socketFilename);
+  const rel = relative(base, path);
+  if (rel === '' || rel === '..' || rel.startsWith(`..${sep}`)) {
+    throw new Error(`memif.socket_filename ${JSON.stringify(socketFilename)} is not below the socket root ${base}`);
+  }
+  return path;
 }
