@@ -130,13 +130,13 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
   if (!skip.has('cni')) {
     progress.start('tsvpp-cni start');
     try {
-      const { measure } = await import('../cni-start.js');
+      const { measure, overheadVerdict } = await import('../cni-start.js');
       const cniMain = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cni', 'cni-main.js');
       const n = 10;
       const base = measure(['-e', '0'], {}, '', n);
       const cni = measure([cniMain], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}', n);
       report.cni = { startMs: summarize(cni), nodeBaselineMs: summarize(base), runs: n };
-      progress.done('tsvpp-cni start', `median ${report.cni.startMs.median.toFixed(1)} ms (node -e 0: ${report.cni.nodeBaselineMs.median.toFixed(1)} ms)`);
+      progress.done('tsvpp-cni start', `median ${report.cni.startMs.median.toFixed(1)} ms (node -e 0: ${report.cni.nodeBaselineMs.median.toFixed(1)} ms), ${overheadVerdict(report.cni.startMs.median, report.cni.nodeBaselineMs.median)}`);
     } catch (e) {
       progress.done('tsvpp-cni start', `FAILED ${firstLine(e)}`);
     }

@@ -3,6 +3,7 @@
 import { describeMachine } from '../harness/machine.js';
 import { REFERENCE_PAIR, noisePct, type Summary } from '../harness/scenarios.js';
 import type { PerfReport } from './model.js';
+import { overheadVerdict } from '../cni-start.js';
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const range = (s: Summary, d = 2) => (s.n ? `${f(s.min, d)}..${f(s.max, d)}` : '-');
@@ -50,7 +51,7 @@ export function formatReport(r: PerfReport): string {
     out.push(renderTable(['what', 'per s', 'min..max'], rows, [false, true, true]));
   }
   if (r.cni) {
-    out.push('', `CNI: tsvpp-cni process start (CNI_COMMAND=VERSION), ${r.cni.runs} runs, ms`);
+    out.push('', `CNI: tsvpp-cni process start (CNI_COMMAND=VERSION), ${r.cni.runs} runs, ms; median ${overheadVerdict(r.cni.startMs.median, r.cni.nodeBaselineMs.median)}`);
     out.push(renderTable(['what', 'median', 'min..max'], [
       ['tsvpp-cni', f(r.cni.startMs.median, 1), range(r.cni.startMs, 1)],
       ['node -e 0 (baseline)', f(r.cni.nodeBaselineMs.median, 1), range(r.cni.nodeBaselineMs, 1)],

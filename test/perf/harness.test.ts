@@ -6,6 +6,7 @@ import {
 import { testpmdRate } from '../../perf/harness/memif-run.js';
 import { memifRows, latencyRow, type PerfReport } from '../../perf/report/model.js';
 import { formatReport } from '../../perf/report/table.js';
+import { overheadVerdict } from '../../perf/cni-start.js';
 import { renderSvg, chartSeries } from '../../perf/report/svg.js';
 import { main } from '../../src/cli/perf.js';
 import { UsageError } from '../../src/cli/args.js';
@@ -82,6 +83,11 @@ test('memifRows: medians, min/max and the ratio to testpmd->testpmd of the same 
   assert.is(failed.mpps.n, 0, 'a failed run is not a figure');
   assert.is(failed.ratio, null);
   assert.equal(failed.errors, ['nothing arrived']);
+});
+
+test('tsvpp-cni start-up is a perf figure with its goal, reported as met or missed', () => {
+  assert.is(overheadVerdict(61.2, 39.0), 'overhead 22.2 ms (goal < 250 ms: met)');
+  assert.is(overheadVerdict(330, 40), 'overhead 290.0 ms (goal < 250 ms: MISSED)');
 });
 
 test('formatReport shows the machine, the matrix note, ratios and ranges', () => {
