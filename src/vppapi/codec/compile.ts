@@ -8,9 +8,20 @@ import { H, type UnionRuntime } from './runtime.js';
 import { INT_RANGE, type FieldNode, type Node, type StructNode, type UnionNode } from './layout.js';
 
 export type Encoder = (v: unknown) => Uint8Array;
+/**
+ * Where encodeInto writes: room(n) returns an offset with n writable bytes in `u8` (read u8 and
+ * dv after calling it: the target may switch buffers); dv views the same bytes, index for index.
+ */
+export interface EncodeTarget {
+  room(n: number): number;
+  readonly u8: Uint8Array;
+  readonly dv: DataView;
+}
+/** Encodes into target; returns the offset it wrote at (the size is what room() was asked for). */
+export type IntoEncoder = (v: unknown, t: EncodeTarget) => number;
 /** Decodes at pos, bounded by end; leaves the end offset in state.pos. */
 export type Decoder = (u8: Uint8Array, dv: DataView, pos: number, end: number) => unknown;
-export interface Compiled { enc: Encoder; dec: Decoder; state: { pos: number } }
+export interface Compiled { enc: Encoder; into: IntoEncoder; dec: Decoder; state: { pos: number } }
 
 const GET: Record<string, string> = { u8: 'getUint8', i8: 'getInt8', u16: 'getUint16', i16: 'getInt16', u32: 'getUint32', i32: 'getInt32' };
 const SET: Record<string, string> = { u8: 'setUint8', i8: 'setInt8', u16: 'setUint16', i16: 'setInt16', u32: 'setUint32', i32: 'setInt32' };
@@ -68,18 +79,24 @@ const sub = (p: string, field: string): string =>
 const idx = (p: string, i: string): string => `${p} + '[' + ${i} + ']'`;
 
 class EncGen extends Gen {
-  compile(root: Node, name: string): Encoder {
+  /** Two entry points over the same sizing and writing code: into a new array, or into a target. */
+  compile(root: Node, name: string): { enc: Encoder; into: IntoEncoder } {
     const p = q(name);
-    this.emit('return function encode(v) {');
     this.emit('let n = 0;');
     this.size(root, 'v', p);
-    this.emit('const u8 = new Uint8Array(n); const dv = new DataView(u8.buffer); let o = 0;');
+    const sizing = this.lines.splice(0);
     this.write(root, 'v', p, undefined);
     this.flush();
-    this.emit(`if (o !== n) H.fail(${p}, 'internal: wrote ' + o + ' of ' + n + ' bytes');`);
-    this.emit('return u8;');
-    this.emit('};');
-    return this.build<Encoder>(this.lines.join('\n'));
+    const writing = this.lines.splice(0);
+    const check = (start: string): string => `if (o - ${start} !== n) H.fail(${p}, 'internal: wrote ' + (o - ${start}) + ' of ' + n + ' bytes');`;
+    return this.build<{ enc: Encoder; into: IntoEncoder }>([
+      'const enc = function encode(v) {', ...sizing,
+      'const u8 = new Uint8Array(n); const dv = new DataView(u8.buffer); let o = 0;', ...writing, check('0'), 'return u8; };',
+      // The target's bytes may hold anything; the writer leaves absent fields and padding untouched.
+      'const into = function encodeInto(v, t) {', ...sizing,
+      'const s = t.room(n); const u8 = t.u8; const dv = t.dv; let o = s; u8.fill(0, s, s + n);', ...writing, check('s'), 'return s; };',
+      'return { enc, into };',
+    ].join('\n'));
   }
 
   /** Emits `n += size of x`, validating what sizing needs (types of strings and arrays). */
@@ -560,7 +577,7 @@ function discFor(f: FieldNode, loc: Map<string, string>): Disc | undefined {
 
 export function compileNode(root: Node, name: string, unionRt: (u: UnionNode) => UnionRuntime): Compiled {
   const state = { pos: 0 };
-  const enc = new EncGen(unionRt).compile(root, name);
+  const { enc, into } = new EncGen(unionRt).compile(root, name);
   const dec = new DecGen(unionRt).compile(root, name, state);
-  return { enc, dec, state };
+  return { enc, into, dec, state };
 }

@@ -7,3 +7,4 @@ export { toHex, fromHex } from './json-form.js';
 export { checkVector, sameJson } from './vectors.js';
 export type { Vector, VectorResult } from './vectors.js';
 export type { MessageInput } from './types.js';
+export type { EncodeTarget } from './compile.js';

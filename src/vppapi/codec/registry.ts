@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { ApiCodecError } from './errors.js';
 import { Schema, type DefKind, type ModuleInfo, type StructDef } from './schema.js';
 import { Layout, typeName, type Node, type StructNode, type UnionNode } from './layout.js';
-import { compileNode, type Compiled } from './compile.js';
+import { compileNode, type Compiled, type EncodeTarget } from './compile.js';
 import { fromJsonConv, toJsonConv, type Conv } from './json-form.js';
 import type { UnionRuntime } from './runtime.js';
 
@@ -37,7 +37,18 @@ export interface ValueCodec {
   /** Resolved wire layout (read-only; for tools such as the value generator). */
   readonly node: Node;
   encode(value: unknown): Uint8Array;
+  /**
+   * Encodes into a caller's buffer (a socket's output, say) instead of a new array: asks
+   * target.room(size) for space, writes there and returns that offset.
+   */
+  encodeInto(value: unknown, target: EncodeTarget): number;
   decode(bytes: Uint8Array, offset?: number): { value: any; size: number };
+  /**
+   * Decodes the value at bytes[start..end) (a message inside a larger read) and returns it alone;
+   * dv, when given, is a DataView over bytes, index for index (one per read instead of one per
+   * message).
+   */
+  decodeRange(bytes: Uint8Array, start: number, end: number, dv?: DataView): any;
   toJson(value: unknown): unknown;
   fromJson(json: unknown): any;
 }
@@ -70,20 +81,24 @@ class Codec implements ValueCodec {
   encode(value: unknown): Uint8Array {
     return this.c.enc(value);
   }
+  encodeInto(value: unknown, target: EncodeTarget): number {
+    return this.c.into(value, target);
+  }
   decode(bytes: Uint8Array, offset = 0): { value: any; size: number } {
+    const value = this.decodeRange(bytes, offset, bytes?.length);
+    return { value, size: this.c.state.pos - offset };
+  }
+  decodeRange(bytes: Uint8Array, start: number, end: number, dv?: DataView): any {
     if (!(bytes instanceof Uint8Array)) throw new ApiCodecError(this.name, 'decode needs a Uint8Array');
-    if (!Number.isInteger(offset) || offset < 0 || offset > bytes.length) throw new ApiCodecError(this.name, `bad offset ${offset}`);
-    const c = this.c;
-    const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    let value: unknown;
+    if (!Number.isInteger(start) || start < 0 || start > bytes.length) throw new ApiCodecError(this.name, `bad offset ${start}`);
+    if (!Number.isInteger(end) || end < start || end > bytes.length) throw new ApiCodecError(this.name, `bad end ${end}`);
     try {
-      value = c.dec(bytes, dv, offset, bytes.length);
+      return this.c.dec(bytes, dv ?? new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), start, end);
     } catch (e) {
       if (e instanceof ApiCodecError) throw e;
       // Bounds are checked before every read; this is a safety net, not a code path.
       throw new ApiCodecError(this.name, `malformed input (${(e as Error).message})`);
     }
-    return { value, size: c.state.pos - offset };
   }
   toJson(value: unknown): unknown {
     return (this.toJ ??= toJsonConv(this.node))(value, this.name);

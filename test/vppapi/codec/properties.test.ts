@@ -45,6 +45,22 @@ function roundTrips(c: ValueCodec, runs: number, seed: number): void {
   }), { numRuns: runs, seed });
 }
 
+/** encodeInto a buffer full of junk, at an offset, writes exactly encode()'s bytes and nothing around them; decodeRange reads them back there. */
+function encodesInPlace(c: ValueCodec, runs: number, seed: number): void {
+  fc.assert(fc.property(arbitraryFor(c, { maxArray: 3, maxString: 8 }), fc.nat(40), (v, at) => {
+    const want = c.encode(v);
+    const u8 = new Uint8Array(at + want.length + 8).fill(0xa5);
+    let asked = -1;
+    const target = { u8, dv: new DataView(u8.buffer), room: (n: number) => { asked = n; return at; } };
+    assert.is(c.encodeInto(v, target), at);
+    assert.is(asked, want.length, `${c.name}: room asked for`);
+    assert.is(hex(u8.subarray(at, at + want.length)), hex(want), `${c.name}: bytes in place`);
+    assert.ok(u8.subarray(0, at).every((b) => b === 0xa5) && u8.subarray(at + want.length).every((b) => b === 0xa5), `${c.name}: wrote outside its room`);
+    // And back from the middle of the junk, reading nothing past its end.
+    assert.ok(same(c.decodeRange(u8, at, at + want.length, target.dv), c.decode(want).value), `${c.name}: decodeRange in place`);
+  }), { numRuns: runs, seed });
+}
+
 test('all 157 modules load into one registry', () => {
   assert.is(reg.modules().length, 157);
   assert.ok(messages.length > 2000);
@@ -64,6 +80,10 @@ test('encode then decode is the identity on generated valid values (every messag
 
 test('encode then decode is the identity on generated valid values (every type)', () => {
   types.forEach((t, i) => roundTrips(t, 3, SEED + i));
+});
+
+test('encodeInto writes what encode returns, in place, over junk; decodeRange reads it there (every message)', () => {
+  messages.forEach((m, i) => encodesInPlace(m, 2, SEED + i));
 });
 
 test.run();
