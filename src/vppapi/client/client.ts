@@ -44,6 +44,9 @@ export interface VppClientEvents {
   event: [name: string, value: VppValue];
 }
 
+/** The default value and options of a call (read only, so one object serves every call). */
+const NONE: Readonly<Record<string, never>> = Object.freeze({});
+
 export class VppClient extends EventEmitter {
   readonly socketPath: string;
   readonly registry: ApiRegistry;
@@ -59,7 +62,7 @@ export class VppClient extends EventEmitter {
     for (const [ev, fn] of Object.entries(opts.listeners ?? {})) if (fn) this.on(ev, fn as (...a: any[]) => void);
     this.eventRouter = new EventRouter((name, value) => this.emit('event', name, value));
     this.conn = new VppConnection(registry, opts, this.log, {
-      message: (b) => this.channel.receive(b),
+      message: (b, start, end) => this.channel.receive(b, start, end),
       lost: (reason, error) => {
         this.channel.failAll(`connection to VPP at ${this.socketPath} lost: ${reason}`);
         this.emit('disconnected', { reason, error });
@@ -111,12 +114,12 @@ export class VppClient extends EventEmitter {
   }
 
   /** Send a request and resolve with its reply (retval != 0 rejects with VppApiError). */
-  request<T = VppValue>(name: string, value: VppValue = {}, opts: RequestOptions = {}): Promise<T> {
+  request<T = VppValue>(name: string, value: VppValue = NONE, opts: RequestOptions = NONE): Promise<T> {
     return this.channel.request<T>(name, value, opts);
   }
 
   /** Send a *_dump followed by control_ping; resolve with all details messages. */
-  dump<T = VppValue>(name: string, value: VppValue = {}, opts: { timeoutMs?: number } = {}): Promise<T[]> {
+  dump<T = VppValue>(name: string, value: VppValue = NONE, opts: { timeoutMs?: number } = NONE): Promise<T[]> {
     return this.channel.dump<T>(name, value, opts);
   }
 
@@ -124,7 +127,7 @@ export class VppClient extends EventEmitter {
    * A stream call with a cursor (e.g. nat44_ed_output_interface_get): collects the details and
    * repeats the call from the returned cursor while VPP answers VNET_API_ERROR_EAGAIN.
    */
-  stream<T = VppValue, R = VppValue>(name: string, value: VppValue = {}, opts: RequestOptions = {}): Promise<{ reply: R; details: T[] }> {
+  stream<T = VppValue, R = VppValue>(name: string, value: VppValue = NONE, opts: RequestOptions = NONE): Promise<{ reply: R; details: T[] }> {
     return this.channel.stream<T, R>(name, value, opts);
   }
 

@@ -4,6 +4,7 @@
 // goes to its listener, which multiplexes (channel.ts).
 import type { ApiRegistry, MessageCodec } from '../codec/index.js';
 import { SocketTransport, DEFAULT_API_SOCKET } from '../transport/socket-transport.js';
+import type { FrameWriter } from '../transport/frame.js';
 import { encodeSockclntCreate, parseSockclntCreateReply } from './handshake.js';
 import { MessageTable, formatTableReport, type TableReport } from './message-table.js';
 import { VppDisconnectedError, VppMessageUnavailableError, VppProtocolError } from './errors.js';
@@ -29,8 +30,8 @@ export interface ConnectionOptions {
 
 /** What the connection reports to its owner. */
 export interface ConnectionListener {
-  /** A message after the handshake (id first, big-endian). */
-  message(payload: Buffer): void;
+  /** A message after the handshake: bytes[start..end), id first (big-endian). */
+  message(bytes: Buffer, start: number, end: number): void;
   /** The socket went away (not after close()); a reconnect follows unless disabled. */
   lost(reason: string, error: Error | null): void;
   /** Connected again: the table was re-read. */
@@ -74,10 +75,12 @@ export class VppConnection {
     return this.tableValue;
   }
 
-  /** Send one message; throws when there is no socket. */
-  send(name: string, payload: Uint8Array): void {
-    if (!this.transport) throw new VppDisconnectedError(name, `not connected to VPP at ${this.socketPath}`);
-    this.transport.send(payload);
+  /** Where to encode a message to send (room, commit); throws when there is no open socket. */
+  output(name: string): FrameWriter {
+    const t = this.transport;
+    if (!t) throw new VppDisconnectedError(name, `not connected to VPP at ${this.socketPath}`);
+    t.checkOpen();
+    return t.writer;
   }
 
   /** Resolves when connected (immediately if already); rejects when closed first or after timeoutMs. */
@@ -105,7 +108,7 @@ export class VppConnection {
     let first: ((b: Buffer) => void) | null = null;
     let firstFail: ((e: Error) => void) | null = null;
     const t = await SocketTransport.connect(this.socketPath, {
-      onMessage: (b) => first?.(b),
+      onMessage: (b, start, end) => first?.(b.subarray(start, end)),
       onClose: (e) => firstFail?.(e ?? new Error('closed')),
     }, { timeoutMs, maxFrameBytes: this.opts.maxFrameBytes });
     let result;
@@ -129,7 +132,7 @@ export class VppConnection {
     this.tableValue = result.table;
     this.clientIndexValue = result.clientIndex;
     this.stateValue = 'connected';
-    t.setHandlers({ onMessage: (b) => this.listener.message(b), onClose: (e) => this.onTransportClose(t, e) });
+    t.setHandlers({ onMessage: (b, start, end) => this.listener.message(b, start, end), onClose: (e) => this.onTransportClose(t, e) });
     const r = result.table.report;
     if (r.crcMismatch.length || r.missing.length) {
       this.log.warn(`VPP API at ${this.socketPath}: ${formatTableReport(r)}`);
@@ -193,7 +196,7 @@ export class VppConnection {
       const replyId = this.tableValue?.id('sockclnt_delete_reply');
       function done(): void { clearTimeout(timer); resolve(); }
       t.setHandlers({
-        onMessage: (b) => { if (b.length >= 2 && b.readUInt16BE(0) === replyId) done(); },
+        onMessage: (b, start, end) => { if (end - start >= 2 && b.readUInt16BE(start) === replyId) done(); },
         onClose: () => done(),
       });
       try {

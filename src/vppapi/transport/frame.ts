@@ -16,6 +16,9 @@ const DATA_LEN_OFFSET = 8;
  *  get_api_json_reply is a few MiB, sockclnt_create_reply ~150 KiB. */
 export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024 * 1024;
 
+/** A frame's payload: bytes[start..end). */
+export type OnFrame = (bytes: Buffer, start: number, end: number) => void;
+
 export class FrameError extends Error {
   constructor(message: string, readonly kind: 'oversized' | 'truncated') {
     super(message);
@@ -34,13 +37,17 @@ export function encodeFrame(payload: Uint8Array): Buffer {
 
 /**
  * Reassembles frames from arbitrary stream chunks: a chunk may hold part of a header, several
- * whole frames, or a frame split over many reads. push() returns the complete payloads, in order.
- * After an oversized header the decoder is poisoned: framing is lost for good.
+ * whole frames, or a frame split over many reads. A frame inside one chunk is handed on as a view
+ * of that chunk (no copy: a socket's chunks are fresh buffers); only a frame split over chunks is
+ * assembled into a new buffer. After an oversized header the decoder is poisoned: framing is lost
+ * for good.
  */
 export class FrameDecoder {
+  /** The start of a frame that the chunks so far did not complete. */
   private chunks: Buffer[] = [];
   private buffered = 0;
-  private need = -1; // payload length of the frame being assembled, -1 while reading a header
+  /** Payload length of that frame once its header is complete, else -1 (then buffered < 16). */
+  private need = -1;
   private poisoned: FrameError | null = null;
 
   constructor(readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
@@ -50,32 +57,39 @@ export class FrameDecoder {
     return this.buffered;
   }
 
+  /** The complete payloads in chunk (and before it), in order. */
   push(chunk: Uint8Array): Buffer[] {
-    if (this.poisoned) throw this.poisoned;
-    if (chunk.length) {
-      this.chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length));
-      this.buffered += chunk.length;
-    }
     const out: Buffer[] = [];
-    for (;;) {
-      if (this.need < 0) {
-        if (this.buffered < FRAME_HEADER_SIZE) break;
-        const header = this.take(FRAME_HEADER_SIZE);
-        const len = header.readUInt32BE(DATA_LEN_OFFSET);
-        if (len > this.maxFrameBytes) {
-          this.poisoned = new FrameError(
-            `frame header announces ${len} bytes, more than the limit of ${this.maxFrameBytes}`, 'oversized');
-          this.chunks = [];
-          this.buffered = 0;
-          throw this.poisoned;
-        }
-        this.need = len;
-      }
-      if (this.buffered < this.need) break;
-      out.push(this.take(this.need));
-      this.need = -1;
-    }
+    this.feed(chunk, (b, start, end) => out.push(b.subarray(start, end)));
     return out;
+  }
+
+  /**
+   * Calls onFrame(bytes, start, end) for each payload chunk completes, in order: bytes[start..end)
+   * (bytes is chunk itself unless the frame was split); throws FrameError when poisoned.
+   */
+  feed(chunk: Uint8Array, onFrame: OnFrame): void {
+    if (this.poisoned) throw this.poisoned;
+    const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
+    let off = this.buffered || this.need >= 0 ? this.complete(b, onFrame) : 0;
+    if (off < 0) return;
+    const n = b.length;
+    while (n - off >= FRAME_HEADER_SIZE) {
+      const len = this.length(b, off);
+      const end = off + FRAME_HEADER_SIZE + len;
+      if (end > n) {
+        // Header here, payload continues in the next chunks.
+        this.need = len;
+        off += FRAME_HEADER_SIZE;
+        break;
+      }
+      onFrame(b, off + FRAME_HEADER_SIZE, end);
+      off = end;
+    }
+    if (off < n) {
+      this.chunks.push(b.subarray(off));
+      this.buffered = n - off;
+    }
   }
 
   /** Call when the stream ended: returns an error if it ended inside a frame. */
@@ -90,26 +104,131 @@ export class FrameDecoder {
     return null;
   }
 
-  private take(n: number): Buffer {
-    this.buffered -= n;
-    const first = this.chunks[0];
-    if (first && first.length >= n) {
-      // Common case: served from the first chunk; copy so the caller may keep it.
-      const part = Buffer.from(first.subarray(0, n));
-      if (first.length === n) this.chunks.shift();
-      else this.chunks[0] = first.subarray(n);
-      return part;
+  /** data_len of the header at off, refused (and the decoder poisoned) above the limit. */
+  private length(b: Buffer, off: number): number {
+    const len = b.readUInt32BE(off + DATA_LEN_OFFSET);
+    if (len > this.maxFrameBytes) {
+      this.poisoned = new FrameError(`frame header announces ${len} bytes, more than the limit of ${this.maxFrameBytes}`, 'oversized');
+      this.chunks = [];
+      this.buffered = 0;
+      this.need = -1;
+      throw this.poisoned;
     }
-    const out = Buffer.allocUnsafe(n);
-    let off = 0;
-    while (off < n) {
-      const c = this.chunks[0]!;
-      const k = Math.min(c.length, n - off);
-      c.copy(out, off, 0, k);
-      off += k;
-      if (k === c.length) this.chunks.shift();
-      else this.chunks[0] = c.subarray(k);
-    }
-    return out;
+    return len;
   }
+
+  /** Continues the held frame with b: returns where in b the next frame starts, or -1 when b is used up. */
+  private complete(b: Buffer, onFrame: OnFrame): number {
+    let off = 0;
+    if (this.need < 0) {
+      const missing = FRAME_HEADER_SIZE - this.buffered;
+      if (b.length < missing) return this.hold(b);
+      const header = Buffer.concat([...this.chunks, b.subarray(0, missing)], FRAME_HEADER_SIZE);
+      this.chunks = [];
+      this.buffered = 0;
+      this.need = this.length(header, 0);
+      off = missing;
+    }
+    const missing = this.need - this.buffered;
+    if (b.length - off < missing) return this.hold(b.subarray(off));
+    const whole = this.chunks.length > 0;
+    const payload = whole ? Buffer.concat([...this.chunks, b.subarray(off, off + missing)], this.need) : b;
+    this.chunks = [];
+    this.buffered = 0;
+    this.need = -1;
+    if (whole) onFrame(payload, 0, payload.length);
+    else onFrame(b, off, off + missing);
+    return off + missing;
+  }
+
+  private hold(b: Buffer): -1 {
+    if (b.length) {
+      this.chunks.push(b);
+      this.buffered += b.length;
+    }
+    return -1;
+  }
+}
+
+/**
+ * The sending side: frames are written into a slab (header and payload in place, nothing copied
+ * per message) and the slab's new bytes go to the socket in one write per turn of the event loop
+ * (process.nextTick), however many messages were queued in it. A slab is written over again only
+ * once the socket has taken all of it; otherwise a full slab is replaced.
+ */
+export class FrameWriter {
+  u8: Buffer;
+  dv: DataView;
+  /** Start of the bytes not yet handed to write(); end of the committed frames. */
+  private flushed = 0;
+  private end = 0;
+  /** Payload offset and size of the frame being encoded (room() .. commit()). */
+  private open = -1;
+  private openSize = 0;
+  private scheduled = false;
+
+  /**
+   * write(bytes) hands bytes on and says whether it is done with them (a socket that took them all
+   * at once); then the slab is reused from its start instead of moving on.
+   */
+  constructor(private readonly write: (bytes: Buffer) => boolean, private readonly slabBytes = 64 * 1024) {
+    this.u8 = Buffer.allocUnsafe(slabBytes);
+    this.dv = new DataView(this.u8.buffer, this.u8.byteOffset, this.u8.length);
+  }
+
+  /** Space for a payload of n bytes after its header; the frame counts only after commit(). */
+  room(n: number): number {
+    if (this.end + FRAME_HEADER_SIZE + n > this.u8.length) this.newSlab(n);
+    this.open = this.end + FRAME_HEADER_SIZE;
+    this.openSize = n;
+    return this.open;
+  }
+
+  /** Payload offset of the frame being encoded (valid until commit). */
+  get payloadOffset(): number {
+    return this.open;
+  }
+
+  /** The frame given room() is complete: write its header and queue it. */
+  commit(): void {
+    const h = this.end;
+    if (this.open !== h + FRAME_HEADER_SIZE) throw new Error('FrameWriter.commit without room()');
+    this.dv.setUint32(h, 0);
+    this.dv.setUint32(h + 4, 0);
+    this.dv.setUint32(h + DATA_LEN_OFFSET, this.openSize);
+    this.dv.setUint32(h + 12, 0);
+    this.end = this.open + this.openSize;
+    this.open = -1;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      process.nextTick(flushTick, this);
+    }
+  }
+
+  /** A frame whose payload is already encoded elsewhere (one copy). */
+  frame(payload: Uint8Array): void {
+    const at = this.room(payload.length); // first: room() may switch to a new slab
+    this.u8.set(payload, at);
+    this.commit();
+  }
+
+  /** Hand what is committed to write() now. */
+  flush(): void {
+    this.scheduled = false;
+    if (this.end === this.flushed) return;
+    const bytes = this.u8.subarray(this.flushed, this.end);
+    if (this.write(bytes) && this.open < 0) this.flushed = this.end = 0;
+    else this.flushed = this.end;
+  }
+
+  private newSlab(n: number): void {
+    this.flush();
+    this.u8 = Buffer.allocUnsafe(Math.max(this.slabBytes, FRAME_HEADER_SIZE + n));
+    this.dv = new DataView(this.u8.buffer, this.u8.byteOffset, this.u8.length);
+    this.flushed = this.end = 0;
+  }
+}
+
+function flushTick(w: FrameWriter): void {
+  w.flush();
 }

@@ -1,7 +1,8 @@
 // A framed connection to VPP's API socket: node's `net` over AF_UNIX SOCK_STREAM.
-// Delivers whole message payloads and reports exactly one close, with the reason.
+// Delivers whole message payloads and reports exactly one close, with the reason. Messages sent
+// in one turn of the event loop leave in one write (see FrameWriter).
 import * as net from 'node:net';
-import { FrameDecoder, FrameError, encodeFrame, DEFAULT_MAX_FRAME_BYTES } from './frame.js';
+import { FrameDecoder, FrameError, FrameWriter, DEFAULT_MAX_FRAME_BYTES } from './frame.js';
 
 export const DEFAULT_API_SOCKET = '/run/vpp/api.sock';
 
@@ -14,7 +15,8 @@ export class VppConnectError extends Error {
 }
 
 export interface TransportHandlers {
-  onMessage(payload: Buffer): void;
+  /** One message: bytes[start..end), id first (a view of what was read; bytes is not reused). */
+  onMessage(bytes: Buffer, start: number, end: number): void;
   /** Called once. `error` is null for a close we asked for. */
   onClose(error: Error | null): void;
 }
@@ -28,10 +30,21 @@ export class SocketTransport {
   private closed = false;
   private closing = false;
   private readonly decoder: FrameDecoder;
+  /** Encode into this (room, commit) to send without a copy; send() copies into it. */
+  readonly writer: FrameWriter;
+  private readonly onFrame = (bytes: Buffer, start: number, end: number): void => {
+    if (!this.closed) this.handlers.onMessage(bytes, start, end);
+  };
 
   private constructor(private readonly sock: net.Socket, readonly socketPath: string, maxFrameBytes: number,
     private handlers: TransportHandlers) {
     this.decoder = new FrameDecoder(maxFrameBytes);
+    this.writer = new FrameWriter((bytes) => {
+      if (this.closed) return true;
+      // Nothing queued after write() returns: the kernel took the bytes, the slab is free again.
+      sock.write(bytes);
+      return sock.writableLength === 0;
+    });
     sock.on('data', (chunk: Buffer) => this.onData(chunk));
     sock.on('error', (err) => this.finish(err));
     sock.on('close', () => {
@@ -69,14 +82,20 @@ export class SocketTransport {
     this.handlers = handlers;
   }
 
-  send(payload: Uint8Array): void {
+  /** Throws when the socket is closed or closing; call before encoding into `writer`. */
+  checkOpen(): void {
     if (this.closed || this.closing) throw new Error(`VPP API socket ${this.socketPath} is closed`);
-    this.sock.write(encodeFrame(payload));
+  }
+
+  send(payload: Uint8Array): void {
+    this.checkOpen();
+    this.writer.frame(payload);
   }
 
   /** Flush what was written, then close; resolves when the socket is gone. */
   close(): Promise<void> {
     if (this.closed) return Promise.resolve();
+    this.writer.flush();
     this.closing = true;
     return new Promise((resolve) => {
       this.sock.once('close', () => resolve());
@@ -95,16 +114,11 @@ export class SocketTransport {
 
   private onData(chunk: Buffer): void {
     if (this.closed) return;
-    let frames: Buffer[];
     try {
-      frames = this.decoder.push(chunk);
+      this.decoder.feed(chunk, this.onFrame);
     } catch (err) {
-      this.destroy(err as FrameError);
-      return;
-    }
-    for (const f of frames) {
-      if (this.closed) return;
-      this.handlers.onMessage(f);
+      if (!(err instanceof FrameError)) throw err;
+      this.destroy(err);
     }
   }
 
