@@ -16,7 +16,7 @@ import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient } from '../../src/vppapi/client/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
-import { vethHostName } from '../../src/cni/agent/pipeline.js';
+import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { podTag } from '../../src/cni/agent/vswitch.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';

@@ -8,8 +8,11 @@ export const SERVICE_ENDPOINT_IF_ANNOTATION = 'contivpp.io/service-endpoint-if';
 export const MICROSERVICE_LABEL_ANNOTATION = 'contivpp.io/microservice-label';
 export const MEMIF_RESOURCE = 'contivpp.io/memif';
 
+/** The interface types the annotation names; each has its module in agent/kinds/ (the compiler checks). */
 export const CUSTOM_IF_TYPES = ['tap', 'veth', 'memif'] as const;
 export type CustomIfType = (typeof CUSTOM_IF_TYPES)[number];
+/** "tap, veth or memif" */
+const TYPES_TEXT = `${CUSTOM_IF_TYPES.slice(0, -1).join(', ')} or ${CUSTOM_IF_TYPES.at(-1)}`;
 
 /** `default` = the pod network, `stub` = no IP and no routes, anything else = a CustomNetwork name. */
 export const DEFAULT_NETWORK = 'default';
@@ -79,8 +82,8 @@ export function parseCustomIf(value: string, opts: ParseOptions = {}): CustomInt
     const nameProblem = ifNameProblem(name);
     if (nameProblem) fail(`interface name ${JSON.stringify(name)} ${nameProblem}`);
     if (reserved.has(name)) fail(`interface name ${JSON.stringify(name)} is reserved for the pod's own interface`);
-    if (type === '') fail('missing interface type (expected tap, veth or memif)');
-    if (!(CUSTOM_IF_TYPES as readonly string[]).includes(type)) fail(`unknown interface type ${JSON.stringify(type)} (expected tap, veth or memif)`);
+    if (type === '') fail(`missing interface type (expected ${TYPES_TEXT})`);
+    if (!(CUSTOM_IF_TYPES as readonly string[]).includes(type)) fail(`unknown interface type ${JSON.stringify(type)} (expected ${TYPES_TEXT})`);
     let network = DEFAULT_NETWORK;
     if (networkPart !== undefined) {
       if (networkPart === '') fail('empty network (omit it for the default network)');

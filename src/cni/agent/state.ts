@@ -4,22 +4,22 @@
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { CniResult } from '../spec.js';
+import type { CustomIfType } from '../annotations.js';
+import type { KindResource } from './kinds/index.js';
 
-export type Resource =
+/** What a pod record holds that the pipeline itself creates; each interface kind adds its own (kinds/). */
+export type PipelineResource =
   | { kind: 'lease'; network: string; ifName: string; address?: string }
-  | { kind: 'tap'; ifName: string; swIfIndex: number; tag: string }
-  | { kind: 'veth'; ifName: string; hostName: string }
-  | { kind: 'afpacket'; ifName: string; hostIfName: string; swIfIndex: number; tag: string }
-  | { kind: 'memif-socket'; socketId: number; filename: string; dir: string }
-  | { kind: 'memif'; ifName: string; swIfIndex: number; tag: string; id: number }
   | { kind: 'route'; prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }
   | { kind: 'nat'; localIp: string; externalIp: string; vrfId: number }
   /** A pod-side config key written to etcd (contivpp.io/microservice-label); deleted only while it holds value. */
   | { kind: 'etcd-key'; key: string; value: string };
 
+export type Resource = PipelineResource | KindResource;
+
 export interface PodInterfaceState {
   name: string;
-  type: 'tap' | 'veth' | 'memif';
+  type: CustomIfType;
   network: string;
   /** Whether this is the pod's main interface (CNI_IFNAME). */
   main: boolean;

@@ -1,0 +1,62 @@
+// veth: a veth pair whose pod end is the pod's interface and whose host end (in the agent's netns)
+// VPP attaches to as an af_packet interface. The pair is Linux's: it outlives a VPP restart.
+import { createHash } from 'node:crypto';
+import { deleteUntagged, findResource, podInterface, type InterfaceKind, type VppIfRecord } from './kind.js';
+
+export type VethResource =
+  | { kind: 'veth'; ifName: string; hostName: string }
+  | ({ kind: 'afpacket'; hostIfName: string } & VppIfRecord);
+
+/** Host-side name of a veth: deterministic (so it can be recorded before creation), ≤ 15 bytes. */
+export function vethHostName(containerId: string, ifName: string): string {
+  return 'tsv' + createHash('sha256').update(`${containerId}/${ifName}`).digest('hex').slice(0, 11);
+}
+
+/** VPP names an af_packet interface after its host interface. */
+const AF_PACKET_PREFIX = 'host-';
+
+export const veth: InterfaceKind<VethResource> = {
+  podEnd: 'outlives-vpp',
+
+  async begin(c) {
+    const { linux, vswitch: vs, config } = c.d;
+    return {
+      async create(rec, st, tag) {
+        const hostName = vethHostName(rec.containerId, st.name);
+        await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
+        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, ...(config.mtu ? { mtu: config.mtu } : {}) });
+        await linux.setLinkUp(hostName, true);
+        const a = await vs.createAfPacket({ hostIfName: hostName, tag });
+        await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: hostName, swIfIndex: a.swIfIndex, tag });
+        return a;
+      },
+    };
+  },
+
+  resources: {
+    veth: {
+      undo: async (c, _rec, r) => { await c.d.linux.deleteLinkIfExists(r.hostName); },
+      // The af_packet is tagged after it is created; deleted before the veth it sits on.
+      untagged: (c, rec, r, dump) => deleteUntagged(c, rec, dump, (name) => name === `${AF_PACKET_PREFIX}${r.hostName}`,
+        (i) => c.d.vswitch.deleteAfPacket({ hostIfName: r.hostName, swIfIndex: i.swIfIndex })),
+      missing: (_c, _rec, r, host) => (host.links.has(r.hostName) ? [] : [`host end ${r.hostName} of veth ${r.ifName} is gone`]),
+    },
+    afpacket: {
+      undo: (c, _rec, r) => c.d.vswitch.deleteAfPacket({ hostIfName: r.hostIfName, swIfIndex: r.swIfIndex }),
+    },
+  },
+
+  async recreate(c, rec, st, tag) {
+    const a = findResource(rec, 'afpacket', st.name);
+    if (!a) throw new Error(`${st.name}: no af_packet recorded`);
+    return c.d.vswitch.createAfPacket({ hostIfName: a.hostIfName, tag });
+  },
+
+  ownsVppName: (name) => name.startsWith(AF_PACKET_PREFIX),
+  deleteOrphan: (c, i) => c.d.vswitch.deleteAfPacket({ hostIfName: i.name.slice(AF_PACKET_PREFIX.length), swIfIndex: i.swIfIndex }),
+
+  result(rec, st) {
+    const host = findResource(rec, 'veth', st.name);
+    return [podInterface(rec, st, veth.podEnd), ...(host ? [{ name: host.hostName }] : [])];
+  },
+};

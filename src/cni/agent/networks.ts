@@ -1,0 +1,100 @@
+// The node's side of each pod network: the VPP objects a network needs on this node (a gateway
+// loopback, a VRF or a bridge domain), created on first use and remembered in the node state, and
+// the IPAM range pods of that network get their addresses from.
+import { DEFAULT_NETWORK } from '../annotations.js';
+import { exhaustive } from '../exhaustive.js';
+import type { IpamRange } from '../ipam.js';
+import { formatPrefix4, hostRange4, parsePrefix4, slice4 } from '../ipv4.js';
+import type { CustomNetwork } from '../pods/types.js';
+import { nodePodSubnet, type AgentConfig } from './config.js';
+import type { NetworkState, NodeState, StateStore } from './state.js';
+import { NET_TAG_PREFIX, type Vswitch, type VswitchInterface } from './vswitch.js';
+
+export class Networks {
+  constructor(private readonly d: { config: AgentConfig; vswitch: Vswitch; store: StateStore; log: (msg: string) => void }) {}
+
+  private rangeOf(network: string, subnet: string): IpamRange {
+    return { network, subnet, ...hostRange4(parsePrefix4(subnet)) };
+  }
+
+  /** The default network's range (the node's slice of the pod subnet). */
+  defaultRange(): IpamRange {
+    return this.rangeOf(DEFAULT_NETWORK, nodePodSubnet(this.d.config));
+  }
+
+  /** The range of an addressed network (default or L3): the node's slice. */
+  rangeFor(net: NetworkState): IpamRange {
+    return net.name === DEFAULT_NETWORK ? this.defaultRange() : this.rangeOf(net.name, net.nodeSubnet!);
+  }
+
+  /** The range a lease of `network` came from; undefined when the node no longer knows the network. */
+  range(network: string, node: NodeState): IpamRange | undefined {
+    if (network === DEFAULT_NETWORK) return this.defaultRange();
+    const net = node.networks[network];
+    return net ? this.rangeFor(net) : undefined;
+  }
+
+  /** The network's VPP objects on this node, created on first use. */
+  async ensure(name: string, cn: CustomNetwork | undefined): Promise<NetworkState> {
+    const node = await this.d.store.loadNode();
+    const have = node.networks[name];
+    if (have) return have;
+    const vs = this.d.vswitch;
+    const undo: Array<() => Promise<void>> = [];
+    try {
+      let net: NetworkState;
+      const kind = name === DEFAULT_NETWORK ? 'default' : cn?.type;
+      switch (kind) {
+        case 'default': case 'L3': {
+          const nodeSubnet = kind === 'default' ? nodePodSubnet(this.d.config)
+            : formatPrefix4(slice4(parsePrefix4(cn!.subnetCIDR!), cn!.subnetOneNodePrefixLen!, this.d.config.nodeId));
+          const vrfId = kind === 'default' ? 0 : node.nextVrfId++;
+          if (vrfId !== 0) { await vs.addVrf(vrfId, `tsvpp-${name}`); undo.push(() => vs.deleteVrf(vrfId)); }
+          const loop = await vs.createLoopback({ tag: `${NET_TAG_PREFIX}${name}` });
+          undo.push(() => vs.deleteLoopback(loop.swIfIndex));
+          if (vrfId !== 0) await vs.setInterfaceVrf(loop.swIfIndex, vrfId);
+          const gw = `${hostRange4(parsePrefix4(nodeSubnet)).gateway}/${nodeSubnet.split('/')[1]}`;
+          await vs.addInterfaceAddress(loop.swIfIndex, gw);
+          await vs.setInterfaceUp(loop.swIfIndex, true);
+          net = { name, kind, vrfId, loopbackSwIfIndex: loop.swIfIndex, gateway: gw, nodeSubnet, ...(cn?.subnetCIDR ? { subnetCIDR: cn.subnetCIDR } : {}) };
+          break;
+        }
+        case 'L2': {
+          const bdId = node.nextBdId++;
+          await vs.addBridgeDomain(bdId);
+          undo.push(() => vs.deleteBridgeDomain(bdId));
+          net = { name, kind, vrfId: 0, bdId };
+          break;
+        }
+        case undefined: throw new Error(`network ${name} is neither default nor a known CustomNetwork`);
+        default: exhaustive(kind, 'network type');
+      }
+      node.networks[name] = net;
+      await this.d.store.saveNode(node);
+      this.d.log(`network ${name}: created ${JSON.stringify(net)}`);
+      return net;
+    } catch (e) {
+      for (const u of undo.reverse()) await u().catch((x) => this.d.log(`undo while creating network ${name}: ${(x as Error).message}`));
+      throw e;
+    }
+  }
+
+  /**
+   * Forgets the networks whose loopback VPP no longer has (it restarted): they are created again on
+   * next use. Bridge domains went with the loopbacks then. Returns the names forgotten.
+   */
+  async forgetLost(dump: readonly VswitchInterface[]): Promise<string[]> {
+    const node = await this.d.store.loadNode();
+    const forgotten: string[] = [];
+    for (const [name, net] of Object.entries(node.networks)) {
+      if (net.loopbackSwIfIndex === undefined) continue;
+      const i = dump.find((x) => x.swIfIndex === net.loopbackSwIfIndex);
+      if (!i || i.tag !== `${NET_TAG_PREFIX}${name}`) { delete node.networks[name]; forgotten.push(name); }
+    }
+    if (forgotten.length) {
+      for (const [name, net] of Object.entries(node.networks)) if (net.kind === 'L2') { delete node.networks[name]; forgotten.push(name); }
+      await this.d.store.saveNode(node);
+    }
+    return forgotten;
+  }
+}
