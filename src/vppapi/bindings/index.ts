@@ -2,6 +2,7 @@
 /* eslint-disable */
 export * as af_packet from './af_packet.js';
 export * as ethernet_types from './ethernet_types.js';
+export * as fib_types from './fib_types.js';
 export * as interface_ from './interface.js';
 export * as interface_types from './interface_types.js';
 export * as ip from './ip.js';
@@ -10,8 +11,10 @@ export * as ip_types from './ip_types.js';
 export * as l2 from './l2.js';
 export * as memclnt from './memclnt.js';
 export * as memif from './memif.js';
+export * as mfib_types from './mfib_types.js';
 export * as nat44_ed from './nat44_ed.js';
 export * as nat_types from './nat_types.js';
 export * as tapv2 from './tapv2.js';
 export * as vlib from './vlib.js';
 export * as vpe from './vpe.js';
+export * as vpe_types from './vpe_types.js';

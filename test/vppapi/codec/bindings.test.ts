@@ -9,6 +9,7 @@ import { generateBindings } from '../../../src/vppapi/gen/index.js';
 import * as memif from '../../../src/vppapi/bindings/memif.js';
 import * as ip from '../../../src/vppapi/bindings/ip.js';
 import * as ipTypes from '../../../src/vppapi/bindings/ip_types.js';
+import * as fibTypes from '../../../src/vppapi/bindings/fib_types.js';
 import { API_DIR, ROOT } from './fixtures.js';
 
 const reg = ApiRegistry.fromDir(API_DIR);
@@ -62,7 +63,7 @@ test('generated types describe what the codec encodes and decodes', () => {
     is_add: true,
     route: {
       prefix: { address: { af: ipTypes.AddressFamily.ADDRESS_IP4, un: { ip4: new Uint8Array([10, 0, 0, 0]) } }, len: 8 },
-      paths: [{ sw_if_index: 1, proto: ip.FibPathNhProto.FIB_API_PATH_NH_PROTO_IP4 }],
+      paths: [{ sw_if_index: 1, proto: fibTypes.FibPathNhProto.FIB_API_PATH_NH_PROTO_IP4 }],
     },
   };
   const r = reg.message('ip_route_add_del');
