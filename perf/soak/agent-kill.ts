@@ -46,6 +46,9 @@ export async function runAgentKill(o: AgentKillOptions): Promise<SoakReport> {
       const ns = await r.newNetns();
       const inVpp = k % 3 !== 2;
       let where = '';
+      // The kill inside VPP's create: tsvpp-cni can have the ADD's answer (the agent's socket closed)
+      // before this process has seen the agent exit, so the check below waits for the kill itself.
+      let killed: Promise<void> = Promise.resolve();
       if (inVpp) {
         // VPP creates per interface (eth0's tap, tap1, veth1's af_packet, memif1) the interface
         // and its /32 route: 8 kill points, taken in turn.
@@ -54,7 +57,8 @@ export async function runAgentKill(o: AgentKillOptions): Promise<SoakReport> {
         r.beforeVppCreate = async (kind) => {
           if (++seen !== nth) return;
           where = `while VPP created ${kind} #${nth}`;
-          await r.killAgentProcess();
+          killed = r.killAgentProcess();
+          await killed;
         };
       }
       const add = r.cni('ADD', id, ns);
@@ -65,6 +69,7 @@ export async function runAgentKill(o: AgentKillOptions): Promise<SoakReport> {
         await r.killAgentProcess();
       }
       const res = await add;
+      await killed;
       r.beforeVppCreate = null;
       if (inVpp && !where) problems.push(`round ${k}: the kill hook never ran`);
       if (res.code === 0) {

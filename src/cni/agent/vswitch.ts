@@ -1,6 +1,6 @@
-// What the agent needs from the vswitch (VPP), as a small interface so the ADD/DEL/CHECK pipeline
-// can be built and tested before the VPP API client exists. Implementations: VppVswitch (over the
-// vppapi client) and an in-memory fake in the tests. Interfaces are identified by sw_if_index and
+// The VPP operations the agent uses, as a small interface: the pipeline and the interface kinds
+// call these, never VPP messages. Implementations: VppVswitch (vpp-vswitch.ts, over the typed VPP
+// API bindings) and an in-memory fake in the tests. Interfaces are identified by sw_if_index and
 // carry a tag (VPP's 64-byte interface tag) so that the agent can find its own after a restart.
 
 export interface CreatedInterface { swIfIndex: number; mac?: string }

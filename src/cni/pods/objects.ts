@@ -1,5 +1,6 @@
 // Turns Kubernetes objects (as parsed from YAML or returned by the API) into PodInfo / CustomNetwork,
 // naming the object and field when something is malformed.
+import { parsePrefix4, type Prefix4 } from '../ipv4.js';
 import { PodSourceError, type CustomNetwork, type PodInfo } from './types.js';
 
 type Obj = Record<string, unknown>;
@@ -28,15 +29,6 @@ export function podFromObject(o: unknown, where: string): PodInfo {
   return { namespace, name, annotations, containerLimits, ...(typeof meta.uid === 'string' ? { uid: meta.uid } : {}) };
 }
 
-function parseCidr4(s: string): [number, number] | undefined {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/.exec(s);
-  if (!m) return undefined;
-  const oct = m.slice(1, 5).map(Number);
-  const len = Number(m[5]);
-  if (oct.some((x) => x > 255) || len > 32) return undefined;
-  return [((oct[0]! << 24) | (oct[1]! << 16) | (oct[2]! << 8) | oct[3]!) >>> 0, len];
-}
-
 export function customNetworkFromObject(o: unknown, where: string): CustomNetwork {
   if (!isObj(o)) throw new PodSourceError(`${where}: CustomNetwork is not an object`);
   const meta = isObj(o.metadata) ? o.metadata : {};
@@ -49,11 +41,11 @@ export function customNetworkFromObject(o: unknown, where: string): CustomNetwor
   if (spec.type !== 'L2' && spec.type !== 'L3') throw new PodSourceError(`${w}: spec.type ${JSON.stringify(spec.type)} (expected L2 or L3)`);
   if (spec.type === 'L2') return { name, type: 'L2' };
   if (typeof spec.subnetCIDR !== 'string') throw new PodSourceError(`${w}: L3 network needs spec.subnetCIDR`);
-  const cidr = parseCidr4(spec.subnetCIDR);
-  if (!cidr) throw new PodSourceError(`${w}: spec.subnetCIDR ${JSON.stringify(spec.subnetCIDR)} is not an IPv4 CIDR`);
+  let cidr: Prefix4;
+  try { cidr = parsePrefix4(spec.subnetCIDR); } catch (e) { throw new PodSourceError(`${w}: spec.subnetCIDR ${(e as Error).message}`); }
   const len = spec.subnetOneNodePrefixLen;
-  if (typeof len !== 'number' || !Number.isInteger(len) || len < cidr[1] || len > 30) {
-    throw new PodSourceError(`${w}: spec.subnetOneNodePrefixLen ${JSON.stringify(len)} must be an integer between ${cidr[1]} (the subnet's) and 30`);
+  if (typeof len !== 'number' || !Number.isInteger(len) || len < cidr.len || len > 30) {
+    throw new PodSourceError(`${w}: spec.subnetOneNodePrefixLen ${JSON.stringify(len)} must be an integer between ${cidr.len} (the subnet's) and 30`);
   }
   return { name, type: 'L3', subnetCIDR: spec.subnetCIDR, subnetOneNodePrefixLen: len };
 }
