@@ -38,6 +38,9 @@ export interface BenchResult extends Required<BenchOptions> {
   packets: number;
   seconds: number;
   mpps: number;
+  /** Packets per second of this process's CPU time (user + system), millions: what the code costs,
+   *  whatever share of a core a loaded machine gave it. */
+  cpuMpps: number;
   gbps: number;
   /** GC events and total GC pause during the timed loop. */
   gcCount: number;
@@ -100,26 +103,29 @@ export async function benchRing(opts: BenchOptions): Promise<BenchResult> {
   obs.observe({ entryTypes: ['gc'] });
   const heap0 = process.memoryUsage().heapUsed;
   let packets = 0;
+  const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   let t1 = t0;
   while (t1 - t0 < o.durationMs) {
     for (let i = 0; i < 200; i++) packets += iterate();
     t1 = performance.now();
   }
+  const cpu = process.cpuUsage(cpu0);
   const heapDeltaBytes = process.memoryUsage().heapUsed - heap0;
   // GC entries are delivered asynchronously: let the observer run before reading the counts.
   await new Promise((r) => setTimeout(r, 20));
   obs.disconnect();
   const seconds = (t1 - t0) / 1000;
   const mpps = packets / seconds / 1e6;
-  return { ...o, packets, seconds, mpps, gbps: (mpps * 1e6 * o.size * 8) / 1e9, gcCount, gcMs, heapDeltaBytes };
+  const cpuMpps = packets / ((cpu.user + cpu.system) / 1e6) / 1e6;
+  return { ...o, packets, seconds, mpps, cpuMpps, gbps: (mpps * 1e6 * o.size * 8) / 1e9, gcCount, gcMs, heapDeltaBytes };
 }
 
 function formatRow(r: BenchResult): string {
   const mode = r.zeroCopyTx ? 'allocTx+commit' : r.rxCopy ? 'tx + rx copy' : 'tx + zero-copy rx';
   return (
     `${r.direction.padEnd(9)} ${String(r.size).padStart(5)} ${String(r.burst).padStart(6)}  ${mode.padEnd(17)} ` +
-    `${r.mpps.toFixed(2).padStart(6)} ${r.gbps.toFixed(1).padStart(8)} ${String(r.gcCount).padStart(5)} ${r.gcMs.toFixed(1).padStart(6)}`
+    `${r.mpps.toFixed(2).padStart(6)} ${r.cpuMpps.toFixed(2).padStart(8)} ${r.gbps.toFixed(1).padStart(8)} ${String(r.gcCount).padStart(5)} ${r.gcMs.toFixed(1).padStart(6)}`
   );
 }
 
@@ -135,7 +141,7 @@ async function main(argv: string[]): Promise<void> {
   const { execFileSync } = await import('node:child_process');
   const self = process.argv[1]!;
   console.log(`node ${process.version}, ${durationMs} ms per case (own process each), ring 1024 x 2048 B, single thread`);
-  console.log('direction  size  burst  mode              Mpps    Gbit/s     gc  gc ms');
+  console.log('direction  size  burst  mode              Mpps  Mpps/CPU   Gbit/s     gc  gc ms');
   const cases: BenchOptions[] = [];
   for (const direction of ['s2m', 'm2s'] as const)
     for (const size of [64, 1500]) for (const burst of [32, 256]) cases.push({ direction, size, burst });
