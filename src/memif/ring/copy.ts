@@ -1,12 +1,14 @@
 /**
  * Byte copies between shared regions and caller memory without per-call allocation where it
- * matters. Measured on Node 20 (x86-64): Uint8Array#set(whole array) ~27 ns for 64 B;
- * set(subarray(...)) ~70-120 ns because the subarray view is an allocation; a Uint32 word loop
- * ~40 ns for 64-256 B and ~250 ns for 1500 B; a byte loop is far slower (~100 ns for 64 B).
- * So: word loop for short aligned copies, set(subarray) (one short-lived view) for long ones.
+ * matters. Measured on Node 20 (x86-64): Uint8Array#set(whole array) ~20-27 ns for 64 B, faster
+ * than a Uint32 word loop (~30-40 ns for 64 B, ~250 ns for 1500 B); set(subarray(...)) costs a
+ * view allocation; copyWithin inside one buffer allocates nothing (~190 ns for 2 KiB under load,
+ * against ~520 ns for set(subarray)). So: word loop for short aligned copies, copyWithin when
+ * source and destination share a buffer (buffer to buffer inside a region, as a reflector copies),
+ * set(subarray) (one short-lived view) for the rest.
  */
 
-/** Longest copy done with the word loop; longer copies use set(subarray). */
+/** Longest copy done with the word loop; longer copies use copyWithin or set(subarray). */
 export const WORD_COPY_MAX = 512;
 
 /**
@@ -34,6 +36,14 @@ export function copyBytes(
   if (len < 16) {
     for (let i = 0; i < len; i++) dst[dstOff + i] = src[srcOff + i]!;
     return;
+  }
+  if (dst.buffer === src.buffer) {
+    // The source lies in dst's buffer: when inside dst's window too, copy within it.
+    const at = src.byteOffset - dst.byteOffset + srcOff;
+    if (at >= 0 && at + len <= dst.length) {
+      dst.copyWithin(dstOff, at, at + len);
+      return;
+    }
   }
   dst.set(srcOff === 0 && len === src.length ? src : src.subarray(srcOff, srcOff + len), dstOff);
 }
