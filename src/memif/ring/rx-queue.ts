@@ -25,6 +25,8 @@ export abstract class RxQueue extends MemifQueue {
   private readonly outSlots: Uint16Array;
   private outHead = 0;
   private outCount = 0;
+  /** The peer's index as read last (validated then). */
+  private seen = 0;
 
   protected constructor(opts: MemifQueueOptions, capLimit: number, peerIndexName: string) {
     super(opts);
@@ -40,7 +42,7 @@ export abstract class RxQueue extends MemifQueue {
   protected abstract handBack(slots: number): void;
 
   protected clearState(): void {
-    this.outHead = this.outCount = 0;
+    this.outHead = this.outCount = this.seen = 0;
   }
 
   override get rxOutstanding(): number {
@@ -60,9 +62,14 @@ export abstract class RxQueue extends MemifQueue {
     const nRegions = this.nRegions;
     const capLimit = this.capLimit;
     let cur = this.cursor;
-    const peer = this.loadPeer();
-    let avail = (peer - cur) & 0xffff;
     if (maxPackets > burst.maxPackets) maxPackets = burst.maxPackets;
+    // The peer's index sits on a line the sender writes on every burst: read it only when what
+    // was seen last holds less than a full burst, or runs out before the burst is full (a
+    // receiver that fell behind catches up without taking the line from the sender on every call).
+    let peer = this.seen;
+    let fresh = ((peer - cur) & 0xffff) < maxPackets || maxPackets === 0;
+    if (fresh) this.seen = peer = this.loadPeer();
+    let avail = (peer - cur) & 0xffff;
     const maxSegs = burst.maxSegments;
     const pktFirst = burst.pktFirstSeg;
     const pktSegs = burst.pktSegCount;
@@ -73,7 +80,15 @@ export abstract class RxQueue extends MemifQueue {
     const outSlots = this.outSlots;
     let n = 0;
     let seg = 0;
-    outer: while (n < maxPackets && avail > 0) {
+    outer: while (n < maxPackets) {
+      if (avail === 0) {
+        if (fresh) break;
+        fresh = true;
+        this.cursor = cur; // loadPeer checks the new index against what we have received
+        this.seen = peer = this.loadPeer();
+        avail = (peer - cur) & 0xffff;
+        if (avail === 0) break;
+      }
       let k = 0;
       let total = 0;
       for (;;) {

@@ -25,6 +25,31 @@ export abstract class TxQueue extends MemifQueue {
 
   /** Free slots starting at this.own; reads and validates the peer's index. */
   protected abstract freeSlots(): number;
+  /** Free slots as of the peer's index read last (this.cursor): no shared-memory read. */
+  protected abstract cachedFree(): number;
+
+  /** Whether this call has read the peer's index already. */
+  private fresh = false;
+
+  /**
+   * Free slots for a burst of `want` packets. The peer's index sits on a cache line the peer
+   * writes on every burst, so it is read (and validated) only when what was seen last does not
+   * cover the burst (or nothing is asked for: an empty tx is a probe); a burst that runs out of
+   * what was seen reads it then (refill). While the ring has room the sender touches no line the
+   * receiver writes.
+   */
+  protected room(want: number): number {
+    const free = this.cachedFree();
+    this.fresh = !(free >= want && want > 0);
+    return this.fresh ? this.freeSlots() : free;
+  }
+
+  /** The burst ran out of room at `pos` with `free` slots left: once per call, look again. */
+  protected refill(free: number, pos: number): number {
+    if (this.fresh) return free;
+    this.fresh = true;
+    return this.freeSlots() - ((pos - this.own) & 0xffff);
+  }
   /** allocTx: the buffer of `slot` goes into burst segment `seg`; returns its capacity. */
   protected abstract reserve(slot: number, burst: TxBurst, seg: number): number;
   /** commitTx: writes the descriptor of `slot` for a segment of `len` bytes. */
@@ -56,7 +81,7 @@ export abstract class TxQueue extends MemifQueue {
    */
   override allocTx(burst: TxBurst, n: number, sizes?: ArrayLike<number>): number {
     this.checkIdle('allocTx');
-    const free = this.freeSlots();
+    let free = this.room(n);
     const mask = this.mask;
     const maxSegs = burst.maxSegments;
     if (n > burst.maxPackets) n = burst.maxPackets;
@@ -74,6 +99,7 @@ export abstract class TxQueue extends MemifQueue {
       let left = want < 0 ? 0 : want;
       let fits = true;
       do {
+        if (used + k === free) free = this.refill(free, pos0);
         if (used + k === free || seg + k === maxSegs) {
           fits = false;
           break;
@@ -169,6 +195,10 @@ export class SlaveTxQueue extends TxQueue {
     return this.size - ((own - tail) & 0xffff);
   }
 
+  protected cachedFree(): number {
+    return this.size - ((this.own - this.cursor) & 0xffff);
+  }
+
   protected reserve(slot: number, burst: TxBurst, seg: number): number {
     burst.segRegion[seg] = this.bufs.region[slot]!;
     burst.segOffset[seg] = this.bufs.offset[slot]!;
@@ -195,7 +225,7 @@ export class SlaveTxQueue extends TxQueue {
   override tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
     this.checkIdle('tx');
     if (count > packets.length - start) count = packets.length - start;
-    let free = this.freeSlots();
+    let free = this.room(count);
     const mask = this.mask;
     const desc = this.desc;
     const regU8 = this.regU8;
@@ -207,7 +237,7 @@ export class SlaveTxQueue extends TxQueue {
       const pkt = packets[start + sent]!;
       const len = pkt.length;
       if (len <= b) {
-        if (free === 0) break;
+        if (free === 0 && (free = this.refill(free, pos)) === 0) break;
         const slot = pos & mask;
         const region = sr[slot]!;
         const off = so[slot]!;
@@ -222,7 +252,7 @@ export class SlaveTxQueue extends TxQueue {
         continue;
       }
       const nseg = Math.ceil(len / b);
-      if (nseg > free) break;
+      if (nseg > free && nseg > (free = this.refill(free, pos))) break;
       let at = 0;
       for (let k = 0; k < nseg; k++) {
         const slot = pos & mask;
@@ -276,6 +306,10 @@ export class MasterTxQueue extends TxQueue {
     return d;
   }
 
+  protected cachedFree(): number {
+    return (this.cursor - this.own) & 0xffff;
+  }
+
   /**
    * Reads (once), validates and returns the capacity of the slave-posted descriptor at slot; its
    * region and offset are left in postedRegion/postedOffset. (DPDK eth_memif_tx and VPP
@@ -325,7 +359,7 @@ export class MasterTxQueue extends TxQueue {
   override tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
     this.checkIdle('tx');
     if (count > packets.length - start) count = packets.length - start;
-    let free = this.freeSlots();
+    let free = this.room(count);
     const mask = this.mask;
     const regU8 = this.regU8;
     const regU32 = this.regU32;
@@ -338,7 +372,7 @@ export class MasterTxQueue extends TxQueue {
       let at = 0;
       let k = 0;
       do {
-        if (k === free) break;
+        if (k === free && k === (free = this.refill(free, pos))) break;
         const cap = this.postedCapacity((pos + k) & mask);
         const region = this.postedRegion;
         const off = this.postedOffset;
