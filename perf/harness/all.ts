@@ -10,7 +10,7 @@ import { Progress } from './progress.js';
 import {
   latencyScenarios, memifMatrix, runOrder, scenarioKey, summarize, type MemifScenario, type RunFigure,
 } from './scenarios.js';
-import { latencyRow, memifRows, type PerfReport } from '../report/model.js';
+import { goalRows, latencyRow, memifRows, type PerfReport } from '../report/model.js';
 
 export interface AllOptions {
   full: boolean;
@@ -20,6 +20,8 @@ export interface AllOptions {
   sizes?: number[];
   /** Skip sections: 'memif', 'latency', 'vppapi', 'cni' (start time and ADD/DEL latency). */
   skip?: string[];
+  /** Only the goal scenarios (scenarios.ts GOALS) and the goals table; every other section is skipped. */
+  goals?: boolean;
   /** CNI ADD/DEL latency: pods per custom-interface count (default 20). */
   cniPods?: number;
   verbose?: boolean;
@@ -52,15 +54,15 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
     say(`note: ${msg}`);
   }
   if (!canPin) notes.push('tsvpp processes were not pinned (taskset missing or a single CPU)');
-  const skip = new Set(o.skip ?? []);
-  const mo = { full: o.full, noTestpmd: missing !== null, sizes: o.sizes };
+  const skip = new Set(o.goals ? ['latency', 'vppapi', 'cni'] : o.skip ?? []);
+  const mo = { full: o.full, noTestpmd: missing !== null, sizes: o.sizes, goals: o.goals };
   const groups = skip.has('memif') ? [] : memifMatrix(mo);
   const order = runOrder(groups, o.repeats);
   const lat = skip.has('latency') ? [] : latencyScenarios(mo);
   const total = order.length + lat.length * o.repeats + (skip.has('vppapi') ? 0 : o.repeats) + (skip.has('cni') ? 0 : 2);
   const progress = o.progress ?? new Progress(total);
   say(`machine: ${describeMachine(machine)}`);
-  say(`${o.full ? 'full matrix (--full)' : 'default subset; --full runs every size x burst x mode x queues'}: ${order.length} memif runs, ` +
+  say(`${o.goals ? 'goal scenarios (--goals)' : o.full ? 'full matrix (--full)' : 'default subset; --full runs every size x burst x mode x queues'}: ${order.length} memif runs, ` +
     `${lat.length * o.repeats} latency runs, ${o.repeats} repeats`);
 
   const results: { s: MemifScenario; fig: RunFigure }[] = [];
@@ -100,6 +102,7 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
     options: { full: o.full, repeats: o.repeats, durationMs: o.durationMs, pinned: canPin, testpmd: missing === null },
     notes, memif: memifRows(results), latency,
   };
+  report.goals = goalRows(report.memif);
 
   if (!skip.has('vppapi')) {
     const { benchCodec } = await import('../vppapi-codec.js');

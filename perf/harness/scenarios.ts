@@ -41,7 +41,21 @@ export interface MatrixOptions {
   /** Leave out every pair with testpmd (not installed). */
   noTestpmd: boolean;
   sizes?: number[];
+  /** Only the pairs and sizes the goals are stated in (GOALS), burst 32, polling, 1 queue. */
+  goals?: boolean;
 }
+
+/**
+ * The memif goals, as ratios within one run: tsvpp->tsvpp one-way against testpmd->testpmd at
+ * each size, and each direction of a tsvpp<->tsvpp echo against tsvpp->tsvpp one-way.
+ */
+export const GOALS = {
+  sizes: [64, 1500],
+  pairs: ['tsvpp->tsvpp', 'testpmd->testpmd', 'tsvpp<->tsvpp'] as MemifPair[],
+  onewayVsReference: 1.5,
+  echoVsOneway: 0.8,
+  repeats: 6,
+};
 
 export const FULL = { sizes: [64, 256, 1500, 9000], bursts: [32, 64, 256], modes: ['polling', 'interrupt'] as const, queues: [1, 2] };
 /** The default (~10 min on 2 vCPUs): every pair at the main sizes with burst 32, polling, 1 queue,
@@ -53,9 +67,11 @@ export function memifMatrix(o: MatrixOptions): MemifScenario[][] {
   const pairs: { kind: Kind; pair: MemifPair }[] = [
     ...ONEWAY_PAIRS.map((pair) => ({ kind: 'oneway' as const, pair })),
     ...ECHO_PAIRS.map((pair) => ({ kind: 'echo' as const, pair })),
-  ].filter((p) => !(o.noTestpmd && usesTestpmd(p.pair)));
+  ].filter((p) => !(o.noTestpmd && usesTestpmd(p.pair)) && (!o.goals || GOALS.pairs.includes(p.pair)));
   const configs: Omit<MemifScenario, 'kind' | 'pair'>[] = [];
-  if (o.full) {
+  if (o.goals) {
+    for (const size of o.sizes ?? GOALS.sizes) configs.push({ size, burst: 32, mode: 'polling', queues: 1 });
+  } else if (o.full) {
     for (const size of o.sizes ?? FULL.sizes) for (const burst of FULL.bursts) for (const mode of FULL.modes) for (const queues of FULL.queues) {
       configs.push({ size, burst, mode, queues });
     }

@@ -3,7 +3,7 @@
 import type { Machine } from '../harness/machine.js';
 import type { CniLatencyReport } from '../harness/cni-latency.js';
 import {
-  REFERENCE_PAIR, configKey, summarize, type Kind, type MemifPair, type MemifScenario, type RunFigure, type Summary,
+  GOALS, REFERENCE_PAIR, configKey, summarize, type Kind, type MemifPair, type MemifScenario, type RunFigure, type Summary,
 } from '../harness/scenarios.js';
 
 export interface MemifRow {
@@ -34,6 +34,8 @@ export interface PerfReport {
   options: { full: boolean; repeats: number; durationMs: number; pinned: boolean; testpmd: boolean };
   notes: string[];
   memif: MemifRow[];
+  /** The memif goals (GOALS) evaluated on this run's rows, where both sides of a ratio ran. */
+  goals?: GoalRow[];
   latency: LatencyRow[];
   vppapi?: {
     codec: { name: string; op: string; perSec: Summary }[];
@@ -68,6 +70,35 @@ export function memifRows(results: { s: MemifScenario; fig: RunFigure }[]): Memi
     r.ratio = ref && ref > 0 && Number.isFinite(r.mpps.median) ? r.mpps.median / ref : null;
   }
   return rows;
+}
+
+/** One goal ratio at one size: of the medians, and the range of the same ratio round by round. */
+export interface GoalRow {
+  size: number;
+  what: string;
+  ratio: number;
+  /** min..max over rounds of (numerator's run r / denominator's run r). */
+  rounds: { min: number; max: number };
+  goal: number;
+  met: boolean;
+}
+
+export function goalRows(rows: readonly MemifRow[]): GoalRow[] {
+  const find = (pair: MemifPair, size: number) =>
+    rows.find((r) => r.pair === pair && r.size === size && r.burst === 32 && r.mode === 'polling' && r.queues === 1);
+  const out: GoalRow[] = [];
+  const add = (size: number, what: string, num: MemifRow | undefined, den: MemifRow | undefined, goal: number) => {
+    if (!num || !den || !(den.mpps.median > 0) || !Number.isFinite(num.mpps.median)) return;
+    const per = num.runs.flatMap((r, i) => (den.runs[i] && den.runs[i]!.mpps > 0 ? [r.mpps / den.runs[i]!.mpps] : []));
+    const ratio = num.mpps.median / den.mpps.median;
+    out.push({ size, what, ratio, rounds: { min: Math.min(...per), max: Math.max(...per) }, goal, met: ratio >= goal });
+  };
+  for (const size of [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b)) {
+    const oneway = find('tsvpp->tsvpp', size);
+    add(size, `tsvpp->tsvpp / ${REFERENCE_PAIR}`, oneway, find(REFERENCE_PAIR, size), GOALS.onewayVsReference);
+    add(size, 'tsvpp<->tsvpp echo / tsvpp->tsvpp one-way', find('tsvpp<->tsvpp', size), oneway, GOALS.echoVsOneway);
+  }
+  return out;
 }
 
 export function latencyRow(pair: MemifPair, size: number, runs: LatencyRun[]): LatencyRow {

@@ -35,6 +35,12 @@ export function formatReport(r: PerfReport): string {
       ['kind', 'pair', 'size', 'burst', 'mode', 'q', 'Mpps', 'min..max', 'noise', 'Gbit/s', 'vs ref', 'lost/bad', 'error'],
       rows, [false, false, true, true, false, true, true, true, true, true, true, true, false]));
   }
+  if (r.goals?.length) {
+    out.push('', 'memif goals (ratio of medians in this run; rounds = the same ratio round by round, min..max)');
+    out.push(renderTable(['size', 'ratio', 'value', 'rounds', 'goal', ''], r.goals.map((g) => [
+      String(g.size), g.what, `${f(g.ratio, 2)}x`, `${f(g.rounds.min, 2)}..${f(g.rounds.max, 2)}`, `>= ${g.goal}x`, g.met ? 'met' : 'NOT met',
+    ]), [true, false, true, true, true, false]));
+  }
   if (r.latency.length) {
     out.push('', 'memif latency: ping-pong round trip, µs (median of runs [min..max])');
     out.push(renderTable(['pair', 'size', 'p50', 'p99', 'p99.9', 'samples'], r.latency.map((l) => [

@@ -29,7 +29,7 @@ With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets).
   --timeout S       give up connecting after S seconds (default 30)
   --json            print one JSON object instead of the table
 
-tsvpp perf --all [--full] [--repeats N] [--duration-ms MS] [--sizes 64,1500] [--skip LIST]
+tsvpp perf --all [--full | --goals] [--repeats N] [--duration-ms MS] [--sizes 64,1500] [--skip LIST]
                  [--json FILE] [--svg FILE] [--ping-count N] [--verbose]
   Every scenario in one run: memif one-way and echo for tsvpp<->tsvpp (two pinned processes),
   tsvpp<->testpmd (both roles) and testpmd txonly->rxonly (the reference), alternated, with
@@ -38,7 +38,9 @@ tsvpp perf --all [--full] [--repeats N] [--duration-ms MS] [--sizes 64,1500] [--
   The default is a subset (sizes 64, 1500, 9000 at burst 32, polling, 1 queue, plus burst 256,
   interrupt mode and 2 queues at 64 B; ~10 min on 2 vCPUs); --full runs sizes 64/256/1500/9000 x
   bursts 32/64/256 x polling/interrupt x 1/2 queues. Without testpmd the tsvpp-only scenarios run.
-  --repeats N       runs per scenario (default 3)
+  --goals           only the memif goal scenarios: tsvpp->tsvpp and testpmd->testpmd one-way and the
+                    tsvpp<->tsvpp echo at 64 and 1500 B (default 6 repeats), and the goal ratios
+  --repeats N       runs per scenario (default 3; 6 with --goals)
   --duration-ms MS  measured time per throughput run (default 2000)
   --sizes LIST      override the packet sizes
   --skip LIST       leave out sections: memif,latency,vppapi,cni
@@ -52,8 +54,8 @@ export async function main(argv: string[]): Promise<number> {
 
 async function allMain(argv: string[]): Promise<number> {
   const { flags, rest } = parseFlags(argv, {
-    all: { type: 'bool' }, full: { type: 'bool' },
-    repeats: { type: 'int', default: 3 }, 'duration-ms': { type: 'int', default: 2000 },
+    all: { type: 'bool' }, full: { type: 'bool' }, goals: { type: 'bool' },
+    repeats: { type: 'int' }, 'duration-ms': { type: 'int', default: 2000 },
     sizes: { type: 'string' }, skip: { type: 'string' }, json: { type: 'string' }, svg: { type: 'string' },
     'ping-count': { type: 'int', default: 20000 }, verbose: { type: 'bool' }, help: { type: 'bool' },
   });
@@ -66,12 +68,14 @@ async function allMain(argv: string[]): Promise<number> {
   });
   const skip = flags.skip ? flags.skip.split(',') : [];
   for (const k of skip) if (!['memif', 'latency', 'vppapi', 'cni'].includes(k)) throw new UsageError(`--skip: unknown section '${k}' (memif, latency, vppapi, cni)`);
-  if (flags.repeats! < 1) throw new UsageError(`--repeats must be at least 1, got ${flags.repeats}`);
+  const repeats = flags.repeats ?? (flags.goals ? 6 : 3);
+  if (repeats < 1) throw new UsageError(`--repeats must be at least 1, got ${repeats}`);
+  if (flags.goals && flags.full) throw new UsageError('--goals and --full exclude each other');
   if (flags['duration-ms']! < 100) throw new UsageError(`--duration-ms must be at least 100, got ${flags['duration-ms']}`);
   const { runAll } = await import('../../perf/harness/all.js');
   const { formatReport } = await import('../../perf/report/table.js');
   const report = await runAll({
-    full: flags.full, repeats: flags.repeats!, durationMs: flags['duration-ms']!, pingCount: flags['ping-count']!,
+    full: flags.full, goals: flags.goals, repeats, durationMs: flags['duration-ms']!, pingCount: flags['ping-count']!,
     sizes, skip, verbose: flags.verbose,
   });
   console.log(formatReport(report));
