@@ -143,7 +143,9 @@ export async function runSink(conn: MemifConnection, o: SinkOptions): Promise<Si
       moved += k;
       conn.release(q, k);
     }
-    if ((++spins & CLOCK_SPINS) === 0 || moved === 0) {
+    // An empty poll reads no clock either (it cost more than the poll itself): interrupt mode
+    // goes to sleep at once, polling looks at the clock every CLOCK_SPINS loops like a busy one.
+    if ((++spins & CLOCK_SPINS) === 0 || (moved === 0 && mode === 'interrupt')) {
       const now = performance.now();
       if (rx !== rxAtCheck) { tLast = lastMove = now; rxAtCheck = rx; }
       if (now >= end) break;
