@@ -100,6 +100,20 @@ export class MemifEcho {
 
 /** Copies rx packet i into tx packet j segment by segment (their buffer sizes may differ). */
 export function copyPacket(rxb: RxBurst, i: number, txb: TxBurst, j: number, swapMac: boolean): void {
+  if (rxb.pktSegCount[i] === 1 && txb.pktSegCount[j] === 1) {
+    // One buffer each way (every packet up to the buffer size): one copy, no segment walk.
+    const rs0 = rxb.pktFirstSeg[i]!;
+    const ts0 = txb.pktFirstSeg[j]!;
+    const n = rxb.segLength[rs0]!;
+    if (n <= txb.segCapacity[ts0]!) {
+      const rr = rxb.segRegion[rs0]!;
+      const tr = txb.segRegion[ts0]!;
+      copyBytes(txb.regions[tr]!, txb.regions32[tr]!, txb.segOffset[ts0]!, rxb.regions[rr]!, rxb.regions32[rr]!, rxb.segOffset[rs0]!, n);
+      txb.segLength[ts0] = n;
+      if (swapMac) swapMacs(txb, j);
+      return;
+    }
+  }
   let rs = rxb.pktFirstSeg[i]!;
   const rEnd = rs + rxb.pktSegCount[i]!;
   let ts = txb.pktFirstSeg[j]!;
@@ -123,16 +137,18 @@ export function copyPacket(rxb: RxBurst, i: number, txb: TxBurst, j: number, swa
     if (rOff >= rLen) { rs++; rOff = 0; }
     if (tOff >= tCap) { ts++; tOff = 0; }
   }
-  if (swapMac) {
-    const f = txb.pktFirstSeg[j]!;
-    if (txb.segLength[f]! >= 12) {
-      const buf = txb.regions[txb.segRegion[f]!]!;
-      const o = txb.segOffset[f]!;
-      for (let k = 0; k < 6; k++) {
-        const x = buf[o + k]!;
-        buf[o + k] = buf[o + 6 + k]!;
-        buf[o + 6 + k] = x;
-      }
-    }
+  if (swapMac) swapMacs(txb, j);
+}
+
+/** Swaps the Ethernet destination and source addresses of tx packet j (when its first segment holds them). */
+function swapMacs(txb: TxBurst, j: number): void {
+  const f = txb.pktFirstSeg[j]!;
+  if (txb.segLength[f]! < 12) return;
+  const buf = txb.regions[txb.segRegion[f]!]!;
+  const o = txb.segOffset[f]!;
+  for (let k = 0; k < 6; k++) {
+    const x = buf[o + k]!;
+    buf[o + k] = buf[o + 6 + k]!;
+    buf[o + 6 + k] = x;
   }
 }
