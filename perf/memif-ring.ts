@@ -32,6 +32,9 @@ export interface BenchOptions {
   zeroCopyTx?: boolean;
   /** Also copy every received packet out of shared memory. */
   rxCopy?: boolean;
+  /** The sender alone: the receiving side only hands every slot back (its index moved by hand), so
+   *  the figure is what one transmit costs, copy and descriptors included. */
+  txOnly?: boolean;
 }
 
 export interface BenchResult extends Required<BenchOptions> {
@@ -55,6 +58,7 @@ export async function benchRing(opts: BenchOptions): Promise<BenchResult> {
     durationMs: 1000,
     zeroCopyTx: false,
     rxCopy: false,
+    txOnly: false,
     ...opts,
   };
   const plan = planRegions({ s2mRings: 1, m2sRings: 1, log2RingSize: o.log2RingSize, bufferSize: o.bufferSize });
@@ -80,6 +84,12 @@ export async function benchRing(opts: BenchOptions): Promise<BenchResult> {
       tx.commitTx();
     } else {
       sent = tx.tx(pkts, o.burst);
+    }
+    if (o.txOnly) {
+      // Hand everything back as a receiver that keeps up would: tail (S2M) or head (M2S) moves.
+      if (o.direction === 's2m') tx.ring.storeTail(tx.ring.loadHead());
+      else rx.ring.storeHead((rx.ring.loadTail() + tx.size) & 0xffff);
+      return sent;
     }
     const n = rx.rx(rxb, o.burst);
     if (o.rxCopy) for (let i = 0; i < n; i++) rxb.copyPacket(i, sink);
@@ -122,7 +132,7 @@ export async function benchRing(opts: BenchOptions): Promise<BenchResult> {
 }
 
 function formatRow(r: BenchResult): string {
-  const mode = r.zeroCopyTx ? 'allocTx+commit' : r.rxCopy ? 'tx + rx copy' : 'tx + zero-copy rx';
+  const mode = r.zeroCopyTx ? 'allocTx+commit' : r.txOnly ? 'tx alone' : r.rxCopy ? 'tx + rx copy' : 'tx + zero-copy rx';
   return (
     `${r.direction.padEnd(9)} ${String(r.size).padStart(5)} ${String(r.burst).padStart(6)}  ${mode.padEnd(17)} ` +
     `${r.mpps.toFixed(2).padStart(6)} ${r.cpuMpps.toFixed(2).padStart(8)} ${r.gbps.toFixed(1).padStart(8)} ${String(r.gcCount).padStart(5)} ${r.gcMs.toFixed(1).padStart(6)}`
@@ -146,6 +156,8 @@ async function main(argv: string[]): Promise<void> {
   for (const direction of ['s2m', 'm2s'] as const)
     for (const size of [64, 1500]) for (const burst of [32, 256]) cases.push({ direction, size, burst });
   for (const direction of ['s2m', 'm2s'] as const) {
+    cases.push({ direction, size: 64, burst: 32, txOnly: true });
+    cases.push({ direction, size: 1500, burst: 32, txOnly: true });
     cases.push({ direction, size: 64, burst: 32, rxCopy: true });
     cases.push({ direction, size: 1500, burst: 32, rxCopy: true });
     cases.push({ direction, size: 64, burst: 32, zeroCopyTx: true });
