@@ -99,7 +99,7 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
 
   const report: PerfReport = {
     tool: 'tsvpp perf --all', startedAt: new Date(t0).toISOString(), seconds: 0, machine,
-    options: { full: o.full, repeats: o.repeats, durationMs: o.durationMs, pinned: canPin, testpmd: missing === null },
+    options: { full: o.full, goals: o.goals, repeats: o.repeats, durationMs: o.durationMs, pinned: canPin, testpmd: missing === null },
     notes, memif: memifRows(results), latency,
   };
   report.goals = goalRows(report.memif);
