@@ -1,22 +1,17 @@
 // Wire protocol between tsvpp-cni and the node agent over a unix stream socket: the client writes
 // one JSON line (AgentRequest) and reads one JSON line (AgentResponse), then both sides close.
 // Dependency-free on purpose: tsvpp-cni imports this.
-import type { CniCommand, CniResult, NetConf } from './spec.js';
+import type { CniCommand, CniRequest, CniResult } from './spec.js';
 
 export const AGENT_PROTOCOL_VERSION = 1;
 export const DEFAULT_AGENT_SOCKET = '/run/tsvpp/cni.sock';
 /** A request or response line longer than this is refused (a conflist plus prevResult fits easily). */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
-export interface AgentRequest {
+/** A CNI request as tsvpp-cni parsed it; VERSION never reaches the agent. */
+export interface AgentRequest extends Omit<CniRequest, 'command'> {
   v: typeof AGENT_PROTOCOL_VERSION;
   command: Exclude<CniCommand, 'VERSION'>;
-  containerId: string;
-  netns?: string;
-  ifName: string;
-  args: Record<string, string>;
-  path?: string;
-  config: NetConf;
 }
 
 export type AgentResponse =
