@@ -28,7 +28,7 @@ export const memif: InterfaceKind<MemifResource> = {
   async begin(c, pod, ifs) {
     // The device plugin's allocation, found before anything is created.
     let pm: PodMemif | undefined;
-    if (pod && c.d.memifs && ifs.length > 0) {
+    if (pod && c.d.memifs) {
       try { pm = await c.d.memifs.forPod(pod.namespace, pod.name); } catch (e) {
         if (e instanceof MemifAllocationError) throw new CniError(ErrorCode.PodMetadata, 'no memif device allocated to the pod', `${CUSTOM_IF_ANNOTATION}: memif interface(s) ${ifs.map((i) => i.name).join(', ')}, but ${e.message}`);
         if (e instanceof PodResourcesError) throw new CniError(ErrorCode.PodMetadata, 'cannot read pod resources from kubelet', e.message);
