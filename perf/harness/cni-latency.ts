@@ -102,7 +102,7 @@ class LatencyRig {
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
-      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeId: 9, maxCustomInterfaces: 4,
+      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeId: 9, maxCustomInterfaces: 4, eth0Kind: 'tap',
     };
   }
 
@@ -119,7 +119,7 @@ class LatencyRig {
       },
     });
     this.client = await VppClient.connect({ socket: this.config.vppApiSocket, registry, name: 'perf-cni-latency', reconnect: false });
-    this.agent = await startAgent(this.config, { vswitch: new VppVswitch(this.client), pods: new ManifestPodSource(this.config.podManifests!), log: () => {} });
+    this.agent = await startAgent(this.config, { vswitch: new VppVswitch(this.client), pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: true /* the emulator's tap hook needs none */ });
   }
 
   async newNetns(): Promise<string> {

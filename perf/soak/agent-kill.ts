@@ -1,4 +1,4 @@
-// Fault: the agent is SIGKILLed in the middle of a pod ADD (eth0 tap, tap1, veth1, memif1).
+// Fault: the agent is SIGKILLed in the middle of a pod ADD (eth0 veth, tap1, veth1, memif1).
 //
 // The agent runs as `tsvpp agent` in a child process against the VPP emulator in this process.
 // Two kinds of kill point: inside VPP's creation of the pod's n-th interface or route (the
@@ -50,7 +50,7 @@ export async function runAgentKill(o: AgentKillOptions): Promise<SoakReport> {
       // before this process has seen the agent exit, so the check below waits for the kill itself.
       let killed: Promise<void> = Promise.resolve();
       if (inVpp) {
-        // VPP creates per interface (eth0's tap, tap1, veth1's af_packet, memif1) the interface
+        // VPP creates per interface (eth0's and veth1's af_packet, tap1, memif1) the interface
         // and its /32 route: 8 kill points, taken in turn.
         const nth = 1 + (inVppRounds++ % 8);
         let seen = 0;
@@ -104,7 +104,7 @@ export async function runAgentKill(o: AgentKillOptions): Promise<SoakReport> {
       if (add2.code !== 0) problems.push(`round ${k}: ADD after the restart failed: ${JSON.stringify(add2.out)} ${add2.stderr.trim()}`);
       else {
         const vppIfs = [...r.emu.state.interfaces.values()].filter((x) => x.tag.startsWith(`tsvpp:${id}`)).map((x) => x.kind).sort().join(',');
-        if (vppIfs !== 'af_packet,memif,tap,tap') problems.push(`round ${k}: VPP interfaces after the retried ADD are ${vppIfs}`);
+        if (vppIfs !== 'af_packet,af_packet,memif,tap') problems.push(`round ${k}: VPP interfaces after the retried ADD are ${vppIfs}`);
       }
       const del2 = await r.cni('DEL', id, ns);
       if (del2.code !== 0) problems.push(`round ${k}: DEL of the retried ADD failed: ${JSON.stringify(del2.out)}`);

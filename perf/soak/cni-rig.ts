@@ -90,7 +90,7 @@ export class CniRig {
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
-      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeId: 7, maxCustomInterfaces: 4,
+      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeId: 7, maxCustomInterfaces: 4, eth0Kind: 'tap',
     };
   }
 
@@ -143,7 +143,7 @@ export class CniRig {
         socket: rig.config.vppApiSocket, registry: rig.registry, name: 'soak-agent',
         reconnect: o.reconnect ? { initialDelayMs: 20, maxDelayMs: 200 } : false,
       });
-      rig.agent = await startAgent(rig.config, { vswitch: new VppVswitch(rig.client), pods: new ManifestPodSource(rig.config.podManifests!), log: (m) => rig.log.push(m) });
+      rig.agent = await startAgent(rig.config, { vswitch: new VppVswitch(rig.client), pods: new ManifestPodSource(rig.config.podManifests!), log: (m) => rig.log.push(m), vhostNet: true /* the emulator's tap hook needs none */ });
     } catch (e) {
       await rig.close();
       throw e;
@@ -157,6 +157,8 @@ export class CniRig {
     const flags: Record<string, string | number> = {
       '--vpp-api-socket': c.vppApiSocket, '--vpp-api-dir': API_DIR!, '--state-dir': c.stateDir, '--memif-socket-dir': c.memifSocketDir,
       '--cni-socket': c.cniSocket, '--pod-manifests': c.podManifests!, '--node-id': c.nodeId, '--max-custom-interfaces': c.maxCustomInterfaces,
+      // A separate process cannot be told that the emulator's taps need no /dev/vhost-net: eth0 is a veth here.
+      '--eth0-kind': 'veth-afpacket',
     };
     const p = startProc({ name: 'soak-agent', cmd: process.execPath, args: [TSVPP_MAIN, 'agent', ...Object.entries(flags).flatMap(([k, v]) => [k, String(v)])] });
     this.agentProc = p;
@@ -234,7 +236,7 @@ export class CniRig {
   }
 
   private async ourVeths(): Promise<string[]> {
-    const ours = new Set([...this.containerIds].map((id) => vethHostName(id, 'veth1')));
+    const ours = new Set([...this.containerIds].flatMap((id) => [vethHostName(id, 'veth1'), vethHostName(id, 'eth0')]));
     return (await listLinks()).map((l) => l.ifname).filter((n) => ours.has(n));
   }
 

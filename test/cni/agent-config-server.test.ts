@@ -4,7 +4,7 @@ import { createConnection } from 'node:net';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig, nodePodSubnet, parseFlags } from '../../src/cni/agent/config.js';
+import { ConfigError, DEFAULT_CONFIG, loadConfig, nodePodSubnet, parseFlags, resolveEth0Kind } from '../../src/cni/agent/config.js';
 import { startCniServer } from '../../src/cni/agent/server.js';
 import { CniError } from '../../src/cni/spec.js';
 import { AGENT_PROTOCOL_VERSION, encodeLine } from '../../src/cni/agent-protocol.js';
@@ -33,13 +33,26 @@ test('config errors name the field and value', async () => {
   assert.match(await cfgErr(['--pod-subnet', '10.1.0.1/16']), /config podSubnet="10.1.0.1\/16": .*host bits set/);
   assert.match(await cfgErr(['--node-id', '300']), /config nodeId=300: slice 300 is outside 10.1.0.0\/16 split into \/24/);
   assert.match(await cfgErr(['--node-id', 'x']), /flag --node-id: "x" is not a whole number/);
-  assert.match(await cfgErr(['--eth0-kind', 'vhost']), /config eth0Kind="vhost": must be "tap" or "veth-afpacket"/);
+  assert.match(await cfgErr(['--eth0-kind', 'vhost']), /config eth0Kind="vhost": must be "auto", "tap" or "veth-afpacket"/);
   assert.match(await cfgErr(['--frob']), /unknown flag --frob/);
   assert.match(await cfgErr(['--pod-manifests', '/a', '--kubeconfig', '/b']), /either podManifests or kubeconfig/);
   const f = join(dir, 'bad.yaml');
   writeFileSync(f, 'podSubnett: 10.1.0.0/16\n');
   assert.match(await cfgErr(['--config', f]), /unknown field "podSubnett"/);
   assert.throws(() => parseFlags(['--state-dir']), /needs a value/);
+});
+
+test('eth0Kind: auto by default; tap where /dev/vhost-net exists, veth + af_packet otherwise; an explicit tap without it is refused naming it', () => {
+  assert.is(DEFAULT_CONFIG.eth0Kind, 'auto');
+  assert.is(resolveEth0Kind('auto', true).wiring, 'tap');
+  const noVhost = resolveEth0Kind('auto', false);
+  assert.is(noVhost.wiring, 'veth-afpacket');
+  assert.match(noVhost.why, /\/dev\/vhost-net is missing/);
+  assert.is(resolveEth0Kind('tap', true).wiring, 'tap');
+  assert.is(resolveEth0Kind('veth-afpacket', true).wiring, 'veth-afpacket');
+  assert.is(resolveEth0Kind('veth-afpacket', false).wiring, 'veth-afpacket');
+  assert.throws(() => resolveEth0Kind('tap', false), (e: Error) => e instanceof ConfigError
+    && /config eth0Kind="tap": VPP's tap v2 needs \/dev\/vhost-net, which this node does not have/.test(e.message) && /"veth-afpacket"/.test(e.message));
 });
 
 function talk(sock: string, payload: string): Promise<any> {
@@ -114,6 +127,29 @@ test('agent with --memif-devices registers the device plugin with kubelet and un
   } finally {
     await agent.close();
     await kubelet.stop(true);
+  }
+});
+
+test('startAgent: eth0Kind is decided before anything starts, and logged; an explicit tap without /dev/vhost-net stops it', async () => {
+  const { startAgent } = await import('../../src/cni/agent/agent.js');
+  const { FakeVswitch, FakeIpam, FakeLinux } = await import('./fakes.js');
+  const { ManifestPodSource } = await import('../../src/cni/pods/manifests.js');
+  const { mkdirSync, existsSync } = await import('node:fs');
+  const base = mkdtempSync(join(dir, 'eth0-'));
+  mkdirSync(join(base, 'manifests'));
+  const { config } = await loadConfig(['--state-dir', join(base, 'state'), '--cni-socket', join(base, 'cni.sock'), '--pod-manifests', join(base, 'manifests')]);
+  const deps = (log: string[], vhostNet: boolean) => ({ vswitch: new FakeVswitch(), ipam: new FakeIpam(), linux: new FakeLinux(), pods: new ManifestPodSource(join(base, 'manifests')), log: (m: string) => log.push(m), vhostNet });
+  const refused = await startAgent({ ...config, eth0Kind: 'tap' }, deps([], false)).then(() => null, (e: Error) => e);
+  assert.instance(refused, ConfigError);
+  assert.match(refused!.message, /eth0Kind="tap": VPP's tap v2 needs \/dev\/vhost-net/);
+  assert.not.ok(existsSync(join(base, 'cni.sock')), 'nothing was started');
+  for (const [vhostNet, wiring] of [[false, 'veth-afpacket'], [true, 'tap']] as const) {
+    const log: string[] = [];
+    const agent = await startAgent(config, deps(log, vhostNet));
+    try {
+      assert.is(agent.config.eth0Kind, wiring);
+      assert.ok(log.some((l) => l.startsWith(`eth0: ${wiring} (eth0Kind auto: /dev/vhost-net `)), log.join('\n'));
+    } finally { await agent.close(); }
   }
 });
 

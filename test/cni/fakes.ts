@@ -1,6 +1,6 @@
 // Test doubles for the agent pipeline: an in-memory vswitch (with optional Linux side effects, like
 // VPP's), an in-memory Linux, and an in-memory IPAM. Each records calls and can be told to fail.
-import type { CreatedInterface, NatStaticMappingArgs, RouteArgs, Vswitch, VswitchInterface } from '../../src/cni/agent/vswitch.js';
+import type { CreatedInterface, NatStaticMappingArgs, NeighborArgs, RouteArgs, Vswitch, VswitchInterface } from '../../src/cni/agent/vswitch.js';
 import { VswitchError } from '../../src/cni/agent/vswitch.js';
 import type { Ipam, LinuxOps } from '../../src/cni/agent/pipeline.js';
 import type { AddrInfo, Link, RouteInfo, RouteSpec } from '../../src/cni/linux/ip.js';
@@ -21,6 +21,8 @@ export class FakeVswitch implements Vswitch {
   ifs = new Map<number, FakeIf>();
   routes = new Map<string, RouteArgs>();
   nat = new Map<string, NatStaticMappingArgs>();
+  /** Static neighbours by `${swIfIndex}:${ip}`; they go with their interface, as in VPP. */
+  neighbors = new Map<string, NeighborArgs>();
   vrfs = new Set<number>([0]);
   bds = new Set<number>();
   memifSockets = new Map<number, string>();
@@ -52,8 +54,7 @@ export class FakeVswitch implements Vswitch {
   private del(op: string, swIfIndex: number, kind: string): FakeIf {
     const i = this.get(op, swIfIndex);
     if (i.kind !== kind) throw new VswitchError(op, `interface ${swIfIndex} is a ${i.kind}`);
-    this.ifs.delete(swIfIndex);
-    for (const [k, r] of this.routes) if (r.swIfIndex === swIfIndex) this.routes.delete(k);
+    this.vanish(swIfIndex);
     return i;
   }
 
@@ -116,6 +117,11 @@ export class FakeVswitch implements Vswitch {
     this.step('deleteRoute');
     if (!this.routes.delete(FakeVswitch.rkey(r))) throw new VswitchError('ip_route_add_del', `no route ${r.prefix}`, true, -6);
   }
+  async addNeighbor(n: NeighborArgs): Promise<void> { this.step('addNeighbor'); this.get('addNeighbor', n.swIfIndex); this.neighbors.set(`${n.swIfIndex}:${n.ip}`, { ...n }); }
+  async deleteNeighbor(n: NeighborArgs): Promise<void> {
+    this.step('deleteNeighbor');
+    if (!this.neighbors.delete(`${n.swIfIndex}:${n.ip}`)) throw new VswitchError('ip_neighbor_add_del', `no neighbour ${n.ip}`, true, -6);
+  }
   static nkey(m: NatStaticMappingArgs): string { return `${m.vrfId}:${m.localIp}:${m.externalIp}`; }
   async addNatStaticMapping(m: NatStaticMappingArgs): Promise<void> { this.step('addNatStaticMapping'); this.nat.set(FakeVswitch.nkey(m), { ...m }); }
   async deleteNatStaticMapping(m: NatStaticMappingArgs): Promise<void> {
@@ -125,18 +131,22 @@ export class FakeVswitch implements Vswitch {
   async dumpInterfaces(): Promise<VswitchInterface[]> {
     return [...this.ifs.values()].map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac }));
   }
-  /** An interface disappears behind the agent's back (VPP drops its routes with it). */
+  /** An interface disappears (deleted, or behind the agent's back): VPP drops its routes and neighbours with it. */
   vanish(swIfIndex: number): void {
     this.ifs.delete(swIfIndex);
     for (const [k, r] of this.routes) if (r.swIfIndex === swIfIndex) this.routes.delete(k);
+    for (const [k, n] of this.neighbors) if (n.swIfIndex === swIfIndex) this.neighbors.delete(k);
   }
   /** Pod-owned objects (everything but node network infrastructure). */
-  podObjects(): { ifs: FakeIf[]; routes: number; nat: number; sockets: number } {
-    return { ifs: [...this.ifs.values()].filter((i) => i.tag.startsWith('tsvpp:')), routes: this.routes.size, nat: this.nat.size, sockets: this.memifSockets.size };
+  podObjects(): { ifs: FakeIf[]; routes: number; neighbors: number; nat: number; sockets: number } {
+    return { ifs: [...this.ifs.values()].filter((i) => i.tag.startsWith('tsvpp:')), routes: this.routes.size, neighbors: this.neighbors.size, nat: this.nat.size, sockets: this.memifSockets.size };
   }
 }
 
-interface FakeLink { name: string; up: boolean; addrs: string[]; routes: RouteSpec[]; peer?: { ns: string | undefined; name: string } }
+interface FakeLink { name: string; up: boolean; addrs: string[]; routes: RouteSpec[]; peer?: { ns: string | undefined; name: string }; mac?: string }
+
+let macs = 0;
+const newMac = () => `02:aa:00:00:${((++macs >> 8) & 0xff).toString(16).padStart(2, '0')}:${(macs & 0xff).toString(16).padStart(2, '0')}`;
 
 /** In-memory Linux: namespaces ('' = the agent's own) holding links with addresses and routes. */
 export class FakeLinux implements LinuxOps, LinuxSide {
@@ -164,8 +174,8 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     this.step('link add veth');
     const host = this.links(undefined, 'link add'), pod = this.links(o.netns, 'link add');
     if (host.has(o.hostName) || pod.has(o.podName)) throw new Error('`ip link add` failed (exit 2): RTNETLINK answers: File exists');
-    host.set(o.hostName, { name: o.hostName, up: false, addrs: [], routes: [], peer: { ns: o.netns, name: o.podName } });
-    pod.set(o.podName, { name: o.podName, up: false, addrs: [], routes: [], peer: { ns: undefined, name: o.hostName } });
+    host.set(o.hostName, { name: o.hostName, up: false, addrs: [], routes: [], peer: { ns: o.netns, name: o.podName }, mac: newMac() });
+    pod.set(o.podName, { name: o.podName, up: false, addrs: [], routes: [], peer: { ns: undefined, name: o.hostName }, mac: newMac() });
   }
   async deleteLinkIfExists(name: string, netns?: string): Promise<boolean> {
     const m = this.ns.get(netns ?? '');
@@ -181,7 +191,7 @@ export class FakeLinux implements LinuxOps, LinuxSide {
   async addRoute(netns: string | undefined, r: RouteSpec): Promise<void> { this.step('route add'); this.link(netns, r.dev, 'route add').routes.push(r); }
   async addNeighbor(netns: string | undefined, o: { ip: string; mac: string; dev: string }): Promise<void> { this.step('neigh replace'); this.link(netns, o.dev, 'neigh'); }
   async listLinks(netns?: string): Promise<Link[]> {
-    return [...this.links(netns, 'link show').values()].map((l, i) => ({ ifindex: i + 1, ifname: l.name, flags: l.up ? ['UP'] : [] }));
+    return [...this.links(netns, 'link show').values()].map((l, i) => ({ ifindex: i + 1, ifname: l.name, flags: l.up ? ['UP'] : [], ...(l.mac ? { address: l.mac } : {}) }));
   }
   async listAddresses(netns?: string): Promise<AddrInfo[]> {
     return [...this.links(netns, 'addr show').values()].map((l) => ({ ifname: l.name, addr_info: l.addrs.map((a) => ({ family: 'inet', local: a.split('/')[0]!, prefixlen: Number(a.split('/')[1]) })) }));
@@ -193,7 +203,7 @@ export class FakeLinux implements LinuxOps, LinuxSide {
   async createTap(name: string, netns: string): Promise<void> {
     const m = this.links(netns, 'tuntap add');
     if (m.has(name)) throw new Error(`tap ${name} exists in ${netns}`);
-    m.set(name, { name, up: false, addrs: [], routes: [] });
+    m.set(name, { name, up: false, addrs: [], routes: [], mac: newMac() });
   }
   async deleteTap(name: string, netns: string): Promise<void> { this.ns.get(netns)?.delete(name); }
   async hostLinkExists(name: string): Promise<boolean> { return this.ns.get('')!.has(name); }

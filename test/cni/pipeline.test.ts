@@ -33,7 +33,7 @@ test.after(() => { for (const d of tmpDirs) rmSync(d, { recursive: true, force: 
 function world(cfg: Partial<AgentConfig> = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tsvpp-pipeline-'));
   tmpDirs.push(dir);
-  const config: AgentConfig = { ...DEFAULT_CONFIG, stateDir: dir, memifSocketDir: join(dir, 'memif'), maxCustomInterfaces: 5, ...cfg };
+  const config: AgentConfig = { ...DEFAULT_CONFIG, eth0Kind: 'tap', stateDir: dir, memifSocketDir: join(dir, 'memif'), maxCustomInterfaces: 5, ...cfg };
   const linux = new FakeLinux();
   const vswitch = new FakeVswitch(linux);
   const ipam = new FakeIpam();
@@ -89,7 +89,7 @@ test('seed example: eth0 + tap1 + veth1, result lists everything, DEL removes ev
   await w.p.handle(req('CHECK', 'c1', 'multi-if-pod', 'ns1', { config: { cniVersion: '1.0.0', name: 'tsvpp', type: 'tsvpp-cni', prevResult: r! } }));
   await w.p.handle(req('DEL', 'c1', 'multi-if-pod'));
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
   assert.is(w.ipam.leases.size, 0);
   assert.equal([...w.linux.ns.get('')!.keys()], []);
   assert.equal(await w.store.listPods(), []);
@@ -133,7 +133,7 @@ test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet
   assert.ok(existsSync(join(w.config.memifSocketDir, 'c1')));
   assert.is(r!.interfaces!.find((i) => i.name === 'm1')!.sandbox, undefined);
   await w.p.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
   assert.not.ok(existsSync(join(w.config.memifSocketDir, 'c1')));
 });
 
@@ -171,7 +171,7 @@ test('annotation errors fail ADD with code 100 naming the item, and leave nothin
     const e = await cniErr(w.p.handle(req('ADD', 'c-bad', 'bad')));
     assert.is(e.code, 100, what);
     assert.match(e.details!, re, what);
-    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 }, what);
+    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 }, what);
     assert.is(w.ipam.leases.size, 0, what);
     assert.equal(await w.store.listPods(), [], what);
   }
@@ -206,7 +206,7 @@ test('ADD twice without DEL is an error; CHECK reports what is missing', async (
   assert.match(e.details!, /IP reservation 10\.1\.1\.4\/24 for veth1/);
   assert.is((await cniErr(w.p.handle(req('CHECK', 'c-unknown', 'p')))).code, 104);
   await w.p.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
 });
 
 test('property: a failure at any vswitch, Linux or IPAM step rolls back everything', async () => {
@@ -225,7 +225,7 @@ test('property: a failure at any vswitch, Linux or IPAM step rolls back everythi
     const e = await cniErr(w.p.handle(req('ADD', 'c1', 'p')));
     assert.ok(e.code === 103 || e.code === 102, `${e.code} ${e.message}`);
     w.vswitch.failAt = undefined; w.linux.failAt = undefined;
-    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 }, `${where}@${n}`);
+    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 }, `${where}@${n}`);
     assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo'], `${where}@${n}`);
     assert.equal([...w.linux.ns.get('')!.keys()], [], `${where}@${n}`);
     assert.is(w.ipam.leases.size, 0, `${where}@${n}`);
@@ -246,7 +246,7 @@ test('agent restart between ADD and DEL: a new pipeline over the same state dele
   assert.equal(rec, { rolledBack: [], orphansDeleted: [], networksForgotten: [], rewired: [], rewireFailed: [] });
   await restarted.handle(req('CHECK', 'c1', 'p'));
   await restarted.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
 });
 
@@ -262,7 +262,7 @@ test('VPP restart: reconcile re-creates the pod in VPP (same tags, memif id and 
   const memifSecrets = before!.interfaces.filter((i) => i.memif).map((i) => i.memif!.secret);
   // VPP restarts: it forgets everything; the taps it owned disappear from the pod.
   for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap' && i.hostIfName) await w.linux.deleteTap(i.hostIfName, i.hostNamespace!);
-  w.vswitch.ifs.clear(); w.vswitch.routes.clear(); w.vswitch.nat.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear();
+  w.vswitch.ifs.clear(); w.vswitch.routes.clear(); w.vswitch.neighbors.clear(); w.vswitch.nat.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear();
   w.vswitch.vrfs = new Set([0]);
   const rec = await w.p.reconcile();
   assert.equal(rec.rewired, ['c1']);
@@ -277,7 +277,34 @@ test('VPP restart: reconcile re-creates the pod in VPP (same tags, memif id and 
   // Nothing more to do the second time.
   assert.equal((await w.p.reconcile()).rewired, []);
   await w.p.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+});
+
+test('static neighbours: one per pod address on a Linux interface with its MAC (none for memif, L2, stub); deleted at DEL; restored after a VPP restart', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, v3/veth/l3net, m1/memif, b1/veth/l2net, s1/veth/stub' }, 1);
+  await w.p.handle(req('ADD', 'c1', 'p'));
+  const podLinks = w.linux.ns.get('ns1')!;
+  const want = async () => {
+    const rec = (await w.store.loadPod('c1'))!;
+    return ['eth0', 'tap1', 'v3'].map((n) => {
+      const st = rec.interfaces.find((i) => i.name === n)!;
+      return { swIfIndex: st.swIfIndex!, ip: st.address!.split('/')[0]!, mac: podLinks.get(n)!.mac! };
+    });
+  };
+  const have = () => [...w.vswitch.neighbors.values()].sort((a, b) => a.swIfIndex - b.swIfIndex);
+  assert.equal(have(), await want());
+  // VPP restarts: neighbours go with its interfaces; the tap is made again (a new MAC in the pod).
+  for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap' && i.hostIfName) await w.linux.deleteTap(i.hostIfName, i.hostNamespace!);
+  for (const k of [...w.vswitch.ifs.keys()]) w.vswitch.vanish(k);
+  w.vswitch.nat.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear(); w.vswitch.vrfs = new Set([0]);
+  assert.equal((await w.p.reconcile()).rewired, ['c1']);
+  assert.equal(have(), await want());
+  w.vswitch.calls = [];
+  await w.p.handle(req('DEL', 'c1', 'p'));
+  assert.is(w.vswitch.calls.filter((c) => c === 'deleteNeighbor').length, 3, 'removed explicitly, before their interfaces');
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
 });
 
 test('one pod interface lost behind the agent\'s back: reconcile re-creates just that one, the rest untouched', async () => {
@@ -298,7 +325,7 @@ test('one pod interface lost behind the agent\'s back: reconcile re-creates just
   assert.is(after.resources.filter((x) => x.kind === 'route').length, 3, 'one /32 route per routed interface, none stale');
   await w.p.handle(req('CHECK', 'c1', 'p'));
   await w.p.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
 });
 
 test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and deletes orphans', async () => {
@@ -314,7 +341,7 @@ test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and
   const out = await w.mk().reconcile();
   assert.equal(out.rolledBack, ['c1']);
   assert.equal(out.orphansDeleted, [orphan.swIfIndex]);
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
   assert.is(w.ipam.leases.size, 0);
 });
@@ -324,7 +351,7 @@ test('VPP restarted: node networks are forgotten and re-created on next ADD', as
   await w.store.init(); w.linux.addNs('ns1');
   await w.p.handle(req('ADD', 'c1', undefined));
   await w.p.handle(req('DEL', 'c1', undefined));
-  w.vswitch.ifs.clear(); // VPP lost everything
+  w.vswitch.ifs.clear(); w.vswitch.neighbors.clear(); // VPP lost everything
   const out = await w.mk().reconcile();
   assert.equal(out.networksForgotten, ['default']);
   await w.p.handle(req('ADD', 'c2', undefined));

@@ -14,6 +14,7 @@ import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient } from '../../src/vppapi/client/index.js';
 import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../support/vpp-emulator/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
+import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
@@ -40,12 +41,12 @@ const hooks: EmulatorHooks = {
 const config: AgentConfig = {
   ...DEFAULT_CONFIG,
   stateDir: join(dir, 'state'), memifSocketDir: join(dir, 'memif'), cniSocket: join(dir, 'cni.sock'),
-  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeId: 3, maxCustomInterfaces: 4,
+  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeId: 3, maxCustomInterfaces: 4, eth0Kind: 'tap',
 };
 
 async function bootAgent(): Promise<Agent> {
   const client = await VppClient.connect({ socket: config.vppApiSocket, registry, name: 'cni-e2e', reconnect: false });
-  const a = await startAgent(config, { vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {} });
+  const a = await startAgent(config, { vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {}, vhostNet: true /* the emulator's tap hook needs none */ });
   const close = a.close.bind(a);
   a.close = async () => { await close(); await client.close(); };
   return a;
@@ -68,7 +69,9 @@ function cni(command: string, pod: string, containerId: string, extraConf: Recor
 }
 
 const podLinks = async () => (await listLinks(podNs)).map((l) => l.ifname).sort();
-const hostVeths = async () => (await listLinks()).map((l) => l.ifname).filter((n) => n.startsWith('tsv'));
+// Host ends of this file's veths only: other tests on the host have tsv* veths too.
+const ourVeths = new Set(['e2e1', 'e2e2', 'e2e3', 'e2e4', 'e2e5', 'e2e6'].flatMap((id) => ['eth0', 'tap1', 'veth1'].map((n) => vethHostName(id, n))));
+const hostVeths = async () => (await listLinks()).map((l) => l.ifname).filter((n) => ourVeths.has(n));
 const podIfsInEmu = () => [...emu.state.interfaces.values()].filter((i) => i.tag.startsWith('tsvpp:'));
 
 test.before(async () => {
@@ -230,6 +233,18 @@ test('VPP failure mid-ADD rolls back real devices and leases', async () => {
   assert.equal(podIfsInEmu(), []);
   assert.equal(await hostVeths(), []);
   assert.equal(readdirSync(join(config.stateDir, 'ipam', 'tsvpp-default')).filter((f) => /^\d/.test(f)), []);
+});
+
+test('a tap VPP cannot create (retval -11, the open of /dev/vhost-net): the CNI error names the likely cause; nothing left', async () => {
+  const make = hooks.onTapCreate;
+  hooks.onTapCreate = () => { throw Object.assign(new Error('open /dev/vhost-net: No such file or directory'), { retval: -11 }); };
+  try {
+    const add = await cni('ADD', 'multi-if-pod', 'e2e6');
+    assert.is(add.out.code, 103, JSON.stringify(add.out));
+    assert.match(add.out.details, /create tap: tap_create_v2: VPP returned -11 VNET_API_ERROR_SYSCALL_ERROR_1 \(System call error #1\): VPP.*\/dev\/vhost-net/, add.out.details);
+  } finally { hooks.onTapCreate = make; }
+  assert.equal(await podLinks(), ['lo']);
+  assert.equal(podIfsInEmu(), []);
 });
 
 test.run();

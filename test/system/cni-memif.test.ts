@@ -44,7 +44,7 @@ const podNsPath = `/var/run/netns/${podNs}`;
 const config: AgentConfig = {
   ...DEFAULT_CONFIG,
   stateDir: join(dir, 'state'), memifSocketDir: join(dir, 'memif'), cniSocket: join(dir, 'cni.sock'),
-  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeId: 4,
+  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeId: 4, eth0Kind: 'tap',
 };
 
 let emu: VppEmulator;
@@ -140,7 +140,7 @@ ${limit ? `      resources:\n        limits:\n          contivpp.io/memif: ${lim
   client = await VppClient.connect({ socket: config.vppApiSocket, registry, name: 'cni-memif-e2e', reconnect: false });
   prClient = new PodResourcesClient(kubelet.podResourcesSocket);
   agent = await startAgent(config, {
-    vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {},
+    vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {}, vhostNet: true, // the emulator's tap hook needs none
     memifs: new PodResourcesMemifSource(prClient, store), vnfConfig: kv,
   });
 });

@@ -1,12 +1,13 @@
 // The node agent: state store, IPAM, pod source, vswitch connection, restart reconcile, and the
 // CNI socket, wired together. Dependencies can be injected (tests pass an emulator-backed or fake
 // vswitch, a manifests pod source, ...); otherwise they are built from the config.
+import { existsSync } from 'node:fs';
 import type { Server } from 'node:net';
 import { join } from 'node:path';
 import { StateStore } from './state.js';
 import { Pipeline, type Ipam, type LinuxOps, type PipelineDeps } from './pipeline.js';
 import { startCniServer } from './server.js';
-import type { AgentConfig } from './config.js';
+import { resolveEth0Kind, VHOST_NET, type AgentConfig } from './config.js';
 import type { Vswitch } from './vswitch.js';
 import type { PodSource } from '../pods/types.js';
 import { HostLocalIpam } from '../ipam.js';
@@ -22,6 +23,9 @@ export interface AgentDeps {
   /** etcd for microservice-label pods (issue 5). */
   vnfConfig?: PipelineDeps['vnfConfig'];
   log?: (msg: string) => void;
+  /** Whether VPP can create taps on this node (default: /dev/vhost-net exists). The emulator's
+   *  taps are made by its hook and need none. */
+  vhostNet?: boolean;
 }
 
 export interface Agent {
@@ -78,6 +82,10 @@ async function defaultVswitch(c: AgentConfig, log: (m: string) => void): Promise
 
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<Agent> {
   const log = deps.log ?? ((m: string) => process.stderr.write(`tsvpp-agent: ${m}\n`));
+  // Decided once, before anything is started: an explicit tap on a node without vhost-net stops here.
+  const eth0 = resolveEth0Kind(config.eth0Kind, deps.vhostNet ?? existsSync(VHOST_NET));
+  log(`eth0: ${eth0.wiring} (${eth0.why})`);
+  config = { ...config, eth0Kind: eth0.wiring };
   const store = new StateStore(config.stateDir);
   await store.init();
   const ipam = deps.ipam ?? await HostLocalIpam.create(join(config.stateDir, 'ipam'), config.cniPluginDirs);

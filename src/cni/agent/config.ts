@@ -6,7 +6,12 @@ import { parsePrefix4, slice4, formatPrefix4 } from '../ipv4.js';
 import { DEFAULT_AGENT_SOCKET } from '../agent-protocol.js';
 import { DEFAULT_CNI_PLUGIN_DIRS } from '../ipam.js';
 
-export type Eth0Kind = 'tap' | 'veth-afpacket';
+export type Eth0Kind = 'auto' | 'tap' | 'veth-afpacket';
+/** What eth0Kind means on this node, decided once when the agent starts. */
+export type Eth0Wiring = Exclude<Eth0Kind, 'auto'>;
+
+/** VPP's tap v2 opens this (tap.c: open "/dev/vhost-net"); without it tap_create_v2 returns -11. */
+export const VHOST_NET = '/dev/vhost-net';
 
 export interface AgentConfig {
   /** VPP binary API socket. */
@@ -29,7 +34,8 @@ export interface AgentConfig {
   podManifests?: string;
   /** Kubeconfig for the API server; neither this nor podManifests = in-cluster config. */
   kubeconfig?: string;
-  /** Pod eth0 as a VPP tap v2 (needs /dev/vhost-net) or a veth pair + af_packet. */
+  /** Pod eth0 as a VPP tap v2 (needs /dev/vhost-net), a veth pair + af_packet, or auto: tap where
+   *  the node has /dev/vhost-net, veth + af_packet otherwise. */
   eth0Kind: Eth0Kind;
   /** Most custom interfaces one pod may ask for. */
   maxCustomInterfaces: number;
@@ -55,7 +61,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   memifSocketDir: '/run/tsvpp/memif',
   stateDir: '/var/lib/tsvpp',
   cniSocket: DEFAULT_AGENT_SOCKET,
-  eth0Kind: 'tap',
+  eth0Kind: 'auto',
   maxCustomInterfaces: 16,
   cniPluginDirs: [...DEFAULT_CNI_PLUGIN_DIRS],
   mtu: 0,
@@ -133,7 +139,7 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   }
   if (!Number.isInteger(c.nodeId) || c.nodeId < 0) throw bad('nodeId', 'must be a non-negative integer');
   try { slice4(subnet, c.podSubnetNodePrefixLen, c.nodeId); } catch (e) { throw bad('nodeId', (e as Error).message); }
-  if (c.eth0Kind !== 'tap' && c.eth0Kind !== 'veth-afpacket') throw bad('eth0Kind', 'must be "tap" or "veth-afpacket"');
+  if (c.eth0Kind !== 'auto' && c.eth0Kind !== 'tap' && c.eth0Kind !== 'veth-afpacket') throw bad('eth0Kind', 'must be "auto", "tap" or "veth-afpacket"');
   if (!Number.isInteger(c.maxCustomInterfaces) || c.maxCustomInterfaces < 0) throw bad('maxCustomInterfaces', 'must be a non-negative integer');
   if (!Number.isInteger(c.mtu) || c.mtu < 0 || (c.mtu !== 0 && c.mtu < 576)) throw bad('mtu', 'must be 0 (default) or at least 576');
   if (!Array.isArray(c.cniPluginDirs) || c.cniPluginDirs.some((d) => typeof d !== 'string')) throw bad('cniPluginDirs', 'must be a list of directories');
@@ -143,6 +149,30 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   }
   if (c.podManifests !== undefined && c.kubeconfig !== undefined) throw bad('podManifests', 'use either podManifests or kubeconfig, not both');
   return c;
+}
+
+/**
+ * eth0Kind on this node: auto picks tap when VPP can create taps here (the node has
+ * /dev/vhost-net), else veth + af_packet; an explicit tap without /dev/vhost-net is refused, since
+ * every pod's ADD would fail with VPP's bare "System call error #1".
+ */
+export function resolveEth0Kind(kind: Eth0Kind, vhostNet: boolean): { wiring: Eth0Wiring; why: string } {
+  switch (kind) {
+    case 'auto':
+      return vhostNet ? { wiring: 'tap', why: `eth0Kind auto: ${VHOST_NET} exists` } : { wiring: 'veth-afpacket', why: `eth0Kind auto: ${VHOST_NET} is missing, so VPP cannot create taps` };
+    case 'tap':
+      if (!vhostNet) {
+        throw new ConfigError(`config eth0Kind="tap": VPP's tap v2 needs ${VHOST_NET}, which this node does not have (load the vhost_net kernel module), `
+          + 'or set eth0Kind to "veth-afpacket" (or "auto", which picks it on such nodes)');
+      }
+      return { wiring: 'tap', why: 'eth0Kind tap' };
+    case 'veth-afpacket':
+      return { wiring: 'veth-afpacket', why: 'eth0Kind veth-afpacket' };
+    default: {
+      const unknown: never = kind;
+      throw new ConfigError(`config eth0Kind=${JSON.stringify(unknown)}: must be "auto", "tap" or "veth-afpacket"`);
+    }
+  }
 }
 
 /** This node's slice of the pod subnet, e.g. 10.1.1.0/24. */

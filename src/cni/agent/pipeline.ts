@@ -62,8 +62,8 @@ export interface PipelineDeps {
 const ip32 = (cidr: string) => `${cidr.split('/')[0]}/32`;
 const addrOf = (cidr: string) => cidr.split('/')[0]!;
 
-/** The kind of the pod's main interface (CNI_IFNAME) for each eth0Kind. */
-const ETH0_TYPE: { [K in Eth0Kind]: CustomIfType } = { tap: 'tap', 'veth-afpacket': 'veth' };
+/** The kind of the pod's main interface (CNI_IFNAME) for each eth0Kind, as the agent resolved it at start. */
+const ETH0_TYPE: { [K in Eth0Kind]: CustomIfType | undefined } = { tap: 'tap', 'veth-afpacket': 'veth', auto: undefined };
 
 export type ReconcileReport = { rolledBack: string[]; orphansDeleted: number[]; networksForgotten: string[]; rewired: string[]; rewireFailed: Array<{ containerId: string; error: string }> };
 
@@ -141,7 +141,9 @@ export class Pipeline implements KindContext {
 
     // The pod's interfaces in creation order: the main one, then the annotation's. Each kind they
     // use begins before anything is created (it may look up a device allocation).
-    const ifs: CustomInterface[] = [{ name: req.ifName, type: ETH0_TYPE[this.d.config.eth0Kind], network: DEFAULT_NETWORK }, ...parsed.customIfs];
+    const eth0 = ETH0_TYPE[this.d.config.eth0Kind];
+    if (!eth0) throw new Error(`eth0Kind ${this.d.config.eth0Kind} must be resolved when the agent starts (resolveEth0Kind)`);
+    const ifs: CustomInterface[] = [{ name: req.ifName, type: eth0, network: DEFAULT_NETWORK }, ...parsed.customIfs];
     const adds = new Map<CustomIfType, KindAdd>();
     for (const ci of ifs) {
       if (!adds.has(ci.type)) adds.set(ci.type, await kindOf(ci.type).begin(this, pod, ifs.filter((x) => x.type === ci.type)));
@@ -247,6 +249,12 @@ export class Pipeline implements KindContext {
       await this.record(rec, { kind: 'route', ...route }); // first: a crash after the add must not leak it
       await vs.addRoute(route);
     }
+    if (routed && kindOf(st.type).podEnd !== 'none') {
+      // VPP would learn the pod's MAC by ARP and drop the packet that made it ask: tell it now.
+      const n = { swIfIndex, ip: addrOf(st.address!), mac: await this.podMac(netns, st.name) };
+      await this.record(rec, { kind: 'neighbor', ifName: st.name, ...n });
+      await vs.addNeighbor(n);
+    }
 
     // Pod side.
     const end = kindOf(st.type).podEnd;
@@ -276,6 +284,13 @@ export class Pipeline implements KindContext {
     }
     // default network custom interface: address only, no extra default route.
     await this.d.store.savePod(rec);
+  }
+
+  /** The MAC of a pod's Linux interface (tap or veth end), as VPP must address it. */
+  private async podMac(netns: string, ifName: string): Promise<string> {
+    const mac = (await this.d.linux.listLinks(netns)).find((l) => l.ifname === ifName)?.address;
+    if (!mac) throw new Error(`interface ${ifName} in ${netns} has no MAC address`);
+    return mac;
   }
 
   private resultOf(rec: PodRecord, cniVersion: string): CniResult {
@@ -327,6 +342,7 @@ export class Pipeline implements KindContext {
         return;
       }
       case 'route': await vs.deleteRoute(r); return;
+      case 'neighbor': await vs.deleteNeighbor(r); return;
       case 'nat': await vs.deleteNatStaticMapping(r); return;
       case 'etcd-key': {
         if (!this.d.vnfConfig) throw new Error(`etcd key ${r.key} recorded but no etcd configured`);
@@ -390,7 +406,7 @@ export class Pipeline implements KindContext {
           }
           break;
         }
-        case 'route': case 'nat': case 'etcd-key': break;
+        case 'route': case 'neighbor': case 'nat': case 'etcd-key': break;
         default: { // what an interface kind recorded
           if (isVppIf(r)) {
             const i = vpp.get(r.swIfIndex);
@@ -496,9 +512,10 @@ export class Pipeline implements KindContext {
     }
     const lostIfs = lost.flatMap((r) => rec.interfaces.filter((i) => i.name === r.ifName).map((st) => ({ r, st })));
     for (const type of new Set(lostIfs.map((x) => x.st.type))) await kindOf(type).beforeRecreate?.(this, rec, lost);
-    // The routes recorded for the old sw_if_indexes went with them (new indexes may reuse old numbers).
+    // The routes and neighbours recorded for the old sw_if_indexes went with them (new indexes may
+    // reuse old numbers); attach() adds them again.
     const oldIndexes = new Set(lost.map((r) => r.swIfIndex));
-    rec.resources = rec.resources.filter((x) => !(x.kind === 'route' && oldIndexes.has(x.swIfIndex)));
+    rec.resources = rec.resources.filter((x) => !((x.kind === 'route' || x.kind === 'neighbor') && oldIndexes.has(x.swIfIndex)));
     for (const { r, st } of lostIfs) {
       const net = st.network === STUB_NETWORK ? undefined : await this.networks.ensure(st.network, customNets.get(st.network));
       const created = await kindOf(st.type).recreate(this, rec, st, r.tag);

@@ -11,6 +11,8 @@ import type { KindResource } from './kinds/index.js';
 export type PipelineResource =
   | { kind: 'lease'; network: string; ifName: string; address?: string }
   | { kind: 'route'; prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }
+  /** VPP's static neighbour (ARP entry) for a pod address, with the pod interface's MAC. */
+  | { kind: 'neighbor'; ifName: string; swIfIndex: number; ip: string; mac: string }
   | { kind: 'nat'; localIp: string; externalIp: string; vrfId: number }
   /** A pod-side config key written to etcd (contivpp.io/microservice-label); deleted only while it holds value. */
   | { kind: 'etcd-key'; key: string; value: string };

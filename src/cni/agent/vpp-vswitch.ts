@@ -2,24 +2,27 @@
 // bindings (src/vppapi/bindings): message names, fields and enum values are checked at compile
 // time, as GoVPP's callers use binapi. One request per operation; VPP's negative retvals become
 // VswitchError, with notFound set for the "nothing to delete" answers so that DEL stays idempotent.
+import { existsSync } from 'node:fs';
 import { typed, vppErrnoCode, VppApiError, type TypedVppClient, type VppClient } from '../../vppapi/client/index.js';
 import * as af_packet from '../../vppapi/bindings/af_packet.js';
 import * as fib_types from '../../vppapi/bindings/fib_types.js';
 import * as interface_ from '../../vppapi/bindings/interface.js';
 import * as interface_types from '../../vppapi/bindings/interface_types.js';
 import * as ip from '../../vppapi/bindings/ip.js';
+import * as ip_neighbor from '../../vppapi/bindings/ip_neighbor.js';
 import * as ip_types from '../../vppapi/bindings/ip_types.js';
 import * as l2 from '../../vppapi/bindings/l2.js';
 import * as memif from '../../vppapi/bindings/memif.js';
 import * as nat44_ed from '../../vppapi/bindings/nat44_ed.js';
 import * as nat_types from '../../vppapi/bindings/nat_types.js';
 import * as tapv2 from '../../vppapi/bindings/tapv2.js';
-import { VswitchError, type CreatedInterface, type NatStaticMappingArgs, type RouteArgs, type Vswitch, type VswitchInterface } from './vswitch.js';
+import { VswitchError, type CreatedInterface, type NatStaticMappingArgs, type NeighborArgs, type RouteArgs, type Vswitch, type VswitchInterface } from './vswitch.js';
+import { VHOST_NET } from './config.js';
 
 /** The VPP modules the agent speaks. */
-type Messages = af_packet.Messages & interface_.Messages & ip.Messages & l2.Messages & memif.Messages & nat44_ed.Messages & tapv2.Messages;
-type Replies = typeof af_packet.replies & typeof interface_.replies & typeof ip.replies & typeof l2.replies & typeof memif.replies
-  & typeof nat44_ed.replies & typeof tapv2.replies;
+type Messages = af_packet.Messages & interface_.Messages & ip.Messages & ip_neighbor.Messages & l2.Messages & memif.Messages & nat44_ed.Messages & tapv2.Messages;
+type Replies = typeof af_packet.replies & typeof interface_.replies & typeof ip.replies & typeof ip_neighbor.replies & typeof l2.replies
+  & typeof memif.replies & typeof nat44_ed.replies & typeof tapv2.replies;
 
 const ADMIN_UP = interface_types.IfStatusFlags.IF_STATUS_API_FLAG_ADMIN_UP;
 /** ~0: "no interface" / "allocate one" in VPP's API. */
@@ -36,6 +39,22 @@ const FEATURE_ALREADY_ENABLED = vppErrnoCode('FEATURE_ALREADY_ENABLED');
 const VALUE_EXIST = vppErrnoCode('VALUE_EXIST');
 
 const ip4Bytes = (s: string) => Uint8Array.from(s.split('.').map(Number));
+const macBytes = (s: string) => Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
+
+/**
+ * What VPP's tap_create_v2 retvals mean (plugins/tap/tap.c): -11 is only the open of /dev/vhost-net,
+ * -12 opening the namespace or /dev/net/tun, -13 setns or a tun ioctl (e.g. the name is taken).
+ */
+function tapFailureCause(retval: number | undefined, o: { hostIfName: string; hostNamespace: string }): string | undefined {
+  switch (retval) {
+    case vppErrnoCode('SYSCALL_ERROR_1'): return existsSync(VHOST_NET)
+      ? `VPP could not open ${VHOST_NET} (permissions, or VPP runs where it does not see it)`
+      : `VPP's tap v2 needs ${VHOST_NET}, which this node does not have (load the vhost_net kernel module; pod eth0 can use eth0Kind veth-afpacket instead)`;
+    case vppErrnoCode('SYSCALL_ERROR_2'): return `VPP could not open the network namespace ${o.hostNamespace} or /dev/net/tun`;
+    case vppErrnoCode('SYSCALL_ERROR_3'): return `VPP could not enter ${o.hostNamespace} or set up the tun device (is ${o.hostIfName} taken in the pod?)`;
+    default: return undefined;
+  }
+}
 const macString = (b: Uint8Array | undefined) => (b ? [...b].map((x) => x.toString(16).padStart(2, '0')).join(':') : undefined);
 
 /** vl_api_prefix_t of an IPv4 CIDR (host bits allowed: interface addresses have them). */
@@ -92,7 +111,10 @@ export class VppVswitch implements Vswitch {
       id: NONE, use_random_mac: true, num_rx_queues: 1,
       host_namespace_set: true, host_namespace: o.hostNamespace,
       host_if_name_set: true, host_if_name: o.hostIfName, tag: o.tag,
-    }));
+    })).catch((e: VswitchError) => {
+      const cause = tapFailureCause(e.retval, o);
+      throw cause ? new VswitchError('create tap', `${e.message.replace(/^create tap: /, '')}: ${cause}`, false, e.retval) : e;
+    });
     return this.created(r.sw_if_index);
   }
 
@@ -201,6 +223,19 @@ export class VppVswitch implements Vswitch {
 
   async addRoute(r: RouteArgs): Promise<void> { await this.run('add route', () => this.route(r, true)); }
   async deleteRoute(r: RouteArgs): Promise<void> { await this.run('delete route', () => this.route(r, false), NOT_FOUND); }
+
+  private neighbor(n: NeighborArgs, isAdd: boolean) {
+    return this.api.request('ip_neighbor_add_del', {
+      is_add: isAdd,
+      neighbor: {
+        sw_if_index: n.swIfIndex, flags: ip_neighbor.IpNeighborFlags.IP_API_NEIGHBOR_FLAG_STATIC, mac_address: macBytes(n.mac),
+        ip_address: { af: ip_types.AddressFamily.ADDRESS_IP4, un: { ip4: ip4Bytes(n.ip) } },
+      },
+    });
+  }
+
+  async addNeighbor(n: NeighborArgs): Promise<void> { await this.run('add neighbour', () => this.neighbor(n, true)); }
+  async deleteNeighbor(n: NeighborArgs): Promise<void> { await this.run('delete neighbour', () => this.neighbor(n, false), NOT_FOUND); }
 
   private async ensureNat(): Promise<void> {
     if (this.natEnabled) return;

@@ -15,6 +15,8 @@ export interface VswitchInterface {
 
 export interface RouteArgs { prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }
 export interface NatStaticMappingArgs { localIp: string; externalIp: string; vrfId: number }
+/** A static IPv4 neighbour (ARP entry) on a VPP interface. */
+export interface NeighborArgs { swIfIndex: number; ip: string; mac: string }
 
 export interface Vswitch {
   /** tap v2 whose Linux side is created in `hostNamespace` (netns name or path) as `hostIfName`. */
@@ -41,6 +43,9 @@ export interface Vswitch {
   setInterfaceBridge(swIfIndex: number, bdId: number): Promise<void>;
   addRoute(r: RouteArgs): Promise<void>;
   deleteRoute(r: RouteArgs): Promise<void>;
+  /** Static, so VPP forwards the first packet to a pod instead of dropping it while it resolves. */
+  addNeighbor(n: NeighborArgs): Promise<void>;
+  deleteNeighbor(n: NeighborArgs): Promise<void>;
   addNatStaticMapping(m: NatStaticMappingArgs): Promise<void>;
   deleteNatStaticMapping(m: NatStaticMappingArgs): Promise<void>;
   dumpInterfaces(): Promise<VswitchInterface[]>;

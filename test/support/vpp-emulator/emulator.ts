@@ -20,6 +20,7 @@ import { memifHandlers } from './handlers/memif.js';
 import { tapHandlers } from './handlers/tap.js';
 import { ipL2Handlers } from './handlers/ip-l2.js';
 import { natHandlers } from './handlers/nat.js';
+import { neighborHandlers } from './handlers/neighbor.js';
 
 export interface TableOptions {
   /** Leave these messages out of the table (simulates a VPP without them). */
@@ -76,7 +77,7 @@ export class VppEmulator {
   constructor(private opts: VppEmulatorOptions) {
     this.registry = opts.registry ?? ApiRegistry.fromDir(requireDir(opts.apiDir));
     this.state = new VppState(this.runtimeDir);
-    this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...natHandlers, ...opts.handlers };
+    this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...neighborHandlers, ...natHandlers, ...opts.handlers };
     this.buildTable(opts.table ?? {});
   }
 

@@ -56,6 +56,7 @@ export interface IpTable { tableId: number; isIp6: boolean; name: string }
 export interface Route { tableId: number; isIp6: boolean; prefix: ApiPrefix; paths: Record<string, unknown>[] }
 
 export interface StaticMapping { key: string; request: Record<string, unknown> }
+export interface Neighbor { swIfIndex: number; ipAddress: ApiAddress; mac: Uint8Array; flags: number }
 
 export class VppState {
   readonly interfaces = new Map<number, EmuInterface>();
@@ -66,6 +67,8 @@ export class VppState {
   /** Key `${family}:${tableId}:${prefix text}`. */
   readonly routes = new Map<string, Route>();
   readonly tapIds = new Set<number>();
+  /** Key `${swIfIndex}/${family}:${address hex}`. */
+  readonly neighbors = new Map<string, Neighbor>();
   readonly nat = { enabled: false, staticMappings: new Map<string, StaticMapping>(), outputInterfaces: [] as number[] };
   private freeIndices: number[] = [];
   private nextIndex = 0;
@@ -91,6 +94,7 @@ export class VppState {
 
   removeInterface(swIfIndex: number): void {
     if (this.interfaces.delete(swIfIndex)) this.freeIndices.push(swIfIndex);
+    for (const [k, n] of this.neighbors) if (n.swIfIndex === swIfIndex) this.neighbors.delete(k);
   }
 
   /** Bridge-domain members (interfaces in L2 mode on that BD). */
