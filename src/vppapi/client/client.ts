@@ -7,6 +7,7 @@ import { VppConnection, type ReconnectOptions, type VppLogger } from './connecti
 import { RequestChannel, type RequestOptions, type VppValue } from './channel.js';
 import { EventRouter } from './events.js';
 import type { TableReport } from './message-table.js';
+import type { TransportStats } from '../transport/socket-transport.js';
 import { VppDisconnectedError, VppMessageUnavailableError, VppProtocolError } from './errors.js';
 import { loadApiRegistry, DEFAULT_API_DIR } from './registry.js';
 
@@ -106,6 +107,14 @@ export class VppClient extends EventEmitter {
     const table = this.conn.table;
     if (!table) throw new VppDisconnectedError(null, 'no handshake with VPP yet');
     return table.report;
+  }
+
+  /**
+   * Messages sent and received on the current connection and the socket writes and reads that
+   * carried them (messages per write shows how well pipelined requests were batched).
+   */
+  get stats(): TransportStats {
+    return this.conn.stats;
   }
 
   /** VPP's id for a message in this session (undefined if unusable). */

@@ -3,7 +3,7 @@
 // unregistration. It knows nothing of contexts or replies: every message after the handshake
 // goes to its listener, which multiplexes (channel.ts).
 import type { ApiRegistry, MessageCodec } from '../codec/index.js';
-import { SocketTransport, DEFAULT_API_SOCKET } from '../transport/socket-transport.js';
+import { SocketTransport, DEFAULT_API_SOCKET, type TransportStats } from '../transport/socket-transport.js';
 import type { FrameWriter } from '../transport/frame.js';
 import { encodeSockclntCreate, parseSockclntCreateReply } from './handshake.js';
 import { MessageTable, formatTableReport, type TableReport } from './message-table.js';
@@ -73,6 +73,11 @@ export class VppConnection {
   /** VPP's message table of the current session (null before the first handshake). */
   get table(): MessageTable | null {
     return this.tableValue;
+  }
+
+  /** Messages and socket calls on the current connection (zeros while there is none). */
+  get stats(): TransportStats {
+    return this.transport?.stats ?? { sent: 0, writes: 0, received: 0, reads: 0 };
   }
 
   /** Where to encode a message to send (room, commit); throws when there is no open socket. */

@@ -8,5 +8,6 @@ export { vppErrno, vppErrnoCode, vppErrnoName, VPP_ERRNO_TABLE, VNET_API_ERROR_E
 export type { VppErrno } from './api-errno.js';
 export { DEFAULT_API_DIR, loadApiRegistry } from './registry.js';
 export { DEFAULT_API_SOCKET } from '../transport/socket-transport.js';
+export type { TransportStats } from '../transport/socket-transport.js';
 export { SOCKCLNT_CREATE_ID, SOCKCLNT_CREATE_REPLY_ID } from './handshake.js';
 export { typed, type TypedVppClient } from './typed.js';

@@ -44,11 +44,14 @@ export function encodeFrame(payload: Uint8Array): Buffer {
  */
 export class FrameDecoder {
   /** The start of a frame that the chunks so far did not complete. */
-  private chunks: Buffer[] = [];
+  private held: Buffer[] = [];
   private buffered = 0;
   /** Payload length of that frame once its header is complete, else -1 (then buffered < 16). */
   private need = -1;
   private poisoned: FrameError | null = null;
+  /** Chunks fed and frames handed on so far. */
+  chunks = 0;
+  frames = 0;
 
   constructor(readonly maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES) {}
 
@@ -70,6 +73,7 @@ export class FrameDecoder {
    */
   feed(chunk: Uint8Array, onFrame: OnFrame): void {
     if (this.poisoned) throw this.poisoned;
+    this.chunks++;
     const b = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length);
     let off = this.buffered || this.need >= 0 ? this.complete(b, onFrame) : 0;
     if (off < 0) return;
@@ -83,11 +87,12 @@ export class FrameDecoder {
         off += FRAME_HEADER_SIZE;
         break;
       }
+      this.frames++;
       onFrame(b, off + FRAME_HEADER_SIZE, end);
       off = end;
     }
     if (off < n) {
-      this.chunks.push(b.subarray(off));
+      this.held.push(b.subarray(off));
       this.buffered = n - off;
     }
   }
@@ -109,7 +114,7 @@ export class FrameDecoder {
     const len = b.readUInt32BE(off + DATA_LEN_OFFSET);
     if (len > this.maxFrameBytes) {
       this.poisoned = new FrameError(`frame header announces ${len} bytes, more than the limit of ${this.maxFrameBytes}`, 'oversized');
-      this.chunks = [];
+      this.held = [];
       this.buffered = 0;
       this.need = -1;
       throw this.poisoned;
@@ -123,19 +128,20 @@ export class FrameDecoder {
     if (this.need < 0) {
       const missing = FRAME_HEADER_SIZE - this.buffered;
       if (b.length < missing) return this.hold(b);
-      const header = Buffer.concat([...this.chunks, b.subarray(0, missing)], FRAME_HEADER_SIZE);
-      this.chunks = [];
+      const header = Buffer.concat([...this.held, b.subarray(0, missing)], FRAME_HEADER_SIZE);
+      this.held = [];
       this.buffered = 0;
       this.need = this.length(header, 0);
       off = missing;
     }
     const missing = this.need - this.buffered;
     if (b.length - off < missing) return this.hold(b.subarray(off));
-    const whole = this.chunks.length > 0;
-    const payload = whole ? Buffer.concat([...this.chunks, b.subarray(off, off + missing)], this.need) : b;
-    this.chunks = [];
+    const whole = this.held.length > 0;
+    const payload = whole ? Buffer.concat([...this.held, b.subarray(off, off + missing)], this.need) : b;
+    this.held = [];
     this.buffered = 0;
     this.need = -1;
+    this.frames++;
     if (whole) onFrame(payload, 0, payload.length);
     else onFrame(b, off, off + missing);
     return off + missing;
@@ -143,7 +149,7 @@ export class FrameDecoder {
 
   private hold(b: Buffer): -1 {
     if (b.length) {
-      this.chunks.push(b);
+      this.held.push(b);
       this.buffered += b.length;
     }
     return -1;
@@ -166,6 +172,9 @@ export class FrameWriter {
   private open = -1;
   private openSize = 0;
   private scheduled = false;
+  /** Frames committed and writes made so far. */
+  frames = 0;
+  writes = 0;
 
   /**
    * write(bytes) hands bytes on and says whether it is done with them (a socket that took them all
@@ -199,6 +208,7 @@ export class FrameWriter {
     this.dv.setUint32(h + 12, 0);
     this.end = this.open + this.openSize;
     this.open = -1;
+    this.frames++;
     if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(flushTick, this);
@@ -217,6 +227,7 @@ export class FrameWriter {
     this.scheduled = false;
     if (this.end === this.flushed) return;
     const bytes = this.u8.subarray(this.flushed, this.end);
+    this.writes++;
     if (this.write(bytes) && this.open < 0) this.flushed = this.end = 0;
     else this.flushed = this.end;
   }

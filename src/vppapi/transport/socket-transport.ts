@@ -21,6 +21,14 @@ export interface TransportHandlers {
   onClose(error: Error | null): void;
 }
 
+/** Messages and socket calls of one connection: how well sends and receives were batched. */
+export interface TransportStats {
+  sent: number;
+  writes: number;
+  received: number;
+  reads: number;
+}
+
 export interface ConnectOptions {
   timeoutMs?: number;
   maxFrameBytes?: number;
@@ -71,6 +79,10 @@ export class SocketTransport {
         resolve(new SocketTransport(sock, socketPath, opts.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES, handlers));
       });
     });
+  }
+
+  get stats(): TransportStats {
+    return { sent: this.writer.frames, writes: this.writer.writes, received: this.decoder.frames, reads: this.decoder.chunks };
   }
 
   get isOpen(): boolean {

@@ -59,6 +59,17 @@ test('pipelined requests: all in flight at once, each answered on its own contex
   assert.equal(await c.dump('memif_dump'), []);
 });
 
+test('requests made in one turn of the event loop leave in one socket write; stats count them', async () => {
+  const before = c.stats;
+  const replies = await Promise.all(Array.from({ length: 40 }, () => c.request('control_ping')));
+  const after = c.stats;
+  assert.is(replies.length, 40);
+  assert.is(after.sent - before.sent, 40);
+  assert.is(after.writes - before.writes, 1);
+  assert.is(after.received - before.received, 40);
+  assert.ok(after.reads - before.reads >= 1 && after.reads - before.reads <= 40);
+});
+
 test('dump: details collected until control_ping_reply; name filter', async () => {
   const t = await c.request('tap_create_v2', { id: 7, host_if_name: 'vpp-tap7', host_if_name_set: true });
   const all = await c.dump('sw_interface_dump', { name_filter_valid: false });
