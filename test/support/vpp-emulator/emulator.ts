@@ -10,7 +10,7 @@
 import * as net from 'node:net';
 import * as fs from 'node:fs';
 import { ApiRegistry, type MessageCodec } from '../../../src/vppapi/codec/index.js';
-import { FrameDecoder, encodeFrame } from '../../../src/vppapi/transport/frame.js';
+import { FrameDecoder, FrameWriter } from '../../../src/vppapi/transport/frame.js';
 import { VppState, type EmuInterface } from './state.js';
 import type { EmulatorHooks } from './hooks.js';
 import { Retval, statusFlags, type Handler, type HandlerContext, type Registration, type Value } from './handler.js';
@@ -51,6 +51,8 @@ export interface VppEmulatorOptions {
 interface Conn {
   sock: net.Socket;
   decoder: FrameDecoder;
+  /** Replies are encoded into it; what one turn of the event loop produced leaves in one write. */
+  writer: FrameWriter;
   reg: RegConn | null;
 }
 
@@ -72,7 +74,11 @@ export class VppEmulator {
   private nameById = new Map<number, string>();
   private tableEntries: { index: number; name: string }[] = [];
   private readonly handlers: Record<string, Handler>;
+  /** The handler running asynchronously (a hook doing kernel work), if any ... */
   private chain: Promise<void> = Promise.resolve();
+  private waiting = false;
+  /** ... and the messages that arrived meanwhile: handled in arrival order, as VPP's main thread does. */
+  private readonly backlog: Array<[Conn, Buffer]> = [];
 
   constructor(private opts: VppEmulatorOptions) {
     this.registry = opts.registry ?? ApiRegistry.fromDir(requireDir(opts.apiDir));
@@ -170,18 +176,21 @@ export class VppEmulator {
   // ---- connections ----
 
   private accept(sock: net.Socket): void {
-    const conn: Conn = { sock, decoder: new FrameDecoder(), reg: null };
+    const writer = new FrameWriter((bytes) => {
+      if (sock.destroyed) return true;
+      sock.write(bytes);
+      return sock.writableLength === 0;
+    });
+    const conn: Conn = { sock, decoder: new FrameDecoder(), writer, reg: null };
     this.conns.add(conn);
+    const onFrame = (b: Buffer, start: number, end: number): void => this.arrived(conn, b.subarray(start, end));
     sock.on('data', (chunk: Buffer) => {
-      let frames: Buffer[];
       try {
-        frames = conn.decoder.push(chunk);
+        conn.decoder.feed(chunk, onFrame);
       } catch (err) {
         this.log(`bad framing from client: ${(err as Error).message}; closing`);
         sock.destroy();
-        return;
       }
-      for (const f of frames) this.chain = this.chain.then(() => this.dispatch(conn, f)).catch((e) => this.log(`handler crash: ${(e as Error).stack}`));
     });
     sock.on('error', () => {});
     sock.on('close', () => {
@@ -190,7 +199,39 @@ export class VppEmulator {
     });
   }
 
-  private async dispatch(conn: Conn, payload: Buffer): Promise<void> {
+  /** One message at a time: synchronous handlers at once, an asynchronous one holds the rest back. */
+  private arrived(conn: Conn, payload: Buffer): void {
+    if (this.waiting) {
+      this.backlog.push([conn, payload]);
+      return;
+    }
+    this.handle(conn, payload);
+    while (!this.waiting && this.backlog.length) {
+      const [c, m] = this.backlog.shift()!;
+      this.handle(c, m);
+    }
+  }
+
+  private handle(conn: Conn, payload: Buffer): void {
+    let pending: Promise<void> | void;
+    try {
+      pending = this.dispatch(conn, payload);
+    } catch (e) {
+      this.log(`handler crash: ${(e as Error).stack}`);
+      return;
+    }
+    if (!pending) return;
+    this.waiting = true;
+    this.chain = pending.catch((e) => this.log(`handler crash: ${(e as Error).stack}`)).then(() => {
+      this.waiting = false;
+      if (this.backlog.length) {
+        const [c, m] = this.backlog.shift()!;
+        this.arrived(c, m);
+      }
+    });
+  }
+
+  private dispatch(conn: Conn, payload: Buffer): Promise<void> | void {
     if (payload.length < 2) {
       this.log(`message of ${payload.length} bytes without id dropped`);
       return;
@@ -225,18 +266,27 @@ export class VppEmulator {
       this.log(`${name}: client_index ${req.client_index} is not registered, dropped`);
       return;
     }
-    const ctx = this.context(reg, req.context);
-    let reply: Value | undefined;
+    let out: ReturnType<Handler>;
     try {
-      reply = await handler(req, ctx);
-      if (reply === undefined) return;
-      reply = { retval: 0, ...reply };
+      out = handler(req, this.context(reg, req.context));
     } catch (err) {
+      return this.answer(reg, name, req, undefined, err);
+    }
+    if (out instanceof Promise) {
+      return out.then((v) => this.answer(reg, name, req, v, null), (err) => this.answer(reg, name, req, undefined, err));
+    }
+    this.answer(reg, name, req, out, null);
+  }
+
+  /** The reply to a handled request: its fields with retval 0, a Retval's code, or none. */
+  private answer(reg: RegConn, name: string, req: Value, fields: Value | undefined, err: unknown): void {
+    if (err !== null) {
       if (!(err instanceof Retval)) throw err;
       this.log(`${name}: retval ${err.code}: ${err.message}`);
-      reply = { ...err.fields, retval: err.code };
+      this.sendTo(reg, `${name}_reply`, { ...err.fields, retval: err.code, context: req.context });
+    } else if (fields !== undefined) {
+      this.sendTo(reg, `${name}_reply`, { retval: 0, ...fields, context: req.context });
     }
-    this.sendTo(reg, `${name}_reply`, { ...reply, context: req.context });
   }
 
   private context(reg: RegConn, context: number): HandlerContext {
@@ -280,6 +330,7 @@ export class VppEmulator {
     this.sendTo(caller, 'sockclnt_delete_reply', { context: req.context, response: 1 });
     this.registrations.delete(target.handle);
     target.conn.reg = null;
+    target.conn.writer.flush(); // the reply goes out before the close
     target.conn.sock.end();
     void conn;
   }
@@ -300,15 +351,17 @@ export class VppEmulator {
       this.log(`cannot send ${name}: not in this emulator's message table`);
       return;
     }
-    let bytes: Uint8Array;
+    if (reg.conn.sock.destroyed) return;
+    const w = reg.conn.writer;
     try {
       const codec = this.registry.message(name);
-      bytes = codec.encode({ ...pick(codec, value), _vl_msg_id: id });
+      const at = codec.encodeInto(pick(codec, value), w); // first: it may move w to a new slab
+      w.dv.setUint16(at, id);
     } catch (err) {
       this.log(`cannot encode ${name}: ${(err as Error).message}`);
       return;
     }
-    if (!reg.conn.sock.destroyed) reg.conn.sock.write(encodeFrame(bytes));
+    w.commit();
   }
 
   private log(line: string): void {
@@ -324,15 +377,28 @@ export async function startVppEmulator(opts: VppEmulatorOptions): Promise<VppEmu
   return e;
 }
 
+/** Field names per message, looked up once. */
+const fieldNames = new WeakMap<MessageCodec, Set<string>>();
+function namesOf(codec: MessageCodec): Set<string> {
+  let n = fieldNames.get(codec);
+  if (!n) fieldNames.set(codec, (n = new Set(codec.fields.map((f) => f.name))));
+  return n;
+}
+
 function hasField(codec: MessageCodec, f: string): boolean {
-  return codec.fields.some((x) => x.name === f);
+  return namesOf(codec).has(f);
 }
 
 /** Only the fields the message has (handlers may return extras such as internal notes). */
 function pick(codec: MessageCodec, v: Value): Value {
-  const out: Value = {};
-  for (const f of codec.fields) if (f.name in v) out[f.name] = v[f.name];
-  return out;
+  const names = namesOf(codec);
+  for (const k in v) {
+    if (names.has(k)) continue;
+    const out: Value = {};
+    for (const n of names) if (n in v) out[n] = v[n];
+    return out;
+  }
+  return v;
 }
 
 function requireDir(dir: string | undefined): string {

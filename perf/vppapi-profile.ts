@@ -1,0 +1,80 @@
+// Where the VPP API client's time goes: a V8 CPU profile of this process (node:inspector, no
+// flags needed) with each sample's function put in one stage. Stages follow the code layers:
+// the codec's generated encoders and decoders, the framing (FrameWriter/FrameDecoder), Node's
+// socket streams with the write syscalls under them, the client's own bookkeeping (contexts,
+// timeouts, routing), promise and tick machinery, GC, and time with nothing to do (waiting for
+// the peer). Only self time counts, so every sample lands in exactly one stage.
+import { Session } from 'node:inspector';
+
+export interface StageShare {
+  stage: string;
+  /** Share of all samples, 0..1. */
+  share: number;
+}
+
+interface CallFrame { functionName: string; url: string }
+interface ProfileNode { id: number; callFrame: CallFrame }
+interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
+
+export const STAGES = [
+  'encode', 'decode', 'framing', 'socket write (Node streams + syscall)', 'socket read (Node streams)',
+  'client bookkeeping', 'promises and ticks', 'GC', 'benchmark driver', 'other', 'idle (waiting for the peer)',
+] as const;
+export type Stage = (typeof STAGES)[number];
+
+const ENCODE_HELPERS = /^(encode|encodeInto|writeStr|writeCStr|utf8len|bytesLen|fixedBytes|obj|arr|arrN|unionKey|room|commit|frame)$/;
+const DECODE_HELPERS = /^(decode|decodeRange|readStr|readCStr|guessArm|trunc|short)$/;
+
+/** The stage a function's own time belongs to. */
+export function stageOf(f: CallFrame): Stage {
+  const { functionName: fn, url } = f;
+  if (fn === '(idle)') return 'idle (waiting for the peer)';
+  if (fn === '(garbage collector)') return 'GC';
+  if (url === '' && fn === 'encode') return 'encode';
+  if (url === '' && fn === 'encodeInto') return 'encode';
+  if (url === '' && fn === 'decode') return 'decode';
+  if (url.includes('/vppapi/codec/')) return DECODE_HELPERS.test(fn) ? 'decode' : ENCODE_HELPERS.test(fn) ? 'encode' : 'other';
+  if (url.includes('/vppapi/transport/frame')) return 'framing';
+  if (fn === 'writeBuffer' || fn === 'writev' || /stream_base_commons|streams\/writable|node:net/.test(url) && !/onStreamRead/.test(fn)) {
+    return 'socket write (Node streams + syscall)';
+  }
+  if (/onStreamRead|streams\/readable/.test(fn + ' ' + url) || (url === 'node:events' && fn === 'emit')) return 'socket read (Node streams)';
+  if (url.includes('/vppapi/client/') || url.includes('/vppapi/transport/')) return 'client bookkeeping';
+  if (fn === 'runMicrotasks' || url.includes('task_queues') || fn === 'Promise' || fn === 'resolve' || fn === 'then') return 'promises and ticks';
+  if (url.includes('/perf/')) return 'benchmark driver';
+  return 'other';
+}
+
+/** Shares of self time per stage, largest first. */
+export function breakdown(profile: CpuProfile): StageShare[] {
+  const stageById = new Map(profile.nodes.map((n) => [n.id, stageOf(n.callFrame)]));
+  const us = new Map<Stage, number>();
+  let total = 0;
+  for (let i = 0; i < profile.samples.length; i++) {
+    const dt = profile.timeDeltas[i] ?? 0;
+    const s = stageById.get(profile.samples[i]!) ?? 'other';
+    us.set(s, (us.get(s) ?? 0) + dt);
+    total += dt;
+  }
+  return STAGES.map((stage) => ({ stage, share: total ? (us.get(stage) ?? 0) / total : 0 }))
+    .filter((s) => s.share > 0)
+    .sort((a, b) => b.share - a.share);
+}
+
+/** Runs fn under the CPU profiler (sampling every intervalUs) and returns the stage shares. */
+export async function profiled(fn: () => Promise<void>, intervalUs = 200): Promise<StageShare[]> {
+  const session = new Session();
+  session.connect();
+  const post = <T>(method: string, params?: object): Promise<T> =>
+    new Promise((resolve, reject) => session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res as T))));
+  try {
+    await post('Profiler.enable');
+    await post('Profiler.setSamplingInterval', { interval: intervalUs });
+    await post('Profiler.start');
+    await fn();
+    const { profile } = await post<{ profile: CpuProfile }>('Profiler.stop');
+    return breakdown(profile);
+  } finally {
+    session.disconnect();
+  }
+}
