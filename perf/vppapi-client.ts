@@ -1,63 +1,239 @@
-// Benchmark (not a test): control_ping round trips per second against the VPP emulator (a test
-// double; real VPP numbers will differ), sequential (one in flight) and pipelined (N in flight).
-//   node dist/perf/vppapi-client.js [--count N] [--window W]
+// Benchmark (not a test) of the VPP API client: control_ping round trips one at a time and with
+// W in flight, and a dump of N interfaces, against
+//  - the VPP emulator (a test double) in a process of its own, or
+//  - a running VPP (its API socket and .api.json directory; TSVPP_VPP in `tsvpp perf --all`).
+// The client runs in its own process too, pinned to the CPU opposite the emulator when taskset is
+// there. Each figure comes with the client's CPU time per round trip and how busy the client
+// process was (CPU time over wall time: well below 1, the client was not what limited the rate),
+// messages per socket write (batching), and the peer's CPU share when it is a process on this
+// machine (VPP without poll-sleep-usec polls at 100% whatever it does). --profile adds where the
+// client's time went at the largest window (perf/vppapi-profile.ts).
+//   node dist/perf/vppapi-client.js [--count N] [--windows 1,16,256] [--interfaces N] [--dumps N]
+//        [--profile] [--socket PATH --api-dir DIR] [--json]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../src/vppapi/codec/index.js';
 import { VppClient } from '../src/vppapi/client/index.js';
-import { startVppEmulator } from '../test/support/vpp-emulator/index.js';
+import { startProc, type Proc } from './peers/procs.js';
+import { pinnedNode } from './harness/machine.js';
+import { profiled, type StageShare } from './vppapi-profile.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, HERE.includes(path.join('dist', 'perf')) ? '../..' : '..');
+const FIXTURE_API_DIR = path.join(ROOT, 'test', 'fixtures', 'vppapi', 'api-json');
+const EMULATOR_MAIN = path.join(ROOT, 'dist', 'test', 'support', 'vpp-emulator', 'main.js');
+const THIS = path.join(ROOT, 'dist', 'perf', 'vppapi-client.js');
+
+/** The emulator's process and the client's, on different CPUs. */
+const PEER_CPU = 0;
+const CLIENT_CPU = 1;
 
 export interface BenchOptions {
+  /** A running VPP's API socket (with apiDir its definitions); default: start the emulator. */
+  socket?: string;
   apiDir?: string;
-  /** Round trips per mode. */
+  /** Round trips per pipelined figure (sequential: a tenth of it). */
   count?: number;
-  /** Requests in flight in pipelined mode. */
-  window?: number;
+  /** Requests in flight; 1 is the sequential figure. */
+  windows?: number[];
+  /** Interfaces to create for the dump figure (0: no dump figure). */
+  interfaces?: number;
+  /** Dumps timed (median reported). */
+  dumps?: number;
+  /** Also break the client's time down by stage at the largest window. */
+  profile?: boolean;
+}
+
+export interface ClientFigure {
+  window: number;
+  perSec: number;
+  /** Client process CPU (user + system, all threads) per round trip. */
+  clientUsPerOp: number;
+  /** Client CPU time over wall time. */
+  clientBusy: number;
+  /** The peer process's CPU time over wall time (null when it is not a local process). */
+  peerBusy: number | null;
+  /** Requests per socket write, replies per socket read. */
+  perWrite: number;
+  perRead: number;
+}
+
+export interface DumpFigure {
+  interfaces: number;
+  /** Median and fastest of the timed dumps. */
+  ms: number;
+  minMs: number;
+  clientMsCpu: number;
 }
 
 export interface BenchResult {
+  /** What answered: the emulator or VPP with its version. */
+  peer: string;
+  figures: ClientFigure[];
+  dump: DumpFigure | null;
+  breakdown: StageShare[] | null;
+  count: number;
+  // The first perf --all figures, kept for their readers.
   sequentialPerSec: number;
   pipelinedPerSec: number;
-  count: number;
   window: number;
 }
 
+/** Runs the benchmark in a pinned child process (as `tsvpp perf --all` does); resolves with its result. */
 export async function benchClient(opts: BenchOptions = {}): Promise<BenchResult> {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const apiDir = opts.apiDir ?? [path.resolve(here, '../../test/fixtures/vppapi/api-json'), path.resolve(here, '../test/fixtures/vppapi/api-json')].find((p) => fs.existsSync(p))!;
-  const count = opts.count ?? 20_000;
-  const window = opts.window ?? 64;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvpp-bench-'));
-  const registry = ApiRegistry.fromDir(apiDir);
-  const emu = await startVppEmulator({ socketPath: path.join(dir, 'api.sock'), registry });
-  const c = await VppClient.connect({ socket: path.join(dir, 'api.sock'), registry });
+  const args = ['--json', '--count', String(opts.count ?? 100_000), '--windows', (opts.windows ?? [1, 16, 256]).join(','),
+    '--interfaces', String(opts.interfaces ?? 1000), '--dumps', String(opts.dumps ?? 20)];
+  if (opts.socket) args.push('--socket', opts.socket);
+  if (opts.apiDir) args.push('--api-dir', opts.apiDir);
+  if (opts.profile) args.push('--profile');
+  const c = pinnedNode(CLIENT_CPU, THIS, args);
+  const p = startProc({ name: 'vppapi-client-bench', cmd: c.cmd, args: c.args });
+  if (!(await p.waitExit(600_000))) await p.stop(1_000);
+  const out = p.output().trim().split('\n').filter((l) => l.startsWith('{')).pop();
+  if (!out) throw new Error(`client benchmark failed: ${p.tail(10)}`);
+  return JSON.parse(out) as BenchResult;
+}
+
+/** CPU seconds (user + system) of a process from /proc, or null. */
+function procCpu(pid: number): number | null {
   try {
-    for (let i = 0; i < 500; i++) await c.request('control_ping'); // warm-up (codec compile, JIT)
-    let t = process.hrtime.bigint();
-    for (let i = 0; i < count; i++) await c.request('control_ping');
-    const seq = count / (Number(process.hrtime.bigint() - t) / 1e9);
-    t = process.hrtime.bigint();
-    let sent = 0;
-    const worker = async (): Promise<void> => {
-      while (sent < count) {
-        sent++;
-        await c.request('control_ping');
-      }
+    const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
+}
+
+async function startEmulator(dir: string, apiDir: string): Promise<{ socket: string; proc: Proc }> {
+  const socket = path.join(dir, 'api.sock');
+  const c = pinnedNode(PEER_CPU, EMULATOR_MAIN, ['--socket', socket, '--api-dir', apiDir, '--runtime-dir', dir]);
+  const proc = startProc({ name: 'vpp-emulator', cmd: c.cmd, args: c.args });
+  await proc.waitFor(/"ready"/, 15_000);
+  return { socket, proc };
+}
+
+/** The measurements, in this process. */
+export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
+  const count = opts.count ?? 100_000;
+  const windows = opts.windows ?? [1, 16, 256];
+  const apiDir = opts.apiDir ?? FIXTURE_API_DIR;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvpp-bench-'));
+  const emu = opts.socket ? null : await startEmulator(dir, apiDir);
+  const registry = ApiRegistry.fromDir(apiDir);
+  const c = await VppClient.connect({ socket: opts.socket ?? emu!.socket, registry, name: 'tsvpp-bench', timeoutMs: 30_000 });
+  try {
+    const version = (await c.request<{ version: string }>('show_version')).version;
+    const peerPid = emu ? emu.proc.pid : (await c.request<{ vpe_pid: number }>('control_ping')).vpe_pid;
+    for (let i = 0; i < 2000; i++) await c.request('control_ping'); // warm-up (codec compile, JIT)
+    await pipelined(c, 20_000, 64);
+
+    const figures: ClientFigure[] = [];
+    for (const w of windows) {
+      const n = w === 1 ? Math.max(1000, Math.round(count / 10)) : count;
+      const s0 = c.stats;
+      const cpu0 = process.cpuUsage();
+      const peer0 = procCpu(peerPid);
+      const t0 = process.hrtime.bigint();
+      await pipelined(c, n, w);
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      const cpu = process.cpuUsage(cpu0);
+      const peer1 = procCpu(peerPid);
+      const s1 = c.stats;
+      figures.push({
+        window: w,
+        perSec: Math.round(n / secs),
+        clientUsPerOp: (cpu.user + cpu.system) / n,
+        clientBusy: (cpu.user + cpu.system) / 1e6 / secs,
+        peerBusy: peer0 === null || peer1 === null ? null : (peer1 - peer0) / secs,
+        perWrite: (s1.sent - s0.sent) / Math.max(1, s1.writes - s0.writes),
+        perRead: (s1.received - s0.received) / Math.max(1, s1.reads - s0.reads),
+      });
+    }
+
+    let breakdown: StageShare[] | null = null;
+    if (opts.profile) breakdown = await profiled(() => pipelined(c, count, Math.max(...windows)));
+
+    const dump = opts.interfaces ? await dumpFigure(c, opts.interfaces, opts.dumps ?? 20) : null;
+    const seq = figures.find((f) => f.window === 1);
+    const top = figures.filter((f) => f.window > 1).pop();
+    return {
+      peer: emu ? `VPP emulator (test double, ${version})` : `VPP ${version}`,
+      figures, dump, breakdown, count,
+      sequentialPerSec: seq?.perSec ?? 0, pipelinedPerSec: top?.perSec ?? 0, window: top?.window ?? 0,
     };
-    await Promise.all(Array.from({ length: window }, worker));
-    const pipe = count / (Number(process.hrtime.bigint() - t) / 1e9);
-    return { sequentialPerSec: Math.round(seq), pipelinedPerSec: Math.round(pipe), count, window };
   } finally {
     await c.close();
-    await emu.close();
+    await emu?.proc.stop(5_000);
     fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 
+/** n control_pings with `window` in flight (1: one at a time). */
+async function pipelined(c: VppClient, n: number, window: number): Promise<void> {
+  let sent = 0;
+  const worker = async (): Promise<void> => {
+    while (sent < n) {
+      sent++;
+      await c.request('control_ping');
+    }
+  };
+  await Promise.all(Array.from({ length: window }, worker));
+}
+
+/** Creates `interfaces` memif interfaces, times `dumps` sw_interface_dumps, deletes them again. */
+async function dumpFigure(c: VppClient, interfaces: number, dumps: number): Promise<DumpFigure> {
+  const made: number[] = [];
+  try {
+    for (let k = 0; k < interfaces; k += 256) {
+      const batch = Array.from({ length: Math.min(256, interfaces - k) }, (_, j) =>
+        c.request<{ sw_if_index: number }>('memif_create', { role: 0, id: 0x7000_0000 + k + j, socket_id: 0 }));
+      for (const r of await Promise.all(batch)) made.push(r.sw_if_index);
+    }
+    for (let i = 0; i < 3; i++) await c.dump('sw_interface_dump', { sw_if_index: 0xffffffff });
+    const ms: number[] = [];
+    let got = 0;
+    const cpu0 = process.cpuUsage();
+    for (let i = 0; i < dumps; i++) {
+      const t0 = process.hrtime.bigint();
+      got = (await c.dump('sw_interface_dump', { sw_if_index: 0xffffffff })).length;
+      ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    }
+    const cpu = process.cpuUsage(cpu0);
+    ms.sort((a, b) => a - b);
+    if (got < interfaces) throw new Error(`sw_interface_dump returned ${got} interfaces, created ${interfaces}`);
+    return { interfaces: got, ms: ms[ms.length >> 1]!, minMs: ms[0]!, clientMsCpu: (cpu.user + cpu.system) / 1000 / dumps };
+  } finally {
+    for (let k = 0; k < made.length; k += 256) {
+      await Promise.all(made.slice(k, k + 256).map((i) => c.request('memif_delete', { sw_if_index: i })));
+    }
+  }
+}
+
+export function formatResult(r: BenchResult): string[] {
+  const pct = (x: number | null): string => (x === null ? '-' : `${Math.round(x * 100)}%`);
+  const lines = [`VPP API client against ${r.peer}:`];
+  lines.push('  in flight   round trips/s   client CPU/op   client busy   peer busy   per write   per read');
+  for (const f of r.figures) {
+    lines.push(`  ${String(f.window).padStart(9)}   ${String(f.perSec).padStart(13)}   ${f.clientUsPerOp.toFixed(2).padStart(10)} µs   ${pct(f.clientBusy).padStart(11)}   ${pct(f.peerBusy).padStart(9)}   ${f.perWrite.toFixed(1).padStart(9)}   ${f.perRead.toFixed(1).padStart(8)}`);
+  }
+  if (r.dump) lines.push(`  sw_interface_dump of ${r.dump.interfaces} interfaces: ${r.dump.ms.toFixed(2)} ms median (fastest ${r.dump.minMs.toFixed(2)} ms, client CPU ${r.dump.clientMsCpu.toFixed(2)} ms)`);
+  if (r.breakdown) {
+    lines.push('  where the client\'s time went (pipelined, CPU profile, self time):');
+    for (const s of r.breakdown) lines.push(`    ${(s.share * 100).toFixed(1).padStart(5)}%  ${s.stage.padEnd(38)} ${s.top.join(', ')}`);
+  }
+  return lines;
+}
+
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
-  const arg = (n: string): number | undefined => { const i = process.argv.indexOf(n); return i >= 0 ? Number(process.argv[i + 1]) : undefined; };
-  const r = await benchClient({ count: arg('--count'), window: arg('--window') });
-  console.log(`control_ping vs emulator: sequential ${r.sequentialPerSec}/s, pipelined (window ${r.window}) ${r.pipelinedPerSec}/s, ${r.count} each`);
+  const arg = (n: string): string | undefined => { const i = process.argv.indexOf(n); return i >= 0 ? process.argv[i + 1] : undefined; };
+  const num = (n: string): number | undefined => (arg(n) === undefined ? undefined : Number(arg(n)));
+  const r = await measureClient({
+    socket: arg('--socket'), apiDir: arg('--api-dir'), count: num('--count'), interfaces: num('--interfaces') ?? 1000, dumps: num('--dumps'),
+    windows: arg('--windows')?.split(',').map(Number), profile: process.argv.includes('--profile'),
+  });
+  if (process.argv.includes('--json')) console.log(JSON.stringify(r));
+  else for (const l of formatResult(r)) console.log(l);
 }

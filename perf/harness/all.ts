@@ -4,8 +4,8 @@
 // (pods with 0, 1, 3 custom interfaces; root only, else the output says so and skips that part).
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { describeMachine, machineInfo } from './machine.js';
-import { canPin, runLatencyScenario, runMemifScenario, type LatencyFigure } from './memif-run.js';
+import { canPin, describeMachine, machineInfo } from './machine.js';
+import { runLatencyScenario, runMemifScenario, type LatencyFigure } from './memif-run.js';
 import { Progress } from './progress.js';
 import {
   latencyScenarios, memifMatrix, runOrder, scenarioKey, summarize, type MemifScenario, type RunFigure,

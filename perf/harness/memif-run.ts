@@ -2,11 +2,12 @@
 // side is its own process (perf/harness/endpoint.ts or `tsvpp memif echo`), pinned with taskset
 // to the CPU opposite its peer when the machine has two or more; testpmd pins itself (--lcores).
 // The receiver measures: a tsvpp sink counts what arrived, testpmd rxonly reports Rx-pps.
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startProc, type Proc } from '../peers/procs.js';
+import { pinnedNode } from './machine.js';
 import type { Testpmd, TestpmdOptions } from '../peers/testpmd.js';
 import { RESULT_PREFIX } from './endpoint.js';
 import { type MemifScenario, type RunFigure, percentile } from './scenarios.js';
@@ -24,25 +25,16 @@ export interface RunOptions {
   verbose?: boolean;
 }
 
-const cpus = availableParallelism();
-const tasksetPath = ['/usr/bin/taskset', '/bin/taskset'].find((p) => existsSync(p));
-export const canPin = cpus >= 2 && tasksetPath !== undefined;
-
-/** [cmd, args] running node `script` pinned to `cpu` when possible. */
-function nodeCmd(cpu: number, script: string, args: string[]): { cmd: string; args: string[] } {
-  if (canPin) return { cmd: tasksetPath!, args: ['-c', String(cpu % cpus), process.execPath, script, ...args] };
-  return { cmd: process.execPath, args: [script, ...args] };
-}
 
 function endpoint(cpu: number, job: string, socket: string, role: 'master' | 'slave', s: MemifScenario, extra: string[], verbose?: boolean): Proc {
   const args = ['--job', job, '--socket', socket, '--role', role, '--size', String(s.size), '--burst', String(s.burst),
     '--queues', String(s.queues), '--mode', s.mode, ...extra];
-  const c = nodeCmd(cpu, ENDPOINT, args);
+  const c = pinnedNode(cpu, ENDPOINT, args);
   return startProc({ name: `tsvpp-${job}`, cmd: c.cmd, args: c.args, echo: verbose });
 }
 
 function echoPeer(cpu: number, socket: string, role: 'master' | 'slave', s: MemifScenario, verbose?: boolean): Proc {
-  const c = nodeCmd(cpu, TSVPP_MAIN, ['memif', 'echo', '--socket', socket, '--role', role, '--queues', String(s.queues),
+  const c = pinnedNode(cpu, TSVPP_MAIN, ['memif', 'echo', '--socket', socket, '--role', role, '--queues', String(s.queues),
     '--rx-mode', s.mode, '--stats-interval', '0']);
   return startProc({ name: 'tsvpp-echo', cmd: c.cmd, args: c.args, echo: verbose });
 }
@@ -156,7 +148,7 @@ export async function runLatencyScenario(s: MemifScenario, o: RunOptions): Promi
       tp = await startTestpmd({ role: 'server', socket: sock, forwardMode: 'io', echo: o.verbose });
     }
     const args = ['--job', 'pingpong', '--socket', sock, '--role', 'slave', '--size', String(s.size), '--count', String(o.pingCount)];
-    const c = nodeCmd(1, ENDPOINT, args);
+    const c = pinnedNode(1, ENDPOINT, args);
     const p = startProc({ name: 'tsvpp-pingpong', cmd: c.cmd, args: c.args, echo: o.verbose });
     procs.push(p);
     const r = await result<LatencyFigure & { firstError?: string }>(p, 60_000 + o.pingCount);

@@ -159,7 +159,8 @@ export class FrameDecoder {
 /**
  * The sending side: frames are written into a slab (header and payload in place, nothing copied
  * per message) and the slab's new bytes go to the socket in one write per turn of the event loop
- * (process.nextTick), however many messages were queued in it. A slab is written over again only
+ * (process.nextTick), however many messages were queued in it, or as soon as 4 KiB are waiting
+ * (the peer starts on a long batch while the rest is encoded). A slab is written over again only
  * once the socket has taken all of it; otherwise a full slab is replaced.
  */
 export class FrameWriter {
@@ -209,7 +210,8 @@ export class FrameWriter {
     this.end = this.open + this.openSize;
     this.open = -1;
     this.frames++;
-    if (!this.scheduled) {
+    if (this.end - this.flushed >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
       this.scheduled = true;
       process.nextTick(flushTick, this);
     }
@@ -239,6 +241,9 @@ export class FrameWriter {
     this.flushed = this.end = 0;
   }
 }
+
+/** Bytes waiting that are written at once rather than at the end of the turn. */
+const FLUSH_BYTES = 4096;
 
 function flushTick(w: FrameWriter): void {
   w.flush();

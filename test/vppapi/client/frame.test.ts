@@ -84,6 +84,15 @@ test('frames committed in one turn of the event loop leave in one write, each be
   assert.equal(writes[1], [...encodeFrame(Uint8Array.from([4]))]);
 });
 
+test('past 4 KiB waiting, frames are written at once instead of at the end of the turn', () => {
+  const writes: number[] = [];
+  const w = new FrameWriter((b) => { writes.push(b.length); return true; });
+  for (let k = 0; k < 4; k++) w.frame(new Uint8Array(1000)); // 4064 bytes with headers
+  assert.equal(writes, []);
+  w.frame(new Uint8Array(1000));
+  assert.equal(writes, [5 * 1016]);
+});
+
 test('a full slab is written out before the next frame; a payload larger than a slab gets its own', () => {
   for (const done of [true, false]) {
     const { w, writes } = recording(done);
