@@ -10,6 +10,7 @@ import { MemifQueue, type MemifQueueOptions, type OwnBuffers } from './queue.js'
 import { DESC_REGION_SHIFT, DESC_U32, DESC_WORDS, MEMIF_DESC_FLAG_NEXT, MEMIF_RING_FLAG_MASK_INT, MemifErrorCode as E } from '../wire.js';
 
 const NEXT = MEMIF_DESC_FLAG_NEXT;
+type ViolationCode = typeof E.CHAIN_OPEN | typeof E.CHAIN_TOO_LONG | typeof E.DESC_REGION | typeof E.DESC_BOUNDS | typeof E.DESC_LENGTH;
 const W_FR = DESC_U32.flagsRegion;
 const W_LEN = DESC_U32.length;
 const W_OFF = DESC_U32.offset;
@@ -94,16 +95,13 @@ export abstract class RxQueue extends MemifQueue {
       for (;;) {
         if (k === avail) {
           if (this.allowPartial) break outer;
-          throw new MemifRingError(
-            E.CHAIN_OPEN,
-            `${this.name} slot ${(cur + k - 1) & mask}: descriptor has NEXT set but is the last one published (${this.peerIndexName} ${peer})`,
-          );
+          throw this.violation(E.CHAIN_OPEN, (cur + k - 1) & mask, peer);
         }
         if (seg + k === maxSegs) {
           // A packet longer than the receiver accepts (like DPDK's mbuf segment limit): a policy
           // violation by the peer, reported like any other so the connection can be dropped.
           if (n === 0) {
-            throw new MemifRingError(E.CHAIN_TOO_LONG, `${this.name} slot ${cur & mask}: packet has more than ${maxSegs} segments (the receive burst's maxSegments)`);
+            throw this.violation(E.CHAIN_TOO_LONG, cur & mask, maxSegs);
           }
           break outer;
         }
@@ -113,18 +111,9 @@ export abstract class RxQueue extends MemifQueue {
         const len = desc[w + W_LEN]!;
         const off = desc[w + W_OFF]!;
         const region = w0 >>> DESC_REGION_SHIFT;
-        if (region >= nRegions) {
-          throw new MemifRingError(E.DESC_REGION, `${this.name} slot ${slot}: descriptor region ${region} does not exist (${nRegions} regions)`);
-        }
-        if (off + len > regSize[region]!) {
-          throw new MemifRingError(
-            E.DESC_BOUNDS,
-            `${this.name} slot ${slot}: descriptor offset 0x${off.toString(16)} + length ${len} exceeds region ${region} size ${regSize[region]}`,
-          );
-        }
-        if (len > capLimit) {
-          throw new MemifRingError(E.DESC_LENGTH, `${this.name} slot ${slot}: descriptor length ${len} exceeds the posted buffer size ${capLimit}`);
-        }
+        if (region >= nRegions) throw this.violation(E.DESC_REGION, slot, region);
+        if (off + len > regSize[region]!) throw this.violation(E.DESC_BOUNDS, slot, region, off, len);
+        if (len > capLimit) throw this.violation(E.DESC_LENGTH, slot, len);
         sRegion[seg + k] = region;
         sOffset[seg + k] = off;
         sLength[seg + k] = len;
@@ -148,6 +137,30 @@ export abstract class RxQueue extends MemifQueue {
     burst.regions = this.regU8;
     burst.regions32 = this.regU32;
     return n;
+  }
+
+  /**
+   * The error for what the peer got wrong at `slot`: the messages live here, so the descriptor loop
+   * in rx reads as the checks it makes (and carries no message building in its body).
+   */
+  private violation(code: ViolationCode, slot: number, a: number, b = 0, c = 0): MemifRingError {
+    const at = `${this.name} slot ${slot}`;
+    switch (code) {
+      case E.CHAIN_OPEN:
+        return new MemifRingError(code, `${at}: descriptor has NEXT set but is the last one published (${this.peerIndexName} ${a})`);
+      case E.CHAIN_TOO_LONG:
+        return new MemifRingError(code, `${at}: packet has more than ${a} segments (the receive burst's maxSegments)`);
+      case E.DESC_REGION:
+        return new MemifRingError(code, `${at}: descriptor region ${a} does not exist (${this.nRegions} regions)`);
+      case E.DESC_BOUNDS:
+        return new MemifRingError(code, `${at}: descriptor offset 0x${b.toString(16)} + length ${c} exceeds region ${a} size ${this.regSize[a]}`);
+      case E.DESC_LENGTH:
+        return new MemifRingError(code, `${at}: descriptor length ${a} exceeds the posted buffer size ${this.capLimit}`);
+      default: {
+        const never: never = code;
+        throw new Error(`rx: no message for ${String(never)}`);
+      }
+    }
   }
 
   /** Hands the oldest n received packets back to the peer. */
