@@ -93,7 +93,7 @@ export function goalRows(rows: readonly MemifRow[]): GoalRow[] {
     const ratio = num.mpps.median / den.mpps.median;
     out.push({ size, what, ratio, rounds: { min: Math.min(...per), max: Math.max(...per) }, goal, met: ratio >= goal });
   };
-  for (const size of [...new Set(rows.map((r) => r.size))].sort((a, b) => a - b)) {
+  for (const size of GOALS.sizes) {
     const oneway = find('tsvpp->tsvpp', size);
     add(size, `tsvpp->tsvpp / ${REFERENCE_PAIR}`, oneway, find(REFERENCE_PAIR, size), GOALS.onewayVsReference);
     add(size, 'tsvpp<->tsvpp echo / tsvpp->tsvpp one-way', find('tsvpp<->tsvpp', size), oneway, GOALS.echoVsOneway);

@@ -29,7 +29,10 @@ function decades(lo: number, hi: number): number[] {
 function panel(x0: number, y0: number, w: number, h: number, title: string, unit: string, series: ChartSeries[], sizes: number[]): string {
   const vals = series.flatMap((s) => s.points.flatMap((p) => [p.min, p.max, p.median])).filter((v) => v > 0 && Number.isFinite(v));
   const ticks = decades(vals.length ? Math.min(...vals) : 0.1, vals.length ? Math.max(...vals) : 10);
-  const lo = Math.log10(ticks[0]!), hi = Math.log10(ticks[ticks.length - 1]!) || lo + 1;
+  // (The top decade may be 10^0 = 1, whose log is 0: only an axis of one decade needs widening.)
+  const lo = Math.log10(ticks[0]!);
+  const top = Math.log10(ticks[ticks.length - 1]!);
+  const hi = top > lo ? top : lo + 1;
   const y = (v: number) => y0 + h - ((Math.log10(Math.max(v, ticks[0]!)) - lo) / (hi - lo || 1)) * h;
   const x = (size: number) => x0 + ((sizes.indexOf(size) + 0.5) / sizes.length) * w;
   const o: string[] = [];
