@@ -4,7 +4,7 @@
  *    decodes re-encodes (or is refused with MemifProtocolError) to a message that decodes the same;
  *  - roundtrip: decodeMsg(encodeMsg(m)) equals m for every valid message;
  *  - session: a real tsvpp master on a real SOCK_SEQPACKET socket, fed by a raw slave
- *    (test/support/raw-memif-peer.ts) an arbitrary sequence of steps: the next message of a correct
+ *    (src/testing/raw-memif-peer.ts) an arbitrary sequence of steps: the next message of a correct
  *    handshake, any message of that handshake out of order, a correct message with bytes changed,
  *    arbitrary typed messages and raw datagrams of any length, each with or without fds (memfds,
  *    eventfds, the real region memfds). Properties: every message gets exactly one well-formed
@@ -23,7 +23,7 @@ import {
 import { initSharedMemory, planRegions, RingType, type MemoryPlan } from '../src/memif/ring/index.js';
 import { closeAll, createEventfd, createMemfd, MappedRegion, MAX_FDS_PER_MESSAGE, openFdCount, Reactor } from '../src/sys/index.js';
 import { newFds, openFds } from './support/fds.js';
-import { RawMemifPeer, describe } from '../test/support/raw-memif-peer.js';
+import { RawMemifPeer, describe } from '../src/testing/raw-memif-peer.js';
 import { errorText, runProperties, type FuzzProperty, type FuzzResult, type FuzzRunOptions } from './common.js';
 
 export const TARGET = 'memif-msg';

@@ -15,11 +15,12 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { ApiRegistry, ApiCodecError, sameJson, toHex, type ValueCodec } from '../src/vppapi/codec/index.js';
 import { arbitraryFor, containsAmbiguity } from '../src/vppapi/codec/arbitrary.js';
-import { ROOT, CORPUS_ROOT } from './common.js';
+import { shippedApiDir } from '../src/vppapi/client/registry.js';
+import { CORPUS_ROOT } from './common.js';
 import { damagedInputs } from './support/codec-damage.js';
 
 export const CORPUS_DIR = join(CORPUS_ROOT, 'vppapi');
-export const DEFAULT_API_DIR = join(ROOT, 'test', 'fixtures', 'vppapi', 'api-json');
+export const DEFAULT_API_DIR = shippedApiDir();
 
 /** One saved counterexample. */
 export interface CorpusEntry {

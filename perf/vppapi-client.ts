@@ -15,15 +15,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../src/vppapi/codec/index.js';
-import { VppClient } from '../src/vppapi/client/index.js';
+import { VppClient, shippedApiDir } from '../src/vppapi/client/index.js';
 import { startProc, type Proc } from './peers/procs.js';
 import { pinnedNode } from './harness/machine.js';
 import { profiled, type StageShare } from './vppapi-profile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, HERE.includes(path.join('dist', 'perf')) ? '../..' : '..');
-const FIXTURE_API_DIR = path.join(ROOT, 'test', 'fixtures', 'vppapi', 'api-json');
-const EMULATOR_MAIN = path.join(ROOT, 'dist', 'test', 'support', 'vpp-emulator', 'main.js');
+const EMULATOR_MAIN = path.join(ROOT, 'dist', 'src', 'testing', 'vpp-emulator', 'main.js');
 const THIS = path.join(ROOT, 'dist', 'perf', 'vppapi-client.js');
 
 /** The emulator's process and the client's, on different CPUs. */
@@ -119,7 +118,7 @@ async function startEmulator(dir: string, apiDir: string): Promise<{ socket: str
 export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
   const count = opts.count ?? 100_000;
   const windows = opts.windows ?? [1, 16, 256];
-  const apiDir = opts.apiDir ?? FIXTURE_API_DIR;
+  const apiDir = opts.apiDir ?? shippedApiDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvpp-bench-'));
   const emu = opts.socket ? null : await startEmulator(dir, apiDir);
   const registry = ApiRegistry.fromDir(apiDir);

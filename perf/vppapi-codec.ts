@@ -2,12 +2,10 @@
  * Codec throughput (a benchmark, not a test): encode and decode messages/s for three typical
  * messages. Run: node dist/perf/vppapi-codec.js [--seconds-per-case 1] [--api-dir DIR]
  */
-import { dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry, type MessageInput } from '../src/vppapi/codec/index.js';
-
-const HERE = dirname(fileURLToPath(import.meta.url));
-const ROOT = resolve(HERE, HERE.includes(join('dist', 'perf')) ? '../..' : '..');
+import { shippedApiDir } from '../src/vppapi/client/registry.js';
 
 export interface BenchOptions {
   apiDir?: string;
@@ -54,7 +52,7 @@ function rate(seconds: number, f: () => void): number {
 }
 
 export async function benchCodec(opts: BenchOptions = {}): Promise<BenchResult[]> {
-  const reg = ApiRegistry.fromDir(opts.apiDir ?? join(ROOT, 'test', 'fixtures', 'vppapi', 'api-json'));
+  const reg = ApiRegistry.fromDir(opts.apiDir ?? shippedApiDir());
   const secs = opts.secondsPerCase ?? 1;
   const out: BenchResult[] = [];
   for (const [name, value] of Object.entries(samples)) {

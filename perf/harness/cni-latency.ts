@@ -8,12 +8,12 @@
 // Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE]
 import { spawn, spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
-import { VppClient } from '../../src/vppapi/client/index.js';
+import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
@@ -21,14 +21,13 @@ import { podTag } from '../../src/cni/agent/vswitch.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { addNetns, createTapDevice, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
-import { startVppEmulator, type VppEmulator } from '../../test/support/vpp-emulator/index.js';
+import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { IP } from '../../src/cni/linux/ip.js';
 import { onExitCleanup } from '../peers/procs.js';
 import { percentile } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/harness
 const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.js');
-const API_DIR = [resolve(HERE, '../../../test/fixtures/vppapi/api-json'), resolve(HERE, '../../test/fixtures/vppapi/api-json')].find((p) => existsSync(p));
 
 export const CNI_LATENCY_SIZES = [0, 1, 3] as const;
 export type CustomIfCount = (typeof CNI_LATENCY_SIZES)[number];
@@ -55,7 +54,6 @@ export function latencyMs(xs: readonly number[]): LatencyMs {
 /** null when this process may create network namespaces, else why not. */
 export function cniLatencySkipReason(): string | null {
   if (process.getuid?.() !== 0) return 'the CNI ADD/DEL latency section needs root (network namespaces, veths, taps); run as root to include it';
-  if (!API_DIR) return 'VPP .api.json fixtures not found (test/fixtures/vppapi/api-json)';
   return null;
 }
 
@@ -107,7 +105,7 @@ class LatencyRig {
   }
 
   async start(): Promise<void> {
-    const registry = ApiRegistry.fromDir(API_DIR!);
+    const registry = ApiRegistry.fromDir(shippedApiDir());
     mkdirSync(this.config.podManifests!);
     writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map(manifest).join('---\n'));
     this.emu = await startVppEmulator({

@@ -8,7 +8,7 @@
 // Usage: node dist/perf/harness/endpoint.js --job J --socket S --role master|slave [--size --burst
 //        --queues --mode --duration-ms --count --check]
 import { MemifInterface } from '../../src/memif/index.js';
-import { parseFlags } from '../../src/cli/args.js';
+import { parseFlags } from '../../src/flags.js';
 import { runEchoTraffic, warmUp } from '../memif/traffic.js';
 import { runGenerator, runSink } from '../memif/oneway.js';
 import { runPingPong } from '../memif/latency.js';

@@ -9,24 +9,23 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
-import { VppClient } from '../../src/vppapi/client/index.js';
+import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { createTapDevice, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
-import { E, startVppEmulator, type VppEmulator } from '../../test/support/vpp-emulator/index.js';
-import { ipL2Handlers } from '../../test/support/vpp-emulator/handlers/ip-l2.js';
+import { E, startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { ipL2Handlers } from '../../src/testing/vpp-emulator/handlers/ip-l2.js';
 import { startProc, type Proc } from '../peers/procs.js';
 import { Etcd3 } from 'etcd3';
-import { KubeletStandin } from '../../test/support/kubelet-standin.js';
-import { startEtcd, type EtcdServer } from '../../test/support/etcd.js';
+import { KubeletStandin } from '../../src/testing/kubelet-standin.js';
+import { startEtcd, type EtcdServer } from '../peers/etcd.js';
 import { TSVPP_MAIN } from './common.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/soak
 const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.js');
-const API_DIR = [resolve(HERE, '../../../test/fixtures/vppapi/api-json'), resolve(HERE, '../../test/fixtures/vppapi/api-json')].find((p) => existsSync(p));
 
 export const POD = 'soak-pod';
 /** tap, veth and memif custom interfaces (plus eth0, a tap). */
@@ -83,10 +82,9 @@ export class CniRig {
   beforeVppCreate: ((kind: 'tap' | 'afpacket' | 'memif' | 'route') => void | Promise<void>) | null = null;
 
   private constructor() {
-    if (!API_DIR) throw new Error('VPP .api.json fixtures not found (test/fixtures/vppapi/api-json)');
     if (process.getuid?.() !== 0) throw new Error('the CNI soak scenarios need root (network namespaces, veths, taps)');
     this.dir = mkdtempSync(join(tmpdir(), 'tsvpp-soak-cni-'));
-    this.registry = ApiRegistry.fromDir(API_DIR);
+    this.registry = ApiRegistry.fromDir(shippedApiDir());
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
@@ -155,7 +153,7 @@ export class CniRig {
   async startAgentProcess(): Promise<void> {
     const c = this.config;
     const flags: Record<string, string | number> = {
-      '--vpp-api-socket': c.vppApiSocket, '--vpp-api-dir': API_DIR!, '--state-dir': c.stateDir, '--memif-socket-dir': c.memifSocketDir,
+      '--vpp-api-socket': c.vppApiSocket, '--vpp-api-dir': shippedApiDir(), '--state-dir': c.stateDir, '--memif-socket-dir': c.memifSocketDir,
       '--cni-socket': c.cniSocket, '--pod-manifests': c.podManifests!, '--node-id': c.nodeId, '--max-custom-interfaces': c.maxCustomInterfaces,
       // A separate process cannot be told that the emulator's taps need no /dev/vhost-net: eth0 is a veth here.
       '--eth0-kind': 'veth-afpacket',

@@ -1,5 +1,5 @@
 // `tsvpp fuzz`: runs one fuzz target (or all) for a while, or replays the saved counterexamples.
-import { parseFlags, UsageError } from './args.js';
+import { parseFlags, UsageError } from '../flags.js';
 import { TARGETS, target, type FuzzTarget } from '../../fuzz/targets.js';
 import { loadCorpus } from '../../fuzz/common.js';
 

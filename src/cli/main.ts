@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // The `tsvpp` command: picks a subcommand and hands it the rest of the arguments. Each
 // subcommand module is imported only when used, so `tsvpp memif echo` does not load the VPP codec.
-import { UsageError } from './args.js';
+import { UsageError } from '../flags.js';
 
 const usage = `usage: tsvpp <command> [flags]
 

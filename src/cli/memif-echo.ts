@@ -3,7 +3,7 @@
 // counters — a quick way to check one's own memif application.
 import { MemifInterface, type MemifConnection, type DisconnectInfo } from '../memif/index.js';
 import { MemifEcho } from '../memif/echo.js';
-import { parseFlags, UsageError } from './args.js';
+import { parseFlags, UsageError } from '../flags.js';
 
 const help = `usage: tsvpp memif echo --socket PATH --role master|slave [flags]
 

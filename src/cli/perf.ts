@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
 import { runEchoTraffic, warmUp, type TrafficResult } from '../../perf/memif/traffic.js';
 import { startProc, type Proc } from '../../perf/peers/procs.js';
-import { parseFlags, UsageError } from './args.js';
+import { parseFlags, UsageError } from '../flags.js';
 
 const help = `usage: tsvpp perf [flags]
 

@@ -5,7 +5,7 @@
 // its figures and appends them to a results file that `tsvpp soak summary` reads.
 import { appendFileSync, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parseFlags, UsageError } from './args.js';
+import { parseFlags, UsageError } from '../flags.js';
 
 const help = `usage: tsvpp soak SCENARIO [--short] [flags]
 

@@ -103,7 +103,7 @@ test('config: memif device plugin and etcd flags', async () => {
 
 test('agent with --memif-devices registers the device plugin with kubelet and unregisters on close', async () => {
   const { startAgent } = await import('../../src/cni/agent/agent.js');
-  const { KubeletStandin } = await import('../support/kubelet-standin.js');
+  const { KubeletStandin } = await import('../../src/testing/kubelet-standin.js');
   const { FakeVswitch, FakeIpam, FakeLinux } = await import('./fakes.js');
   const { ManifestPodSource } = await import('../../src/cni/pods/manifests.js');
   const { mkdirSync, existsSync } = await import('node:fs');

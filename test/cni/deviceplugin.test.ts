@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemifDevicePlugin } from '../../src/cni/deviceplugin/plugin.js';
 import { AllocationStore, randomMemifSecret } from '../../src/cni/deviceplugin/allocations.js';
-import { KubeletStandin } from '../support/kubelet-standin.js';
+import { KubeletStandin } from '../../src/testing/kubelet-standin.js';
 
 const root = mkdtempSync(join(tmpdir(), 'tsvpp-dp-'));
 const dpDir = join(root, 'device-plugins');

@@ -9,7 +9,7 @@ import { formatReport } from '../../perf/report/table.js';
 import { overheadVerdict } from '../../perf/cni-start.js';
 import { renderSvg, chartSeries } from '../../perf/report/svg.js';
 import { main } from '../../src/cli/perf.js';
-import { UsageError } from '../../src/cli/args.js';
+import { UsageError } from '../../src/flags.js';
 
 test('percentile and summarize', () => {
   assert.is(percentile([3, 1, 2], 50), 2);

@@ -11,8 +11,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
-import { VppClient } from '../../src/vppapi/client/index.js';
-import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../support/vpp-emulator/index.js';
+import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
+import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
@@ -22,7 +22,7 @@ import { addNetns, createTapDevice, deleteLinkIfExists, deleteNetns, listAddress
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
-const API_DIR = [resolve(here, '../../../test/fixtures/vppapi/api-json'), resolve(here, '../fixtures/vppapi/api-json')].find((p) => existsSync(p))!;
+const API_DIR = shippedApiDir();
 
 const rnd = randomBytes(3).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-cni-e2e-'));

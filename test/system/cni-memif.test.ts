@@ -15,9 +15,9 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Etcd3 } from 'etcd3';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
-import { VppClient } from '../../src/vppapi/client/index.js';
+import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { MemifInterface, RxBurst, type MemifConnection } from '../../src/memif/index.js';
-import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../support/vpp-emulator/index.js';
+import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
@@ -28,12 +28,12 @@ import { AllocationStore } from '../../src/cni/deviceplugin/allocations.js';
 import { PodResourcesClient } from '../../src/cni/podresources/client.js';
 import { PodResourcesMemifSource } from '../../src/cni/podresources/memif-source.js';
 import { EtcdKeyValueStore, type KeyValueStore } from '../../src/cni/etcd/store.js';
-import { KubeletStandin } from '../support/kubelet-standin.js';
-import { startEtcd, freePort, type EtcdServer } from '../support/etcd.js';
+import { KubeletStandin } from '../../src/testing/kubelet-standin.js';
+import { startEtcd, freePort, type EtcdServer } from '../../perf/peers/etcd.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
-const API_DIR = [resolve(here, '../../../test/fixtures/vppapi/api-json'), resolve(here, '../fixtures/vppapi/api-json')].find((p) => existsSync(p))!;
+const API_DIR = shippedApiDir();
 
 const rnd = randomBytes(3).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-cni-memif-'));

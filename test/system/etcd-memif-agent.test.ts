@@ -11,7 +11,7 @@ import { Etcd3 } from 'etcd3';
 import { MemifInterface, RxBurst, type DisconnectInfo } from '../../src/memif/index.js';
 import { MemifAgent, type AgentInterface } from '../../src/cni/memif-agent/agent.js';
 import { vnfInterfaceKey, vnfMemifInterface } from '../../src/cni/etcd/vnf-config.js';
-import { startEtcd, type EtcdServer } from '../support/etcd.js';
+import { startEtcd, type EtcdServer } from '../../perf/peers/etcd.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 let etcd: EtcdServer;

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Etcd3 } from 'etcd3';
-import { startEtcd, freePort, type EtcdServer } from '../support/etcd.js';
+import { startEtcd, freePort, type EtcdServer } from '../../perf/peers/etcd.js';
 import { EtcdKeyValueStore, EtcdError } from '../../src/cni/etcd/store.js';
 import { vnfInterfaceKey, vnfMemifInterface, parseVnfMemifInterface } from '../../src/cni/etcd/vnf-config.js';
 

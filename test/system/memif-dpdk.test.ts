@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemifInterface, MemifErrorCode as E, type DisconnectInfo } from '../../src/memif/index.js';
 import { runEchoTraffic, warmUp } from '../../perf/memif/traffic.js';
-import { startTestpmd, testpmdPids, type Testpmd } from '../support/testpmd.js';
-import { stopAll } from '../support/procs.js';
+import { startTestpmd, testpmdPids, type Testpmd } from '../../perf/peers/testpmd.js';
+import { stopAll } from '../../perf/peers/procs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-dpdk-'));
 let n = 0;

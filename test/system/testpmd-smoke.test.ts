@@ -6,8 +6,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startTestpmd, testpmdPids, RUNTIME_DIR, type Testpmd } from '../support/testpmd.js';
-import { stopAll } from '../support/procs.js';
+import { startTestpmd, testpmdPids, RUNTIME_DIR, type Testpmd } from '../../perf/peers/testpmd.js';
+import { stopAll } from '../../perf/peers/procs.js';
 
 test('testpmd macswap server receives from a testpmd txonly client, and both stop cleanly', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'tsvpp-testpmd-'));

@@ -6,7 +6,7 @@ export { MessageTable, splitNameCrc, formatTableReport } from './message-table.j
 export type { TableReport, CrcMismatch, VppTableEntry } from './message-table.js';
 export { vppErrno, vppErrnoCode, vppErrnoName, VPP_ERRNO_TABLE, VNET_API_ERROR_EAGAIN } from './api-errno.js';
 export type { VppErrno } from './api-errno.js';
-export { DEFAULT_API_DIR, loadApiRegistry } from './registry.js';
+export { DEFAULT_API_DIR, loadApiRegistry, shippedApiDir } from './registry.js';
 export { DEFAULT_API_SOCKET } from '../transport/socket-transport.js';
 export type { TransportStats } from '../transport/socket-transport.js';
 export { SOCKCLNT_CREATE_ID, SOCKCLNT_CREATE_REPLY_ID } from './handshake.js';

@@ -13,7 +13,7 @@ import {
 import { openFdCount, Reactor } from '../../../src/sys/index.js';
 import {
   RawMemifPeer, RawMemifListener, rawSlaveSetup, rawMasterHandshake, memfd, eventfd, initMsg, helloMsg, describe,
-} from '../../support/raw-memif-peer.js';
+} from '../../../src/testing/raw-memif-peer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-hostile-'));
 let n = 0;

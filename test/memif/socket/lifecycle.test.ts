@@ -11,7 +11,7 @@ import { pathToFileURL } from 'node:url';
 import { MemifInterface, MemifListener, MemifErrorCode as E, type DisconnectInfo, type MemifOptions, type MemifConnection } from '../../../src/memif/index.js';
 import { MsgType } from '../../../src/memif/wire.js';
 import { openFdCount, Reactor } from '../../../src/sys/index.js';
-import { RawMemifPeer, rawSlaveSetup } from '../../support/raw-memif-peer.js';
+import { RawMemifPeer, rawSlaveSetup } from '../../../src/testing/raw-memif-peer.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-lifecycle-'));
 let n = 0;

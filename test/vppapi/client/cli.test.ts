@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { callMain, type CliIo } from '../../../src/cli/api-call.js';
-import { startVppEmulator, type VppEmulator } from '../../support/vpp-emulator/index.js';
+import { startVppEmulator, type VppEmulator } from '../../../src/testing/vpp-emulator/index.js';
 import { registry, tempDir, API_DIR } from './helpers.js';
 
 const tmp = tempDir();

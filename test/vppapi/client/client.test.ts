@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { VppClient, VppApiError, VppTimeoutError, VppMessageUnavailableError, VppConnectError, VppDisconnectedError } from '../../../src/vppapi/client/index.js';
-import { startVppEmulator, type VppEmulator } from '../../support/vpp-emulator/index.js';
+import { startVppEmulator, type VppEmulator } from '../../../src/testing/vpp-emulator/index.js';
 import { registry, tempDir, until, sleep, prefix4, API_DIR } from './helpers.js';
 
 const tmp = tempDir();

@@ -1,14 +1,11 @@
-// Shared setup for client tests: one registry from the project's fixture copy, temp socket dirs.
+// Shared setup for client tests: one registry from the .api.json files tsvpp ships, temp socket dirs.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../../src/vppapi/codec/index.js';
+import { shippedApiDir } from '../../../src/vppapi/client/index.js';
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** test/fixtures/vppapi/api-json, found from dist/test/vppapi/client or test/vppapi/client. */
-export const API_DIR = [path.resolve(here, '../../../../test/fixtures/vppapi/api-json'), path.resolve(here, '../../fixtures/vppapi/api-json')]
-  .find((p) => fs.existsSync(p))!;
+export const API_DIR = shippedApiDir();
 
 let reg: ApiRegistry | undefined;
 export function registry(): ApiRegistry {

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VppClient, VppDisconnectedError, VppMessageUnavailableError, type TableReport } from '../../../src/vppapi/client/index.js';
-import { startVppEmulator } from '../../support/vpp-emulator/index.js';
+import { startVppEmulator } from '../../../src/testing/vpp-emulator/index.js';
 import { registry, tempDir, until, API_DIR } from './helpers.js';
 
 const tmp = tempDir();
@@ -80,7 +80,7 @@ test('reconnect after an in-process restart: pending fail, table re-read, subscr
 
 function startProcess(sock: string): Promise<ChildProcess> {
   const here = path.dirname(fileURLToPath(import.meta.url));
-  const main = path.resolve(here, '../../support/vpp-emulator/main.js');
+  const main = path.resolve(here, '../../../src/testing/vpp-emulator/main.js');
   const child = spawn(process.execPath, [main, '--socket', sock, '--api-dir', API_DIR, '--runtime-dir', tmp.dir], { stdio: ['ignore', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.stdout!.once('data', (d) => (String(d).includes('"ready"') ? resolve(child) : reject(new Error(String(d)))));

@@ -4,7 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { VppClient, typed } from '../../../src/vppapi/client/index.js';
 import { memif, interface_ } from '../../../src/vppapi/bindings/index.js';
-import { startVppEmulator, type VppEmulator } from '../../support/vpp-emulator/index.js';
+import { startVppEmulator, type VppEmulator } from '../../../src/testing/vpp-emulator/index.js';
 import { registry, tempDir } from './helpers.js';
 
 const tmp = tempDir();

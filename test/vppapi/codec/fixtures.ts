@@ -2,6 +2,7 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { shippedApiDir } from '../../../src/vppapi/client/registry.js';
 
 function repoRoot(): string {
   let d = dirname(fileURLToPath(import.meta.url));
@@ -15,7 +16,7 @@ function repoRoot(): string {
 
 export const ROOT = repoRoot();
 export const FIXTURES = join(ROOT, 'test', 'fixtures', 'vppapi');
-export const API_DIR = join(FIXTURES, 'api-json');
+export const API_DIR = shippedApiDir();
 export const VECTOR_DIR = join(FIXTURES, 'vectors');
 
 export interface Vector {

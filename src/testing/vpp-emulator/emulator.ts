@@ -9,8 +9,9 @@
 // ============================================================================================
 import * as net from 'node:net';
 import * as fs from 'node:fs';
-import { ApiRegistry, type MessageCodec } from '../../../src/vppapi/codec/index.js';
-import { FrameDecoder, FrameWriter } from '../../../src/vppapi/transport/frame.js';
+import { ApiRegistry, type MessageCodec } from '../../vppapi/codec/index.js';
+import { FrameDecoder, FrameWriter } from '../../vppapi/transport/frame.js';
+import { shippedApiDir } from '../../vppapi/client/registry.js';
 import { VppState, type EmuInterface } from './state.js';
 import type { EmulatorHooks } from './hooks.js';
 import { Retval, statusFlags, type Handler, type HandlerContext, type Registration, type Value } from './handler.js';
@@ -31,7 +32,7 @@ export interface TableOptions {
 
 export interface VppEmulatorOptions {
   socketPath: string;
-  /** Definitions: a directory of .api.json files, or a loaded registry. */
+  /** Definitions: a directory of .api.json files, or a loaded registry (default: the .api.json files tsvpp ships). */
   apiDir?: string;
   registry?: ApiRegistry;
   hooks?: EmulatorHooks;
@@ -81,7 +82,7 @@ export class VppEmulator {
   private readonly backlog: Array<[Conn, Buffer]> = [];
 
   constructor(private opts: VppEmulatorOptions) {
-    this.registry = opts.registry ?? ApiRegistry.fromDir(requireDir(opts.apiDir));
+    this.registry = opts.registry ?? ApiRegistry.fromDir(opts.apiDir ?? shippedApiDir());
     this.state = new VppState(this.runtimeDir);
     this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...neighborHandlers, ...natHandlers, ...opts.handlers };
     this.buildTable(opts.table ?? {});
@@ -401,7 +402,3 @@ function pick(codec: MessageCodec, v: Value): Value {
   return v;
 }
 
-function requireDir(dir: string | undefined): string {
-  if (!dir) throw new Error('emulator: give apiDir or registry');
-  return dir;
-}

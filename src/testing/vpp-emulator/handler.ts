@@ -4,7 +4,7 @@
 // request's context and retval 0 unless given), or undefined when VPP sends no reply (dumps:
 // they send details through ctx.details and the client's control_ping ends the dump).
 // Throwing Retval answers with that retval, as VPP's REPLY_MACRO does with `rv`.
-import { vppErrnoCode } from '../../../src/vppapi/client/api-errno.js';
+import { vppErrnoCode } from '../../vppapi/client/api-errno.js';
 import type { VppState, EmuInterface } from './state.js';
 import type { EmulatorHooks } from './hooks.js';
 

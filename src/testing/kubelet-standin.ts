@@ -10,8 +10,8 @@
 import * as grpc from '@grpc/grpc-js';
 import { readdirSync, rmSync, lstatSync } from 'node:fs';
 import { join } from 'node:path';
-import { devicePluginApi, podResourcesApi, unary } from '../../src/cni/protos/load.js';
-import type { AllocateResponse, ContainerAllocateResponse, Device, ListAndWatchResponse, PodResources, RegisterRequest } from '../../src/cni/protos/types.js';
+import { devicePluginApi, podResourcesApi, unary } from '../cni/protos/load.js';
+import type { AllocateResponse, ContainerAllocateResponse, Device, ListAndWatchResponse, PodResources, RegisterRequest } from '../cni/protos/types.js';
 
 interface Plugin { endpoint: string; client: grpc.Client; stream?: grpc.ClientReadableStream<ListAndWatchResponse>; devices: Device[]; updates: number }
 

@@ -1,5 +1,5 @@
 // Standalone VPP emulator process (a TEST DOUBLE, not VPP), for restart tests and manual use:
-//   node dist/test/support/vpp-emulator/main.js --socket PATH --api-dir DIR [--runtime-dir DIR]
+//   node dist/src/testing/vpp-emulator/main.js --socket PATH --api-dir DIR [--runtime-dir DIR]
 //        [--omit msg1,msg2] [--crc msg=0x12345678,...]
 // Prints one JSON line {"ready":PATH,"pid":N} on stdout once listening; exits 0 on SIGTERM/SIGINT.
 import { startVppEmulator } from './emulator.js';

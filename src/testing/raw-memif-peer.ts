@@ -7,10 +7,10 @@
 import {
   acceptSeqpacket, closeAll, closeFd, connectUnix, createEventfd, createMemfd, listenSeqpacket,
   MappedRegion, receiveMessage, sendMessage,
-} from '../../src/sys/index.js';
-import { initSharedMemory, planRegions, RingType, type MemoryPlan } from '../../src/memif/ring/index.js';
-import { decodeMsg, encodeMsg, MemifProtocolError } from '../../src/memif/socket/messages.js';
-import { MsgType, msgTypeName, type DisconnectMsg, type MemifMsg } from '../../src/memif/wire.js';
+} from '../sys/index.js';
+import { initSharedMemory, planRegions, RingType, type MemoryPlan } from '../memif/ring/index.js';
+import { decodeMsg, encodeMsg, MemifProtocolError } from '../memif/socket/messages.js';
+import { MsgType, msgTypeName, type DisconnectMsg, type MemifMsg } from '../memif/wire.js';
 import { unlinkSync } from 'node:fs';
 
 /** What came back: a decoded message with its fds, bytes that did not decode, or the end. */

@@ -1,5 +1,7 @@
 // A small, strict flag parser: `--name value`, `--name=value`, boolean `--flag`. Unknown flags and
 // bad values are errors that name the flag, so a typo never silently runs the default.
+// The tsvpp command (src/cli) and the tools' own processes (perf/harness/endpoint.ts) share it; it
+// imports nothing, so any layer may use it.
 export class UsageError extends Error {
   constructor(message: string) {
     super(message);

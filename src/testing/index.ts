@@ -1,0 +1,13 @@
+// tsvpp/testing: test doubles for your own tests (and ours), the way GoVPP ships a mock adapter.
+// Nothing here is used by the product (src/sys, memif, vppapi, cni, cli): the tools (perf/, fuzz/)
+// and the tests import it. Each double says in its header what it models and what it does not.
+//  - the VPP emulator: VPP's binary API socket protocol with a small stateful model, so a
+//    VppClient or the CNI agent can run without VPP (docs/vppapi-client.md);
+//  - the kubelet stand-in: kubelet's device plugin Registration and PodResources gRPC services;
+//  - a raw memif peer: speaks the memif control protocol byte by byte, so it can misbehave.
+export * from './vpp-emulator/index.js';
+export { KubeletStandin } from './kubelet-standin.js';
+export {
+  RawMemifPeer, RawMemifListener, rawSlaveSetup, rawMasterHandshake, helloMsg, initMsg, describe as describeReceived,
+} from './raw-memif-peer.js';
+export type { Received, RawSlaveSetup } from './raw-memif-peer.js';
