@@ -10,8 +10,9 @@ import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
 import { runEchoTraffic, warmUp, type TrafficResult } from '../../perf/memif/traffic.js';
 import { startProc, type Proc } from '../../perf/peers/procs.js';
 import { parseFlags, UsageError } from '../flags.js';
+import { SECTIONS, section } from '../../perf/harness/sections.js';
 
-const help = `usage: tsvpp perf [flags]
+const help = (): string => `usage: tsvpp perf [flags]
 
 With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets).
 
@@ -31,10 +32,9 @@ With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets).
 
 tsvpp perf --all [--full | --goals] [--repeats N] [--duration-ms MS] [--sizes 64,1500] [--skip LIST]
                  [--json FILE] [--svg FILE] [--ping-count N] [--verbose]
-  Every scenario in one run: memif one-way and echo for tsvpp<->tsvpp (two pinned processes),
-  tsvpp<->testpmd (both roles) and testpmd txonly->rxonly (the reference), alternated, with
-  repeats (median, min, max); ping-pong latency; vppapi codec and client; tsvpp-cni start time;
-  CNI ADD/DEL latency for pods with 0, 1, 3 custom interfaces (root: network namespaces).
+  Every section in one run, memif pairs alternated (tsvpp processes pinned to different cores),
+  with repeats (median, min, max):
+${SECTIONS.map((s) => `    ${s.name.padEnd(10)}${s.what}`).join('\n')}
   The default is a subset (sizes 64, 1500, 9000 at burst 32, polling, 1 queue, plus burst 256,
   interrupt mode and 2 queues at 64 B; ~10 min on 2 vCPUs); --full runs sizes 64/256/1500/9000 x
   bursts 32/64/256 x polling/interrupt x 1/2 queues. Without testpmd the tsvpp-only scenarios run.
@@ -43,7 +43,7 @@ tsvpp perf --all [--full | --goals] [--repeats N] [--duration-ms MS] [--sizes 64
   --repeats N       runs per scenario (default 3; 6 with --goals)
   --duration-ms MS  measured time per throughput run (default 2000)
   --sizes LIST      override the packet sizes
-  --skip LIST       leave out sections: memif,latency,vppapi,cni
+  --skip LIST       leave out sections: ${SECTIONS.map((s) => s.name).join(',')}
   --json FILE       write every figure as JSON (here --json takes a file)
   --svg FILE        write the throughput chart (Mpps and Gbit/s per size, one series per pair)`;
 
@@ -59,7 +59,7 @@ async function allMain(argv: string[]): Promise<number> {
     sizes: { type: 'string' }, skip: { type: 'string' }, json: { type: 'string' }, svg: { type: 'string' },
     'ping-count': { type: 'int', default: 20000 }, verbose: { type: 'bool' }, help: { type: 'bool' },
   });
-  if (flags.help) { console.log(help); return 0; }
+  if (flags.help) { console.log(help()); return 0; }
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   const sizes = flags.sizes?.split(',').map((x) => {
     const n = Number(x);
@@ -67,7 +67,7 @@ async function allMain(argv: string[]): Promise<number> {
     return n;
   });
   const skip = flags.skip ? flags.skip.split(',') : [];
-  for (const k of skip) if (!['memif', 'latency', 'vppapi', 'cni'].includes(k)) throw new UsageError(`--skip: unknown section '${k}' (memif, latency, vppapi, cni)`);
+  for (const k of skip) if (!section(k)) throw new UsageError(`--skip: unknown section '${k}' (${SECTIONS.map((s) => s.name).join(', ')})`);
   const repeats = flags.repeats ?? (flags.goals ? 6 : 3);
   if (repeats < 1) throw new UsageError(`--repeats must be at least 1, got ${repeats}`);
   if (flags.goals && flags.full) throw new UsageError('--goals and --full exclude each other');
@@ -108,7 +108,7 @@ async function singleMain(argv: string[]): Promise<number> {
     json: { type: 'bool' },
     help: { type: 'bool' },
   });
-  if (flags.help) { console.log(help); return 0; }
+  if (flags.help) { console.log(help()); return 0; }
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   if (flags.size! < 20 || flags.size! > 65535) throw new UsageError(`--size must be 20..65535, got ${flags.size}`);
   if (flags.packets! < 1) throw new UsageError(`--packets must be at least 1, got ${flags.packets}`);

@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { MsgType } from '../../../src/memif/index.js';
 import { C, errno, libc } from '../../../src/sys/libc.js';
 import { closeFd, SysError } from '../../../src/sys/index.js';
-import { describe, RawMemifPeer, rawSlaveSetup } from '../../support/raw-memif-peer.js';
+import { describe, RawMemifPeer, rawSlaveSetup } from '../../../src/testing/raw-memif-peer.js';
 
 const cli = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url));
 const preload = new URL('./shrink-after-measure.js', import.meta.url).href;

@@ -1,0 +1,178 @@
+// The sections of `tsvpp perf --all`, each listed once: runAll runs them in this order, `tsvpp perf`
+// takes its --skip names and help from this table, and a test checks that docs/perf.md describes
+// each one. A section fills its part of the report; a failed run is recorded, never thrown.
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { runLatencyScenario, runMemifScenario, type LatencyFigure } from './memif-run.js';
+import type { Progress } from './progress.js';
+import {
+  latencyScenarios, memifMatrix, runOrder, scenarioKey, summarize, type MatrixOptions, type MemifScenario, type RunFigure,
+} from './scenarios.js';
+import { goalRows, latencyRow, memifRows, type PerfReport } from '../report/model.js';
+
+/** What `tsvpp perf --all` asked for (a section reads the part it needs). */
+export interface SectionOptions {
+  repeats: number;
+  durationMs: number;
+  pingCount: number;
+  /** CNI ADD/DEL latency: pods per custom-interface count (default 20). */
+  cniPods?: number;
+  verbose?: boolean;
+}
+
+export interface SectionRun {
+  o: SectionOptions;
+  /** Which memif pairs and sizes (testpmd pairs left out when it is missing). */
+  matrix: MatrixOptions;
+  report: PerfReport;
+  progress: Progress;
+  say: (line: string) => void;
+}
+
+export interface PerfSection {
+  name: string;
+  what: string;
+  /** Runs under --goals (which runs only these). */
+  inGoals: boolean;
+  /** Progress steps (runs) the section will take. */
+  steps(o: SectionOptions, matrix: MatrixOptions): number;
+  run(c: SectionRun): Promise<void>;
+}
+
+const memifOrder = (o: SectionOptions, m: MatrixOptions) => runOrder(memifMatrix(m), o.repeats);
+
+export const SECTIONS: readonly PerfSection[] = [
+  {
+    name: 'memif',
+    what: 'one-way and echo throughput: tsvpp<->tsvpp, tsvpp<->testpmd, testpmd->testpmd (reference)',
+    inGoals: true,
+    steps: (o, m) => memifOrder(o, m).length,
+    run: async ({ o, matrix, report, progress }) => {
+      const results: { s: MemifScenario; fig: RunFigure }[] = [];
+      for (const { item: s, repeat } of memifOrder(o, matrix)) {
+        const lbl = `${scenarioKey(s)} #${repeat + 1}`;
+        progress.start(lbl);
+        let fig: RunFigure;
+        try {
+          fig = await runMemifScenario(s, { durationMs: o.durationMs, pingCount: o.pingCount, verbose: o.verbose });
+        } catch (e) {
+          fig = { mpps: 0, gbps: 0, lost: 0, corrupted: 0, error: firstLine(e) };
+        }
+        results.push({ s, fig });
+        progress.done(lbl, fig.error && !fig.mpps ? `FAILED ${fig.error}` : `${fig.mpps.toFixed(3)} Mpps ${fig.gbps.toFixed(2)} Gbit/s${fig.lost || fig.corrupted ? ` lost ${fig.lost} bad ${fig.corrupted}` : ''}`);
+      }
+      report.memif = memifRows(results);
+      report.goals = goalRows(report.memif);
+    },
+  },
+  {
+    name: 'latency',
+    what: 'ping-pong latency p50/p99/p99.9 (one packet in flight)',
+    inGoals: false,
+    steps: (o, m) => latencyScenarios(m).length * o.repeats,
+    run: async ({ o, matrix, report, progress }) => {
+      for (const s of latencyScenarios(matrix)) {
+        const runs: LatencyFigure[] = [];
+        for (let r = 0; r < o.repeats; r++) {
+          const lbl = `latency ${s.pair} ${s.size}B #${r + 1}`;
+          progress.start(lbl);
+          try {
+            runs.push(await runLatencyScenario(s, { durationMs: o.durationMs, pingCount: o.pingCount, verbose: o.verbose }));
+            const x = runs[runs.length - 1]!;
+            progress.done(lbl, `p50 ${x.p50.toFixed(1)} µs p99 ${x.p99.toFixed(1)} µs p99.9 ${x.p999.toFixed(1)} µs`);
+          } catch (e) {
+            runs.push({ p50: NaN, p99: NaN, p999: NaN, count: 0, lost: 0, error: firstLine(e) });
+            progress.done(lbl, `FAILED ${firstLine(e)}`);
+          }
+        }
+        report.latency.push(latencyRow(s.pair, s.size, runs));
+      }
+    },
+  },
+  {
+    name: 'vppapi',
+    what: 'VPP API codec encode/decode rates; client round trips against the VPP emulator',
+    inGoals: false,
+    steps: (o) => o.repeats,
+    run: async ({ o, report, progress }) => {
+      const { benchCodec } = await import('../vppapi-codec.js');
+      const { benchClient } = await import('../vppapi-client.js');
+      const codec = new Map<string, number[]>();
+      const seq: number[] = [], pipe: number[] = [];
+      let window = 64;
+      for (let r = 0; r < o.repeats; r++) {
+        const lbl = `vppapi codec + client #${r + 1}`;
+        progress.start(lbl);
+        try {
+          for (const c of await benchCodec({ secondsPerCase: 0.3 })) {
+            const k = `${c.name}\t${c.op}`;
+            codec.set(k, [...(codec.get(k) ?? []), c.perSec]);
+          }
+          const cl = await benchClient({ count: 5000 });
+          seq.push(cl.sequentialPerSec); pipe.push(cl.pipelinedPerSec); window = cl.window;
+          progress.done(lbl, `client ${cl.sequentialPerSec}/s sequential, ${cl.pipelinedPerSec}/s pipelined`);
+        } catch (e) {
+          progress.done(lbl, `FAILED ${firstLine(e)}`);
+        }
+      }
+      report.vppapi = {
+        codec: [...codec].map(([k, v]) => { const [name, op] = k.split('\t'); return { name: name!, op: op!, perSec: summarize(v) }; }),
+        client: { sequentialPerSec: summarize(seq), pipelinedPerSec: summarize(pipe), window },
+      };
+    },
+  },
+  {
+    name: 'cni',
+    what: 'tsvpp-cni start time; CNI ADD/DEL latency, pods with 0/1/3 custom interfaces (root)',
+    inGoals: false,
+    steps: () => 2,
+    run: async (c) => {
+      const { report, progress } = c;
+      progress.start('tsvpp-cni start');
+      try {
+        const { measure, overheadVerdict } = await import('../cni-start.js');
+        const cniMain = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cni', 'cni-main.js');
+        const n = 10;
+        const base = measure(['-e', '0'], {}, '', n);
+        const cni = measure([cniMain], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}', n);
+        report.cni = { startMs: summarize(cni), nodeBaselineMs: summarize(base), runs: n };
+        progress.done('tsvpp-cni start', `median ${report.cni.startMs.median.toFixed(1)} ms (node -e 0: ${report.cni.nodeBaselineMs.median.toFixed(1)} ms), ${overheadVerdict(report.cni.startMs.median, report.cni.nodeBaselineMs.median)}`);
+      } catch (e) {
+        progress.done('tsvpp-cni start', `FAILED ${firstLine(e)}`);
+      }
+      await runCniLatency(c);
+    },
+  },
+];
+
+export function section(name: string): PerfSection | undefined {
+  return SECTIONS.find((s) => s.name === name);
+}
+
+/** CNI ADD/DEL latency into report.cniLatency; without root a note instead (the part is skipped). */
+async function runCniLatency({ o, report, progress, say }: SectionRun): Promise<void> {
+  const pods = o.cniPods ?? 20;
+  const lbl = `CNI ADD/DEL latency, ${pods} pods x 0/1/3 custom interfaces`;
+  progress.start(lbl);
+  const { cniLatencySkipReason, runCniLatency } = await import('./cni-latency.js');
+  const why = cniLatencySkipReason();
+  if (why) {
+    const msg = `CNI ADD/DEL latency skipped: ${why}`;
+    report.notes.push(msg);
+    say(`note: ${msg}`);
+    progress.done(lbl, 'skipped (not root)');
+    return;
+  }
+  try {
+    const r = await runCniLatency({ podsPerSize: pods });
+    report.cniLatency = r;
+    const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
+    if (left.length) report.notes.push(`CNI ADD/DEL latency left behind: ${left.map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}`);
+    progress.done(lbl, r.rows.map((x) => `${x.customIfs} if: ADD p50 ${x.add.p50.toFixed(0)} DEL p50 ${x.del.p50.toFixed(0)} ms`).join(', '));
+  } catch (e) {
+    report.notes.push(`CNI ADD/DEL latency failed: ${firstLine(e)}`);
+    progress.done(lbl, `FAILED ${firstLine(e)}`);
+  }
+}
+
+export const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
