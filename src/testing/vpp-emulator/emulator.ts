@@ -6,6 +6,11 @@
 //  domains, IP tables/routes and nat44-ed static mappings. It forwards no packets and touches the
 //  host only through hooks. Return codes mimic VPP's handlers where they were checked against the
 //  VPP source (see docs/vppapi-client.md for which ones).
+//  NOT MODELLED: packets (no graph, no forwarding, nothing moves on a memif, tap or af_packet
+//  interface), the shared-memory API transport and the stats segment, messages without a handler
+//  (logged and dropped; the handled ones are listed in docs/vppapi-client.md), the CLI, worker
+//  threads and the barrier, and every return code not checked against the VPP source.
+//  Shipped as tsvpp/testing for tests; where it differs from real VPP, VPP is right.
 // ============================================================================================
 import * as net from 'node:net';
 import * as fs from 'node:fs';
