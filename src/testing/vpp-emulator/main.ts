@@ -1,7 +1,8 @@
 // Standalone VPP emulator process (a TEST DOUBLE, not VPP), for restart tests and manual use:
-//   node dist/src/testing/vpp-emulator/main.js --socket PATH --api-dir DIR [--runtime-dir DIR]
+//   node dist/src/testing/vpp-emulator/main.js --socket PATH [--api-dir DIR] [--runtime-dir DIR]
 //        [--omit msg1,msg2] [--crc msg=0x12345678,...]
-// Prints one JSON line {"ready":PATH,"pid":N} on stdout once listening; exits 0 on SIGTERM/SIGINT.
+// --api-dir defaults to the .api.json files tsvpp ships. Prints one JSON line {"ready":PATH,"pid":N}
+// on stdout once listening; exits 0 on SIGTERM/SIGINT.
 import { startVppEmulator } from './emulator.js';
 
 function arg(name: string): string | undefined {
@@ -10,7 +11,7 @@ function arg(name: string): string | undefined {
 }
 
 const socketPath = arg('--socket') ?? '/run/vpp/api.sock';
-const apiDir = arg('--api-dir') ?? '/usr/share/vpp/api';
+const apiDir = arg('--api-dir');
 const crcOverride: Record<string, string> = {};
 for (const kv of (arg('--crc') ?? '').split(',').filter(Boolean)) {
   const [k, v] = kv.split('=');
