@@ -157,4 +157,25 @@ test('tsvpp/testing: the example of docs/vppapi-client.md runs as written agains
   assert.is(r.stdout.trim(), 'memif1/0');
 });
 
+test('TypeScript users get types: the README and tsvpp/testing examples type-check against the installed package', async () => {
+  // The package ships .d.ts beside its .js; a strict consumer project resolves tsvpp/memif,
+  // tsvpp/vppapi and tsvpp/testing to them (no typescript is installed in the app: use ours).
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+  const doc = readFileSync(join(ROOT, 'docs', 'vppapi-client.md'), 'utf8');
+  const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g), ...doc.slice(doc.indexOf('## VPP emulator (`tsvpp/testing`)')).matchAll(/```ts\n([\s\S]*?)```/g)]
+    .map((m) => m[1]).filter((c) => /from 'tsvpp\/(memif|vppapi|testing)'/.test(c));
+  assert.ok(blocks.length >= 3, `expected the memif, VPP API and tsvpp/testing examples, found ${blocks.length}`);
+  const dir = join(app, 'typed');
+  mkdirSync(dir, { recursive: true });
+  blocks.forEach((c, i) => writeFileSync(join(dir, `example${i}.ts`), `export {};\n${c}`));
+  writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({
+    compilerOptions: { target: 'ES2022', module: 'NodeNext', moduleResolution: 'NodeNext', strict: true, noEmit: true,
+      skipLibCheck: false, typeRoots: [join(ROOT, 'node_modules', '@types')], types: ['node'] },
+    include: ['*.ts'],
+  }));
+  for (const f of ['dist/src/memif/index.d.ts', 'dist/src/vppapi/index.d.ts', 'dist/src/testing/index.d.ts']) assert.ok(packed.includes(f), `${f} is not in the tarball`);
+  const r = await run(process.execPath, [join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', dir], { cwd: dir });
+  assert.is(r.code, 0, show(r));
+});
+
 test.run();
