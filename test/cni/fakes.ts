@@ -213,9 +213,11 @@ export class FakeLinux implements LinuxOps, LinuxSide {
 export class FakeIpam implements Ipam {
   leases = new Map<string, string>(); // `${network}/${containerId}/${ifName}` -> address
   last = new Map<string, number>();
+  calls: string[] = [];
   failAt?: number;
   private n = 0;
   async allocate(r: IpamRange, k: { containerId: string; ifName: string }): Promise<Lease> {
+    this.calls.push(`allocate ${r.network} ${k.ifName}`);
     if (this.failAt !== undefined && this.n++ === this.failAt) throw new IpamError('ADD', r.network, 'no IP addresses available in range set', 999);
     const start = parseIp4(r.rangeStart!), end = parseIp4(r.rangeEnd!);
     const used = new Set([...this.leases.entries()].filter(([key]) => key.startsWith(`${r.network}/`)).map(([, a]) => a));

@@ -1,6 +1,5 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import fc from 'fast-check';
 import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -209,31 +208,38 @@ test('ADD twice without DEL is an error; CHECK reports what is missing', async (
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
 });
 
-test('property: a failure at any vswitch, Linux or IPAM step rolls back everything', async () => {
+test('a failure at every vswitch, Linux and IPAM step, one at a time, rolls back everything', async () => {
   const ann = { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth, m1/memif/l3net, b1/veth/l2net, s1/tap/stub', 'contivpp.io/service-endpoint-if': 'tap1' };
-  // Count the steps of one successful ADD first.
+  // Count the failure points of one successful ADD first, then fail at each of them in turn.
   const ref = world();
   await ref.store.init(); ref.linux.addNs('ns1'); ref.pods.put('p', ann, 1);
   await ref.p.handle(req('ADD', 'c0', 'p'));
-  const vsSteps = ref.vswitch.calls.length, lxSteps = ref.linux.calls.length;
-  await fc.assert(fc.asyncProperty(fc.constantFrom('vswitch', 'linux', 'ipam'), fc.nat(), async (where, n) => {
-    const w = world();
-    await w.store.init(); w.linux.addNs('ns1'); w.pods.put('p', ann, 1);
-    if (where === 'vswitch') w.vswitch.failAt = n % vsSteps;
-    else if (where === 'linux') w.linux.failAt = n % lxSteps;
-    else w.ipam.failAt = n % 4;
-    const e = await cniErr(w.p.handle(req('ADD', 'c1', 'p')));
-    assert.ok(e.code === 103 || e.code === 102, `${e.code} ${e.message}`);
-    w.vswitch.failAt = undefined; w.linux.failAt = undefined;
-    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 }, `${where}@${n}`);
-    assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo'], `${where}@${n}`);
-    assert.equal([...w.linux.ns.get('')!.keys()], [], `${where}@${n}`);
-    assert.is(w.ipam.leases.size, 0, `${where}@${n}`);
-    assert.equal(await w.store.listPods(), []);
-    assert.ok(!existsSync(w.config.memifSocketDir) || readdirSync(w.config.memifSocketDir).length === 0, 'memif socket dir left');
-    // And the pod can be added afterwards.
-    await w.p.handle(req('ADD', 'c1', 'p'));
-  }), { numRuns: 40 });
+  const steps = { vswitch: ref.vswitch.calls.length, linux: ref.linux.calls.length, ipam: ref.ipam.calls.length };
+  assert.ok(steps.vswitch > 20 && steps.linux > 10 && steps.ipam >= 3, JSON.stringify(steps));
+  console.log(`    failure points: ${steps.vswitch} vswitch, ${steps.linux} Linux, ${steps.ipam} IPAM`);
+  let injected = 0;
+  for (const where of ['vswitch', 'linux', 'ipam'] as const) {
+    for (let n = 0; n < steps[where]; n++) {
+      const at = `${where} step ${n} (${ref[where].calls[n]})`;
+      const w = world();
+      await w.store.init(); w.linux.addNs('ns1'); w.pods.put('p', ann, 1);
+      w[where].failAt = n;
+      const e = await cniErr(w.p.handle(req('ADD', 'c1', 'p')));
+      assert.ok(e.code === 103 || e.code === 102, `${at}: ${e.code} ${e.message}`);
+      assert.match(`${e.message} ${e.details}`, /injected failure|no IP addresses available/, at);
+      w[where].failAt = undefined;
+      assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 }, at);
+      assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo'], at);
+      assert.equal([...w.linux.ns.get('')!.keys()], [], at);
+      assert.is(w.ipam.leases.size, 0, at);
+      assert.equal(await w.store.listPods(), [], at);
+      assert.ok(!existsSync(w.config.memifSocketDir) || readdirSync(w.config.memifSocketDir).length === 0, `${at}: memif socket dir left`);
+      // And the pod can be added afterwards.
+      await w.p.handle(req('ADD', 'c1', 'p'));
+      injected++;
+    }
+  }
+  assert.is(injected, steps.vswitch + steps.linux + steps.ipam);
 });
 
 test('agent restart between ADD and DEL: a new pipeline over the same state deletes the pod', async () => {
