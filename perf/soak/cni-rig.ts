@@ -189,9 +189,9 @@ export class CniRig {
     this.netnsCreated.delete(name);
   }
 
-  /** Keys under /vnf-agent/ in etcd (none without etcd). */
+  /** Every key in etcd: pod-side config and label owner records (none without etcd). */
   async etcdKeys(): Promise<string[]> {
-    return this.etcdRaw ? Object.keys(await this.etcdRaw.getAll().prefix('/vnf-agent/').strings()).sort() : [];
+    return this.etcdRaw ? (await this.etcdRaw.getAll().keys()).sort() : [];
   }
 
   cni(command: 'ADD' | 'DEL' | 'CHECK', containerId: string, netns: string, extraConf: Record<string, unknown> = {}, pod: string = POD): Promise<CniResult> {

@@ -4,14 +4,15 @@
 // that could make a call hang; an etcd that refuses connections at ADD is in
 // test/system/cni-memif.test.ts), then resumed with SIGCONT.
 //
-//  1. ADD with etcd up → the key exists.  etcd frozen.
-//  2. DEL must not hang: it answers within a bound, as designed with code 103 "retry DEL" naming
-//     etcd; everything but the etcd key is gone (VPP, socket dir, leases) and the record keeps only
-//     the key. Meanwhile the agent serves: ADD/DEL of a pod without a label works.
-//  3. etcd resumed: DEL again succeeds, the key is deleted, nothing left.
-//  4. etcd frozen: ADD of the labelled pod fails within a bound with "etcd auto-configuration failed";
-//     etcd resumed: it applies the write it had queued, and the runtime's DEL removes the key (the
-//     record kept it), nothing left.  5. ADD works, DEL leaves nothing.
+//  1. ADD with etcd up → the label owner record and the config key exist.  etcd frozen.
+//  2. DEL must not hang: it answers within a bound (one etcd deadline), as designed with code 103
+//     "retry DEL" naming etcd; everything but etcd's part is gone (VPP, socket dir, leases) and the
+//     record keeps only the label claim and the key. Meanwhile the agent serves: ADD/DEL of a pod
+//     without a label works.
+//  3. etcd resumed: DEL again succeeds, the key and the label record are deleted, nothing left.
+//  4. etcd frozen: ADD of the labelled pod fails within a bound with "etcd auto-configuration failed"
+//     (its label claim gets no answer); etcd resumed: it applies the claim it had queued, and the
+//     runtime's DEL releases it (the record kept it), nothing left.  5. ADD works, DEL leaves nothing.
 import { CniRig, cniError, ANSWER_WITHIN_MS, VNF_PODS, type CniResult } from './cni-rig.js';
 import { soakReport, type Log, type SoakReport } from './common.js';
 
@@ -47,7 +48,7 @@ export async function runEtcdDown(o: EtcdDownOptions = {}): Promise<SoakReport> 
     const add = await r.cni('ADD', id, ns, {}, pod);
     if (add.code !== 0) throw new Error(`ADD with etcd up failed: ${err(add)}`);
     const keys = await r.etcdKeys();
-    if (keys.join() !== '/vnf-agent/vnf1/config/vpp/v2/interfaces/memif1') problems.push(`after ADD, etcd keys are [${keys.join(', ')}]`);
+    if (keys.join() !== '/tsvpp/microservice-label/vnf1,/vnf-agent/vnf1/config/vpp/v2/interfaces/memif1') problems.push(`after ADD, etcd keys are [${keys.join(', ')}]`);
 
     // 2. etcd frozen: DEL answers within the bound.
     freeze();
@@ -56,10 +57,11 @@ export async function runEtcdDown(o: EtcdDownOptions = {}): Promise<SoakReport> 
     if (del.ms > ANSWER_WITHIN_MS) problems.push(`DEL with etcd frozen took ${del.ms} ms`);
     if (del.r.code === 0) problems.push('DEL with etcd frozen succeeded although the etcd key could not be deleted');
     else if (!/etcd/.test(`${del.r.out?.msg} ${del.r.out?.details}`)) problems.push(`DEL with etcd frozen: the error does not name etcd: ${err(del.r)}`);
-    // Everything but the key is gone already; the record holds only the key (DEL retries it).
+    // Everything but etcd's part is gone already; the record holds only the label claim and the key
+    // (DEL retries them); after the key's deadline the claim was not waited for again.
     await left('after the DEL with etcd frozen', ['pod records', 'etcd keys', 'netns']);
     const rec = (await r.agent.store.loadPod(id))?.resources.map((x) => x.kind).join(',');
-    if (del.r.code !== 0 && rec !== 'etcd-key') problems.push(`after the DEL with etcd frozen the pod record holds [${rec}], expected only the etcd key`);
+    if (del.r.code !== 0 && rec !== 'label-claim,etcd-key') problems.push(`after the DEL with etcd frozen the pod record holds [${rec}], expected only the label claim and the etcd key`);
     // The agent serves meanwhile: a pod without a label.
     await r.kubelet!.admit('default', 'soak-pod', [{ name: 'c', count: 1 }]);
     const ns2 = await r.newNetns();
@@ -88,8 +90,8 @@ export async function runEtcdDown(o: EtcdDownOptions = {}): Promise<SoakReport> 
     if (add3.ms > ANSWER_WITHIN_MS) problems.push(`ADD with etcd frozen took ${add3.ms} ms`);
     if (add3.r.code === 0) problems.push('ADD with etcd frozen succeeded');
     else if (!/etcd auto-configuration failed/.test(String(add3.r.out?.msg))) problems.push(`ADD with etcd frozen: unexpected error ${err(add3.r)}`);
-    // etcd applies the write it had queued once it runs again: the rollback could not delete it
-    // (etcd frozen), so the record keeps the key and the runtime's DEL removes it.
+    // etcd applies the claim it had queued once it runs again: the rollback did not wait on etcd a
+    // second time, so the record keeps the claim and the runtime's DEL releases it.
     thaw();
     await left('after the ADD with etcd frozen', ['netns', 'pod records', 'etcd keys']);
     const del3 = await r.cni('DEL', id3, ns3, {}, pod);
@@ -100,7 +102,7 @@ export async function runEtcdDown(o: EtcdDownOptions = {}): Promise<SoakReport> 
     const add4 = await timed(() => r.cni('ADD', id3, ns3, {}, pod));
     figures['ADD, etcd back, ms'] = add4.ms;
     if (add4.r.code !== 0) problems.push(`ADD with etcd back failed: ${err(add4.r)}`);
-    else if ((await r.etcdKeys()).length !== 1) problems.push(`ADD with etcd back: etcd keys are [${(await r.etcdKeys()).join(', ')}]`);
+    else if ((await r.etcdKeys()).length !== 2) problems.push(`ADD with etcd back: etcd keys are [${(await r.etcdKeys()).join(', ')}] (expected the label owner and the memif1 config)`);
     const del4 = await r.cni('DEL', id3, ns3, {}, pod);
     if (del4.code !== 0) problems.push(`DEL with etcd back failed: ${err(del4)}`);
     await r.dropNetns(ns3);

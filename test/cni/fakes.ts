@@ -1,5 +1,5 @@
 // Test doubles for the agent pipeline: an in-memory vswitch (with optional Linux side effects, like
-// VPP's), an in-memory Linux, and an in-memory IPAM. Each records calls and can be told to fail.
+// VPP's), an in-memory Linux, an in-memory IPAM and an in-memory etcd. Each can be told to fail.
 import type { CreatedInterface, NatStaticMappingArgs, NeighborArgs, RouteArgs, Vswitch, VswitchInterface } from '../../src/cni/agent/vswitch.js';
 import { VswitchError } from '../../src/cni/agent/vswitch.js';
 import type { Ipam, LinuxOps } from '../../src/cni/agent/pipeline.js';
@@ -7,6 +7,7 @@ import type { AddrInfo, Link, RouteInfo, RouteSpec } from '../../src/cni/linux/i
 import type { IpamRange, Lease } from '../../src/cni/ipam.js';
 import { IpamError } from '../../src/cni/ipam.js';
 import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
+import type { KeyValueStore } from '../../src/cni/etcd/store.js';
 
 export interface FakeIf { swIfIndex: number; name: string; tag: string; up: boolean; kind: string; vrf: number; bd?: number; unnumberedFrom?: number; addrs: string[]; hostIfName?: string; hostNamespace?: string; mac: string }
 
@@ -237,4 +238,34 @@ export class FakeIpam implements Ipam {
   async check(r: IpamRange, k: { containerId: string; ifName: string }, address: string): Promise<void> {
     if (this.leases.get(`${r.network}/${k.containerId}/${k.ifName}`) !== address) throw new IpamError('CHECK', r.network, `failed to find address ${address} for ${k.containerId}`);
   }
+}
+
+/** In-memory etcd (the KeyValueStore the agent uses); failAt fails the n-th call as an unreachable etcd would. */
+export class FakeKeyValueStore implements KeyValueStore {
+  kv = new Map<string, string>();
+  calls: string[] = [];
+  failAt?: number;
+  private n = 0;
+  private step(op: string): void {
+    this.calls.push(op);
+    if (this.failAt !== undefined && this.n++ === this.failAt) throw new Error(`etcd http://127.0.0.1:1: ${op}: injected failure`);
+  }
+  async createIfAbsent(key: string, value: string): Promise<void> {
+    this.step(`create ${key}`);
+    const have = this.kv.get(key);
+    if (have !== undefined && have !== value) throw new Error(`etcd key ${key} exists already with another value (owned by someone else; not overwritten)`);
+    this.kv.set(key, value);
+  }
+  async compareAndDelete(key: string, value: string): Promise<boolean> {
+    this.step(`delete ${key}`);
+    if (this.kv.get(key) !== value) return false;
+    this.kv.delete(key);
+    return true;
+  }
+  async update(key: string, change: (value: string | undefined) => string | undefined): Promise<void> {
+    this.step(`update ${key}`);
+    const next = change(this.kv.get(key));
+    if (next === undefined) this.kv.delete(key); else this.kv.set(key, next);
+  }
+  async close(): Promise<void> {}
 }

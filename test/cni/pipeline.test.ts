@@ -10,7 +10,7 @@ import { CniError } from '../../src/cni/spec.js';
 import type { AgentRequest } from '../../src/cni/agent-protocol.js';
 import type { CustomNetwork, PodInfo, PodSource } from '../../src/cni/pods/types.js';
 import { PodSourceError } from '../../src/cni/pods/types.js';
-import { FakeIpam, FakeLinux, FakeVswitch } from './fakes.js';
+import { FakeIpam, FakeKeyValueStore, FakeLinux, FakeVswitch } from './fakes.js';
 
 class MapPods implements PodSource {
   pods = new Map<string, PodInfo>();
@@ -21,8 +21,8 @@ class MapPods implements PodSource {
     return p;
   }
   async getCustomNetwork(name: string): Promise<CustomNetwork | undefined> { return this.nets.get(name); }
-  put(name: string, annotations: Record<string, string>, memif = 0): void {
-    this.pods.set(`default/${name}`, { namespace: 'default', name, annotations, containerLimits: [memif ? { 'contivpp.io/memif': String(memif) } : undefined] });
+  put(name: string, annotations: Record<string, string>, memif = 0, namespace = 'default'): void {
+    this.pods.set(`${namespace}/${name}`, { namespace, name, annotations, containerLimits: [memif ? { 'contivpp.io/memif': String(memif) } : undefined] });
   }
 }
 
@@ -40,8 +40,9 @@ function world(cfg: Partial<AgentConfig> = {}) {
   pods.nets.set('l2net', { name: 'l2net', type: 'L2' });
   pods.nets.set('l3net', { name: 'l3net', type: 'L3', subnetCIDR: '10.99.0.0/16', subnetOneNodePrefixLen: 24 });
   const store = new StateStore(dir);
-  const mk = () => new Pipeline({ config, vswitch, linux, ipam, pods, store });
-  return { dir, config, linux, vswitch, ipam, pods, store, mk, p: mk() };
+  const etcd = new FakeKeyValueStore();
+  const mk = () => new Pipeline({ config, vswitch, linux, ipam, pods, store, vnfConfig: etcd });
+  return { dir, config, linux, vswitch, ipam, pods, store, etcd, mk, p: mk() };
 }
 
 function req(command: 'ADD' | 'DEL' | 'CHECK', id: string, pod: string | undefined, netns = 'ns1', extra: Partial<AgentRequest> = {}): AgentRequest {
@@ -208,17 +209,20 @@ test('ADD twice without DEL is an error; CHECK reports what is missing', async (
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
 });
 
-test('a failure at every vswitch, Linux and IPAM step, one at a time, rolls back everything', async () => {
-  const ann = { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth, m1/memif/l3net, b1/veth/l2net, s1/tap/stub', 'contivpp.io/service-endpoint-if': 'tap1' };
+test('a failure at every vswitch, Linux, IPAM and etcd step, one at a time, rolls back everything', async () => {
+  const ann = {
+    'contivpp.io/custom-if': 'tap1/tap, veth1/veth, m1/memif/l3net, b1/veth/l2net, s1/tap/stub', 'contivpp.io/service-endpoint-if': 'tap1',
+    'contivpp.io/microservice-label': 'vnf1',
+  };
   // Count the failure points of one successful ADD first, then fail at each of them in turn.
   const ref = world();
   await ref.store.init(); ref.linux.addNs('ns1'); ref.pods.put('p', ann, 1);
   await ref.p.handle(req('ADD', 'c0', 'p'));
-  const steps = { vswitch: ref.vswitch.calls.length, linux: ref.linux.calls.length, ipam: ref.ipam.calls.length };
-  assert.ok(steps.vswitch > 20 && steps.linux > 10 && steps.ipam >= 3, JSON.stringify(steps));
-  console.log(`    failure points: ${steps.vswitch} vswitch, ${steps.linux} Linux, ${steps.ipam} IPAM`);
+  const steps = { vswitch: ref.vswitch.calls.length, linux: ref.linux.calls.length, ipam: ref.ipam.calls.length, etcd: ref.etcd.calls.length };
+  assert.ok(steps.vswitch > 20 && steps.linux > 10 && steps.ipam >= 3 && steps.etcd >= 1, JSON.stringify(steps));
+  console.log(`    failure points: ${steps.vswitch} vswitch, ${steps.linux} Linux, ${steps.ipam} IPAM, ${steps.etcd} etcd`);
   let injected = 0;
-  for (const where of ['vswitch', 'linux', 'ipam'] as const) {
+  for (const where of ['vswitch', 'linux', 'ipam', 'etcd'] as const) {
     for (let n = 0; n < steps[where]; n++) {
       const at = `${where} step ${n} (${ref[where].calls[n]})`;
       const w = world();
@@ -232,6 +236,7 @@ test('a failure at every vswitch, Linux and IPAM step, one at a time, rolls back
       assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo'], at);
       assert.equal([...w.linux.ns.get('')!.keys()], [], at);
       assert.is(w.ipam.leases.size, 0, at);
+      assert.equal([...w.etcd.kv.keys()], [], at);
       assert.equal(await w.store.listPods(), [], at);
       assert.ok(!existsSync(w.config.memifSocketDir) || readdirSync(w.config.memifSocketDir).length === 0, `${at}: memif socket dir left`);
       // And the pod can be added afterwards.
@@ -239,7 +244,7 @@ test('a failure at every vswitch, Linux and IPAM step, one at a time, rolls back
       injected++;
     }
   }
-  assert.is(injected, steps.vswitch + steps.linux + steps.ipam);
+  assert.is(injected, steps.vswitch + steps.linux + steps.ipam + steps.etcd);
 });
 
 test('agent restart between ADD and DEL: a new pipeline over the same state deletes the pod', async () => {
@@ -362,6 +367,61 @@ test('VPP restarted: node networks are forgotten and re-created on next ADD', as
   assert.equal(out.networksForgotten, ['default']);
   await w.p.handle(req('ADD', 'c2', undefined));
   assert.ok([...w.vswitch.ifs.values()].some((i) => i.tag === 'tsvpp-net:default'));
+});
+
+// --- microservice labels belong to a namespace ---
+
+/** ADD/DEL for pod `pod` of namespace `ns` (its own netns, named after the container). */
+function podReq(command: 'ADD' | 'DEL', id: string, ns: string, pod: string): AgentRequest {
+  const r = req(command, id, pod, `ns-${id}`);
+  return { ...r, args: { ...r.args, K8S_POD_NAMESPACE: ns } };
+}
+
+test('a microservice label belongs to the first namespace while a pod there holds it; another namespace gets error 100 naming it', async () => {
+  const w = world();
+  await w.store.init();
+  const label = { 'contivpp.io/custom-if': 'tap1/tap', 'contivpp.io/microservice-label': 'vnf1' };
+  for (const [id, ns, pod] of [['a1', 'team-a', 'p1'], ['a2', 'team-a', 'p2'], ['b1', 'team-b', 'q1']] as const) {
+    w.linux.addNs(`ns-${id}`);
+    w.pods.put(pod, label, 0, ns);
+  }
+  await w.p.handle(podReq('ADD', 'a1', 'team-a', 'p1'));
+  await w.p.handle(podReq('ADD', 'a2', 'team-a', 'p2'));
+  assert.equal(JSON.parse(w.etcd.kv.get('/tsvpp/microservice-label/vnf1')!), { namespace: 'team-a', holders: ['a1', 'a2'] });
+  const before = w.vswitch.podObjects();
+  const e = await cniErr(w.p.handle(podReq('ADD', 'b1', 'team-b', 'q1')));
+  assert.is(e.code, 100);
+  assert.is(e.details, 'contivpp.io/microservice-label: microservice label vnf1 belongs to namespace team-a (the namespace of the first pod that used it, while any pod there holds it)');
+  assert.equal(w.vswitch.podObjects(), before, 'nothing made for the refused pod');
+  assert.equal([...w.linux.ns.get('ns-b1')!.keys()], ['lo']);
+  assert.is(await w.store.loadPod('b1'), undefined);
+  // Still team-a's while one of its pods holds it; free once none does, and nothing is left in etcd.
+  await w.p.handle(podReq('DEL', 'a1', 'team-a', 'p1'));
+  assert.is((await cniErr(w.p.handle(podReq('ADD', 'b1', 'team-b', 'q1')))).code, 100);
+  await w.p.handle(podReq('DEL', 'a2', 'team-a', 'p2'));
+  assert.equal([...w.etcd.kv.keys()], []);
+  await w.p.handle(podReq('ADD', 'b1', 'team-b', 'q1'));
+  assert.equal(JSON.parse(w.etcd.kv.get('/tsvpp/microservice-label/vnf1')!), { namespace: 'team-b', holders: ['b1'] });
+  await w.p.handle(podReq('DEL', 'b1', 'team-b', 'q1'));
+  await w.p.handle(podReq('DEL', 'b1', 'team-b', 'q1')); // DEL stays idempotent
+  assert.equal([...w.etcd.kv.keys()], []);
+});
+
+test('a failed ADD releases the label it claimed; etcd unreachable at the claim fails ADD with 103', async () => {
+  const w = world();
+  await w.store.init();
+  w.linux.addNs('ns-a1');
+  w.pods.put('p1', { 'contivpp.io/custom-if': 'tap1/tap', 'contivpp.io/microservice-label': 'vnf1' }, 0, 'team-a');
+  w.vswitch.failAt = 3;
+  assert.is((await cniErr(w.p.handle(podReq('ADD', 'a1', 'team-a', 'p1')))).code, 103);
+  w.vswitch.failAt = undefined;
+  assert.equal([...w.etcd.kv.keys()], []);
+  w.etcd.failAt = 0;
+  const e = await cniErr(w.p.handle(podReq('ADD', 'a1', 'team-a', 'p1')));
+  assert.is(e.code, 103);
+  assert.match(e.details!, /^contivpp\.io\/microservice-label vnf1: etcd http:\/\/127\.0\.0\.1:1: update \/tsvpp\/microservice-label\/vnf1: injected failure/);
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.is(await w.store.loadPod('a1'), undefined);
 });
 
 test.run();

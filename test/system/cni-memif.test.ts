@@ -60,6 +60,7 @@ const kv: KeyValueStore & { target: EtcdKeyValueStore } = {
   target: undefined as unknown as EtcdKeyValueStore,
   createIfAbsent: (k, v) => kv.target.createIfAbsent(k, v),
   compareAndDelete: (k, v) => kv.target.compareAndDelete(k, v),
+  update: (k, f) => kv.target.update(k, f),
   close: async () => {},
 };
 // What VPP does for a master memif: listen on the socket. Here: a tsvpp memif master.
@@ -74,12 +75,12 @@ const hooks: EmulatorHooks = {
   onMemifDelete: (i) => { masters.get(i.memif!.id)?.close('memif_delete'); masters.delete(i.memif!.id); },
 };
 
-function cni(command: string, pod: string, containerId: string): Promise<{ code: number; out: any; stderr: string }> {
+function cni(command: string, pod: string, containerId: string, namespace = 'default'): Promise<{ code: number; out: any; stderr: string }> {
   return new Promise((res) => {
     const child = spawn(process.execPath, [CNI_MAIN], {
       env: {
         PATH: process.env.PATH ?? '', CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: podNsPath, CNI_IFNAME: 'eth0',
-        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`, CNI_PATH: '/usr/lib/cni',
+        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=${namespace};K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`, CNI_PATH: '/usr/lib/cni',
       },
     });
     let stdout = '', stderr = '';
@@ -106,13 +107,16 @@ async function pump(from: MemifConnection, to: MemifConnection, pkts: Uint8Array
 
 const podMemifsInEmu = () => [...emu.state.interfaces.values()].filter((i) => i.kind === 'memif');
 const etcdKeys = async () => Object.keys(await etcdRaw.getAll().prefix('/vnf-agent/').strings()).sort();
+/** Every key in etcd (the pod-side config and the label owner records). */
+const allEtcdKeys = async () => (await etcdRaw.getAll().keys()).sort();
 
 test.before(async () => {
   mkdirSync(manifests); mkdirSync(dpDir);
-  const pod = (name: string, customIf: string, limit: number | undefined, label?: string) => `apiVersion: v1
+  const pod = (name: string, customIf: string, limit: number | undefined, label?: string, namespace = 'default') => `apiVersion: v1
 kind: Pod
 metadata:
   name: ${name}
+  namespace: ${namespace}
   annotations:
     contivpp.io/custom-if: ${customIf}
 ${label ? `    contivpp.io/microservice-label: ${label}\n` : ''}spec:
@@ -124,6 +128,7 @@ ${limit ? `      resources:\n        limits:\n          contivpp.io/memif: ${lim
     pod('vnf-pod', 'memif1/memif, memif2/memif', 2, 'vnf1'),
     pod('unadmitted-pod', 'memif1/memif', 1),
     pod('nolimit-pod', 'memif1/memif', undefined),
+    pod('other-team-pod', 'tap1/tap', undefined, 'vnf1', 'team-b'),
   ].join('---\n'));
   etcd = await startEtcd();
   etcdRaw = new Etcd3({ hosts: etcd.url });
@@ -216,7 +221,7 @@ test('memif pod: ADD → VPP masters on the allocated socket, a slave with only 
   assert.equal(podMemifsInEmu(), []);
   assert.equal([...emu.state.memifSockets.keys()].filter((k) => k !== 0), []);
   assert.not.ok(existsSync(mount.host_path), 'socket dir removed');
-  assert.equal(await etcdKeys(), []);
+  assert.equal(await allEtcdKeys(), [], 'the config keys and the label owner record are gone');
   assert.equal(masters.size, 0);
   assert.equal(readdirSync(join(config.stateDir, 'pods')), []);
   kubelet.forget('default', 'vnf-pod');
@@ -240,26 +245,38 @@ test('memif in custom-if without the resource in limits: ADD fails with an annot
 test('etcd unreachable at ADD: a clear CNI error and nothing left behind (VPP, socket dir, pod record, keys)', async () => {
   const [alloc] = await kubelet.admit('default', 'vnf-pod', [{ name: 'vnf', count: 2 }]);
   const live = kv.target;
-  kv.target = new EtcdKeyValueStore({ endpoints: [`http://127.0.0.1:${await freePort()}`], timeoutMs: 1000 });
+  const dead = new EtcdKeyValueStore({ endpoints: [`http://127.0.0.1:${await freePort()}`], timeoutMs: 1000 });
   try {
+    // Unreachable from the start: the label claim, the first thing ADD does, fails; nothing was made.
+    kv.target = dead;
+    const early = await cni('ADD', 'vnf-pod', 'm4');
+    assert.is(early.out.code, 103, JSON.stringify(early.out));
+    assert.match(early.out.msg, /etcd auto-configuration failed/);
+    assert.match(early.out.details, /contivpp\.io\/microservice-label vnf1: etcd http:\/\/127\.0\.0\.1:\d+: update \/tsvpp\/microservice-label\/vnf1/);
+    assert.equal(podMemifsInEmu(), []);
+    assert.ok(existsSync(alloc!.mounts[0]!.host_path), "the device plugin's socket dir is as it was");
+    assert.equal(readdirSync(join(config.stateDir, 'pods')), []);
+    // Gone after the claim: the config write fails once the VPP memifs exist; all of it is rolled back.
+    kv.target = live;
+    kv.createIfAbsent = (k, v) => dead.createIfAbsent(k, v);
     const add = await cni('ADD', 'vnf-pod', 'm4');
     assert.is.not(add.code, 0);
     assert.is(add.out.code, 103);
     assert.match(add.out.msg, /etcd auto-configuration failed/);
     assert.match(add.out.details, /contivpp\.io\/microservice-label vnf1: etcd http:\/\/127\.0\.0\.1:\d+: create \/vnf-agent\/vnf1\/config\/vpp\/v2\/interfaces\/memif1/);
-  } finally { await kv.target.close(); kv.target = live; }
+  } finally { await dead.close(); kv.target = live; kv.createIfAbsent = (k, v) => kv.target.createIfAbsent(k, v); }
   assert.equal(podMemifsInEmu(), []);
   assert.equal(masters.size, 0);
   assert.not.ok(existsSync(alloc!.mounts[0]!.host_path), 'socket dir removed by the rollback');
   assert.equal(readdirSync(join(config.stateDir, 'pods')), []);
-  assert.equal(await etcdKeys(), []);
+  assert.equal(await allEtcdKeys(), [], 'the label claim was released too');
   // With etcd back, the same pod's ADD succeeds (the dir is created again) and DEL cleans up.
   const add = await cni('ADD', 'vnf-pod', 'm5');
   assert.is(add.code, 0, JSON.stringify(add.out) + add.stderr);
   assert.ok(existsSync(alloc!.mounts[0]!.host_path));
   assert.is((await etcdKeys()).length, 2);
   assert.is((await cni('DEL', 'vnf-pod', 'm5')).code, 0);
-  assert.equal(await etcdKeys(), []);
+  assert.equal(await allEtcdKeys(), []);
   kubelet.forget('default', 'vnf-pod');
 });
 
@@ -271,10 +288,28 @@ test("a key someone else owns is not overwritten: ADD fails, their key stays", a
   assert.is(add.out.code, 103);
   assert.match(add.out.details, /exists already with another value/);
   assert.is(await etcdRaw.get(key).string(), '{"name":"memif2","owner":"someone else"}');
-  assert.equal(await etcdKeys(), [key], 'memif1 (written first) was rolled back');
+  assert.equal(await allEtcdKeys(), [key], 'memif1 (written first) and the label claim were rolled back');
   assert.equal(podMemifsInEmu(), []);
   await etcdRaw.delete().key(key);
   kubelet.forget('default', 'vnf-pod');
+});
+
+test('a microservice label held by a pod of one namespace: a pod of another namespace gets error 100 naming it; free once the holder is gone', async () => {
+  await kubelet.admit('default', 'vnf-pod', [{ name: 'vnf', count: 2 }]);
+  assert.is((await cni('ADD', 'vnf-pod', 'm7')).code, 0);
+  const refused = await cni('ADD', 'other-team-pod', 'o1', 'team-b');
+  assert.is(refused.out.code, 100, JSON.stringify(refused.out));
+  assert.is(refused.out.details, 'contivpp.io/microservice-label: microservice label vnf1 belongs to namespace default (the namespace of the first pod that used it, while any pod there holds it)');
+  assert.equal(await etcdKeys(), ['/vnf-agent/vnf1/config/vpp/v2/interfaces/memif1', '/vnf-agent/vnf1/config/vpp/v2/interfaces/memif2'], "default's keys untouched");
+  assert.equal(readdirSync(join(config.stateDir, 'pods')), ['m7.json']);
+  assert.is((await cni('DEL', 'vnf-pod', 'm7')).code, 0);
+  kubelet.forget('default', 'vnf-pod');
+  assert.equal(await allEtcdKeys(), []);
+  const taken = await cni('ADD', 'other-team-pod', 'o1', 'team-b');
+  assert.is(taken.code, 0, JSON.stringify(taken.out) + taken.stderr);
+  assert.equal(JSON.parse((await etcdRaw.get('/tsvpp/microservice-label/vnf1').string())!), { namespace: 'team-b', holders: ['o1'] });
+  assert.is((await cni('DEL', 'other-team-pod', 'o1', 'team-b')).code, 0);
+  assert.equal(await allEtcdKeys(), []);
 });
 
 test.run();

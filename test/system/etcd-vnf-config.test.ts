@@ -6,6 +6,7 @@ import { Etcd3 } from 'etcd3';
 import { startEtcd, freePort, type EtcdServer } from '../../perf/peers/etcd.js';
 import { EtcdKeyValueStore, EtcdError } from '../../src/cni/etcd/store.js';
 import { vnfInterfaceKey, vnfMemifInterface, parseVnfMemifInterface } from '../../src/cni/etcd/vnf-config.js';
+import { claimLabel, labelOwnerKey, LabelOwnedError, releaseLabel } from '../../src/cni/etcd/label-owner.js';
 
 let etcd: EtcdServer;
 let kv: EtcdKeyValueStore;
@@ -53,6 +54,39 @@ test('compareAndDelete deletes only our value', async () => {
   assert.is(await kv.compareAndDelete(key, 'ours'), true);
   assert.is(await raw.get(key).string(), null);
   assert.is(await kv.compareAndDelete(key, 'ours'), false, 'absent: nothing deleted, no error');
+});
+
+test('update: read-modify-write that reruns on a concurrent change, deletes on undefined, passes change errors on', async () => {
+  const key = '/tsvpp/test/counter';
+  // 20 writers at once, each adding one: none is lost.
+  await Promise.all(Array.from({ length: 20 }, () => kv.update(key, (v) => String(Number(v ?? '0') + 1))));
+  assert.is(await raw.get(key).string(), '20');
+  const refusal = new Error('not this one');
+  try { await kv.update(key, () => { throw refusal; }); assert.unreachable(); } catch (e) { assert.is(e, refusal); }
+  assert.is(await raw.get(key).string(), '20');
+  await kv.update(key, () => undefined);
+  assert.is(await raw.get(key).string(), null);
+});
+
+test('microservice label: pods of two namespaces racing for it; one namespace gets it, the other is told which; the last release leaves nothing', async () => {
+  const label = 'race1';
+  const claims = ['team-a', 'team-b'].flatMap((ns) => Array.from({ length: 6 }, (_, i) => ({ ns, holder: `${ns}-pod${i}` })));
+  const results = await Promise.all(claims.map((c) => claimLabel(kv, label, c.ns, c.holder).then(() => null, (e: unknown) => e)));
+  const owner = JSON.parse((await raw.get(labelOwnerKey(label)).string())!) as { namespace: string; holders: string[] };
+  assert.ok(owner.namespace === 'team-a' || owner.namespace === 'team-b');
+  assert.equal(owner.holders.sort(), claims.filter((c) => c.ns === owner.namespace).map((c) => c.holder).sort());
+  claims.forEach((c, i) => {
+    const r = results[i];
+    if (c.ns === owner.namespace) assert.is(r, null);
+    else {
+      assert.instance(r, LabelOwnedError);
+      assert.is((r as LabelOwnedError).owner, owner.namespace);
+      assert.match((r as Error).message, `microservice label race1 belongs to namespace ${owner.namespace}`);
+    }
+  });
+  for (const h of owner.holders) await releaseLabel(kv, label, h);
+  await releaseLabel(kv, label, owner.holders[0]!); // idempotent
+  assert.equal(await raw.getAll().prefix('/tsvpp/').keys(), []);
 });
 
 test('unreachable etcd: a clear error within the timeout', async () => {

@@ -17,7 +17,8 @@ import type { Link, AddrInfo, RouteInfo, RouteSpec } from '../linux/ip.js';
 import { IpamError, type IpamRange, type Lease } from '../ipam.js';
 import { PodSourceError, type CustomNetwork, type PodInfo, type PodSource } from '../pods/types.js';
 import type { PodMemifSource } from '../podresources/memif-source.js';
-import type { KeyValueStore } from '../etcd/store.js';
+import { EtcdError, type KeyValueStore } from '../etcd/store.js';
+import { claimLabel, LabelOwnedError, releaseLabel } from '../etcd/label-owner.js';
 import { VswitchError, parsePodTag, podTag, type CreatedInterface, type Vswitch, type VswitchInterface } from './vswitch.js';
 import type { AgentConfig, Eth0Kind } from './config.js';
 import type { NetworkState, NodeState, PodInterfaceState, PodRecord, Resource, StateStore } from './state.js';
@@ -71,6 +72,9 @@ export class Pipeline implements KindContext {
   private queue: Promise<unknown> = Promise.resolve();
   readonly log: (msg: string) => void;
   private readonly networks: Networks;
+  /** etcd did not answer during this pod's request: its undo does not wait on etcd again (the
+   *  etcd resources stay recorded for DEL), so one deadline bounds the answer, not one per key. */
+  private readonly etcdDown = new WeakMap<PodRecord, string>();
 
   constructor(readonly d: PipelineDeps) {
     this.log = d.log ?? (() => {});
@@ -162,6 +166,7 @@ export class Pipeline implements KindContext {
     };
     await this.d.store.savePod(rec);
     try {
+      if (rec.microserviceLabel && pod) await this.claimLabel(rec, pod.namespace);
       for (const [i, ci] of ifs.entries()) await this.addInterface(rec, ci, i === 0, customNets, adds.get(ci.type)!);
       if (parsed.serviceEndpointIf) {
         const sep = rec.interfaces.find((i) => i.name === parsed.serviceEndpointIf)!;
@@ -192,6 +197,26 @@ export class Pipeline implements KindContext {
     await this.d.store.savePod(rec);
   }
 
+  /** Makes the pod a holder of its microservice label, or fails (code 100) naming the namespace that owns it. */
+  private async claimLabel(rec: PodRecord, namespace: string): Promise<void> {
+    const kv = this.d.vnfConfig;
+    if (!kv) return; // no etcd: nothing is published under the label, so nothing to own
+    const label = rec.microserviceLabel!;
+    // Recorded first: a claim that timed out may still be applied; the rollback releases it.
+    const r: Resource = { kind: 'label-claim', label };
+    await this.record(rec, r);
+    try { await claimLabel(kv, label, namespace, rec.containerId); } catch (e) {
+      // Certainly not written (refused, or never sent): nothing for the rollback to release.
+      if (e instanceof LabelOwnedError || (e as { notApplied?: boolean }).notApplied === true) {
+        rec.resources = rec.resources.filter((x) => x !== r);
+        await this.d.store.savePod(rec);
+      }
+      if (e instanceof EtcdError && !e.conflict) this.etcdDown.set(rec, e.message);
+      if (e instanceof LabelOwnedError) throw new CniError(ErrorCode.InvalidPodAnnotation, 'microservice label used by another namespace', `${MICROSERVICE_LABEL_ANNOTATION}: ${e.message}`);
+      throw new CniError(ErrorCode.Wiring, 'etcd auto-configuration failed; everything was rolled back', `${MICROSERVICE_LABEL_ANNOTATION} ${label}: ${(e as Error).message}`);
+    }
+  }
+
   async writeEtcdKey(rec: PodRecord, key: string, value: string): Promise<void> {
     const kv = this.d.vnfConfig;
     if (!kv) throw new Error(`etcd key ${key}: no etcd configured`);
@@ -201,6 +226,7 @@ export class Pipeline implements KindContext {
     await this.record(rec, r);
     try { await kv.createIfAbsent(key, value); } catch (e) {
       if ((e as { notApplied?: boolean }).notApplied === true) { rec.resources = rec.resources.filter((x) => x !== r); await this.d.store.savePod(rec); }
+      if (e instanceof EtcdError && !e.conflict) this.etcdDown.set(rec, e.message);
       throw new CniError(ErrorCode.Wiring, 'etcd auto-configuration failed; everything was rolled back', `${MICROSERVICE_LABEL_ANNOTATION} ${rec.microserviceLabel}: ${(e as Error).message}`);
     }
   }
@@ -318,14 +344,22 @@ export class Pipeline implements KindContext {
     const node = lazy(() => this.d.store.loadNode());
     const kept: Resource[] = [];
     for (const r of [...rec.resources].reverse()) {
+      const down = this.etcdDown.get(rec);
+      if (down && (r.kind === 'etcd-key' || r.kind === 'label-claim')) {
+        failed.push({ r, error: `not tried: ${down}` });
+        kept.unshift(r);
+        continue;
+      }
       try {
         await this.undoOne(rec, r, dump, node);
       } catch (e) {
         if (e instanceof VswitchError && e.notFound) continue;
+        if (e instanceof EtcdError && !e.conflict) this.etcdDown.set(rec, e.message);
         failed.push({ r, error: (e as Error).message });
         kept.unshift(r);
       }
     }
+    this.etcdDown.delete(rec);
     rec.resources = kept;
     return failed;
   }
@@ -347,6 +381,11 @@ export class Pipeline implements KindContext {
       case 'etcd-key': {
         if (!this.d.vnfConfig) throw new Error(`etcd key ${r.key} recorded but no etcd configured`);
         await this.d.vnfConfig.compareAndDelete(r.key, r.value); // changed or gone: not ours any more
+        return;
+      }
+      case 'label-claim': {
+        if (!this.d.vnfConfig) throw new Error(`microservice label ${r.label} claimed but no etcd configured`);
+        await releaseLabel(this.d.vnfConfig, r.label, rec.containerId);
         return;
       }
       default: { // what an interface kind recorded
@@ -406,7 +445,7 @@ export class Pipeline implements KindContext {
           }
           break;
         }
-        case 'route': case 'neighbor': case 'nat': case 'etcd-key': break;
+        case 'route': case 'neighbor': case 'nat': case 'etcd-key': case 'label-claim': break;
         default: { // what an interface kind recorded
           if (isVppIf(r)) {
             const i = vpp.get(r.swIfIndex);

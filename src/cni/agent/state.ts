@@ -15,7 +15,9 @@ export type PipelineResource =
   | { kind: 'neighbor'; ifName: string; swIfIndex: number; ip: string; mac: string }
   | { kind: 'nat'; localIp: string; externalIp: string; vrfId: number }
   /** A pod-side config key written to etcd (contivpp.io/microservice-label); deleted only while it holds value. */
-  | { kind: 'etcd-key'; key: string; value: string };
+  | { kind: 'etcd-key'; key: string; value: string }
+  /** This pod holds its microservice label (etcd owner record, see etcd/label-owner.ts). */
+  | { kind: 'label-claim'; label: string };
 
 export type Resource = PipelineResource | KindResource;
 

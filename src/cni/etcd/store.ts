@@ -8,6 +8,12 @@ export interface KeyValueStore {
   createIfAbsent(key: string, value: string): Promise<void>;
   /** Deletes key if it holds value; returns whether it deleted (absent or changed = false). */
   compareAndDelete(key: string, value: string): Promise<boolean>;
+  /**
+   * Replaces key's value (undefined: absent) with what `change` returns (undefined: delete it),
+   * atomically: if another writer changed the key in between, `change` runs again on the new
+   * value. An error thrown by `change` aborts with nothing written.
+   */
+  update(key: string, change: (value: string | undefined) => string | undefined): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -81,6 +87,25 @@ export class EtcdKeyValueStore implements KeyValueStore {
       const r = await this.client.if(key, 'Value', '==', value).then(this.client.delete().key(key)).commit();
       return r.succeeded;
     })());
+  }
+
+  async update(key: string, change: (value: string | undefined) => string | undefined): Promise<void> {
+    let refused: { error: unknown } | undefined; // change's own error, passed on as it is
+    await this.guard(`update ${key}`, (async () => {
+      for (let attempt = 1; ; attempt++) {
+        const kv = (await this.client.get(key).exec()).kvs[0];
+        const have = kv?.value.toString();
+        let next: string | undefined;
+        try { next = change(have); } catch (error) { refused = { error }; return; }
+        if (next === have) return;
+        // Written only if nobody wrote the key since we read it (or it is still absent).
+        const cmp = kv ? this.client.if(key, 'Mod', '==', kv.mod_revision) : this.client.if(key, 'Create', '==', 0);
+        const r = await cmp.then(next === undefined ? this.client.delete().key(key) : this.client.put(key).value(next)).commit();
+        if (r.succeeded) return;
+        if (attempt === 20) throw new EtcdError(this.endpoints, `etcd key ${key} changed under every one of ${attempt} attempts to update it`, true);
+      }
+    })());
+    if (refused) throw refused.error;
   }
 
   async close(): Promise<void> { this.client.close(); }
