@@ -70,6 +70,7 @@ test('CNI socket: mode 0600, one request per connection, errors as CNI error obj
   const sock = join(dir, 'run', 'cni.sock');
   const server = await startCniServer({
     socketPath: sock,
+    allowedUid: process.getuid!(), // root in CI; any user under `npm run test:unit`
     handler: async (req) => {
       if (req.containerId === 'cni-err') throw new CniError(105, 'attachment exists already', 'c1 has eth0');
       if (req.containerId === 'crash') throw new TypeError('boom');
