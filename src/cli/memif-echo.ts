@@ -18,7 +18,10 @@ const help = `usage: tsvpp memif echo --socket PATH --role master|slave [flags]
   --rx-mode MODE       polling | interrupt (default polling)
   --no-swap            send packets back unchanged
   --stats-interval S   print counters every S seconds (default 1; 0: only at exit)
-  --quiet              print only connects and disconnects`;
+  --quiet              print only connects and disconnects
+  --allow-unsealed-regions
+                       master: accept a slave whose memory cannot be sealed against shrinking
+                       (DPDK zero-copy clients); a slave that then truncates it crashes us`;
 
 export async function main(argv: string[]): Promise<number> {
   const { flags } = parseFlags(argv, {
@@ -34,6 +37,7 @@ export async function main(argv: string[]): Promise<number> {
     'no-swap': { type: 'bool' },
     'stats-interval': { type: 'number', default: 1 },
     quiet: { type: 'bool' },
+    'allow-unsealed-regions': { type: 'bool' },
     help: { type: 'bool' },
   });
   if (flags.help) { console.log(help); return 0; }
@@ -49,6 +53,7 @@ export async function main(argv: string[]): Promise<number> {
     log2RingSize: flags['ring-size'],
     bufferSize: flags['buffer-size'],
     ifName: `tsvpp-echo${flags.id}`,
+    allowUnsealedRegions: flags['allow-unsealed-regions'],
   });
   const echo = new MemifEcho(iface, { mode: flags['rx-mode'] as 'polling', swapMac: !flags['no-swap'] });
   const log = (s: string) => console.log(`${new Date().toISOString()} ${s}`);

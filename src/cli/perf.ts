@@ -29,6 +29,9 @@ With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets).
   --mode M          polling | interrupt (default polling)
   --timeout S       give up connecting after S seconds (default 30)
   --json            print one JSON object instead of the table
+  --allow-unsealed-regions
+                    the master end accepts a slave whose memory cannot be sealed against
+                    shrinking (DPDK zero-copy clients); a slave that then truncates it crashes it
 
 tsvpp perf --all [--full | --goals] [--repeats N] [--duration-ms MS] [--sizes 64,1500] [--skip LIST]
                  [--json FILE] [--svg FILE] [--ping-count N] [--verbose]
@@ -106,6 +109,7 @@ async function singleMain(argv: string[]): Promise<number> {
     mode: { type: 'string', choices: ['polling', 'interrupt'], default: 'polling' },
     timeout: { type: 'number', default: 30 },
     json: { type: 'bool' },
+    'allow-unsealed-regions': { type: 'bool' },
     help: { type: 'bool' },
   });
   if (flags.help) { console.log(help()); return 0; }
@@ -131,9 +135,10 @@ async function singleMain(argv: string[]): Promise<number> {
     const openOurs = () => {
       iface = new MemifInterface({
         socket, role, id: flags.id, secret: flags.secret, queues: flags.queues, ifName: 'tsvpp-perf',
-        reconnectMs: 100,
+        reconnectMs: 100, allowUnsealedRegions: flags['allow-unsealed-regions'],
       });
       iface.on('disconnected', (d: DisconnectInfo) => say(`memif disconnected: ${d.reason}`));
+      iface.on('rejected', (d: { reason: string }) => say(`refused a slave: ${d.reason}`));
     };
     if (role === 'master') { openOurs(); await startPeer(); } else { await startPeer(); openOurs(); }
     const conn = await iface!.waitConnected(flags.timeout! * 1000);
@@ -162,11 +167,12 @@ async function singleMain(argv: string[]): Promise<number> {
   }
 }
 
-async function startSelfPeer(socket: string, role: 'master' | 'slave', f: { id?: number; secret?: string; queues?: number; mode?: string }) {
+async function startSelfPeer(socket: string, role: 'master' | 'slave', f: { id?: number; secret?: string; queues?: number; mode?: string; 'allow-unsealed-regions'?: boolean }) {
   const mainJs = join(dirname(fileURLToPath(import.meta.url)), 'main.js');
   const args = [mainJs, 'memif', 'echo', '--socket', socket, '--role', role, '--id', String(f.id ?? 0),
     '--queues', String(f.queues ?? 1), '--rx-mode', f.mode ?? 'polling', '--stats-interval', '0'];
   if (f.secret) args.push('--secret', f.secret);
+  if (f['allow-unsealed-regions']) args.push('--allow-unsealed-regions');
   const proc: Proc = startProc({ name: 'tsvpp-echo', cmd: process.execPath, args });
   await proc.waitFor(role === 'master' ? /listening:/ : /connecting:/, 15_000);
   return { describe: `tsvpp memif echo (${role}, pid ${proc.pid})`, stop: () => proc.stop() };

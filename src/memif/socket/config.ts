@@ -34,7 +34,12 @@ export interface MemifOptions {
   reconnectMs?: number;
   /** Time a peer has to complete the handshake. Default 5000 ms. */
   handshakeTimeoutMs?: number;
-  /** Accept regions whose fd cannot be sealed against shrinking (e.g. hugepage files). Default false. */
+  /**
+   * Master: accept regions whose fd cannot be sealed against shrinking (hugetlbfs files, DPDK's
+   * memory segments that a zero-copy client hands over; the CLI's --allow-unsealed-regions).
+   * The risk: a slave that truncates such a region makes the master's next access SIGBUS, which
+   * kills the process. Default false (refused, naming the flag). See docs/peers.md.
+   */
   allowUnsealedRegions?: boolean;
 }
 

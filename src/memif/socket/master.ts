@@ -239,7 +239,7 @@ export class MasterSession {
     const actual = fdSize(fd);
     if (actual < size) return fault(E.BAD_REGION, `region ${m.index} fd holds ${actual} bytes, less than its announced size ${size}`);
     if (!sealed && !this.endpoint!.config.allowUnsealedRegions) {
-      return fault(E.UNSEALED_REGION, `region ${m.index} fd cannot be sealed against shrinking`);
+      return fault(E.UNSEALED_REGION, `region ${m.index} fd cannot be sealed against shrinking; accept with --allow-unsealed-regions`);
     }
     const map = MappedRegion.map(fd, size);
     this.#regions.push({ fd, size, map });
