@@ -256,20 +256,25 @@ test('etcd unreachable at ADD: a clear CNI error and nothing left behind (VPP, s
     assert.equal(podMemifsInEmu(), []);
     assert.ok(existsSync(alloc!.mounts[0]!.host_path), "the device plugin's socket dir is as it was");
     assert.equal(readdirSync(join(config.stateDir, 'pods')), []);
-    // Gone after the claim: the config write fails once the VPP memifs exist; all of it is rolled back.
-    kv.target = live;
-    kv.createIfAbsent = (k, v) => dead.createIfAbsent(k, v);
+    // Gone after the claim: the config write fails once the VPP memifs exist. Everything but etcd's
+    // part is rolled back; the record keeps the claim (etcd did not answer) for the runtime's DEL.
+    kv.target = dead;
+    kv.update = (k, f) => live.update(k, f);
     const add = await cni('ADD', 'vnf-pod', 'm4');
     assert.is.not(add.code, 0);
     assert.is(add.out.code, 103);
     assert.match(add.out.msg, /etcd auto-configuration failed/);
     assert.match(add.out.details, /contivpp\.io\/microservice-label vnf1: etcd http:\/\/127\.0\.0\.1:\d+: create \/vnf-agent\/vnf1\/config\/vpp\/v2\/interfaces\/memif1/);
-  } finally { await dead.close(); kv.target = live; kv.createIfAbsent = (k, v) => kv.target.createIfAbsent(k, v); }
-  assert.equal(podMemifsInEmu(), []);
-  assert.equal(masters.size, 0);
-  assert.not.ok(existsSync(alloc!.mounts[0]!.host_path), 'socket dir removed by the rollback');
+    assert.match(add.out.details, /rollback left label-claim: not tried: etcd http/);
+    assert.equal(podMemifsInEmu(), []);
+    assert.equal(masters.size, 0);
+    assert.not.ok(existsSync(alloc!.mounts[0]!.host_path), 'socket dir removed by the rollback');
+    assert.equal((await agent!.store.loadPod('m4'))?.resources.map((r) => r.kind), ['label-claim']);
+  } finally { await dead.close(); kv.target = live; kv.update = (k, f) => kv.target.update(k, f); }
+  // etcd back: the runtime's DEL releases the claim; nothing is left.
+  assert.is((await cni('DEL', 'vnf-pod', 'm4')).code, 0);
   assert.equal(readdirSync(join(config.stateDir, 'pods')), []);
-  assert.equal(await allEtcdKeys(), [], 'the label claim was released too');
+  assert.equal(await allEtcdKeys(), []);
   // With etcd back, the same pod's ADD succeeds (the dir is created again) and DEL cleans up.
   const add = await cni('ADD', 'vnf-pod', 'm5');
   assert.is(add.code, 0, JSON.stringify(add.out) + add.stderr);
