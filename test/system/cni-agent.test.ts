@@ -52,7 +52,14 @@ async function bootAgent(): Promise<Agent> {
   return a;
 }
 
-function cni(command: string, pod: string, containerId: string, extraConf: Record<string, unknown> = {}, netns = podNsPath): Promise<{ code: number; out: any; stderr: string }> {
+// Container ids carry this run's random suffix: the veth host ends are named after them in the
+// host namespace, which parallel runs share.
+const cid = (id: string) => `${id}-${rnd}`;
+const usedIds = new Set<string>();
+
+function cni(command: string, pod: string, id: string, extraConf: Record<string, unknown> = {}, netns = podNsPath): Promise<{ code: number; out: any; stderr: string }> {
+  const containerId = cid(id);
+  usedIds.add(containerId);
   return new Promise((res) => {
     const child = spawn(process.execPath, [CNI_MAIN], {
       env: {
@@ -69,9 +76,11 @@ function cni(command: string, pod: string, containerId: string, extraConf: Recor
 }
 
 const podLinks = async () => (await listLinks(podNs)).map((l) => l.ifname).sort();
-// Host ends of this file's veths only: other tests on the host have tsv* veths too.
-const ourVeths = new Set(['e2e1', 'e2e2', 'e2e3', 'e2e4', 'e2e5', 'e2e6'].flatMap((id) => ['eth0', 'tap1', 'veth1'].map((n) => vethHostName(id, n))));
-const hostVeths = async () => (await listLinks()).map((l) => l.ifname).filter((n) => ourVeths.has(n));
+// Host ends of this run's veths only: other tests (and parallel runs of this one) have tsv* veths too.
+const hostVeths = async () => {
+  const ours = new Set([...usedIds].flatMap((c) => ['eth0', 'tap1', 'veth1'].map((n) => vethHostName(c, n))));
+  return (await listLinks()).map((l) => l.ifname).filter((n) => ours.has(n));
+};
 const podIfsInEmu = () => [...emu.state.interfaces.values()].filter((i) => i.tag.startsWith('tsvpp:'));
 
 test.before(async () => {
@@ -207,7 +216,7 @@ test('service endpoint (NAT44 static mapping) and an L3 memif; all removed on DE
   assert.is(del.code, 0, JSON.stringify(del.out));
   assert.is(emu.state.nat.staticMappings.size, 0);
   assert.equal(podIfsInEmu(), []);
-  assert.not.ok(existsSync(join(config.memifSocketDir, 'e2e3')));
+  assert.not.ok(existsSync(join(config.memifSocketDir, cid('e2e3'))));
 });
 
 test('an invalid annotation fails ADD with a CNI error naming the item, nothing left behind', async () => {
