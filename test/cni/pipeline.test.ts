@@ -420,7 +420,7 @@ test('a failed ADD releases the label it claimed; etcd unreachable at the claim 
   const e = await cniErr(w.p.handle(podReq('ADD', 'a1', 'team-a', 'p1')));
   assert.is(e.code, 103);
   assert.match(e.details!, /^contivpp\.io\/microservice-label vnf1: etcd http:\/\/127\.0\.0\.1:1: update \/tsvpp\/microservice-label\/vnf1: injected failure/);
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
   assert.is(await w.store.loadPod('a1'), undefined);
 });
 
