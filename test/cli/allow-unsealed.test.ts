@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MsgType } from '../../src/memif/index.js';
-import { RawMemifPeer, rawSlaveSetup, describe } from '../support/raw-memif-peer.js';
+import { RawMemifPeer, rawSlaveSetup, describe } from '../../src/testing/raw-memif-peer.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-unsealed-'));

@@ -14,8 +14,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemifInterface, RxBurst, type MemifConnection } from '../../src/memif/index.js';
 import { runEchoTraffic, warmUp } from '../../perf/memif/traffic.js';
-import { startTestpmd, testpmdPids, type Testpmd } from '../support/testpmd.js';
-import { startProc, stopAll } from '../support/procs.js';
+import { startTestpmd, testpmdPids, type Testpmd } from '../../perf/peers/testpmd.js';
+import { startProc, stopAll } from '../../perf/peers/procs.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-dpdk-zc-'));
