@@ -3,7 +3,8 @@
 // the codec's generated encoders and decoders, the framing (FrameWriter/FrameDecoder), Node's
 // socket streams with the write syscalls under them, the client's own bookkeeping (contexts,
 // timeouts, routing), promise and tick machinery, GC, and time with nothing to do (waiting for
-// the peer). Only self time counts, so every sample lands in exactly one stage.
+// the peer). Only self time counts, so every sample lands in exactly one stage; a function the
+// JIT inlined counts where the profiler shows it (usually its own name, sometimes its caller).
 import { Session } from 'node:inspector';
 
 export interface StageShare {
@@ -15,7 +16,7 @@ export interface StageShare {
 }
 
 interface CallFrame { functionName: string; url: string }
-interface ProfileNode { id: number; callFrame: CallFrame }
+interface ProfileNode { id: number; callFrame: CallFrame; children?: number[] }
 interface CpuProfile { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] }
 
 export const STAGES = [
@@ -39,7 +40,7 @@ export function stageOf(f: CallFrame): Stage {
   if (url.includes('/vppapi/codec/')) return DECODE_HELPERS.test(fn) ? 'decode' : ENCODE_HELPERS.test(fn) ? 'encode' : 'other';
   if (url.includes('/vppapi/transport/frame')) return 'framing';
   if (fn === '_fill' && url === 'node:buffer') return 'encode'; // zeroing a message's room
-  if (fn === 'now' && url === '') return 'client bookkeeping'; // performance.now() for timeouts
+  if (fn === 'now' && (url === '' || url.includes('perf/performance')) || url.includes('internal/validators')) return 'client bookkeeping'; // performance.now() for timeouts
   if (fn === 'writeBuffer' || fn === 'writev' || /stream_base_commons|streams\/writable|node:net/.test(url) && !/onStreamRead/.test(fn)) {
     return 'socket write (Node streams + syscall)';
   }
@@ -53,10 +54,15 @@ export function stageOf(f: CallFrame): Stage {
 /** Shares of self time per stage, largest first. */
 export function breakdown(profile: CpuProfile): StageShare[] {
   const nodeById = new Map(profile.nodes.map((n) => [n.id, n]));
+  // The profiler's own work (Profiler.stop serialising the profile) is not the client's time.
+  const own = new Set<number>();
+  const mark = (id: number): void => { own.add(id); for (const c of nodeById.get(id)?.children ?? []) mark(c); };
+  for (const n of profile.nodes) if (n.callFrame.url === 'node:inspector') mark(n.id);
   const us = new Map<Stage, number>();
   const byFunction = new Map<Stage, Map<string, number>>();
   let total = 0;
   for (let i = 0; i < profile.samples.length; i++) {
+    if (own.has(profile.samples[i]!)) continue;
     const dt = profile.timeDeltas[i] ?? 0;
     const f = nodeById.get(profile.samples[i]!)?.callFrame ?? { functionName: '?', url: '' };
     const s = stageOf(f);

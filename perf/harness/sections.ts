@@ -8,7 +8,8 @@ import type { Progress } from './progress.js';
 import {
   latencyScenarios, memifMatrix, runOrder, scenarioKey, summarize, type MatrixOptions, type MemifScenario, type RunFigure,
 } from './scenarios.js';
-import { goalRows, latencyRow, memifRows, type PerfReport } from '../report/model.js';
+import { clientRow, goalRows, latencyRow, memifRows, type PerfReport } from '../report/model.js';
+import type { BenchResult as ClientBenchResult } from '../vppapi-client.js';
 
 /** What `tsvpp perf --all` asked for (a section reads the part it needs). */
 export interface SectionOptions {
@@ -91,15 +92,14 @@ export const SECTIONS: readonly PerfSection[] = [
   },
   {
     name: 'vppapi',
-    what: 'VPP API codec encode/decode rates; client round trips against the VPP emulator',
+    what: 'VPP API codec encode/decode rates; client round trips and a 1000-interface dump against the VPP emulator, and against real VPP when TSVPP_VPP is set',
     inGoals: false,
-    steps: (o) => o.repeats,
+    steps: (o) => o.repeats * (process.env.TSVPP_VPP ? 2 : 1),
     run: async ({ o, report, progress }) => {
       const { benchCodec } = await import('../vppapi-codec.js');
       const { benchClient } = await import('../vppapi-client.js');
       const codec = new Map<string, number[]>();
-      const seq: number[] = [], pipe: number[] = [];
-      let window = 64;
+      const emulator: ClientBenchResult[] = [];
       for (let r = 0; r < o.repeats; r++) {
         const lbl = `vppapi codec + client #${r + 1}`;
         progress.start(lbl);
@@ -108,16 +108,21 @@ export const SECTIONS: readonly PerfSection[] = [
             const k = `${c.name}\t${c.op}`;
             codec.set(k, [...(codec.get(k) ?? []), c.perSec]);
           }
-          const cl = await benchClient({ count: 5000 });
-          seq.push(cl.sequentialPerSec); pipe.push(cl.pipelinedPerSec); window = cl.window;
-          progress.done(lbl, `client ${cl.sequentialPerSec}/s sequential, ${cl.pipelinedPerSec}/s pipelined`);
+          // The last repeat also profiles the client (the profiler costs a little, so only once).
+          const cl = await benchClient({ profile: r === o.repeats - 1 });
+          emulator.push(cl);
+          progress.done(lbl, `client ${cl.sequentialPerSec}/s one at a time, ${cl.pipelinedPerSec}/s with ${cl.window} in flight`);
         } catch (e) {
           progress.done(lbl, `FAILED ${firstLine(e)}`);
         }
       }
+      const clients = [clientRow(emulator[0]?.peer ?? 'the VPP emulator', emulator)];
+      const vpp = await vppClientRuns(o.repeats, progress, report.notes);
+      if (vpp.length) clients.push(clientRow(vpp[0]!.peer, vpp));
       report.vppapi = {
         codec: [...codec].map(([k, v]) => { const [name, op] = k.split('\t'); return { name: name!, op: op!, perSec: summarize(v) }; }),
-        client: { sequentialPerSec: summarize(seq), pipelinedPerSec: summarize(pipe), window },
+        client: { sequentialPerSec: summarize(emulator.map((c) => c.sequentialPerSec)), pipelinedPerSec: summarize(emulator.map((c) => c.pipelinedPerSec)), window: emulator[0]?.window ?? 0 },
+        clients,
       };
     },
   },
@@ -176,3 +181,45 @@ async function runCniLatency({ o, report, progress, say }: SectionRun): Promise<
 }
 
 export const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
+
+/**
+ * The client benchmark against a real VPP when TSVPP_VPP names a VPP install prefix: one instance
+ * of its own (scripts/vpp-peer.sh: own runtime dir, socket and api-segment prefix, no
+ * poll-sleep-usec), stopped afterwards. Without TSVPP_VPP: nothing (a note says so).
+ */
+async function vppClientRuns(repeats: number, progress: Progress, notes: string[]): Promise<ClientBenchResult[]> {
+  const prefix = process.env.TSVPP_VPP;
+  if (!prefix) {
+    notes.push('vppapi client against real VPP: not run (set TSVPP_VPP to a VPP install prefix)');
+    return [];
+  }
+  const { startVppPeer } = await import('../peers/vpp.js');
+  const { benchClient } = await import('../vppapi-client.js');
+  const out: ClientBenchResult[] = [];
+  progress.start('VPP for the client benchmark');
+  let vpp;
+  try {
+    vpp = await startVppPeer(prefix, `perf${process.pid}`);
+    progress.done('VPP for the client benchmark', `VPP ${vpp.version}, pid ${vpp.pid}`);
+  } catch (e) {
+    progress.done('VPP for the client benchmark', `FAILED ${firstLine(e)}`);
+    notes.push(`vppapi client against real VPP: VPP did not start: ${firstLine(e)}`);
+    return [];
+  }
+  try {
+    for (let r = 0; r < repeats; r++) {
+      const lbl = `vppapi client vs VPP #${r + 1}`;
+      progress.start(lbl);
+      try {
+        const cl = await benchClient({ socket: vpp.apiSocket, apiDir: vpp.apiDir, profile: r === repeats - 1 });
+        out.push(cl);
+        progress.done(lbl, `${cl.sequentialPerSec}/s one at a time, ${cl.pipelinedPerSec}/s with ${cl.window} in flight`);
+      } catch (e) {
+        progress.done(lbl, `FAILED ${firstLine(e)}`);
+      }
+    }
+  } finally {
+    await vpp.stop();
+  }
+  return out;
+}

@@ -2,6 +2,8 @@
 // by table.ts and svg.ts.
 import type { Machine } from '../harness/machine.js';
 import type { CniLatencyReport } from '../harness/cni-latency.js';
+import type { BenchResult as ClientBenchResult } from '../vppapi-client.js';
+import type { StageShare } from '../vppapi-profile.js';
 import {
   GOALS, REFERENCE_PAIR, configKey, summarize, type Kind, type MemifPair, type MemifScenario, type RunFigure, type Summary,
 } from '../harness/scenarios.js';
@@ -39,11 +41,44 @@ export interface PerfReport {
   latency: LatencyRow[];
   vppapi?: {
     codec: { name: string; op: string; perSec: Summary }[];
+    /** Against the emulator: one at a time and the largest window (the first figures kept). */
     client: { sequentialPerSec: Summary; pipelinedPerSec: Summary; window: number };
+    /** Every client figure, per peer: the emulator, and real VPP when TSVPP_VPP was set. */
+    clients?: ClientRow[];
   };
   cni?: { startMs: Summary; nodeBaselineMs: Summary; runs: number };
   /** ADD/DEL through the real tsvpp-cni, agent and VPP emulator (absent when skipped: not root). */
   cniLatency?: CniLatencyReport;
+}
+
+/** The VPP API client against one peer over the repeats; raw holds every run's result. */
+export interface ClientRow {
+  peer: string;
+  windows: Array<{ window: number; perSec: Summary; clientUsPerOp: Summary; clientBusy: Summary; peerBusy: Summary | null }>;
+  dump: { interfaces: number; ms: Summary; clientMsCpu: Summary } | null;
+  /** Where the client's time went at the largest window (from the last repeat). */
+  breakdown: StageShare[] | null;
+  raw: ClientBenchResult[];
+}
+
+/** Summaries per window over the repeats of one peer. */
+export function clientRow(peer: string, raw: ClientBenchResult[]): ClientRow {
+  const windows = [...new Set(raw.flatMap((r) => r.figures.map((f) => f.window)))].sort((a, b) => a - b);
+  const dumps = raw.map((r) => r.dump).filter((d) => d !== null);
+  return {
+    peer,
+    windows: windows.map((window) => {
+      const fs = raw.map((r) => r.figures.find((f) => f.window === window)).filter((f) => f !== undefined);
+      const peers = fs.map((f) => f.peerBusy).filter((b) => b !== null);
+      return {
+        window, perSec: summarize(fs.map((f) => f.perSec)), clientUsPerOp: summarize(fs.map((f) => f.clientUsPerOp)),
+        clientBusy: summarize(fs.map((f) => f.clientBusy)), peerBusy: peers.length ? summarize(peers) : null,
+      };
+    }),
+    dump: dumps.length ? { interfaces: dumps[0]!.interfaces, ms: summarize(dumps.map((d) => d.ms)), clientMsCpu: summarize(dumps.map((d) => d.clientMsCpu)) } : null,
+    breakdown: [...raw].reverse().find((r) => r.breakdown)?.breakdown ?? null,
+    raw,
+  };
 }
 
 /** Groups run figures by scenario into rows with summaries and ratios to the reference. */

@@ -2,7 +2,7 @@
 // over the repeats, memif rows with their ratio to the reference pair.
 import { describeMachine } from '../harness/machine.js';
 import { REFERENCE_PAIR, noisePct, type Summary } from '../harness/scenarios.js';
-import type { PerfReport } from './model.js';
+import type { ClientRow, PerfReport } from './model.js';
 import { overheadVerdict } from '../cni-start.js';
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -49,12 +49,15 @@ export function formatReport(r: PerfReport): string {
     ]), [false, true, true, true, true, true]));
   }
   if (r.vppapi) {
-    out.push('', 'vppapi codec (messages/s) and client (control_ping round trips/s against the emulator)');
+    out.push('', r.vppapi.clients ? 'vppapi codec (messages/s)' : 'vppapi codec (messages/s) and client (control_ping round trips/s against the emulator)');
     const rows = r.vppapi.codec.map((c) => [`${c.name} ${c.op}`, big(c.perSec.median), `${big(c.perSec.min)}..${big(c.perSec.max)}`]);
     const cl = r.vppapi.client;
-    rows.push(['client sequential', big(cl.sequentialPerSec.median), `${big(cl.sequentialPerSec.min)}..${big(cl.sequentialPerSec.max)}`]);
-    rows.push([`client pipelined (${cl.window} in flight)`, big(cl.pipelinedPerSec.median), `${big(cl.pipelinedPerSec.min)}..${big(cl.pipelinedPerSec.max)}`]);
+    if (!r.vppapi.clients) {
+      rows.push(['client sequential', big(cl.sequentialPerSec.median), `${big(cl.sequentialPerSec.min)}..${big(cl.sequentialPerSec.max)}`]);
+      rows.push([`client pipelined (${cl.window} in flight)`, big(cl.pipelinedPerSec.median), `${big(cl.pipelinedPerSec.min)}..${big(cl.pipelinedPerSec.max)}`]);
+    }
     out.push(renderTable(['what', 'per s', 'min..max'], rows, [false, true, true]));
+    for (const c of r.vppapi.clients ?? []) out.push(...clientTable(c));
   }
   if (r.cni) {
     out.push('', `CNI: tsvpp-cni process start (CNI_COMMAND=VERSION), ${r.cni.runs} runs, ms; median ${overheadVerdict(r.cni.startMs.median, r.cni.nodeBaselineMs.median)}`);
@@ -73,4 +76,19 @@ export function formatReport(r: PerfReport): string {
     ]), [false, true, true, true, true, true, false]));
   }
   return out.join('\n');
+}
+
+/** The client against one peer: round trips per window with its CPU cost, the dump, the breakdown. */
+function clientTable(c: ClientRow): string[] {
+  const pct = (x: Summary | null): string => (x === null ? '-' : `${Math.round(x.median * 100)}%`);
+  const out = ['', `vppapi client against ${c.peer}: control_ping round trips/s (median [min..max]); client CPU per round trip; CPU time over wall time`];
+  out.push(renderTable(['in flight', 'round trips/s', 'min..max', 'client CPU/op', 'client busy', 'peer busy'], c.windows.map((w) => [
+    String(w.window), big(w.perSec.median), `${big(w.perSec.min)}..${big(w.perSec.max)}`, `${f(w.clientUsPerOp.median, 2)} µs`, pct(w.clientBusy), pct(w.peerBusy),
+  ]), [true, true, true, true, true, true]));
+  if (c.dump) out.push(`sw_interface_dump of ${c.dump.interfaces} interfaces: ${f(c.dump.ms.median, 2)} ms [${range(c.dump.ms, 2)}], client CPU ${f(c.dump.clientMsCpu.median, 2)} ms`);
+  if (c.breakdown) {
+    out.push(`where the client's time went at ${c.windows[c.windows.length - 1]?.window} in flight (CPU profile, self time):`);
+    for (const s of c.breakdown) out.push(`  ${(s.share * 100).toFixed(1).padStart(5)}%  ${s.stage}`);
+  }
+  return out;
 }
