@@ -52,8 +52,9 @@ export interface ClientFigure {
   clientUsPerOp: number;
   /** Client CPU time over wall time. */
   clientBusy: number;
-  /** The peer process's CPU time over wall time (null when it is not a local process). */
+  /** The peer process's CPU time over wall time, and per round trip (null when it is not a local process). */
   peerBusy: number | null;
+  peerUsPerOp: number | null;
   /** Requests per socket write, replies per socket read. */
   perWrite: number;
   perRead: number;
@@ -147,6 +148,7 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
         clientUsPerOp: (cpu.user + cpu.system) / n,
         clientBusy: (cpu.user + cpu.system) / 1e6 / secs,
         peerBusy: peer0 === null || peer1 === null ? null : (peer1 - peer0) / secs,
+        peerUsPerOp: peer0 === null || peer1 === null ? null : ((peer1 - peer0) * 1e6) / n,
         perWrite: (s1.sent - s0.sent) / Math.max(1, s1.writes - s0.writes),
         perRead: (s1.received - s0.received) / Math.max(1, s1.reads - s0.reads),
       });
@@ -214,9 +216,10 @@ async function dumpFigure(c: VppClient, interfaces: number, dumps: number): Prom
 export function formatResult(r: BenchResult): string[] {
   const pct = (x: number | null): string => (x === null ? '-' : `${Math.round(x * 100)}%`);
   const lines = [`VPP API client against ${r.peer}:`];
-  lines.push('  in flight   round trips/s   client CPU/op   client busy   peer busy   per write   per read');
+  lines.push('  in flight   round trips/s   client CPU/op   client busy   peer CPU/op   peer busy   per write   per read');
   for (const f of r.figures) {
-    lines.push(`  ${String(f.window).padStart(9)}   ${String(f.perSec).padStart(13)}   ${f.clientUsPerOp.toFixed(2).padStart(10)} µs   ${pct(f.clientBusy).padStart(11)}   ${pct(f.peerBusy).padStart(9)}   ${f.perWrite.toFixed(1).padStart(9)}   ${f.perRead.toFixed(1).padStart(8)}`);
+    const peerOp = f.peerUsPerOp === null ? '-' : `${f.peerUsPerOp.toFixed(2)} µs`;
+    lines.push(`  ${String(f.window).padStart(9)}   ${String(f.perSec).padStart(13)}   ${f.clientUsPerOp.toFixed(2).padStart(10)} µs   ${pct(f.clientBusy).padStart(11)}   ${peerOp.padStart(11)}   ${pct(f.peerBusy).padStart(9)}   ${f.perWrite.toFixed(1).padStart(9)}   ${f.perRead.toFixed(1).padStart(8)}`);
   }
   if (r.dump) lines.push(`  sw_interface_dump of ${r.dump.interfaces} interfaces: ${r.dump.ms.toFixed(2)} ms median (fastest ${r.dump.minMs.toFixed(2)} ms, client CPU ${r.dump.clientMsCpu.toFixed(2)} ms)`);
   if (r.breakdown) {

@@ -54,7 +54,7 @@ export interface PerfReport {
 /** The VPP API client against one peer over the repeats; raw holds every run's result. */
 export interface ClientRow {
   peer: string;
-  windows: Array<{ window: number; perSec: Summary; clientUsPerOp: Summary; clientBusy: Summary; peerBusy: Summary | null }>;
+  windows: Array<{ window: number; perSec: Summary; clientUsPerOp: Summary; clientBusy: Summary; peerBusy: Summary | null; peerUsPerOp: Summary | null }>;
   dump: { interfaces: number; ms: Summary; clientMsCpu: Summary } | null;
   /** Where the client's time went at the largest window (from the last repeat). */
   breakdown: StageShare[] | null;
@@ -70,9 +70,11 @@ export function clientRow(peer: string, raw: ClientBenchResult[]): ClientRow {
     windows: windows.map((window) => {
       const fs = raw.map((r) => r.figures.find((f) => f.window === window)).filter((f) => f !== undefined);
       const peers = fs.map((f) => f.peerBusy).filter((b) => b !== null);
+      const peerOps = fs.map((f) => f.peerUsPerOp).filter((b) => b !== null);
       return {
         window, perSec: summarize(fs.map((f) => f.perSec)), clientUsPerOp: summarize(fs.map((f) => f.clientUsPerOp)),
         clientBusy: summarize(fs.map((f) => f.clientBusy)), peerBusy: peers.length ? summarize(peers) : null,
+        peerUsPerOp: peerOps.length ? summarize(peerOps) : null,
       };
     }),
     dump: dumps.length ? { interfaces: dumps[0]!.interfaces, ms: summarize(dumps.map((d) => d.ms)), clientMsCpu: summarize(dumps.map((d) => d.clientMsCpu)) } : null,

@@ -82,9 +82,10 @@ export function formatReport(r: PerfReport): string {
 function clientTable(c: ClientRow): string[] {
   const pct = (x: Summary | null): string => (x === null ? '-' : `${Math.round(x.median * 100)}%`);
   const out = ['', `vppapi client against ${c.peer}: control_ping round trips/s (median [min..max]); client CPU per round trip; CPU time over wall time`];
-  out.push(renderTable(['in flight', 'round trips/s', 'min..max', 'client CPU/op', 'client busy', 'peer busy'], c.windows.map((w) => [
-    String(w.window), big(w.perSec.median), `${big(w.perSec.min)}..${big(w.perSec.max)}`, `${f(w.clientUsPerOp.median, 2)} µs`, pct(w.clientBusy), pct(w.peerBusy),
-  ]), [true, true, true, true, true, true]));
+  out.push(renderTable(['in flight', 'round trips/s', 'min..max', 'client CPU/op', 'client busy', 'peer CPU/op', 'peer busy'], c.windows.map((w) => [
+    String(w.window), big(w.perSec.median), `${big(w.perSec.min)}..${big(w.perSec.max)}`, `${f(w.clientUsPerOp.median, 2)} µs`, pct(w.clientBusy),
+    w.peerUsPerOp ? `${f(w.peerUsPerOp.median, 2)} µs` : '-', pct(w.peerBusy),
+  ]), [true, true, true, true, true, true, true]));
   if (c.dump) out.push(`sw_interface_dump of ${c.dump.interfaces} interfaces: ${f(c.dump.ms.median, 2)} ms [${range(c.dump.ms, 2)}], client CPU ${f(c.dump.clientMsCpu.median, 2)} ms`);
   if (c.breakdown) {
     out.push(`where the client's time went at ${c.windows[c.windows.length - 1]?.window} in flight (CPU profile, self time):`);

@@ -37,7 +37,7 @@ test('breakdown: self time per stage, largest first; the profiler\'s own work le
 const run = (perSec: number, dumpMs: number): BenchResult => ({
   peer: 'p', count: 1, dump: { interfaces: 1001, ms: dumpMs, minMs: dumpMs, clientMsCpu: 1 }, breakdown: null,
   sequentialPerSec: perSec / 10, pipelinedPerSec: perSec, window: 256,
-  figures: [1, 256].map((window) => ({ window, perSec: window === 1 ? perSec / 10 : perSec, clientUsPerOp: 2, clientBusy: 0.5, peerBusy: null, perWrite: 1, perRead: 1 })),
+  figures: [1, 256].map((window) => ({ window, perSec: window === 1 ? perSec / 10 : perSec, clientUsPerOp: 2, clientBusy: 0.5, peerBusy: null, peerUsPerOp: null, perWrite: 1, perRead: 1 })),
 });
 
 test('perf --all client rows: every window summarised over the repeats, raw results kept', () => {
