@@ -119,6 +119,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   const t0 = performance.now();
   let tLast = t0;
   let lastProgress = t0;
+  let lastKick = t0;
   const stopSendingAt = o.durationMs === undefined ? Infinity : t0 + o.durationMs;
   let target = o.packets;
   let lastReport = 0;
@@ -185,6 +186,12 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
     }
     if (progressed) { lastProgress = now; progressed = false; }
     else if (now - lastProgress > idleTimeout) break;
+    else if (mode === 'interrupt' && now - lastKick >= 1) {
+      // An interrupt-mode peer may take only part of the ring per kick (VPP: 256 packets), and
+      // waits for the next: kick again while it has not taken everything.
+      lastKick = now;
+      for (let q = 0; q < queues; q++) conn.kick(q);
+    }
     if (o.onProgress && now - lastReport >= 250) { lastReport = now; o.onProgress({ tx, rx }); }
     if (sleepNow) {
       // All sent: sleep until the peer kicks us (or a short timeout, to notice a dead peer).

@@ -140,6 +140,20 @@ export class MemifConnection {
     }
   }
 
+  /**
+   * Kicks the peer again for tx queue `q` when it wants interrupts and has not taken everything on
+   * the ring; returns whether it did. For peers that read a bounded batch per interrupt and then wait
+   * for the next one — VPP's memif input takes at most 256 packets per interrupt — so the rest of a
+   * train stays on the ring until someone kicks: call it while waiting for such a peer.
+   */
+  kick(q: number): boolean {
+    if (!this.#open) return false;
+    const res = this.tx[q]!;
+    if (!res.queue.peerWantsKick() || res.queue.txSpace() >= res.queue.size) return false;
+    signalEventfd(res.eventfd);
+    return true;
+  }
+
   /** Polling (the peer is told not to kick us) or interrupt mode for rx queue `q`. */
   setRxMode(q: number, mode: 'polling' | 'interrupt'): void {
     this.rx[q]!.queue.setInterruptMode(mode === 'interrupt');
