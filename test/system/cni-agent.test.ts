@@ -250,7 +250,7 @@ test('a tap VPP cannot create (retval -11, the open of /dev/vhost-net): the CNI 
   try {
     const add = await cni('ADD', 'multi-if-pod', 'e2e6');
     assert.is(add.out.code, 103, JSON.stringify(add.out));
-    assert.match(add.out.details, /create tap: tap_create_v2: VPP returned -11 VNET_API_ERROR_SYSCALL_ERROR_1 \(System call error #1\): VPP.*\/dev\/vhost-net/, add.out.details);
+    assert.match(add.out.details, /^eth0 \(tap, network default\): create tap: tap_create_v2: VPP returned -11 VNET_API_ERROR_SYSCALL_ERROR_1 \(System call error #1\): VPP.*\/dev\/vhost-net/, add.out.details);
   } finally { hooks.onTapCreate = make; }
   assert.equal(await podLinks(), ['lo']);
   assert.equal(podIfsInEmu(), []);

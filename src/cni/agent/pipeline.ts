@@ -247,8 +247,13 @@ export class Pipeline implements KindContext {
       st.gateway = addrOf(net.gateway!);
       await this.d.store.savePod(rec);
     }
-    const created = await add.create(rec, st, podTag(rec.containerId, ci.name));
-    await this.attach(rec, st, net, created, false);
+    try {
+      const created = await add.create(rec, st, podTag(rec.containerId, ci.name));
+      await this.attach(rec, st, net, created, false);
+    } catch (e) {
+      if (e instanceof CniError) throw e;
+      throw new Error(`${ci.name} (${ci.type}, network ${ci.network}): ${(e as Error).message}`); // which of the pod's interfaces failed
+    }
   }
 
   /**
