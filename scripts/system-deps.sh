@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian (bookworm) packages that the system tests need, and nothing else.
 #
-#   bash scripts/system-deps.sh [--check]
+#   bash scripts/system-deps.sh [--check] [--vpp]
+#
+# --vpp: also what the real-VPP suite (npm run test:vpp) needs beyond npm test: iputils-ping for
+# pings between pods and VPP.
 #
 # * Idempotent and quick when everything is present: a package counts as present when dpkg says
 #   "install ok installed" AND the file the tests actually use exists (so a half-removed package
@@ -13,7 +16,14 @@
 set -euo pipefail
 
 check_only=0
-[[ "${1:-}" == "--check" ]] && check_only=1
+vpp=0
+for a in "$@"; do
+  case $a in
+    --check) check_only=1 ;;
+    --vpp) vpp=1 ;;
+    *) echo "system-deps: unknown option $a (expected --check, --vpp)" >&2; exit 2 ;;
+  esac
+done
 
 # package | file that proves the package is usable ("-" = dpkg status alone)
 #   dpdk-dev      ships /usr/bin/dpdk-testpmd on bookworm (dpdk itself ships only the *.py helpers)
@@ -31,6 +41,7 @@ DEPS=(
   "iproute2|/usr/sbin/ip"
   "containernetworking-plugins|/usr/lib/cni/bridge"
 )
+((vpp)) && DEPS+=("iputils-ping|/usr/bin/ping")
 
 # The PMD path above is the amd64 one; on other architectures fall back to dpkg status only.
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)

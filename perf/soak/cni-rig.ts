@@ -2,12 +2,10 @@
 // tap hook creates real tap devices in the pod netns, the agent (startAgent) talking to it over the
 // vppapi client, the real tsvpp-cni executable, real netns, veths and host-local IPAM.
 // close() removes everything it created, also after a failure.
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
@@ -23,9 +21,9 @@ import { Etcd3 } from 'etcd3';
 import { KubeletStandin } from '../../src/testing/kubelet-standin.js';
 import { startEtcd, type EtcdServer } from '../peers/etcd.js';
 import { TSVPP_MAIN } from './common.js';
+import { runCni, type CniResult } from './cni-call.js';
 
-const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/soak
-const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.js');
+export type { CniResult } from './cni-call.js';
 
 export const POD = 'soak-pod';
 /** tap, veth and memif custom interfaces (plus eth0, a tap). */
@@ -62,7 +60,6 @@ spec:
 `;
 export const VNF_PODS = ['soak-vnf', 'soak-vnf2'] as const;
 
-export interface CniResult { code: number; out: any; stderr: string }
 
 export class CniRig {
   readonly dir: string;
@@ -196,23 +193,7 @@ export class CniRig {
 
   cni(command: 'ADD' | 'DEL' | 'CHECK', containerId: string, netns: string, extraConf: Record<string, unknown> = {}, pod: string = POD): Promise<CniResult> {
     this.containerIds.add(containerId);
-    return new Promise((res) => {
-      const child = spawn(process.execPath, [CNI_MAIN], {
-        env: {
-          PATH: process.env.PATH ?? '', CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: `/var/run/netns/${netns}`, CNI_IFNAME: 'eth0',
-          CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`, CNI_PATH: '/usr/lib/cni',
-        },
-      });
-      let stdout = '', stderr = '';
-      child.stdout.on('data', (d) => { stdout += d; });
-      child.stderr.on('data', (d) => { stderr += d; });
-      child.on('close', (code) => {
-        let out: unknown;
-        try { out = stdout.trim() ? JSON.parse(stdout) : undefined; } catch { out = stdout; }
-        res({ code: code ?? -1, out, stderr });
-      });
-      child.stdin.end(JSON.stringify({ cniVersion: '1.0.0', name: 'tsvpp', type: 'tsvpp-cni', agentSocket: this.config.cniSocket, ...extraConf }));
-    });
+    return runCni({ command, containerId, netns, pod, agentSocket: this.config.cniSocket, extraConf });
   }
 
   /** Everything a pod could leave behind, as lists of names (all empty on a clean node). */

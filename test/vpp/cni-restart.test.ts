@@ -1,0 +1,66 @@
+// Pods in place while the agent restarts, then while VPP restarts: after an agent restart CHECK
+// passes and traffic flows as before; after a VPP restart the agent's client reconnects and the
+// agent re-wires every pod interface (af_packet on the surviving veths, the memif master on the
+// pod's socket, routes, static neighbours, the NAT44 mapping, the networks' loopbacks and bridge
+// domain), after which CHECK passes, the first packet between pods arrives, and the memif pod's
+// slave is connected again. DEL then leaves nothing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { sleep } from '../../perf/soak/common.js';
+import { CniNode } from './support/cni-node.js';
+import { MANIFESTS, TwoPods, ipOf } from './support/cni-pods.js';
+
+let node: CniNode;
+let pods: TwoPods | undefined;
+
+test.before(async () => {
+  node = await CniNode.start(MANIFESTS);
+  pods = await TwoPods.add(node, 'r');
+  await pods.addressL2();
+});
+test.after(async () => {
+  pods?.slave?.close();
+  await node?.close();
+});
+
+test('agent restart with pods in place: CHECK passes, traffic flows, VPP untouched', async () => {
+  await pods!.checkTraffic('before the agent restart');
+  const before = await node.vppInterfaces();
+  await node.stopAgent();
+  await node.startAgent();
+  await pods!.check();
+  const after = await node.vppInterfaces();
+  assert.equal([...after.keys()].sort(), [...before.keys()].sort(), 'the agent restart changed nothing in VPP');
+  await pods!.checkTraffic('after the agent restart');
+});
+
+test('VPP restart with pods in place: the agent re-wires them; CHECK, the first packet, memif and NAT are back', async () => {
+  const { a } = pods!;
+  await node.vpp.restart();
+  await node.api.waitConnected(30_000);
+  // The agent re-wires in the background once its client is back: wait (bounded) for CHECK.
+  let last = '';
+  for (const end = Date.now() + 60_000; ;) {
+    const c = await node.cni('CHECK', a.name, a.id, a.ns, { prevResult: a.add });
+    if (c.code === 0) break;
+    last = JSON.stringify(c.out);
+    if (Date.now() > end) throw new Error(`pod-a not re-wired 60 s after the VPP restart: ${last}\nagent log:\n${node.agentLog.slice(-20).join('\n')}`);
+    await sleep(500);
+  }
+  await pods!.check();
+  const neigh = await node.vppNeighbors();
+  for (const n of ['eth0', 'veth1', 'v3']) assert.ok(neigh.find((x) => x.ip === ipOf(a.add, n))?.static, `static neighbour for pod-a ${n} restored`);
+  assert.equal(await node.natMappings(), [{ external: ipOf(a.add, 'eth0'), local: ipOf(a.add, 'veth1') }], 'NAT44 mapping restored');
+  await pods!.checkTraffic('after the VPP restart');
+  await pods!.checkStub();
+});
+
+test('DEL after the restarts leaves nothing in VPP or Linux', async () => {
+  const addrs = pods!.addresses();
+  await pods!.del();
+  pods = undefined;
+  const left = Object.fromEntries(Object.entries(await node.leftovers(addrs)).filter(([, v]) => v.length > 0));
+  assert.equal(left, {});
+});
+
+test.run();

@@ -1,0 +1,105 @@
+// The CNI on real VPP: the agent and tsvpp-cni wire two pods with every interface kind and network
+// (eth0 as veth + af_packet on a node without /dev/vhost-net), real packets go pod -> gateway,
+// pod -> pod (exactly one packet, no loss to neighbour resolution), VPP -> a custom interface, over
+// the L3 and L2 custom networks and through the memif of a contivpp.io/memif pod; the stub has no
+// IP; the service endpoint's NAT44 mapping is in VPP; CHECK passes; DEL leaves nothing in VPP or
+// Linux. tap needs /dev/vhost-net: where it is missing, ADD and the agent say so.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { existsSync } from 'node:fs';
+import { CniNode } from './support/cni-node.js';
+import { MANIFESTS, TwoPods, ipOf } from './support/cni-pods.js';
+
+const VHOST_NET = existsSync('/dev/vhost-net');
+let node: CniNode;
+
+test.before(async () => { node = await CniNode.start(MANIFESTS); });
+test.after(async () => { await node?.close(); });
+
+const empty = (left: Record<string, string[]>) => Object.fromEntries(Object.entries(left).filter(([, v]) => v.length > 0));
+
+test('eth0Kind auto: decided at agent start from /dev/vhost-net, and logged', () => {
+  const line = node.agentLog.find((l) => /eth0/.test(l) && /auto/.test(l));
+  assert.ok(line, `agent log: ${node.agentLog.join('\n')}`);
+  assert.match(line!, VHOST_NET ? /tap/ : /veth-afpacket.*\/dev\/vhost-net/);
+});
+
+test('two pods, every kind and network: traffic, stub, service endpoint, static neighbours, CHECK, DEL leaves nothing', async () => {
+  const pods = await TwoPods.add(node, 'c');
+  try {
+    const { a, b } = pods;
+    assert.equal(a.add.interfaces.filter((i: any) => i.sandbox).map((i: any) => i.name), ['eth0', 'veth1', 'v3', 'v2', 'vs']);
+    assert.ok(a.add.interfaces.some((i: any) => i.name === 'm1' && !i.sandbox), 'the memif is in the result, outside the sandbox');
+
+    // VPP: one interface per pod interface, tagged, up; af_packet ones named host-<veth host end>.
+    const rec = (await node.agent!.store.loadPod(a.id))!;
+    const ifs = await node.vppInterfaces();
+    for (const st of rec.interfaces) {
+      const i = ifs.get(st.swIfIndex!);
+      assert.ok(i?.up, `${st.name}: VPP interface ${st.swIfIndex} up`);
+      assert.is(i!.tag, `tsvpp:${a.id}:${st.name}`);
+      if (st.type === 'veth') assert.match(i!.name, /^host-tsv[0-9a-f]{11}$/);
+      if (st.type === 'memif') assert.match(i!.name, /^memif\d+\/1$/);
+    }
+
+    // Static neighbours for every pod address on a Linux interface, before any traffic.
+    const neigh = await node.vppNeighbors();
+    for (const [p, names] of [[a, ['eth0', 'veth1', 'v3']], [b, ['eth0', 'v3']]] as const) {
+      for (const n of names) {
+        const e = neigh.find((x) => x.ip === ipOf(p.add, n));
+        assert.ok(e?.static, `${p.name} ${n}: static neighbour in VPP (${JSON.stringify(neigh)})`);
+      }
+    }
+
+    await pods.addressL2();
+    await pods.checkTraffic('after ADD');
+    await pods.checkStub();
+
+    // service-endpoint-if veth1: NAT44 static mapping pod IP -> veth1's IP.
+    assert.equal(await node.natMappings(), [{ external: ipOf(a.add, 'eth0'), local: ipOf(a.add, 'veth1') }]);
+
+    await pods.check();
+    const addrs = pods.addresses();
+    await pods.del();
+    assert.equal(empty(await node.leftovers(addrs)), {}, 'nothing left in VPP or Linux');
+  } finally {
+    pods.slave?.close();
+  }
+});
+
+test('tap: works where /dev/vhost-net exists; elsewhere ADD fails naming it and leaves nothing', async () => {
+  const ns = await node.newNetns();
+  const r = await node.cni('ADD', 'pod-tap', `tap${node.rnd}`, ns);
+  if (VHOST_NET) {
+    assert.is(r.code, 0, JSON.stringify(r.out));
+    assert.ok(await node.vppPing(ipOf(r.out, 'tap1')), 'VPP -> tap1');
+    assert.is((await node.cni('DEL', 'pod-tap', `tap${node.rnd}`, ns)).code, 0);
+  } else {
+    assert.is(r.code, 1);
+    assert.is(r.out.code, 103, JSON.stringify(r.out));
+    assert.match(r.out.details, /^tap1 \(tap, network default\): create tap: tap_create_v2: VPP returned -11 .*: VPP's tap v2 needs \/dev\/vhost-net, which this node does not have/);
+  }
+  const left = empty(await node.leftovers());
+  assert.equal(left, {});
+  assert.equal((await node.inNetns(ns, ['ip', '-o', 'link', 'show'])).trim().split('\n').length, 1, 'only lo in the pod');
+  await node.dropNetns(ns);
+});
+
+test('eth0Kind tap set explicitly: the agent starts where /dev/vhost-net exists, elsewhere stops at start naming what is missing', async () => {
+  await node.stopAgent();
+  try {
+    const started = await node.startAgent({ ...node.config, eth0Kind: 'tap' }).then(() => null, (e: Error) => e);
+    if (VHOST_NET) assert.is(started, null);
+    else {
+      assert.instance(started, Error);
+      assert.match(started!.message, /\/dev\/vhost-net/);
+      assert.match(started!.message, /eth0Kind/);
+      assert.match(started!.message, /veth-afpacket|auto/);
+    }
+  } finally {
+    await node.stopAgent();
+    await node.startAgent();
+  }
+});
+
+test.run();

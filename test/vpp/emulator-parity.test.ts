@@ -1,0 +1,232 @@
+// The VPP emulator (the CI test double) against VPP itself: one script of requests — what the agent
+// sends, and the error cases around it (duplicates, unknown ids, deleting twice, deleting what is
+// in use) — runs against a fresh real VPP and a fresh emulator with the same definitions, and
+// every answer is compared: retval (by VPP's error name), reply fields, interface names,
+// sw_if_index allocation and dumps. Any difference fails, listed step by step; the fix is to make
+// the emulator answer like VPP (and give that behaviour a CI test in test/vppapi).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VppApiError, VppTimeoutError, type VppClient } from '../../src/vppapi/client/index.js';
+import { deleteLinkIfExists, ip } from '../../src/cni/linux/ip.js';
+import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { Vpp } from './support/vpp.js';
+import { VppClient as Client } from '../../src/vppapi/client/index.js';
+
+type V = Record<string, any>;
+interface Step {
+  what: string;
+  msg: string;
+  req?: (v: V) => V;
+  dump?: boolean;
+  /** What of the answer is compared (default: nothing but the retval). */
+  pick?: (r: any, v: V) => unknown;
+  /** Remember something of the answer for later steps. */
+  save?: (r: any, v: V) => void;
+}
+
+const rnd = randomBytes(3).toString('hex');
+const VETH = `tvp${rnd}a`, PEER = `tvp${rnd}b`;
+const NO_INDEX = 0xffffffff;
+const ip4 = (s: string) => Uint8Array.from(s.split('.').map(Number));
+const str4 = (b: Uint8Array) => [...b].join('.');
+const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+const pfx = (cidr: string) => { const [a, l] = cidr.split('/'); return { address: { af: 0, un: { ip4: ip4(a!) } }, len: Number(l) }; };
+const ifDump = (sw = NO_INDEX) => ({ sw_if_index: sw, name_filter_valid: false, name_filter: '' });
+const ifFields = (d: any[]) => d.map((i) => ({
+  sw_if_index: i.sw_if_index, name: i.interface_name, dev_type: i.interface_dev_type, flags: i.flags, type: i.type,
+  link_mtu: i.link_mtu, mtu: i.mtu, tag: i.tag, sup: i.sup_sw_if_index, duplex: i.link_duplex,
+  mac_prefix: hex(i.l2_address).slice(0, 5),
+}));
+const route = (cidr: string, sw: number, table = 0, isAdd = true) => ({
+  is_add: isAdd, is_multipath: false,
+  route: {
+    table_id: table, prefix: pfx(cidr), n_paths: 1,
+    paths: [{ sw_if_index: sw, table_id: table, weight: 1, proto: 0, nh: { address: { ip4: ip4(cidr.split('/')[0]!) } } }],
+  },
+});
+const nat = (isAdd: boolean) => ({
+  is_add: isAdd, flags: 8, local_ip_address: ip4('10.210.0.3'), external_ip_address: ip4('10.210.0.2'),
+  external_sw_if_index: NO_INDEX, vrf_id: 0, tag: 'tsvpp',
+});
+const memifCreate = (socketId: number, id: number, role = 0, ringSize = 1024) => ({
+  role, mode: 0, rx_queues: 1, tx_queues: 1, id, socket_id: socketId, ring_size: ringSize, buffer_size: 2048, secret: 's',
+});
+const neighbor = (sw: number, isAdd: boolean, addr = '10.210.0.5') => ({
+  is_add: isAdd, neighbor: { sw_if_index: sw, flags: 1, mac_address: Uint8Array.from([2, 0, 0, 0, 0, 5]), ip_address: { af: 0, un: { ip4: ip4(addr) } } },
+});
+
+function script(memifFile: string, memifFile2: string): Step[] {
+  return [
+    { what: 'show_version', msg: 'show_version', pick: (r) => r.program },
+    { what: 'interfaces at start', msg: 'sw_interface_dump', dump: true, req: () => ifDump(), pick: ifFields },
+    { what: 'create loopback', msg: 'create_loopback', req: () => ({ mac_address: new Uint8Array(6) }), save: (r, v) => { v.loop = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'the new loopback', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.loop), pick: ifFields },
+    { what: 'tag it', msg: 'sw_interface_tag_add_del', req: (v) => ({ is_add: true, sw_if_index: v.loop, tag: 'tsvpp-net:x' }) },
+    { what: 'tag an unknown index', msg: 'sw_interface_tag_add_del', req: () => ({ is_add: true, sw_if_index: 9999, tag: 'x' }) },
+    { what: 'address', msg: 'sw_interface_add_del_address', req: (v) => ({ sw_if_index: v.loop, is_add: true, prefix: pfx('10.210.0.1/24') }) },
+    { what: 'the same address again', msg: 'sw_interface_add_del_address', req: (v) => ({ sw_if_index: v.loop, is_add: true, prefix: pfx('10.210.0.1/24') }) },
+    { what: 'delete an address it does not have', msg: 'sw_interface_add_del_address', req: (v) => ({ sw_if_index: v.loop, is_add: false, prefix: pfx('10.210.9.1/24') }) },
+    { what: 'admin up', msg: 'sw_interface_set_flags', req: (v) => ({ sw_if_index: v.loop, flags: 1 }) },
+    { what: 'flags of an unknown index', msg: 'sw_interface_set_flags', req: () => ({ sw_if_index: 9999, flags: 1 }) },
+    { what: 'the loopback after tag, address, up', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.loop), pick: ifFields },
+    { what: 'VRF 5', msg: 'ip_table_add_del', req: () => ({ is_add: true, table: { table_id: 5, is_ip6: false, name: 'five' } }) },
+    { what: 'VRF 5 again', msg: 'ip_table_add_del', req: () => ({ is_add: true, table: { table_id: 5, is_ip6: false, name: 'five' } }) },
+    { what: 'second loopback', msg: 'create_loopback', req: () => ({ mac_address: new Uint8Array(6) }), save: (r, v) => { v.loop2 = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'bind it to VRF 5', msg: 'sw_interface_set_table', req: (v) => ({ sw_if_index: v.loop2, is_ipv6: false, vrf_id: 5 }) },
+    { what: 'bind it to VRF 99 (absent)', msg: 'sw_interface_set_table', req: (v) => ({ sw_if_index: v.loop2, is_ipv6: false, vrf_id: 99 }) },
+    { what: 'bind the addressed loopback to VRF 5', msg: 'sw_interface_set_table', req: (v) => ({ sw_if_index: v.loop, is_ipv6: false, vrf_id: 5 }) },
+    { what: 'its table', msg: 'sw_interface_get_table', req: (v) => ({ sw_if_index: v.loop2, is_ipv6: false }), pick: (r) => r.vrf_id },
+    { what: 'unnumbered loop2 -> loop', msg: 'sw_interface_set_unnumbered', req: (v) => ({ sw_if_index: v.loop, unnumbered_sw_if_index: v.loop2, is_add: true }) },
+    { what: 'unnumbered with an unknown borrower', msg: 'sw_interface_set_unnumbered', req: (v) => ({ sw_if_index: v.loop, unnumbered_sw_if_index: 9999, is_add: true }) },
+    { what: 'unnumbered from an unknown index', msg: 'sw_interface_set_unnumbered', req: (v) => ({ sw_if_index: 9999, unnumbered_sw_if_index: v.loop2, is_add: true }) },
+    { what: 'route via loop in VRF 0', msg: 'ip_route_add_del', req: (v) => route('10.210.0.5/32', v.loop) },
+    { what: 'route in absent VRF 99', msg: 'ip_route_add_del', req: (v) => route('10.210.0.6/32', v.loop, 99) },
+    { what: 'delete the route', msg: 'ip_route_add_del', req: (v) => route('10.210.0.5/32', v.loop, 0, false) },
+    { what: 'delete the route again', msg: 'ip_route_add_del', req: (v) => route('10.210.0.5/32', v.loop, 0, false) },
+    { what: 'delete a route in absent VRF 99', msg: 'ip_route_add_del', req: (v) => route('10.210.0.5/32', v.loop, 99, false) },
+    { what: 'overlapping address on another interface', msg: 'sw_interface_add_del_address', req: (v) => ({ sw_if_index: v.loop2, is_add: true, prefix: pfx('10.210.0.9/16') }) },
+    { what: 'second address, same length, same interface', msg: 'sw_interface_add_del_address', req: (v) => ({ sw_if_index: v.loop, is_add: true, prefix: pfx('10.210.0.2/24') }) },
+    { what: 'delete it', msg: 'sw_interface_add_del_address', req: (v) => ({ sw_if_index: v.loop, is_add: false, prefix: pfx('10.210.0.2/24') }) },
+    { what: 'delete VRF 5 while loop2 is bound to it', msg: 'ip_table_add_del', req: () => ({ is_add: false, table: { table_id: 5, is_ip6: false, name: '' } }) },
+    { what: 'delete VRF 5 again', msg: 'ip_table_add_del', req: () => ({ is_add: false, table: { table_id: 5, is_ip6: false, name: '' } }) },
+    // memif
+    { what: 'memif socket 7', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: true, socket_id: 7, socket_filename: memifFile }), pick: (r) => r.socket_id },
+    { what: 'memif socket 7 again, same file', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: true, socket_id: 7, socket_filename: memifFile }) },
+    { what: 'memif socket 7 again, other file', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: true, socket_id: 7, socket_filename: memifFile2 }) },
+    { what: 'memif socket id 0', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: true, socket_id: 0, socket_filename: memifFile2 }) },
+    { what: 'memif socket id ~0 (allocate)', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: true, socket_id: NO_INDEX, socket_filename: memifFile2 }), save: (r, v) => { v.sock2 = r.socket_id; }, pick: (r) => r.socket_id },
+    { what: 'memif socket in a missing directory', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: true, socket_id: 9, socket_filename: '/nonexistent/dir/m.sock' }) },
+    { what: 'master memif 7/1', msg: 'memif_create_v2', req: () => memifCreate(7, 1), save: (r, v) => { v.memif = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'master memif 7/1 again', msg: 'memif_create_v2', req: () => memifCreate(7, 1) },
+    { what: 'slave memif on master socket 7', msg: 'memif_create_v2', req: () => memifCreate(7, 2, 1) },
+    { what: 'memif on unknown socket 99', msg: 'memif_create_v2', req: () => memifCreate(99, 1) },
+    { what: 'memif with ring size 1000', msg: 'memif_create_v2', req: () => memifCreate(7, 3, 0, 1000) },
+    { what: 'master memif on the socket in a missing directory', msg: 'memif_create_v2', req: () => memifCreate(9, 1), save: (r, v) => { v.memif9 = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'delete that memif', msg: 'memif_delete', req: (v) => ({ sw_if_index: v.memif9 ?? 9999 }) },
+    { what: 'the memif interface', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.memif), pick: ifFields },
+    { what: 'memif_dump', msg: 'memif_dump', dump: true, pick: (d: any[]) => d.map((m) => ({ sw: m.sw_if_index, id: m.id, role: m.role, mode: m.mode, zc: m.zero_copy, sock: m.socket_id, ring: m.ring_size, buf: m.buffer_size, flags: m.flags, name: m.if_name })) },
+    { what: 'memif_socket_filename_dump', msg: 'memif_socket_filename_dump', dump: true, pick: (d: any[]) => d.map((s) => s.socket_id).sort() },
+    { what: 'delete socket 7 in use', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: false, socket_id: 7, socket_filename: '' }) },
+    { what: 'memif_delete of a loopback', msg: 'memif_delete', req: (v) => ({ sw_if_index: v.loop }) },
+    { what: 'memif_delete', msg: 'memif_delete', req: (v) => ({ sw_if_index: v.memif }) },
+    { what: 'memif_delete again', msg: 'memif_delete', req: (v) => ({ sw_if_index: v.memif }) },
+    { what: 'delete socket 7', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: false, socket_id: 7, socket_filename: '' }) },
+    { what: 'delete socket 7 again', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: false, socket_id: 7, socket_filename: '' }) },
+    { what: 'delete socket id 0', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: false, socket_id: 0, socket_filename: '' }) },
+    // af_packet
+    { what: 'af_packet on a veth', msg: 'af_packet_create_v3', req: () => ({ mode: 1, use_random_hw_addr: true, host_if_name: VETH, num_rx_queues: 1, num_tx_queues: 1 }), save: (r, v) => { v.af = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'af_packet on the same veth again', msg: 'af_packet_create_v3', req: () => ({ mode: 1, use_random_hw_addr: true, host_if_name: VETH, num_rx_queues: 1, num_tx_queues: 1 }) },
+    { what: 'af_packet on a missing interface', msg: 'af_packet_create_v3', req: () => ({ mode: 1, use_random_hw_addr: true, host_if_name: `nx${rnd}`, num_rx_queues: 1, num_tx_queues: 1 }) },
+    { what: 'the af_packet interface', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.af), pick: ifFields },
+    { what: 'af_packet_dump', msg: 'af_packet_dump', dump: true, pick: (d: any[]) => d.map((x) => [x.sw_if_index, x.host_if_name]) },
+    { what: 'admin up af_packet', msg: 'sw_interface_set_flags', req: (v) => ({ sw_if_index: v.af, flags: 1 }) },
+    { what: 'the af_packet interface when up', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.af), pick: ifFields },
+    // neighbours
+    { what: 'static neighbour', msg: 'ip_neighbor_add_del', req: (v) => neighbor(v.af, true), pick: (r) => r.stats_index === undefined },
+    { what: 'static neighbour again', msg: 'ip_neighbor_add_del', req: (v) => neighbor(v.af, true) },
+    { what: 'neighbour on an unknown index', msg: 'ip_neighbor_add_del', req: () => neighbor(9999, true) },
+    { what: 'delete the neighbour', msg: 'ip_neighbor_add_del', req: (v) => neighbor(v.af, false) },
+    { what: 'delete the neighbour again', msg: 'ip_neighbor_add_del', req: (v) => neighbor(v.af, false) },
+    // bridge domains
+    { what: 'bridge domain 3', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 3, flood: true, uu_flood: true, forward: true, learn: true, is_add: true }), pick: (r) => r.bd_id },
+    { what: 'bridge domain 3 again', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 3, flood: true, uu_flood: true, forward: true, learn: true, is_add: true }) },
+    { what: 'af_packet into bridge domain 3', msg: 'sw_interface_set_l2_bridge', req: (v) => ({ rx_sw_if_index: v.af, bd_id: 3, port_type: 0, shg: 0, enable: true }) },
+    { what: 'unknown index into bridge domain 3', msg: 'sw_interface_set_l2_bridge', req: () => ({ rx_sw_if_index: 9999, bd_id: 3, port_type: 0, shg: 0, enable: true }) },
+    { what: 'bridge domain ~0 (allocate)', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: NO_INDEX, flood: true, uu_flood: true, forward: true, learn: true, is_add: true }), save: (r, v) => { v.bdAuto = r.bd_id; }, pick: (r) => r.bd_id },
+    { what: 'delete the allocated bridge domain', msg: 'bridge_domain_add_del_v2', req: (v) => ({ bd_id: v.bdAuto ?? 77, is_add: false }) },
+    { what: 'loop2 into absent bridge domain 5', msg: 'sw_interface_set_l2_bridge', req: (v) => ({ rx_sw_if_index: v.loop2, bd_id: 5, port_type: 0, shg: 0, enable: true }) },
+    { what: 'loop2 out of bridge domain 5', msg: 'sw_interface_set_l2_bridge', req: (v) => ({ rx_sw_if_index: v.loop2, bd_id: 5, port_type: 0, shg: 0, enable: false }) },
+    { what: 'delete bridge domain 5', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 5, is_add: false }) },
+    { what: 'delete bridge domain 3 with a member', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 3, is_add: false }) },
+    { what: 'delete bridge domain 0', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 0, is_add: false }) },
+    { what: 'delete absent bridge domain 44', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 44, is_add: false }) },
+    { what: 'af_packet_delete (in a bridge domain)', msg: 'af_packet_delete', req: () => ({ host_if_name: VETH }) },
+    { what: 'af_packet_delete again', msg: 'af_packet_delete', req: () => ({ host_if_name: VETH }) },
+    { what: 'delete bridge domain 3', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 3, is_add: false }) },
+    { what: 'delete bridge domain 3 again', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 3, is_add: false }) },
+    // tap (no hooks: the emulator must answer as VPP does on this host)
+    { what: 'tap_create_v2', msg: 'tap_create_v2', req: () => ({ id: NO_INDEX, use_random_mac: true, num_rx_queues: 1, host_if_name_set: true, host_if_name: `tp${rnd}` }), save: (r, v) => { v.tap = r.sw_if_index; } },
+    { what: 'tap_delete_v2 of a loopback', msg: 'tap_delete_v2', req: (v) => ({ sw_if_index: v.loop }) },
+    { what: 'tap_delete_v2 of an unknown index', msg: 'tap_delete_v2', req: () => ({ sw_if_index: 9999 }) },
+    // NAT44
+    { what: 'NAT44 mapping with the plugin off', msg: 'nat44_add_del_static_mapping_v2', req: () => nat(true) },
+    { what: 'NAT44 disable while off', msg: 'nat44_ed_plugin_enable_disable', req: () => ({ enable: false }) },
+    { what: 'NAT44 enable', msg: 'nat44_ed_plugin_enable_disable', req: () => ({ enable: true }) },
+    { what: 'NAT44 enable again', msg: 'nat44_ed_plugin_enable_disable', req: () => ({ enable: true }) },
+    { what: 'NAT44 mapping', msg: 'nat44_add_del_static_mapping_v2', req: () => nat(true) },
+    { what: 'NAT44 mapping again', msg: 'nat44_add_del_static_mapping_v2', req: () => nat(true) },
+    { what: 'NAT44 delete mapping', msg: 'nat44_add_del_static_mapping_v2', req: () => nat(false) },
+    { what: 'NAT44 delete mapping again', msg: 'nat44_add_del_static_mapping_v2', req: () => nat(false) },
+    { what: 'NAT44 disable', msg: 'nat44_ed_plugin_enable_disable', req: () => ({ enable: false }) },
+    // events
+    { what: 'want_interface_events', msg: 'want_interface_events', req: () => ({ enable_disable: 1, pid: 1 }) },
+    { what: 'want_interface_events again', msg: 'want_interface_events', req: () => ({ enable_disable: 1, pid: 1 }) },
+    { what: 'want_interface_events off', msg: 'want_interface_events', req: () => ({ enable_disable: 0, pid: 1 }) },
+    { what: 'want_interface_events off again', msg: 'want_interface_events', req: () => ({ enable_disable: 0, pid: 1 }) },
+    // deleting
+    { what: 'delete_loopback of a non-loopback', msg: 'delete_loopback', req: () => ({ sw_if_index: 0 }) },
+    { what: 'delete loop2', msg: 'delete_loopback', req: (v) => ({ sw_if_index: v.loop2 }) },
+    { what: 'delete loop2 again', msg: 'delete_loopback', req: (v) => ({ sw_if_index: v.loop2 }) },
+    { what: 'a new loopback reuses the freed index', msg: 'create_loopback', req: () => ({ mac_address: new Uint8Array(6) }), pick: (r) => r.sw_if_index },
+    { what: 'interfaces at the end', msg: 'sw_interface_dump', dump: true, req: () => ifDump(), pick: ifFields },
+  ];
+}
+
+async function play(c: VppClient, steps: Step[]): Promise<string[]> {
+  const v: V = {};
+  const out: string[] = [];
+  for (const s of steps) {
+    let r: any, retval = 'ok';
+    try {
+      r = s.dump ? await c.dump(s.msg, s.req?.(v) ?? {}) : await c.request(s.msg, s.req?.(v) ?? {});
+    } catch (e) {
+      if (e instanceof VppTimeoutError) retval = 'no reply';
+      else if (e instanceof VppApiError) { retval = e.errorName; r = e.reply; }
+      else throw new Error(`${s.what}: ${(e as Error).message}`);
+    }
+    if (retval === 'ok') s.save?.(r, v);
+    out.push(JSON.stringify({ retval, ...(s.pick && retval === 'ok' ? { answer: s.pick(r, v) } : {}) }));
+  }
+  return out;
+}
+
+const dir = mkdtempSync(join(tmpdir(), 'tsvpp-vpp-parity-'));
+let vpp: Vpp;
+let emu: VppEmulator;
+
+test.before(async () => {
+  await ip(['link', 'add', VETH, 'type', 'veth', 'peer', 'name', PEER]);
+  await ip(['link', 'set', VETH, 'up']);
+  vpp = await Vpp.start();
+  emu = await startVppEmulator({ socketPath: join(dir, 'emu.sock'), registry: vpp.registry(), runtimeDir: join(dir, 'emu-run') });
+});
+
+test.after(async () => {
+  await emu?.close();
+  await vpp?.stop();
+  await deleteLinkIfExists(VETH).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+test('the emulator answers the agent\'s requests and their error cases as VPP does', async () => {
+  const steps = script(join(dir, 'm1.sock'), join(dir, 'm2.sock'));
+  const real = await vpp.connect({ timeoutMs: 3000 });
+  const fake = await Client.connect({ socket: join(dir, 'emu.sock'), registry: vpp.registry(), reconnect: false, timeoutMs: 3000 });
+  let a: string[], b: string[];
+  try {
+    a = await play(real, steps);
+    b = await play(fake, steps);
+  } finally {
+    await real.close();
+    await fake.close();
+  }
+  const diffs = steps.map((s, k) => (a[k] === b[k] ? null : `${k + 1}. ${s.what} (${s.msg})\n     VPP:      ${a[k]}\n     emulator: ${b[k]}`)).filter(Boolean);
+  if (diffs.length) console.log(diffs.join('\n'));
+  assert.equal(diffs, [], `the emulator differs from VPP in ${diffs.length} of ${steps.length} steps:\n${diffs.join('\n')}`);
+});
+
+test.run();

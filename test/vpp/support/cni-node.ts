@@ -1,0 +1,210 @@
+// A node for the CNI tests on real VPP, all on this host (root): a VPP instance, the agent
+// (startAgent from its config, so its own VPP API client, device plugin and PodResources lookup
+// are the production wiring), kubelet's side as a stand-in, the real tsvpp-cni executable, real
+// netns, veths and host-local IPAM. close() removes everything it created, also after a failure.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { startAgent, type Agent } from '../../../src/cni/agent/agent.js';
+import { vethHostName } from '../../../src/cni/agent/kinds/veth.js';
+import { DEFAULT_CONFIG, type AgentConfig } from '../../../src/cni/agent/config.js';
+import { addNetns, deleteLinkIfExists, deleteNetns, listLinks } from '../../../src/cni/linux/ip.js';
+import type { VppClient } from '../../../src/vppapi/client/index.js';
+import { KubeletStandin } from '../../../src/testing/kubelet-standin.js';
+import { runCni, type CniResult } from '../../../perf/soak/cni-call.js';
+import { Vpp } from './vpp.js';
+
+const run = promisify(execFile);
+const NO_INDEX = 0xffffffff;
+/** Pod interface names the tests use: the host ends of their veths are tsv + hash(container id, name). */
+const POD_IFNAMES = ['eth0', 'veth1', 'v2', 'v3', 'vs', 'tap1'];
+
+export class CniNode {
+  readonly rnd = randomBytes(3).toString('hex');
+  readonly dir = mkdtempSync(join(tmpdir(), 'tsvpp-vpp-cni-'));
+  readonly config: AgentConfig;
+  vpp!: Vpp;
+  agent: Agent | undefined;
+  kubelet!: KubeletStandin;
+  /** The test's own API connection to VPP (the agent has its own). */
+  api!: VppClient;
+  readonly agentLog: string[] = [];
+  private readonly netnsCreated = new Set<string>();
+  readonly containerIds = new Set<string>();
+
+  private constructor(readonly manifests: string) {
+    this.config = {
+      ...DEFAULT_CONFIG,
+      stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
+      podManifests: join(this.dir, 'manifests'), nodeId: 9, maxCustomInterfaces: 8,
+      memifDevices: 4, devicePluginDir: join(this.dir, 'device-plugins'), podResourcesSocket: join(this.dir, 'pod-resources.sock'),
+    };
+  }
+
+  /** VPP, kubelet stand-in and the agent; `manifests` are the pods and CustomNetworks (YAML). */
+  static async start(manifests: string): Promise<CniNode> {
+    if (process.getuid?.() !== 0) throw new Error('the CNI tests on real VPP need root (network namespaces, veths, VPP)');
+    const n = new CniNode(manifests);
+    try {
+      mkdirSync(n.config.podManifests!);
+      mkdirSync(n.config.devicePluginDir);
+      writeFileSync(join(n.config.podManifests!, 'pods.yaml'), manifests);
+      n.vpp = await Vpp.start();
+      Object.assign(n.config, { vppApiSocket: n.vpp.apiSocket, vppApiDir: n.vpp.info.apiDir });
+      n.api = await n.vpp.connect({ reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });
+      n.kubelet = new KubeletStandin(n.config.devicePluginDir, n.config.podResourcesSocket);
+      await n.kubelet.start();
+      await n.startAgent();
+      await n.kubelet.waitFor(() => (n.kubelet.plugins.get('contivpp.io/memif')?.devices.length ?? 0) === 4, 10_000, 'the agent\'s memif devices');
+    } catch (e) {
+      await n.close();
+      throw e;
+    }
+    return n;
+  }
+
+  async startAgent(config: AgentConfig = this.config): Promise<Agent> {
+    this.agent = await startAgent(config, { log: (m) => this.agentLog.push(m) });
+    return this.agent;
+  }
+
+  async stopAgent(): Promise<void> {
+    const a = this.agent;
+    this.agent = undefined;
+    await a?.close();
+  }
+
+  /** A pod sandbox netns, as the container runtime would create it. */
+  async newNetns(): Promise<string> {
+    const name = `tsvpp-vpp-${this.rnd}-${this.netnsCreated.size}`;
+    await addNetns(name);
+    this.netnsCreated.add(name);
+    return name;
+  }
+
+  async dropNetns(name: string): Promise<void> {
+    await deleteNetns(name);
+    this.netnsCreated.delete(name);
+  }
+
+  cni(command: 'ADD' | 'DEL' | 'CHECK', pod: string, containerId: string, netns: string, extraConf: Record<string, unknown> = {}): Promise<CniResult> {
+    this.containerIds.add(containerId);
+    return runCni({ command, containerId, netns, pod, agentSocket: this.config.cniSocket, extraConf });
+  }
+
+  /** ADD that must succeed; the failure message carries the agent's log. */
+  async add(pod: string, containerId: string, netns: string): Promise<any> {
+    const r = await this.cni('ADD', pod, containerId, netns);
+    if (r.code !== 0) throw new Error(`ADD ${pod} failed: ${JSON.stringify(r.out)} ${r.stderr}\nagent log:\n${this.agentLog.slice(-20).join('\n')}`);
+    return r.out;
+  }
+
+  /** A command inside a netns; resolves with its output, rejects with it. */
+  async inNetns(netns: string, cmd: string[]): Promise<string> {
+    try {
+      const { stdout } = await run('ip', ['netns', 'exec', netns, ...cmd], { timeout: 30_000 });
+      return stdout;
+    } catch (e) {
+      const x = e as { stdout?: string; stderr?: string; message: string };
+      throw new Error(`ip netns exec ${netns} ${cmd.join(' ')}: ${x.stderr?.trim() || x.stdout?.trim() || x.message}`);
+    }
+  }
+
+  /**
+   * Exactly `count` ICMP echo requests from a pod to `target`; returns how many replies came back.
+   * ping exits 1 when some are lost: that is a result here, not an error.
+   */
+  async ping(netns: string, target: string, o: { count?: number; dev?: string } = {}): Promise<{ sent: number; received: number; output: string }> {
+    const args = ['ping', '-n', '-c', String(o.count ?? 1), '-W', '2', ...(o.dev ? ['-I', o.dev] : []), target];
+    let output: string;
+    try { output = (await run('ip', ['netns', 'exec', netns, ...args], { timeout: 30_000 })).stdout; } catch (e) {
+      output = (e as { stdout?: string }).stdout ?? '';
+      if (!/packets transmitted/.test(output)) throw new Error(`ping in ${netns}: ${(e as Error).message}`);
+    }
+    const m = /(\d+) packets transmitted, (\d+) received/.exec(output);
+    return { sent: Number(m?.[1] ?? 0), received: Number(m?.[2] ?? 0), output };
+  }
+
+  /** One ICMP echo from VPP itself (its ping plugin); true when the reply came back. */
+  async vppPing(target: string, tableId = 0): Promise<boolean> {
+    const out = await this.vpp.cli(`ping ${target}${tableId ? ` table-id ${tableId}` : ''} repeat 1`);
+    const m = /(\d+) sent, (\d+) received/.exec(out);
+    if (!m) throw new Error(`VPP ping ${target}: unexpected output ${out}`);
+    return m[2] === '1';
+  }
+
+  /** VPP's interfaces, by sw_if_index. */
+  async vppInterfaces(): Promise<Map<number, { name: string; tag: string; up: boolean; mac: string }>> {
+    const d = await this.api.dump<Record<string, any>>('sw_interface_dump', { sw_if_index: NO_INDEX, name_filter_valid: false, name_filter: '' });
+    return new Map(d.map((x) => [x.sw_if_index as number, {
+      name: String(x.interface_name), tag: String(x.tag), up: (x.flags & 1) !== 0,
+      mac: [...(x.l2_address as Uint8Array)].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+    }]));
+  }
+
+  /** IPv4 neighbours VPP has, as "ip mac flags sw_if_index". */
+  async vppNeighbors(): Promise<Array<{ ip: string; mac: string; static: boolean; swIfIndex: number }>> {
+    const d = await this.api.dump<Record<string, any>>('ip_neighbor_dump', { sw_if_index: NO_INDEX, af: 0 });
+    return d.map((x) => ({
+      ip: [...(x.neighbor.ip_address.un.ip4 as Uint8Array)].join('.'),
+      mac: [...(x.neighbor.mac_address as Uint8Array)].map((b) => b.toString(16).padStart(2, '0')).join(':'),
+      static: (x.neighbor.flags & 1) !== 0, swIfIndex: x.neighbor.sw_if_index,
+    }));
+  }
+
+  /** IPv4 routes of one VRF as "prefix/len". */
+  async vppRoutes(tableId: number): Promise<string[]> {
+    const d = await this.api.dump<Record<string, any>>('ip_route_dump', { table: { table_id: tableId, is_ip6: false, name: '' } });
+    return d.map((x) => `${[...(x.route.prefix.address.un.ip4 as Uint8Array)].join('.')}/${x.route.prefix.len}`);
+  }
+
+  async natMappings(): Promise<Array<{ local: string; external: string }>> {
+    const d = await this.api.dump<Record<string, any>>('nat44_static_mapping_dump', {}).catch((e) => {
+      if (/NO_SUCH|disabled|FEATURE_DISABLED|UNSUPPORTED/i.test((e as Error).message)) return [];
+      throw e;
+    });
+    return d.map((x) => ({ local: [...(x.local_ip_address as Uint8Array)].join('.'), external: [...(x.external_ip_address as Uint8Array)].join('.') }));
+  }
+
+  /** Everything a pod could leave behind, as lists (all empty on a clean node). */
+  async leftovers(podAddresses: string[] = []): Promise<Record<string, string[]>> {
+    const ls = (p: string) => (existsSync(p) && statSync(p).isDirectory() ? readdirSync(p) : []);
+    const ifs = await this.vppInterfaces();
+    const addrs = new Set(podAddresses.map((a) => a.split('/')[0]!));
+    const tables = (await this.api.dump<Record<string, any>>('ip_table_dump', {})).filter((t) => !t.table.is_ip6).map((t) => t.table.table_id as number);
+    const routes: string[] = [];
+    for (const t of tables) for (const r of await this.vppRoutes(t)) if (addrs.has(r.split('/')[0]!) && r.endsWith('/32')) routes.push(`table ${t}: ${r}`);
+    const socks = await this.api.dump<Record<string, any>>('memif_socket_filename_dump', {});
+    return {
+      'VPP pod interfaces': [...ifs].filter(([, i]) => i.tag.startsWith('tsvpp:')).map(([k, i]) => `${k} ${i.name} ${i.tag}`),
+      'VPP untagged interfaces': [...ifs].filter(([, i]) => i.tag === '' && i.name !== 'local0').map(([k, i]) => `${k} ${i.name}`),
+      'VPP routes to pod addresses': routes,
+      'VPP neighbours of pod addresses': (await this.vppNeighbors()).filter((n) => addrs.has(n.ip)).map((n) => `${n.ip} ${n.mac}`),
+      'VPP NAT44 static mappings': (await this.natMappings()).map((m) => `${m.external} -> ${m.local}`),
+      'VPP memif sockets': socks.filter((s) => s.socket_id !== 0).map((s) => `${s.socket_id} ${s.socket_filename}`),
+      'host veths': await this.ourVeths(),
+      'memif socket dirs': ls(this.config.memifSocketDir),
+      'IPAM leases': ls(join(this.config.stateDir, 'ipam')).flatMap((net) => ls(join(this.config.stateDir, 'ipam', net)).filter((f) => /^\d/.test(f)).map((f) => `${net}/${f}`)),
+      'pod records': ls(join(this.config.stateDir, 'pods')),
+    };
+  }
+
+  /** Host ends of veths of this node's containers (other tests on the host have veths too). */
+  async ourVeths(): Promise<string[]> {
+    const ours = new Set([...this.containerIds].flatMap((id) => POD_IFNAMES.map((n) => vethHostName(id, n))));
+    return (await listLinks()).map((l) => l.ifname).filter((n) => ours.has(n));
+  }
+
+  async close(): Promise<void> {
+    await this.stopAgent().catch(() => undefined);
+    await this.api?.close().catch(() => undefined);
+    await this.kubelet?.stop(true).catch(() => undefined);
+    await this.vpp?.stop().catch(() => undefined);
+    for (const v of await this.ourVeths().catch(() => [])) await deleteLinkIfExists(v).catch(() => undefined);
+    for (const ns of [...this.netnsCreated]) await deleteNetns(ns).catch(() => undefined);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,191 @@
+// Every message the agent sends, through the agent's own VppVswitch, against real VPP: each
+// operation's effect is read back with VPP's dumps, each delete is checked to remove it, and each
+// delete of something already gone must succeed or come back as notFound (the agent's DEL relies on
+// that to stay idempotent). tap needs /dev/vhost-net; where it is missing the error must say so.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
+import { VswitchError } from '../../src/cni/agent/vswitch.js';
+import { addNetns, deleteLinkIfExists, deleteNetns, ip } from '../../src/cni/linux/ip.js';
+import type { VppClient } from '../../src/vppapi/client/index.js';
+import { Vpp } from './support/vpp.js';
+
+const NO_INDEX = 0xffffffff;
+const rnd = randomBytes(3).toString('hex');
+const veth = { a: `tvs${rnd}a`, b: `tvs${rnd}b`, c: `tvs${rnd}c`, d: `tvs${rnd}d` };
+const netns = `tsvpp-vs-${rnd}`;
+const dir = mkdtempSync(join(tmpdir(), 'tsvpp-vpp-vswitch-'));
+let vpp: Vpp;
+let api: VppClient;
+let vs: VppVswitch;
+
+test.before(async () => {
+  await ip(['link', 'add', veth.a, 'type', 'veth', 'peer', 'name', veth.b]);
+  await ip(['link', 'add', veth.c, 'type', 'veth', 'peer', 'name', veth.d]);
+  for (const v of Object.values(veth)) await ip(['link', 'set', v, 'up']);
+  await addNetns(netns);
+  vpp = await Vpp.start();
+  api = await vpp.connect();
+  vs = new VppVswitch(await vpp.connect());
+});
+
+test.after(async () => {
+  await vs?.close().catch(() => undefined);
+  await api?.close().catch(() => undefined);
+  await vpp?.stop();
+  for (const v of [veth.a, veth.c]) await deleteLinkIfExists(v).catch(() => undefined);
+  await deleteNetns(netns).catch(() => undefined);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Deleting what is not there: VPP answers success (routes, VRFs) or an error the agent reads as "gone". */
+async function notFound(what: string, p: Promise<unknown>): Promise<void> {
+  const e = await p.then(() => null, (x) => x);
+  if (e === null) return;
+  assert.instance(e, VswitchError, `${what}: expected success or a VswitchError, got ${e}`);
+  assert.ok((e as VswitchError).notFound, `${what}: ${(e as Error).message} should count as already gone`);
+}
+
+const ifs = async () => new Map((await vs.dumpInterfaces()).map((i) => [i.swIfIndex, i]));
+const ip4 = (b: Uint8Array) => [...b].join('.');
+const addresses = async (sw: number) => (await api.dump<any>('ip_address_dump', { sw_if_index: sw, is_ipv6: false })).map((x) => `${ip4(x.prefix.address.un.ip4)}/${x.prefix.len}`);
+const routes = async (table: number) => (await api.dump<any>('ip_route_dump', { table: { table_id: table, is_ip6: false, name: '' } }))
+  .map((x) => ({ prefix: `${ip4(x.route.prefix.address.un.ip4)}/${x.route.prefix.len}`, paths: x.route.paths.map((p: any) => ({ sw: p.sw_if_index, nh: ip4(p.nh.address.ip4) })) }));
+
+test('loopback with a tag, address, admin up; VRF and binding; unnumbered; delete and delete again', async () => {
+  const loop = await vs.createLoopback({ tag: 'tsvpp-net:test' });
+  let i = (await ifs()).get(loop.swIfIndex)!;
+  assert.match(i.name, /^loop\d+$/);
+  assert.is(i.tag, 'tsvpp-net:test');
+  assert.is(i.up, false);
+  await vs.addInterfaceAddress(loop.swIfIndex, '10.201.1.1/24');
+  assert.equal(await addresses(loop.swIfIndex), ['10.201.1.1/24']);
+  await vs.setInterfaceUp(loop.swIfIndex, true);
+  i = (await ifs()).get(loop.swIfIndex)!;
+  assert.is(i.up, true);
+
+  await vs.addVrf(17, 'tsvpp-l3test');
+  const tables = await api.dump<any>('ip_table_dump', {});
+  assert.ok(tables.some((t) => t.table.table_id === 17 && !t.table.is_ip6 && t.table.name === 'tsvpp-l3test'), JSON.stringify(tables.map((t) => t.table)));
+  const loop2 = await vs.createLoopback({ tag: 'tsvpp-net:l3' });
+  await vs.setInterfaceVrf(loop2.swIfIndex, 17);
+  const t = await api.request<any>('sw_interface_get_table', { sw_if_index: loop2.swIfIndex, is_ipv6: false });
+  assert.is(t.vrf_id, 17);
+
+  const loop3 = await vs.createLoopback({ tag: 'x' });
+  await vs.setUnnumbered(loop3.swIfIndex, loop.swIfIndex);
+  const un = await api.dump<any>('ip_unnumbered_dump', { sw_if_index: NO_INDEX });
+  assert.ok(un.some((u) => u.sw_if_index === loop3.swIfIndex && u.ip_sw_if_index === loop.swIfIndex), JSON.stringify(un));
+
+  for (const l of [loop3, loop2, loop]) await vs.deleteLoopback(l.swIfIndex);
+  await vs.deleteVrf(17);
+  const left = await ifs();
+  for (const l of [loop, loop2, loop3]) assert.not.ok(left.has(l.swIfIndex));
+  assert.not.ok((await api.dump<any>('ip_table_dump', {})).some((x) => x.table.table_id === 17));
+  await notFound('delete_loopback again', vs.deleteLoopback(loop.swIfIndex));
+  await notFound('ip_table_add_del (delete) again', vs.deleteVrf(17));
+});
+
+test('af_packet on a veth: host-<name>, tagged, MAC; route with next hop; static neighbour; delete and again', async () => {
+  const loop = await vs.createLoopback({ tag: 'gw' });
+  await vs.addInterfaceAddress(loop.swIfIndex, '10.202.0.1/24');
+  const af = await vs.createAfPacket({ hostIfName: veth.a, tag: 'tsvpp:cid:eth0' });
+  const i = (await ifs()).get(af.swIfIndex)!;
+  assert.is(i.name, `host-${veth.a}`);
+  assert.is(i.tag, 'tsvpp:cid:eth0');
+  assert.match(af.mac ?? '', /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/);
+  assert.is(i.mac, af.mac);
+  const afd = await api.dump<any>('af_packet_dump', {});
+  assert.ok(afd.some((x) => x.sw_if_index === af.swIfIndex && x.host_if_name === veth.a));
+
+  await vs.setUnnumbered(af.swIfIndex, loop.swIfIndex);
+  await vs.setInterfaceUp(af.swIfIndex, true);
+  const route = { prefix: '10.202.0.7/32', vrfId: 0, swIfIndex: af.swIfIndex, nextHop: '10.202.0.7' };
+  await vs.addRoute(route);
+  assert.ok((await routes(0)).some((r) => r.prefix === '10.202.0.7/32' && r.paths.some((p: any) => p.sw === af.swIfIndex && p.nh === '10.202.0.7')));
+  const n = { swIfIndex: af.swIfIndex, ip: '10.202.0.7', mac: '02:00:00:aa:bb:cc' };
+  await vs.addNeighbor(n);
+  const nd = await api.dump<any>('ip_neighbor_dump', { sw_if_index: af.swIfIndex, af: 0 });
+  assert.equal(nd.map((x) => ({ ip: ip4(x.neighbor.ip_address.un.ip4), flags: x.neighbor.flags })), [{ ip: '10.202.0.7', flags: 1 }]);
+  await vs.addNeighbor(n); // again: the agent re-adds on re-wire
+
+  await vs.deleteNeighbor(n);
+  assert.equal(await api.dump<any>('ip_neighbor_dump', { sw_if_index: af.swIfIndex, af: 0 }), []);
+  await notFound('ip_neighbor_add_del (delete) again', vs.deleteNeighbor(n));
+  await vs.deleteRoute(route);
+  assert.not.ok((await routes(0)).some((r) => r.prefix === '10.202.0.7/32'));
+  await notFound('ip_route_add_del (delete) again', vs.deleteRoute(route));
+  await vs.deleteAfPacket({ hostIfName: veth.a, swIfIndex: af.swIfIndex });
+  assert.not.ok((await ifs()).has(af.swIfIndex));
+  await notFound('af_packet_delete again', vs.deleteAfPacket({ hostIfName: veth.a, swIfIndex: af.swIfIndex }));
+  await vs.deleteLoopback(loop.swIfIndex);
+});
+
+test('memif socket and master memif: memifN/M, role, id, secret; delete in use refused; delete and again', async () => {
+  const filename = join(dir, 'memif.sock');
+  await vs.addMemifSocket({ socketId: 42, filename });
+  const socks = await api.dump<any>('memif_socket_filename_dump', {});
+  assert.ok(socks.some((s) => s.socket_id === 42 && s.socket_filename === filename));
+  const m = await vs.createMemif({ socketId: 42, id: 3, secret: 'sekrit', tag: 'tsvpp:cid:m1' });
+  const i = (await ifs()).get(m.swIfIndex)!;
+  assert.is(i.name, 'memif42/3');
+  assert.is(i.tag, 'tsvpp:cid:m1');
+  const md = (await api.dump<any>('memif_dump', {})).find((x) => x.sw_if_index === m.swIfIndex);
+  assert.ok(md);
+  assert.equal([md.role, md.id, md.socket_id, md.mode], [0, 3, 42, 0]);
+  assert.ok(existsSync(filename), 'VPP listens on the socket');
+  const inUse = await vs.deleteMemifSocket(42).then(() => null, (e) => e);
+  assert.instance(inUse, VswitchError);
+  assert.not.ok((inUse as VswitchError).notFound, `deleting a socket in use is an error, not "gone": ${(inUse as Error).message}`);
+  await vs.deleteMemif(m.swIfIndex);
+  assert.not.ok((await ifs()).has(m.swIfIndex));
+  await notFound('memif_delete again', vs.deleteMemif(m.swIfIndex));
+  await vs.deleteMemifSocket(42);
+  assert.not.ok((await api.dump<any>('memif_socket_filename_dump', {})).some((s) => s.socket_id === 42));
+  await notFound('memif socket delete again', vs.deleteMemifSocket(42));
+});
+
+test('bridge domain with a member; delete and again', async () => {
+  const af = await vs.createAfPacket({ hostIfName: veth.c, tag: 'tsvpp:cid:v2' });
+  await vs.addBridgeDomain(23);
+  await vs.setInterfaceBridge(af.swIfIndex, 23);
+  const bd = (await api.dump<any>('bridge_domain_dump', { bd_id: 23, sw_if_index: NO_INDEX })).find((b) => b.bd_id === 23);
+  assert.ok(bd, 'bridge domain 23');
+  assert.equal(bd.sw_if_details.map((d: any) => d.sw_if_index), [af.swIfIndex]);
+  await vs.deleteAfPacket({ hostIfName: veth.c, swIfIndex: af.swIfIndex });
+  await vs.deleteBridgeDomain(23);
+  assert.equal((await api.dump<any>('bridge_domain_dump', { bd_id: 23, sw_if_index: NO_INDEX })).filter((b) => b.bd_id === 23), []);
+  await notFound('bridge_domain_add_del_v2 (delete) again', vs.deleteBridgeDomain(23));
+});
+
+test('NAT44 address-only static mapping: add (twice), dump, delete and again', async () => {
+  const m = { localIp: '10.203.0.3', externalIp: '10.203.0.2', vrfId: 0 };
+  await vs.addNatStaticMapping(m);
+  await vs.addNatStaticMapping(m); // re-wiring may add it again: not an error
+  const d = await api.dump<any>('nat44_static_mapping_dump', {});
+  assert.equal(d.map((x) => [ip4(x.local_ip_address), ip4(x.external_ip_address), x.flags & 8]), [['10.203.0.3', '10.203.0.2', 8]]);
+  await vs.deleteNatStaticMapping(m);
+  assert.equal(await api.dump<any>('nat44_static_mapping_dump', {}), []);
+  await notFound('nat44_add_del_static_mapping_v2 (delete) again', vs.deleteNatStaticMapping(m));
+});
+
+test('tap v2 into a netns: works where /dev/vhost-net exists, else fails naming it', async () => {
+  const r = await vs.createTap({ hostIfName: 'tap9', hostNamespace: `/var/run/netns/${netns}`, tag: 'tsvpp:cid:tap9' }).then((x) => x, (e) => e as Error);
+  if (existsSync('/dev/vhost-net')) {
+    assert.not.instance(r, Error, String(r));
+    const sw = (r as { swIfIndex: number }).swIfIndex;
+    assert.is((await ifs()).get(sw)?.tag, 'tsvpp:cid:tap9');
+    await vs.deleteTap(sw);
+    await notFound('tap_delete_v2 again', vs.deleteTap(sw));
+  } else {
+    assert.instance(r, VswitchError);
+    assert.is((r as VswitchError).retval, -11);
+    assert.match((r as Error).message, /\/dev\/vhost-net/);
+  }
+});
+
+test.run();
