@@ -109,7 +109,7 @@ class LatencyRig {
     mkdirSync(this.config.podManifests!);
     writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map(manifest).join('---\n'));
     this.emu = await startVppEmulator({
-      socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir,
+      socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, vhostNet: true,
       hooks: {
         // What real VPP does for tap_create_v2 with host_namespace + host_if_name.
         onTapCreate: (r) => createTapDevice(r.hostIfName, r.hostNamespace || undefined),

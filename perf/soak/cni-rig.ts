@@ -118,7 +118,7 @@ export class CniRig {
         }
       }
       rig.emu = await startVppEmulator({
-        socketPath: rig.config.vppApiSocket, registry: rig.registry, runtimeDir: rig.dir,
+        socketPath: rig.config.vppApiSocket, registry: rig.registry, runtimeDir: rig.dir, vhostNet: true,
         handlers: {
           ip_route_add_del: async (req, ctx) => { if (req.is_add) await rig.beforeVppCreate?.('route'); return ipL2Handlers.ip_route_add_del!(req, ctx); },
         },

@@ -131,7 +131,7 @@ spec:
 `);
   registry = ApiRegistry.fromDir(API_DIR);
   emu = await startVppEmulator({
-    socketPath: config.vppApiSocket, registry, runtimeDir: dir,
+    socketPath: config.vppApiSocket, registry, runtimeDir: dir, vhostNet: true,
     hooks,
   });
   await addNetns(podNs);

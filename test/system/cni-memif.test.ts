@@ -140,7 +140,7 @@ ${limit ? `      resources:\n        limits:\n          contivpp.io/memif: ${lim
   await plugin.start();
   await kubelet.waitFor(() => (kubelet.plugins.get('contivpp.io/memif')?.devices.length ?? 0) === 8, 5000, 'memif devices');
   const registry = ApiRegistry.fromDir(API_DIR);
-  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, hooks });
+  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, hooks, vhostNet: true });
   await addNetns(podNs);
   client = await VppClient.connect({ socket: config.vppApiSocket, registry, name: 'cni-memif-e2e', reconnect: false });
   prClient = new PodResourcesClient(kubelet.podResourcesSocket);

@@ -50,6 +50,11 @@ export interface VppEmulatorOptions {
   version?: string;
   /** Extra or replacing handlers, by message name. */
   handlers?: Record<string, Handler>;
+  /**
+   * Whether the emulated node has /dev/vhost-net, which VPP's tap v2 opens (without it
+   * tap_create_v2 fails with SYSCALL_ERROR_1, as VPP does). Default: whether this host has it.
+   */
+  vhostNet?: boolean;
   /** Log sink (default: keep in memory only, see emulator.logLines). */
   log?: (line: string) => void;
 }
@@ -301,6 +306,7 @@ export class VppEmulator {
       hooks: this.opts.hooks ?? {},
       registration: reg,
       runtimeDir: this.runtimeDir,
+      vhostNet: this.opts.vhostNet ?? fs.existsSync('/dev/vhost-net'),
       streamPageSize: this.opts.streamPageSize ?? 100,
       versionString: this.opts.version ?? '26.10-tsvpp-emulator',
       details: (name, value) => this.sendTo(reg, name, { ...value, context }),

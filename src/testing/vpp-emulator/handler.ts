@@ -23,6 +23,8 @@ export interface HandlerContext {
   hooks: EmulatorHooks;
   registration: Registration;
   runtimeDir: string;
+  /** The emulated node has /dev/vhost-net (tap v2 can be created). */
+  vhostNet: boolean;
   /** Page size of stream (*_get) calls before VPP answers EAGAIN with a cursor. */
   streamPageSize: number;
   versionString: string;
@@ -66,6 +68,23 @@ export function iface(ctx: HandlerContext, swIfIndex: number, errName = 'INVALID
 /** IF_STATUS_API_FLAG_ADMIN_UP | IF_STATUS_API_FLAG_LINK_UP */
 export function statusFlags(i: EmuInterface): number {
   return (i.adminUp ? 1 : 0) | (i.linkUp ? 2 : 0);
+}
+
+/**
+ * How VPP picks an id for "~0 = any" (memif_get_unused_socket_id, bd_get_unused_id): its static seed
+ * is advanced by clib's random_u32 (an LCG: 1013904223 first), then ids around it are tried (+0,
+ * +1, -1, +2, -2, ...), masked, skipping `invalid` ones, until one is not in use; ~0 if none.
+ */
+export function unusedId(ctx: HandlerContext, which: keyof VppState['idSeeds'], mask: number, invalid: number, inUse: (id: number) => boolean): number {
+  const seeds = ctx.state.idSeeds;
+  for (let j = 0; j < 1 << 10; j++) {
+    seeds[which] = (Math.imul(1664525, seeds[which]) + 1013904223) >>> 0;
+    for (let i = 0; i < 1 << 10; i++) {
+      seeds[which] = ((seeds[which] + (2 * (i % 2) - 1) * i) & mask) >>> 0;
+      if (seeds[which] !== invalid && !inUse(seeds[which])) return seeds[which];
+    }
+  }
+  return 0xffffffff;
 }
 
 /** Locally administered MAC like VPP's random ones: 02:fe:xx:xx:xx:xx. */

@@ -1,6 +1,6 @@
 // Standalone VPP emulator process (a TEST DOUBLE, not VPP), for restart tests and manual use:
 //   node dist/src/testing/vpp-emulator/main.js --socket PATH [--api-dir DIR] [--runtime-dir DIR]
-//        [--omit msg1,msg2] [--crc msg=0x12345678,...]
+//        [--omit msg1,msg2] [--crc msg=0x12345678,...] [--vhost-net yes|no]
 // --api-dir defaults to the .api.json files tsvpp ships. Prints one JSON line {"ready":PATH,"pid":N}
 // on stdout once listening; exits 0 on SIGTERM/SIGINT.
 import { startVppEmulator } from './emulator.js';
@@ -19,6 +19,7 @@ for (const kv of (arg('--crc') ?? '').split(',').filter(Boolean)) {
 }
 const emu = await startVppEmulator({
   socketPath, apiDir, runtimeDir: arg('--runtime-dir'),
+  ...(arg('--vhost-net') ? { vhostNet: arg('--vhost-net') === 'yes' } : {}),
   table: { omit: (arg('--omit') ?? '').split(',').filter(Boolean), crcOverride },
   log: process.env.VPP_EMULATOR_LOG ? (l) => process.stderr.write(`vpp-emulator: ${l}\n`) : undefined,
 });

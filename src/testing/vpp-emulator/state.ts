@@ -36,6 +36,8 @@ export interface EmuInterface {
   memif?: MemifInfo;
   tap?: TapInfo;
   afPacket?: { hostIfName: string };
+  /** create_loopback's instance: the N of loopN. */
+  loopback?: { instance: number };
 }
 
 export interface MemifSocket {
@@ -67,6 +69,10 @@ export class VppState {
   /** Key `${family}:${tableId}:${prefix text}`. */
   readonly routes = new Map<string, Route>();
   readonly tapIds = new Set<number>();
+  /** Loopback instances in use: VPP names a new loopback after the lowest free one (ethernet/interface.c). */
+  readonly loopbackInstances = new Set<number>();
+  /** The static seeds of VPP's unused-id searches (memif.c, l2_bd.c): 0 when a VPP process starts. */
+  readonly idSeeds = { memifSocket: 0, bridgeDomain: 0 };
   /** Key `${swIfIndex}/${family}:${address hex}`. */
   readonly neighbors = new Map<string, Neighbor>();
   readonly nat = { enabled: false, staticMappings: new Map<string, StaticMapping>(), outputInterfaces: [] as number[] };

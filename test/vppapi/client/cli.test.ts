@@ -13,7 +13,7 @@ function io(): CliIo & { stdout: string; stderr: string } {
 }
 
 test.before(async () => {
-  emu = await startVppEmulator({ socketPath: tmp.sock, registry: registry(), runtimeDir: tmp.dir });
+  emu = await startVppEmulator({ socketPath: tmp.sock, registry: registry(), runtimeDir: tmp.dir, vhostNet: true });
 });
 test.after(async () => {
   await emu.close();

@@ -9,7 +9,7 @@ let emu: VppEmulator;
 let c: VppClient;
 
 test.before(async () => {
-  emu = await startVppEmulator({ socketPath: tmp.sock, registry: registry(), runtimeDir: tmp.dir, streamPageSize: 2 });
+  emu = await startVppEmulator({ socketPath: tmp.sock, registry: registry(), runtimeDir: tmp.dir, streamPageSize: 2, vhostNet: true });
   c = await VppClient.connect({ socket: tmp.sock, registry: registry(), timeoutMs: 2000 });
 });
 

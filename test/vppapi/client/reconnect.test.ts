@@ -43,7 +43,7 @@ test('reconnect after an in-process restart: pending fail, table re-read, subscr
   let release!: () => void;
   const gate = new Promise<void>((r) => (release = r));
   const emu = await startVppEmulator({
-    socketPath: sock, registry: registry(), runtimeDir: tmp.dir,
+    socketPath: sock, registry: registry(), runtimeDir: tmp.dir, vhostNet: true,
     handlers: { show_version: async () => { await gate; return {}; } },
   });
   const c = await VppClient.connect({ socket: sock, registry: registry(), reconnect: { initialDelayMs: 20, maxDelayMs: 100 } });

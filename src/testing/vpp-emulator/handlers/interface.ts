@@ -1,6 +1,5 @@
 // TEST DOUBLE handlers: interface.api (dump, flags, addresses, table, unnumbered).
 // Return codes follow VPP's interface_api.c / ip code where checked (see docs/vppapi-client.md).
-import { randomBytes } from 'node:crypto';
 import type { Handler, HandlerContext } from '../handler.js';
 import { fail, iface, statusFlags } from '../handler.js';
 import type { ApiPrefix, EmuInterface } from '../state.js';
@@ -8,7 +7,7 @@ import type { ApiPrefix, EmuInterface } from '../state.js';
 export function interfaceDetails(i: EmuInterface): Record<string, unknown> {
   return {
     sw_if_index: i.swIfIndex, sup_sw_if_index: i.swIfIndex, l2_address: i.mac, flags: statusFlags(i),
-    type: 0 /* IF_API_TYPE_HARDWARE */, link_duplex: i.kind === 'local' ? 0 : 2, link_speed: 0,
+    type: 0 /* IF_API_TYPE_HARDWARE */, link_duplex: 0 /* unknown: what VPP reports for loopback, memif, af_packet */, link_speed: 0,
     link_mtu: i.mtu, mtu: [i.mtu, 0, 0, 0], interface_name: i.name, interface_dev_type: i.devType, tag: i.tag,
   };
 }
@@ -21,26 +20,43 @@ export function prefixKey(p: ApiPrefix): string {
 export function setAdmin(ctx: HandlerContext, i: EmuInterface, up: boolean): void {
   if (i.adminUp === up) return;
   i.adminUp = up;
-  // tap (virtio) and af_packet carriers follow admin state here; memif links come up only
-  // when a peer connects (emulator.setLinkState).
+  // tap (virtio), af_packet (device.c: link follows admin) and loopback carriers follow admin
+  // state; memif links come up only when a peer connects (emulator.setLinkState).
   if (i.kind === 'tap' || i.kind === 'af_packet' || i.kind === 'loopback') i.linkUp = up;
   ctx.interfaceEvent(i);
 }
 
-let loopbacks = 0;
+/** Does a/alen contain b, or b/blen contain a (ip4_destination_matches_route both ways)? */
+function overlaps(a: ApiPrefix, b: ApiPrefix): boolean {
+  if (a.address.af !== b.address.af) return false;
+  const x = (a.address.af === 1 ? a.address.un.ip6 : a.address.un.ip4) ?? new Uint8Array(0);
+  const y = (b.address.af === 1 ? b.address.un.ip6 : b.address.un.ip4) ?? new Uint8Array(0);
+  const within = (len: number) => {
+    for (let bit = 0; bit < len; bit++) if (((x[bit >> 3]! >> (7 - (bit & 7))) & 1) !== ((y[bit >> 3]! >> (7 - (bit & 7))) & 1)) return false;
+    return true;
+  };
+  return within(Math.min(a.len, b.len));
+}
+
+const sameAddress = (a: ApiPrefix, b: ApiPrefix) => prefixKey({ ...a, len: 0 }) === prefixKey({ ...b, len: 0 });
 
 export const interfaceHandlers: Record<string, Handler> = {
   // Return codes as in VPP's interface_api.c / vnet ethernet (create_loopback, delete_loopback).
+  // The instance is the lowest free one (loopback_instance_alloc), the default MAC de:ad:00:00:00:<instance>.
   create_loopback: (req, ctx) => {
+    let instance = 0;
+    while (ctx.state.loopbackInstances.has(instance)) instance++;
+    ctx.state.loopbackInstances.add(instance);
     const given = req.mac_address && [...(req.mac_address as Uint8Array)].some((b) => b !== 0);
-    const mac = given ? req.mac_address : Uint8Array.from([0xde, 0xad, 0, 0, ...randomBytes(2)]);
-    const i = ctx.state.addInterface({ kind: 'loopback', name: `loop${loopbacks++}`, devType: 'Loopback', mac });
+    const mac = given ? req.mac_address : Uint8Array.from([0xde, 0xad, 0, 0, 0, instance & 0xff]);
+    const i = ctx.state.addInterface({ kind: 'loopback', name: `loop${instance}`, devType: 'Loopback', mac, loopback: { instance } });
     return { sw_if_index: i.swIfIndex };
   },
 
   delete_loopback: (req, ctx) => {
     const i = ctx.state.interfaces.get(req.sw_if_index);
     if (!i || i.kind !== 'loopback') fail('INVALID_SW_IF_INDEX', `sw_if_index ${req.sw_if_index} is not a loopback`);
+    ctx.state.loopbackInstances.delete(i.loopback!.instance);
     ctx.state.removeInterface(i.swIfIndex);
     return {};
   },
@@ -78,11 +94,15 @@ export const interfaceHandlers: Record<string, Handler> = {
     const key = prefixKey(p);
     const have = i.addresses.findIndex((a) => prefixKey(a) === key);
     if (req.is_add) {
-      if (have >= 0) fail('DUPLICATE_IF_ADDRESS', `${key} already on sw_if_index ${i.swIfIndex}`);
+      // ip4_add_del_interface_address_internal: no overlapping subnets in one table, the same
+      // address again included; only other addresses of the same length on the same interface may.
       const vrf = p.address.af === 1 ? i.table.ip6 : i.table.ip4;
       for (const o of ctx.state.interfaces.values()) {
-        if (o === i || (p.address.af === 1 ? o.table.ip6 : o.table.ip4) !== vrf) continue;
-        if (o.addresses.some((a) => prefixKey(a) === key)) fail('DUPLICATE_IF_ADDRESS', `${key} already on sw_if_index ${o.swIfIndex} in the same table`);
+        if ((p.address.af === 1 ? o.table.ip6 : o.table.ip4) !== vrf) continue;
+        for (const a of o.addresses) {
+          if (!overlaps(a, p) || (o === i && a.len === p.len && !sameAddress(a, p))) continue;
+          fail('ADDRESS_IN_USE', `${key} conflicts with ${prefixKey(a)} on sw_if_index ${o.swIfIndex}`);
+        }
       }
       i.addresses.push(p);
     } else {
@@ -105,10 +125,21 @@ export const interfaceHandlers: Record<string, Handler> = {
     return {};
   },
 
+  sw_interface_get_table: (req, ctx) => {
+    const i = iface(ctx, req.sw_if_index);
+    return { vrf_id: req.is_ipv6 ? i.table.ip6 : i.table.ip4 };
+  },
+
+  // interface_api.c: the borrower (unnumbered_sw_if_index) is checked first, the lender only when
+  // adding; both must be in the same tables (vnet_sw_interface_check_table_same).
   sw_interface_set_unnumbered: (req, ctx) => {
-    iface(ctx, req.sw_if_index);
-    const u = iface(ctx, req.unnumbered_sw_if_index, 'INVALID_SW_IF_INDEX_2');
-    u.unnumberedVia = req.is_add ? req.sw_if_index : null;
+    const u = iface(ctx, req.unnumbered_sw_if_index);
+    if (!req.is_add) { u.unnumberedVia = null; return {}; }
+    const from = iface(ctx, req.sw_if_index, 'INVALID_SW_IF_INDEX_2');
+    if (from.table.ip4 !== u.table.ip4 || from.table.ip6 !== u.table.ip6) {
+      fail('UNEXPECTED_INTF_STATE', `sw_if_index ${u.swIfIndex} and ${from.swIfIndex} are in different tables`);
+    }
+    u.unnumberedVia = from.swIfIndex;
     return {};
   },
 };

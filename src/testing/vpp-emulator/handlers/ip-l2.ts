@@ -4,11 +4,12 @@
 //  fib_table_entry_path_remove; paths are stored, not validated.
 //  bridge_domain_add_del (l2_bd.c bd_add_del): add existing → BD_ALREADY_EXISTS; id > 16M-1 →
 //  BD_ID_EXCEED_MAX; delete bd 0 → BD_NOT_MODIFIABLE, absent → NO_SUCH_ENTRY, with members → BD_IN_USE.
-//  _v2 with bd_id ~0 allocates an unused id and returns it.
+//  _v2 with bd_id ~0 allocates an unused id as bd_get_unused_id does (a random walk from a static
+//  seed, 7271263 first) and returns it.
 //  sw_interface_set_l2_bridge: unknown rx interface → INVALID_SW_IF_INDEX; the BD is created on
 //  demand (bd_find_or_add_bd_index); a second BVI → BD_ALREADY_HAS_BVI.
 import type { Handler, HandlerContext, Value } from '../handler.js';
-import { fail, iface } from '../handler.js';
+import { fail, iface, unusedId } from '../handler.js';
 import { prefixKey } from './interface.js';
 import type { BridgeDomain } from '../state.js';
 
@@ -71,10 +72,7 @@ export const ipL2Handlers: Record<string, Handler> = {
 
   bridge_domain_add_del_v2: (req, ctx) => {
     let bdId = req.bd_id >>> 0;
-    if (req.is_add && bdId === 0xffffffff) {
-      bdId = 1;
-      while (ctx.state.bridgeDomains.has(bdId)) bdId++;
-    }
+    if (req.is_add && bdId === 0xffffffff) bdId = unusedId(ctx, 'bridgeDomain', L2_BD_ID_MAX, 0, (id) => ctx.state.bridgeDomains.has(id));
     bdAddDel(ctx, bdId, req);
     return { bd_id: bdId };
   },

@@ -2,15 +2,19 @@
 //  - socket_filename_add_del: socket id 0 or ~0 → INVALID_ARGUMENT; id in use with another
 //    filename → ENTRY_ALREADY_EXISTS (same filename is accepted); delete unknown → INVALID_ARGUMENT,
 //    delete in use → UNEXPECTED_INTF_STATE; empty name → INVALID_ARGUMENT; relative names live in
-//    the runtime dir; an absolute name's directory must exist and be rw.
-//  - _v2: socket_id ~0 on add allocates an unused id, returned in the reply.
+//    the runtime dir (their directory is created, failing → SYSCALL_ERROR_1); an absolute name is
+//    taken as it is (VPP checks nothing until it listens or connects).
+//  - _v2: socket_id ~0 on add allocates an unused id as memif_get_unused_socket_id does (a random
+//    walk from a static seed: 1013904223 first), returned in the reply.
+//  - create: the first master on a socket binds it; a missing directory → SYSCALL_ERROR_4.
+//  - dump: ring_size and buffer_size are the running values (1 and 0 until a peer connected).
 //  - create: unknown socket id → INVALID_ARGUMENT; id already on that socket, or master/slave mix
 //    on one socket → SUBIF_ALREADY_EXISTS; ring_size not a power of 2 → INVALID_ARGUMENT.
 //  - delete: not a memif → INVALID_SW_IF_INDEX.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { Handler, HandlerContext, Value } from '../handler.js';
-import { fail, isZero, randomMac, runHook, Retval } from '../handler.js';
+import { fail, isZero, randomMac, runHook, unusedId, Retval } from '../handler.js';
 import { setAdmin } from './interface.js';
 
 function socketFilenameAddDel(ctx: HandlerContext, isAdd: boolean, socketId: number, filename: string): void {
@@ -25,14 +29,9 @@ function socketFilenameAddDel(ctx: HandlerContext, isAdd: boolean, socketId: num
   }
   if (!filename) fail('INVALID_ARGUMENT', 'empty socket filename');
   let full = filename;
-  if (!filename.startsWith('/')) {
+  if (!filename.startsWith('/') && !filename.startsWith('@')) {
     full = path.join(ctx.runtimeDir, filename);
-  } else {
-    try {
-      fs.accessSync(path.dirname(filename), fs.constants.R_OK | fs.constants.W_OK);
-    } catch {
-      fail('INVALID_ARGUMENT', `directory of ${filename} does not exist or is not writable`);
-    }
+    try { fs.mkdirSync(path.dirname(full), { recursive: true }); } catch { fail('SYSCALL_ERROR_1', `unable to create socket dir ${path.dirname(full)}`); }
   }
   const have = socks.get(socketId);
   if (have) {
@@ -53,6 +52,9 @@ async function memifCreate(req: Value, ctx: HandlerContext): Promise<Value> {
   if (s.refCnt > 0) {
     if (s.isListener !== isMaster) fail('SUBIF_ALREADY_EXISTS', `memif socket ${socketId} is used as ${s.isListener ? 'master' : 'slave'}`);
     if (s.ids.has(id)) fail('SUBIF_ALREADY_EXISTS', `memif id ${id} already exists on socket ${socketId}`);
+  } else if (isMaster && s.filename.startsWith('/') && !fs.existsSync(path.dirname(s.filename))) {
+    // The first master binds the socket (clib_socket_init), which needs its directory.
+    fail('SYSCALL_ERROR_4', `${s.filename}: bind: No such file or directory`);
   }
   await runHook('onMemifCreate', ctx.hooks.onMemifCreate && (() => ctx.hooks.onMemifCreate!({ request: req, socketId, socketFilename: s.filename, isMaster })));
   if (s.refCnt === 0) s.isListener = isMaster;
@@ -79,10 +81,7 @@ export const memifHandlers: Record<string, Handler> = {
   memif_socket_filename_add_del_v2: (req, ctx) => {
     let socketId = req.socket_id >>> 0;
     if (socketId === 0) fail('INVALID_ARGUMENT', 'socket id 0 cannot be changed');
-    if (req.is_add && socketId === 0xffffffff) {
-      socketId = 1;
-      while (ctx.state.memifSockets.has(socketId)) socketId++;
-    }
+    if (req.is_add && socketId === 0xffffffff) socketId = unusedId(ctx, 'memifSocket', 0xffffffff, 0xffffffff, (id) => ctx.state.memifSockets.has(id));
     try {
       socketFilenameAddDel(ctx, !!req.is_add, socketId, req.socket_filename ?? '');
     } catch (e) {
@@ -116,7 +115,7 @@ export const memifHandlers: Record<string, Handler> = {
       const m = i.memif!;
       ctx.details('memif_details', {
         sw_if_index: i.swIfIndex, hw_addr: i.mac, id: m.id, role: m.role, mode: m.mode, zero_copy: m.zeroCopy,
-        socket_id: m.socketId, ring_size: m.ringSize, buffer_size: m.bufferSize,
+        socket_id: m.socketId, ring_size: i.linkUp ? m.ringSize : 1, buffer_size: i.linkUp ? m.bufferSize : 0,
         flags: (i.adminUp ? 1 : 0) | (i.linkUp ? 2 : 0), if_name: i.name,
       });
     }

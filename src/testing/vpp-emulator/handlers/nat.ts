@@ -1,8 +1,8 @@
 // TEST DOUBLE handlers: nat44-ed, only what the CNI uses for service endpoints.
 // Codes chosen from VPP's nat44_ed plugin behaviour as far as checked; see docs/vppapi-client.md:
 //  enable twice → FEATURE_ALREADY_ENABLED, disable when off → FEATURE_ALREADY_DISABLED,
-//  static mapping with the plugin off → FEATURE_DISABLED (assumed), duplicate → VALUE_EXIST,
-//  delete absent → NO_SUCH_ENTRY.
+//  static mappings and output interfaces with the plugin off → UNSUPPORTED (nat44_ed.c),
+//  duplicate → VALUE_EXIST, delete absent → NO_SUCH_ENTRY.
 //  nat44_ed_output_interface_get is a cursor stream (REPLY_AND_DETAILS_MACRO): at most
 //  streamPageSize details, then EAGAIN with the cursor to continue from.
 import type { Handler, Value } from '../handler.js';
@@ -28,7 +28,7 @@ export const natHandlers: Record<string, Handler> = {
   },
 
   nat44_add_del_static_mapping_v2: (req, ctx) => {
-    if (!ctx.state.nat.enabled) fail('FEATURE_DISABLED', 'nat44-ed plugin disabled');
+    if (!ctx.state.nat.enabled) fail('UNSUPPORTED', 'nat44-ed plugin disabled');
     const key = mappingKey(req);
     const m = ctx.state.nat.staticMappings;
     if (req.is_add) {
@@ -42,7 +42,7 @@ export const natHandlers: Record<string, Handler> = {
   },
 
   nat44_ed_add_del_output_interface: (req, ctx) => {
-    if (!ctx.state.nat.enabled) fail('FEATURE_DISABLED', 'nat44-ed plugin disabled');
+    if (!ctx.state.nat.enabled) fail('UNSUPPORTED', 'nat44-ed plugin disabled');
     iface(ctx, req.sw_if_index);
     const list = ctx.state.nat.outputInterfaces;
     const at = list.indexOf(req.sw_if_index);

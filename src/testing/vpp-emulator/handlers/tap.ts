@@ -1,9 +1,11 @@
 // TEST DOUBLE handlers: tapv2 and af_packet.
 //  tap_create_v2: id ~0 allocates the lowest unused id; a used id → VNET_API_ERROR_INVALID_INTERFACE
-//  (VPP tap.c: "interface already exists"); the kernel side (host_if_name, default tap<id>, in
+//  (VPP tap.c: "interface already exists"); a node without /dev/vhost-net → SYSCALL_ERROR_1 (tap.c's
+//  open of /dev/vhost-net, the only -11 there); the kernel side (host_if_name, default tap<id>, in
 //  host_namespace) is the onTapCreate hook's job. Interface name "tap<id>", dev type "virtio".
-//  af_packet_create*: duplicate host_if_name → SUBIF_ALREADY_EXISTS; a missing host interface →
-//  INVALID_INTERFACE; af_packet_delete of an unknown name → SYSCALL_ERROR_1 (VPP af_packet.c).
+//  af_packet_create*: duplicate host_if_name → IF_ALREADY_EXISTS; a missing host interface →
+//  INVALID_INTERFACE; the link is up from the start, then follows admin state (device.c);
+//  dev type "af-packet"; af_packet_delete of an unknown name → SYSCALL_ERROR_1 (VPP af_packet.c).
 import * as fs from 'node:fs';
 import type { Handler, HandlerContext, Value } from '../handler.js';
 import { E, fail, isZero, randomMac, runHook, Retval } from '../handler.js';
@@ -25,6 +27,7 @@ async function tapCreate(req: Value, ctx: HandlerContext): Promise<Value> {
       fail('SYSCALL_ERROR_2', `host interface ${hostIfName} already exists in namespace "${hostNamespace}"`);
     }
   }
+  if (!ctx.vhostNet) fail('SYSCALL_ERROR_1', "open '/dev/vhost-net': No such file or directory (the emulated node has no vhost-net)");
   await runHook('onTapCreate', ctx.hooks.onTapCreate && (() => ctx.hooks.onTapCreate!({ request: req, id, hostIfName, hostNamespace, hostBridge })));
   ctx.state.tapIds.add(id);
   const useRandom = req.use_random_mac !== false;
@@ -40,7 +43,7 @@ async function afPacketCreate(req: Value, ctx: HandlerContext): Promise<Value> {
   const hostIfName = String(req.host_if_name ?? '');
   if (!hostIfName) fail('INVALID_INTERFACE', 'empty host_if_name');
   for (const i of ctx.state.interfaces.values()) {
-    if (i.afPacket?.hostIfName === hostIfName) fail('SUBIF_ALREADY_EXISTS', `af_packet on ${hostIfName} already exists`);
+    if (i.afPacket?.hostIfName === hostIfName) fail('IF_ALREADY_EXISTS', `af_packet on ${hostIfName} already exists`);
   }
   if (ctx.hooks.onAfPacketCreate) {
     await runHook('onAfPacketCreate', () => ctx.hooks.onAfPacketCreate!({ request: req, hostIfName }));
@@ -48,7 +51,7 @@ async function afPacketCreate(req: Value, ctx: HandlerContext): Promise<Value> {
     throw new Retval(E('INVALID_INTERFACE'), `host interface ${hostIfName} does not exist`);
   }
   const i = ctx.state.addInterface({
-    kind: 'af_packet', name: `host-${hostIfName}`, devType: 'af_packet',
+    kind: 'af_packet', name: `host-${hostIfName}`, devType: 'af-packet', linkUp: true,
     mac: req.use_random_hw_addr || isZero(req.hw_addr) ? randomMac() : req.hw_addr, afPacket: { hostIfName },
   });
   return { sw_if_index: i.swIfIndex };
