@@ -1,6 +1,6 @@
 // CNI ADD and DEL latency: the real tsvpp-cni executable (process start included) → the agent
-// (startAgent, in this process) → VppVswitch → the VPP emulator, whose tap hook makes real tap
-// devices in real pod netns; real veths and host-local. Pods with 0, 1 and 3 custom interfaces
+// (startAgent, in this process) → VppVswitch → the VPP emulator, whose kernel taps the agent moves
+// into real pod netns; real veths and host-local. Pods with 0, 1 and 3 custom interfaces
 // (0: eth0 only; 1: memif1/memif; 3: tap1/tap, veth1/veth, memif1/memif — the soak rig's pod).
 // Each round adds one pod of every size, then deletes them, the size order rotating per round, so
 // drift hits every size alike and the node holds at most one pod per size. Timed: the ADD or DEL
@@ -20,7 +20,7 @@ import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { podTag } from '../../src/cni/agent/vswitch.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
-import { addNetns, createTapDevice, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
+import { addNetns, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { IP } from '../../src/cni/linux/ip.js';
 import { onExitCleanup } from '../peers/procs.js';
@@ -110,14 +110,10 @@ class LatencyRig {
     writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map(manifest).join('---\n'));
     this.emu = await startVppEmulator({
       socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, vhostNet: true,
-      hooks: {
-        // What real VPP does for tap_create_v2 with host_namespace + host_if_name.
-        onTapCreate: (r) => createTapDevice(r.hostIfName, r.hostNamespace || undefined),
-        onTapDelete: async (i) => { await deleteLinkIfExists(i.tap!.hostIfName, i.tap!.hostNamespace || undefined); },
-      },
+      kernelTaps: true, // what real VPP does for tap_create_v2
     });
     this.client = await VppClient.connect({ socket: this.config.vppApiSocket, registry, name: 'perf-cni-latency', reconnect: false });
-    this.agent = await startAgent(this.config, { vswitch: new VppVswitch(this.client), pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: true /* the emulator's tap hook needs none */ });
+    this.agent = await startAgent(this.config, { vswitch: new VppVswitch(this.client), pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: true /* the emulator's kernel taps need none */ });
   }
 
   async newNetns(): Promise<string> {

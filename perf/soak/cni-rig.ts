@@ -1,5 +1,5 @@
-// A node for the CNI soak scenarios, all on this host (root): the VPP emulator (test double) whose
-// tap hook creates real tap devices in the pod netns, the agent (startAgent) talking to it over the
+// A node for the CNI soak scenarios, all on this host (root): the VPP emulator (test double) with
+// real kernel taps (which the agent moves into the pod netns), the agent (startAgent) talking to it over the
 // vppapi client, the real tsvpp-cni executable, real netns, veths and host-local IPAM.
 // close() removes everything it created, also after a failure.
 import { randomBytes } from 'node:crypto';
@@ -13,7 +13,7 @@ import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
-import { createTapDevice, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
+import { deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
 import { E, startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { ipL2Handlers } from '../../src/testing/vpp-emulator/handlers/ip-l2.js';
 import { startProc, type Proc } from '../peers/procs.js';
@@ -123,22 +123,22 @@ export class CniRig {
           ip_route_add_del: async (req, ctx) => { if (req.is_add) await rig.beforeVppCreate?.('route'); return ipL2Handlers.ip_route_add_del!(req, ctx); },
         },
         hooks: {
-          onTapCreate: async (r) => { await rig.beforeVppCreate?.('tap'); await createTapDevice(r.hostIfName, r.hostNamespace || undefined); },
+          onTapCreate: async () => { await rig.beforeVppCreate?.('tap'); },
           onMemifCreate: async () => { await rig.beforeVppCreate?.('memif'); },
           onAfPacketCreate: async (r) => {
             await rig.beforeVppCreate?.('afpacket');
             // What the emulator checks without this hook (VPP needs the host interface).
             if (!existsSync(`/sys/class/net/${r.hostIfName}`)) throw Object.assign(new Error(`host interface ${r.hostIfName} does not exist`), { retval: E('INVALID_INTERFACE') });
           },
-          onTapDelete: async (i) => { await deleteLinkIfExists(i.tap!.hostIfName, i.tap!.hostNamespace || undefined); },
         },
+        kernelTaps: true,
       });
       if (o.agentProcess) { await rig.startAgentProcess(); return rig; }
       rig.client = await VppClient.connect({
         socket: rig.config.vppApiSocket, registry: rig.registry, name: 'soak-agent',
         reconnect: o.reconnect ? { initialDelayMs: 20, maxDelayMs: 200 } : false,
       });
-      rig.agent = await startAgent(rig.config, { vswitch: new VppVswitch(rig.client), pods: new ManifestPodSource(rig.config.podManifests!), log: (m) => rig.log.push(m), vhostNet: true /* the emulator's tap hook needs none */ });
+      rig.agent = await startAgent(rig.config, { vswitch: new VppVswitch(rig.client), pods: new ManifestPodSource(rig.config.podManifests!), log: (m) => rig.log.push(m), vhostNet: true /* the emulator's kernel taps need none */ });
     } catch (e) {
       await rig.close();
       throw e;

@@ -33,11 +33,8 @@ export async function runVppRestart(o: VppRestartOptions): Promise<SoakReport> {
       if (add.code !== 0) { problems.push(`restart ${k}: ADD before the restart failed: ${JSON.stringify(add.out)}`); await rig.dropNetns(ns); continue; }
       const reconnected = once<{ report: unknown }>(rig.client, 'reconnected', 15_000, 'the vppapi client to reconnect');
       const tr = Date.now();
-      // Real VPP's taps die with it (their fds close); the emulator's restart only resets state.
-      const taps = [...rig.emu.state.interfaces.values()].filter((i) => i.tap).map((i) => i.tap!);
+      // Real VPP's taps die with it (their fds close): so do the emulator's kernel taps.
       await rig.emu.restart({ downMs: 200 });
-      const { deleteLinkIfExists } = await import('../../src/cni/linux/ip.js');
-      for (const t of taps) await deleteLinkIfExists(t.hostIfName, t.hostNamespace || undefined);
       const ev = await reconnected;
       reconnects++;
       reconnectMs.push(Date.now() - tr);

@@ -3,6 +3,7 @@ export { SysError, errnoName, EAGAIN, ENOENT, ECONNREFUSED } from './errors.js';
 export { closeFd, closeAll, setNonBlocking, openFdCount } from './fd.js';
 export { createMemfd, fdSize, fdSeals, ensureSealedAgainstShrink } from './memfd.js';
 export { MappedRegion } from './mmap.js';
+export { openTap } from './tun.js';
 export { createEventfd, signalEventfd, drainEventfd } from './eventfd.js';
 export {
   listenSeqpacket, acceptSeqpacket, connectUnix, sendMessage, receiveMessage, discardFds,

@@ -11,7 +11,9 @@ export { koffi };
 const lib = koffi.load('libc.so.6');
 
 export const libc = {
+  open: lib.func('int open(const char *path, int flags)'),
   close: lib.func('int close(int fd)'),
+  ioctl: lib.func('int ioctl(int fd, unsigned long request, uintptr_t arg)'),
   read: lib.func('intptr_t read(int fd, uintptr_t buf, size_t count)'),
   write: lib.func('intptr_t write(int fd, uintptr_t buf, size_t count)'),
   fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
@@ -38,6 +40,7 @@ export const libc = {
 
 /** Linux x86-64 / aarch64 constants used by this package. */
 export const C = {
+  O_RDWR: 2,
   O_NONBLOCK: 0o4000,
   O_CLOEXEC: 0o2000000,
   F_GETFL: 3,
@@ -82,6 +85,10 @@ export const C = {
   EPOLLRDHUP: 0x2000,
   POLLHUP: 0x10,
   POLLRDHUP: 0x2000,
+  TUNSETIFF: 0x400454ca,
+  IFF_TAP: 0x0002,
+  IFF_NO_PI: 0x1000,
+  IFNAMSIZ: 16,
 } as const;
 
 /** The numeric address of a koffi pointer (0n for NULL). */

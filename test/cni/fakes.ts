@@ -9,12 +9,15 @@ import { IpamError } from '../../src/cni/ipam.js';
 import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
 import type { KeyValueStore } from '../../src/cni/etcd/store.js';
 
-export interface FakeIf { swIfIndex: number; name: string; tag: string; up: boolean; kind: string; vrf: number; bd?: number; unnumberedFrom?: number; addrs: string[]; hostIfName?: string; hostNamespace?: string; mac: string }
+export interface FakeIf { swIfIndex: number; name: string; tag: string; up: boolean; kind: string; vrf: number; bd?: number; unnumberedFrom?: number; addrs: string[]; hostIfName?: string; tapDevice?: unknown; mac: string }
 
-/** Side effects VPP has on Linux (tap_create_v2 creates the device; af_packet needs it to exist). */
+/**
+ * Side effects VPP has on Linux: tap_create_v2 creates the device in VPP's namespace and holds it
+ * (deleting the tap removes the device wherever it was moved); af_packet needs the host link.
+ */
 export interface LinuxSide {
-  createTap(name: string, netns: string): Promise<void>;
-  deleteTap(name: string, netns: string): Promise<void>;
+  createTap(name: string): Promise<unknown>;
+  deleteTap(device: unknown): Promise<void>;
   hostLinkExists(name: string): Promise<boolean>;
 }
 
@@ -59,16 +62,16 @@ export class FakeVswitch implements Vswitch {
     return i;
   }
 
-  async createTap(o: { hostIfName: string; hostNamespace: string; tag: string }): Promise<CreatedInterface> {
+  async createTap(o: { hostIfName: string; tag: string }): Promise<CreatedInterface> {
     this.step('createTap');
-    if (this.linux) await this.linux.createTap(o.hostIfName, o.hostNamespace);
-    const i = this.newIf('tap', o.tag, { hostIfName: o.hostIfName, hostNamespace: o.hostNamespace });
+    const tapDevice = this.linux ? await this.linux.createTap(o.hostIfName) : undefined;
+    const i = this.newIf('tap', o.tag, { hostIfName: o.hostIfName, tapDevice });
     return { swIfIndex: i.swIfIndex, mac: i.mac };
   }
   async deleteTap(swIfIndex: number): Promise<void> {
     this.step('deleteTap');
     const i = this.del('deleteTap', swIfIndex, 'tap');
-    if (this.linux) await this.linux.deleteTap(i.hostIfName!, i.hostNamespace!);
+    if (this.linux) await this.linux.deleteTap(i.tapDevice);
   }
   async createAfPacket(o: { hostIfName: string; tag: string }): Promise<CreatedInterface> {
     this.step('createAfPacket');
@@ -178,6 +181,16 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     host.set(o.hostName, { name: o.hostName, up: false, addrs: [], routes: [], peer: { ns: o.netns, name: o.podName }, mac: newMac() });
     pod.set(o.podName, { name: o.podName, up: false, addrs: [], routes: [], peer: { ns: undefined, name: o.hostName }, mac: newMac() });
   }
+  async moveLink(o: { name: string; netns: string; newName: string }): Promise<void> {
+    this.step('link set netns');
+    const host = this.links(undefined, 'link set'), pod = this.links(o.netns, 'link set netns');
+    const l = this.link(undefined, o.name, 'link set');
+    if (pod.has(o.newName)) throw new Error('`ip link set` failed (exit 2): RTNETLINK answers: File exists');
+    host.delete(o.name);
+    l.name = o.newName;
+    l.up = false;
+    pod.set(o.newName, l);
+  }
   async deleteLinkIfExists(name: string, netns?: string): Promise<boolean> {
     const m = this.ns.get(netns ?? '');
     const l = m?.get(name);
@@ -201,12 +214,16 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     return [...this.links(netns, 'route show').values()].flatMap((l) => l.routes.map((r) => ({ dst: r.dst, dev: l.name, ...(r.via ? { gateway: r.via } : {}), ...(r.scope ? { scope: r.scope } : {}) })));
   }
   // LinuxSide (what VPP would do)
-  async createTap(name: string, netns: string): Promise<void> {
-    const m = this.links(netns, 'tuntap add');
-    if (m.has(name)) throw new Error(`tap ${name} exists in ${netns}`);
-    m.set(name, { name, up: false, addrs: [], routes: [], mac: newMac() });
+  async createTap(name: string): Promise<unknown> {
+    const m = this.links(undefined, 'tuntap add');
+    if (m.has(name)) throw new Error(`tap ${name} exists`);
+    const l: FakeLink = { name, up: false, addrs: [], routes: [], mac: newMac() };
+    m.set(name, l);
+    return l;
   }
-  async deleteTap(name: string, netns: string): Promise<void> { this.ns.get(netns)?.delete(name); }
+  async deleteTap(device: unknown): Promise<void> {
+    for (const m of this.ns.values()) for (const [n, l] of m) if (l === device) m.delete(n);
+  }
   async hostLinkExists(name: string): Promise<boolean> { return this.ns.get('')!.has(name); }
 }
 

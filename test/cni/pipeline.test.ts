@@ -272,7 +272,7 @@ test('VPP restart: reconcile re-creates the pod in VPP (same tags, memif id and 
   const tags = [...w.vswitch.ifs.values()].map((i) => i.tag).sort();
   const memifSecrets = before!.interfaces.filter((i) => i.memif).map((i) => i.memif!.secret);
   // VPP restarts: it forgets everything; the taps it owned disappear from the pod.
-  for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap' && i.hostIfName) await w.linux.deleteTap(i.hostIfName, i.hostNamespace!);
+  for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap') await w.linux.deleteTap(i.tapDevice);
   w.vswitch.ifs.clear(); w.vswitch.routes.clear(); w.vswitch.neighbors.clear(); w.vswitch.nat.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear();
   w.vswitch.vrfs = new Set([0]);
   const rec = await w.p.reconcile();
@@ -307,7 +307,7 @@ test('static neighbours: one per pod address on a Linux interface with its MAC (
   const have = () => [...w.vswitch.neighbors.values()].sort((a, b) => a.swIfIndex - b.swIfIndex);
   assert.equal(have(), await want());
   // VPP restarts: neighbours go with its interfaces; the tap is made again (a new MAC in the pod).
-  for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap' && i.hostIfName) await w.linux.deleteTap(i.hostIfName, i.hostNamespace!);
+  for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap') await w.linux.deleteTap(i.tapDevice);
   for (const k of [...w.vswitch.ifs.keys()]) w.vswitch.vanish(k);
   w.vswitch.nat.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear(); w.vswitch.vrfs = new Set([0]);
   assert.equal((await w.p.reconcile()).rewired, ['c1']);
@@ -348,7 +348,7 @@ test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and
   const r = (await w.store.loadPod('c1'))!;
   r.phase = 'adding';
   await w.store.savePod(r);
-  const orphan = await w.vswitch.createTap({ hostIfName: 'x1', hostNamespace: 'ns1', tag: 'tsvpp:deadbeef:x1' });
+  const orphan = await w.vswitch.createTap({ hostIfName: 'x1', tag: 'tsvpp:deadbeef:x1' });
   const out = await w.mk().reconcile();
   assert.equal(out.rolledBack, ['c1']);
   assert.equal(out.orphansDeleted, [orphan.swIfIndex]);

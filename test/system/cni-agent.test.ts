@@ -1,6 +1,6 @@
 // End to end on this host (root): the real tsvpp-cni executable → the agent over its unix socket →
-// VppVswitch over the vppapi client → the VPP emulator (test double) whose tap hook creates real
-// tap devices in the pod netns; real veth pairs, real host-local, real network namespaces.
+// VppVswitch over the vppapi client → the VPP emulator (test double) with real kernel taps (which
+// the agent moves into the pod netns); real veth pairs, real host-local, real network namespaces.
 // Everything created is removed in finally blocks.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -18,7 +18,7 @@ import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
-import { addNetns, createTapDevice, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, listRoutes } from '../../src/cni/linux/ip.js';
+import { addNetns, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, listRoutes } from '../../src/cni/linux/ip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
@@ -32,11 +32,7 @@ const podNsPath = `/var/run/netns/${podNs}`;
 let emu: VppEmulator;
 let agent: Agent | undefined;
 let registry: ApiRegistry;
-const hooks: EmulatorHooks = {
-  // What real VPP does for tap_create_v2 with host_namespace + host_if_name.
-  onTapCreate: (r) => createTapDevice(r.hostIfName, r.hostNamespace || undefined),
-  onTapDelete: async (i) => { await deleteLinkIfExists(i.tap!.hostIfName, i.tap!.hostNamespace || undefined); },
-};
+const hooks: EmulatorHooks = {};
 
 const config: AgentConfig = {
   ...DEFAULT_CONFIG,
@@ -46,7 +42,7 @@ const config: AgentConfig = {
 
 async function bootAgent(): Promise<Agent> {
   const client = await VppClient.connect({ socket: config.vppApiSocket, registry, name: 'cni-e2e', reconnect: false });
-  const a = await startAgent(config, { vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {}, vhostNet: true /* the emulator's tap hook needs none */ });
+  const a = await startAgent(config, { vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {}, vhostNet: true /* the emulator's kernel taps need none */ });
   const close = a.close.bind(a);
   a.close = async () => { await close(); await client.close(); };
   return a;
@@ -132,7 +128,7 @@ spec:
   registry = ApiRegistry.fromDir(API_DIR);
   emu = await startVppEmulator({
     socketPath: config.vppApiSocket, registry, runtimeDir: dir, vhostNet: true,
-    hooks,
+    hooks, kernelTaps: true, // what real VPP does for tap_create_v2
   });
   await addNetns(podNs);
 });

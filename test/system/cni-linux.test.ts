@@ -4,8 +4,9 @@ import * as assert from 'uvu/assert';
 import { randomBytes } from 'node:crypto';
 import {
   IpError, addAddress, addNetns, addNeighbor, addRoute, createTapDevice, createVethPair, deleteLink, deleteLinkIfExists,
-  deleteNetns, getLink, listAddresses, listLinks, listRoutes, netnsExists, setLinkUp,
+  deleteNetns, getLink, listAddresses, listLinks, listRoutes, moveLink, netnsExists, setLinkUp,
 } from '../../src/cni/linux/ip.js';
+import { closeFd, openTap } from '../../src/sys/index.js';
 
 const rnd = () => randomBytes(3).toString('hex');
 
@@ -73,6 +74,38 @@ test('a netns given as a non-/var/run/netns path works through nsenter', async (
       await deleteLink('tap1', path);
       assert.is(await getLink('tap1', ns), undefined);
     } finally { child.kill(); }
+  });
+});
+
+test('moveLink: a tap held by an fd moves into a netns at a 100-byte path under its final name, and goes when the fd closes', async () => {
+  const { execFileSync } = await import('node:child_process');
+  const { mkdtempSync, mkdirSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  await withNetns(async (ns) => {
+    // containerd with netns_mounts_under_state_dir pins netns under its state dir: long paths.
+    const base = mkdtempSync(join(tmpdir(), 'tsvpp-longns-'));
+    const dir = join(base, 'io.containerd.grpc.v1.cri', 'netns');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `cni-${'0'.repeat(Math.max(8, 100 - dir.length - 5))}`);
+    writeFileSync(path, '');
+    execFileSync('mount', ['--bind', `/var/run/netns/${ns}`, path]);
+    const staging = `tsvt${rnd()}`;
+    const fd = openTap(staging);
+    let open = true;
+    try {
+      assert.ok(path.length >= 100, `${path.length} bytes`);
+      // The final name may exist here (this VM has an eth0): it is given in the pod.
+      await moveLink({ name: staging, netns: path, newName: 'eth0' });
+      assert.is(await getLink(staging), undefined, 'gone from the host');
+      assert.equal((await listLinks(ns)).map((l) => l.ifname).sort(), ['eth0', 'lo']);
+      closeFd(fd); open = false;
+      assert.equal((await listLinks(ns)).map((l) => l.ifname), ['lo'], 'the tap went with its fd');
+    } finally {
+      if (open) closeFd(fd);
+      execFileSync('umount', [path]);
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
 

@@ -22,7 +22,7 @@ import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
-import { addNetns, createTapDevice, deleteLinkIfExists, deleteNetns } from '../../src/cni/linux/ip.js';
+import { addNetns, deleteLinkIfExists, deleteNetns } from '../../src/cni/linux/ip.js';
 import { MemifDevicePlugin } from '../../src/cni/deviceplugin/plugin.js';
 import { AllocationStore } from '../../src/cni/deviceplugin/allocations.js';
 import { PodResourcesClient } from '../../src/cni/podresources/client.js';
@@ -66,8 +66,6 @@ const kv: KeyValueStore & { target: EtcdKeyValueStore } = {
 // What VPP does for a master memif: listen on the socket. Here: a tsvpp memif master.
 const masters = new Map<number, MemifInterface>(); // by memif id (one pod at a time in these tests)
 const hooks: EmulatorHooks = {
-  onTapCreate: (r) => createTapDevice(r.hostIfName, r.hostNamespace || undefined),
-  onTapDelete: async (i) => { await deleteLinkIfExists(i.tap!.hostIfName, i.tap!.hostNamespace || undefined); },
   onMemifCreate: (r) => {
     assert.ok(r.isMaster);
     masters.set(r.request.id, new MemifInterface({ socket: r.socketFilename, role: 'master', id: r.request.id, secret: r.request.secret, ifName: `vpp-memif${r.socketId}/${r.request.id}` }));
@@ -140,12 +138,12 @@ ${limit ? `      resources:\n        limits:\n          contivpp.io/memif: ${lim
   await plugin.start();
   await kubelet.waitFor(() => (kubelet.plugins.get('contivpp.io/memif')?.devices.length ?? 0) === 8, 5000, 'memif devices');
   const registry = ApiRegistry.fromDir(API_DIR);
-  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, hooks, vhostNet: true });
+  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, hooks, vhostNet: true, kernelTaps: true });
   await addNetns(podNs);
   client = await VppClient.connect({ socket: config.vppApiSocket, registry, name: 'cni-memif-e2e', reconnect: false });
   prClient = new PodResourcesClient(kubelet.podResourcesSocket);
   agent = await startAgent(config, {
-    vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {}, vhostNet: true, // the emulator's tap hook needs none
+    vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {}, vhostNet: true, // the emulator's kernel taps need none
     memifs: new PodResourcesMemifSource(prClient, store), vnfConfig: kv,
   });
 });

@@ -30,6 +30,7 @@ import type { KindAdd, KindContext } from './kinds/kind.js';
 export interface LinuxOps {
   netnsExists(netns: string): Promise<boolean>;
   createVethPair(o: { hostName: string; podName: string; netns: string; mtu?: number }): Promise<void>;
+  moveLink(o: { name: string; netns: string; newName: string }): Promise<void>;
   deleteLinkIfExists(name: string, netns?: string): Promise<boolean>;
   setLinkUp(name: string, up: boolean, netns?: string): Promise<void>;
   addAddress(netns: string | undefined, dev: string, cidr: string): Promise<void>;

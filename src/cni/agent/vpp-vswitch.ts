@@ -45,13 +45,14 @@ const macBytes = (s: string) => Uint8Array.from(s.split(':').map((x) => parseInt
  * What VPP's tap_create_v2 retvals mean (plugins/tap/tap.c): -11 is only the open of /dev/vhost-net,
  * -12 opening the namespace or /dev/net/tun, -13 setns or a tun ioctl (e.g. the name is taken).
  */
-function tapFailureCause(retval: number | undefined, o: { hostIfName: string; hostNamespace: string }): string | undefined {
+function tapFailureCause(retval: number | undefined, o: { hostIfName: string }): string | undefined {
   switch (retval) {
     case vppErrnoCode('SYSCALL_ERROR_1'): return existsSync(VHOST_NET)
       ? `VPP could not open ${VHOST_NET} (permissions, or VPP runs where it does not see it)`
       : `VPP's tap v2 needs ${VHOST_NET}, which this node does not have (load the vhost_net kernel module; pod eth0 can use eth0Kind veth-afpacket instead)`;
-    case vppErrnoCode('SYSCALL_ERROR_2'): return `VPP could not open the network namespace ${o.hostNamespace} or /dev/net/tun`;
-    case vppErrnoCode('SYSCALL_ERROR_3'): return `VPP could not enter ${o.hostNamespace} or set up the tun device (is ${o.hostIfName} taken in the pod?)`;
+    case vppErrnoCode('SYSCALL_ERROR_2'): return 'VPP could not open /dev/net/tun, or the tun driver lacks what tap v2 needs (vnet headers)';
+    // tap.c's _IOCTL: TUNSETIFF fails for a name another device has in VPP's namespace.
+    case vppErrnoCode('SYSCALL_ERROR_3'): return `VPP could not set up the tun device (is ${o.hostIfName} taken in VPP's namespace?)`;
     default: return undefined;
   }
 }
@@ -106,10 +107,9 @@ export class VppVswitch implements Vswitch {
     return { swIfIndex, ...(mac ? { mac } : {}) };
   }
 
-  async createTap(o: { hostIfName: string; hostNamespace: string; tag: string }): Promise<CreatedInterface> {
+  async createTap(o: { hostIfName: string; tag: string }): Promise<CreatedInterface> {
     const r = await this.run('create tap', () => this.api.request('tap_create_v2', {
       id: NONE, use_random_mac: true, num_rx_queues: 1,
-      host_namespace_set: true, host_namespace: o.hostNamespace,
       host_if_name_set: true, host_if_name: o.hostIfName, tag: o.tag,
     })).catch((e: VswitchError) => {
       const cause = tapFailureCause(e.retval, o);

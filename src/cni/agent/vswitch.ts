@@ -19,8 +19,11 @@ export interface NatStaticMappingArgs { localIp: string; externalIp: string; vrf
 export interface NeighborArgs { swIfIndex: number; ip: string; mac: string }
 
 export interface Vswitch {
-  /** tap v2 whose Linux side is created in `hostNamespace` (netns name or path) as `hostIfName`. */
-  createTap(o: { hostIfName: string; hostNamespace: string; tag: string }): Promise<CreatedInterface>;
+  /**
+   * tap v2 whose Linux side is created as `hostIfName` in VPP's own namespace (the agent moves it
+   * into the pod: tap_create_v2's host_namespace is a string[64], shorter than many netns paths).
+   */
+  createTap(o: { hostIfName: string; tag: string }): Promise<CreatedInterface>;
   deleteTap(swIfIndex: number): Promise<void>;
   /** af_packet host-interface on an existing Linux interface in VPP's namespace. */
   createAfPacket(o: { hostIfName: string; tag: string }): Promise<CreatedInterface>;

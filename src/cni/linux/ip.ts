@@ -94,6 +94,14 @@ export async function createVethPair(o: { hostName: string; podName: string; net
   await ip(['link', 'add', o.hostName, ...mtu, 'type', 'veth', 'peer', 'name', o.podName, ...mtu, 'netns', netnsPath(o.netns)]);
 }
 
+/**
+ * Moves a link of this namespace into `netns` under `newName` (by the namespace's path: `ip` opens
+ * it and passes the fd, so any path length works). Moving takes the link down.
+ */
+export async function moveLink(o: { name: string; netns: string; newName: string }): Promise<void> {
+  await ip(['link', 'set', 'dev', o.name, 'netns', netnsPath(o.netns), 'name', o.newName]);
+}
+
 export async function setLinkUp(name: string, up: boolean, netns?: string): Promise<void> {
   await ip(['link', 'set', 'dev', name, up ? 'up' : 'down'], netns);
 }

@@ -4,8 +4,9 @@
 //  with a message table built from the same .api.json files the codec reads, context echo,
 //  client_index checks) and keeps a small stateful model of interfaces, memif sockets, bridge
 //  domains, IP tables/routes and nat44-ed static mappings. It forwards no packets and touches the
-//  host only through hooks. Return codes mimic VPP's handlers where they were checked against the
-//  VPP source (see docs/vppapi-client.md for which ones).
+//  host only through hooks, and with `kernelTaps` through real taps as VPP's tap v2 does. Return
+//  codes mimic VPP's handlers where they were checked against the VPP source (see
+//  docs/vppapi-client.md for which ones).
 //  NOT MODELLED: packets (no graph, no forwarding, nothing moves on a memif, tap or af_packet
 //  interface), the shared-memory API transport and the stats segment, messages without a handler
 //  (logged and dropped; the handled ones are listed in docs/vppapi-client.md), the CLI, worker
@@ -19,6 +20,7 @@ import { FrameDecoder, FrameWriter } from '../../vppapi/transport/frame.js';
 import { shippedApiDir } from '../../vppapi/client/registry.js';
 import { VppState, type EmuInterface } from './state.js';
 import type { EmulatorHooks } from './hooks.js';
+import { kernelTaps, type KernelTaps } from './kernel-taps.js';
 import { Retval, statusFlags, type Handler, type HandlerContext, type Registration, type Value } from './handler.js';
 import { coreHandlers } from './handlers/core.js';
 import { interfaceHandlers } from './handlers/interface.js';
@@ -41,6 +43,12 @@ export interface VppEmulatorOptions {
   apiDir?: string;
   registry?: ApiRegistry;
   hooks?: EmulatorHooks;
+  /**
+   * tap_create_v2 makes a real kernel tap held by an fd (in host_namespace, else here), after the
+   * onTapCreate hook; tap_delete_v2, close() and restart() close the fd and the device goes away,
+   * wherever it was moved. Needs root.
+   */
+  kernelTaps?: boolean;
   table?: TableOptions;
   /** Directory for relative memif socket filenames (VPP's runtime dir), default /run/vpp. */
   runtimeDir?: string;
@@ -90,8 +98,10 @@ export class VppEmulator {
   private waiting = false;
   /** ... and the messages that arrived meanwhile: handled in arrival order, as VPP's main thread does. */
   private readonly backlog: Array<[Conn, Buffer]> = [];
+  private readonly taps: KernelTaps | undefined;
 
   constructor(private opts: VppEmulatorOptions) {
+    this.taps = opts.kernelTaps ? kernelTaps() : undefined;
     this.registry = opts.registry ?? ApiRegistry.fromDir(opts.apiDir ?? shippedApiDir());
     this.state = new VppState(this.runtimeDir);
     this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...neighborHandlers, ...natHandlers, ...opts.handlers };
@@ -139,6 +149,7 @@ export class VppEmulator {
     if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
     try { fs.unlinkSync(this.socketPath); } catch { /* gone */ }
     await this.chain;
+    this.taps?.close(); // VPP exiting: its tap fds close and the devices go
   }
 
   /** Like a VPP restart: connections drop, state resets, the table may change; then listen again. */
@@ -300,10 +311,22 @@ export class VppEmulator {
     }
   }
 
+  /** The caller's hooks (read per request: tests change them), with the kernel taps after theirs. */
+  private hooks(): EmulatorHooks {
+    const user = this.opts.hooks ?? {};
+    const taps = this.taps;
+    if (!taps) return user;
+    return {
+      ...user,
+      onTapCreate: async (r) => { await user.onTapCreate?.(r); await taps.hooks.onTapCreate(r); },
+      onTapDelete: async (i) => { await user.onTapDelete?.(i); await taps.hooks.onTapDelete(i); },
+    };
+  }
+
   private context(reg: RegConn, context: number): HandlerContext {
     return {
       state: this.state,
-      hooks: this.opts.hooks ?? {},
+      hooks: this.hooks(),
       registration: reg,
       runtimeDir: this.runtimeDir,
       vhostNet: this.opts.vhostNet ?? fs.existsSync('/dev/vhost-net'),

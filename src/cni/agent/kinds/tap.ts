@@ -1,19 +1,36 @@
-// tap: a VPP tap v2 whose Linux end VPP creates in the pod's netns under the pod's interface name.
-// The Linux end belongs to VPP: it goes away when VPP restarts and is set up again.
-import { podInterface, type InterfaceKind, type VppIfRecord } from './kind.js';
+// tap: a VPP tap v2 whose Linux end is the pod's interface. VPP creates it in its own namespace
+// under a staging name; the agent moves it into the pod by the netns path (tap_create_v2's
+// host_namespace is a string[64], shorter than many CNI_NETNS paths) and names it there. The
+// Linux end belongs to VPP (it holds the tun fd): it goes away when VPP deletes the tap or
+// restarts, wherever it has been moved, and is set up again.
+import { createHash } from 'node:crypto';
+import type { PodInterfaceState, PodRecord } from '../state.js';
+import type { CreatedInterface } from '../vswitch.js';
+import { podInterface, type InterfaceKind, type KindContext, type VppIfRecord } from './kind.js';
 
 export type TapResource = { kind: 'tap' } & VppIfRecord;
+
+/** The name a pod tap has in VPP's namespace until the agent moves it into the pod (≤ 15 bytes). */
+export function tapStagingName(containerId: string, ifName: string): string {
+  return 'tsvt' + createHash('sha256').update(`${containerId}/${ifName}/tap`).digest('hex').slice(0, 11);
+}
+
+/** Creates the tap in VPP, lets `created` record it, then moves it into the pod as `st.name`. */
+async function podTap(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, created: (t: CreatedInterface) => Promise<void>): Promise<CreatedInterface> {
+  const staging = tapStagingName(rec.containerId, st.name);
+  const t = await c.d.vswitch.createTap({ hostIfName: staging, tag });
+  await created(t);
+  await c.d.linux.moveLink({ name: staging, netns: rec.netns!, newName: st.name });
+  return t;
+}
 
 export const tap: InterfaceKind<TapResource> = {
   podEnd: 'dies-with-vpp',
 
   async begin(c) {
     return {
-      async create(rec, st, tag) {
-        const t = await c.d.vswitch.createTap({ hostIfName: st.name, hostNamespace: rec.netns!, tag });
-        await c.record(rec, { kind: 'tap', ifName: st.name, swIfIndex: t.swIfIndex, tag });
-        return t;
-      },
+      // Recorded before the move: deleting it in VPP removes the device wherever it is.
+      create: (rec, st, tag) => podTap(c, rec, st, tag, (t) => c.record(rec, { kind: 'tap', ifName: st.name, swIfIndex: t.swIfIndex, tag })),
     };
   },
 
@@ -23,7 +40,7 @@ export const tap: InterfaceKind<TapResource> = {
 
   async recreate(c, rec, st, tag) {
     await c.d.linux.deleteLinkIfExists(st.name, rec.netns!); // a stale kernel tap would block the name
-    return c.d.vswitch.createTap({ hostIfName: st.name, hostNamespace: rec.netns!, tag });
+    return podTap(c, rec, st, tag, async () => {});
   },
 
   ownsVppName: (name) => name.startsWith('tap'),

@@ -2,7 +2,8 @@
 //  tap_create_v2: id ~0 allocates the lowest unused id; a used id → VNET_API_ERROR_INVALID_INTERFACE
 //  (VPP tap.c: "interface already exists"); a node without /dev/vhost-net → SYSCALL_ERROR_1 (tap.c's
 //  open of /dev/vhost-net, the only -11 there); the kernel side (host_if_name, default tap<id>, in
-//  host_namespace) is the onTapCreate hook's job. Interface name "tap<id>", dev type "virtio".
+//  host_namespace) is the onTapCreate hook's job, or the emulator's kernelTaps. Interface name
+//  "tap<id>", dev type "virtio".
 //  af_packet_create*: duplicate host_if_name → IF_ALREADY_EXISTS; a missing host interface →
 //  INVALID_INTERFACE; the link is up from the start, then follows admin state (device.c);
 //  dev type "af-packet"; af_packet_delete of an unknown name → SYSCALL_ERROR_1 (VPP af_packet.c).
