@@ -17,16 +17,19 @@ async function showPods(argv: string[]): Promise<number> {
   const json = argv.includes('--json');
   const { config } = await loadConfig(argv.filter((a) => a !== '--json'));
   const { StateStore } = await import('../cni/agent/state.js');
+  const { describeSources } = await import('../cni/agent/pod-metadata.js');
+  const { listPendingDels } = await import('../cni/pending-del.js');
   const store = new StateStore(config.stateDir);
-  let pods;
-  try { pods = await store.listPods(); } catch (e) {
+  let pods, pending;
+  try { pods = await store.listPods(); pending = await listPendingDels(config.stateDir); } catch (e) {
     process.stderr.write(`tsvpp agent pods: ${config.stateDir}: ${(e as Error).message}\n`);
     return 1;
   }
-  if (json) { process.stdout.write(JSON.stringify(pods, null, 2) + '\n'); return 0; }
+  if (json) { process.stdout.write(JSON.stringify({ pods, pendingDels: pending }, null, 2) + '\n'); return 0; }
   for (const p of pods) {
     const who = p.pod ? `${p.pod.namespace}/${p.pod.name}` : '(no pod)';
     process.stdout.write(`${who}  container ${p.containerId}  ${p.phase}  netns ${p.netns ?? '-'}\n`);
+    if (p.metadataSources) process.stdout.write(`  ${describeSources(p.metadataSources)}\n`);
     for (const i of p.interfaces) {
       const memif = i.memif ? `  socket ${i.memif.socket} id ${i.memif.id}` : '';
       process.stdout.write(`  ${i.name.padEnd(15)} ${i.type.padEnd(5)} ${i.network.padEnd(12)} ${i.address ?? '-'}${i.swIfIndex !== undefined ? `  sw_if_index ${i.swIfIndex}` : ''}${memif}\n`);
@@ -35,6 +38,14 @@ async function showPods(argv: string[]): Promise<number> {
     if (p.microserviceLabel) process.stdout.write(`  microservice label: ${p.microserviceLabel}\n`);
   }
   if (pods.length === 0) process.stdout.write('no pods\n');
+  if (pending.length) process.stdout.write(`\npending DELs (tsvpp-cni recorded them while the agent was unreachable; the agent carries them out when it runs):\n`);
+  for (const p of pending) {
+    const r = p.record;
+    if (!r) { process.stdout.write(`  container ${p.containerId}  unreadable: ${p.problem}\n`); continue; }
+    const a = r.request.args;
+    const who = a.K8S_POD_NAMESPACE && a.K8S_POD_NAME ? `${a.K8S_POD_NAMESPACE}/${a.K8S_POD_NAME}` : '(no pod)';
+    process.stdout.write(`  ${who}  container ${p.containerId}  recorded ${r.recordedAt}  netns ${r.request.netns ?? '-'}\n    why: ${r.reason}\n${r.lastError ? `    last attempt failed: ${r.lastError}\n` : ''}`);
+  }
   return 0;
 }
 

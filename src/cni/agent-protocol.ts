@@ -5,6 +5,8 @@ import type { CniCommand, CniRequest, CniResult } from './spec.js';
 
 export const AGENT_PROTOCOL_VERSION = 1;
 export const DEFAULT_AGENT_SOCKET = '/run/tsvpp/cni.sock';
+/** The agent's state dir, where tsvpp-cni records DELs the agent could not take (pending-del.ts). */
+export const DEFAULT_AGENT_STATE_DIR = '/var/lib/tsvpp';
 /** A request or response line longer than this is refused (a conflist plus prevResult fits easily). */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 

@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 // tsvpp-cni: the CNI plugin executable. Thin by design: it validates the CNI environment and
 // stdin, answers VERSION itself, forwards ADD/DEL/CHECK to the node agent over its unix socket and
-// prints the agent's answer. Imports only node:net and two dependency-free modules so that
-// start-up stays fast (see perf/cni-start.ts).
+// prints the agent's answer. A DEL the agent cannot take (not running, restarting, no answer) is
+// recorded in the agent's state dir and reported as done: a runtime whose DEL fails keeps the
+// sandbox and its netns (containerd: SANDBOX_UNKNOWN), and the agent carries it out when it starts.
+// Imports only node: builtins and small dependency-free modules so that start-up stays fast (see
+// perf/cni-start.ts).
 import { createConnection } from 'node:net';
 import { pathToFileURL } from 'node:url';
 import { realpathSync } from 'node:fs';
@@ -11,7 +14,7 @@ import {
   type CniRequest, type CniResult,
 } from './spec.js';
 import {
-  AGENT_PROTOCOL_VERSION, DEFAULT_AGENT_SOCKET, LineReader, decodeResponse, encodeLine, type AgentResponse,
+  AGENT_PROTOCOL_VERSION, DEFAULT_AGENT_SOCKET, DEFAULT_AGENT_STATE_DIR, LineReader, decodeResponse, encodeLine, type AgentRequest, type AgentResponse,
 } from './agent-protocol.js';
 
 export interface CniIo {
@@ -20,6 +23,15 @@ export interface CniIo {
   stdout: (s: string) => void;
   stderr: (s: string) => void;
 }
+
+function agentRequest(req: CniRequest): AgentRequest {
+  const { command, containerId, netns, ifName, args, path, config } = req;
+  if (command === 'VERSION') throw new Error('VERSION is answered locally');
+  return { v: AGENT_PROTOCOL_VERSION, command, containerId, ifName, args, config, ...(netns ? { netns } : {}), ...(path ? { path } : {}) };
+}
+
+/** Errors of callAgent that mean the agent did not take the request (it may be down). */
+const UNREACHABLE: ReadonlySet<number> = new Set([ErrorCode.TryAgainLater, ErrorCode.IoFailure]);
 
 /** Sends one request to the agent and waits for its one-line answer. */
 export function callAgent(socketPath: string, req: CniRequest, timeoutMs: number): Promise<AgentResponse> {
@@ -37,9 +49,8 @@ export function callAgent(socketPath: string, req: CniRequest, timeoutMs: number
     const timer = setTimeout(() => finish(new CniError(ErrorCode.TryAgainLater, 'timed out waiting for the tsvpp agent', `no answer on ${socketPath} within ${timeoutMs} ms`)), timeoutMs);
     sock.setEncoding('utf8');
     sock.on('connect', () => {
-      const { command, containerId, netns, ifName, args, path, config } = req;
-      if (command === 'VERSION') return finish(new Error('VERSION is answered locally'));
-      sock.write(encodeLine({ v: AGENT_PROTOCOL_VERSION, command, containerId, ifName, args, config, ...(netns ? { netns } : {}), ...(path ? { path } : {}) }));
+      if (req.command === 'VERSION') return finish(new Error('VERSION is answered locally'));
+      sock.write(encodeLine(agentRequest(req)));
     });
     sock.on('data', (chunk: string) => {
       try {
@@ -81,7 +92,19 @@ export async function runCni(io: CniIo): Promise<number> {
     cniVersion = req.config.cniVersion;
     const socketPath = req.config.agentSocket ?? io.env.TSVPP_CNI_SOCKET ?? DEFAULT_AGENT_SOCKET;
     const timeoutMs = (req.config.timeoutSeconds ?? 120) * 1000;
-    const res = await callAgent(socketPath, req, timeoutMs);
+    let res: AgentResponse;
+    try { res = await callAgent(socketPath, req, timeoutMs); } catch (e) {
+      if (req.command !== 'DEL' || !(e instanceof CniError) || !UNREACHABLE.has(e.code)) throw e;
+      const stateDir = req.config.agentStateDir ?? DEFAULT_AGENT_STATE_DIR;
+      try {
+        const { recordPendingDel } = await import('./pending-del.js');
+        const file = await recordPendingDel(stateDir, agentRequest(req), e.message);
+        io.stderr(`tsvpp-cni: ${e.message}; DEL recorded in ${file}, the agent carries it out when it starts\n`);
+        return 0;
+      } catch (w) {
+        throw new CniError(e.code, e.msg, `${e.details ?? ''}; recording the DEL in ${stateDir} for the agent failed too: ${(w as Error).message}`);
+      }
+    }
     if (!res.ok) return fail(new CniError(res.error.code, res.error.msg, res.error.details));
     if (req.command === 'ADD') {
       const result: CniResult = res.result ?? { cniVersion };

@@ -105,6 +105,8 @@ export interface NetConf {
   agentSocket?: string;
   /** tsvpp: how long to wait for the agent, seconds (default 120). */
   timeoutSeconds?: number;
+  /** tsvpp: the agent's state dir (default /var/lib/tsvpp): DELs the agent cannot take are recorded there. */
+  agentStateDir?: string;
   [key: string]: unknown;
 }
 
@@ -182,7 +184,9 @@ export function parseNetConf(stdin: string, command: CniCommand): NetConf {
   if (command === 'CHECK' && c.prevResult === undefined) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', 'CHECK requires prevResult');
   }
-  if (c.agentSocket !== undefined && typeof c.agentSocket !== 'string') throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', 'agentSocket is not a string');
+  for (const k of ['agentSocket', 'agentStateDir'] as const) {
+    if (c[k] !== undefined && (typeof c[k] !== 'string' || c[k] === '')) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', `${k} is not a non-empty string`);
+  }
   if (c.timeoutSeconds !== undefined && (typeof c.timeoutSeconds !== 'number' || !(c.timeoutSeconds > 0))) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', `timeoutSeconds ${JSON.stringify(c.timeoutSeconds)} is not a positive number`);
   }

@@ -2,12 +2,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { createServer, type Server } from 'node:net';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../../src/cni/agent-protocol.js';
 import { parseCniArgs, ErrorCode } from '../../src/cni/spec.js';
+import { PENDING_DEL_DIR, listPendingDels, type PendingDel } from '../../src/cni/pending-del.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CNI_MAIN = join(here, '../../src/cni/cni-main.js');
@@ -143,6 +144,49 @@ test('agent not running is "try again later"', async () => {
   const e = await errOf(env('ADD'), conf({ agentSocket: join(dir, 'nobody.sock') }));
   assert.is(e.code, ErrorCode.TryAgainLater);
   assert.match(e.details!, /nobody\.sock/);
+});
+
+test('DEL the agent cannot take is recorded durably in its state dir and succeeds; the first record is kept', async () => {
+  const stateDir = mkdtempSync(join(dir, 'state-'));
+  const absent = { agentSocket: join(dir, 'nobody.sock'), agentStateDir: stateDir };
+  const stop = await run(env('DEL'), conf({ ...absent, prevResult: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: '/var/run/netns/x' }] } }));
+  assert.is(stop.code, 0, stop.stdout + stop.stderr);
+  assert.is(stop.stdout, '');
+  const file = join(stateDir, PENDING_DEL_DIR, 'abc123.json');
+  assert.match(stop.stderr, `DEL recorded in ${file}`);
+  const rec = JSON.parse(readFileSync(file, 'utf8')) as PendingDel;
+  assert.is(rec.request.command, 'DEL');
+  assert.is(rec.request.containerId, 'abc123');
+  assert.is(rec.request.netns, '/var/run/netns/x');
+  assert.is(rec.request.args.K8S_POD_NAME, 'multi-if-pod');
+  assert.ok(rec.request.config.prevResult, 'prevResult kept');
+  assert.match(rec.reason, /tsvpp agent is not reachable.*nobody\.sock: ENOENT/);
+  // RemovePodSandbox's DEL (netns set but empty) does not overwrite StopPodSandbox's.
+  const remove = await run(env('DEL', { CNI_NETNS: '' }), conf(absent));
+  assert.is(remove.code, 0, remove.stdout + remove.stderr);
+  assert.is((JSON.parse(readFileSync(file, 'utf8')) as PendingDel).request.netns, '/var/run/netns/x');
+  assert.equal(readdirSync(join(stateDir, PENDING_DEL_DIR)), ['abc123.json'], 'no temp files left');
+  const listed = await listPendingDels(stateDir);
+  assert.equal(listed.map((p) => p.containerId), ['abc123']);
+  // ADD and CHECK are never recorded: they fail for the runtime to retry.
+  assert.is((await errOf(env('ADD', { CNI_CONTAINERID: 'other1' }), conf(absent))).code, ErrorCode.TryAgainLater);
+  assert.equal(readdirSync(join(stateDir, PENDING_DEL_DIR)), ['abc123.json']);
+});
+
+test('DEL that can be neither delivered nor recorded fails, naming both', async () => {
+  const notADir = join(dir, 'plain-file');
+  writeFileSync(notADir, '');
+  const e = await errOf(env('DEL'), conf({ agentSocket: join(dir, 'nobody.sock'), agentStateDir: notADir }));
+  assert.is(e.code, ErrorCode.TryAgainLater);
+  assert.match(e.details!, new RegExp(`nobody\\.sock: ENOENT; recording the DEL in ${notADir} for the agent failed too: .*(ENOTDIR|EEXIST)`));
+});
+
+test('DEL the agent answers with an error is not recorded: the runtime retries it', async () => {
+  const stateDir = mkdtempSync(join(dir, 'state-'));
+  answer = () => ({ ok: false, error: { code: 103, msg: 'DEL could not remove everything (retry DEL)' } });
+  const e = await errOf(env('DEL'), conf({ agentStateDir: stateDir }));
+  assert.is(e.code, 103);
+  assert.equal(await listPendingDels(stateDir), []);
 });
 
 test.run();

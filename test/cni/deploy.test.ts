@@ -10,6 +10,8 @@ import { loadConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { parsePodAnnotations, memifResourceCount, referencedNetworks } from '../../src/cni/annotations.js';
 import { parseNetConf } from '../../src/cni/spec.js';
+import { POD_ANNOTATIONS_CAPABILITY } from '../../src/cni/agent/pod-metadata.js';
+import { importGraph } from './import-graph.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DEPLOY = resolve(here, '../../../deploy');
@@ -24,8 +26,17 @@ test('conflist is a valid CNI 1.0.0 network configuration for tsvpp-cni', () => 
   assert.is(c.plugins.length, 1);
   const conf = parseNetConf(JSON.stringify({ cniVersion: c.cniVersion, name: c.name, ...c.plugins[0] }), 'ADD');
   assert.is(conf.type, 'tsvpp-cni');
+  // Runtimes pass every pod annotation in runtimeConfig only to plugins that declare this.
+  assert.equal(c.plugins[0].capabilities, { [POD_ANNOTATIONS_CAPABILITY]: true });
   const cm = docs('daemonset.yaml').find((d) => d.kind === 'ConfigMap');
   assert.equal(JSON.parse(cm.data['10-tsvpp.conflist']), c, 'ConfigMap conflist = deploy/10-tsvpp.conflist');
+});
+
+test('the init container copies every module tsvpp-cni loads to the host', () => {
+  const ds = docs('daemonset.yaml').find((d) => d.kind === 'DaemonSet');
+  const script: string = ds.spec.template.spec.initContainers.find((c: any) => c.name === 'install-cni').command.join('\n');
+  const copied = /for f in ([^;]+); do cp \/opt\/tsvpp\/dist\/src\/cni\/\$f/.exec(script)?.[1]?.split(/\s+/).map((f) => `src/cni/${f}`).sort();
+  assert.equal(copied, importGraph(resolve(here, '../../src/cni/cni-main.js')).local);
 });
 
 test('DaemonSet: host network, privileged, the host mounts the agent needs', () => {
@@ -50,7 +61,9 @@ test('agent config in the ConfigMap validates', async () => {
     writeFileSync(join(d, 'agent.yaml'), cm.data['agent.yaml']);
     const { config } = await loadConfig(['--config', join(d, 'agent.yaml'), '--node-id', '7']);
     assert.is(config.nodeId, 7);
-    assert.is(config.cniSocket, JSON.parse(cm.data['10-tsvpp.conflist']).plugins[0].agentSocket);
+    const plugin = JSON.parse(cm.data['10-tsvpp.conflist']).plugins[0];
+    assert.is(config.cniSocket, plugin.agentSocket);
+    assert.is(config.stateDir, plugin.agentStateDir, 'tsvpp-cni records DELs where the agent looks');
   } finally { rmSync(d, { recursive: true, force: true }); }
 });
 

@@ -13,6 +13,7 @@ import { PodSourceError } from '../../src/cni/pods/types.js';
 import { FakeIpam, FakeKeyValueStore, FakeLinux, FakeVswitch } from './fakes.js';
 
 class MapPods implements PodSource {
+  readonly kind = 'api-server';
   pods = new Map<string, PodInfo>();
   nets = new Map<string, CustomNetwork>();
   async getPod(ns: string, name: string): Promise<PodInfo> {
@@ -96,6 +97,77 @@ test('seed example: eth0 + tap1 + veth1, result lists everything, DEL removes ev
   // DEL is idempotent
   await w.p.handle(req('DEL', 'c1', 'multi-if-pod'));
   await w.p.handle(req('DEL', 'never-added', undefined, ''));
+});
+
+/** A request as containerd sends it with the io.kubernetes.cri.pod-annotations capability. */
+function withRuntimeAnnotations(r: AgentRequest, annotations: unknown): AgentRequest {
+  return { ...r, config: { ...r.config, runtimeConfig: { 'io.kubernetes.cri.pod-annotations': annotations } } };
+}
+
+test('annotations from the runtime: a pod the pod source does not know gets its interfaces; the record and the log say where they came from', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  const log: string[] = [];
+  const p = new Pipeline({ ...w.p.d, log: (m) => log.push(m) });
+  const r = await p.handle(withRuntimeAnnotations(req('ADD', 'c1', 'not-in-source'), { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth/l2net', 'other.io/x': 'y' }));
+  assert.equal(r!.interfaces!.slice(0, 3).map((i) => i.name), ['eth0', 'tap1', 'veth1']);
+  const rec = (await w.store.loadPod('c1'))!;
+  assert.equal(rec.metadataSources, { annotations: 'runtime' });
+  assert.equal(rec.pod, { namespace: 'default', name: 'not-in-source', uid: 'uid-not-in-source' });
+  assert.ok(log.some((l) => l.startsWith('ADD c1 default/not-in-source (annotations from the runtime): eth0/tap/default')), log.join('\n'));
+  // Without the runtime's annotations the same pod is unknown.
+  const e = await cniErr(p.handle(req('ADD', 'c2', 'not-in-source')));
+  assert.is(e.code, 101);
+  assert.match(e.details!, 'pod default/not-in-source not found');
+});
+
+test('annotations from the runtime win over the pod source; memif limits (not annotations) come from the pod source, only when needed', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1'); w.linux.addNs('ns2'); w.linux.addNs('ns3');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'stale1/tap' }, 1);
+  await w.p.handle(withRuntimeAnnotations(req('ADD', 'c1', 'p'), { 'contivpp.io/custom-if': 'm1/memif, v1/veth' }));
+  const rec = (await w.store.loadPod('c1'))!;
+  assert.equal(rec.interfaces.map((i) => i.name), ['eth0', 'm1', 'v1']);
+  assert.equal(rec.metadataSources, { annotations: 'runtime', resourceLimits: 'api-server' });
+  // A memif for a pod the source does not know: the error says why the source was asked.
+  const e = await cniErr(w.p.handle(withRuntimeAnnotations(req('ADD', 'c2', 'unknown', 'ns2'), { 'contivpp.io/custom-if': 'm1/memif' })));
+  assert.is(e.code, 101);
+  assert.match(e.details!, 'contivpp.io/custom-if asks for 1 memif interface(s); their "contivpp.io/memif" resource limits are not in the annotations the runtime passed and come from the API server: pod default/unknown not found');
+  // More memifs than the source's limits allow: the annotation error.
+  const e2 = await cniErr(w.p.handle(withRuntimeAnnotations(req('ADD', 'c3', 'p', 'ns3'), { 'contivpp.io/custom-if': 'm1/memif, m2/memif' })));
+  assert.is(e2.code, 100);
+  assert.match(e2.details!, 'but the pod requests 1 "contivpp.io/memif"');
+  assert.equal((await w.store.listPods()).map((x) => x.containerId), ['c1']);
+});
+
+test('runtime annotations that are not a map of strings fail ADD with code 7 naming the key', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  for (const [bad, why] of [[['a'], 'is an array'], ['x', 'is string, not an object'], [{ a: 1 }, 'annotation "a" is number, not a string']] as const) {
+    const e = await cniErr(w.p.handle(withRuntimeAnnotations(req('ADD', 'c1', 'p'), bad)));
+    assert.is(e.code, 7);
+    assert.match(e.details!, `runtimeConfig["io.kubernetes.cri.pod-annotations"] ${why}`);
+  }
+  assert.equal(await w.store.listPods(), []);
+});
+
+test('a DEL that fails partway is finished by reconcile, never re-wired as a ready pod', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth' });
+  await w.p.handle(req('ADD', 'c1', 'p'));
+  w.vswitch.failAt = 0;
+  const e = await cniErr(w.p.handle(req('DEL', 'c1', 'p')));
+  assert.match(e.msg, 'DEL could not remove everything');
+  assert.is((await w.store.loadPod('c1'))!.phase, 'deleting');
+  w.vswitch.failAt = undefined;
+  const calls = w.vswitch.calls.length;
+  const rec = await w.p.reconcile();
+  assert.equal(rec.rolledBack, ['c1']);
+  assert.equal(rec.rewired, []);
+  assert.not.ok(w.vswitch.calls.slice(calls).some((c) => c.startsWith('create')), 'nothing re-created');
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0, neighbors: 0 });
+  assert.equal(await w.store.listPods(), []);
 });
 
 test('eth0 as veth + af_packet', async () => {

@@ -8,6 +8,7 @@ import { StateStore } from './state.js';
 import { Pipeline, type Ipam, type LinuxOps, type PipelineDeps } from './pipeline.js';
 import { startCniServer } from './server.js';
 import { resolveEth0Kind, VHOST_NET, type AgentConfig } from './config.js';
+import { PendingDels } from './pending.js';
 import type { Vswitch } from './vswitch.js';
 import type { PodSource } from '../pods/types.js';
 import { HostLocalIpam } from '../ipam.js';
@@ -80,6 +81,9 @@ async function defaultVswitch(c: AgentConfig, log: (m: string) => void): Promise
   return new VppVswitch(client);
 }
 
+/** How often recorded DELs are looked for again (written during start-up, or failed before). */
+const PENDING_RETRY_MS = 10_000;
+
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<Agent> {
   const log = deps.log ?? ((m: string) => process.stderr.write(`tsvpp-agent: ${m}\n`));
   // Decided once, before anything is started: an explicit tap on a node without vhost-net stops here.
@@ -103,15 +107,24 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     }
     return rec;
   };
+  // DELs tsvpp-cni recorded while the agent was away go first: their pods must not be re-wired.
+  const pending = new PendingDels(pipeline, config.stateDir, log);
+  await pending.run();
   await reconcile('agent start');
   // VPP restarted: it lost every pod interface; put them back from the pod records.
   vswitch.onReconnected?.(() => { reconcile('VPP reconnected').catch((e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`)); });
-  const server = await startCniServer({ socketPath: config.cniSocket, handler: (req) => pipeline.handle(req), log });
+  const handler = async (req: Parameters<Pipeline['handle']>[0]) => {
+    if (req.command === 'ADD' && pending.has(req.containerId)) await pending.run();
+    return pipeline.handle(req);
+  };
+  const server = await startCniServer({ socketPath: config.cniSocket, handler, log });
+  pending.start(PENDING_RETRY_MS);
   log(`listening on ${config.cniSocket} (node ${config.nodeId}, pods ${config.podSubnet} /${config.podSubnetNodePrefixLen}, eth0 ${config.eth0Kind})`);
   return {
     config, pipeline, store, server,
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
+      await pending.stop();
       await memifPlugin?.close();
       if (!deps.vnfConfig) await vnfConfig?.close();
       if (!deps.vswitch) await vswitch.close?.();

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { parsePrefix4, slice4, formatPrefix4 } from '../ipv4.js';
-import { DEFAULT_AGENT_SOCKET } from '../agent-protocol.js';
+import { DEFAULT_AGENT_SOCKET, DEFAULT_AGENT_STATE_DIR } from '../agent-protocol.js';
 import { DEFAULT_CNI_PLUGIN_DIRS } from '../ipam.js';
 
 export type Eth0Kind = 'auto' | 'tap' | 'veth-afpacket';
@@ -59,7 +59,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   podSubnetNodePrefixLen: 24,
   nodeId: 1,
   memifSocketDir: '/run/tsvpp/memif',
-  stateDir: '/var/lib/tsvpp',
+  stateDir: DEFAULT_AGENT_STATE_DIR,
   cniSocket: DEFAULT_AGENT_SOCKET,
   eth0Kind: 'auto',
   maxCustomInterfaces: 16,

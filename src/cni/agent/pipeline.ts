@@ -15,10 +15,11 @@ import type { AgentRequest } from '../agent-protocol.js';
 import { exhaustive } from '../exhaustive.js';
 import type { Link, AddrInfo, RouteInfo, RouteSpec } from '../linux/ip.js';
 import { IpamError, type IpamRange, type Lease } from '../ipam.js';
-import { PodSourceError, type CustomNetwork, type PodInfo, type PodSource } from '../pods/types.js';
+import type { CustomNetwork, PodSource } from '../pods/types.js';
 import type { PodMemifSource } from '../podresources/memif-source.js';
 import { EtcdError, type KeyValueStore } from '../etcd/store.js';
 import { claimLabel, LabelOwnedError, releaseLabel } from '../etcd/label-owner.js';
+import { describeSources, podMetadata } from './pod-metadata.js';
 import { VswitchError, parsePodTag, podTag, type CreatedInterface, type Vswitch, type VswitchInterface } from './vswitch.js';
 import type { AgentConfig, Eth0Kind } from './config.js';
 import type { NetworkState, NodeState, PodInterfaceState, PodRecord, Resource, StateStore } from './state.js';
@@ -102,15 +103,6 @@ export class Pipeline implements KindContext {
 
   // --- ADD --------------------------------------------------------------------------------------
 
-  private async podOf(req: AgentRequest): Promise<PodInfo | undefined> {
-    const ns = req.args.K8S_POD_NAMESPACE, name = req.args.K8S_POD_NAME;
-    if (!ns || !name) return undefined; // not started by Kubernetes: eth0 only
-    try { return await this.d.pods.getPod(ns, name); } catch (e) {
-      if (e instanceof PodSourceError) throw new CniError(ErrorCode.PodMetadata, 'cannot read pod metadata', e.message);
-      throw e;
-    }
-  }
-
   async add(req: AgentRequest): Promise<CniResult> {
     const netns = req.netns;
     if (!netns) throw new CniError(ErrorCode.InvalidEnvironment, 'invalid environment variables', 'CNI_NETNS is required for ADD');
@@ -120,8 +112,8 @@ export class Pipeline implements KindContext {
     }
     if (!(await this.d.linux.netnsExists(netns))) throw new CniError(ErrorCode.InvalidEnvironment, 'invalid environment variables', `CNI_NETNS=${netns} does not exist`);
 
-    const pod = await this.podOf(req);
-    const annotations = pod?.annotations ?? {};
+    const meta = await podMetadata(req, this.d.pods);
+    const { pod, annotations } = meta;
     // Resolve every CustomNetwork the annotation mentions, then validate everything at once.
     const netNames = referencedNetworks(annotations[CUSTOM_IF_ANNOTATION] ?? '');
     const customNets = new Map<string, CustomNetwork>();
@@ -134,7 +126,7 @@ export class Pipeline implements KindContext {
     }
     let parsed;
     try {
-      parsed = parsePodAnnotations(annotations, memifResourceCount(pod?.containerLimits ?? []), {
+      parsed = parsePodAnnotations(annotations, memifResourceCount(meta.containerLimits), {
         knownNetworks: new Set(customNets.keys()),
         maxCustomInterfaces: this.d.config.maxCustomInterfaces,
         reservedNames: [req.ifName],
@@ -158,7 +150,8 @@ export class Pipeline implements KindContext {
       containerId: req.containerId,
       ifName: req.ifName,
       netns,
-      ...(pod ? { pod: { namespace: pod.namespace, name: pod.name, ...(pod.uid ?? req.args.K8S_POD_UID ? { uid: pod.uid ?? req.args.K8S_POD_UID } : {}) } } : {}),
+      ...(pod ? { pod } : {}),
+      metadataSources: meta.sources,
       phase: 'adding',
       resources: [],
       interfaces: [],
@@ -182,7 +175,7 @@ export class Pipeline implements KindContext {
       rec.result = this.resultOf(rec, req.config.cniVersion);
       rec.phase = 'ready';
       await this.d.store.savePod(rec);
-      this.log(`ADD ${req.containerId} ${pod ? `${pod.namespace}/${pod.name}` : ''}: ${rec.interfaces.map((i) => `${i.name}/${i.type}/${i.network}${i.address ? ` ${i.address}` : ''}`).join(', ')}`);
+      this.log(`ADD ${req.containerId} ${pod ? `${pod.namespace}/${pod.name}` : ''} (${describeSources(meta.sources)}): ${rec.interfaces.map((i) => `${i.name}/${i.type}/${i.network}${i.address ? ` ${i.address}` : ''}`).join(', ')}`);
       return rec.result;
     } catch (e) {
       this.log(`ADD ${req.containerId} failed, rolling back: ${(e as Error).message}`);
@@ -409,6 +402,9 @@ export class Pipeline implements KindContext {
       await this.d.ipam.release(this.networks.defaultRange(), { containerId: req.containerId, ifName: req.ifName }).catch(() => undefined);
       return;
     }
+    // A DEL cut short (or failed) is finished by the next reconcile, never re-wired as a ready pod.
+    rec.phase = 'deleting';
+    await this.d.store.savePod(rec);
     const left = await this.undo(rec);
     if (left.length) {
       await this.d.store.savePod(rec);
@@ -490,7 +486,7 @@ export class Pipeline implements KindContext {
   // --- restart ----------------------------------------------------------------------------------
 
   /**
-   * After an agent (re)start or a VPP restart: finish rollbacks of ADDs that were cut short, delete
+   * After an agent (re)start or a VPP restart: finish rollbacks of ADDs and DELs that were cut short, delete
    * VPP interfaces tagged by us that no pod record owns, forget node networks whose VPP objects
    * are gone (VPP restarted), and re-wire in VPP what ready pods lost.
    */

@@ -1,11 +1,13 @@
 // Persistent agent state in the state dir: one JSON file per pod attachment (keyed by container
 // id) and one node file (per-network VPP objects, id counters). Writes are atomic (temp file,
 // fsync, rename), so a crash leaves either the old or the new version, never a torn file.
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { TMP_MARK, writeFileAtomic } from '../atomic-file.js';
 import { join } from 'node:path';
 import type { CniResult } from '../spec.js';
 import type { CustomIfType } from '../annotations.js';
 import type { KindResource } from './kinds/index.js';
+import type { PodMetadata } from './pod-metadata.js';
 
 /** What a pod record holds that the pipeline itself creates; each interface kind adds its own (kinds/). */
 export type PipelineResource =
@@ -40,7 +42,10 @@ export interface PodRecord {
   ifName: string;
   netns?: string;
   pod?: { namespace: string; name: string; uid?: string };
-  phase: 'adding' | 'ready';
+  /** Where ADD read the pod's annotations and resource limits from. */
+  metadataSources?: PodMetadata['sources'];
+  /** adding: ADD in progress or cut short; deleting: DEL in progress, cut short or failed (reconcile finishes both). */
+  phase: 'adding' | 'ready' | 'deleting';
   /** In creation order; DEL and rollback undo them in reverse. */
   resources: Resource[];
   interfaces: PodInterfaceState[];
@@ -70,16 +75,6 @@ export interface NodeState {
 
 export const emptyNodeState = (): NodeState => ({ networks: {}, nextVrfId: 1, nextBdId: 1, nextMemifSocketId: 1 });
 
-export async function writeFileAtomic(path: string, data: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}-${Math.random().toString(36).slice(2)}`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally { await fh.close(); }
-  await rename(tmp, path);
-}
-
 export class StateStore {
   readonly podsDir: string;
   readonly nodeFile: string;
@@ -91,7 +86,7 @@ export class StateStore {
   async init(): Promise<void> {
     await mkdir(this.podsDir, { recursive: true, mode: 0o700 });
     // Leftover temp files are writes that never got renamed: drop them.
-    for (const n of await readdir(this.podsDir)) if (n.includes('.tmp-')) await rm(join(this.podsDir, n), { force: true });
+    for (const n of await readdir(this.podsDir)) if (n.includes(TMP_MARK)) await rm(join(this.podsDir, n), { force: true });
   }
 
   private podFile(containerId: string): string {
@@ -113,7 +108,7 @@ export class StateStore {
   async listPods(): Promise<PodRecord[]> {
     const out: PodRecord[] = [];
     for (const n of (await readdir(this.podsDir)).sort()) {
-      if (!n.endsWith('.json') || n.includes('.tmp-')) continue;
+      if (!n.endsWith('.json') || n.includes(TMP_MARK)) continue;
       const r = await this.loadPod(n.slice(0, -5));
       if (r) out.push(r);
     }

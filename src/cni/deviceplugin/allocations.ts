@@ -8,7 +8,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../agent/state.js';
+import { writeFileAtomic } from '../atomic-file.js';
 
 export { MEMIF_RESOURCE } from '../annotations.js';
 /** Where the pod's socket dir is mounted, and the socket path the pod sees. */

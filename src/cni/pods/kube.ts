@@ -25,6 +25,7 @@ function statusOf(e: unknown): number | undefined {
 }
 
 export class KubePodSource implements PodSource {
+  readonly kind = 'api-server';
   private constructor(private readonly core: CoreV1Api, private readonly custom: CustomObjectsApi) {}
 
   static async create(opts: KubeOptions = {}): Promise<KubePodSource> {

@@ -10,6 +10,7 @@ import { PodSourceError, type CustomNetwork, type PodInfo, type PodSource } from
 interface Loaded { pods: Map<string, PodInfo>; networks: Map<string, CustomNetwork> }
 
 export class ManifestPodSource implements PodSource {
+  readonly kind = 'manifests';
   constructor(readonly dir: string) {}
 
   async load(): Promise<Loaded> {

@@ -23,6 +23,8 @@ export interface CustomNetwork {
 }
 
 export interface PodSource {
+  /** Where this source reads from (said in logs and pod records). */
+  readonly kind: 'api-server' | 'manifests';
   /** Throws PodSourceError (notFound = true when the pod does not exist). */
   getPod(namespace: string, name: string): Promise<PodInfo>;
   getCustomNetwork(name: string): Promise<CustomNetwork | undefined>;

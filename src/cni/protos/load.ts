@@ -17,7 +17,7 @@ export function protoPath(rel: string): string {
 }
 
 // keepCase: message fields keep their proto names (devices_ids, resource_name), as on the wire.
-const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
+export const LOADER_OPTIONS: protoLoader.Options = { keepCase: true, longs: Number, enums: String, defaults: true, oneofs: true };
 
 export interface ServiceCtor { new (address: string, creds: grpc.ChannelCredentials, options?: grpc.ClientOptions): grpc.Client; service: grpc.ServiceDefinition }
 

@@ -6,7 +6,6 @@
 // /32 route), the pod-side Linux configuration, and rollback. The table of kinds is ./index.ts.
 import type { CustomInterface } from '../../annotations.js';
 import type { CniInterface } from '../../spec.js';
-import type { PodInfo } from '../../pods/types.js';
 import type { PipelineDeps } from '../pipeline.js';
 import type { PodInterfaceState, PodRecord, Resource } from '../state.js';
 import { VswitchError, type CreatedInterface, type VswitchInterface } from '../vswitch.js';
@@ -73,7 +72,7 @@ export interface Kind {
    * Runs before anything is created, so what it looks up (a device allocation) fails ADD with
    * nothing to undo.
    */
-  begin(c: KindContext, pod: PodInfo | undefined, ifs: readonly CustomInterface[]): Promise<KindAdd>;
+  begin(c: KindContext, pod: PodRecord['pod'], ifs: readonly CustomInterface[]): Promise<KindAdd>;
   /**
    * After VPP lost them (it restarted): called once per pod with every lost VPP interface of the
    * pod, before `recreate`, for what they share (a memif socket).

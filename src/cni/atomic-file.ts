@@ -1,0 +1,22 @@
+// Atomic file replacement: temp file, fsync, rename; a crash leaves the old or the new content,
+// never a torn file. Dependency-free (node: only): tsvpp-cni uses it to record DELs.
+import { open, rename } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+/** Suffix of temp files; readers skip names containing it, and a crash may leave some behind. */
+export const TMP_MARK = '.tmp-';
+
+/** With `durable`, the directory is fsynced too, so the rename itself survives a power loss. */
+export async function writeFileAtomic(path: string, data: string, o: { durable?: boolean } = {}): Promise<void> {
+  const tmp = `${path}${TMP_MARK}${process.pid}-${Math.random().toString(36).slice(2)}`;
+  const fh = await open(tmp, 'w', 0o600);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally { await fh.close(); }
+  await rename(tmp, path);
+  if (o.durable) {
+    const d = await open(dirname(path), 'r');
+    try { await d.sync(); } finally { await d.close(); }
+  }
+}
