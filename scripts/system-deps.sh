@@ -32,6 +32,8 @@ done
 #   etcd-server / etcd-client  etcd and etcdctl for the CNI/KSR tests
 #   iproute2      `ip netns`, `ip link` for the namespace tests
 #   containernetworking-plugins  the reference CNI plugins (/usr/lib/cni) for the CNI tests
+#   containerd / runc  the container runtime that drives tsvpp-cni in the CRI tests (and runs the agent image)
+#   busybox-static  the one binary of the CRI tests' sandbox image
 DEPS=(
   "dpdk-dev|/usr/bin/dpdk-testpmd"
   "dpdk|-"
@@ -40,6 +42,9 @@ DEPS=(
   "etcd-client|/usr/bin/etcdctl"
   "iproute2|/usr/sbin/ip"
   "containernetworking-plugins|/usr/lib/cni/bridge"
+  "containerd|/usr/bin/containerd"
+  "runc|/usr/sbin/runc"
+  "busybox-static|/bin/busybox"
 )
 ((vpp)) && DEPS+=("iputils-ping|/usr/bin/ping")
 
