@@ -6,11 +6,26 @@
 // /proc/PID/ns/net, ...) or a bare name under /var/run/netns. Names and /var/run/netns paths use
 // `ip -n NAME`; other paths run `ip` inside the namespace through `nsenter --net=PATH`.
 import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
 import { stat } from 'node:fs/promises';
-import { basename, dirname } from 'node:path';
+import { basename, dirname, isAbsolute, join } from 'node:path';
 
 export const IP = process.env.TSVPP_IP ?? 'ip';
 export const NSENTER = process.env.TSVPP_NSENTER ?? 'nsenter';
+
+/**
+ * `ip` as an absolute path, for nsenter to run: busybox's nsenter (the agent image has no
+ * util-linux) runs its own `ip` applet for a bare name, which knows no `-j`.
+ */
+let ipPath: string | undefined;
+function ipAbsolute(): string {
+  if (ipPath) return ipPath;
+  if (isAbsolute(IP)) return (ipPath = IP);
+  for (const d of (process.env.PATH ?? '').split(':').filter(Boolean)) {
+    try { accessSync(join(d, IP), constants.X_OK); return (ipPath = join(d, IP)); } catch { /* next */ }
+  }
+  return IP; // not found: let the spawn report it
+}
 const TIMEOUT_MS = 30_000;
 
 export class IpError extends Error {
@@ -39,7 +54,7 @@ function inNs(netns: string | undefined, args: string[]): [string, string[]] {
   if (netns === undefined) return [IP, args];
   if (!netns.includes('/')) return [IP, ['-n', netns, ...args]];
   if (NETNS_DIRS.includes(dirname(netns))) return [IP, ['-n', basename(netns), ...args]];
-  return [NSENTER, [`--net=${netns}`, '--', IP, ...args]];
+  return [NSENTER, [`--net=${netns}`, '--', ipAbsolute(), ...args]];
 }
 
 export function ip(args: string[], netns?: string): Promise<string> {
