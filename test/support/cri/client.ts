@@ -70,6 +70,12 @@ export class CriClient {
     return (await this.call<{ items: PodSandbox[] }>('ListPodSandbox', {})).items;
   }
 
+  /** The runtime's conditions by type (RuntimeReady, NetworkReady). */
+  async status(): Promise<Record<string, { status: boolean; reason: string; message: string }>> {
+    const r = await this.call<{ status: { conditions: Array<{ type: string; status: boolean; reason: string; message: string }> } | null }>('Status', { verbose: false });
+    return Object.fromEntries((r.status?.conditions ?? []).map((c) => [c.type, { status: c.status, reason: c.reason, message: c.message }]));
+  }
+
   close(): void { this.client.close(); }
 }
 
