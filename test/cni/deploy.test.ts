@@ -12,6 +12,7 @@ import { parsePodAnnotations, memifResourceCount, referencedNetworks } from '../
 import { parseNetConf } from '../../src/cni/spec.js';
 import { POD_ANNOTATIONS_CAPABILITY } from '../../src/cni/agent/pod-metadata.js';
 import { importGraph } from './import-graph.js';
+import { DEFAULT_API_DIR } from '../../src/vppapi/client/registry.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const DEPLOY = resolve(here, '../../../deploy');
@@ -46,12 +47,14 @@ test('DaemonSet: host network, privileged, the host mounts the agent needs', () 
   const agent = spec.containers.find((c: any) => c.name === 'agent');
   assert.ok(agent.securityContext.privileged);
   const mounts = agent.volumeMounts.map((m: any) => m.mountPath);
-  for (const p of ['/var/run/netns', '/run/vpp', '/var/lib/kubelet/device-plugins', '/var/lib/kubelet/pod-resources', '/etc/cni/net.d', '/opt/cni/bin', '/run/tsvpp', '/var/lib/tsvpp']) {
+  for (const p of ['/var/run/netns', '/run/containerd/io.containerd.grpc.v1.cri/netns', '/run/vpp', DEFAULT_API_DIR, '/var/lib/kubelet/device-plugins', '/var/lib/kubelet/pod-resources', '/etc/cni/net.d', '/opt/cni/bin', '/run/tsvpp', '/var/lib/tsvpp']) {
     assert.ok(mounts.includes(p), `mount ${p}`);
   }
   const hostPaths = new Map(spec.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.name, v.hostPath.path]));
   for (const m of agent.volumeMounts) if (hostPaths.has(m.name) && m.name !== 'node-id') assert.is(hostPaths.get(m.name), m.mountPath, m.name);
   assert.is(spec.serviceAccountName, 'tsvpp-agent');
+  // tsvpp:latest is loaded on each node, not in a registry: the :latest default (Always) would pull.
+  for (const c of [...spec.initContainers, ...spec.containers]) assert.is(c.imagePullPolicy, 'IfNotPresent', c.name);
 });
 
 test('agent config in the ConfigMap validates', async () => {

@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Builds the tsvpp node-agent image (deploy/daemonset.yaml's tsvpp:latest) as an OCI image-layout
+# tar, which `ctr images import` and `podman load` take. No base image and no registry: the root
+# filesystem is made from Debian packages (apt-get download + dpkg-deb, cached) and npm.
+#
+#   bash scripts/build-image.sh [--out FILE] [--name REF] [--node PATH]
+#
+#   --out   the image tar (default: tsvpp-image.tar in the repository)
+#   --name  the image reference (default: docker.io/library/tsvpp:latest, what `image: tsvpp:latest` means)
+#   --node  the Node.js binary to ship (default: the `node` on PATH). Debian 12's nodejs is 18 and
+#           tsvpp needs Node >= 20, so the image carries this binary; its shared libraries (libc6,
+#           libstdc++6, libgcc-s1) come from Debian packages and are checked to suffice.
+#
+# What the image holds:
+#   /usr/local/bin/node, /opt/tsvpp/{package.json, dist/src, node_modules} (npm ci --omit=dev),
+#   iproute2 (ip), busybox-static (/bin/sh, cp, nsenter, ...), containernetworking-plugins
+#   (host-local, in /usr/lib/cni), and the shared libraries they need.
+# Needs: a Debian/Ubuntu host with apt (no root needed), GNU tar, npm, and the project's devDependencies
+# (it compiles dist/ when src/ is newer).
+set -euo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+out=$repo/tsvpp-image.tar
+name=docker.io/library/tsvpp:latest
+node=$(command -v node || true)
+while (($#)); do
+  case "$1" in
+    --out) out=$2; shift 2 ;;
+    --name) name=$2; shift 2 ;;
+    --node) node=$2; shift 2 ;;
+    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "build-image: unknown argument $1 (see --help)" >&2; exit 2 ;;
+  esac
+done
+[[ -x "$node" ]] || { echo "build-image: no node binary (--node PATH)" >&2; exit 2; }
+major=$("$node" -p 'process.versions.node.split(".")[0]')
+((major >= 20)) || { echo "build-image: $node is Node $major; tsvpp needs Node >= 20" >&2; exit 2; }
+for t in apt-get apt-cache dpkg-deb tar npm; do command -v "$t" >/dev/null || { echo "build-image: $t not found" >&2; exit 2; }; done
+
+# The packages the agent runs, and what they depend on (Depends/Pre-Depends, first alternative).
+# Left out: debconf (only maintainer scripts use it; none run in an image) and iptables
+# (containernetworking-plugins' firewall/portmap use it; the image runs only host-local).
+roots=(libc6 libgcc-s1 libstdc++6 iproute2 busybox-static containernetworking-plugins)
+skip=" debconf debconf-2.0 iptables "
+declare -A seen=() version=() arch=()
+wave=("${roots[@]}")
+for r in "${roots[@]}"; do seen[$r]=1; done
+pkgs=()
+while ((${#wave[@]})); do
+  # One apt-cache call per wave of new packages (each call reads the whole cache: seconds).
+  next=()
+  while IFS=$'\t' read -r p v a deps; do
+    pkgs+=("$p"); version[$p]=$v; arch[$p]=$a
+    for d in $deps; do
+      [[ -n "${seen[$d]:-}" || "$skip" == *" $d "* ]] && continue
+      seen[$d]=1; next+=("$d")
+    done
+  done < <(apt-cache show --no-all-versions "${wave[@]}" | awk '
+    function flush() { if (p != "") { gsub(/\|[^,]*/, "", d); gsub(/\([^)]*\)/, "", d); gsub(/:any/, "", d); gsub(/,/, " ", d); printf "%s\t%s\t%s\t%s\n", p, v, a, d } p = ""; d = "" }
+    /^Package:/ { flush(); p = $2 }
+    /^Version:/ { v = $2 }
+    /^Architecture:/ { a = $2 }
+    /^(Pre-)?Depends:/ { sub(/^[^:]*: /, ""); d = d "," $0 }
+    END { flush() }')
+  for p in "${wave[@]}"; do [[ -n "${version[$p]:-}" ]] || { echo "build-image: Debian package $p not known to apt (apt-get update?)" >&2; exit 1; }; done
+  wave=("${next[@]}")
+done
+
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/tsvpp-image/debs
+mkdir -p "$cache"
+debs=()
+missing=()
+for p in "${pkgs[@]}"; do
+  # apt-get download's file name: name_version_arch.deb, the epoch's ":" written as %3a.
+  v=${version[$p]}
+  f=${p}_${v//:/%3a}_${arch[$p]}.deb
+  debs+=("$cache/$f")
+  [[ -s "$cache/$f" ]] || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "build-image: downloading ${#missing[@]} Debian package(s) into $cache"
+  sandbox=()
+  [[ $(id -u) == 0 ]] && sandbox=(-o APT::Sandbox::User=root) # _apt cannot write to root's cache
+  (cd "$cache" && apt-get download -q "${sandbox[@]}" "${missing[@]}" >/dev/null)
+fi
+for d in "${debs[@]}"; do [[ -s "$d" ]] || { echo "build-image: $d missing after apt-get download" >&2; exit 1; }; done
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/tsvpp-image-XXXXXX")
+trap 'rm -rf "$work"' EXIT
+rootfs=$work/rootfs
+# Debian 12 packages still ship /bin, /lib, ...; the merged-/usr layout keeps them in /usr.
+mkdir -p "$rootfs"/usr/{bin,sbin,lib,lib64} "$rootfs"/{etc,run,tmp,var,opt/tsvpp,usr/local/bin}
+for d in bin sbin lib lib64; do ln -s "usr/$d" "$rootfs/$d"; done
+ln -s ../run "$rootfs/var/run"
+chmod 1777 "$rootfs/tmp"
+for deb in "${debs[@]}"; do
+  dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$rootfs" --keep-directory-symlink --no-same-owner
+done
+rm -rf "$rootfs"/usr/share/{doc,man,info,locale,lintian,bug}
+# busybox's applets, where no package put a program of that name (ip stays iproute2's).
+while read -r applet; do
+  a=${applet##*/}
+  [[ -e "$rootfs/usr/bin/$a" || -e "$rootfs/usr/sbin/$a" || -L "$rootfs/usr/bin/$a" || -L "$rootfs/usr/sbin/$a" ]] && continue
+  ln -s /bin/busybox "$rootfs/usr/bin/$a"
+done < <("$rootfs/bin/busybox" --list)
+printf 'root:x:0:0:root:/root:/bin/sh\n' >"$rootfs/etc/passwd"
+printf 'root:x:0:\n' >"$rootfs/etc/group"
+
+install -m 0755 "$node" "$rootfs/usr/local/bin/node"
+# The shipped node must run on the image's own libraries, not the build host's.
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
+loader=$(cd "$rootfs" && ls usr/lib/"$multiarch"/ld-linux-*.so.* 2>/dev/null | head -n1)
+[[ -n "$loader" ]] || { echo "build-image: no dynamic loader in the image's libc6" >&2; exit 1; }
+v=$("$rootfs/$loader" --library-path "$rootfs/usr/lib/$multiarch" "$rootfs/usr/local/bin/node" -p process.version) \
+  || { echo "build-image: $node does not run on the image's libraries" >&2; exit 1; }
+
+# The project: compiled dist/src (built if src/ is newer), its .proto files, production dependencies.
+if [[ ! -f "$repo/dist/src/cli/main.js" ]] || [[ -n "$(find "$repo/src" -name '*.ts' -newer "$repo/dist/src/cli/main.js" -print -quit)" ]]; then
+  echo "build-image: compiling (tsc)"
+  (cd "$repo" && npx tsc -p tsconfig.json)
+fi
+app=$rootfs/opt/tsvpp
+cp "$repo/package.json" "$repo/package-lock.json" "$app/"
+mkdir -p "$app/dist"
+cp -r "$repo/dist/src" "$app/dist/src"
+find "$app/dist" -name '*.map' -delete
+(cd "$repo/src" && find . -name '*.proto' -exec cp --parents {} "$app/dist/src/" \;)
+(cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null)
+rm -f "$app/package-lock.json"
+
+node "$repo/scripts/oci-image.mjs" --rootfs "$rootfs" --name "$name" --out "$out" \
+  --entrypoint '["/usr/local/bin/node","/opt/tsvpp/dist/src/cli/main.js"]' --cmd '["agent"]' \
+  --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --workdir /opt/tsvpp
+echo "build-image: $name (node $v, ${#pkgs[@]} Debian packages) -> $out"
