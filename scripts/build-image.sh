@@ -12,7 +12,8 @@
 #           libstdc++6, libgcc-s1) come from Debian packages and are checked to suffice.
 #
 # What the image holds:
-#   /usr/local/bin/node, /opt/tsvpp/{package.json, dist/src, node_modules} (npm ci --omit=dev),
+#   /usr/local/bin/node; /opt/tsvpp: the npm package (npm pack: dist/, the shipped .api.json files and
+#   .proto files, deploy/, docs/) with its production dependencies (npm ci --omit=dev);
 #   iproute2 (ip), busybox-static (/bin/sh, cp, nsenter, ...), containernetworking-plugins
 #   (host-local, in /usr/lib/cni), and the shared libraries they need.
 # Needs: a Debian/Ubuntu host with apt (no root needed), GNU tar, npm, and the project's devDependencies
@@ -113,21 +114,21 @@ loader=$(cd "$rootfs" && ls usr/lib/"$multiarch"/ld-linux-*.so.* 2>/dev/null | h
 v=$("$rootfs/$loader" --library-path "$rootfs/usr/lib/$multiarch" "$rootfs/usr/local/bin/node" -p process.version) \
   || { echo "build-image: $node does not run on the image's libraries" >&2; exit 1; }
 
-# The project: compiled dist/src (built if src/ is newer), its .proto files, production dependencies.
-if [[ ! -f "$repo/dist/src/cli/main.js" ]] || [[ -n "$(find "$repo/src" -name '*.ts' -newer "$repo/dist/src/cli/main.js" -print -quit)" ]]; then
+# The project as npm packs it (package.json "files"), from dist/ (built when a source is newer),
+# and its production dependencies from the lockfile.
+if [[ ! -f "$repo/dist/src/cli/main.js" ]] || [[ -n "$(find "$repo/src" "$repo/perf" "$repo/fuzz" -name '*.ts' -newer "$repo/dist/src/cli/main.js" -print -quit)" ]]; then
   echo "build-image: compiling (tsc)"
   (cd "$repo" && npx tsc -p tsconfig.json)
 fi
 app=$rootfs/opt/tsvpp
-cp "$repo/package.json" "$repo/package-lock.json" "$app/"
-mkdir -p "$app/dist"
-cp -r "$repo/dist/src" "$app/dist/src"
+pkg=$(cd "$repo" && npm pack --ignore-scripts --pack-destination "$work" --loglevel=error | tail -n1)
+tar -xzf "$work/$pkg" -C "$app" --strip-components=1 --no-same-owner
 find "$app/dist" -name '*.map' -delete
-(cd "$repo/src" && find . -name '*.proto' -exec cp --parents {} "$app/dist/src/" \;)
+cp "$repo/package-lock.json" "$app/"
 (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null)
 rm -f "$app/package-lock.json"
 
-node "$repo/scripts/oci-image.mjs" --rootfs "$rootfs" --name "$name" --out "$out" \
+node "$repo/dist/perf/peers/oci-image.js" --rootfs "$rootfs" --name "$name" --out "$out" \
   --entrypoint '["/usr/local/bin/node","/opt/tsvpp/dist/src/cli/main.js"]' --cmd '["agent"]' \
   --env PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin --workdir /opt/tsvpp
 echo "build-image: $name (node $v, ${#pkgs[@]} Debian packages) -> $out"

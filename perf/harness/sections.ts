@@ -18,6 +18,8 @@ export interface SectionOptions {
   pingCount: number;
   /** CNI ADD/DEL latency: pods per custom-interface count (default 20). */
   cniPods?: number;
+  /** Pod sandbox latency through containerd: pods per network (default 10). */
+  criPods?: number;
   verbose?: boolean;
 }
 
@@ -148,6 +150,13 @@ export const SECTIONS: readonly PerfSection[] = [
       await runCniLatency(c);
     },
   },
+  {
+    name: 'cri',
+    what: 'RunPodSandbox/StopPodSandbox latency through containerd: tsvpp vs Debian\'s bridge plugin, same run (root)',
+    inGoals: false,
+    steps: () => 1,
+    run: (c) => runCriLatency(c),
+  },
 ];
 
 export function section(name: string): PerfSection | undefined {
@@ -176,6 +185,33 @@ async function runCniLatency({ o, report, progress, say }: SectionRun): Promise<
     progress.done(lbl, r.rows.map((x) => `${x.customIfs} if: ADD p50 ${x.add.p50.toFixed(0)} DEL p50 ${x.del.p50.toFixed(0)} ms`).join(', '));
   } catch (e) {
     report.notes.push(`CNI ADD/DEL latency failed: ${firstLine(e)}`);
+    progress.done(lbl, `FAILED ${firstLine(e)}`);
+  }
+}
+
+/** Pod sandbox latency through containerd into report.criLatency; without root or containerd a note. */
+async function runCriLatency({ o, report, progress, say }: SectionRun): Promise<void> {
+  const pods = o.criPods ?? 10;
+  const lbl = `CRI pod sandboxes through containerd, ${pods} pods x tsvpp/bridge`;
+  progress.start(lbl);
+  const cri = await import('./cri-latency.js');
+  const why = cri.criLatencySkipReason();
+  if (why) {
+    const msg = `CRI pod sandbox latency skipped: ${why}`;
+    report.notes.push(msg);
+    say(`note: ${msg}`);
+    progress.done(lbl, 'skipped');
+    return;
+  }
+  try {
+    const r = await cri.runCriLatency({ pods });
+    report.criLatency = r;
+    const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
+    if (left.length) report.notes.push(`CRI pod sandbox latency left behind: ${left.map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}`);
+    progress.done(lbl, r.rows.map((x) => `${x.label}: Run p50 ${x.run.p50.toFixed(0)} Stop p50 ${x.stop.p50.toFixed(0)} ms`).join(', ') +
+      `; tsvpp/bridge Run ${cri.ratioToBridge(r, cri.CRI_VARIANTS[1]!.label, 'run').toFixed(2)}x`);
+  } catch (e) {
+    report.notes.push(`CRI pod sandbox latency failed: ${firstLine(e)}`);
     progress.done(lbl, `FAILED ${firstLine(e)}`);
   }
 }

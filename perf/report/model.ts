@@ -4,6 +4,7 @@ import type { Machine } from '../harness/machine.js';
 import type { CniLatencyReport } from '../harness/cni-latency.js';
 import type { BenchResult as ClientBenchResult } from '../vppapi-client.js';
 import type { StageShare } from '../vppapi-profile.js';
+import type { CriLatencyReport } from '../harness/cri-latency.js';
 import {
   GOALS, REFERENCE_PAIR, configKey, summarize, type Kind, type MemifPair, type MemifScenario, type RunFigure, type Summary,
 } from '../harness/scenarios.js';
@@ -49,6 +50,8 @@ export interface PerfReport {
   cni?: { startMs: Summary; nodeBaselineMs: Summary; runs: number };
   /** ADD/DEL through the real tsvpp-cni, agent and VPP emulator (absent when skipped: not root). */
   cniLatency?: CniLatencyReport;
+  /** RunPodSandbox/StopPodSandbox/RemovePodSandbox through containerd, tsvpp vs bridge (absent when skipped). */
+  criLatency?: CriLatencyReport;
 }
 
 /** The VPP API client against one peer over the repeats; raw holds every run's result. */

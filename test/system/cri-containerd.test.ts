@@ -11,10 +11,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
-import { VppClient } from '../../src/vppapi/client/index.js';
-import { startVppEmulator, type VppEmulator } from '../support/vpp-emulator/index.js';
+import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
+import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
@@ -22,12 +23,14 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js'
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { listPendingDels } from '../../src/cni/pending-del.js';
 import { listAddresses, listLinks } from '../../src/cni/linux/ip.js';
-import { Containerd, REPO, makeCniBinDir, type Leftovers } from '../support/containerd.js';
-import { grpcDetails, type PodSandboxConfig } from '../support/cri/client.js';
+import { Containerd, makeCniBinDir, type Leftovers } from '../../perf/peers/containerd.js';
+import { grpcDetails, type PodSandboxConfig } from '../../perf/peers/cri/client.js';
 
+/** The repository (this file runs from dist/test/system). */
+const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const rnd = randomBytes(3).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-cri-'));
-const API_DIR = join(REPO, 'test/fixtures/vppapi/api-json');
+const API_DIR = shippedApiDir();
 const CNI_MAIN = join(REPO, 'dist/src/cni/cni-main.js');
 const TSVPP = join(REPO, 'dist/src/cli/main.js');
 const manifests = join(dir, 'manifests');

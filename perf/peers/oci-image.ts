@@ -1,10 +1,9 @@
-#!/usr/bin/env node
 // Writes an OCI image as an image-layout tar (what `ctr images import` and `podman load` take)
 // from a root filesystem directory: one uncompressed layer, a config, a manifest and index.json.
 // No registry, no daemon: GNU tar makes the layer (sorted, owner root, fixed mtime, so the same
 // tree gives the same digest), node:crypto hashes it.
 //
-//   node scripts/oci-image.mjs --rootfs DIR --name REF --out FILE.tar
+//   node dist/perf/peers/oci-image.js --rootfs DIR --name REF --out FILE.tar
 //        [--entrypoint JSON-ARRAY] [--cmd JSON-ARRAY] [--env NAME=VALUE]... [--workdir DIR]
 //
 // REF is a full reference (docker.io/library/tsvpp:latest); it is written as the manifest's
@@ -22,14 +21,26 @@ const MT = {
   config: 'application/vnd.oci.image.config.v1+json',
   layer: 'application/vnd.oci.image.layer.v1.tar',
 };
-const GOARCH = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
+const GOARCH: Record<string, string> = { x64: 'amd64', arm64: 'arm64', arm: 'arm', ppc64: 'ppc64le', s390x: 's390x' };
 
-function tar(args) {
+export interface OciImageOptions {
+  rootfs: string;
+  /** A full reference (docker.io/library/tsvpp:latest). */
+  name: string;
+  out: string;
+  entrypoint?: string[];
+  cmd?: string[];
+  /** NAME=VALUE */
+  env?: string[];
+  workdir?: string;
+}
+
+function tar(args: string[]): void {
   const r = spawnSync('tar', args, { stdio: ['ignore', 'ignore', 'pipe'] });
   if (r.status !== 0) throw new Error(`tar ${args.join(' ')} failed: ${r.error?.message ?? r.stderr.toString()}`);
 }
 
-function sha256File(path) {
+function sha256File(path: string): Promise<string> {
   return new Promise((res, rej) => {
     const h = createHash('sha256');
     createReadStream(path).on('data', (d) => h.update(d)).on('end', () => res(h.digest('hex'))).on('error', rej);
@@ -37,18 +48,14 @@ function sha256File(path) {
 }
 
 /** Writes `json` as a blob of the layout; returns its descriptor fields. */
-function blob(layout, json) {
+function blob(layout: string, json: unknown): { digest: string; size: number } {
   const data = Buffer.from(JSON.stringify(json));
   const hex = createHash('sha256').update(data).digest('hex');
   writeFileSync(join(layout, 'blobs/sha256', hex), data);
   return { digest: `sha256:${hex}`, size: data.length };
 }
 
-/**
- * @param {{ rootfs: string, name: string, out: string, entrypoint?: string[], cmd?: string[], env?: string[], workdir?: string }} o
- * @returns {Promise<{ out: string, manifestDigest: string, layerBytes: number }>}
- */
-export async function writeOciImage(o) {
+export async function writeOciImage(o: OciImageOptions): Promise<{ out: string; manifestDigest: string; layerBytes: number }> {
   if (!statSync(o.rootfs, { throwIfNoEntry: false })?.isDirectory()) throw new Error(`--rootfs ${o.rootfs}: not a directory`);
   if (!/^[a-z0-9.-]+(:\d+)?\/[a-z0-9._/-]+:[A-Za-z0-9_.-]+$/.test(o.name)) throw new Error(`--name ${JSON.stringify(o.name)}: expected a full reference such as docker.io/library/tsvpp:latest`);
   const layout = mkdtempSync(join(tmpdir(), 'tsvpp-oci-'));
@@ -70,7 +77,7 @@ export async function writeOciImage(o) {
         ...(o.workdir ? { WorkingDir: o.workdir } : {}),
       },
       rootfs: { type: 'layers', diff_ids: [`sha256:${layerHex}`] },
-      history: [{ created_by: 'tsvpp scripts/oci-image.mjs' }],
+      history: [{ created_by: 'tsvpp perf/peers/oci-image.ts' }],
     });
     const manifest = blob(layout, {
       schemaVersion: 2,
@@ -97,8 +104,8 @@ export async function writeOciImage(o) {
   }
 }
 
-function parseArgs(argv) {
-  const o = { env: [] };
+function parseArgs(argv: string[]): OciImageOptions {
+  const o: Partial<OciImageOptions> & { env: string[] } = { env: [] };
   for (let i = 0; i < argv.length; i++) {
     const flag = argv[i], v = argv[i + 1];
     if (v === undefined) throw new Error(`${flag} needs a value`);
@@ -108,10 +115,10 @@ function parseArgs(argv) {
       case '--name': o.name = v; break;
       case '--out': o.out = v; break;
       case '--entrypoint': case '--cmd': {
-        let a;
+        let a: unknown;
         try { a = JSON.parse(v); } catch { a = undefined; }
         if (!Array.isArray(a) || a.some((x) => typeof x !== 'string')) throw new Error(`${flag} ${JSON.stringify(v)}: expected a JSON array of strings`);
-        o[flag.slice(2)] = a;
+        if (flag === '--cmd') o.cmd = a as string[]; else o.entrypoint = a as string[];
         break;
       }
       case '--env': if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(v)) throw new Error(`--env ${JSON.stringify(v)}: expected NAME=VALUE`); o.env.push(v); break;
@@ -119,8 +126,8 @@ function parseArgs(argv) {
       default: throw new Error(`unknown flag ${flag}`);
     }
   }
-  for (const k of ['rootfs', 'name', 'out']) if (!o[k]) throw new Error(`--${k} is required`);
-  return o;
+  for (const k of ['rootfs', 'name', 'out'] as const) if (!o[k]) throw new Error(`--${k} is required`);
+  return o as OciImageOptions;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
@@ -128,7 +135,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1]
     const r = await writeOciImage(parseArgs(process.argv.slice(2)));
     console.log(`${r.out}: ${r.manifestDigest} (layer ${(r.layerBytes / 1048576).toFixed(1)} MiB)`);
   } catch (e) {
-    console.error(`oci-image: ${e.message}`);
+    console.error(`oci-image: ${(e as Error).message}`);
     process.exit(2);
   }
 }

@@ -1,4 +1,4 @@
-// Debian's containerd (scripts/system-deps.sh installs it, with runc) for tests and benchmarks:
+// Debian's containerd (scripts/system-deps.sh installs it, with runc) for tests and the perf CRI section:
 // its own config, root, state and sockets in a temp dir, the CRI plugin required, runc with
 // `restrict_oom_score_adj` (this VM's root cannot lower oom_score_adj), a sandbox image built here
 // (an OCI image-layout tar whose one layer holds Debian's busybox-static) and imported with ctr.
@@ -8,14 +8,10 @@
 import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { join } from 'node:path';
 import { startProc, type Proc } from './procs.js';
 import { CriClient } from './cri/client.js';
-
-const here = dirname(fileURLToPath(import.meta.url));
-/** The repository root (this file runs from dist/test/support). */
-export const REPO = [resolve(here, '../../..'), resolve(here, '../..')].find((p) => existsSync(join(p, 'scripts/oci-image.mjs')))!;
+import { writeOciImage } from './oci-image.js';
 export const SANDBOX_IMAGE = 'localhost/tsvpp-test-sandbox:1';
 const BUSYBOX = '/bin/busybox';
 /** Debian's reference CNI plugins. */
@@ -66,7 +62,6 @@ export async function buildSandboxImage(out: string): Promise<void> {
     mkdirSync(join(rootfs, 'bin'));
     copyFileSync(BUSYBOX, join(rootfs, 'bin/busybox'));
     for (const a of ['sh', 'sleep']) symlinkSync('busybox', join(rootfs, 'bin', a));
-    const { writeOciImage } = await import(pathToFileURL(join(REPO, 'scripts/oci-image.mjs')).href) as { writeOciImage(o: object): Promise<unknown> };
     await writeOciImage({ rootfs, name: SANDBOX_IMAGE, out, entrypoint: ['/bin/sleep', 'inf'] });
   } finally { rmSync(rootfs, { recursive: true, force: true }); }
 }
