@@ -102,7 +102,7 @@ spec:
       resources: { limits: { contivpp.io/memif: 1 } }
 `).join('---\n'));
     const registry = ApiRegistry.fromDir(shippedApiDir());
-    this.emu = await startVppEmulator({ socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, kernelTaps: true });
+    this.emu = await startVppEmulator({ socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, vhostNet: true /* the emulator makes its taps with /dev/net/tun */, kernelTaps: true });
     this.client = await VppClient.connect({ socket: this.config.vppApiSocket, registry, name: 'perf-cri-agent', reconnect: false });
     this.agent = await startAgent(this.config, { vswitch: new VppVswitch(this.client), pods: new ManifestPodSource(this.config.podManifests!), log: () => {} });
     const tsvppConf = join(this.dir, 'net.d'), bridgeConf = join(this.dir, 'net.d-bridge');

@@ -84,7 +84,7 @@ test.before(async () => {
   writeFileSync(join(host('/etc/tsvpp'), 'node-id'), '6\n');
   mkdirSync(join(host('/etc/tsvpp'), 'manifests'));
   writeFileSync(join(host('/etc/tsvpp'), 'manifests', 'networks.yaml'), 'apiVersion: contivpp.io/v1\nkind: CustomNetwork\nmetadata: { name: l2net }\nspec: { type: L2 }\n');
-  emu = await startVppEmulator({ socketPath: join(dir, 'vpp', 'api.sock'), registry: ApiRegistry.fromDir(API_DIR), runtimeDir: join(dir, 'vpp'), kernelTaps: true });
+  emu = await startVppEmulator({ socketPath: join(dir, 'vpp', 'api.sock'), registry: ApiRegistry.fromDir(API_DIR), runtimeDir: join(dir, 'vpp'), vhostNet: true /* the emulator makes its taps with /dev/net/tun */, kernelTaps: true });
 });
 
 test.after(async () => {

@@ -128,7 +128,7 @@ metadata: { name: l3net }
 spec: { type: L3, subnetCIDR: 10.98.0.0/16, subnetOneNodePrefixLen: 24 }
 `);
   registry = ApiRegistry.fromDir(API_DIR);
-  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, kernelTaps: true });
+  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, vhostNet: true /* the emulator makes its taps with /dev/net/tun */, kernelTaps: true });
   await bootAgent();
   // deploy/'s conflist (with the pod-annotations capability), pointed at this agent.
   const conflist = JSON.parse(readFileSync(join(REPO, 'deploy/10-tsvpp.conflist'), 'utf8'));
