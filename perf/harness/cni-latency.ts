@@ -81,8 +81,7 @@ ${ifs.some((i) => i.endsWith('/memif')) ? '      resources:\n        limits:\n  
 interface CniRun { code: number; ms: number; stderr: string }
 
 class LatencyRig {
-  readonly dir = mkdtempSync(join(tmpdir(), 'tsvpp-perf-cni-'));
-  readonly rnd = randomBytes(3).toString('hex');
+  readonly dir: string;
   readonly config: AgentConfig;
   readonly netns = new Set<string>();
   readonly containerIds = new Set<string>();
@@ -96,7 +95,9 @@ class LatencyRig {
     rmSync(this.dir, { recursive: true, force: true });
   });
 
-  constructor() {
+  /** `rnd` names this run's netns, container ids and temp dir (hex; random by default). */
+  constructor(readonly rnd = randomBytes(3).toString('hex')) {
+    this.dir = mkdtempSync(join(tmpdir(), `tsvpp-perf-cni-${rnd}-`));
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
@@ -189,10 +190,10 @@ const firstLine = (s: string) => s.trim().split('\n')[0]!.slice(0, 200);
  * counted as an error (its time is not a sample) and still DELed. Leftovers are taken after the
  * last DEL, before the rig closes; close() removes everything either way.
  */
-export async function runCniLatency(o: { podsPerSize: number; onRound?: (round: number, of: number) => void }): Promise<CniLatencyReport> {
+export async function runCniLatency(o: { podsPerSize: number; onRound?: (round: number, of: number) => void; runId?: string }): Promise<CniLatencyReport> {
   const why = cniLatencySkipReason();
   if (why) throw new Error(why);
-  const rig = new LatencyRig();
+  const rig = new LatencyRig(o.runId);
   const add = new Map<CustomIfCount, number[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
   const del = new Map<CustomIfCount, number[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
   const errors = new Map<CustomIfCount, string[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));

@@ -1,22 +1,26 @@
 // A tiny run of the perf --all CNI ADD/DEL latency section (root: real netns, veths, taps):
 // 2 pods per custom-interface count through the real tsvpp-cni, the agent and the VPP emulator.
 // Checks the figures are sane (no timing thresholds beyond "finite and under a minute") and
-// that nothing is left behind: no netns, no VPP pod interfaces, no veths, no temp dir.
+// that nothing is left behind: no netns, no VPP pod interfaces, no veths, no temp dir. Only this
+// run's names are looked at (its run id): other runs on the host may be making their own.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { runCniLatency } from '../../perf/harness/cni-latency.js';
 
+const runId = randomBytes(4).toString('hex');
 const ours = () => ({
-  netns: readdirSync('/var/run/netns').filter((n) => n.startsWith('tsvpp-perf-')),
-  tmp: readdirSync(tmpdir()).filter((n) => n.startsWith('tsvpp-perf-cni-')),
+  netns: readdirSync('/var/run/netns').filter((n) => n.startsWith(`tsvpp-perf-${runId}-`)),
+  tmp: readdirSync(tmpdir()).filter((n) => n.startsWith(`tsvpp-perf-cni-${runId}-`)),
 });
 
 test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane p50/p99, nothing left behind', async () => {
-  const before = ours();
   const rounds: number[] = [];
-  const r = await runCniLatency({ podsPerSize: 2, onRound: (i) => rounds.push(i) });
+  let during: ReturnType<typeof ours> | undefined;
+  const r = await runCniLatency({ podsPerSize: 2, runId, onRound: (i) => { rounds.push(i); during ??= ours(); } });
+  assert.equal(during?.tmp.length, 1, 'the run id names the run\'s temp dir (so the check below can fail)');
   assert.equal(rounds, [1, 2]);
   assert.equal(r.rows.map((x) => x.customIfs), [0, 1, 3]);
   for (const x of r.rows) {
@@ -31,7 +35,7 @@ test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane
     }
   }
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);
-  assert.equal(ours(), before, 'netns or temp dir left after the run');
+  assert.equal(ours(), { netns: [], tmp: [] }, 'netns or temp dir left after the run');
 });
 
 test.run();
