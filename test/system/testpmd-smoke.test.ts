@@ -28,11 +28,26 @@ test('testpmd macswap server receives from a testpmd txonly client, and both sto
     const c = await client.waitStats((st) => st.maxTxPackets > 0, 30_000);
     assert.ok(c.maxTxPackets > 0, `client Tx counter grew (${c.maxTxPackets})`);
 
+    const beforeLeave = server.proc.outputLength;
     const rc = await client.stop();
-    const rs = await server.stop();
     assert.is(rc.exit.killed, false, 'client exits on SIGINT without SIGKILL');
-    assert.is(rs.exit.killed, false, 'server exits on SIGINT without SIGKILL');
-    assert.is(rs.exit.code, 0, `server exit code 0 (got ${rs.exit.code}, signal ${rs.exit.signal})`);
+    assert.is(rc.exit.code, 0, `client exit code 0 (got ${rc.exit.code}, signal ${rc.exit.signal})`);
+    // The server logs the client's departure; DPDK 22.11 may instead die of SIGSEGV right here:
+    // its control thread unmaps the regions while the forwarding lcore is inside a burst
+    // (docs/peers.md, "DPDK 22.11 crash"). No stop order avoids it in non-interactive testpmd
+    // (whichever side stays forwarding sees the other leave), so that one crash, and only in
+    // this window, is told apart and reported; any other exit before or after our SIGINT fails.
+    await server.waitDisconnected(10_000, beforeLeave).catch(() => undefined);
+    const diedOnDisconnect = !server.proc.running;
+    const rs = await server.stop();
+    if (diedOnDisconnect) {
+      assert.is(rs.exit.signal, 'SIGSEGV',
+        `server died before it was asked to stop, not of the known DPDK race (code ${rs.exit.code}, signal ${rs.exit.signal})`);
+      console.log('note: testpmd server hit the DPDK 22.11 memif disconnect race (SIGSEGV as the client left); see docs/peers.md');
+    } else {
+      assert.is(rs.exit.killed, false, 'server exits on SIGINT without SIGKILL');
+      assert.is(rs.exit.code, 0, `server exit code 0 (got ${rs.exit.code}, signal ${rs.exit.signal})`);
+    }
     assert.ok(rs.stats.maxRxPackets > 0);
 
     for (const tp of started) {
