@@ -22,6 +22,7 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js'
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { addNetns, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { IP } from '../../src/cni/linux/ip.js';
 import { onExitCleanup } from '../peers/procs.js';
 import { percentile } from './scenarios.js';
@@ -101,13 +102,14 @@ class LatencyRig {
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
-      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeId: 9, maxCustomInterfaces: 4, eth0Kind: 'tap',
+      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeName: 'latency-node', maxCustomInterfaces: 4, eth0Kind: 'tap',
     };
   }
 
   async start(): Promise<void> {
     const registry = ApiRegistry.fromDir(shippedApiDir());
     mkdirSync(this.config.podManifests!);
+    writeFileSync(join(this.config.podManifests!, 'node.yaml'), nodeManifest({ name: this.config.nodeName, internalIp: '192.0.2.9', podCIDR: '10.1.9.0/24' }));
     writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map(manifest).join('---\n'));
     this.emu = await startVppEmulator({
       socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, vhostNet: true,

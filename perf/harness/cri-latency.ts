@@ -20,6 +20,7 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js'
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { IP, deleteLinkIfExists } from '../../src/cni/linux/ip.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { Containerd, makeCniBinDir } from '../peers/containerd.js';
 import { grpcDetails, type PodSandboxConfig } from '../peers/cri/client.js';
 import { onExitCleanup } from '../peers/procs.js';
@@ -85,12 +86,13 @@ class CriRig {
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
-      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeId: 8, maxCustomInterfaces: 4,
+      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeName: 'cri-latency-node', maxCustomInterfaces: 4,
     };
   }
 
   async start(): Promise<void> {
     mkdirSync(this.config.podManifests!);
+    writeFileSync(join(this.config.podManifests!, 'node.yaml'), nodeManifest({ name: this.config.nodeName, internalIp: '192.0.2.8', podCIDR: '10.1.8.0/24' }));
     // The memif count is a resource limit: the pod source has it (annotations come from containerd).
     writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CRI_VARIANTS.map((v, i) => `apiVersion: v1
 kind: Pod

@@ -19,6 +19,7 @@ import { ipL2Handlers } from '../../src/testing/vpp-emulator/handlers/ip-l2.js';
 import { startProc, type Proc } from '../peers/procs.js';
 import { Etcd3 } from 'etcd3';
 import { KubeletStandin } from '../../src/testing/kubelet-standin.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { startEtcd, type EtcdServer } from '../peers/etcd.js';
 import { TSVPP_MAIN } from './common.js';
 import { runCni, type CniResult } from './cni-call.js';
@@ -85,7 +86,7 @@ export class CniRig {
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
-      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeId: 7, maxCustomInterfaces: 4, eth0Kind: 'tap',
+      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeName: 'soak-node', maxCustomInterfaces: 4, eth0Kind: 'tap',
     };
   }
 
@@ -104,6 +105,7 @@ export class CniRig {
     const rig = new CniRig();
     try {
       mkdirSync(rig.config.podManifests!);
+      writeFileSync(join(rig.config.podManifests!, 'node.yaml'), nodeManifest({ name: rig.config.nodeName, internalIp: '192.0.2.7', podCIDR: '10.1.7.0/24' }));
       writeFileSync(join(rig.config.podManifests!, 'pods.yaml'), [MANIFEST, vnfPod(VNF_PODS[0], 'vnf1'), vnfPod(VNF_PODS[1], 'vnf2')].join('---\n'));
       if (o.memifNode) {
         const dpDir = join(rig.dir, 'device-plugins');
@@ -151,7 +153,7 @@ export class CniRig {
     const c = this.config;
     const flags: Record<string, string | number> = {
       '--vpp-api-socket': c.vppApiSocket, '--vpp-api-dir': shippedApiDir(), '--state-dir': c.stateDir, '--memif-socket-dir': c.memifSocketDir,
-      '--cni-socket': c.cniSocket, '--pod-manifests': c.podManifests!, '--node-id': c.nodeId, '--max-custom-interfaces': c.maxCustomInterfaces,
+      '--cni-socket': c.cniSocket, '--pod-manifests': c.podManifests!, '--node-name': c.nodeName, '--max-custom-interfaces': c.maxCustomInterfaces,
       // A separate process cannot be told that the emulator's taps need no /dev/vhost-net: eth0 is a veth here.
       '--eth0-kind': 'veth-afpacket',
     };

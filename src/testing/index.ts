@@ -4,10 +4,13 @@
 //  - the VPP emulator: VPP's binary API socket protocol with a small stateful model, so a
 //    VppClient or the CNI agent can run without VPP (docs/vppapi-client.md);
 //  - the kubelet stand-in: kubelet's device plugin Registration and PodResources gRPC services;
-//  - a raw memif peer: speaks the memif control protocol byte by byte, so it can misbehave.
+//  - a raw memif peer: speaks the memif control protocol byte by byte, so it can misbehave;
+//  - nodeManifest: a Node object for a manifests dir (the agent takes its pod slice and address from it).
 export * from './vpp-emulator/index.js';
 export { KubeletStandin } from './kubelet-standin.js';
 export {
   RawMemifPeer, RawMemifListener, rawSlaveSetup, rawMasterHandshake, helloMsg, initMsg, describe as describeReceived,
 } from './raw-memif-peer.js';
 export type { Received, RawSlaveSetup } from './raw-memif-peer.js';
+export { nodeManifest } from './node-manifest.js';
+export type { NodeManifestOptions } from './node-manifest.js';

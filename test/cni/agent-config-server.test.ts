@@ -4,10 +4,11 @@ import { createConnection } from 'node:net';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, DEFAULT_CONFIG, loadConfig, nodePodSubnet, parseFlags, resolveEth0Kind } from '../../src/cni/agent/config.js';
+import { ConfigError, DEFAULT_CONFIG, loadConfig, parseFlags, resolveEth0Kind } from '../../src/cni/agent/config.js';
 import { startCniServer } from '../../src/cni/agent/server.js';
 import { CniError } from '../../src/cni/spec.js';
 import { AGENT_PROTOCOL_VERSION, encodeLine } from '../../src/cni/agent-protocol.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-agent-unit-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));
@@ -17,22 +18,33 @@ async function cfgErr(argv: string[]): Promise<string> {
   assert.unreachable('expected ConfigError'); return '';
 }
 
-test('config: file, then flags; node slice', async () => {
+test('config: file, then flags; node name and address', async () => {
   const f = join(dir, 'agent.yaml');
-  writeFileSync(f, 'podSubnet: 10.2.0.0/16\nnodeId: 5\neth0Kind: veth-afpacket\n');
-  const { config, rest } = await loadConfig(['--config', f, '--node-id=9', '--max-custom-interfaces', '3', 'extra']);
+  writeFileSync(f, 'podSubnet: 10.2.0.0/16\nnodeName: node-a\neth0Kind: veth-afpacket\n');
+  const { config, rest } = await loadConfig(['--config', f, '--node-name=node-b', '--node-ip', '192.0.2.7', '--max-custom-interfaces', '3', 'extra']);
   assert.is(config.podSubnet, '10.2.0.0/16');
-  assert.is(config.nodeId, 9);
+  assert.is(config.nodeName, 'node-b');
+  assert.is(config.nodeIp, '192.0.2.7');
+  assert.is(config.leaseNamespace, 'kube-system');
   assert.is(config.maxCustomInterfaces, 3);
   assert.is(config.eth0Kind, 'veth-afpacket');
   assert.equal(rest, ['extra']);
-  assert.is(nodePodSubnet(config), '10.2.9.0/24');
+});
+
+test('config: an old nodeId (file or flag) is refused, saying where the slice comes from now', async () => {
+  const f = join(dir, 'old.yaml');
+  writeFileSync(f, 'podSubnet: 10.2.0.0/16\nnodeId: 5\n');
+  const fromFile = await cfgErr(['--config', f]);
+  assert.match(fromFile, /config file .*old\.yaml: nodeId: node ids are no longer set by hand: the node's pod slice is its Node's spec\.podCIDR/);
+  assert.match(fromFile, /keeps its slice \(the state dir remembers it\)/);
+  assert.match(await cfgErr(['--node-id', '3']), /flag --node-id: node ids are no longer set by hand/);
 });
 
 test('config errors name the field and value', async () => {
   assert.match(await cfgErr(['--pod-subnet', '10.1.0.1/16']), /config podSubnet="10.1.0.1\/16": .*host bits set/);
-  assert.match(await cfgErr(['--node-id', '300']), /config nodeId=300: slice 300 is outside 10.1.0.0\/16 split into \/24/);
-  assert.match(await cfgErr(['--node-id', 'x']), /flag --node-id: "x" is not a whole number/);
+  assert.match(await cfgErr(['--node-name', 'Node_A']), /config nodeName="Node_A": must be a Kubernetes node name/);
+  assert.match(await cfgErr(['--node-ip', '10.0.0.300']), /config nodeIp="10.0.0.300": "10.0.0.300" is not an IPv4 address/);
+  assert.match(await cfgErr(['--lease-namespace', 'Kube System']), /config leaseNamespace="Kube System": must be a Kubernetes namespace name/);
   assert.match(await cfgErr(['--eth0-kind', 'vhost']), /config eth0Kind="vhost": must be "auto", "tap" or "veth-afpacket"/);
   assert.match(await cfgErr(['--frob']), /unknown flag --frob/);
   assert.match(await cfgErr(['--pod-manifests', '/a', '--kubeconfig', '/b']), /either podManifests or kubeconfig/);
@@ -112,6 +124,7 @@ test('agent with --memif-devices registers the device plugin with kubelet and un
   const dpDir = join(base, 'device-plugins');
   mkdirSync(dpDir);
   mkdirSync(join(base, 'manifests'));
+  writeFileSync(join(base, 'manifests', 'node.yaml'), nodeManifest({ name: DEFAULT_CONFIG.nodeName, internalIp: '192.0.2.1' }));
   const kubelet = new KubeletStandin(dpDir, join(base, 'pr.sock'));
   await kubelet.start();
   const { config } = await loadConfig([
@@ -138,6 +151,7 @@ test('startAgent: eth0Kind is decided before anything starts, and logged; an exp
   const { mkdirSync, existsSync } = await import('node:fs');
   const base = mkdtempSync(join(dir, 'eth0-'));
   mkdirSync(join(base, 'manifests'));
+  writeFileSync(join(base, 'manifests', 'node.yaml'), nodeManifest({ name: DEFAULT_CONFIG.nodeName, internalIp: '192.0.2.1' }));
   const { config } = await loadConfig(['--state-dir', join(base, 'state'), '--cni-socket', join(base, 'cni.sock'), '--pod-manifests', join(base, 'manifests')]);
   const deps = (log: string[], vhostNet: boolean) => ({ vswitch: new FakeVswitch(), ipam: new FakeIpam(), linux: new FakeLinux(), pods: new ManifestPodSource(join(base, 'manifests')), log: (m: string) => log.push(m), vhostNet });
   const refused = await startAgent({ ...config, eth0Kind: 'tap' }, deps([], false)).then(() => null, (e: Error) => e);

@@ -1,11 +1,11 @@
 // The shipped manifests parse, agree with each other, and configure what the code expects.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, mkdtempSync, writeFileSync, rmSync, copyFileSync } from 'node:fs';
+import { readFileSync, readdirSync, mkdtempSync, writeFileSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { parsePodAnnotations, memifResourceCount, referencedNetworks } from '../../src/cni/annotations.js';
@@ -51,10 +51,21 @@ test('DaemonSet: host network, privileged, the host mounts the agent needs', () 
     assert.ok(mounts.includes(p), `mount ${p}`);
   }
   const hostPaths = new Map(spec.volumes.filter((v: any) => v.hostPath).map((v: any) => [v.name, v.hostPath.path]));
-  for (const m of agent.volumeMounts) if (hostPaths.has(m.name) && m.name !== 'node-id') assert.is(hostPaths.get(m.name), m.mountPath, m.name);
+  for (const m of agent.volumeMounts) if (hostPaths.has(m.name)) assert.is(hostPaths.get(m.name), m.mountPath, m.name);
   assert.is(spec.serviceAccountName, 'tsvpp-agent');
   // tsvpp:latest is loaded on each node, not in a registry: the :latest default (Always) would pull.
   for (const c of [...spec.initContainers, ...spec.containers]) assert.is(c.imagePullPolicy, 'IfNotPresent', c.name);
+});
+
+test('DaemonSet: the agent is told its Node name by the downward API; no hand-written node id anywhere in deploy/', () => {
+  const agent = docs('daemonset.yaml').find((d) => d.kind === 'DaemonSet').spec.template.spec.containers.find((c: any) => c.name === 'agent');
+  const env = agent.env.find((e: any) => e.name === 'NODE_NAME');
+  assert.equal(env.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
+  assert.match(agent.command.join(' '), /--node-name "\$NODE_NAME"/);
+  for (const f of readdirSync(DEPLOY)) {
+    const text = readFileSync(join(DEPLOY, f), 'utf8');
+    assert.not.match(text, /node-id|nodeId|\/etc\/tsvpp\/|echo \d+ >/, `${f} still mentions a node id`);
+  }
 });
 
 test('agent config in the ConfigMap validates', async () => {
@@ -62,8 +73,9 @@ test('agent config in the ConfigMap validates', async () => {
   const d = mkdtempSync(join(tmpdir(), 'tsvpp-deploy-'));
   try {
     writeFileSync(join(d, 'agent.yaml'), cm.data['agent.yaml']);
-    const { config } = await loadConfig(['--config', join(d, 'agent.yaml'), '--node-id', '7']);
-    assert.is(config.nodeId, 7);
+    const { config } = await loadConfig(['--config', join(d, 'agent.yaml'), '--node-name', 'worker-1']);
+    assert.is(config.nodeName, 'worker-1');
+    assert.is(config.leaseNamespace, 'kube-system');
     const plugin = JSON.parse(cm.data['10-tsvpp.conflist']).plugins[0];
     assert.is(config.cniSocket, plugin.agentSocket);
     assert.is(config.stateDir, plugin.agentStateDir, 'tsvpp-cni records DELs where the agent looks');
@@ -75,6 +87,16 @@ test('RBAC reads pods and customnetworks; CRD matches the group/version/plural t
   const role = rbac.find((d) => d.kind === 'ClusterRole');
   assert.ok(role.rules.some((r: any) => r.resources.includes('pods') && r.verbs.includes('get')));
   assert.ok(role.rules.some((r: any) => r.apiGroups.includes('contivpp.io') && r.resources.includes('customnetworks') && r.verbs.includes('list')));
+  // Node identity: Nodes read and watched (no writes); slice Leases only in the agent's namespace.
+  const rules = (r: any) => r.rules.map((x: any) => ({ groups: x.apiGroups, resources: x.resources, verbs: [...x.verbs].sort() }));
+  assert.equal(rules(role).filter((x: any) => x.resources.includes('nodes')), [{ groups: [''], resources: ['nodes'], verbs: ['get', 'list', 'watch'] }]);
+  assert.not.ok(role.rules.some((r: any) => r.resources.includes('leases')), 'no cluster-wide Lease rights');
+  const slices = rbac.find((d) => d.kind === 'Role');
+  const cm = docs('daemonset.yaml').find((d) => d.kind === 'ConfigMap');
+  assert.is(slices.metadata.namespace, parseYaml(cm.data['agent.yaml']).leaseNamespace);
+  assert.equal(rules(slices), [{ groups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'delete', 'get', 'list', 'watch'] }]);
+  const binding = rbac.find((d) => d.kind === 'RoleBinding');
+  assert.equal([binding.roleRef.name, binding.metadata.namespace, binding.subjects[0].name], [slices.metadata.name, slices.metadata.namespace, 'tsvpp-agent']);
   const crd = docs('crd-customnetwork.yaml')[0];
   assert.is(crd.metadata.name, 'customnetworks.contivpp.io');
   assert.is(crd.spec.names.plural, 'customnetworks');

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { callAgent } from '../../src/cni/cni-main.js';
 import { AGENT_PROTOCOL_VERSION, type AgentRequest } from '../../src/cni/agent-protocol.js';
 import { PENDING_DEL_DIR, listPendingDels, recordPendingDel } from '../../src/cni/pending-del.js';
@@ -25,7 +26,8 @@ function world() {
   const base = mkdtempSync(join(dir, 'w-'));
   mkdirSync(join(base, 'manifests'));
   writeFileSync(join(base, 'manifests', 'pods.yaml'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p1\n  annotations:\n    contivpp.io/custom-if: tap1/tap, veth1/veth\nspec:\n  containers: [{name: c, image: x}]\n');
-  const config: AgentConfig = { ...DEFAULT_CONFIG, stateDir: join(base, 'state'), memifSocketDir: join(base, 'memif'), cniSocket: join(base, 'cni.sock'), podManifests: join(base, 'manifests') };
+  const config: AgentConfig = { ...DEFAULT_CONFIG, stateDir: join(base, 'state'), memifSocketDir: join(base, 'memif'), cniSocket: join(base, 'cni.sock'), podManifests: join(base, 'manifests'), nodeName: 'node-pending' };
+  writeFileSync(join(base, 'manifests', 'node.yaml'), nodeManifest({ name: config.nodeName, internalIp: '192.0.2.1', podCIDR: '10.1.1.0/24' }));
   const linux = new FakeLinux();
   linux.addNs('ns1');
   const vswitch = new FakeVswitch(linux);

@@ -42,7 +42,7 @@ function world(cfg: Partial<AgentConfig> = {}) {
   pods.nets.set('l3net', { name: 'l3net', type: 'L3', subnetCIDR: '10.99.0.0/16', subnetOneNodePrefixLen: 24 });
   const store = new StateStore(dir);
   const etcd = new FakeKeyValueStore();
-  const mk = () => new Pipeline({ config, vswitch, linux, ipam, pods, store, vnfConfig: etcd });
+  const mk = () => new Pipeline({ config, node: { podSubnet: '10.1.1.0/24', sliceIndex: 1 }, vswitch, linux, ipam, pods, store, vnfConfig: etcd });
   return { dir, config, linux, vswitch, ipam, pods, store, etcd, mk, p: mk() };
 }
 

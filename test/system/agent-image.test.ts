@@ -8,7 +8,8 @@
 // Host paths: the DaemonSet's hostPath volumes map to temp dirs, except /var/run/netns (the pod
 // netns must have the same path inside the agent), so the installed conflist's agentSocket and
 // agentStateDir are pointed at the temp dirs; no API server here, so the agent gets
-// --pod-manifests, and no kubelet, so --memif-devices 0.
+// --pod-manifests (a dir of the test's, mounted, with the Node) and NODE_NAME (the downward API's
+// part), and no kubelet, so --memif-devices 0.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, execFileSync } from 'node:child_process';
@@ -21,6 +22,7 @@ import { parseAllDocuments } from 'yaml';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { shippedApiDir } from '../../src/vppapi/client/index.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { addNetns, deleteNetns, listAddresses, listLinks } from '../../src/cni/linux/ip.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { DEFAULT_API_DIR } from '../../src/vppapi/client/registry.js';
@@ -38,13 +40,16 @@ const API_DIR = shippedApiDir();
 let emu: VppEmulator | undefined;
 let ctrd: Containerd | undefined;
 const containers: string[] = [];
+/** The manifests dir (host side) and the Node's name (the DaemonSet has it from the downward API). */
+const MANIFESTS = join(dir, 'manifests');
+const NODE_NAME = `img-node-${rnd}`;
 
 function sh(cmd: string, args: string[], timeoutMs = 600_000): Promise<string> {
   return new Promise((res, rej) => execFile(cmd, args, { timeout: timeoutMs, maxBuffer: 32 << 20 }, (e, out, err) => (e ? rej(new Error(`${cmd} ${args.join(' ')}: ${err || e.message}\n${out.slice(-2000)}`)) : res(out + err))));
 }
 
 interface Mount { name: string; mountPath: string; readOnly?: boolean; mountPropagation?: string }
-interface Container { name: string; command: string[]; volumeMounts: Mount[]; securityContext?: { privileged?: boolean } }
+interface Container { name: string; command: string[]; volumeMounts: Mount[]; env?: Array<{ name: string; valueFrom?: unknown }>; securityContext?: { privileged?: boolean } }
 const yamlDocs = parseAllDocuments(readFileSync(join(REPO, 'deploy/daemonset.yaml'), 'utf8')).map((d) => d.toJS() as any);
 const configMap = yamlDocs.find((d) => d.kind === 'ConfigMap');
 const podSpec = yamlDocs.find((d) => d.kind === 'DaemonSet').spec.template.spec;
@@ -81,9 +86,10 @@ test.before(async () => {
   for (const v of volumes.values()) if (v.hostPath && !['/var/run/netns'].includes(v.hostPath.path)) mkdirSync(hostPathOf(v.name), { recursive: true });
   mkdirSync(host('configmap'), { recursive: true });
   for (const [k, v] of Object.entries(configMap.data as Record<string, string>)) writeFileSync(join(host('configmap'), k), v);
-  writeFileSync(join(host('/etc/tsvpp'), 'node-id'), '6\n');
-  mkdirSync(join(host('/etc/tsvpp'), 'manifests'));
-  writeFileSync(join(host('/etc/tsvpp'), 'manifests', 'networks.yaml'), 'apiVersion: contivpp.io/v1\nkind: CustomNetwork\nmetadata: { name: l2net }\nspec: { type: L2 }\n');
+  // No API server: the Node (its spec.podCIDR is the node's slice) and a CustomNetwork as manifests.
+  mkdirSync(MANIFESTS);
+  writeFileSync(join(MANIFESTS, 'node.yaml'), nodeManifest({ name: NODE_NAME, internalIp: '192.0.2.6', podCIDR: '10.1.6.0/24' }));
+  writeFileSync(join(MANIFESTS, 'networks.yaml'), 'apiVersion: contivpp.io/v1\nkind: CustomNetwork\nmetadata: { name: l2net }\nspec: { type: L2 }\n');
   emu = await startVppEmulator({ socketPath: join(dir, 'vpp', 'api.sock'), registry: ApiRegistry.fromDir(API_DIR), runtimeDir: join(dir, 'vpp'), vhostNet: true /* the emulator makes its taps with /dev/net/tun */, kernelTaps: true });
 });
 
@@ -133,18 +139,22 @@ test('the DaemonSet\'s install-cni init container puts tsvpp-cni (the image\'s n
 test('the agent container (DaemonSet mounts, host network, privileged) serves pods created through CRI', async () => {
   const agent: Container = podSpec.containers.find((c: Container) => c.name === 'agent');
   const command = [...agent.command];
-  command[command.length - 1] += ` --pod-manifests /etc/tsvpp-host/manifests --memif-devices 0`;
+  command[command.length - 1] += ` --pod-manifests /etc/tsvpp-manifests --memif-devices 0`;
   const name = `tsvpp-agent-${rnd}`;
   const log = join(dir, 'agent.log');
   containers.push(name);
-  await ctrd!.ctr([...runArgs({ ...agent, command }, name, ['--detach', '--log-uri', `file://${log}`])]);
+  assert.equal(agent.env?.find((e) => e.name === 'NODE_NAME')?.valueFrom, { fieldRef: { fieldPath: 'spec.nodeName' } });
+  await ctrd!.ctr([...runArgs({ ...agent, command }, name, [
+    '--detach', '--log-uri', `file://${log}`, '--env', `NODE_NAME=${NODE_NAME}`,
+    '--mount', `type=bind,src=${MANIFESTS},dst=/etc/tsvpp-manifests,options=rbind:ro`,
+  ])]);
   const sock = join(host('/run/tsvpp'), 'cni.sock');
   const deadline = Date.now() + 60_000;
   while (!existsSync(sock)) {
     if (Date.now() > deadline) assert.unreachable(`the agent did not open ${sock}:\n${existsSync(log) ? readFileSync(log, 'utf8') : '(no log)'}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  assert.match(readFileSync(log, 'utf8'), 'listening on /run/tsvpp/cni.sock (node 6');
+  assert.match(readFileSync(log, 'utf8'), `listening on /run/tsvpp/cni.sock (node ${NODE_NAME}, pods 10.1.6.0/24`);
 
   let id: string;
   try {
@@ -158,7 +168,7 @@ test('the agent container (DaemonSet mounts, host network, privileged) serves po
   assert.ok(netns.startsWith('/var/run/netns/cni-'), netns);
   assert.equal((await listLinks(netns)).map((l) => l.ifname).sort(), ['eth0', 'lo', 'tap1', 'veth1']);
   const ip = (await ctrd!.cri.podSandboxStatus(id)).status.network?.ip;
-  assert.is(ip, '10.1.6.2', 'node 6 slice, from the mounted node-id');
+  assert.is(ip, '10.1.6.2', 'the node\'s slice, its Node\'s spec.podCIDR');
   assert.ok((await listAddresses(netns)).find((a) => a.ifname === 'eth0')!.addr_info.some((a) => a.local === ip));
   // The ConfigMap's eth0Kind auto: a tap where this machine has /dev/vhost-net, else a veth.
   const eth0 = existsSync('/dev/vhost-net') ? 'tap' : 'af_packet';

@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
@@ -37,7 +38,7 @@ const hooks: EmulatorHooks = {};
 const config: AgentConfig = {
   ...DEFAULT_CONFIG,
   stateDir: join(dir, 'state'), memifSocketDir: join(dir, 'memif'), cniSocket: join(dir, 'cni.sock'),
-  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeId: 3, maxCustomInterfaces: 4, eth0Kind: 'tap',
+  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeName: 'node-e2e', maxCustomInterfaces: 4, eth0Kind: 'tap',
 };
 
 async function bootAgent(): Promise<Agent> {
@@ -81,6 +82,8 @@ const podIfsInEmu = () => [...emu.state.interfaces.values()].filter((i) => i.tag
 
 test.before(async () => {
   mkdirSync(manifests);
+  // The cluster gave this node 10.1.3.0/24 (spec.podCIDR); the address is data only, nothing is sent to it.
+  writeFileSync(join(manifests, 'node.yaml'), nodeManifest({ name: 'node-e2e', internalIp: '192.0.2.3', podCIDR: '10.1.3.0/24' }));
   writeFileSync(join(manifests, 'pods.yaml'), `apiVersion: v1
 kind: Pod
 metadata:

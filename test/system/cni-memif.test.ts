@@ -18,6 +18,7 @@ import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { MemifInterface, RxBurst, type MemifConnection } from '../../src/memif/index.js';
 import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
@@ -44,7 +45,7 @@ const podNsPath = `/var/run/netns/${podNs}`;
 const config: AgentConfig = {
   ...DEFAULT_CONFIG,
   stateDir: join(dir, 'state'), memifSocketDir: join(dir, 'memif'), cniSocket: join(dir, 'cni.sock'),
-  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeId: 4, eth0Kind: 'tap',
+  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeName: 'node-memif', eth0Kind: 'tap',
 };
 
 let emu: VppEmulator;
@@ -110,6 +111,8 @@ const allEtcdKeys = async () => (await etcdRaw.getAll().keys()).sort();
 
 test.before(async () => {
   mkdirSync(manifests); mkdirSync(dpDir);
+  // No spec.podCIDR: the agent claims a slice (a file in manifests/tsvpp-slices).
+  writeFileSync(join(manifests, 'node.yaml'), nodeManifest({ name: 'node-memif', internalIp: '192.0.2.4' }));
   const pod = (name: string, customIf: string, limit: number | undefined, label?: string, namespace = 'default') => `apiVersion: v1
 kind: Pod
 metadata:

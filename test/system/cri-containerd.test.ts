@@ -16,6 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
@@ -37,7 +38,7 @@ const manifests = join(dir, 'manifests');
 const config: AgentConfig = {
   ...DEFAULT_CONFIG,
   stateDir: join(dir, 'state'), memifSocketDir: join(dir, 'memif'), cniSocket: join(dir, 'cni.sock'),
-  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeId: 5, maxCustomInterfaces: 8,
+  vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeName: 'cri-node', maxCustomInterfaces: 8,
 };
 let emu: VppEmulator;
 let registry: ApiRegistry;
@@ -101,6 +102,7 @@ async function assertGone(ids: string[], netnsPaths: string[]): Promise<void> {
 
 test.before(async () => {
   mkdirSync(manifests);
+  writeFileSync(join(manifests, 'node.yaml'), nodeManifest({ name: config.nodeName, internalIp: '192.0.2.5', podCIDR: '10.1.5.0/24' }));
   // The API server's view: only resource limits and CustomNetworks are read from here when the
   // runtime passes annotations (the annotations below are stale on purpose).
   writeFileSync(join(manifests, 'cluster.yaml'), `apiVersion: v1

@@ -13,6 +13,9 @@ import type { Vswitch } from './vswitch.js';
 import type { PodSource } from '../pods/types.js';
 import { HostLocalIpam } from '../ipam.js';
 import * as linuxIp from '../linux/ip.js';
+import type { NodeSource } from '../cluster/nodes.js';
+import { establishIdentity, IdentityError, type NodeIdentity } from '../nodes/identity.js';
+import { DirectoryNodeSource, type WatchedNodeDirectory } from '../nodes/node-source.js';
 
 export interface AgentDeps {
   vswitch?: Vswitch;
@@ -23,6 +26,8 @@ export interface AgentDeps {
   memifs?: PipelineDeps['memifs'];
   /** etcd for microservice-label pods (issue 5). */
   vnfConfig?: PipelineDeps['vnfConfig'];
+  /** Node objects and slice claims (default: the manifests dir with podManifests, else the API server). */
+  nodeDirectory?: WatchedNodeDirectory;
   log?: (msg: string) => void;
   /** Whether VPP can create taps on this node (default: /dev/vhost-net exists). The emulator's
    *  taps are made by its hook and need none. */
@@ -31,6 +36,10 @@ export interface AgentDeps {
 
 export interface Agent {
   config: AgentConfig;
+  /** This node's name, address and pod slice, as established at start. */
+  node: NodeIdentity;
+  /** The cluster's nodes (name, address, pod slice), watched. */
+  nodes: NodeSource;
   pipeline: Pipeline;
   store: StateStore;
   server: Server;
@@ -63,6 +72,34 @@ async function defaultMemifs(c: AgentConfig, deps: AgentDeps, log: (m: string) =
   };
 }
 
+async function defaultNodeDirectory(c: AgentConfig): Promise<WatchedNodeDirectory> {
+  if (c.podManifests) {
+    const { ManifestNodeDirectory } = await import('../nodes/manifest-nodes.js');
+    return new ManifestNodeDirectory(c.podManifests);
+  }
+  const { KubeNodeDirectory } = await import('../nodes/kube-nodes.js');
+  return KubeNodeDirectory.create({ namespace: c.leaseNamespace, ...(c.kubeconfig ? { kubeconfig: c.kubeconfig } : {}) });
+}
+
+/**
+ * This node's identity from its Node object and the slice claims. A node that had pods before
+ * keeps its slice: the state dir remembers the default network's slice, which is claimed first
+ * (this is also how a node that ran with a hand-set nodeId keeps its addresses). A cluster-given
+ * spec.podCIDR other than that slice cannot be reconciled with live pods: refused, with what to do.
+ */
+async function nodeIdentity(c: AgentConfig, dir: WatchedNodeDirectory, store: StateStore, log: (m: string) => void): Promise<NodeIdentity> {
+  const before = (await store.loadNode()).networks.default?.nodeSubnet;
+  const node = await establishIdentity(dir, {
+    nodeName: c.nodeName, podSubnet: c.podSubnet, nodePrefixLen: c.podSubnetNodePrefixLen, log,
+    ...(c.nodeIp ? { nodeIp: c.nodeIp } : {}), ...(before ? { preferredSlice: before } : {}),
+  });
+  if (before && before !== node.podSubnet) {
+    throw new IdentityError(`this node's pod slice is ${node.podSubnet} (${node.source}), but its state dir ${c.stateDir} has the default network on ${before}, `
+      + 'where its pods have their addresses: delete the node\'s pods (CNI DEL) and the default network (node.json), or give the node back its slice');
+  }
+  return node;
+}
+
 async function defaultVnfConfig(c: AgentConfig) {
   if (c.etcdEndpoints.length === 0) return undefined;
   const { EtcdKeyValueStore } = await import('../etcd/store.js');
@@ -92,6 +129,10 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   config = { ...config, eth0Kind: eth0.wiring };
   const store = new StateStore(config.stateDir);
   await store.init();
+  // Who this node is comes first: without it nothing else can be configured.
+  const nodeDir = deps.nodeDirectory ?? await defaultNodeDirectory(config);
+  const node = await nodeIdentity(config, nodeDir, store, log);
+  log(`node ${node.name}: address ${node.internalIp}, pod slice ${node.podSubnet} (${node.source}, ${node.source === 'podCIDR' ? 'spec.podCIDR' : nodeDir.claims.where})`);
   const ipam = deps.ipam ?? await HostLocalIpam.create(join(config.stateDir, 'ipam'), config.cniPluginDirs);
   const pods = deps.pods ?? await defaultPods(config);
   const vswitch = deps.vswitch ?? await defaultVswitch(config, log);
@@ -99,7 +140,8 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const memifPlugin = await defaultMemifs(config, deps, log);
   const memifs = deps.memifs ?? memifPlugin?.memifs;
   const vnfConfig = deps.vnfConfig ?? await defaultVnfConfig(config);
-  const pipeline = new Pipeline({ config, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}) });
+  const nodes = await DirectoryNodeSource.open(nodeDir, { podSubnet: config.podSubnet, nodePrefixLen: config.podSubnetNodePrefixLen }, log);
+  const pipeline = new Pipeline({ config, node, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}) });
   const reconcile = async (why: string) => {
     const rec = await pipeline.reconcile();
     if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length || rec.rewired.length || rec.rewireFailed.length) {
@@ -119,12 +161,13 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   };
   const server = await startCniServer({ socketPath: config.cniSocket, handler, log });
   pending.start(PENDING_RETRY_MS);
-  log(`listening on ${config.cniSocket} (node ${config.nodeId}, pods ${config.podSubnet} /${config.podSubnetNodePrefixLen}, eth0 ${config.eth0Kind})`);
+  log(`listening on ${config.cniSocket} (node ${node.name}, pods ${node.podSubnet} of ${config.podSubnet}, eth0 ${config.eth0Kind})`);
   return {
-    config, pipeline, store, server,
+    config, node, nodes, pipeline, store, server,
     async close() {
       await new Promise<void>((r) => server.close(() => r()));
       await pending.stop();
+      await nodes.close();
       await memifPlugin?.close();
       if (!deps.vnfConfig) await vnfConfig?.close();
       if (!deps.vswitch) await vswitch.close?.();

@@ -1,8 +1,9 @@
 // Agent configuration: a YAML or JSON file (--config) overridden by command-line flags.
 // Every validation error names the field (or flag) and the offending value.
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { parsePrefix4, slice4, formatPrefix4 } from '../ipv4.js';
+import { parseIp4, parsePrefix4 } from '../ipv4.js';
 import { DEFAULT_AGENT_SOCKET, DEFAULT_AGENT_STATE_DIR } from '../agent-protocol.js';
 import { DEFAULT_CNI_PLUGIN_DIRS } from '../ipam.js';
 
@@ -20,10 +21,14 @@ export interface AgentConfig {
   vppApiDir?: string;
   /** Cluster pod subnet, e.g. 10.1.0.0/16. */
   podSubnet: string;
-  /** Each node's slice of podSubnet, e.g. 24 → node N gets 10.1.N.0/24. */
+  /** Each node's slice of podSubnet, e.g. 24: a node gets a /24 (its Node's spec.podCIDR, or one it claims). */
   podSubnetNodePrefixLen: number;
-  /** This node's id: the index of its slice of podSubnet and of every L3 CustomNetwork. */
-  nodeId: number;
+  /** This node's name: its Node object's metadata.name (default: the host name). */
+  nodeName: string;
+  /** The address other nodes reach this node at, when its Node's InternalIP is not it (published on the Node). */
+  nodeIp?: string;
+  /** Namespace of the slice-claim Leases (API server mode). */
+  leaseNamespace: string;
   /** Per-pod memif sockets are created under this directory. */
   memifSocketDir: string;
   /** Pod state, node state and host-local leases (stateDir/ipam) live here. */
@@ -57,7 +62,8 @@ export const DEFAULT_CONFIG: AgentConfig = {
   vppApiSocket: '/run/vpp/api.sock',
   podSubnet: '10.1.0.0/16',
   podSubnetNodePrefixLen: 24,
-  nodeId: 1,
+  nodeName: hostname().toLowerCase(),
+  leaseNamespace: 'kube-system',
   memifSocketDir: '/run/tsvpp/memif',
   stateDir: DEFAULT_AGENT_STATE_DIR,
   cniSocket: DEFAULT_AGENT_SOCKET,
@@ -77,7 +83,9 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--vpp-api-dir': 'vppApiDir',
   '--pod-subnet': 'podSubnet',
   '--pod-subnet-node-prefix-len': 'podSubnetNodePrefixLen',
-  '--node-id': 'nodeId',
+  '--node-name': 'nodeName',
+  '--node-ip': 'nodeIp',
+  '--lease-namespace': 'leaseNamespace',
   '--memif-socket-dir': 'memifSocketDir',
   '--state-dir': 'stateDir',
   '--cni-socket': 'cniSocket',
@@ -93,7 +101,15 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--etcd': 'etcdEndpoints',
 };
 
-const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'nodeId', 'maxCustomInterfaces', 'mtu', 'memifDevices']);
+const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'maxCustomInterfaces', 'mtu', 'memifDevices']);
+
+/** Fields optional in AgentConfig (absent from DEFAULT_CONFIG) that a config file may set. */
+const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(['podManifests', 'kubeconfig', 'vppApiDir', 'nodeIp']);
+
+/** nodeId is gone (issue 13): said plainly to whoever still sets it. */
+const NODE_ID_GONE = 'node ids are no longer set by hand: the node\'s pod slice is its Node\'s spec.podCIDR, or one the agent claims '
+  + 'atomically (a Lease per slice, or a file in <podManifests>/tsvpp-slices) and keeps across restarts; '
+  + 'a node that had pods keeps its slice (the state dir remembers it). Remove nodeId (and /etc/tsvpp/node-id); see docs/cni.md "Node identity"';
 
 export class ConfigError extends Error {
   constructor(message: string) { super(message); this.name = 'ConfigError'; }
@@ -114,6 +130,7 @@ export function parseFlags(argv: string[]): { configFile?: string; overrides: Pa
       return v;
     };
     if (flag === '--config') { configFile = takeValue(); continue; }
+    if (flag === '--node-id') throw new ConfigError(`flag --node-id: ${NODE_ID_GONE}`);
     const field = FLAGS[flag];
     if (field) {
       const v = takeValue();
@@ -137,8 +154,11 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   if (!Number.isInteger(c.podSubnetNodePrefixLen) || c.podSubnetNodePrefixLen < subnet.len || c.podSubnetNodePrefixLen > 30) {
     throw bad('podSubnetNodePrefixLen', `must be an integer between ${subnet.len} and 30`);
   }
-  if (!Number.isInteger(c.nodeId) || c.nodeId < 0) throw bad('nodeId', 'must be a non-negative integer');
-  try { slice4(subnet, c.podSubnetNodePrefixLen, c.nodeId); } catch (e) { throw bad('nodeId', (e as Error).message); }
+  if (typeof c.nodeName !== 'string' || !/^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/.test(c.nodeName)) throw bad('nodeName', 'must be a Kubernetes node name (lower-case letters, digits, "-" and ".")');
+  if (c.nodeIp !== undefined) {
+    try { parseIp4(String(c.nodeIp)); } catch (e) { throw bad('nodeIp', (e as Error).message); }
+  }
+  if (typeof c.leaseNamespace !== 'string' || !/^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/.test(c.leaseNamespace)) throw bad('leaseNamespace', 'must be a Kubernetes namespace name');
   if (c.eth0Kind !== 'auto' && c.eth0Kind !== 'tap' && c.eth0Kind !== 'veth-afpacket') throw bad('eth0Kind', 'must be "auto", "tap" or "veth-afpacket"');
   if (!Number.isInteger(c.maxCustomInterfaces) || c.maxCustomInterfaces < 0) throw bad('maxCustomInterfaces', 'must be a non-negative integer');
   if (!Number.isInteger(c.mtu) || c.mtu < 0 || (c.mtu !== 0 && c.mtu < 576)) throw bad('mtu', 'must be 0 (default) or at least 576');
@@ -175,11 +195,6 @@ export function resolveEth0Kind(kind: Eth0Kind, vhostNet: boolean): { wiring: Et
   }
 }
 
-/** This node's slice of the pod subnet, e.g. 10.1.1.0/24. */
-export function nodePodSubnet(c: AgentConfig): string {
-  return formatPrefix4(slice4(parsePrefix4(c.podSubnet), c.podSubnetNodePrefixLen, c.nodeId));
-}
-
 export async function loadConfig(argv: string[]): Promise<{ config: AgentConfig; rest: string[] }> {
   const { configFile, overrides, rest } = parseFlags(argv);
   let fromFile: Partial<AgentConfig> = {};
@@ -191,7 +206,8 @@ export async function loadConfig(argv: string[]): Promise<{ config: AgentConfig;
     if (parsed !== null && parsed !== undefined && (typeof parsed !== 'object' || Array.isArray(parsed))) throw new ConfigError(`config file ${configFile}: not a mapping`);
     fromFile = (parsed ?? {}) as Partial<AgentConfig>;
     for (const k of Object.keys(fromFile)) {
-      if (!(k in DEFAULT_CONFIG) && k !== 'podManifests' && k !== 'kubeconfig' && k !== 'vppApiDir') throw new ConfigError(`config file ${configFile}: unknown field ${JSON.stringify(k)}`);
+      if (k === 'nodeId') throw new ConfigError(`config file ${configFile}: nodeId: ${NODE_ID_GONE}`);
+      if (!(k in DEFAULT_CONFIG) && !OPTIONAL_FIELDS.has(k)) throw new ConfigError(`config file ${configFile}: unknown field ${JSON.stringify(k)}`);
     }
   }
   return { config: validateConfig({ ...DEFAULT_CONFIG, ...fromFile, ...overrides }), rest };

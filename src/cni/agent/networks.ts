@@ -6,12 +6,16 @@ import { exhaustive } from '../exhaustive.js';
 import type { IpamRange } from '../ipam.js';
 import { formatPrefix4, hostRange4, parsePrefix4, slice4 } from '../ipv4.js';
 import type { CustomNetwork } from '../pods/types.js';
-import { nodePodSubnet, type AgentConfig } from './config.js';
+import type { AgentConfig } from './config.js';
+import type { NodeIdentity } from '../nodes/identity.js';
 import type { NetworkState, NodeState, StateStore } from './state.js';
 import { NET_TAG_PREFIX, type Vswitch, type VswitchInterface } from './vswitch.js';
 
+/** What the networks need of the node's identity: its pod slice and that slice's index. */
+export type NodeSlice = Pick<NodeIdentity, 'podSubnet' | 'sliceIndex'>;
+
 export class Networks {
-  constructor(private readonly d: { config: AgentConfig; vswitch: Vswitch; store: StateStore; log: (msg: string) => void }) {}
+  constructor(private readonly d: { config: AgentConfig; node: NodeSlice; vswitch: Vswitch; store: StateStore; log: (msg: string) => void }) {}
 
   private rangeOf(network: string, subnet: string): IpamRange {
     return { network, subnet, ...hostRange4(parsePrefix4(subnet)) };
@@ -19,7 +23,7 @@ export class Networks {
 
   /** The default network's range (the node's slice of the pod subnet). */
   defaultRange(): IpamRange {
-    return this.rangeOf(DEFAULT_NETWORK, nodePodSubnet(this.d.config));
+    return this.rangeOf(DEFAULT_NETWORK, this.d.node.podSubnet);
   }
 
   /** The range of an addressed network (default or L3): the node's slice. */
@@ -46,8 +50,9 @@ export class Networks {
       const kind = name === DEFAULT_NETWORK ? 'default' : cn?.type;
       switch (kind) {
         case 'default': case 'L3': {
-          const nodeSubnet = kind === 'default' ? nodePodSubnet(this.d.config)
-            : formatPrefix4(slice4(parsePrefix4(cn!.subnetCIDR!), cn!.subnetOneNodePrefixLen!, this.d.config.nodeId));
+          // An L3 network's slice has the index of the node's pod slice: unique per node as that is.
+          const nodeSubnet = kind === 'default' ? this.d.node.podSubnet
+            : formatPrefix4(slice4(parsePrefix4(cn!.subnetCIDR!), cn!.subnetOneNodePrefixLen!, this.d.node.sliceIndex));
           const vrfId = kind === 'default' ? 0 : node.nextVrfId++;
           if (vrfId !== 0) { await vs.addVrf(vrfId, `tsvpp-${name}`); undo.push(() => vs.deleteVrf(vrfId)); }
           const loop = await vs.createLoopback({ tag: `${NET_TAG_PREFIX}${name}` });

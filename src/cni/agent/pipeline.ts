@@ -23,7 +23,7 @@ import { describeSources, podMetadata } from './pod-metadata.js';
 import { VswitchError, parsePodTag, podTag, type CreatedInterface, type Vswitch, type VswitchInterface } from './vswitch.js';
 import type { AgentConfig, Eth0Kind } from './config.js';
 import type { NetworkState, NodeState, PodInterfaceState, PodRecord, Resource, StateStore } from './state.js';
-import { Networks } from './networks.js';
+import { Networks, type NodeSlice } from './networks.js';
 import { isVppIf, kindOf, kindOfVppName, resourceHandler } from './kinds/index.js';
 import type { KindAdd, KindContext } from './kinds/kind.js';
 
@@ -50,6 +50,8 @@ export interface Ipam {
 
 export interface PipelineDeps {
   config: AgentConfig;
+  /** This node's pod slice (src/cni/nodes: its Node's spec.podCIDR or a claimed slice). */
+  node: NodeSlice;
   vswitch: Vswitch;
   linux: LinuxOps;
   ipam: Ipam;

@@ -1,13 +1,15 @@
 // PodSource over a directory of YAML/JSON manifests, as `kubectl apply -f DIR` takes them:
-// multi-document files, `kind: List` wrappers, Pod and CustomNetwork kinds (others are ignored).
+// multi-document files, `kind: List` wrappers, Pod, CustomNetwork and Node kinds (others are
+// ignored; Nodes are read by src/cni/nodes/manifest-nodes.ts).
 // The directory is re-read on every lookup so that dropping in a manifest takes effect at once.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { customNetworkFromObject, podFromObject } from './objects.js';
 import { PodSourceError, type CustomNetwork, type PodInfo, type PodSource } from './types.js';
+import { nodeFromObject, type NodeObject } from '../nodes/node-object.js';
 
-interface Loaded { pods: Map<string, PodInfo>; networks: Map<string, CustomNetwork> }
+interface Loaded { pods: Map<string, PodInfo>; networks: Map<string, CustomNetwork>; nodes: Map<string, NodeObject> }
 
 export class ManifestPodSource implements PodSource {
   readonly kind = 'manifests';
@@ -18,7 +20,7 @@ export class ManifestPodSource implements PodSource {
     try { names = (await readdir(this.dir)).filter((n) => /\.(ya?ml|json)$/.test(n)).sort(); } catch (e) {
       throw new PodSourceError(`pod manifests dir ${this.dir}: ${(e as Error).message}`);
     }
-    const pods = new Map<string, PodInfo>(), networks = new Map<string, CustomNetwork>();
+    const pods = new Map<string, PodInfo>(), networks = new Map<string, CustomNetwork>(), nodes = new Map<string, NodeObject>();
     for (const n of names) {
       const file = join(this.dir, n);
       const text = await readFile(file, 'utf8');
@@ -40,11 +42,14 @@ export class ManifestPodSource implements PodSource {
           } else if (kind === 'CustomNetwork') {
             const c = customNetworkFromObject(obj, where);
             networks.set(c.name, c);
+          } else if (kind === 'Node') {
+            const n = nodeFromObject(obj, where);
+            nodes.set(n.name, n);
           }
         }
       });
     }
-    return { pods, networks };
+    return { pods, networks, nodes };
   }
 
   async getPod(namespace: string, name: string): Promise<PodInfo> {

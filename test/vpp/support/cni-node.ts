@@ -14,11 +14,14 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../../../src/cni/agent/config.
 import { addNetns, deleteLinkIfExists, deleteNetns, listLinks } from '../../../src/cni/linux/ip.js';
 import type { VppClient } from '../../../src/vppapi/client/index.js';
 import { KubeletStandin } from '../../../src/testing/kubelet-standin.js';
+import { nodeManifest } from '../../../src/testing/node-manifest.js';
 import { runCni, type CniResult } from '../../../perf/soak/cni-call.js';
 import { Vpp } from './vpp.js';
 
 const run = promisify(execFile);
 const NO_INDEX = 0xffffffff;
+/** The node's slice of the pod subnet (its Node's spec.podCIDR). */
+export const NODE_POD_CIDR = '10.1.9.0/24';
 /** Pod interface names the tests use: the host ends of their veths are tsv + hash(container id, name). */
 const POD_IFNAMES = ['eth0', 'veth1', 'v2', 'v3', 'vs', 'tap1'];
 
@@ -39,7 +42,7 @@ export class CniNode {
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
-      podManifests: join(this.dir, 'manifests'), nodeId: 9, maxCustomInterfaces: 8,
+      podManifests: join(this.dir, 'manifests'), nodeName: `vpp-node-${this.rnd}`, maxCustomInterfaces: 8,
       memifDevices: 4, devicePluginDir: join(this.dir, 'device-plugins'), podResourcesSocket: join(this.dir, 'pod-resources.sock'),
     };
   }
@@ -52,6 +55,7 @@ export class CniNode {
       mkdirSync(n.config.podManifests!);
       mkdirSync(n.config.devicePluginDir);
       writeFileSync(join(n.config.podManifests!, 'pods.yaml'), manifests);
+      writeFileSync(join(n.config.podManifests!, 'node.yaml'), nodeManifest({ name: n.config.nodeName, internalIp: '192.0.2.9', podCIDR: NODE_POD_CIDR }));
       n.vpp = await Vpp.start();
       Object.assign(n.config, { vppApiSocket: n.vpp.apiSocket, vppApiDir: n.vpp.info.apiDir });
       n.api = await n.vpp.connect({ reconnect: { initialDelayMs: 50, maxDelayMs: 500 } });

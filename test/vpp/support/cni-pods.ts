@@ -9,7 +9,7 @@ import { listAddresses } from '../../../src/cni/linux/ip.js';
 import type { CniNode } from './cni-node.js';
 import { MemifHost } from './memif-host.js';
 
-/** The node's slice of 10.1.0.0/16 and of l3net's 10.99.0.0/16 (CniNode's nodeId 9). */
+/** The node's slice of 10.1.0.0/16 and of l3net's 10.99.0.0/16 (CniNode's Node has spec.podCIDR 10.1.9.0/24: slice 9). */
 export const GATEWAY = '10.1.9.1';
 export const L3_GATEWAY = '10.99.9.1';
 const L2_ADDR = { a: '192.168.222.1', b: '192.168.222.2' };
