@@ -167,6 +167,69 @@ test('a DEL that fails partway is finished by reconcile, never re-wired as a rea
   assert.equal(rec.rewired, []);
   assert.not.ok(w.vswitch.calls.slice(calls).some((c) => c.startsWith('create')), 'nothing re-created');
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0, neighbors: 0 });
+});
+
+test('chained after another CNI: eth0 left alone, custom interfaces added, prevResult extended (indexes shifted); CHECK and DEL only ours', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  // What a primary (bridge + host-local) left: its eth0 in the pod with its address and default route.
+  w.linux.ns.get('ns1')!.set('eth0', { name: 'eth0', up: true, addrs: ['10.222.0.5/24'], routes: [{ dst: 'default', via: '10.222.0.1', dev: 'eth0' } as never], mac: '0a:58:0a:de:00:05' });
+  const prevResult = {
+    cniVersion: '1.0.0',
+    interfaces: [{ name: 'cni0', mac: '0a:58:0a:de:00:01' }, { name: 'veth1234', mac: '0a:58:0a:de:00:02' }, { name: 'eth0', mac: '0a:58:0a:de:00:05', sandbox: 'ns1' }],
+    ips: [{ address: '10.222.0.5/24', gateway: '10.222.0.1', interface: 2 }],
+    routes: [{ dst: '0.0.0.0/0', gw: '10.222.0.1' }],
+    dns: { nameservers: ['10.96.0.10'] },
+  };
+  const conf = { cniVersion: '1.0.0', name: 'k8s-pod-network', type: 'tsvpp-cni', prevResult };
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth/l3net, tap2/tap' });
+  const r = (await w.p.handle(req('ADD', 'c1', 'p', 'ns1', { config: conf })))!;
+  assert.equal(w.linux.ns.get('ns1')!.get('eth0')!.addrs, ['10.222.0.5/24'], 'eth0 untouched');
+  assert.equal(w.vswitch.calls.filter((c) => c === 'createTap' || c === 'createAfPacket'), ['createTap', 'createAfPacket', 'createTap'], 'nothing for eth0');
+  assert.equal(r.interfaces!.map((i) => i.name).slice(0, 5), ['cni0', 'veth1234', 'eth0', 'tap1', 'veth1']);
+  assert.ok(r.interfaces![5]!.name.startsWith('tsv'), 'veth1\'s host end');
+  assert.equal(r.ips, [
+    { address: '10.222.0.5/24', gateway: '10.222.0.1', interface: 2 },
+    { address: '10.1.1.2/32', gateway: '10.1.1.1', interface: 3 },
+    { address: '10.99.1.2/32', gateway: '10.99.1.1', interface: 4 },
+    { address: '10.1.1.3/32', gateway: '10.1.1.1', interface: 6 },
+  ]);
+  assert.is(r.interfaces![6]!.name, 'tap2');
+  // tsvpp's pod network through the first default-network interface; the default route stays the primary's.
+  assert.equal(r.routes, [{ dst: '0.0.0.0/0', gw: '10.222.0.1' }, { dst: '10.1.0.0/16', gw: '10.1.1.1' }, { dst: '10.99.0.0/16', gw: '10.99.1.1' }]);
+  assert.equal(r.dns, prevResult.dns);
+  const tap1 = w.linux.ns.get('ns1')!.get('tap1')!;
+  assert.ok(tap1.routes.some((x) => x.dst === '10.1.0.0/16' && x.via === '10.1.1.1'), JSON.stringify(tap1.routes));
+  assert.not.ok(tap1.routes.some((x) => x.dst === 'default'));
+  assert.equal(w.linux.ns.get('ns1')!.get('tap2')!.routes, [], 'a second default-network interface: address only');
+  assert.ok((await w.store.loadPod('c1'))!.chained);
+  // CHECK with the final result as prevResult (what the runtime passes): ours checked, eth0 is the primary's.
+  await w.p.handle(req('CHECK', 'c1', 'p', 'ns1', { config: { ...conf, prevResult: r } }));
+  w.linux.ns.get('ns1')!.delete('eth0');
+  await w.p.handle(req('CHECK', 'c1', 'p', 'ns1', { config: { ...conf, prevResult: r } }));
+  w.linux.ns.get('ns1')!.delete('tap2');
+  const e = await cniErr(w.p.handle(req('CHECK', 'c1', 'p', 'ns1', { config: { ...conf, prevResult: r } })));
+  assert.match(e.details!, /interface tap2 is missing in ns1/);
+  await w.p.handle(req('DEL', 'c1', 'p', 'ns1', { config: { ...conf, prevResult: r } }));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.is(w.ipam.leases.size, 0);
+  assert.equal(await w.store.listPods(), []);
+});
+
+test('chained: a custom interface may not take a name the primary used; service-endpoint-if is refused (Services are the primary CNI\'s)', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: 'ns1' }, { name: 'net1', sandbox: 'ns1' }], ips: [] };
+  const conf = { cniVersion: '1.0.0', name: 'n', type: 'tsvpp-cni', prevResult };
+  w.pods.put('p', { 'contivpp.io/custom-if': 'net1/tap' });
+  const a = await cniErr(w.p.handle(req('ADD', 'c1', 'p', 'ns1', { config: conf })));
+  assert.is(a.code, 100);
+  assert.match(a.details!, /net1/);
+  w.pods.put('q', { 'contivpp.io/custom-if': 'tap1/tap', 'contivpp.io/service-endpoint-if': 'tap1' });
+  const b = await cniErr(w.p.handle(req('ADD', 'c2', 'q', 'ns1', { config: conf })));
+  assert.is(b.code, 100);
+  assert.match(b.details!, /contivpp\.io\/service-endpoint-if: not available in chained mode: Services are the primary CNI's/);
+  assert.equal(w.vswitch.calls.filter((c) => c.startsWith('create')), [], 'nothing created');
   assert.equal(await w.store.listPods(), []);
 });
 

@@ -7,7 +7,7 @@
 // What differs between tap, veth and memif lives in their modules (kinds/); the node's side of
 // each network in networks.ts.
 import {
-  AnnotationError, DEFAULT_NETWORK, STUB_NETWORK, CUSTOM_IF_ANNOTATION, MICROSERVICE_LABEL_ANNOTATION, memifResourceCount, parsePodAnnotations,
+  AnnotationError, DEFAULT_NETWORK, STUB_NETWORK, CUSTOM_IF_ANNOTATION, MICROSERVICE_LABEL_ANNOTATION, SERVICE_ENDPOINT_IF_ANNOTATION, memifResourceCount, parsePodAnnotations,
   referencedNetworks, type CustomInterface, type CustomIfType,
 } from '../annotations.js';
 import { CniError, ErrorCode, type CniInterface, type CniIpConfig, type CniResult, type CniRoute } from '../spec.js';
@@ -126,13 +126,18 @@ export class Pipeline implements KindContext {
       }
       if (cn) customNets.set(n, cn);
     }
+    // Chained (a plugin before us in the conflist made the pod's eth0): prevResult is what it made.
+    const prev = req.config.prevResult;
     let parsed;
     try {
       parsed = parsePodAnnotations(annotations, memifResourceCount(meta.containerLimits), {
         knownNetworks: new Set(customNets.keys()),
         maxCustomInterfaces: this.d.config.maxCustomInterfaces,
-        reservedNames: [req.ifName],
+        reservedNames: [req.ifName, ...(prev?.interfaces ?? []).filter((i) => i.sandbox === netns).map((i) => i.name)],
       });
+      if (prev && parsed.serviceEndpointIf) {
+        throw new AnnotationError(SERVICE_ENDPOINT_IF_ANNOTATION, 'not available in chained mode: Services are the primary CNI\'s (the pod\'s eth0 address is not in VPP)');
+      }
     } catch (e) {
       if (e instanceof AnnotationError) throw new CniError(ErrorCode.InvalidPodAnnotation, 'invalid pod annotation', e.message);
       throw e;
@@ -142,7 +147,7 @@ export class Pipeline implements KindContext {
     // use begins before anything is created (it may look up a device allocation).
     const eth0 = ETH0_TYPE[this.d.config.eth0Kind];
     if (!eth0) throw new Error(`eth0Kind ${this.d.config.eth0Kind} must be resolved when the agent starts (resolveEth0Kind)`);
-    const ifs: CustomInterface[] = [{ name: req.ifName, type: eth0, network: DEFAULT_NETWORK }, ...parsed.customIfs];
+    const ifs: CustomInterface[] = prev ? parsed.customIfs : [{ name: req.ifName, type: eth0, network: DEFAULT_NETWORK }, ...parsed.customIfs];
     const adds = new Map<CustomIfType, KindAdd>();
     for (const ci of ifs) {
       if (!adds.has(ci.type)) adds.set(ci.type, await kindOf(ci.type).begin(this, pod, ifs.filter((x) => x.type === ci.type)));
@@ -158,12 +163,13 @@ export class Pipeline implements KindContext {
       resources: [],
       interfaces: [],
       ...(parsed.microserviceLabel ? { microserviceLabel: parsed.microserviceLabel } : {}),
+      ...(prev ? { chained: true } : {}),
       createdAt: new Date().toISOString(),
     };
     await this.d.store.savePod(rec);
     try {
       if (rec.microserviceLabel && pod) await this.claimLabel(rec, pod.namespace);
-      for (const [i, ci] of ifs.entries()) await this.addInterface(rec, ci, i === 0, customNets, adds.get(ci.type)!);
+      for (const [i, ci] of ifs.entries()) await this.addInterface(rec, ci, i === 0 && !prev, customNets, adds.get(ci.type)!);
       if (parsed.serviceEndpointIf) {
         const sep = rec.interfaces.find((i) => i.name === parsed.serviceEndpointIf)!;
         const podIp = addrOf(rec.interfaces[0]!.address!);
@@ -174,7 +180,7 @@ export class Pipeline implements KindContext {
         rec.serviceEndpoint = { interface: sep.name, ip: nat.localIp, podIp };
       }
       for (const a of adds.values()) await a.finish?.(rec);
-      rec.result = this.resultOf(rec, req.config.cniVersion);
+      rec.result = prev ? extendResult(prev, this.resultOf(rec, req.config.cniVersion)) : this.resultOf(rec, req.config.cniVersion);
       rec.phase = 'ready';
       await this.d.store.savePod(rec);
       this.log(`ADD ${req.containerId} ${pod ? `${pod.namespace}/${pod.name}` : ''} (${describeSources(meta.sources)}): ${rec.interfaces.map((i) => `${i.name}/${i.type}/${i.network}${i.address ? ` ${i.address}` : ''}`).join(', ')}`);
@@ -304,12 +310,15 @@ export class Pipeline implements KindContext {
       await linux.addRoute(netns, { dst: gw, dev: st.name, scope: 'link' });
       await linux.addRoute(netns, { dst: 'default', via: gw, dev: st.name });
       st.podRoutes.push({ dst: '0.0.0.0/0', gw });
-    } else if (net!.kind === 'L3') {
+    } else if (net!.kind === 'L3' || (rec.chained && rec.interfaces.find((i) => i.network === DEFAULT_NETWORK) === st)) {
+      // An L3 network's subnet; chained, tsvpp's pod network through its first default-network
+      // interface (eth0 and the default route are the primary CNI's).
+      const dst = net!.kind === 'L3' ? net!.subnetCIDR! : this.d.config.podSubnet;
       await linux.addRoute(netns, { dst: gw, dev: st.name, scope: 'link' });
-      await linux.addRoute(netns, { dst: net!.subnetCIDR!, via: gw, dev: st.name });
-      st.podRoutes.push({ dst: net!.subnetCIDR!, gw });
+      await linux.addRoute(netns, { dst, via: gw, dev: st.name });
+      st.podRoutes.push({ dst, gw });
     }
-    // default network custom interface: address only, no extra default route.
+    // Another default network custom interface: address only, no extra route.
     await this.d.store.savePod(rec);
   }
 
@@ -475,9 +484,12 @@ export class Pipeline implements KindContext {
         if (!routes.some((x) => x.dst === dst && x.dev === st.name && (!pr.gw || x.gateway === pr.gw))) out.push(`route ${pr.dst}${pr.gw ? ` via ${pr.gw}` : ''} is missing on ${st.name}`);
       }
     }
-    // prevResult: interfaces the runtime believes are in the sandbox.
+    // prevResult: interfaces the runtime believes are in the sandbox (chained: only ours, the
+    // primary CNI checks its own).
     const prev = req?.config.prevResult;
+    const ours = new Set(rec.interfaces.map((i) => i.name));
     for (const i of prev?.interfaces ?? []) {
+      if (rec.chained && !ours.has(i.name)) continue;
       if (i.sandbox && i.sandbox === netns && !links.has(i.name)) {
         if (!out.some((m) => m.startsWith(`interface ${i.name} `))) out.push(`interface ${i.name} from prevResult is missing in ${netns}`);
       }
@@ -570,6 +582,21 @@ export class Pipeline implements KindContext {
     this.log(`re-wired ${rec.containerId}: ${lost.map((r) => `${r.ifName} (${r.kind}) -> sw_if_index ${r.swIfIndex}`).join(', ')}`);
     return true;
   }
+}
+
+/**
+ * Chained mode: the previous plugin's result with ours appended. Our ips name our interfaces by
+ * their index in the combined list; the primary's interfaces, ips, routes and DNS stay as they were.
+ */
+export function extendResult(prev: CniResult, ours: CniResult): CniResult {
+  const offset = prev.interfaces?.length ?? 0;
+  return {
+    ...prev,
+    cniVersion: ours.cniVersion,
+    interfaces: [...(prev.interfaces ?? []), ...(ours.interfaces ?? [])],
+    ips: [...(prev.ips ?? []), ...(ours.ips ?? []).map((ip) => (ip.interface === undefined ? ip : { ...ip, interface: ip.interface + offset }))],
+    routes: [...(prev.routes ?? []), ...(ours.routes ?? [])],
+  };
 }
 
 /** The tag recorded for the VPP interface at swIfIndex. */

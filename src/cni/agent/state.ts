@@ -51,6 +51,8 @@ export interface PodRecord {
   interfaces: PodInterfaceState[];
   serviceEndpoint?: { interface: string; ip: string; podIp: string };
   microserviceLabel?: string;
+  /** Chained after another CNI (it made eth0; the result extends its prevResult). */
+  chained?: boolean;
   result?: CniResult;
   createdAt: string;
 }
