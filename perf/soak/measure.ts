@@ -26,11 +26,26 @@ export function memfdMappings(): number {
 v8.setFlagsFromString('--expose-gc');
 const gc = (globalThis as { gc?: () => void }).gc ?? (runInNewContext('gc') as (() => void) | undefined);
 
+/**
+ * Open fds without the ones held for a moment: the fewest of a few counts 10 ms apart. Timers in
+ * the sampled process (the agent polls its manifests dir) open and close files at any time; a
+ * leaked fd stays in every count.
+ */
+async function steadyFdCount(): Promise<number> {
+  let n = openFdCount();
+  for (let i = 0; i < 4; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    n = Math.min(n, openFdCount());
+  }
+  return n;
+}
+
 /** Samples fds, memfd mappings and RSS after a full GC. */
 export async function sample(): Promise<Sample> {
   if (gc) { gc(); await new Promise((r) => setImmediate(r)); gc(); }
+  const fds = await steadyFdCount();
   const m = process.memoryUsage();
-  return { fds: openFdCount(), rss: m.rss, heapUsed: m.heapUsed, memfdMaps: memfdMappings() };
+  return { fds, rss: m.rss, heapUsed: m.heapUsed, memfdMaps: memfdMappings() };
 }
 
 export const MiB = 1024 * 1024;
