@@ -50,6 +50,8 @@ export interface CriLatencyReport {
   eth0: string;
   rows: CriLatencyRow[];
   leftovers: Record<string, string[]>;
+  /** The temp dirs this run made (its own and containerd's): gone when it returns. */
+  tempDirs: string[];
 }
 
 /** null when this process can run containerd pods, else why not. */
@@ -168,6 +170,7 @@ export async function runCriLatency(o: { pods: number; onRound?: (round: number,
   const rig = new CriRig();
   const samples = CRI_VARIANTS.map(() => ({ run: [] as number[], stop: [] as number[], remove: [] as number[], errors: [] as string[] }));
   let left: Record<string, string[]> = {};
+  let tempDirs: string[] = [];
   let runtime = '', eth0 = '';
   try {
     await rig.start();
@@ -199,12 +202,13 @@ export async function runCriLatency(o: { pods: number; onRound?: (round: number,
     }
     left = await rig.leftovers();
   } finally {
+    tempDirs = [rig.dir, ...(rig.ctrd ? [rig.ctrd.dir] : [])];
     const more = await rig.close();
     left = { ...left, ...more };
   }
   return {
     pods: o.pods, runtime, eth0,
-    leftovers: left,
+    leftovers: left, tempDirs,
     rows: CRI_VARIANTS.map((v, i) => ({
       label: v.label, run: latencyMs(samples[i]!.run), stop: latencyMs(samples[i]!.stop), remove: latencyMs(samples[i]!.remove),
       errors: [...new Set(samples[i]!.errors)],

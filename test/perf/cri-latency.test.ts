@@ -11,7 +11,7 @@ const row = (i: number, run: number[], stop: number[], errors: string[] = []) =>
   label: CRI_VARIANTS[i]!.label, run: latencyMs(run), stop: latencyMs(stop), remove: latencyMs([10]), errors,
 });
 const cri = (tsvppRun: number): CriLatencyReport => ({
-  pods: 2, runtime: 'containerd 1.6.20~ds1', eth0: 'veth-afpacket', leftovers: {},
+  pods: 2, runtime: 'containerd 1.6.20~ds1', eth0: 'veth-afpacket', leftovers: {}, tempDirs: [],
   rows: [row(0, [200, 220], [100, 100]), row(1, [tsvppRun, tsvppRun], [150, 170]), row(2, [500, 700], [300, 300], ['StopPodSandbox: boom'])],
 });
 const report = (c?: CriLatencyReport): PerfReport => ({
