@@ -55,7 +55,8 @@ test('testpmd macswap server receives from a testpmd txonly client, and both sto
       assert.not.ok(tp.proc.running, `${tp.proc.name} is not running`);
       assert.not.ok(existsSync(join(RUNTIME_DIR, tp.prefix)), `runtime dir ${tp.prefix} removed`);
     }
-    assert.not.ok(existsSync(socket), 'server removed its socket file on exit');
+    // A crashed server cannot remove its socket file; the temp dir goes in finally.
+    if (!diedOnDisconnect) assert.not.ok(existsSync(socket), 'server removed its socket file on exit');
   } finally {
     await Promise.all(started.map((t) => t.stop(5_000)));
     await stopAll();
