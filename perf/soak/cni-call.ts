@@ -12,7 +12,7 @@ export interface CniResult { code: number; out: any; stderr: string }
 export interface CniCall {
   command: 'ADD' | 'DEL' | 'CHECK';
   containerId: string;
-  /** Name of a netns under /var/run/netns. */
+  /** Name of a netns under /var/run/netns, or a netns path, or '' (a runtime's DEL after the netns is gone). */
   netns: string;
   pod: string;
   agentSocket: string;
@@ -23,7 +23,7 @@ export function runCni(c: CniCall): Promise<CniResult> {
   return new Promise((res) => {
     const child = spawn(process.execPath, [CNI_MAIN], {
       env: {
-        PATH: process.env.PATH ?? '', CNI_COMMAND: c.command, CNI_CONTAINERID: c.containerId, CNI_NETNS: `/var/run/netns/${c.netns}`, CNI_IFNAME: 'eth0',
+        PATH: process.env.PATH ?? '', CNI_COMMAND: c.command, CNI_CONTAINERID: c.containerId, CNI_NETNS: c.netns === '' || c.netns.startsWith('/') ? c.netns : `/var/run/netns/${c.netns}`, CNI_IFNAME: 'eth0',
         CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${c.pod};K8S_POD_INFRA_CONTAINER_ID=${c.containerId}`, CNI_PATH: '/usr/lib/cni',
       },
     });

@@ -3,7 +3,7 @@
 // are the production wiring), kubelet's side as a stand-in, the real tsvpp-cni executable, real
 // netns, veths and host-local IPAM. close() removes everything it created, also after a failure.
 import { execFile } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -36,6 +36,8 @@ export class CniNode {
   api!: VppClient;
   readonly agentLog: string[] = [];
   private readonly netnsCreated = new Set<string>();
+  /** netns name -> the long path it is also mounted at (newLongNetns). */
+  private readonly pinned = new Map<string, string>();
   readonly containerIds = new Set<string>();
 
   private constructor(readonly manifests: string) {
@@ -90,8 +92,33 @@ export class CniNode {
   }
 
   async dropNetns(name: string): Promise<void> {
+    await this.unpin(name);
     await deleteNetns(name);
     this.netnsCreated.delete(name);
+  }
+
+  /**
+   * A pod netns pinned where containerd pins it with netns_mounts_under_state_dir: a file under its
+   * state dir, longer than tap_create_v2's 64-byte host_namespace. `name` is the same netns under
+   * /var/run/netns (for `ip netns exec`); dropNetns(name) unpins and removes it.
+   */
+  async newLongNetns(): Promise<{ name: string; path: string }> {
+    const name = await this.newNetns();
+    const dir = join(this.dir, 'containerd-state', 'io.containerd.grpc.v1.cri', 'netns');
+    mkdirSync(dir, { recursive: true });
+    const path = join(dir, `cni-${randomUUID()}`);
+    writeFileSync(path, '');
+    await run('mount', ['--bind', `/var/run/netns/${name}`, path]);
+    this.pinned.set(name, path);
+    return { name, path };
+  }
+
+  private async unpin(name: string): Promise<void> {
+    const path = this.pinned.get(name);
+    if (!path) return;
+    await run('umount', [path]);
+    rmSync(path, { force: true });
+    this.pinned.delete(name);
   }
 
   cni(command: 'ADD' | 'DEL' | 'CHECK', pod: string, containerId: string, netns: string, extraConf: Record<string, unknown> = {}): Promise<CniResult> {
@@ -208,7 +235,10 @@ export class CniNode {
     await this.kubelet?.stop(true).catch(() => undefined);
     await this.vpp?.stop().catch(() => undefined);
     for (const v of await this.ourVeths().catch(() => [])) await deleteLinkIfExists(v).catch(() => undefined);
-    for (const ns of [...this.netnsCreated]) await deleteNetns(ns).catch(() => undefined);
+    for (const ns of [...this.netnsCreated]) {
+      await this.unpin(ns).catch(() => undefined);
+      await deleteNetns(ns).catch(() => undefined);
+    }
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
