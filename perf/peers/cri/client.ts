@@ -1,5 +1,5 @@
 // A CRI v1 RuntimeService client for the perf CRI section and the tests (pod sandboxes only), over the
-// runtime's gRPC unix socket, with the subset proto in runtime-v1.proto (see ATTRIBUTION.md).
+// runtime's gRPC unix socket, with the CRI's own api.proto (see ATTRIBUTION.md).
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -9,7 +9,7 @@ import { LOADER_OPTIONS, unary, type ServiceCtor } from '../../../src/cni/protos
 
 const here = dirname(fileURLToPath(import.meta.url));
 // tsc does not copy .proto files: dist/perf/peers/cri → perf/peers/cri (package.json ships it).
-const PROTO = [join(here, 'runtime-v1.proto'), resolve(here, '../../../../perf/peers/cri/runtime-v1.proto')].find((p) => existsSync(p));
+const PROTO = [join(here, 'api.proto'), resolve(here, '../../../../perf/peers/cri/api.proto')].find((p) => existsSync(p));
 
 export interface PodSandboxMetadata { name: string; uid: string; namespace: string; attempt?: number }
 export interface PodSandboxConfig {
@@ -35,7 +35,7 @@ export interface PodSandbox { id: string; metadata: PodSandboxMetadata; state: P
 
 let ctor: ServiceCtor | undefined;
 function runtimeService(): ServiceCtor {
-  if (!PROTO) throw new Error(`runtime-v1.proto not found next to ${here} or in perf/peers/cri`);
+  if (!PROTO) throw new Error(`the CRI api.proto not found next to ${here} or in perf/peers/cri`);
   ctor ??= ((grpc.loadPackageDefinition(protoLoader.loadSync(PROTO, LOADER_OPTIONS))['runtime'] as Record<string, unknown>)['v1'] as Record<string, ServiceCtor>)['RuntimeService']!;
   return ctor;
 }
