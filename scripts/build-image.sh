@@ -3,13 +3,16 @@
 # tar, which `ctr images import` and `podman load` take. No base image and no registry: the root
 # filesystem is made from Debian packages (apt-get download + dpkg-deb, cached) and npm.
 #
-#   bash scripts/build-image.sh [--out FILE] [--name REF] [--node PATH]
+#   bash scripts/build-image.sh [--out FILE] [--name REF] [--node-version V | --node PATH]
 #
-#   --out   the image tar (default: tsvpp-image.tar in the repository)
-#   --name  the image reference (default: docker.io/library/tsvpp:latest, what `image: tsvpp:latest` means)
-#   --node  the Node.js binary to ship (default: the `node` on PATH). Debian 12's nodejs is 18 and
-#           tsvpp needs Node >= 20, so the image carries this binary; its shared libraries (libc6,
-#           libstdc++6, libgcc-s1) come from Debian packages and are checked to suffice.
+#   --out           the image tar (default: tsvpp-image.tar in the repository)
+#   --name          the image reference (default: docker.io/library/tsvpp:latest, what `image: tsvpp:latest` means)
+#   --node-version  the Node.js release to ship (default: the version of the `node` on PATH, the one
+#                   the project was built and tested with), from npm's node-linux-<arch> package
+#                   (Node's official build; Debian 12's nodejs is 18 and tsvpp needs Node >= 20)
+#   --node          ship this Node.js binary instead
+#   Node's shared libraries (libc6, libstdc++6, libgcc-s1) come from Debian packages and are
+#   checked to suffice.
 #
 # What the image holds:
 #   /usr/local/bin/node; /opt/tsvpp: the npm package (npm pack: dist/, the shipped .api.json files and
@@ -22,20 +25,42 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 out=$repo/tsvpp-image.tar
 name=docker.io/library/tsvpp:latest
-node=$(command -v node || true)
+node=
+node_version=
 while (($#)); do
   case "$1" in
     --out) out=$2; shift 2 ;;
     --name) name=$2; shift 2 ;;
     --node) node=$2; shift 2 ;;
-    -h|--help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --node-version) node_version=${2#v}; shift 2 ;;
+    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
-[[ -x "$node" ]] || { echo "build-image: no node binary (--node PATH)" >&2; exit 2; }
-major=$("$node" -p 'process.versions.node.split(".")[0]')
-((major >= 20)) || { echo "build-image: $node is Node $major; tsvpp needs Node >= 20" >&2; exit 2; }
 for t in apt-get apt-cache dpkg-deb tar npm; do command -v "$t" >/dev/null || { echo "build-image: $t not found" >&2; exit 2; }; done
+cache=${XDG_CACHE_HOME:-$HOME/.cache}/tsvpp-image
+if [[ -z "$node" ]]; then
+  # Node's official Linux build as npm ships it (package node-linux-<arch>: bin/node), cached.
+  [[ -n "$node_version" ]] || node_version=$(node -p process.versions.node 2>/dev/null) \
+    || { echo "build-image: no node on PATH to take the version from (--node-version V)" >&2; exit 2; }
+  case $(uname -m) in
+    x86_64) narch=x64 ;; aarch64) narch=arm64 ;;
+    *) echo "build-image: no node-linux package for $(uname -m) (--node PATH)" >&2; exit 2 ;;
+  esac
+  mkdir -p "$cache/node"
+  tgz=$cache/node/node-linux-$narch-$node_version.tgz
+  if [[ ! -s "$tgz" ]]; then
+    echo "build-image: fetching node-linux-$narch@$node_version from npm into $cache/node"
+    part=$(mktemp -d "$cache/node/part-XXXXXX") # a download cut short never looks complete
+    (cd "$part" && npm pack "node-linux-$narch@$node_version" --pack-destination . --loglevel=error >/dev/null) \
+      || { rm -rf "$part"; echo "build-image: npm has no node-linux-$narch@$node_version (--node-version V or --node PATH)" >&2; exit 1; }
+    mv "$part/node-linux-$narch-$node_version.tgz" "$tgz" && rm -rf "$part"
+  fi
+  mkdir -p "$cache/node/$node_version"
+  [[ -x "$cache/node/$node_version/node" ]] || tar -xzf "$tgz" -C "$cache/node/$node_version" --strip-components=2 --no-same-owner package/bin/node
+  node=$cache/node/$node_version/node
+fi
+[[ -x "$node" ]] || { echo "build-image: $node is not an executable Node.js binary" >&2; exit 2; }
 
 # The packages the agent runs, and what they depend on (Depends/Pre-Depends, first alternative).
 # Left out: debconf (only maintainer scripts use it; none run in an image) and iptables
@@ -66,22 +91,22 @@ while ((${#wave[@]})); do
   wave=("${next[@]}")
 done
 
-cache=${XDG_CACHE_HOME:-$HOME/.cache}/tsvpp-image/debs
-mkdir -p "$cache"
+debs_dir=$cache/debs
+mkdir -p "$debs_dir"
 debs=()
 missing=()
 for p in "${pkgs[@]}"; do
   # apt-get download's file name: name_version_arch.deb, the epoch's ":" written as %3a.
   v=${version[$p]}
   f=${p}_${v//:/%3a}_${arch[$p]}.deb
-  debs+=("$cache/$f")
-  [[ -s "$cache/$f" ]] || missing+=("$p")
+  debs+=("$debs_dir/$f")
+  [[ -s "$debs_dir/$f" ]] || missing+=("$p")
 done
 if ((${#missing[@]})); then
-  echo "build-image: downloading ${#missing[@]} Debian package(s) into $cache"
+  echo "build-image: downloading ${#missing[@]} Debian package(s) into $debs_dir"
   sandbox=()
   [[ $(id -u) == 0 ]] && sandbox=(-o APT::Sandbox::User=root) # _apt cannot write to root's cache
-  (cd "$cache" && apt-get download -q "${sandbox[@]}" "${missing[@]}" >/dev/null)
+  (cd "$debs_dir" && apt-get download -q "${sandbox[@]}" "${missing[@]}" >/dev/null)
 fi
 for d in "${debs[@]}"; do [[ -s "$d" ]] || { echo "build-image: $d missing after apt-get download" >&2; exit 1; }; done
 
@@ -113,6 +138,8 @@ loader=$(cd "$rootfs" && ls usr/lib/"$multiarch"/ld-linux-*.so.* 2>/dev/null | h
 [[ -n "$loader" ]] || { echo "build-image: no dynamic loader in the image's libc6" >&2; exit 1; }
 v=$("$rootfs/$loader" --library-path "$rootfs/usr/lib/$multiarch" "$rootfs/usr/local/bin/node" -p process.version) \
   || { echo "build-image: $node does not run on the image's libraries" >&2; exit 1; }
+major=${v#v}; major=${major%%.*}
+((major >= 20)) || { echo "build-image: $node is Node $v; tsvpp needs Node >= 20" >&2; exit 2; }
 
 # The project as npm packs it (package.json "files"), from dist/ (built when a source is newer),
 # and its production dependencies from the lockfile.
