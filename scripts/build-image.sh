@@ -17,8 +17,9 @@
 # What the image holds:
 #   /usr/local/bin/node; /opt/tsvpp: the npm package (npm pack: dist/, the shipped .api.json files and
 #   .proto files, deploy/, docs/) with its production dependencies (npm ci --omit=dev);
-#   iproute2 (ip), busybox-static (/bin/sh, cp, nsenter, ...), containernetworking-plugins
-#   (host-local, in /usr/lib/cni), and the shared libraries they need.
+#   iproute2 (ip), busybox-static (/bin/sh, cp, nsenter, ...), host-local from
+#   containernetworking-plugins (in /usr/lib/cni), and the shared libraries they need; no type
+#   declarations, source maps or other systems' koffi builds (175 MiB rather than 280).
 # Needs: a Debian/Ubuntu host with apt (no root needed), GNU tar, npm, and the project's devDependencies
 # (it compiles dist/ when src/ is newer).
 set -euo pipefail
@@ -33,7 +34,7 @@ while (($#)); do
     --name) name=$2; shift 2 ;;
     --node) node=$2; shift 2 ;;
     --node-version) node_version=${2#v}; shift 2 ;;
-    -h|--help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,24p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "build-image: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -122,6 +123,8 @@ for deb in "${debs[@]}"; do
   dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$rootfs" --keep-directory-symlink --no-same-owner
 done
 rm -rf "$rootfs"/usr/share/{doc,man,info,locale,lintian,bug}
+# Of the reference plugins the agent runs host-local only (the IPAM); the rest is 40 MB.
+find "$rootfs/usr/lib/cni" -mindepth 1 -maxdepth 1 ! -name host-local -exec rm -rf {} +
 # busybox's applets, where no package put a program of that name (ip stays iproute2's).
 while read -r applet; do
   a=${applet##*/}
@@ -136,7 +139,7 @@ install -m 0755 "$node" "$rootfs/usr/local/bin/node"
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || echo x86_64-linux-gnu)
 loader=$(cd "$rootfs" && ls usr/lib/"$multiarch"/ld-linux-*.so.* 2>/dev/null | head -n1)
 [[ -n "$loader" ]] || { echo "build-image: no dynamic loader in the image's libc6" >&2; exit 1; }
-v=$("$rootfs/$loader" --library-path "$rootfs/usr/lib/$multiarch" "$rootfs/usr/local/bin/node" -p process.version) \
+read -r v node_arch < <("$rootfs/$loader" --library-path "$rootfs/usr/lib/$multiarch" "$rootfs/usr/local/bin/node" -p '`${process.version} ${process.arch}`') \
   || { echo "build-image: $node does not run on the image's libraries" >&2; exit 1; }
 major=${v#v}; major=${major%%.*}
 ((major >= 20)) || { echo "build-image: $node is Node $v; tsvpp needs Node >= 20" >&2; exit 2; }
@@ -154,6 +157,11 @@ find "$app/dist" -name '*.map' -delete
 cp "$repo/package-lock.json" "$app/"
 (cd "$app" && npm ci --omit=dev --ignore-scripts --no-audit --no-fund --prefer-offline --loglevel=error >/dev/null)
 rm -f "$app/package-lock.json"
+# Nothing the agent loads: type declarations and source maps of the dependencies, and koffi's
+# native builds for other systems (it loads build/koffi/linux_<arch>; glibc here, so no musl).
+find "$app/node_modules" \( -name '*.d.ts' -o -name '*.d.mts' -o -name '*.d.cts' -o -name '*.map' \) -type f -delete
+[[ -d "$app/node_modules/koffi/build/koffi/linux_$node_arch" ]] || { echo "build-image: koffi has no build for linux_$node_arch" >&2; exit 1; }
+find "$app/node_modules/koffi/build/koffi" -mindepth 1 -maxdepth 1 ! -name "linux_$node_arch" -exec rm -rf {} +
 
 node "$repo/dist/perf/peers/oci-image.js" --rootfs "$rootfs" --name "$name" --out "$out" \
   --entrypoint '["/usr/local/bin/node","/opt/tsvpp/dist/src/cli/main.js"]' --cmd '["agent"]' \
