@@ -4,8 +4,14 @@
 import { ifNameProblem } from './ifname.js';
 
 export const CNI_VERSION = '1.0.0';
-/** 0.4.0 differs from 1.0.0 only in `ips[].version`, which we add when asked for 0.4.0. */
-export const SUPPORTED_VERSIONS = ['0.4.0', '1.0.0'] as const;
+/**
+ * 0.3.x and 0.4.0 results differ from 1.0.0 only in `ips[].version`, which we add when asked for
+ * them; 0.3.x has no CHECK. 0.3.x matters in chained mode: Calico, Cilium and flannel write 0.3.1
+ * conflists, and every plugin in a conflist is called with its version.
+ */
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
+/** Versions whose results carry `ips[].version`. */
+const IP_VERSION_FIELD: ReadonlySet<string> = new Set(['0.3.0', '0.3.1', '0.4.0']);
 
 export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
 export const CNI_COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'VERSION'];
@@ -71,7 +77,7 @@ export interface CniIpConfig {
   address: string; // CIDR
   gateway?: string;
   interface?: number; // index into interfaces
-  version?: '4' | '6'; // 0.4.0 only
+  version?: '4' | '6'; // 0.3.x and 0.4.0 only
 }
 
 export interface CniRoute {
@@ -181,6 +187,9 @@ export function parseNetConf(stdin: string, command: CniCommand): NetConf {
   if (c.prevResult !== undefined && (typeof c.prevResult !== 'object' || c.prevResult === null || Array.isArray(c.prevResult))) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', 'prevResult is not an object');
   }
+  if (command === 'CHECK' && c.cniVersion.startsWith('0.3.')) {
+    throw new CniError(ErrorCode.IncompatibleVersion, 'incompatible CNI version', `cniVersion ${c.cniVersion} has no CHECK (it came with 0.4.0)`);
+  }
   if (command === 'CHECK' && c.prevResult === undefined) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', 'CHECK requires prevResult');
   }
@@ -213,7 +222,7 @@ export function parseRequest(env: NodeJS.ProcessEnv, stdin: string): CniRequest 
 /** Puts a 1.0.0-shaped result into the version the runtime asked for. */
 export function resultForVersion(r: CniResult, cniVersion: string): CniResult {
   const out: CniResult = { ...r, cniVersion };
-  if (cniVersion === '0.4.0' && r.ips) {
+  if (IP_VERSION_FIELD.has(cniVersion) && r.ips) {
     out.ips = r.ips.map((ip) => ({ ...ip, version: ip.address.includes(':') ? '6' : '4' }));
   }
   return out;

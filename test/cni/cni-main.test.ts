@@ -62,7 +62,7 @@ test('CNI_ARGS parsing', () => {
 test('VERSION is answered locally with the supported versions', async () => {
   const r = await run({ CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: '1.0.0' }));
   assert.is(r.code, 0);
-  assert.equal(JSON.parse(r.stdout), { cniVersion: '1.0.0', supportedVersions: ['0.4.0', '1.0.0'] });
+  assert.equal(JSON.parse(r.stdout), { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
   assert.is(seen.length, 0);
 });
 
@@ -88,13 +88,25 @@ test('ADD forwards env, CNI_ARGS and config to the agent and prints its result',
   assert.is(seen[0]!.config.name, 'tsvpp');
 });
 
-test('ADD with cniVersion 0.4.0 gets ips[].version', async () => {
+test('ADD with cniVersion 0.4.0, 0.3.1 or 0.3.0 gets ips[].version', async () => {
   answer = () => ({ ok: true, result: { cniVersion: '1.0.0', interfaces: [{ name: 'eth0' }], ips: [{ address: '10.1.1.5/32', interface: 0 }] } });
-  const r = await run(env('ADD'), conf({ cniVersion: '0.4.0' }));
-  assert.is(r.code, 0, r.stderr);
-  const out = JSON.parse(r.stdout);
-  assert.is(out.cniVersion, '0.4.0');
-  assert.is(out.ips[0].version, '4');
+  for (const v of ['0.4.0', '0.3.1', '0.3.0']) {
+    const r = await run(env('ADD'), conf({ cniVersion: v }));
+    assert.is(r.code, 0, r.stderr);
+    const out = JSON.parse(r.stdout);
+    assert.is(out.cniVersion, v);
+    assert.is(out.ips[0].version, '4');
+  }
+});
+
+test('CHECK with a 0.3.x config is refused (code 1): CHECK came with 0.4.0; 0.2.0 is not spoken at all', async () => {
+  seen = [];
+  const r = await run(env('CHECK'), conf({ cniVersion: '0.3.1', prevResult: { cniVersion: '0.3.1' } }));
+  assert.is(r.code, 1);
+  assert.equal(JSON.parse(r.stdout), { cniVersion: '0.3.1', code: 1, msg: 'incompatible CNI version', details: 'cniVersion 0.3.1 has no CHECK (it came with 0.4.0)' });
+  const old = await run(env('ADD'), conf({ cniVersion: '0.2.0' }));
+  assert.is(JSON.parse(old.stdout).code, 1);
+  assert.equal(seen, [], 'the agent was not asked');
 });
 
 test('agent errors are printed as CNI error results with non-zero exit', async () => {
