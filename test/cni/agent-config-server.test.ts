@@ -46,6 +46,8 @@ test('config errors name the field and value', async () => {
   assert.match(await cfgErr(['--node-ip', '10.0.0.300']), /config nodeIp="10.0.0.300": "10.0.0.300" is not an IPv4 address/);
   assert.match(await cfgErr(['--lease-namespace', 'Kube System']), /config leaseNamespace="Kube System": must be a Kubernetes namespace name/);
   assert.match(await cfgErr(['--eth0-kind', 'vhost']), /config eth0Kind="vhost": must be "auto", "tap" or "veth-afpacket"/);
+  assert.match(await cfgErr(['--chained-cni-conf-dir', 'net.d']), /config chainedCniConfDir="net.d": must be an absolute directory/);
+  assert.is((await loadConfig(['--chained-cni-conf-dir', '/etc/cni/net.d'])).config.chainedCniConfDir, '/etc/cni/net.d');
   assert.match(await cfgErr(['--frob']), /unknown flag --frob/);
   assert.match(await cfgErr(['--pod-manifests', '/a', '--kubeconfig', '/b']), /either podManifests or kubeconfig/);
   const f = join(dir, 'bad.yaml');

@@ -1,12 +1,14 @@
 // The shipped manifests parse, agree with each other, and configure what the code expects.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync, readdirSync, mkdtempSync, writeFileSync, rmSync, copyFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, readdirSync, mkdirSync, mkdtempSync, writeFileSync, rmSync, copyFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { loadConfig } from '../../src/cni/agent/config.js';
+import { CHAINED_CONFLIST, chainConflist, tsvppPluginConf } from '../../src/cni/agent/chained-conflist.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { parsePodAnnotations, memifResourceCount, referencedNetworks } from '../../src/cni/annotations.js';
 import { parseNetConf } from '../../src/cni/spec.js';
@@ -79,6 +81,45 @@ test('agent config in the ConfigMap validates', async () => {
     const plugin = JSON.parse(cm.data['10-tsvpp.conflist']).plugins[0];
     assert.is(config.cniSocket, plugin.agentSocket);
     assert.is(config.stateDir, plugin.agentStateDir, 'tsvpp-cni records DELs where the agent looks');
+    assert.equal(plugin, tsvppPluginConf(config), 'chained mode appends the same tsvpp-cni entry');
+    assert.is(config.chainedCniConfDir, undefined, 'tsvpp is the primary CNI by default');
+  } finally { rmSync(d, { recursive: true, force: true }); }
+});
+
+test('chained mode: the ConfigMap\'s switch validates; the init container installs 10-tsvpp.conflist only without it; the example is what the agent writes beside a bridge', async () => {
+  const cm = docs('daemonset.yaml').find((d) => d.kind === 'ConfigMap');
+  const chainedYaml = cm.data['agent.yaml'].replace(/^# (chainedCniConfDir: .*)$/m, '$1');
+  assert.is.not(chainedYaml, cm.data['agent.yaml'], 'agent.yaml has the switch, commented out');
+  const d = mkdtempSync(join(tmpdir(), 'tsvpp-deploy-'));
+  try {
+    writeFileSync(join(d, 'chained.yaml'), chainedYaml);
+    const { config } = await loadConfig(['--config', join(d, 'chained.yaml'), '--node-name', 'worker-1']);
+    assert.is(config.chainedCniConfDir, '/etc/cni/net.d');
+    const agent = docs('daemonset.yaml').find((x) => x.kind === 'DaemonSet').spec.template.spec.containers.find((c: any) => c.name === 'agent');
+    assert.ok(agent.volumeMounts.some((m: any) => m.mountPath === config.chainedCniConfDir && !m.readOnly), 'the agent can write the CNI config dir');
+    // The init container's conflist step, run by sh on temp dirs in both modes.
+    const ds = docs('daemonset.yaml').find((x) => x.kind === 'DaemonSet');
+    const script: string = ds.spec.template.spec.initContainers.find((c: any) => c.name === 'install-cni').command.at(-1);
+    const step = /^ *if grep -q '\^chainedCniConfDir:'[\s\S]*?^ *fi$/m.exec(script)?.[0];
+    assert.ok(step, 'the init script switches on chainedCniConfDir');
+    for (const [yaml, want] of [[cm.data['agent.yaml'], ['10-tsvpp.conflist', '50-other.conflist']], [chainedYaml, [CHAINED_CONFLIST, '50-other.conflist']]] as Array<[string, string[]]>) {
+      const cfg = join(d, 'config'), netd = join(d, 'net.d');
+      rmSync(cfg, { recursive: true, force: true }); rmSync(netd, { recursive: true, force: true });
+      mkdirSync(cfg); mkdirSync(netd);
+      writeFileSync(join(cfg, 'agent.yaml'), yaml);
+      writeFileSync(join(cfg, '10-tsvpp.conflist'), cm.data['10-tsvpp.conflist']);
+      // Primary mode replaces its conflist and removes a chained one left from chained mode; chained
+      // mode removes tsvpp's primary conflist and leaves the chained one to the agent (it rewrites it).
+      for (const f of ['10-tsvpp.conflist', CHAINED_CONFLIST, '50-other.conflist']) writeFileSync(join(netd, f), '{"stale": true}');
+      execFileSync('sh', ['-ec', step!.replaceAll('/host/etc/cni/net.d', netd).replaceAll('/etc/tsvpp-config', cfg)]);
+      assert.equal(readdirSync(netd).sort(), want);
+      if (want.includes('10-tsvpp.conflist')) assert.is(readFileSync(join(netd, '10-tsvpp.conflist'), 'utf8'), cm.data['10-tsvpp.conflist']);
+      assert.is(readFileSync(join(netd, '50-other.conflist'), 'utf8'), '{"stale": true}', 'other CNIs\' files are left alone');
+    }
+    // deploy/'s example: a bridge conflist with tsvpp-cni appended as the agent does it.
+    const example = JSON.parse(readFileSync(join(DEPLOY, '00-tsvpp-chained.conflist.example'), 'utf8'));
+    const primary = { ...example, plugins: example.plugins.slice(0, -1) };
+    assert.equal(chainConflist(JSON.stringify(primary), 'bridge.conflist', tsvppPluginConf(config)), example);
   } finally { rmSync(d, { recursive: true, force: true }); }
 });
 

@@ -1,26 +1,28 @@
-// Chained mode on this host (root): Debian's bridge plugin (with host-local) makes the pod's eth0,
-// then tsvpp-cni adds the pod's custom interfaces, run through a conflist the way libcni runs one
-// (ADD in order with each result passed on as the next plugin's prevResult, CHECK in order and DEL
-// in reverse with the cached result as prevResult), real executables, a real network namespace,
-// the agent on the VPP emulator whose tap hook makes real taps. Everything created is removed.
+// Chained mode on this host (root): Debian's bridge plugin (with host-local) is the primary CNI
+// and makes the pod's eth0; the agent, started with chainedCniConfDir, derives the chained conflist
+// from the bridge's conflist in that dir, and a libcni stand-in runs it (ADD in order, each result
+// the next plugin's prevResult; CHECK in order and DEL in reverse with the final result), with real
+// executables, a real network namespace and the agent on the VPP emulator making real taps
+// (kernelTaps). At cniVersion 1.0.0 and at 0.3.1 (what Calico, Cilium and flannel write). Everything
+// created is removed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
 import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
-import { startVppEmulator, type EmulatorHooks, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
+import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
+import { LibcniStandin, type Conflist, type LibcniCall } from '../../src/testing/libcni-standin.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
+import { CHAINED_CONFLIST, tsvppPluginConf } from '../../src/cni/agent/chained-conflist.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
-import { addNetns, createTapDevice, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, listRoutes } from '../../src/cni/linux/ip.js';
-import type { CniResult } from '../../src/cni/spec.js';
+import { addNetns, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, listRoutes } from '../../src/cni/linux/ip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
@@ -33,6 +35,7 @@ const rnd = randomBytes(3).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-chained-'));
 const manifests = join(dir, 'manifests');
 const bin = join(dir, 'bin');
+const netd = join(dir, 'net.d');
 const podNs = `tsvpp-chain-${rnd}`;
 const podNsPath = `/var/run/netns/${podNs}`;
 const bridge = `tsvbr${rnd}`;
@@ -41,77 +44,53 @@ const bridgeGw = bridgeSubnet.replace(/0\/24$/, '1');
 let emu: VppEmulator;
 let agent: Agent | undefined;
 let client: VppClient | undefined;
+const agentLog: string[] = [];
 
 const config: AgentConfig = {
   ...DEFAULT_CONFIG,
   stateDir: join(dir, 'state'), memifSocketDir: join(dir, 'memif'), cniSocket: join(dir, 'cni.sock'),
   vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeName: 'node-chained', maxCustomInterfaces: 4, eth0Kind: 'tap',
-};
-const hooks: EmulatorHooks = {
-  onTapCreate: (r) => createTapDevice(r.hostIfName, r.hostNamespace || undefined),
-  onTapDelete: async (i) => { await deleteLinkIfExists(i.tap!.hostIfName, i.tap!.hostNamespace || undefined); },
+  chainedCniConfDir: netd,
 };
 
-/** The conflist: bridge (+ host-local) makes eth0, tsvpp-cni follows. */
-const conflist = {
-  cniVersion: '1.0.0',
+/**
+ * The primary's conflist, as a bridge-based CNI writes it into the CNI config dir: deploy/'s
+ * example without tsvpp-cni, on this run's bridge, subnet and lease dir, without masquerading.
+ */
+const example = JSON.parse(readFileSync(resolve(here, '../../../deploy/00-tsvpp-chained.conflist.example'), 'utf8')) as Conflist;
+const bridgeConflist = (cniVersion: string): Conflist => ({
+  cniVersion,
   name: 'chained',
   plugins: [
-    { type: 'bridge', bridge, isGateway: true, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: bridgeSubnet }]], dataDir: join(dir, 'bridge-ipam'), routes: [{ dst: '0.0.0.0/0' }] } },
-    { type: 'tsvpp-cni', agentSocket: config.cniSocket, timeoutSeconds: 60 },
+    { ...example.plugins[0]!, bridge, ipMasq: false, ipam: { type: 'host-local', ranges: [[{ subnet: bridgeSubnet }]], dataDir: join(dir, 'bridge-ipam'), routes: [{ dst: '0.0.0.0/0' }] } },
   ],
-};
+});
+if (example.plugins.length !== 2 || example.plugins[0]!.type !== 'bridge') throw new Error('deploy/00-tsvpp-chained.conflist.example: expected bridge, then tsvpp-cni');
+const writePrimary = (c: Conflist) => writeFileSync(join(netd, '10-bridge.conflist'), JSON.stringify(c, null, 2));
 
-interface PluginRun { code: number; out: any; stderr: string }
-
-function execPlugin(type: string, command: string, containerId: string, netconf: object, pod: string): Promise<PluginRun> {
-  return new Promise((res) => {
-    const path = [bin, PLUGINS].find((d) => existsSync(join(d, type)))!;
-    const child = spawn(join(path, type), [], {
-      env: {
-        PATH: process.env.PATH ?? '', CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: podNsPath, CNI_IFNAME: 'eth0',
-        CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`,
-        CNI_PATH: `${bin}:${PLUGINS}`,
-      },
-    });
-    let stdout = '', stderr = '';
-    child.stdout.on('data', (d) => { stdout += d; });
-    child.stderr.on('data', (d) => { stderr += d; });
-    child.on('close', (code) => res({ code: code ?? -1, out: stdout.trim() ? JSON.parse(stdout) : undefined, stderr }));
-    child.stdin.end(JSON.stringify(netconf));
-  });
-}
-
-/** What libcni does with a conflist: the plugin's entry, plus name and cniVersion, plus prevResult. */
-const netconfOf = (plugin: object, prevResult?: CniResult) => ({ cniVersion: conflist.cniVersion, name: conflist.name, ...plugin, ...(prevResult ? { prevResult } : {}) });
-
-async function addList(containerId: string, pod: string): Promise<{ result?: CniResult; failed?: { type: string; run: PluginRun } }> {
-  let prev: CniResult | undefined;
-  for (const p of conflist.plugins) {
-    const run = await execPlugin(p.type, 'ADD', containerId, netconfOf(p, prev), pod);
-    if (run.code !== 0) return { failed: { type: p.type, run } };
-    prev = run.out as CniResult;
+/** The chained conflist the agent wrote, once it is the primary's `cniVersion`. */
+async function chainedConflist(cniVersion: string): Promise<Conflist> {
+  const f = join(netd, CHAINED_CONFLIST);
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    const c = existsSync(f) ? JSON.parse(readFileSync(f, 'utf8')) as Conflist : undefined;
+    if (c?.cniVersion === cniVersion) return c;
+    if (Date.now() > deadline) throw new Error(`${f} is ${c ? `at ${c.cniVersion}` : 'missing'}\nagent log:\n${agentLog.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
-  return { result: prev! };
 }
 
-async function checkList(containerId: string, pod: string, cached: CniResult): Promise<PluginRun[]> {
-  const out: PluginRun[] = [];
-  for (const p of conflist.plugins) out.push(await execPlugin(p.type, 'CHECK', containerId, netconfOf(p, cached), pod));
-  return out;
-}
-
-async function delList(containerId: string, pod: string, cached?: CniResult): Promise<PluginRun[]> {
-  const out: PluginRun[] = [];
-  for (const p of [...conflist.plugins].reverse()) out.push(await execPlugin(p.type, 'DEL', containerId, netconfOf(p, cached), pod));
-  return out;
-}
+const call = (containerId: string, pod: string): LibcniCall => ({
+  containerId, netns: podNsPath, args: { K8S_POD_NAMESPACE: 'default', K8S_POD_NAME: pod, K8S_POD_INFRA_CONTAINER_ID: containerId },
+});
 
 test.before(async () => {
   mkdirSync(manifests);
   mkdirSync(bin);
+  mkdirSync(netd);
   writeFileSync(join(bin, 'tsvpp-cni'), `#!/bin/sh\nexec "${process.execPath}" "${CNI_MAIN}" "$@"\n`);
   chmodSync(join(bin, 'tsvpp-cni'), 0o755);
+  writePrimary(bridgeConflist('1.0.0'));
   writeFileSync(join(manifests, 'node.yaml'), nodeManifest({ name: 'node-chained', internalIp: '192.0.2.5', podCIDR: '10.1.5.0/24' }));
   writeFileSync(join(manifests, 'pods.yaml'), `apiVersion: v1
 kind: Pod
@@ -119,6 +98,13 @@ metadata:
   name: vnf
   annotations:
     contivpp.io/custom-if: tap1/tap, veth1/veth/l3net
+spec:
+  containers: [{name: c, image: x}]
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: plain
 spec:
   containers: [{name: c, image: x}]
 ---
@@ -142,9 +128,9 @@ spec:
   subnetOneNodePrefixLen: 24
 `);
   const registry = ApiRegistry.fromDir(shippedApiDir());
-  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, hooks, vhostNet: true });
+  emu = await startVppEmulator({ socketPath: config.vppApiSocket, registry, runtimeDir: dir, vhostNet: true, kernelTaps: true /* real taps, as VPP's tap v2 makes them */ });
   client = await VppClient.connect({ socket: config.vppApiSocket, registry, name: 'cni-chained', reconnect: false });
-  agent = await startAgent(config, { vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: () => {}, vhostNet: true });
+  agent = await startAgent(config, { vswitch: new VppVswitch(client), pods: new ManifestPodSource(manifests), log: (m) => agentLog.push(m), vhostNet: true });
   await addNetns(podNs);
 });
 
@@ -158,11 +144,20 @@ test.after(async () => {
 });
 
 const podIfsInEmu = () => [...emu.state.interfaces.values()].filter((i) => i.tag.startsWith('tsvpp:'));
+const bridgeLeases = () => readdirSync(join(dir, 'bridge-ipam', 'chained')).filter((f) => /^\d/.test(f));
+
+test('the agent writes the chained conflist: the bridge\'s network with tsvpp-cni appended, ahead of it in the dir', async () => {
+  const c = await chainedConflist('1.0.0');
+  assert.equal(c, { ...bridgeConflist('1.0.0'), plugins: [...bridgeConflist('1.0.0').plugins, tsvppPluginConf(config)] });
+  assert.equal(readdirSync(netd).filter((f) => f.endsWith('.conflist')).sort(), [CHAINED_CONFLIST, '10-bridge.conflist'], 'the runtime takes ours first; the primary\'s file is untouched');
+  assert.ok(agentLog.some((l) => l.includes(`chained mode: ${join(netd, CHAINED_CONFLIST)} = ${join(netd, '10-bridge.conflist')} + tsvpp-cni`)), agentLog.join('\n'));
+});
 
 test('bridge then tsvpp-cni: eth0 is the bridge\'s, the custom interfaces are tsvpp\'s, the result is prevResult extended; CHECK; DEL in reverse leaves nothing', async () => {
+  const cni = new LibcniStandin(await chainedConflist('1.0.0'), [bin, PLUGINS]);
   const id = `chain1${rnd}`;
-  const { result: r, failed } = await addList(id, 'vnf');
-  assert.not.ok(failed, failed && `${failed.type}: ${failed.run.stderr} ${JSON.stringify(failed.run.out)}`);
+  const { result: r, failed } = await cni.add(call(id, 'vnf'));
+  assert.not.ok(failed, failed && `${failed.type}: ${failed.stderr} ${JSON.stringify(failed.out)}`);
   const names = r!.interfaces!.map((i) => i.name);
   assert.is(names[0], bridge, 'the bridge\'s interfaces first, as it returned them');
   const eth0 = names.indexOf('eth0'), tap1 = names.indexOf('tap1'), veth1 = names.indexOf('veth1');
@@ -170,6 +165,7 @@ test('bridge then tsvpp-cni: eth0 is the bridge\'s, the custom interfaces are ts
   assert.is(r!.interfaces![tap1]!.sandbox, podNsPath);
   const ips = new Map(r!.ips!.map((ip) => [ip.interface, ip]));
   assert.ok(ips.get(eth0)!.address.startsWith(bridgeSubnet.slice(0, -4)), JSON.stringify(r!.ips));
+  assert.is(r!.ips![0]!.interface, eth0, 'the pod IP the runtime reports (the first) is still eth0\'s');
   assert.equal([ips.get(tap1)!.address, ips.get(tap1)!.gateway], ['10.1.5.2/32', '10.1.5.1']);
   assert.equal([ips.get(veth1)!.address, ips.get(veth1)!.gateway], ['10.99.5.2/32', '10.99.5.1']);
   assert.ok(r!.routes!.some((x) => x.dst === '10.1.0.0/16' && x.gw === '10.1.5.1'));
@@ -188,38 +184,86 @@ test('bridge then tsvpp-cni: eth0 is the bridge\'s, the custom interfaces are ts
   assert.not.ok(routes.some((x) => x.dst === 'default' && x.dev !== 'eth0'), 'the default route stays the primary\'s');
   assert.is(podIfsInEmu().length, 2, 'VPP has tap1 and veth1, nothing for eth0');
 
-  const checks = await checkList(id, 'vnf', r!);
+  const checks = await cni.check(call(id, 'vnf'), r!);
   assert.is(checks[1]!.code, 0, `tsvpp-cni CHECK: ${checks[1]!.stderr}`);
   // The reference plugins' CHECK looks for every ips entry on CNI_IFNAME, whatever interface the
   // entry names (upstream behaviour, seen with every chained plugin that adds addresses): bridge's
   // CHECK of a chained result fails on our first address. It passes only once that is fixed there.
   assert.ok(checks[0]!.code === 0 || /Failed to match addr 10\.1\.5\.2\/32 on interface eth0/.test(checks[0]!.out?.msg ?? ''), JSON.stringify(checks[0]!.out));
   await deleteLinkIfExists('tap1', podNs).catch(() => undefined); // a tap deleted under us
-  const broken = await checkList(id, 'vnf', r!);
+  const broken = await cni.check(call(id, 'vnf'), r!);
   assert.is(broken[1]!.code, 1);
   assert.is(broken[1]!.out.code, 104);
   assert.match(broken[1]!.out.details, /interface tap1 is missing/);
 
-  const dels = await delList(id, 'vnf', r!);
+  const dels = await cni.del(call(id, 'vnf'), r!);
+  assert.equal(dels.map((d) => [d.type, d.code]), [['tsvpp-cni', 0], ['bridge', 0]], dels.map((d) => d.stderr).join(' | '));
+  assert.equal((await listLinks(podNs)).map((l) => l.ifname), ['lo']);
+  assert.is(podIfsInEmu().length, 0);
+  assert.equal(await agent!.store.listPods(), []);
+  assert.equal(bridgeLeases(), [], 'the bridge\'s address is released too');
+  // DEL again (the runtime retries): still fine.
+  assert.equal((await cni.del(call(id, 'vnf'), r!)).map((d) => d.code), [0, 0]);
+});
+
+test('a 0.3.1 primary (as Calico, Cilium and flannel write): the chained file follows it; ADD gets a 0.3.1 result, DEL without prevResult cleans up; a pod without custom interfaces gets the primary\'s result', async () => {
+  writePrimary(bridgeConflist('0.3.1'));
+  const cni = new LibcniStandin(await chainedConflist('0.3.1'), [bin, PLUGINS]);
+  const id = `chain3${rnd}`;
+  const { result: r, failed } = await cni.add(call(id, 'vnf'));
+  assert.not.ok(failed, failed && `${failed.type}: ${failed.stderr} ${JSON.stringify(failed.out)}`);
+  assert.is(r!.cniVersion, '0.3.1');
+  const tap1 = r!.interfaces!.findIndex((i) => i.name === 'tap1');
+  const tapIp = r!.ips!.find((ip) => ip.interface === tap1)!;
+  assert.match(tapIp.address, /^10\.1\.5\.\d+\/32$/);
+  assert.equal({ ...tapIp, address: '' }, { address: '', gateway: '10.1.5.1', interface: tap1, version: '4' });
+  assert.ok(r!.ips!.every((ip) => ip.version === '4'), JSON.stringify(r!.ips));
+  assert.equal((await listLinks(podNs)).map((l) => l.ifname).sort(), ['eth0', 'lo', 'tap1', 'veth1']);
+  assert.equal(await cni.check(call(id, 'vnf'), r!).catch((e: Error) => e.message), 'configuration version "0.3.1" does not support the CHECK command');
+  const dels = await cni.del(call(id, 'vnf'), r!);
   assert.equal(dels.map((d) => d.code), [0, 0], dels.map((d) => d.stderr).join(' | '));
   assert.equal((await listLinks(podNs)).map((l) => l.ifname), ['lo']);
   assert.is(podIfsInEmu().length, 0);
   assert.equal(await agent!.store.listPods(), []);
-  const bridgeLeases = readdirSync(join(dir, 'bridge-ipam', 'chained')).filter((f) => /^\d/.test(f));
-  assert.equal(bridgeLeases, [], 'the bridge\'s address is released too');
-  // DEL again (the runtime retries): still fine.
-  assert.equal((await delList(id, 'vnf', r!)).map((d) => d.code), [0, 0]);
+
+  // No custom interfaces: tsvpp-cni passes the bridge's result on as it is.
+  const plainId = `chain4${rnd}`;
+  const plain = await cni.add(call(plainId, 'plain'));
+  assert.not.ok(plain.failed, JSON.stringify(plain.failed));
+  // The bridge's: the bridge, the host end of the veth, eth0; one address; its routes.
+  assert.equal(plain.result!.interfaces!.map((i) => i.name).filter((n) => n === bridge || n === 'eth0'), [bridge, 'eth0']);
+  assert.is(plain.result!.interfaces!.length, 3);
+  assert.is(plain.result!.ips!.length, 1);
+  assert.equal(plain.result!.routes!.map((x) => x.dst), ['0.0.0.0/0']);
+  assert.equal((await listLinks(podNs)).map((l) => l.ifname).sort(), ['eth0', 'lo']);
+  assert.is(podIfsInEmu().length, 0);
+  assert.equal((await cni.del(call(plainId, 'plain'), plain.result)).map((d) => d.code), [0, 0]);
+  assert.equal(await agent!.store.listPods(), []);
+  assert.equal(bridgeLeases(), []);
+  writePrimary(bridgeConflist('1.0.0'));
+  await chainedConflist('1.0.0');
 });
 
 test('chained: a service endpoint is refused (Services are the primary\'s); the runtime\'s DEL cleans up the primary\'s eth0', async () => {
+  const cni = new LibcniStandin(await chainedConflist('1.0.0'), [bin, PLUGINS]);
   const id = `chain2${rnd}`;
-  const { failed } = await addList(id, 'svc');
+  const { failed } = await cni.add(call(id, 'svc'));
   assert.is(failed?.type, 'tsvpp-cni');
-  assert.is(failed!.run.out.code, 100);
-  assert.match(failed!.run.out.details, /service-endpoint-if: not available in chained mode/);
-  assert.equal((await delList(id, 'svc')).map((d) => d.code), [0, 0]);
+  assert.is(failed!.out.code, 100);
+  assert.match(failed!.out.details, /service-endpoint-if: not available in chained mode/);
+  assert.equal((await cni.del(call(id, 'svc'))).map((d) => d.code), [0, 0]);
   assert.equal((await listLinks(podNs)).map((l) => l.ifname), ['lo']);
   assert.is(podIfsInEmu().length, 0);
+});
+
+test('the primary\'s conflist gone: the chained one goes too (it must not outlive the network it extends)', async () => {
+  rmSync(join(netd, '10-bridge.conflist'));
+  const deadline = Date.now() + 15_000;
+  while (existsSync(join(netd, CHAINED_CONFLIST))) {
+    if (Date.now() > deadline) assert.unreachable(`${CHAINED_CONFLIST} still there:\n${agentLog.join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.equal(readdirSync(netd), []);
 });
 
 test.run();

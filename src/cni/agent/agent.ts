@@ -16,6 +16,7 @@ import * as linuxIp from '../linux/ip.js';
 import type { NodeSource } from '../cluster/nodes.js';
 import { establishIdentity, IdentityError, type NodeIdentity } from '../nodes/identity.js';
 import { DirectoryNodeSource, type WatchedNodeDirectory } from '../nodes/node-source.js';
+import { ChainedConflistWriter, tsvppPluginConf } from './chained-conflist.js';
 
 export interface AgentDeps {
   vswitch?: Vswitch;
@@ -162,9 +163,13 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const server = await startCniServer({ socketPath: config.cniSocket, handler, log });
   pending.start(PENDING_RETRY_MS);
   log(`listening on ${config.cniSocket} (node ${node.name}, pods ${node.podSubnet} of ${config.podSubnet}, eth0 ${config.eth0Kind})`);
+  // Chained mode: the conflist appears once the agent serves (the runtime uses it right away).
+  const chained = config.chainedCniConfDir ? new ChainedConflistWriter(config.chainedCniConfDir, tsvppPluginConf(config), log) : undefined;
+  await chained?.start();
   return {
     config, node, nodes, pipeline, store, server,
     async close() {
+      await chained?.stop();
       await new Promise<void>((r) => server.close(() => r()));
       await pending.stop();
       await nodes.close();

@@ -56,6 +56,9 @@ export interface AgentConfig {
   podResourcesSocket: string;
   /** etcd endpoints (http://host:port) for contivpp.io/microservice-label pods; empty = off. */
   etcdEndpoints: string[];
+  /** Chained mode: another CNI makes eth0; the agent keeps <dir>/00-tsvpp-chained.conflist = that
+   *  CNI's conflist in this dir + tsvpp-cni (chained-conflist.ts). Unset: tsvpp is the primary CNI. */
+  chainedCniConfDir?: string;
 }
 
 export const DEFAULT_CONFIG: AgentConfig = {
@@ -99,12 +102,13 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--device-plugin-dir': 'devicePluginDir',
   '--pod-resources-socket': 'podResourcesSocket',
   '--etcd': 'etcdEndpoints',
+  '--chained-cni-conf-dir': 'chainedCniConfDir',
 };
 
 const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'maxCustomInterfaces', 'mtu', 'memifDevices']);
 
 /** Fields optional in AgentConfig (absent from DEFAULT_CONFIG) that a config file may set. */
-const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(['podManifests', 'kubeconfig', 'vppApiDir', 'nodeIp']);
+const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(['podManifests', 'kubeconfig', 'vppApiDir', 'nodeIp', 'chainedCniConfDir']);
 
 /** nodeId is gone (issue 13): said plainly to whoever still sets it. */
 const NODE_ID_GONE = 'node ids are no longer set by hand: the node\'s pod slice is its Node\'s spec.podCIDR, or one the agent claims '
@@ -166,6 +170,9 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   if (!Number.isInteger(c.memifDevices) || c.memifDevices < 0 || c.memifDevices > 4096) throw bad('memifDevices', 'must be an integer from 0 to 4096');
   if (!Array.isArray(c.etcdEndpoints) || c.etcdEndpoints.some((e) => typeof e !== 'string' || !/^https?:\/\/[^/]+\/?$/.test(e))) {
     throw bad('etcdEndpoints', 'must be a list of http://host:port URLs');
+  }
+  if (c.chainedCniConfDir !== undefined && (typeof c.chainedCniConfDir !== 'string' || !c.chainedCniConfDir.startsWith('/'))) {
+    throw bad('chainedCniConfDir', 'must be an absolute directory (the runtime\'s CNI config dir, e.g. /etc/cni/net.d)');
   }
   if (c.podManifests !== undefined && c.kubeconfig !== undefined) throw bad('podManifests', 'use either podManifests or kubeconfig, not both');
   return c;
