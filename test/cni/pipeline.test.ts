@@ -216,7 +216,7 @@ test('chained after another CNI: eth0 left alone, custom interfaces added, prevR
   assert.equal(await w.store.listPods(), []);
 });
 
-test('chained: a custom interface may not take a name the primary used; service-endpoint-if is refused (Services are the primary CNI\'s)', async () => {
+test('chained: a custom interface may not take a name the primary used; service-endpoint-if is refused (Services are the primary CNI\'s); a primary address inside tsvpp\'s podSubnet is refused', async () => {
   const w = world();
   await w.store.init(); w.linux.addNs('ns1');
   const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: 'ns1' }, { name: 'net1', sandbox: 'ns1' }], ips: [] };
@@ -229,6 +229,11 @@ test('chained: a custom interface may not take a name the primary used; service-
   const b = await cniErr(w.p.handle(req('ADD', 'c2', 'q', 'ns1', { config: conf })));
   assert.is(b.code, 100);
   assert.match(b.details!, /contivpp\.io\/service-endpoint-if: not available in chained mode: Services are the primary CNI's/);
+  // The primary's pod network inside tsvpp's podSubnet: the pod's route to it would capture it.
+  const overlap = { ...conf, prevResult: { ...prevResult, ips: [{ address: '10.1.200.7/24', interface: 0 }] } };
+  const o = await cniErr(w.p.handle(req('ADD', 'c3', 'p', 'ns1', { config: overlap })));
+  assert.is(o.code, 7);
+  assert.is(o.details, 'prevResult address 10.1.200.7/24 (the primary CNI\'s) is inside tsvpp\'s podSubnet 10.1.0.0/16: give tsvpp a podSubnet apart from the primary CNI\'s pod network');
   assert.equal(w.vswitch.calls.filter((c) => c.startsWith('create')), [], 'nothing created');
   assert.equal(await w.store.listPods(), []);
 });

@@ -13,6 +13,7 @@ import {
 import { CniError, ErrorCode, type CniInterface, type CniIpConfig, type CniResult, type CniRoute } from '../spec.js';
 import type { AgentRequest } from '../agent-protocol.js';
 import { exhaustive } from '../exhaustive.js';
+import { contains4, parsePrefix4 } from '../ipv4.js';
 import type { Link, AddrInfo, RouteInfo, RouteSpec } from '../linux/ip.js';
 import { IpamError, type IpamRange, type Lease } from '../ipam.js';
 import type { CustomNetwork, PodSource } from '../pods/types.js';
@@ -105,6 +106,19 @@ export class Pipeline implements KindContext {
 
   // --- ADD --------------------------------------------------------------------------------------
 
+  /**
+   * Chained: the primary's pod addresses must lie outside tsvpp's pod network, or the pod's route
+   * to podSubnet through VPP would take the primary network's own traffic.
+   */
+  private refuseOverlap(prev: CniResult): void {
+    const subnet = parsePrefix4(this.d.config.podSubnet);
+    const clash = (prev.ips ?? []).find((ip) => !ip.address.includes(':') && contains4(subnet, ip.address.split('/')[0]!));
+    if (clash) {
+      throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration',
+        `prevResult address ${clash.address} (the primary CNI's) is inside tsvpp's podSubnet ${this.d.config.podSubnet}: give tsvpp a podSubnet apart from the primary CNI's pod network`);
+    }
+  }
+
   async add(req: AgentRequest): Promise<CniResult> {
     const netns = req.netns;
     if (!netns) throw new CniError(ErrorCode.InvalidEnvironment, 'invalid environment variables', 'CNI_NETNS is required for ADD');
@@ -128,6 +142,7 @@ export class Pipeline implements KindContext {
     }
     // Chained (a plugin before us in the conflist made the pod's eth0): prevResult is what it made.
     const prev = req.config.prevResult;
+    if (prev) this.refuseOverlap(prev);
     let parsed;
     try {
       parsed = parsePodAnnotations(annotations, memifResourceCount(meta.containerLimits), {
