@@ -30,6 +30,7 @@ async function showPods(argv: string[]): Promise<number> {
     const who = p.pod ? `${p.pod.namespace}/${p.pod.name}` : '(no pod)';
     process.stdout.write(`${who}  container ${p.containerId}  ${p.phase}  netns ${p.netns ?? '-'}\n`);
     if (p.metadataSources) process.stdout.write(`  ${describeSources(p.metadataSources)}\n`);
+    if (p.chained) process.stdout.write(`  chained after another CNI (${p.ifName} is that CNI's)\n`);
     for (const i of p.interfaces) {
       const memif = i.memif ? `  socket ${i.memif.socket} id ${i.memif.id}` : '';
       process.stdout.write(`  ${i.name.padEnd(15)} ${i.type.padEnd(5)} ${i.network.padEnd(12)} ${i.address ?? '-'}${i.swIfIndex !== undefined ? `  sw_if_index ${i.swIfIndex}` : ''}${memif}\n`);

@@ -7,6 +7,7 @@
 // created is removed.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,6 +27,7 @@ import { addNetns, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, li
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
+const TSVPP = resolve(here, '../../src/cli/main.js');
 const PLUGINS = '/usr/lib/cni';
 for (const p of ['bridge', 'host-local']) {
   if (!existsSync(join(PLUGINS, p))) throw new Error(`${PLUGINS}/${p} is missing: apt-get install containernetworking-plugins`);
@@ -183,6 +185,9 @@ test('bridge then tsvpp-cni: eth0 is the bridge\'s, the custom interfaces are ts
   assert.ok(routes.some((x) => x.dst === '10.1.0.0/16' && x.gateway === '10.1.5.1' && x.dev === 'tap1'), JSON.stringify(routes));
   assert.not.ok(routes.some((x) => x.dst === 'default' && x.dev !== 'eth0'), 'the default route stays the primary\'s');
   assert.is(podIfsInEmu().length, 2, 'VPP has tap1 and veth1, nothing for eth0');
+  const shown = execFileSync(process.execPath, [TSVPP, 'agent', 'pods', '--state-dir', config.stateDir]).toString();
+  assert.match(shown, `default/vnf  container ${id}  ready`);
+  assert.match(shown, '  chained after another CNI (eth0 is that CNI\'s)\n  tap1 ');
 
   const checks = await cni.check(call(id, 'vnf'), r!);
   assert.is(checks[1]!.code, 0, `tsvpp-cni CHECK: ${checks[1]!.stderr}`);
