@@ -1,15 +1,18 @@
 // CNI ADD and DEL latency: the real tsvpp-cni executable (process start included) → the agent
-// (startAgent, in this process) → VppVswitch → the VPP emulator, whose kernel taps the agent moves
-// into real pod netns; real veths and host-local. Pods with 0, 1 and 3 custom interfaces
-// (0: eth0 only; 1: memif1/memif; 3: tap1/tap, veth1/veth, memif1/memif — the soak rig's pod).
-// Each round adds one pod of every size, then deletes them, the size order rotating per round, so
-// drift hits every size alike and the node holds at most one pod per size. Timed: the ADD or DEL
-// child from spawn to exit; the netns creation/deletion around it is not. Needs root.
-// Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE]
-import { spawn, spawnSync } from 'node:child_process';
+// (startAgent, in this process) → VppVswitch → a vswitch: the VPP emulator (its kernel taps the
+// agent moves into real pod netns, as with VPP), or a real VPP of the harness's own (TSVPP_VPP=PREFIX, through
+// scripts/vpp-peer.sh); real netns, veths and host-local either way. Pods with 0, 1 and 3 custom
+// interfaces: with the emulator eth0 is a tap and 3 = tap1/tap, veth1/veth, memif1/memif (the soak
+// rig's pod); real VPP has no tap here (no /dev/vhost-net), so eth0 is a veth (af_packet) and
+// 3 = veth1/veth, veth2/veth, memif1/memif. Each round adds one pod of every size, then deletes
+// them, the size order rotating per round, so drift hits every size alike and the node holds at
+// most one pod per size. Timed: the ADD or DEL child from spawn to exit; the netns creation and
+// deletion around it is not. Needs root.
+// Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE] [--vpp PREFIX]
+import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
@@ -17,14 +20,15 @@ import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
-import { podTag } from '../../src/cni/agent/vswitch.js';
-import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
+import { podTag, type VswitchInterface } from '../../src/cni/agent/vswitch.js';
+import { DEFAULT_CONFIG, type AgentConfig, type Eth0Kind } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
-import { addNetns, deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
+import { addNetns, deleteLinkIfExists, deleteNetns, listLinks, netnsPath } from '../../src/cni/linux/ip.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
-import { IP } from '../../src/cni/linux/ip.js';
+import { deleteNetnsSync } from '../../src/sys/index.js';
 import { onExitCleanup } from '../peers/procs.js';
+import { startVppPeer, stopVppPeerSync, type VppPeer } from '../peers/vpp.js';
 import { percentile } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/harness
@@ -32,7 +36,15 @@ const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.js');
 
 export const CNI_LATENCY_SIZES = [0, 1, 3] as const;
 export type CustomIfCount = (typeof CNI_LATENCY_SIZES)[number];
-const CUSTOM_IFS: Record<CustomIfCount, string[]> = { 0: [], 1: ['memif1/memif'], 3: ['tap1/tap', 'veth1/veth', 'memif1/memif'] };
+
+/** The vswitch a run drives: the emulator, or a real VPP installed at `prefix`. */
+export type LatencyVswitch = { kind: 'emulator' } | { kind: 'vpp'; prefix: string };
+
+/** What a pod of each size asks for on each vswitch, and the kind of its eth0. */
+const PODS: { [K in LatencyVswitch['kind']]: { eth0: Eth0Kind; custom: Record<CustomIfCount, string[]> } } = {
+  emulator: { eth0: 'tap', custom: { 0: [], 1: ['memif1/memif'], 3: ['tap1/tap', 'veth1/veth', 'memif1/memif'] } },
+  vpp: { eth0: 'veth-afpacket', custom: { 0: [], 1: ['memif1/memif'], 3: ['veth1/veth', 'veth2/veth', 'memif1/memif'] } },
+};
 
 /** p50/p99 (nearest rank) and min/max of one command's wall times, ms. */
 export interface LatencyMs { p50: number; p99: number; min: number; max: number; n: number }
@@ -41,11 +53,31 @@ export interface CniLatencyRow {
   kinds: string[];
   add: LatencyMs;
   del: LatencyMs;
+  /** Every ADD and DEL time, ms, in the order they were taken. */
+  addMs: number[];
+  delMs: number[];
+  /** The agent's part of each (from the request on its socket to its answer), ms. */
+  agentAdd: LatencyMs;
+  agentDel: LatencyMs;
+  agentAddMs: number[];
+  agentDelMs: number[];
   /** VPP interfaces tagged for the pod right after each successful ADD (eth0 + custom): evidence the sizes differ. */
   vppIfsPerPod: number[];
   errors: string[];
 }
-export interface CniLatencyReport { podsPerSize: number; eth0: string; rows: CniLatencyRow[]; leftovers: Record<string, string[]> }
+export interface CniLatencyReport {
+  /** "emulator", or "VPP <version>". */
+  vswitch: string;
+  podsPerSize: number;
+  eth0: string;
+  /** The 1-minute load average before and after the run (the machine is shared). */
+  load: { before: number; after: number };
+  /** `node -e 0` from spawn to exit, once per round: what process start costs under this load. */
+  nodeStart: LatencyMs;
+  nodeStartMs: number[];
+  rows: CniLatencyRow[];
+  leftovers: Record<string, string[]>;
+}
 
 export function latencyMs(xs: readonly number[]): LatencyMs {
   const a = [...xs].sort((x, y) => x - y);
@@ -66,8 +98,7 @@ export function roundOrder(round: number): CustomIfCount[] {
 }
 
 const podName = (n: CustomIfCount) => `lat-${n}if`;
-function manifest(n: CustomIfCount): string {
-  const ifs = CUSTOM_IFS[n];
+function manifest(n: CustomIfCount, ifs: readonly string[]): string {
   return `apiVersion: v1
 kind: Pod
 metadata:
@@ -84,39 +115,74 @@ interface CniRun { code: number; ms: number; stderr: string }
 class LatencyRig {
   readonly dir: string;
   readonly config: AgentConfig;
+  readonly pods: (typeof PODS)[LatencyVswitch['kind']];
   readonly netns = new Set<string>();
   readonly containerIds = new Set<string>();
   emu?: VppEmulator;
+  vpp?: VppPeer;
   client?: VppClient;
+  vswitch?: VppVswitch;
   agent?: Agent;
-  /** Interrupted (SIGINT/SIGTERM) before close(): only synchronous removal is possible then. */
+  /** Interrupted (SIGINT/SIGTERM) before close(): only synchronous removal is possible then. The
+   *  pods' veths go with their namespaces. */
   private readonly unregisterExit = onExitCleanup(() => {
-    for (const id of this.containerIds) spawnSync(IP, ['link', 'del', vethHostName(id, 'veth1')], { stdio: 'ignore' });
-    for (const ns of this.netns) spawnSync(IP, ['netns', 'delete', ns], { stdio: 'ignore' });
+    if (this.vpp) stopVppPeerSync(this.vpp);
+    for (const ns of this.netns) { try { deleteNetnsSync(netnsPath(ns)); } catch { /* gone */ } }
     rmSync(this.dir, { recursive: true, force: true });
   });
 
   /** `rnd` names this run's netns, container ids and temp dir (hex; random by default). */
-  constructor(readonly rnd = randomBytes(3).toString('hex')) {
+  constructor(readonly target: LatencyVswitch, readonly rnd = randomBytes(3).toString('hex')) {
+    this.pods = PODS[target.kind];
     this.dir = mkdtempSync(join(tmpdir(), `tsvpp-perf-cni-${rnd}-`));
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
-      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeName: 'latency-node', maxCustomInterfaces: 4, eth0Kind: 'tap',
+      vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeName: 'latency-node', maxCustomInterfaces: 4, eth0Kind: this.pods.eth0,
     };
   }
 
+  get vswitchName(): string { return this.vpp ? `VPP ${this.vpp.version}` : 'emulator'; }
+
   async start(): Promise<void> {
-    const registry = ApiRegistry.fromDir(shippedApiDir());
     mkdirSync(this.config.podManifests!);
     writeFileSync(join(this.config.podManifests!, 'node.yaml'), nodeManifest({ name: this.config.nodeName, internalIp: '192.0.2.9', podCIDR: '10.1.9.0/24' }));
-    writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map(manifest).join('---\n'));
-    this.emu = await startVppEmulator({
-      socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, vhostNet: true,
-      kernelTaps: true, // what real VPP does for tap_create_v2
-    });
+    writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map((n) => manifest(n, this.pods.custom[n])).join('---\n'));
+    let registry: ApiRegistry;
+    if (this.target.kind === 'vpp') {
+      this.vpp = await startVppPeer(this.target.prefix, `perfcni${process.pid}`, { cpu: false, pollSleepUsec: 'script default' });
+      Object.assign(this.config, { vppApiSocket: this.vpp.apiSocket, vppApiDir: this.vpp.apiDir });
+      registry = ApiRegistry.fromDir(this.vpp.apiDir);
+    } else {
+      registry = ApiRegistry.fromDir(shippedApiDir());
+      this.emu = await startVppEmulator({
+        socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, vhostNet: true,
+        kernelTaps: true, // what real VPP does for tap_create_v2
+      });
+    }
     this.client = await VppClient.connect({ socket: this.config.vppApiSocket, registry, name: 'perf-cni-latency', reconnect: false });
-    this.agent = await startAgent(this.config, { vswitch: new VppVswitch(this.client), pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: true /* the emulator's kernel taps need none */ });
+    this.vswitch = new VppVswitch(this.client);
+    // The emulator's kernel taps need no vhost-net; real VPP gets veths (eth0Kind above).
+    this.agent = await startAgent(this.config, { vswitch: this.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: this.target.kind === 'emulator' });
+    // The server calls pipeline.handle per request: timed here, the agent's part of each command.
+    const p = this.agent.pipeline, handle = p.handle.bind(p);
+    p.handle = async (req) => {
+      const t0 = process.hrtime.bigint();
+      try { return await handle(req); } finally { this.agentMs.set(`${req.command} ${req.containerId}`, Number(process.hrtime.bigint() - t0) / 1e6); }
+    };
+  }
+
+  /** The agent's time for the last command of each kind per container. */
+  readonly agentMs = new Map<string, number>();
+
+  /** `node -e 0`, spawn to exit. */
+  nodeStart(): Promise<number> {
+    return new Promise((res, rej) => {
+      const t0 = process.hrtime.bigint();
+      const child = spawn(process.execPath, ['-e', '0'], { stdio: 'ignore' });
+      child.on('error', rej);
+      child.on('close', () => res(Number(process.hrtime.bigint() - t0) / 1e6));
+    });
   }
 
   async newNetns(): Promise<string> {
@@ -150,24 +216,29 @@ class LatencyRig {
     });
   }
 
+  private async vppInterfaces(): Promise<VswitchInterface[]> { return this.vswitch ? this.vswitch.dumpInterfaces() : []; }
+
   /** VPP interfaces whose tag names this container. */
-  podIfs(containerId: string): string[] {
+  async podIfs(containerId: string): Promise<string[]> {
     const prefix = podTag(containerId, '');
-    return [...(this.emu?.state.interfaces.values() ?? [])].filter((i) => i.tag.startsWith(prefix)).map((i) => i.tag.slice(prefix.length));
+    return (await this.vppInterfaces()).filter((i) => i.tag.startsWith(prefix)).map((i) => i.tag.slice(prefix.length));
   }
 
+  /** The host ends of every veth a pod of this run could have. */
   private async ourVeths(): Promise<string[]> {
-    const ours = new Set([...this.containerIds].map((id) => vethHostName(id, 'veth1')));
+    const names = ['eth0', ...this.pods.custom[3].map((s) => s.split('/')[0]!)];
+    const ours = new Set([...this.containerIds].flatMap((id) => names.map((n) => vethHostName(id, n))));
     return (await listLinks()).map((l) => l.ifname).filter((n) => ours.has(n));
   }
 
   /** What pods could leave behind, as lists of names (all empty on a clean node). */
   async leftovers(): Promise<Record<string, string[]>> {
     const ls = (p: string) => { try { return readdirSync(p); } catch { return []; } };
-    const ifs = [...(this.emu?.state.interfaces.values() ?? [])];
+    const ifs = await this.vppInterfaces();
+    const untagged = (i: VswitchInterface) => i.tag === '' && i.name !== 'local0' && !/^loop\d+$/.test(i.name);
     return {
       'VPP pod interfaces': ifs.filter((i) => i.tag.startsWith('tsvpp:')).map((i) => `${i.swIfIndex} ${i.tag}`),
-      'VPP untagged interfaces': ifs.filter((i) => i.tag === '' && i.name !== 'local0').map((i) => `${i.swIfIndex} ${i.name}`),
+      'VPP untagged interfaces': ifs.filter(untagged).map((i) => `${i.swIfIndex} ${i.name}`),
       'host veths': await this.ourVeths(),
       'pod records': ls(join(this.config.stateDir, 'pods')),
       'netns': ls('/var/run/netns').filter((n) => n.startsWith(`tsvpp-perf-${this.rnd}`)),
@@ -175,31 +246,33 @@ class LatencyRig {
   }
 
   async close(): Promise<void> {
-    this.unregisterExit();
     try { await this.agent?.close(); } catch { /* already closed */ }
     try { await this.client?.close(); } catch { /* already closed */ }
     try { await this.emu?.close(); } catch { /* already closed */ }
     for (const v of await this.ourVeths().catch(() => [])) await deleteLinkIfExists(v).catch(() => undefined);
     for (const ns of [...this.netns]) await deleteNetns(ns).catch(() => undefined);
+    try { await this.vpp?.stop(); } catch { /* stopped */ }
+    this.unregisterExit();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
 const firstLine = (s: string) => s.trim().split('\n')[0]!.slice(0, 200);
+const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
 
 /**
  * Runs `podsPerSize` rounds; each round ADDs one pod per size, then DELs them. A failed ADD is
  * counted as an error (its time is not a sample) and still DELed. Leftovers are taken after the
  * last DEL, before the rig closes; close() removes everything either way.
  */
-export async function runCniLatency(o: { podsPerSize: number; onRound?: (round: number, of: number) => void; runId?: string }): Promise<CniLatencyReport> {
+export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyVswitch; onRound?: (round: number, of: number) => void; runId?: string }): Promise<CniLatencyReport> {
   const why = cniLatencySkipReason();
   if (why) throw new Error(why);
-  const rig = new LatencyRig(o.runId);
-  const add = new Map<CustomIfCount, number[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
-  const del = new Map<CustomIfCount, number[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
-  const errors = new Map<CustomIfCount, string[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
-  const vppIfs = new Map<CustomIfCount, number[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
+  const rig = new LatencyRig(o.vswitch ?? { kind: 'emulator' }, o.runId);
+  const per = <T>() => new Map<CustomIfCount, T[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
+  const add = per<number>(), del = per<number>(), agentAdd = per<number>(), agentDel = per<number>(), errors = per<string>(), vppIfs = per<number>();
+  const nodeStart: number[] = [];
+  const before = load1();
   try {
     await rig.start();
     for (let r = 0; r < o.podsPerSize; r++) {
@@ -208,22 +281,28 @@ export async function runCniLatency(o: { podsPerSize: number; onRound?: (round: 
         const id = `perf${rig.rnd}${r}x${n}`, ns = await rig.newNetns();
         pods.push({ n, id, ns });
         const x = await rig.cni('ADD', id, ns, podName(n));
-        if (x.code === 0) { add.get(n)!.push(x.ms); vppIfs.get(n)!.push(rig.podIfs(id).length); } else errors.get(n)!.push(`ADD exited ${x.code}: ${firstLine(x.stderr)}`);
+        if (x.code === 0) {
+          add.get(n)!.push(x.ms);
+          agentAdd.get(n)!.push(rig.agentMs.get(`ADD ${id}`)!);
+          vppIfs.get(n)!.push((await rig.podIfs(id)).length);
+        } else errors.get(n)!.push(`ADD exited ${x.code}: ${firstLine(x.stderr)}`);
       }
       for (const p of pods) {
         const x = await rig.cni('DEL', p.id, p.ns, podName(p.n));
-        if (x.code === 0) del.get(p.n)!.push(x.ms);
-        else errors.get(p.n)!.push(`DEL exited ${x.code}: ${firstLine(x.stderr)}`);
+        if (x.code === 0) { del.get(p.n)!.push(x.ms); agentDel.get(p.n)!.push(rig.agentMs.get(`DEL ${p.id}`)!); } else errors.get(p.n)!.push(`DEL exited ${x.code}: ${firstLine(x.stderr)}`);
         await rig.dropNetns(p.ns);
       }
+      nodeStart.push(await rig.nodeStart());
       o.onRound?.(r + 1, o.podsPerSize);
     }
     const leftovers = await rig.leftovers();
     return {
-      podsPerSize: o.podsPerSize, eth0: rig.config.eth0Kind, leftovers,
+      vswitch: rig.vswitchName, podsPerSize: o.podsPerSize, eth0: rig.config.eth0Kind, load: { before, after: load1() },
+      nodeStart: latencyMs(nodeStart), nodeStartMs: nodeStart, leftovers,
       rows: CNI_LATENCY_SIZES.map((n) => ({
-        customIfs: n, kinds: CUSTOM_IFS[n].map((s) => s.split('/')[1]!), add: latencyMs(add.get(n)!), del: latencyMs(del.get(n)!),
-        vppIfsPerPod: vppIfs.get(n)!, errors: [...new Set(errors.get(n)!)],
+        customIfs: n, kinds: rig.pods.custom[n].map((s) => s.split('/')[1]!), add: latencyMs(add.get(n)!), del: latencyMs(del.get(n)!),
+        addMs: add.get(n)!, delMs: del.get(n)!, agentAdd: latencyMs(agentAdd.get(n)!), agentDel: latencyMs(agentDel.get(n)!),
+        agentAddMs: agentAdd.get(n)!, agentDelMs: agentDel.get(n)!, vppIfsPerPod: vppIfs.get(n)!, errors: [...new Set(errors.get(n)!)],
       })),
     };
   } finally {
@@ -232,16 +311,23 @@ export async function runCniLatency(o: { podsPerSize: number; onRound?: (round: 
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const n = Number(process.argv[2] ?? 20);
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--vpp');
+  const prefix = at >= 0 ? args.splice(at, 2)[1] : undefined;
+  if (at >= 0 && !prefix) { console.error('--vpp needs a VPP install prefix'); process.exit(2); }
+  const n = Number(args[0] ?? 20);
   const why = cniLatencySkipReason();
   if (why) { console.log(`skipped: ${why}`); process.exit(0); }
-  const r = await runCniLatency({ podsPerSize: n, onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
+  const r = await runCniLatency({ podsPerSize: n, ...(prefix ? { vswitch: { kind: 'vpp', prefix } } : {}), onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
   process.stderr.write('\n');
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
+  console.log(`${r.vswitch}, eth0 ${r.eth0}, ${r.podsPerSize} pods per size, load average ${r.load.before} -> ${r.load.after}; ` +
+    `node -e 0 p50 ${f(r.nodeStart.p50)} p99 ${f(r.nodeStart.p99)} ms`);
   for (const row of r.rows) {
-    console.log(`${row.customIfs} custom (${row.kinds.join(',') || 'eth0 only'}): ADD p50 ${f(row.add.p50)} p99 ${f(row.add.p99)} ms  ` +
-      `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} ms  (${row.add.n}/${row.del.n} ok)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
+    console.log(`${row.customIfs} custom (${row.kinds.join(',') || 'eth0 only'}): ADD p50 ${f(row.add.p50)} p99 ${f(row.add.p99)} (agent ${f(row.agentAdd.p50)}/${f(row.agentAdd.p99)}) ms  ` +
+      `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
   }
   const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
   console.log(left.length ? `LEFT BEHIND: ${JSON.stringify(Object.fromEntries(left))}` : 'nothing left behind');
+  if (process.env.CNI_LATENCY_JSON) writeFileSync(process.env.CNI_LATENCY_JSON, JSON.stringify(r, null, 1));
 }

@@ -18,7 +18,7 @@ import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
-import { IP, deleteLinkIfExists } from '../../src/cni/linux/ip.js';
+import { deleteLinkIfExists } from '../../src/cni/linux/ip.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { Containerd, makeCniBinDir } from '../peers/containerd.js';
@@ -80,7 +80,7 @@ class CriRig {
   agent?: Agent;
   ctrd?: Containerd;
   private readonly unregisterExit = onExitCleanup(() => {
-    spawnSync(IP, ['link', 'del', this.bridge], { stdio: 'ignore' });
+    spawnSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore' });
     rmSync(this.dir, { recursive: true, force: true });
   });
 

@@ -10,6 +10,7 @@ import {
 } from './scenarios.js';
 import { clientRow, goalRows, latencyRow, memifRows, type PerfReport } from '../report/model.js';
 import type { BenchResult as ClientBenchResult } from '../vppapi-client.js';
+import type { LatencyVswitch } from './cni-latency.js';
 
 /** What `tsvpp perf --all` asked for (a section reads the part it needs). */
 export interface SectionOptions {
@@ -130,9 +131,9 @@ export const SECTIONS: readonly PerfSection[] = [
   },
   {
     name: 'cni',
-    what: 'tsvpp-cni start time; CNI ADD/DEL latency, pods with 0/1/3 custom interfaces (root)',
+    what: 'tsvpp-cni start time; CNI ADD/DEL latency, pods with 0/1/3 custom interfaces, on the emulator and on real VPP when TSVPP_VPP is set (root)',
     inGoals: false,
-    steps: () => 2,
+    steps: () => (process.env.TSVPP_VPP ? 3 : 2),
     run: async (c) => {
       const { report, progress } = c;
       progress.start('tsvpp-cni start');
@@ -163,29 +164,39 @@ export function section(name: string): PerfSection | undefined {
   return SECTIONS.find((s) => s.name === name);
 }
 
-/** CNI ADD/DEL latency into report.cniLatency; without root a note instead (the part is skipped). */
+/**
+ * CNI ADD/DEL latency into report.cniLatency: against the emulator, and against a real VPP of its
+ * own when TSVPP_VPP names an install. Without root a note instead (the part is skipped).
+ */
 async function runCniLatency({ o, report, progress, say }: SectionRun): Promise<void> {
   const pods = o.cniPods ?? 20;
-  const lbl = `CNI ADD/DEL latency, ${pods} pods x 0/1/3 custom interfaces`;
-  progress.start(lbl);
   const { cniLatencySkipReason, runCniLatency } = await import('./cni-latency.js');
   const why = cniLatencySkipReason();
   if (why) {
     const msg = `CNI ADD/DEL latency skipped: ${why}`;
     report.notes.push(msg);
     say(`note: ${msg}`);
-    progress.done(lbl, 'skipped (not root)');
+    progress.start('CNI ADD/DEL latency');
+    progress.done('CNI ADD/DEL latency', 'skipped (not root)');
     return;
   }
-  try {
-    const r = await runCniLatency({ podsPerSize: pods });
-    report.cniLatency = r;
-    const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
-    if (left.length) report.notes.push(`CNI ADD/DEL latency left behind: ${left.map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}`);
-    progress.done(lbl, r.rows.map((x) => `${x.customIfs} if: ADD p50 ${x.add.p50.toFixed(0)} DEL p50 ${x.del.p50.toFixed(0)} ms`).join(', '));
-  } catch (e) {
-    report.notes.push(`CNI ADD/DEL latency failed: ${firstLine(e)}`);
-    progress.done(lbl, `FAILED ${firstLine(e)}`);
+  const prefix = process.env.TSVPP_VPP;
+  if (!prefix) report.notes.push('CNI ADD/DEL latency against real VPP: not run (set TSVPP_VPP to a VPP install prefix)');
+  const targets: LatencyVswitch[] = [{ kind: 'emulator' }, ...(prefix ? [{ kind: 'vpp' as const, prefix }] : [])];
+  for (const t of targets) {
+    const on = t.kind === 'vpp' ? 'real VPP' : 'emulator';
+    const lbl = `CNI ADD/DEL latency (${on}), ${pods} pods x 0/1/3 custom interfaces`;
+    progress.start(lbl);
+    try {
+      const r = await runCniLatency({ podsPerSize: pods, vswitch: t });
+      (report.cniLatency ??= []).push(r);
+      const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
+      if (left.length) report.notes.push(`CNI ADD/DEL latency (${on}) left behind: ${left.map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}`);
+      progress.done(lbl, r.rows.map((x) => `${x.customIfs} if: ADD p50 ${x.add.p50.toFixed(0)} DEL p50 ${x.del.p50.toFixed(0)} ms`).join(', '));
+    } catch (e) {
+      report.notes.push(`CNI ADD/DEL latency (${on}) failed: ${firstLine(e)}`);
+      progress.done(lbl, `FAILED ${firstLine(e)}`);
+    }
   }
 }
 

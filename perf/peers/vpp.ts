@@ -1,8 +1,10 @@
 // A real VPP for the perf harness, through scripts/vpp-peer.sh (the one place that knows VPP's
-// startup.conf): an instance of its own (runtime dir, API socket, api-segment prefix), without
-// poll-sleep-usec (so its main loop answers at once), its threads on the peer CPU of the client
-// benchmark. It runs an installed VPP (TSVPP_VPP=PREFIX); the project does not build VPP.
-import { execFile } from 'node:child_process';
+// startup.conf): an instance of its own (runtime dir, API socket, api-segment prefix). For the
+// client benchmark without poll-sleep-usec (its main loop answers at once) and its threads on the
+// peer CPU; for the CNI latency with the script's default poll-sleep-usec, unpinned, as VPP runs
+// on a node that does not give it a core. It runs an installed VPP (TSVPP_VPP=PREFIX); the project
+// does not build VPP.
+import { execFile, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +18,7 @@ const SCRIPT = resolve(ROOT, 'scripts', 'vpp-peer.sh');
 
 export interface VppPeer {
   name: string;
+  prefix: string;
   pid: number;
   version: string;
   apiSocket: string;
@@ -23,19 +26,27 @@ export interface VppPeer {
   stop(): Promise<void>;
 }
 
-/** Starts VPP from the install at prefix as instance `name`; its threads go to `cpu` when taskset is there. */
-export async function startVppPeer(prefix: string, name: string, cpu = 0): Promise<VppPeer> {
+export interface VppPeerOptions {
+  /** The CPU its threads go to when taskset is there (default 0); false: not pinned. */
+  cpu?: number | false;
+  /** unix { poll-sleep-usec }: 0 (the default here) spins; 'script default' leaves scripts/vpp-peer.sh's. */
+  pollSleepUsec?: number | 'script default';
+}
+
+/** Starts VPP from the install at prefix as instance `name`. */
+export async function startVppPeer(prefix: string, name: string, o: VppPeerOptions = {}): Promise<VppPeer> {
   if (!existsSync(SCRIPT)) throw new Error(`${SCRIPT} is missing: it starts and stops VPP instances`);
+  const cpu = o.cpu ?? 0, sleep = o.pollSleepUsec ?? 0;
   let info: { pid: number; version: string; apiSocket: string; apiDir: string };
   try {
-    const { stdout } = await run('bash', [SCRIPT, 'start', prefix, name, '--poll-sleep-usec', '0'], { maxBuffer: 1 << 20 });
+    const { stdout } = await run('bash', [SCRIPT, 'start', prefix, name, ...(sleep === 'script default' ? [] : ['--poll-sleep-usec', String(sleep)])], { maxBuffer: 1 << 20 });
     info = JSON.parse(stdout.trim().split('\n').pop()!);
   } catch (e) {
     const x = e as { stderr?: string; message: string };
     throw new Error(`starting VPP from ${prefix} failed: ${x.stderr?.trim() || x.message}`);
   }
   const stop = async (): Promise<void> => { await run('bash', [SCRIPT, 'stop', prefix, name]); };
-  if (canPin) {
+  if (canPin && cpu !== false) {
     try {
       await run('taskset', ['-a', '-p', '-c', String(cpu), String(info.pid)]);
     } catch (e) {
@@ -43,5 +54,10 @@ export async function startVppPeer(prefix: string, name: string, cpu = 0): Promi
       throw new Error(`pinning VPP (pid ${info.pid}) to CPU ${cpu} failed: ${(e as Error).message}`);
     }
   }
-  return { name, pid: info.pid, version: info.version, apiSocket: info.apiSocket, apiDir: info.apiDir, stop };
+  return { name, prefix, pid: info.pid, version: info.version, apiSocket: info.apiSocket, apiDir: info.apiDir, stop };
+}
+
+/** stop() for exit handlers, where only synchronous work is possible. */
+export function stopVppPeerSync(p: VppPeer): void {
+  spawnSync('bash', [SCRIPT, 'stop', p.prefix, p.name], { stdio: 'ignore' });
 }

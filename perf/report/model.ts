@@ -48,8 +48,9 @@ export interface PerfReport {
     clients?: ClientRow[];
   };
   cni?: { startMs: Summary; nodeBaselineMs: Summary; runs: number };
-  /** ADD/DEL through the real tsvpp-cni, agent and VPP emulator (absent when skipped: not root). */
-  cniLatency?: CniLatencyReport;
+  /** ADD/DEL through the real tsvpp-cni and agent, one run per vswitch: the VPP emulator, and real
+   *  VPP when TSVPP_VPP was set (absent when skipped: not root). */
+  cniLatency?: CniLatencyReport[];
   /** RunPodSandbox/StopPodSandbox/RemovePodSandbox through containerd, tsvpp vs bridge (absent when skipped). */
   criLatency?: CriLatencyReport;
 }

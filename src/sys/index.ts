@@ -12,3 +12,7 @@ export {
 export type { ReceivedMessage, PeerCredentials } from './seqpacket.js';
 export { Reactor } from './reactor.js';
 export type { ReadyCallback } from './reactor.js';
+export { NetlinkSocket, NetlinkError } from './netlink/socket.js';
+export type { Call as NetlinkCall, Answer as NetlinkAnswer } from './netlink/socket.js';
+export { openNetlinkIn, createNetns, deleteNetns, deleteNetnsSync, createPersistentTap, withNetnsFd, warmNetnsThread } from './netns.js';
+export * as rtnl from './netlink/rtnl.js';

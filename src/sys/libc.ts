@@ -36,6 +36,15 @@ export const libc = {
   epoll_ctl: lib.func('int epoll_ctl(int epfd, int op, int fd, uintptr_t event)'),
   epoll_wait: lib.func('int epoll_wait(int epfd, uintptr_t events, int maxevents, int timeout)'),
   malloc: lib.func('void *malloc(size_t size)'),
+  free: lib.func('void free(uintptr_t ptr)'),
+  setsockopt: lib.func('int setsockopt(int fd, int level, int name, uintptr_t val, uint32_t len)'),
+  // Network namespaces (src/sys/netns-worker.ts: only ever on its own thread).
+  openat: lib.func('int openat(int dirfd, const char *path, int flags, unsigned int mode)'),
+  setns: lib.func('int setns(int fd, int nstype)'),
+  unshare: lib.func('int unshare(int flags)'),
+  mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, uintptr_t data)'),
+  umount2: lib.func('int umount2(const char *target, int flags)'),
+  unlink: lib.func('int unlink(const char *path)'),
 };
 
 /** Linux x86-64 / aarch64 constants used by this package. */
@@ -89,6 +98,23 @@ export const C = {
   IFF_TAP: 0x0002,
   IFF_NO_PI: 0x1000,
   IFNAMSIZ: 16,
+  AF_NETLINK: 16,
+  SOCK_RAW: 3,
+  NETLINK_ROUTE: 0,
+  SOL_NETLINK: 270,
+  NETLINK_CAP_ACK: 10,
+  NETLINK_EXT_ACK: 11,
+  ENOBUFS: 105,
+  AT_FDCWD: -100,
+  O_RDONLY: 0,
+  O_CREAT: 0o100,
+  O_EXCL: 0o200,
+  CLONE_NEWNET: 0x40000000,
+  MS_BIND: 0x1000,
+  MS_REC: 0x4000,
+  MS_SHARED: 0x100000,
+  MNT_DETACH: 2,
+  TUNSETPERSIST: 0x400454cb,
 } as const;
 
 /** The numeric address of a koffi pointer (0n for NULL). */

@@ -3,7 +3,7 @@
 import type { CreatedInterface, NatStaticMappingArgs, NeighborArgs, RouteArgs, Vswitch, VswitchInterface } from '../../src/cni/agent/vswitch.js';
 import { VswitchError } from '../../src/cni/agent/vswitch.js';
 import type { Ipam, LinuxOps } from '../../src/cni/agent/pipeline.js';
-import type { AddrInfo, Link, RouteInfo, RouteSpec } from '../../src/cni/linux/ip.js';
+import type { AddrInfo, Link, LinkConfig, RouteInfo, RouteSpec } from '../../src/cni/linux/ip.js';
 import type { IpamRange, Lease } from '../../src/cni/ipam.js';
 import { IpamError } from '../../src/cni/ipam.js';
 import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
@@ -204,6 +204,20 @@ export class FakeLinux implements LinuxOps, LinuxSide {
   async addAddress(netns: string | undefined, dev: string, cidr: string): Promise<void> { this.step('addr add'); this.link(netns, dev, 'addr add').addrs.push(cidr); }
   async addRoute(netns: string | undefined, r: RouteSpec): Promise<void> { this.step('route add'); this.link(netns, r.dev, 'route add').routes.push(r); }
   async addNeighbor(netns: string | undefined, o: { ip: string; mac: string; dev: string }): Promise<void> { this.step('neigh replace'); this.link(netns, o.dev, 'neigh'); }
+  /** As the kernel takes a batch: every request is carried out, the first refusal is thrown. */
+  async configureLink(netns: string | undefined, c: LinkConfig): Promise<Link> {
+    const l = this.link(netns, c.name, 'link show');
+    const ops: Array<() => Promise<void>> = [
+      ...(c.up !== undefined ? [() => this.setLinkUp(c.name, c.up!, netns)] : []),
+      ...(c.addresses ?? []).map((a) => () => this.addAddress(netns, c.name, a)),
+      ...(c.neighbors ?? []).map((n) => () => this.addNeighbor(netns, { ...n, dev: c.name })),
+      ...(c.routes ?? []).map((r) => () => this.addRoute(netns, { ...r, dev: c.name })),
+    ];
+    let first: unknown;
+    for (const op of ops) await op().catch((e) => { first ??= e; });
+    if (first) throw first;
+    return { ifindex: 1, ifname: l.name, flags: l.up ? ['UP'] : [], ...(l.mac ? { address: l.mac } : {}) };
+  }
   async listLinks(netns?: string): Promise<Link[]> {
     return [...this.links(netns, 'link show').values()].map((l, i) => ({ ifindex: i + 1, ifname: l.name, flags: l.up ? ['UP'] : [], ...(l.mac ? { address: l.mac } : {}) }));
   }

@@ -29,11 +29,16 @@ test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane
     assert.is(x.del.n, 2, `${x.customIfs}: DEL samples`);
     // eth0 plus each custom interface is a tagged VPP interface while the pod exists.
     assert.equal(x.vppIfsPerPod, [1 + x.customIfs, 1 + x.customIfs], `${x.customIfs}: VPP interfaces per pod`);
-    for (const [what, l] of [['ADD', x.add], ['DEL', x.del]] as const) {
+    for (const [what, l] of [['ADD', x.add], ['DEL', x.del], ['agent ADD', x.agentAdd], ['agent DEL', x.agentDel]] as const) {
       assert.ok(l.p50 > 0 && l.p50 < 60_000, `${x.customIfs} ${what} p50 ${l.p50}`);
       assert.ok(l.min <= l.p50 && l.p50 <= l.p99 && l.p99 <= l.max, `${x.customIfs} ${what} ${JSON.stringify(l)}`);
     }
+    // The agent's part of each command is inside the command's own time.
+    x.agentAddMs.forEach((a, i) => assert.ok(a < x.addMs[i]!, `${x.customIfs}: agent ${a} ms of an ADD of ${x.addMs[i]} ms`));
+    x.agentDelMs.forEach((a, i) => assert.ok(a < x.delMs[i]!, `${x.customIfs}: agent ${a} ms of a DEL of ${x.delMs[i]} ms`));
   }
+  assert.is(r.nodeStartMs.length, 2, 'node -e 0 once per round');
+  assert.ok(r.load.before >= 0 && r.load.after >= 0);
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);
   assert.equal(ours(), { netns: [], tmp: [] }, 'netns or temp dir left after the run');
 });

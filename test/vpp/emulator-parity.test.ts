@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VppApiError, VppTimeoutError, type VppClient } from '../../src/vppapi/client/index.js';
-import { deleteLinkIfExists, ip } from '../../src/cni/linux/ip.js';
+import { deleteLinkIfExists, createVeth } from '../../src/cni/linux/ip.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { Vpp } from './support/vpp.js';
 import { VppClient as Client } from '../../src/vppapi/client/index.js';
@@ -199,8 +199,7 @@ let vpp: Vpp;
 let emu: VppEmulator;
 
 test.before(async () => {
-  await ip(['link', 'add', VETH, 'type', 'veth', 'peer', 'name', PEER]);
-  await ip(['link', 'set', VETH, 'up']);
+  await createVeth({ name: VETH, peer: PEER, up: true });
   vpp = await Vpp.start();
   emu = await startVppEmulator({ socketPath: join(dir, 'emu.sock'), registry: vpp.registry(), runtimeDir: join(dir, 'emu-run') });
 });

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { addNetns, deleteNetns, ip } from '../../src/cni/linux/ip.js';
+import { addNetns, deleteNetns, createVeth } from '../../src/cni/linux/ip.js';
 import { REPO, Vpp, vppPrefix } from './support/vpp.js';
 
 const run = promisify(execFile);
@@ -60,7 +60,7 @@ test('check: a complete install passes; one without the nat plugin is named exac
 
 test('two instances at once, one in a netns (af_packet sees that namespace\'s links); a running name is refused; stop cleans up', async () => {
   await addNetns(netns);
-  await ip(['link', 'add', 'vpa', 'type', 'veth', 'peer', 'name', 'vpb'], netns);
+  await createVeth({ name: 'vpa', peer: 'vpb', netns });
   const host = await Vpp.start();
   const inNs = await Vpp.start({ netns });
   try {

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { VswitchError } from '../../src/cni/agent/vswitch.js';
-import { addNetns, deleteLinkIfExists, deleteNetns, ip } from '../../src/cni/linux/ip.js';
+import { addNetns, deleteLinkIfExists, deleteNetns, createVeth } from '../../src/cni/linux/ip.js';
 import type { VppClient } from '../../src/vppapi/client/index.js';
 import { Vpp } from './support/vpp.js';
 
@@ -24,9 +24,8 @@ let api: VppClient;
 let vs: VppVswitch;
 
 test.before(async () => {
-  await ip(['link', 'add', veth.a, 'type', 'veth', 'peer', 'name', veth.b]);
-  await ip(['link', 'add', veth.c, 'type', 'veth', 'peer', 'name', veth.d]);
-  for (const v of Object.values(veth)) await ip(['link', 'set', v, 'up']);
+  await createVeth({ name: veth.a, peer: veth.b, up: true });
+  await createVeth({ name: veth.c, peer: veth.d, up: true });
   await addNetns(netns);
   vpp = await Vpp.start();
   api = await vpp.connect();

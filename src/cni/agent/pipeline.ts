@@ -14,7 +14,7 @@ import { CniError, ErrorCode, type CniInterface, type CniIpConfig, type CniResul
 import type { AgentRequest } from '../agent-protocol.js';
 import { exhaustive } from '../exhaustive.js';
 import { contains4, parsePrefix4 } from '../ipv4.js';
-import type { Link, AddrInfo, RouteInfo, RouteSpec } from '../linux/ip.js';
+import type { Link, AddrInfo, LinkConfig, RouteInfo } from '../linux/ip.js';
 import { IpamError, type IpamRange, type Lease } from '../ipam.js';
 import type { CustomNetwork, PodSource } from '../pods/types.js';
 import type { PodMemifSource } from '../podresources/memif-source.js';
@@ -28,16 +28,15 @@ import { Networks, type NodeSlice } from './networks.js';
 import { isVppIf, kindOf, kindOfVppName, resourceHandler } from './kinds/index.js';
 import type { KindAdd, KindContext } from './kinds/kind.js';
 
-/** The iproute2 helpers the pipeline uses (src/cni/linux/ip.ts implements them). */
+/** The Linux network configuration the pipeline uses (src/cni/linux/ip.ts implements it over rtnetlink). */
 export interface LinuxOps {
   netnsExists(netns: string): Promise<boolean>;
-  createVethPair(o: { hostName: string; podName: string; netns: string; mtu?: number }): Promise<void>;
+  /** `up`: the host end; `noGso`: the pod end sends no GSO packets. */
+  createVethPair(o: { hostName: string; podName: string; netns: string; mtu?: number; up?: boolean; noGso?: boolean }): Promise<void>;
   moveLink(o: { name: string; netns: string; newName: string }): Promise<void>;
   deleteLinkIfExists(name: string, netns?: string): Promise<boolean>;
-  setLinkUp(name: string, up: boolean, netns?: string): Promise<void>;
-  addAddress(netns: string | undefined, dev: string, cidr: string): Promise<void>;
-  addRoute(netns: string | undefined, r: RouteSpec): Promise<void>;
-  addNeighbor(netns: string | undefined, o: { ip: string; mac: string; dev: string }): Promise<void>;
+  /** One link's up, addresses, neighbours and routes at once; returns the link (its MAC). */
+  configureLink(netns: string | undefined, c: LinkConfig): Promise<Link>;
   listLinks(netns?: string): Promise<Link[]>;
   listAddresses(netns?: string): Promise<AddrInfo[]>;
   listRoutes(netns?: string): Promise<RouteInfo[]>;
@@ -184,7 +183,7 @@ export class Pipeline implements KindContext {
     await this.d.store.savePod(rec);
     try {
       if (rec.microserviceLabel && pod) await this.claimLabel(rec, pod.namespace);
-      for (const [i, ci] of ifs.entries()) await this.addInterface(rec, ci, i === 0 && !prev, customNets, adds.get(ci.type)!);
+      await this.addInterfaces(rec, ifs, !prev, customNets, adds);
       if (parsed.serviceEndpointIf) {
         const sep = rec.interfaces.find((i) => i.name === parsed.serviceEndpointIf)!;
         const podIp = addrOf(rec.interfaces[0]!.address!);
@@ -197,21 +196,22 @@ export class Pipeline implements KindContext {
       for (const a of adds.values()) await a.finish?.(rec);
       rec.result = prev ? extendResult(prev, this.resultOf(rec, req.config.cniVersion)) : this.resultOf(rec, req.config.cniVersion);
       rec.phase = 'ready';
-      await this.d.store.savePod(rec);
+      await this.d.store.savePod(rec, { durable: true });
       this.log(`ADD ${req.containerId} ${pod ? `${pod.namespace}/${pod.name}` : ''} (${describeSources(meta.sources)}): ${rec.interfaces.map((i) => `${i.name}/${i.type}/${i.network}${i.address ? ` ${i.address}` : ''}`).join(', ')}`);
       return rec.result;
     } catch (e) {
       this.log(`ADD ${req.containerId} failed, rolling back: ${(e as Error).message}`);
       const left = await this.undo(rec);
       if (left.length === 0) await this.d.store.removePod(rec.containerId);
-      else await this.d.store.savePod(rec); // DEL (or the next agent start) retries the rest
+      else await this.d.store.savePod(rec, { durable: true }); // DEL (or the next agent start) retries the rest
       throw toCniError(e, left);
     }
   }
 
   async record(rec: PodRecord, r: Resource): Promise<void> {
     rec.resources.push(r);
-    await this.d.store.savePod(rec);
+    // What is written to etcd outlives the node: its record must too.
+    await this.d.store.savePod(rec, { durable: r.kind === 'etcd-key' || r.kind === 'label-claim' });
   }
 
   /** Makes the pod a holder of its microservice label, or fails (code 100) naming the namespace that owns it. */
@@ -248,29 +248,50 @@ export class Pipeline implements KindContext {
     }
   }
 
-  /** One pod interface: its address, what its kind creates, then the attachment both sides. */
-  private async addInterface(rec: PodRecord, ci: CustomInterface, main: boolean, customNets: Map<string, CustomNetwork>, add: KindAdd): Promise<void> {
-    const net = ci.network === STUB_NETWORK ? undefined : await this.networks.ensure(ci.network, customNets.get(ci.network));
-    const st: PodInterfaceState = { name: ci.name, type: ci.type, network: ci.network, main, podRoutes: [] };
-    rec.interfaces.push(st);
-
-    // Address first: a failed allocation leaves nothing in VPP or Linux to undo.
-    if (net && net.kind !== 'L2') {
-      const r: Resource = { kind: 'lease', network: net.name, ifName: ci.name };
-      await this.record(rec, r); // before allocating: a crash in between still releases it
-      const lease = await this.d.ipam.allocate(this.networks.rangeFor(net), { containerId: rec.containerId, ifName: ci.name, netns: rec.netns! });
-      r.address = lease.address;
-      st.address = ip32(lease.address);
-      st.gateway = addrOf(net.gateway!);
-      await this.d.store.savePod(rec);
+  /**
+   * The pod's interfaces: their networks first (they may create VPP objects); then each kind
+   * creates its interfaces while host-local allocates the addresses (a process per address; the
+   * networks' at once, in pod order within a network so the first interface gets the lowest
+   * address); then each interface is attached, both sides. A failure waits for what is in flight,
+   * so that the rollback undoes all of it.
+   */
+  private async addInterfaces(rec: PodRecord, ifs: readonly CustomInterface[], firstIsMain: boolean, customNets: Map<string, CustomNetwork>, adds: Map<CustomIfType, KindAdd>): Promise<void> {
+    const sts: Array<{ st: PodInterfaceState; net: NetworkState | undefined }> = [];
+    for (const [i, ci] of ifs.entries()) {
+      const net = ci.network === STUB_NETWORK ? undefined : await this.networks.ensure(ci.network, customNets.get(ci.network));
+      const st: PodInterfaceState = { name: ci.name, type: ci.type, network: ci.network, main: i === 0 && firstIsMain, podRoutes: [] };
+      rec.interfaces.push(st);
+      sts.push({ st, net });
     }
+    const leases = this.allocate(rec, sts);
+    const allocated = leases.then(() => undefined, () => undefined); // handled now; thrown below
+    const created: CreatedInterface[] = [];
     try {
-      const created = await add.create(rec, st, podTag(rec.containerId, ci.name));
-      await this.attach(rec, st, net, created, false);
-    } catch (e) {
-      if (e instanceof CniError) throw e;
-      throw new Error(`${ci.name} (${ci.type}, network ${ci.network}): ${(e as Error).message}`); // which of the pod's interfaces failed
-    }
+      for (const { st } of sts) created.push(await whichInterface(st, () => adds.get(st.type)!.create(rec, st, podTag(rec.containerId, st.name))));
+    } finally { await allocated; }
+    await leases;
+    for (const [i, { st, net }] of sts.entries()) await whichInterface(st, () => this.attach(rec, st, net, created[i]!, false));
+  }
+
+  /** The addresses of the pod's routed interfaces, each lease recorded before it is asked for. */
+  private async allocate(rec: PodRecord, sts: ReadonlyArray<{ st: PodInterfaceState; net: NetworkState | undefined }>): Promise<void> {
+    const leases = sts.filter(({ net }) => net && net.kind !== 'L2').map(({ st, net }) => ({ st, net: net!, r: { kind: 'lease', network: net!.name, ifName: st.name } as Extract<Resource, { kind: 'lease' }> }));
+    if (leases.length === 0) return;
+    rec.resources.push(...leases.map((l) => l.r));
+    await this.d.store.savePod(rec); // before allocating: a crash in between still releases them
+    const byNetwork = new Map<string, typeof leases>();
+    for (const l of leases) byNetwork.set(l.net.name, [...(byNetwork.get(l.net.name) ?? []), l]);
+    const got = await Promise.allSettled([...byNetwork.values()].map(async (ls) => {
+      for (const { st, net, r } of ls) {
+        const lease = await this.d.ipam.allocate(this.networks.rangeFor(net), { containerId: rec.containerId, ifName: st.name, netns: rec.netns! });
+        r.address = lease.address;
+        st.address = ip32(lease.address);
+        st.gateway = addrOf(net.gateway!);
+      }
+    }));
+    await this.d.store.savePod(rec);
+    const failed = got.find((g): g is PromiseRejectedResult => g.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   /**
@@ -280,68 +301,65 @@ export class Pipeline implements KindContext {
    * learns the gateway's new MAC.
    */
   private async attach(rec: PodRecord, st: PodInterfaceState, net: NetworkState | undefined, created: CreatedInterface, rewired: boolean): Promise<void> {
-    const { vswitch: vs, linux } = this.d;
-    const netns = rec.netns!;
-    const { swIfIndex, mac: vppMac } = created;
+    const vs = this.d.vswitch;
+    const { swIfIndex } = created;
     const routed = net !== undefined && net.kind !== 'L2';
     st.swIfIndex = swIfIndex;
+    // VPP side, sent at once (VPP carries requests out in order); the route recorded before.
+    const route = routed ? { prefix: st.address!, vrfId: net!.vrfId, swIfIndex, nextHop: addrOf(st.address!) } : undefined;
+    if (route) rec.resources.push({ kind: 'route', ...route }); // a crash after the add must not leak it
     await this.d.store.savePod(rec);
-
-    // VPP side.
-    if (net?.kind === 'L2') await vs.setInterfaceBridge(swIfIndex, net.bdId!);
-    if (routed && net!.vrfId !== 0) await vs.setInterfaceVrf(swIfIndex, net!.vrfId);
-    if (routed) await vs.setUnnumbered(swIfIndex, net!.loopbackSwIfIndex!);
-    await vs.setInterfaceUp(swIfIndex, true);
-    if (routed) {
-      const route = { prefix: st.address!, vrfId: net!.vrfId, swIfIndex, nextHop: addrOf(st.address!) };
-      await this.record(rec, { kind: 'route', ...route }); // first: a crash after the add must not leak it
-      await vs.addRoute(route);
-    }
-    if (routed && kindOf(st.type).podEnd !== 'none') {
-      // VPP would learn the pod's MAC by ARP and drop the packet that made it ask: tell it now.
-      const n = { swIfIndex, ip: addrOf(st.address!), mac: await this.podMac(netns, st.name) };
+    await settled([
+      net?.kind === 'L2' ? vs.setInterfaceBridge(swIfIndex, net.bdId!) : undefined,
+      routed && net!.vrfId !== 0 ? vs.setInterfaceVrf(swIfIndex, net!.vrfId) : undefined,
+      routed ? vs.setUnnumbered(swIfIndex, net!.loopbackSwIfIndex!) : undefined,
+      vs.setInterfaceUp(swIfIndex, true),
+      route ? vs.addRoute(route) : undefined,
+    ]);
+    // Pod side, which gives the pod end's MAC: VPP would learn it by ARP and drop the packet that
+    // made it ask, so VPP gets it as a static neighbour now.
+    const podLink = await this.podSide(rec, st, net, created, rewired);
+    if (routed && podLink) {
+      if (!podLink.address) throw new Error(`interface ${st.name} in ${rec.netns} has no MAC address`);
+      const n = { swIfIndex, ip: addrOf(st.address!), mac: podLink.address };
       await this.record(rec, { kind: 'neighbor', ifName: st.name, ...n });
       await vs.addNeighbor(n);
     }
+  }
 
-    // Pod side.
+  /**
+   * The pod's end of an interface in one batch in its netns: up, the address, the gateway's MAC,
+   * the routes (after a VPP restart, a pod end that outlived VPP only learns the gateway's new
+   * MAC). Returns the link, or undefined when the pod has no Linux end.
+   */
+  private async podSide(rec: PodRecord, st: PodInterfaceState, net: NetworkState | undefined, created: CreatedInterface, rewired: boolean): Promise<Link | undefined> {
+    const netns = rec.netns!, routed = net !== undefined && net.kind !== 'L2';
+    const gwNeighbor = routed && created.mac ? [{ ip: st.gateway!, mac: created.mac }] : [];
     const end = kindOf(st.type).podEnd;
     switch (end) {
-      case 'none': return;
+      case 'none': return undefined;
       case 'outlives-vpp':
-        if (!rewired) break;
-        if (routed && vppMac) await linux.addNeighbor(netns, { ip: st.gateway!, mac: vppMac, dev: st.name });
-        return;
+        if (rewired) return this.d.linux.configureLink(netns, { name: st.name, neighbors: gwNeighbor });
+        break;
       case 'dies-with-vpp': break;
       default: exhaustive(end, 'pod end');
     }
-    await linux.setLinkUp(st.name, true, netns);
-    if (!routed) return;
-    await linux.addAddress(netns, st.name, st.address!);
+    if (!routed) return this.d.linux.configureLink(netns, { name: st.name, up: true });
     const gw = st.gateway!;
-    if (vppMac) await linux.addNeighbor(netns, { ip: gw, mac: vppMac, dev: st.name });
+    const routes: LinkConfig['routes'] = [];
     st.podRoutes = [];
     if (st.main) {
-      await linux.addRoute(netns, { dst: gw, dev: st.name, scope: 'link' });
-      await linux.addRoute(netns, { dst: 'default', via: gw, dev: st.name });
+      routes.push({ dst: gw, scope: 'link' }, { dst: 'default', via: gw });
       st.podRoutes.push({ dst: '0.0.0.0/0', gw });
     } else if (net!.kind === 'L3' || (rec.chained && rec.interfaces.find((i) => i.network === DEFAULT_NETWORK) === st)) {
       // An L3 network's subnet; chained, tsvpp's pod network through its first default-network
       // interface (eth0 and the default route are the primary CNI's).
       const dst = net!.kind === 'L3' ? net!.subnetCIDR! : this.d.config.podSubnet;
-      await linux.addRoute(netns, { dst: gw, dev: st.name, scope: 'link' });
-      await linux.addRoute(netns, { dst, via: gw, dev: st.name });
+      routes.push({ dst: gw, scope: 'link' }, { dst, via: gw });
       st.podRoutes.push({ dst, gw });
     }
     // Another default network custom interface: address only, no extra route.
-    await this.d.store.savePod(rec);
-  }
-
-  /** The MAC of a pod's Linux interface (tap or veth end), as VPP must address it. */
-  private async podMac(netns: string, ifName: string): Promise<string> {
-    const mac = (await this.d.linux.listLinks(netns)).find((l) => l.ifname === ifName)?.address;
-    if (!mac) throw new Error(`interface ${ifName} in ${netns} has no MAC address`);
-    return mac;
+    return this.d.linux.configureLink(netns, { name: st.name, up: true, addresses: [st.address!], neighbors: gwNeighbor, routes });
   }
 
   private resultOf(rec: PodRecord, cniVersion: string): CniResult {
@@ -359,7 +377,11 @@ export class Pipeline implements KindContext {
 
   // --- undo / DEL -------------------------------------------------------------------------------
 
-  /** Undoes resources in reverse order; returns the ones that could not be removed. */
+  /**
+   * Undoes resources in reverse order; returns the ones that could not be removed. What touches
+   * only Linux links or host-local (a lease, a veth) runs in the background while the undo goes on
+   * (its own order still holds: a veth goes after the af_packet on it, which is awaited first).
+   */
   private async undo(rec: PodRecord): Promise<Array<{ r: Resource; error: string }>> {
     const failed: Array<{ r: Resource; error: string }> = [];
     let dump: VswitchInterface[] | undefined;
@@ -367,25 +389,27 @@ export class Pipeline implements KindContext {
       this.log(`undo ${rec.containerId}: interface dump failed, deleting blindly: ${(e as Error).message}`);
     }
     const node = lazy(() => this.d.store.loadNode());
-    const kept: Resource[] = [];
+    const kept = new Set<Resource>();
+    const background: Promise<void>[] = [];
     for (const r of [...rec.resources].reverse()) {
       const down = this.etcdDown.get(rec);
       if (down && (r.kind === 'etcd-key' || r.kind === 'label-claim')) {
         failed.push({ r, error: `not tried: ${down}` });
-        kept.unshift(r);
+        kept.add(r);
         continue;
       }
-      try {
-        await this.undoOne(rec, r, dump, node);
-      } catch (e) {
-        if (e instanceof VswitchError && e.notFound) continue;
+      const undo = this.undoOne(rec, r, dump, node).catch((e: unknown) => {
+        if (e instanceof VswitchError && e.notFound) return;
         if (e instanceof EtcdError && !e.conflict) this.etcdDown.set(rec, e.message);
         failed.push({ r, error: (e as Error).message });
-        kept.unshift(r);
-      }
+        kept.add(r);
+      });
+      if (undoesInBackground(r)) background.push(undo);
+      else await undo;
     }
+    await Promise.all(background);
     this.etcdDown.delete(rec);
-    rec.resources = kept;
+    rec.resources = rec.resources.filter((r) => kept.has(r));
     return failed;
   }
 
@@ -433,7 +457,7 @@ export class Pipeline implements KindContext {
     await this.d.store.savePod(rec);
     const left = await this.undo(rec);
     if (left.length) {
-      await this.d.store.savePod(rec);
+      await this.d.store.savePod(rec, { durable: true });
       throw new CniError(ErrorCode.Wiring, 'DEL could not remove everything (retry DEL)', left.map((f) => `${f.r.kind}: ${f.error}`).join('; '));
     }
     await this.d.store.removePod(rec.containerId);
@@ -527,7 +551,7 @@ export class Pipeline implements KindContext {
         if (rec.phase !== 'ready') {
           const left = await this.undo(rec);
           if (left.length === 0) { await this.d.store.removePod(rec.containerId); rolledBack.push(rec.containerId); continue; }
-          await this.d.store.savePod(rec);
+          await this.d.store.savePod(rec, { durable: true });
           this.log(`reconcile: ${rec.containerId} still holds ${left.map((l) => l.r.kind).join(', ')}`);
         }
         pods.push(rec);
@@ -614,9 +638,32 @@ export function extendResult(prev: CniResult, ours: CniResult): CniResult {
   };
 }
 
+/** Whether a resource's undo may run while the rest of the pod is undone (see undo). */
+function undoesInBackground(r: Resource): boolean {
+  switch (r.kind) {
+    case 'lease': return true; // host-local: a process and a file of its own
+    case 'route': case 'neighbor': case 'nat': case 'etcd-key': case 'label-claim': return false;
+    default: return resourceHandler(r).background ?? false;
+  }
+}
+
 /** The tag recorded for the VPP interface at swIfIndex. */
 function tagAt(rec: PodRecord, swIfIndex: number): string | undefined {
   return rec.resources.filter(isVppIf).find((x) => x.swIfIndex === swIfIndex)?.tag;
+}
+
+/** Runs a step of one pod interface; an error says which interface it was (CNI errors as they are). */
+async function whichInterface<T>(st: PodInterfaceState, step: () => Promise<T>): Promise<T> {
+  try { return await step(); } catch (e) {
+    if (e instanceof CniError) throw e;
+    throw new Error(`${st.name} (${st.type}, network ${st.network}): ${(e as Error).message}`);
+  }
+}
+
+/** Waits for every call (none is left in flight for a rollback to race), then throws the first failure. */
+async function settled(calls: ReadonlyArray<Promise<unknown> | undefined>): Promise<void> {
+  const failed = (await Promise.allSettled(calls)).find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
 }
 
 /** Loads something at most once, on first use. */

@@ -1,6 +1,7 @@
 // Persistent agent state in the state dir: one JSON file per pod attachment (keyed by container
 // id) and one node file (per-network VPP objects, id counters). Writes are atomic (temp file,
-// fsync, rename), so a crash leaves either the old or the new version, never a torn file.
+// rename), so a crash leaves either the old or the new version, never a torn file; how much is
+// synced to disk depends on what the record must survive (see savePod).
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { TMP_MARK, writeFileAtomic } from '../atomic-file.js';
 import { join } from 'node:path';
@@ -78,6 +79,7 @@ export interface NodeState {
 export const emptyNodeState = (): NodeState => ({ networks: {}, nextVrfId: 1, nextBdId: 1, nextMemifSocketId: 1 });
 
 export class StateStore {
+  readonly #writes = new Map<string, Promise<void>>();
   readonly podsDir: string;
   readonly nodeFile: string;
   constructor(readonly dir: string) {
@@ -96,7 +98,22 @@ export class StateStore {
     return join(this.podsDir, `${containerId}.json`);
   }
 
-  async savePod(r: PodRecord): Promise<void> { await writeFileAtomic(this.podFile(r.containerId), JSON.stringify(r, null, 2) + '\n'); }
+  /**
+   * Saves a pod record. Left in the page cache by default: the record guards against the agent
+   * dying in the middle of an ADD or DEL (the page cache outlives the agent), and a crash of the
+   * node takes the pod's VPP interfaces, netns and links with it. `durable` (file and rename synced)
+   * where the record must outlive the node: an ADD's answer, what a DEL or rollback left, and
+   * before anything is written to etcd.
+   */
+  async savePod(r: PodRecord, o: { durable?: boolean } = {}): Promise<void> {
+    const file = this.podFile(r.containerId), data = JSON.stringify(r, null, 2) + '\n';
+    // Saves of one record land in the order they were asked for (an ADD saves from steps that overlap).
+    const p = (this.#writes.get(file) ?? Promise.resolve()).then(() => writeFileAtomic(file, data, o.durable ? { durable: true } : { cached: true }));
+    const tail = p.catch(() => undefined);
+    this.#writes.set(file, tail);
+    void tail.then(() => { if (this.#writes.get(file) === tail) this.#writes.delete(file); });
+    await p;
+  }
 
   async loadPod(containerId: string): Promise<PodRecord | undefined> {
     try { return JSON.parse(await readFile(this.podFile(containerId), 'utf8')) as PodRecord; } catch (e) {

@@ -1,86 +1,57 @@
-// Linux network configuration through iproute2's `ip`, run asynchronously with execFile (never a
-// shell, never blocking the agent's event loop). Every failure is an IpError naming the command
-// line and ip's stderr.
+// Linux network configuration of the node and its pods over rtnetlink (src/sys): links, veth
+// pairs, addresses, routes, neighbours, named network namespaces and taps. No process is started;
+// what `ip` would print is mirrored in the shapes returned (Link, AddrInfo, RouteInfo), so reports
+// read the same. Every failure is a NetlinkError or SysError naming the operation, the interface,
+// the namespace and the errno (with the kernel's own reason when it gives one).
 //
 // A network namespace is referred to as CNI gives it: a path (/var/run/netns/NAME,
-// /proc/PID/ns/net, ...) or a bare name under /var/run/netns. Names and /var/run/netns paths use
-// `ip -n NAME`; other paths run `ip` inside the namespace through `nsenter --net=PATH`.
-import { execFile } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
+// /proc/PID/ns/net, ...) or a bare name under /var/run/netns. Requests about the agent's own
+// namespace go through one long-lived socket; requests about another one through a socket opened
+// inside it (src/sys/netns.ts) for the duration of the call.
 import { stat } from 'node:fs/promises';
-import { basename, dirname, isAbsolute, join } from 'node:path';
+import {
+  NetlinkError, NetlinkSocket, createNetns, createPersistentTap, deleteNetns as unbindNetns, openNetlinkIn, rtnl, withNetnsFd,
+  type NetlinkCall,
+} from '../../sys/index.js';
 
-export const IP = process.env.TSVPP_IP ?? 'ip';
-export const NSENTER = process.env.TSVPP_NSENTER ?? 'nsenter';
+export const NETNS_DIR = '/var/run/netns';
 
-/**
- * `ip` as an absolute path, for nsenter to run: busybox's nsenter (the agent image has no
- * util-linux) runs its own `ip` applet for a bare name, which knows no `-j`.
- */
-let ipPath: string | undefined;
-function ipAbsolute(): string {
-  if (ipPath) return ipPath;
-  if (isAbsolute(IP)) return (ipPath = IP);
-  for (const d of (process.env.PATH ?? '').split(':').filter(Boolean)) {
-    try { accessSync(join(d, IP), constants.X_OK); return (ipPath = join(d, IP)); } catch { /* next */ }
-  }
-  return IP; // not found: let the spawn report it
-}
-const TIMEOUT_MS = 30_000;
-
-export class IpError extends Error {
-  constructor(readonly command: string, readonly stderr: string, readonly exitCode: number | string | undefined) {
-    super(`\`${command}\` failed${exitCode !== undefined ? ` (exit ${exitCode})` : ''}: ${stderr.trim() || '(no stderr)'}`);
-    this.name = 'IpError';
-  }
-}
-
-function exec(file: string, args: string[]): Promise<string> {
-  const cmd = [file, ...args].join(' ');
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) {
-        const e = err as NodeJS.ErrnoException & { code?: number | string };
-        reject(new IpError(cmd, stderr || e.message, e.code));
-      } else resolve(stdout);
-    });
-  });
-}
-
-const NETNS_DIRS = ['/var/run/netns', '/run/netns'];
-
-/** `ip` argument prefix for running in `netns` (undefined = the agent's own namespace). */
-function inNs(netns: string | undefined, args: string[]): [string, string[]] {
-  if (netns === undefined) return [IP, args];
-  if (!netns.includes('/')) return [IP, ['-n', netns, ...args]];
-  if (NETNS_DIRS.includes(dirname(netns))) return [IP, ['-n', basename(netns), ...args]];
-  return [NSENTER, [`--net=${netns}`, '--', ipAbsolute(), ...args]];
-}
-
-export function ip(args: string[], netns?: string): Promise<string> {
-  const [file, argv] = inNs(netns, args);
-  return exec(file, argv);
-}
-
-async function ipJson<T>(args: string[], netns?: string): Promise<T> {
-  const out = await ip(['-j', ...args], netns);
-  try { return JSON.parse(out.trim() === '' ? '[]' : out) as T; } catch (e) {
-    throw new IpError(`ip -j ${args.join(' ')}`, `unparseable JSON output: ${(e as Error).message}`, undefined);
-  }
-}
-
-/** The path `ip` uses for a namespace reference. */
+/** The path of a namespace reference (a bare name lives under /var/run/netns). */
 export function netnsPath(netns: string): string {
-  return netns.includes('/') ? netns : `/var/run/netns/${netns}`;
+  return netns.includes('/') ? netns : `${NETNS_DIR}/${netns}`;
 }
 
 export async function netnsExists(netns: string): Promise<boolean> {
   try { await stat(netnsPath(netns)); return true; } catch { return false; }
 }
 
-export async function addNetns(name: string): Promise<void> { await ip(['netns', 'add', name]); }
-export async function deleteNetns(name: string): Promise<void> { await ip(['netns', 'delete', name]); }
+/** `ip netns add NAME`. */
+export async function addNetns(name: string): Promise<void> { await createNetns(netnsPath(name)); }
+/** `ip netns delete NAME`. */
+export async function deleteNetns(name: string): Promise<void> { await unbindNetns(netnsPath(name)); }
 
+/** Idle sockets of the agent's own namespace: one per request in flight, so that requests the
+ *  kernel is slow to carry out (a link deletion waits out an RCU grace period) overlap. */
+const idle: NetlinkSocket[] = [];
+
+/** Closes the idle sockets of the agent's namespace (the next request opens one again). */
+export function closeIdleSockets(): void {
+  for (const s of idle.splice(0)) s.close();
+}
+
+/** Runs `fn` with a socket in `netns` (undefined: the agent's own namespace). */
+async function inNs<T>(netns: string | undefined, fn: (s: NetlinkSocket, where: string) => Promise<T>): Promise<T> {
+  if (netns === undefined) {
+    const s = idle.pop() ?? NetlinkSocket.open('the agent\'s namespace');
+    try { return await fn(s, ''); } finally { if (idle.length < 4) idle.push(s); else s.close(); }
+  }
+  const s = await openNetlinkIn(netnsPath(netns));
+  try { return await fn(s, ` in ${netns}`); } finally { s.close(); }
+}
+
+const isErrno = (e: unknown, code: string) => e instanceof NetlinkError && e.code === code;
+
+/** A link as `ip -j -d link show` describes it (the fields this package reads). */
 export interface Link {
   ifindex: number;
   ifname: string;
@@ -92,77 +63,220 @@ export interface Link {
   linkinfo?: { info_kind?: string };
 }
 
+function toLink(m: rtnl.LinkMessage): Link {
+  return {
+    ifindex: m.index, ifname: m.name, flags: rtnl.linkFlagNames(m.flags), link_type: rtnl.linkTypeName(m.type),
+    ...(m.mtu !== undefined ? { mtu: m.mtu } : {}),
+    ...(m.operstate !== undefined ? { operstate: rtnl.operstateName(m.operstate) } : {}),
+    ...(m.address !== undefined ? { address: m.address } : {}),
+    ...(m.kind !== undefined ? { linkinfo: { info_kind: m.kind } } : {}),
+  };
+}
+
+async function dumpLinks(s: NetlinkSocket, where: string): Promise<rtnl.LinkMessage[]> {
+  return (await s.dump(rtnl.dumpLinks(), `list links${where}`)).map((m) => rtnl.parseLink(m.payload));
+}
+
 export function listLinks(netns?: string): Promise<Link[]> {
-  return ipJson<Link[]>(['-d', 'link', 'show'], netns);
+  return inNs(netns, async (s, where) => (await dumpLinks(s, where)).map(toLink));
+}
+
+/** The link named `name`, or undefined (ENODEV). */
+async function findLink(s: NetlinkSocket, name: string, where: string): Promise<rtnl.LinkMessage | undefined> {
+  try {
+    const [m] = await s.call(rtnl.getLink({ name }), `get link ${name}${where}`);
+    return m && rtnl.parseLink(m.payload);
+  } catch (e) {
+    if (isErrno(e, 'ENODEV')) return undefined;
+    throw e;
+  }
+}
+
+/** The link named `name`; a NetlinkError ENODEV naming it when there is none. */
+async function linkIndex(s: NetlinkSocket, name: string, where: string): Promise<rtnl.LinkMessage> {
+  const [m] = await s.call(rtnl.getLink({ name }), `get link ${name}${where}`);
+  if (!m) throw new Error(`get link ${name}${where}: the kernel answered without the link`);
+  return rtnl.parseLink(m.payload);
 }
 
 export async function getLink(name: string, netns?: string): Promise<Link | undefined> {
-  return (await listLinks(netns)).find((l) => l.ifname === name);
+  return inNs(netns, async (s, where) => {
+    const m = await findLink(s, name, where);
+    return m && toLink(m);
+  });
 }
 
 /**
  * Creates a veth pair whose peer is created directly inside `netns` under its final name, so a
- * pod-side name never clashes with host interfaces.
+ * pod-side name never clashes with host interfaces. `up` brings the host end up in the same
+ * request; `podMac` is the pod end's MAC (else the kernel picks one); `noGso` makes the pod's
+ * kernel segment what it sends itself (IFLA_GSO_MAX_SEGS 1).
  */
-export async function createVethPair(o: { hostName: string; podName: string; netns: string; mtu?: number }): Promise<void> {
-  const mtu = o.mtu ? ['mtu', String(o.mtu)] : [];
-  await ip(['link', 'add', o.hostName, ...mtu, 'type', 'veth', 'peer', 'name', o.podName, ...mtu, 'netns', netnsPath(o.netns)]);
+export async function createVethPair(o: { hostName: string; podName: string; netns: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean }): Promise<void> {
+  const mtu = o.mtu !== undefined ? { mtu: o.mtu } : {};
+  await withNetnsFd(netnsPath(o.netns), (fd) => inNs(undefined, (s) => s.call(
+    rtnl.createVeth({ name: o.hostName, ...mtu, ...(o.up ? { up: true } : {}) }, {
+      name: o.podName, ...mtu, netnsFd: fd, ...(o.podMac !== undefined ? { address: o.podMac } : {}), ...(o.noGso ? { gsoMaxSegs: 1 } : {}),
+    }),
+    `create veth ${o.hostName} with peer ${o.podName} in ${o.netns}`,
+  )));
 }
 
-/**
- * Moves a link of this namespace into `netns` under `newName` (by the namespace's path: `ip` opens
- * it and passes the fd, so any path length works). Moving takes the link down.
- */
-export async function moveLink(o: { name: string; netns: string; newName: string }): Promise<void> {
-  await ip(['link', 'set', 'dev', o.name, 'netns', netnsPath(o.netns), 'name', o.newName]);
+/** A veth pair with both ends in `netns` (or the agent's namespace), both up when `up`. */
+export async function createVeth(o: { name: string; peer: string; netns?: string; up?: boolean }): Promise<void> {
+  await inNs(o.netns, (s, where) => s.all([
+    { req: rtnl.createVeth({ name: o.name, ...(o.up ? { up: true } : {}) }, { name: o.peer }), what: `create veth ${o.name} with peer ${o.peer}${where}` },
+    // Not in the create: the peer is opened before its other end exists (veth_open: ENOTCONN).
+    ...(o.up ? [{ req: rtnl.setLink({ name: o.peer }, { up: true }), what: `set link ${o.peer} up${where}` }] : []),
+  ]));
 }
 
 export async function setLinkUp(name: string, up: boolean, netns?: string): Promise<void> {
-  await ip(['link', 'set', 'dev', name, up ? 'up' : 'down'], netns);
+  await inNs(netns, (s, where) => s.call(rtnl.setLink({ name }, { up }), `set link ${name} ${up ? 'up' : 'down'}${where}`));
+}
+
+/**
+ * Moves a link of the agent's namespace into `netns` under `newName` (by an fd of the namespace,
+ * so any path works). Moving takes the link down.
+ */
+export async function moveLink(o: { name: string; netns: string; newName: string }): Promise<void> {
+  await inNs(undefined, async (s) => {
+    const l = await linkIndex(s, o.name, '');
+    await withNetnsFd(netnsPath(o.netns), (fd) => s.call(rtnl.setLink({ index: l.index }, { netnsFd: fd, name: o.newName }), `move link ${o.name} into ${o.netns} as ${o.newName}`));
+  });
 }
 
 export async function deleteLink(name: string, netns?: string): Promise<void> {
-  await ip(['link', 'delete', 'dev', name], netns);
+  await inNs(netns, (s, where) => s.call(rtnl.deleteLink({ name }), `delete link ${name}${where}`));
 }
 
 /** Deletes a link if it exists; true when something was deleted. */
 export async function deleteLinkIfExists(name: string, netns?: string): Promise<boolean> {
   if (netns !== undefined && !(await netnsExists(netns))) return false;
-  if (!(await getLink(name, netns))) return false;
-  try { await deleteLink(name, netns); } catch (e) {
-    if (!(await getLink(name, netns))) return false; // raced with the peer's deletion
+  try {
+    await deleteLink(name, netns);
+    return true;
+  } catch (e) {
+    // ENODEV: not there (or gone with its peer meanwhile). ENOENT: the namespace went meanwhile.
+    if (isErrno(e, 'ENODEV') || (netns !== undefined && (e as { code?: string }).code === 'ENOENT')) return false;
     throw e;
   }
-  return true;
 }
 
+/** A route through `dev`; `table` other than the main one when given. */
+export interface RouteSpec { dst: string; via?: string; dev: string; scope?: 'link' | 'global' | 'host'; onlink?: boolean; table?: number }
+
+function routeCall(index: number, r: Omit<RouteSpec, 'dev'>, dev: string, where: string): NetlinkCall {
+  const scope: rtnl.RouteScope | undefined = r.scope === 'global' ? 'universe' : r.scope;
+  return {
+    req: rtnl.addRoute({
+      dst: r.dst, oif: index, ...(r.via !== undefined ? { via: r.via } : {}), ...(scope ? { scope } : {}), ...(r.onlink ? { onlink: true } : {}),
+      ...(r.table !== undefined ? { table: r.table } : {}),
+    }),
+    what: `add route ${r.dst}${r.via ? ` via ${r.via}` : ''} dev ${dev}${r.table !== undefined ? ` table ${r.table}` : ''}${where}`,
+  };
+}
+
+/** What one link gets, in this order: up or down, its addresses, neighbours, routes. */
+export interface LinkConfig {
+  name: string;
+  up?: boolean;
+  addresses?: string[];
+  neighbors?: Array<{ ip: string; mac: string }>;
+  routes?: Array<Omit<RouteSpec, 'dev'>>;
+}
+
+/**
+ * Configures one link of `netns` (undefined: the agent's namespace) in one round trip after
+ * finding it, and returns it as it was found (its MAC address is what VPP needs). The kernel
+ * carries every request out in order; the first one it refused is thrown.
+ */
+export async function configureLink(netns: string | undefined, c: LinkConfig): Promise<Link> {
+  return inNs(netns, async (s, where) => {
+    const l = await linkIndex(s, c.name, where);
+    const calls: NetlinkCall[] = [];
+    if (c.up !== undefined) calls.push({ req: rtnl.setLink({ index: l.index }, { up: c.up }), what: `set link ${c.name} ${c.up ? 'up' : 'down'}${where}` });
+    for (const a of c.addresses ?? []) calls.push({ req: rtnl.addAddress(l.index, a), what: `add address ${a} to ${c.name}${where}` });
+    for (const n of c.neighbors ?? []) calls.push({ req: rtnl.replaceNeighbor(l.index, n.ip, n.mac), what: `set neighbour ${n.ip} lladdr ${n.mac} on ${c.name}${where}` });
+    for (const r of c.routes ?? []) calls.push(routeCall(l.index, r, c.name, where));
+    if (calls.length) await s.all(calls);
+    return toLink(l);
+  });
+}
+
+/** `ip addr add CIDR dev DEV`. */
 export async function addAddress(netns: string | undefined, dev: string, cidr: string): Promise<void> {
-  await ip(['addr', 'add', cidr, 'dev', dev], netns);
+  await configureLink(netns, { name: dev, addresses: [cidr] });
 }
 
-export interface RouteSpec { dst: string; via?: string; dev: string; scope?: 'link' | 'global' | 'host'; onlink?: boolean }
-
+/** `ip route add DST [via GW] dev DEV [scope S] [onlink] [table T]`. */
 export async function addRoute(netns: string | undefined, r: RouteSpec): Promise<void> {
-  await ip(['route', 'add', r.dst, ...(r.via ? ['via', r.via] : []), 'dev', r.dev, ...(r.scope ? ['scope', r.scope] : []), ...(r.onlink ? ['onlink'] : [])], netns);
+  await configureLink(netns, { name: r.dev, routes: [r] });
 }
 
-export async function addNeighbor(netns: string | undefined, o: { ip: string; mac: string; dev: string }): Promise<void> {
-  await ip(['neigh', 'replace', o.ip, 'lladdr', o.mac, 'dev', o.dev, 'nud', 'permanent'], netns);
+export interface NeighborSpec { ip: string; mac: string; dev: string }
+
+/** `ip neigh replace IP lladdr MAC dev DEV nud permanent`. */
+export async function addNeighbor(netns: string | undefined, o: NeighborSpec): Promise<void> {
+  await configureLink(netns, { name: o.dev, neighbors: [o] });
+}
+
+/** A policy routing rule: packets from `from` (an address) look up `table`. */
+export interface RuleSpec { from: string; table: number; priority: number }
+/** As `ip -j rule show` prints it (src "all" or an address; table a name or a number). */
+export interface RuleInfo { priority: number; src?: string; srclen?: number; table?: string }
+
+/** `ip rule add from FROM lookup TABLE priority N`. */
+export async function addRule(netns: string | undefined, r: RuleSpec): Promise<void> {
+  await inNs(netns, (s, where) => s.call(rtnl.addRule(r), `add rule from ${r.from} lookup ${r.table} priority ${r.priority}${where}`));
+}
+
+/** The IPv4 rules, as `ip -j rule show` lists them. */
+export function listRules(netns?: string): Promise<RuleInfo[]> {
+  return inNs(netns, async (s, where) => (await s.dump(rtnl.dumpRules(), `list rules${where}`)).map((m) => {
+    const r = rtnl.parseRule(m.payload);
+    return {
+      priority: r.priority ?? 0, src: r.src ?? 'all', ...(r.src !== undefined && r.srcLen !== 32 ? { srclen: r.srcLen } : {}),
+      ...(r.action === rtnl.NL.FR_ACT_TO_TBL ? { table: rtnl.tableName(r.table) } : {}),
+    };
+  }));
 }
 
 export interface AddrInfo { ifname: string; addr_info: Array<{ family: string; local: string; prefixlen: number; scope?: string }> }
 
+/** Every link with its addresses, as `ip -j addr show` lists them. */
 export function listAddresses(netns?: string): Promise<AddrInfo[]> {
-  return ipJson<AddrInfo[]>(['addr', 'show'], netns);
+  return inNs(netns, async (s, where) => {
+    const links = await dumpLinks(s, where);
+    const addrs = (await s.dump(rtnl.dumpAddresses(), `list addresses${where}`)).map((m) => rtnl.parseAddress(m.payload));
+    return links.map((l) => ({
+      ifname: l.name,
+      addr_info: addrs.filter((a) => a.index === l.index && a.local !== undefined).map((a) => ({
+        family: a.family === rtnl.NL.AF_INET6 ? 'inet6' : 'inet', local: a.local!, prefixlen: a.prefixLen, scope: rtnl.scopeName(a.scope),
+      })),
+    }));
+  });
 }
 
-export interface RouteInfo { dst: string; gateway?: string; dev?: string; scope?: string; flags?: string[] }
+export interface RouteInfo { type?: string; dst: string; gateway?: string; dev?: string; scope?: string; flags?: string[] }
 
-export function listRoutes(netns?: string): Promise<RouteInfo[]> {
-  return ipJson<RouteInfo[]>(['route', 'show'], netns);
+/** The IPv4 routes of the main table (or of `table`), as `ip -j route show [table T]` lists them. */
+export function listRoutes(netns?: string, table: number = rtnl.NL.RT_TABLE_MAIN): Promise<RouteInfo[]> {
+  return inNs(netns, async (s, where) => {
+    const names = new Map((await dumpLinks(s, where)).map((l) => [l.index, l.name]));
+    const routes = (await s.dump(rtnl.dumpRoutes(), `list routes${where}`)).map((m) => rtnl.parseRoute(m.payload));
+    return routes.filter((r) => r.table === table).map((r) => ({
+      ...(rtnl.routeTypeName(r.type) !== undefined ? { type: rtnl.routeTypeName(r.type)! } : {}),
+      dst: r.dstLen === 0 ? 'default' : r.dstLen === 32 ? r.dst! : `${r.dst}/${r.dstLen}`,
+      ...(r.gateway !== undefined ? { gateway: r.gateway } : {}),
+      ...(r.oif !== undefined && names.has(r.oif) ? { dev: names.get(r.oif)! } : {}),
+      ...(r.scope !== rtnl.RT_SCOPE.universe ? { scope: rtnl.scopeName(r.scope) } : {}),
+      flags: rtnl.routeFlagNames(r.flags),
+    }));
+  });
 }
 
-/** A tap device (used by tests that stand in for VPP's tap_create_v2 side effect). */
+/** A persistent tap device (`ip tuntap add dev NAME mode tap`), in `netns` or the agent's namespace. */
 export async function createTapDevice(name: string, netns?: string): Promise<void> {
-  await ip(['tuntap', 'add', 'dev', name, 'mode', 'tap'], netns);
+  await createPersistentTap(name, netns === undefined ? undefined : netnsPath(netns));
 }

@@ -39,6 +39,12 @@ export interface ResourceHandler<R> {
    * the agent may be killed in between), found in `dump` by VPP's name for them, and deleted.
    */
   untagged?(c: KindContext, rec: PodRecord, r: R, dump: readonly VswitchInterface[]): Promise<void>;
+  /**
+   * Its undo touches only Linux links or files that nothing undone after it needs: it may run in
+   * the background while the rest of the pod is undone (a veth's kernel deletion waits out RCU
+   * grace periods; overlapped, a pod's veths cost about one).
+   */
+  background?: boolean;
   /** CHECK: what of r is gone (beyond its VPP interface, which the pipeline checks). */
   missing?(c: KindContext, rec: PodRecord, r: R, host: { links: ReadonlySet<string> }): string[];
 }

@@ -38,7 +38,7 @@ export const memif: InterfaceKind<MemifResource> = {
     return {
       async create(rec, st, tag) {
         const sock = findResource(rec, 'memif-socket') ?? await addSocket(c, rec, pm);
-        const id = rec.interfaces.filter((i) => i.type === 'memif').length; // st is in already: 1, 2, …
+        const id = rec.interfaces.filter((i) => i.type === 'memif').indexOf(st) + 1; // 1, 2, … in the pod's order
         const secret = pm ? pm.allocation.secret : randomMemifSecret();
         const m = await c.d.vswitch.createMemif({ socketId: sock.socketId, id, secret, tag });
         await c.record(rec, { kind: 'memif', ifName: st.name, swIfIndex: m.swIfIndex, tag, id });

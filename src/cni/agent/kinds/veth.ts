@@ -24,8 +24,7 @@ export const veth: InterfaceKind<VethResource> = {
       async create(rec, st, tag) {
         const hostName = vethHostName(rec.containerId, st.name);
         await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
-        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, ...(config.mtu ? { mtu: config.mtu } : {}) });
-        await linux.setLinkUp(hostName, true);
+        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, up: true, ...(config.mtu ? { mtu: config.mtu } : {}) });
         const a = await vs.createAfPacket({ hostIfName: hostName, tag });
         await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: hostName, swIfIndex: a.swIfIndex, tag });
         return a;
@@ -36,6 +35,7 @@ export const veth: InterfaceKind<VethResource> = {
   resources: {
     veth: {
       undo: async (c, _rec, r) => { await c.d.linux.deleteLinkIfExists(r.hostName); },
+      background: true, // after the af_packet on it (recorded later, so undone first)
       // The af_packet is tagged after it is created; deleted before the veth it sits on.
       untagged: (c, rec, r, dump) => deleteUntagged(c, rec, dump, (name) => name === `${AF_PACKET_PREFIX}${r.hostName}`,
         (i) => c.d.vswitch.deleteAfPacket({ hostIfName: r.hostName, swIfIndex: i.swIfIndex })),

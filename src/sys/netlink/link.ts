@@ -1,0 +1,171 @@
+// rtnetlink links (RTM_*LINK): struct ifinfomsg, the IFLA_* attributes this package sets and reads,
+// and the requests: create a veth pair, set a link up/down, move or rename it, delete it, get one
+// or dump all. The encodings match what iproute2's `ip link` sends for the same command.
+import {
+  NetlinkDecodeError, attrTable, concatBytes, cstring, decodeStruct, encodeAttrs, readString, readU32, readU8, u32, type NlAttr, type NlRequest,
+} from './wire.js';
+import { NL, STRUCTS, encodeStruct } from './layout.js';
+import { formatMac, macBytes } from './inet.js';
+
+const { IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_NET_NS_FD } = NL;
+
+/** Which link a request is about: its index in the socket's namespace, or its name there. */
+export type LinkRef = { index: number } | { name: string };
+
+function header(ref: LinkRef | undefined, up?: boolean): Uint8Array {
+  return encodeStruct('ifinfomsg', {
+    ifi_index: ref && 'index' in ref ? ref.index : 0, ifi_flags: up ? NL.IFF_UP : 0, ifi_change: up === undefined ? 0 : NL.IFF_UP,
+  });
+}
+
+const nameAttr = (ref: LinkRef | undefined): NlAttr[] => (ref && 'name' in ref ? [{ type: IFLA_IFNAME, value: ifname(ref.name) }] : []);
+
+/** An interface name as the kernel takes it: 1..15 bytes, no '/', ':' or white space. */
+export function ifname(name: string): Uint8Array {
+  const b = cstring(name);
+  if (b.length < 2 || b.length > 16 || /[/:\s]/.test(name) || name === '.' || name === '..') {
+    throw new RangeError(`interface name ${JSON.stringify(name)}: must be 1 to 15 bytes without '/', ':' or white space`);
+  }
+  return b;
+}
+
+/** Settings of one end of a new link. */
+export interface NewLinkEnd {
+  name: string;
+  mtu?: number;
+  /** The MAC address ("xx:xx:xx:xx:xx:xx"); the kernel picks a random one without it. */
+  address?: string;
+  /** Created in the namespace this fd refers to instead of the socket's. */
+  netnsFd?: number;
+  /** Up at once. Not for a veth peer: it is opened before its other end exists (ENOTCONN). */
+  up?: boolean;
+  /** IFLA_GSO_MAX_SEGS: 1 makes the kernel segment what it sends out of the link itself. */
+  gsoMaxSegs?: number;
+}
+
+function endAttrs(e: NewLinkEnd): NlAttr[] {
+  return [
+    ...(e.mtu !== undefined ? [{ type: IFLA_MTU, value: u32(e.mtu) }] : []),
+    ...(e.netnsFd !== undefined ? [{ type: IFLA_NET_NS_FD, value: u32(e.netnsFd) }] : []),
+    ...(e.address !== undefined ? [{ type: IFLA_ADDRESS, value: macBytes(e.address) }] : []),
+    ...(e.gsoMaxSegs !== undefined ? [{ type: NL.IFLA_GSO_MAX_SEGS, value: u32(e.gsoMaxSegs) }] : []),
+    { type: IFLA_IFNAME, value: ifname(e.name) },
+  ];
+}
+
+/** `ip link add NAME type veth peer name PEER [netns NS]`: fails with EEXIST when a name is taken. */
+export function createVeth(host: NewLinkEnd, peer: NewLinkEnd): NlRequest {
+  if (peer.up) throw new Error(`veth peer ${peer.name}: set it up after the pair exists (the kernel opens it before its other end: ENOTCONN)`);
+  return {
+    type: NL.RTM_NEWLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK | NL.NLM_F_CREATE | NL.NLM_F_EXCL, header: header(undefined, host.up),
+    attrs: [
+      ...endAttrs(host),
+      {
+        type: NL.IFLA_LINKINFO, value: [
+          { type: NL.IFLA_INFO_KIND, value: new TextEncoder().encode('veth') },
+          // VETH_INFO_PEER holds a struct ifinfomsg followed by the peer's attributes.
+          { type: NL.IFLA_INFO_DATA, value: [{ type: NL.VETH_INFO_PEER, value: concatBytes(header(undefined), encodeAttrs(endAttrs(peer))) }] },
+        ],
+      },
+    ],
+  };
+}
+
+/** What `ip link set` changes; the link is found by `ref` (an index when it is being renamed). */
+export interface LinkChange {
+  up?: boolean;
+  mtu?: number;
+  /** Moves the link into the namespace this fd refers to. */
+  netnsFd?: number;
+  /** New name (the link must be given by index). */
+  name?: string;
+  /** New MAC address. */
+  address?: string;
+}
+
+export function setLink(ref: LinkRef, c: LinkChange): NlRequest {
+  if (c.name !== undefined && !('index' in ref)) throw new Error(`renaming ${ref.name} to ${c.name}: give the link by index`);
+  return {
+    type: NL.RTM_NEWLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK, header: header(ref, c.up),
+    attrs: [
+      ...nameAttr(ref),
+      ...(c.mtu !== undefined ? [{ type: IFLA_MTU, value: u32(c.mtu) }] : []),
+      ...(c.address !== undefined ? [{ type: IFLA_ADDRESS, value: macBytes(c.address) }] : []),
+      ...(c.netnsFd !== undefined ? [{ type: IFLA_NET_NS_FD, value: u32(c.netnsFd) }] : []),
+      ...(c.name !== undefined ? [{ type: IFLA_IFNAME, value: ifname(c.name) }] : []),
+    ],
+  };
+}
+
+export function deleteLink(ref: LinkRef): NlRequest {
+  return { type: NL.RTM_DELLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK, header: header(ref), attrs: nameAttr(ref) };
+}
+
+const skipStats: NlAttr = { type: NL.IFLA_EXT_MASK, value: u32(NL.RTEXT_FILTER_SKIP_STATS) };
+
+/** One link: the answer is an RTM_NEWLINK, or ENODEV. */
+export function getLink(ref: LinkRef): NlRequest {
+  return { type: NL.RTM_GETLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK, header: header(ref), attrs: [...nameAttr(ref), skipStats] };
+}
+
+export function dumpLinks(): NlRequest {
+  return { type: NL.RTM_GETLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_DUMP, header: header(undefined), attrs: [skipStats] };
+}
+
+/** An RTM_NEWLINK answer, decoded. */
+export interface LinkMessage {
+  index: number;
+  name: string;
+  /** IFF_* */
+  flags: number;
+  /** ARPHRD_* */
+  type: number;
+  mtu?: number;
+  /** IF_OPER_* */
+  operstate?: number;
+  /** Link-layer address as "xx:xx:..". */
+  address?: string;
+  /** IFLA_INFO_KIND: veth, tun, ... */
+  kind?: string;
+  master?: number;
+}
+
+export function parseLink(payload: Uint8Array): LinkMessage {
+  const h = decodeStruct(payload, 'ifinfomsg');
+  const t = attrTable(payload, STRUCTS.ifinfomsg.size);
+  const name = t.get(IFLA_IFNAME);
+  if (!name) throw new NetlinkDecodeError(`RTM_NEWLINK for index ${h.ifi_index} has no IFLA_IFNAME`);
+  const m: LinkMessage = { index: h.ifi_index, name: readString(name), flags: h.ifi_flags, type: h.ifi_type };
+  const v = (k: number) => t.get(k);
+  if (v(IFLA_MTU)) m.mtu = readU32(v(IFLA_MTU)!, 'IFLA_MTU');
+  if (v(NL.IFLA_OPERSTATE)) m.operstate = readU8(v(NL.IFLA_OPERSTATE)!, 'IFLA_OPERSTATE');
+  if (v(IFLA_ADDRESS)) m.address = formatMac(v(IFLA_ADDRESS)!);
+  if (v(NL.IFLA_MASTER)) m.master = readU32(v(NL.IFLA_MASTER)!, 'IFLA_MASTER');
+  const info = v(NL.IFLA_LINKINFO);
+  if (info) {
+    const kind = attrTable(info).get(NL.IFLA_INFO_KIND);
+    if (kind) m.kind = readString(kind);
+  }
+  return m;
+}
+
+// The names `ip -j link` prints, so that what the agent reports reads like `ip` output.
+
+/** IFF_* flags by name, in the order `ip` prints them. */
+const FLAG_NAMES = (['LOOPBACK', 'BROADCAST', 'POINTOPOINT', 'MULTICAST', 'NOARP', 'ALLMULTI', 'PROMISC', 'MASTER', 'SLAVE', 'DEBUG', 'DYNAMIC',
+  'AUTOMEDIA', 'PORTSEL', 'NOTRAILERS', 'UP', 'LOWER_UP', 'DORMANT', 'ECHO'] as const).map((n) => [NL[`IFF_${n}`], n] as const);
+
+export function linkFlagNames(flags: number): string[] {
+  const out: string[] = flags & NL.IFF_UP && !(flags & NL.IFF_RUNNING) ? ['NO-CARRIER'] : [];
+  for (const [bit, name] of FLAG_NAMES) if (flags & bit) out.push(name);
+  return out;
+}
+
+const OPERSTATES = new Map<number, string>((['UNKNOWN', 'NOTPRESENT', 'DOWN', 'LOWERLAYERDOWN', 'TESTING', 'DORMANT', 'UP'] as const).map((n) => [NL[`IF_OPER_${n}`], n]));
+export const operstateName = (s: number): string => OPERSTATES.get(s) ?? `${s}`;
+
+const LINK_TYPES: Record<number, string> = {
+  [NL.ARPHRD_ETHER]: 'ether', [NL.ARPHRD_LOOPBACK]: 'loopback', [NL.ARPHRD_NONE]: 'none', [NL.ARPHRD_VOID]: 'void',
+  [NL.ARPHRD_SIT]: 'sit', [NL.ARPHRD_TUNNEL]: 'ipip', [NL.ARPHRD_IPGRE]: 'gre',
+};
+export const linkTypeName = (t: number): string => LINK_TYPES[t] ?? `[${t}]`;

@@ -1,0 +1,10 @@
+// rtnetlink in one namespace object: the requests and parsers for links, addresses, routes, rules
+// and neighbours, with the layouts and framing they share.
+export * from './layout.js';
+export * from './wire.js';
+export * from './inet.js';
+export * from './link.js';
+export * from './address.js';
+export * from './route.js';
+export * from './neighbor.js';
+export * from './rule.js';
