@@ -30,7 +30,8 @@ done
 #   dpdk          the EAL runtime libraries and the PMD plugin dir layout
 #   librte-net-memif23  the memif poll-mode driver that EAL auto-loads from the plugin dir
 #   etcd-server / etcd-client  etcd and etcdctl for the CNI/KSR tests
-#   iproute2      `ip netns`, `ip link` for the namespace tests
+#   iproute2      `ip -j` as the independent reader of what the rtnetlink code did (the product runs no ip)
+#   linux-libc-dev / libc6-dev  the kernel's and glibc's headers: the netlink layout table is checked against them
 #   containernetworking-plugins  the reference CNI plugins (/usr/lib/cni) for the CNI tests
 #   containerd / runc  the container runtime that drives tsvpp-cni in the CRI tests (and runs the agent image)
 #   busybox-static  the one binary of the CRI tests' sandbox image
@@ -41,6 +42,8 @@ DEPS=(
   "etcd-server|/usr/bin/etcd"
   "etcd-client|/usr/bin/etcdctl"
   "iproute2|/usr/sbin/ip"
+  "linux-libc-dev|/usr/include/linux/rtnetlink.h"
+  "libc6-dev|/usr/include/x86_64-linux-gnu/bits/socket.h"
   "containernetworking-plugins|/usr/lib/cni/bridge"
   "containerd|/usr/bin/containerd"
   "runc|/usr/sbin/runc"
