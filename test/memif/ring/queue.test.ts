@@ -103,6 +103,21 @@ test('master honours smaller posted lengths (slave posting with headroom, as lib
   assert.ok(equalBytes(got[0]!, pkt));
 });
 
+test('master tx: a posted descriptor outside the regions mid-burst is named; the claim pass before the copy writes nothing outside', () => {
+  const p = makePair({ log2RingSize: 4, bufferSize: 2048 });
+  const ring = p.master.m2s[0]!.ring;
+  ring.setDesc(1, 0, 7, 2048, 0); // region 7 does not exist
+  ring.setDesc(2, 0, 1, 2048, 0xfffffff0); // far past the end of region 1
+  const err = (() => {
+    try { p.master.m2s[0]!.tx([packet(64, 1), packet(64, 2), packet(64, 3)]); } catch (e) { return e; }
+    return null;
+  })();
+  assert.instance(err, MemifRingError);
+  assert.match((err as Error).message, /M2S ring 0 slot 1: posted descriptor region 7 does not exist/);
+  assert.is(ring.loadTail(), 0, 'nothing published');
+  assert.is(p.brokenGuard(), undefined);
+});
+
 test('wrap-around: head/tail pass 65535 in both directions', () => {
   const p = makePair({ log2RingSize: 3, bufferSize: 128 });
   const burst = new RxBurst(8);
