@@ -3,6 +3,7 @@
 // alike; then latency, the vppapi codec and client, the tsvpp-cni start time and CNI ADD/DEL latency
 // (pods with 0, 1, 3 custom interfaces; root only, else the output says so and skips that part).
 import { canPin, describeMachine, machineInfo } from './machine.js';
+import { WARMUP_MS } from './memif-run.js';
 import { Progress } from './progress.js';
 import { SECTIONS, type SectionOptions } from './sections.js';
 import type { PerfReport } from '../report/model.js';
@@ -54,7 +55,7 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
 
   const report: PerfReport = {
     tool: 'tsvpp perf --all', startedAt: new Date(t0).toISOString(), seconds: 0, machine,
-    options: { full: o.full, goals: o.goals, repeats: o.repeats, durationMs: o.durationMs, pinned: canPin, testpmd: missing === null },
+    options: { full: o.full, goals: o.goals, repeats: o.repeats, durationMs: o.durationMs, warmupMs: WARMUP_MS, pinned: canPin, testpmd: missing === null },
     notes, memif: [], latency: [], goals: [],
   };
   for (const s of sections) await s.run({ o, matrix, report, progress, say });

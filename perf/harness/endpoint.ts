@@ -3,10 +3,11 @@
 // `RESULT {json}` before exiting:
 //   gen       transmit numbered packets for --duration-ms      -> GenResult
 //   sink      receive (and --check the sequence) for --duration-ms after the first packet -> SinkResult
+// gen, sink and echo time only what follows --warmup-ms of untimed traffic (perf/memif/window.ts).
 //   echo      send numbered packets to an echoing peer and check them (runEchoTraffic) -> TrafficResult
 //   pingpong  one packet in flight, --count round trips          -> { samplesUs: number[] , lost }
 // Usage: node dist/perf/harness/endpoint.js --job J --socket S --role master|slave [--size --burst
-//        --queues --mode --duration-ms --count --check]
+//        --queues --mode --duration-ms --warmup-ms --count --check]
 import { MemifInterface } from '../../src/memif/index.js';
 import { parseFlags } from '../../src/flags.js';
 import { runEchoTraffic, warmUp } from '../memif/traffic.js';
@@ -26,6 +27,7 @@ export async function endpointMain(argv: string[]): Promise<number> {
     queues: { type: 'int', default: 1 },
     mode: { type: 'string', choices: ['polling', 'interrupt'], default: 'polling' },
     'duration-ms': { type: 'int', default: 2000 },
+    'warmup-ms': { type: 'int', default: 0 },
     count: { type: 'int', default: 20000 },
     check: { type: 'bool' },
     'timeout-ms': { type: 'int', default: 30000 },
@@ -41,16 +43,16 @@ export async function endpointMain(argv: string[]): Promise<number> {
     const size = flags.size!;
     let result: unknown;
     if (flags.job === 'gen') {
-      result = await runGenerator(conn, { size, burst: flags.burst, durationMs: flags['duration-ms']! });
+      result = await runGenerator(conn, { size, burst: flags.burst, durationMs: flags['duration-ms']!, warmupMs: flags['warmup-ms'] });
     } else if (flags.job === 'sink') {
       result = await runSink(conn, {
-        size, check: flags.check, burst: flags.burst, durationMs: flags['duration-ms']!, mode: flags.mode as 'polling',
+        size, check: flags.check, burst: flags.burst, durationMs: flags['duration-ms']!, warmupMs: flags['warmup-ms'], mode: flags.mode as 'polling',
       });
     } else {
       if (!(await warmUp(conn, size))) throw new Error('the peer echoed nothing within 10 s');
       if (flags.job === 'echo') {
         result = await runEchoTraffic(conn, {
-          size, packets: 1e12, durationMs: flags['duration-ms'], burst: flags.burst, mode: flags.mode as 'polling',
+          size, packets: 1e12, durationMs: flags['duration-ms'], warmupMs: flags['warmup-ms'], burst: flags.burst, mode: flags.mode as 'polling',
         });
       } else {
         const r = await runPingPong(conn, { size, count: flags.count! });

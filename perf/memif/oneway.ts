@@ -4,11 +4,14 @@
 // stops the sender), so with a tsvpp sink nothing is lost and the rate is min(sender, receiver).
 import { RxBurst, type MemifConnection } from '../../src/memif/index.js';
 import { makeTemplate, StampedPool, stampedQueue, stampedSeq } from './traffic.js';
+import { TimedWindow } from './window.js';
 
 export interface GenOptions {
   size: number;
-  /** Transmit for this long. */
+  /** Transmit for this long (after the warm-up). */
   durationMs: number;
+  /** Untimed traffic first (JIT warm-up; see window.ts). Default 0. */
+  warmupMs?: number;
   burst?: number;
   /** Stop earlier after this many packets (default: no limit). */
   packets?: number;
@@ -48,10 +51,8 @@ export async function runGenerator(conn: MemifConnection, o: GenOptions): Promis
   let tx = 0;
   let spins = 0;
   const cpu0 = process.cpuUsage();
-  const t0 = performance.now();
-  const end = t0 + o.durationMs;
-  let tLast = t0;
-  let txAtCheck = 0;
+  const win = new TimedWindow(o.warmupMs ?? 0, o.durationMs);
+  win.begin(performance.now());
   while (conn.open && tx < limit) {
     let moved = 0;
     for (let q = 0; q < queues; q++) {
@@ -64,16 +65,18 @@ export async function runGenerator(conn: MemifConnection, o: GenOptions): Promis
     }
     if ((++spins & CLOCK_SPINS) === 0) {
       const now = performance.now();
-      if (tx !== txAtCheck) { tLast = now; txAtCheck = tx; }
-      if (now >= end) break;
+      win.tick(now, tx);
+      if (now >= win.end) break;
       if ((spins & 0x3fff) === 0 || moved === 0) await yieldNow();
     }
   }
-  if (tx !== txAtCheck) tLast = performance.now();
-  const seconds = (tLast - t0) / 1e3 || 1e-9;
+  win.finish(() => performance.now(), tx);
+  const { count, seconds } = win.result(tx);
+  const firstError = !conn.open ? 'the memif connection went down during the run'
+    : count === 0 ? `nothing was sent after the ${win.warmupMs} ms warm-up` : undefined;
   return {
-    tx, seconds, mpps: tx / seconds / 1e6, gbps: (tx * size * 8) / seconds / 1e9, cpuMpps: perCpuSecond(tx, cpu0),
-    ...(conn.open ? {} : { firstError: 'the memif connection went down during the run' }),
+    tx, seconds, mpps: count / seconds / 1e6, gbps: (count * size * 8) / seconds / 1e9, cpuMpps: perCpuSecond(tx, cpu0),
+    ...(firstError ? { firstError } : {}),
   };
 }
 
@@ -82,8 +85,10 @@ export interface SinkOptions {
   size?: number;
   /** Check the queue and sequence stamps (only for tsvpp generators). */
   check: boolean;
-  /** Measure for this long after the first packet. */
+  /** Measure for this long after the first packet (and the warm-up). */
   durationMs: number;
+  /** Untimed traffic after the first packet (JIT warm-up; see window.ts). Default 0. */
+  warmupMs?: number;
   /** Give up when nothing arrives for this long (before the first packet: startMs). */
   idleMs?: number;
   startMs?: number;
@@ -109,10 +114,8 @@ export async function runSink(conn: MemifConnection, o: SinkOptions): Promise<Si
     if (mode === 'interrupt') conn.onInterrupt(q, () => { const w = wake; wake = null; w?.(); });
     else conn.setRxMode(q, 'polling');
   }
-  let t0 = 0;
-  let tLast = 0;
+  const win = new TimedWindow(o.warmupMs ?? 0, o.durationMs);
   let rxAtCheck = 0;
-  let end = Infinity;
   const startBy = performance.now() + (o.startMs ?? 15_000);
   const idleMs = o.idleMs ?? 1000;
   let lastMove = performance.now();
@@ -122,7 +125,7 @@ export async function runSink(conn: MemifConnection, o: SinkOptions): Promise<Si
     for (let q = 0; q < queues; q++) {
       const k = conn.rxBurst(q, rxb);
       if (k === 0) continue;
-      if (t0 === 0) { t0 = tLast = performance.now(); end = t0 + o.durationMs; }
+      if (!win.begun) win.begin(performance.now(), rx, bytes);
       for (let i = 0; i < k; i++) {
         const len = rxb.pktLength[i]!;
         bytes += len;
@@ -147,9 +150,10 @@ export async function runSink(conn: MemifConnection, o: SinkOptions): Promise<Si
     // goes to sleep at once, polling looks at the clock every CLOCK_SPINS loops like a busy one.
     if ((++spins & CLOCK_SPINS) === 0 || (moved === 0 && mode === 'interrupt')) {
       const now = performance.now();
-      if (rx !== rxAtCheck) { tLast = lastMove = now; rxAtCheck = rx; }
-      if (now >= end) break;
-      if (t0 === 0 ? now > startBy : now - lastMove > idleMs) break;
+      win.tick(now, rx, bytes);
+      if (rx !== rxAtCheck) { lastMove = now; rxAtCheck = rx; }
+      if (now >= win.end) break;
+      if (!win.begun ? now > startBy : now - lastMove > idleMs) break;
       if (moved === 0) {
         if (mode === 'interrupt') await new Promise<void>((r) => { wake = r; setTimeout(r, 20); });
         else if ((spins & 255) === 0) await yieldNow();
@@ -159,7 +163,9 @@ export async function runSink(conn: MemifConnection, o: SinkOptions): Promise<Si
   if (mode === 'interrupt') for (let q = 0; q < queues; q++) conn.onInterrupt(q, null);
   if (!conn.open) firstError ??= 'the memif connection went down during the run';
   if (rx === 0) firstError ??= 'nothing arrived';
-  if (rx !== rxAtCheck) tLast = performance.now();
-  const seconds = (tLast - t0) / 1e3 || 1e-9;
-  return { rx, bytes, lost, corrupted, seconds, mpps: rx / seconds / 1e6, gbps: (bytes * 8) / seconds / 1e9, firstError };
+  win.finish(() => performance.now(), rx);
+  const timed = win.result(rx, bytes);
+  if (rx > 0 && timed.count === 0) firstError ??= `the traffic stopped within the ${win.warmupMs} ms warm-up`;
+  const seconds = timed.seconds;
+  return { rx, bytes, lost, corrupted, seconds, mpps: timed.count / seconds / 1e6, gbps: (timed.bytes * 8) / seconds / 1e9, firstError };
 }

@@ -34,7 +34,7 @@ export interface PerfReport {
   startedAt: string;
   seconds: number;
   machine: Machine;
-  options: { full: boolean; goals?: boolean; repeats: number; durationMs: number; pinned: boolean; testpmd: boolean };
+  options: { full: boolean; goals?: boolean; repeats: number; durationMs: number; warmupMs?: number; pinned: boolean; testpmd: boolean };
   notes: string[];
   memif: MemifRow[];
   /** The memif goals (GOALS) evaluated on this run's rows, where both sides of a ratio ran. */

@@ -21,7 +21,7 @@ export function formatReport(r: PerfReport): string {
   out.push(`tsvpp perf --all  ${r.startedAt}  (${Math.round(r.seconds)} s)`);
   out.push(`machine: ${describeMachine(r.machine)}`);
   out.push(`matrix: ${r.options.goals ? 'the goal scenarios (--goals)' : r.options.full ? 'full (--full)' : 'default subset (use --full for every size x burst x mode x queues)'}; ` +
-    `${r.options.repeats} repeats of ${r.options.durationMs} ms; figures are median [min..max]; ` +
+    `${r.options.repeats} repeats of ${r.options.durationMs} ms${r.options.warmupMs ? ` (tsvpp timed after ${r.options.warmupMs} ms of warm-up traffic)` : ''}; figures are median [min..max]; ` +
     `tsvpp processes ${r.options.pinned ? 'pinned to separate cores' : 'not pinned (taskset or a second core missing)'}`);
   for (const n of r.notes) out.push(`note: ${n}`);
   if (r.memif.length) {

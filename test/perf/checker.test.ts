@@ -40,14 +40,14 @@ function startBadEcho(c: MemifConnection, mischief: Mischief): () => void {
   return () => { stop = true; };
 }
 
-async function run(size: number, packets: number, mischief: Mischief) {
+async function run(size: number, packets: number, mischief: Mischief, timed?: { warmupMs: number; durationMs: number }) {
   const socket = join(dir, `c${n++}.sock`);
   const m = new MemifInterface({ socket, role: 'master' });
   const s = new MemifInterface({ socket, role: 'slave' });
   const [mc, sc] = await Promise.all([m.waitConnected(), s.waitConnected()]);
   const stop = startBadEcho(mc, mischief);
   try {
-    return await runEchoTraffic(sc, { size, packets, idleTimeoutMs: 300 });
+    return await runEchoTraffic(sc, { size, packets, idleTimeoutMs: 300, ...timed });
   } finally {
     stop();
     s.close();
@@ -71,6 +71,7 @@ test('a byte flipped deep in the 4th segment of a chained packet is counted as c
   assert.is(r.corrupted, 1);
   assert.match(r.firstError ?? '', /seq 17: payload differs/);
   assert.is(r.rx, 299);
+  assert.is(r.lost, 0, 'a damaged packet arrived: corrupted, not lost');
 });
 
 test('a byte flipped in the last, odd-length part of a 1501-byte packet is caught', async () => {
@@ -91,6 +92,19 @@ test('a dropped packet is lost; a duplicate is corrupted', async () => {
   const twice = await run(64, 1000, (seq) => (seq === 10 ? 'twice' : 'send'));
   assert.is(twice.corrupted, 1);
   assert.match(twice.firstError ?? '', /duplicate or reordered/);
+});
+
+test('a timed run: packets of the warm-up are checked too (a flipped byte in it counts), the rate covers only the timed part', async () => {
+  const r = await run(64, 1e9, (seq, txb, i) => {
+    if (seq === 3) txb.regions[txb.segRegion[txb.pktFirstSeg[i]!]!]![txb.segOffset[txb.pktFirstSeg[i]!]! + 40]! ^= 2;
+    return 'send';
+  }, { warmupMs: 150, durationMs: 150 });
+  assert.is(r.corrupted, 1);
+  assert.match(r.firstError ?? '', /seq 3: payload differs/);
+  assert.is(r.rx + r.lost + r.corrupted, r.tx, 'every packet accounted for');
+  assert.ok(r.mpps > 0);
+  // rx counts the warm-up too; the rate's packets are those of the timed part only
+  assert.ok(Math.round(r.mpps * 1e6 * r.seconds) <= r.rx, 'the warm-up is left out of the rate');
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
