@@ -108,8 +108,26 @@ export function copyPacket(rxb: RxBurst, i: number, txb: TxBurst, j: number, swa
     if (n <= txb.segCapacity[ts0]!) {
       const rr = rxb.segRegion[rs0]!;
       const tr = txb.segRegion[ts0]!;
-      copyBytes(txb.regions[tr]!, txb.regions32[tr]!, txb.segOffset[ts0]!, rxb.regions[rr]!, rxb.regions32[rr]!, rxb.segOffset[rs0]!, n);
+      const d32 = txb.regions32[tr]!;
+      const s32 = rxb.regions32[rr]!;
+      const dOff = txb.segOffset[ts0]!;
+      const sOff = rxb.segOffset[rs0]!;
       txb.segLength[ts0] = n;
+      if (swapMac && n >= 12 && d32 !== null && s32 !== null && ((dOff | sOff) & 3) === 0) {
+        // The addresses are the first 12 bytes, three aligned words (little-endian): write them
+        // swapped, then copy the rest (no second pass over the copied header).
+        const sw = sOff >>> 2;
+        const dw = dOff >>> 2;
+        const w0 = s32[sw]!;
+        const w1 = s32[sw + 1]!;
+        const w2 = s32[sw + 2]!;
+        d32[dw] = (w1 >>> 16) | (w2 << 16);
+        d32[dw + 1] = (w2 >>> 16) | (w0 << 16);
+        d32[dw + 2] = (w0 >>> 16) | (w1 << 16);
+        copyBytes(txb.regions[tr]!, d32, dOff + 12, rxb.regions[rr]!, s32, sOff + 12, n - 12);
+        return;
+      }
+      copyBytes(txb.regions[tr]!, d32, dOff, rxb.regions[rr]!, s32, sOff, n);
       if (swapMac) swapMacs(txb, j);
       return;
     }

@@ -12,7 +12,7 @@
  * segOffset[s]). Write payload there, set segLength[s] (<= segCapacity[s]) or use write(), then
  * commitTx().
  */
-import { copyBytes, WORD_COPY_MAX } from './copy.js';
+import { copyBytes, copyWords, WORD_COPY_MAX } from './copy.js';
 import { regionWords } from './region.js';
 
 abstract class BurstBase {
@@ -134,8 +134,7 @@ export class TxBurst extends BurstBase {
         if (src === this.lastSrc) s32 = this.lastSrc32 ??= regionWords(src);
         else { this.lastSrc = src; this.lastSrc32 = null; }
         if (s32) {
-          const w0 = off >>> 2;
-          for (let w = 0, n = len >>> 2; w < n; w++) d32[w0 + w] = s32[w]!;
+          copyWords(d32, off >>> 2, s32, 0, len >>> 2);
           this.segLength[s0] = len;
           return len;
         }

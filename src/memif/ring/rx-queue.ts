@@ -22,8 +22,9 @@ export abstract class RxQueue extends MemifQueue {
   private readonly allowPartial: boolean;
   /** "head" or "tail": the peer's index on this ring, for error messages. */
   private readonly peerIndexName: string;
-  /** Slots of each received-but-unreleased packet, FIFO. */
-  private readonly outSlots: Uint16Array;
+  /** Ring position just after each received-but-unreleased packet, FIFO: release(n) hands back
+   *  everything up to the n-th one's end in one step, whatever the packets' segment counts. */
+  private readonly outEnd: Uint16Array;
   private outHead = 0;
   private outCount = 0;
   /** The peer's index as read last (validated then). */
@@ -34,13 +35,13 @@ export abstract class RxQueue extends MemifQueue {
     this.capLimit = capLimit;
     this.allowPartial = opts.allowPartialChains ?? false;
     this.peerIndexName = peerIndexName;
-    this.outSlots = new Uint16Array(this.size);
+    this.outEnd = new Uint16Array(this.size);
   }
 
   /** Reads the peer's index, validates it against ours and the cursor, and returns it. */
   protected abstract loadPeer(): number;
-  /** Gives `slots` released slots back to the peer. */
-  protected abstract handBack(slots: number): void;
+  /** Gives every slot before ring position `end` back to the peer. */
+  protected abstract handBack(end: number): void;
 
   protected clearState(): void {
     this.outHead = this.outCount = this.seen = 0;
@@ -78,7 +79,8 @@ export abstract class RxQueue extends MemifQueue {
     const sRegion = burst.segRegion;
     const sOffset = burst.segOffset;
     const sLength = burst.segLength;
-    const outSlots = this.outSlots;
+    const outEnd = this.outEnd;
+    let outAt = this.outHead + this.outCount;
     let n = 0;
     let seg = 0;
     outer: while (n < maxPackets) {
@@ -124,14 +126,14 @@ export abstract class RxQueue extends MemifQueue {
       pktFirst[n] = seg;
       pktSegs[n] = k;
       pktLen[n] = total;
-      outSlots[(this.outHead + this.outCount) & mask] = k;
-      this.outCount++;
       seg += k;
       cur = (cur + k) & 0xffff;
+      outEnd[outAt++ & mask] = cur;
       avail -= k;
       n++;
     }
     this.cursor = cur;
+    this.outCount += n;
     burst.count = n;
     burst.segCount = seg;
     burst.regions = this.regU8;
@@ -169,12 +171,10 @@ export abstract class RxQueue extends MemifQueue {
       throw new RangeError(`MemifQueue ${this.name}: release(${n}) with ${this.outCount} packets outstanding`);
     }
     if (n === 0) return;
-    const mask = this.mask;
-    let slots = 0;
-    for (let i = 0; i < n; i++) slots += this.outSlots[(this.outHead + i) & mask]!;
-    this.outHead = (this.outHead + n) & mask;
+    const end = this.outEnd[(this.outHead + n - 1) & this.mask]!;
+    this.outHead = (this.outHead + n) & this.mask;
     this.outCount -= n;
-    this.handBack(slots);
+    this.handBack(end);
   }
 
   /**
@@ -206,9 +206,9 @@ export class MasterRxQueue extends RxQueue {
     return head;
   }
 
-  protected handBack(slots: number): void {
-    this.own = (this.own + slots) & 0xffff;
-    this.ring.storeTail(this.own);
+  protected handBack(end: number): void {
+    this.own = end;
+    this.ring.storeTail(end);
   }
 }
 
@@ -254,8 +254,8 @@ export class SlaveRxQueue extends RxQueue {
     return tail;
   }
 
-  protected handBack(slots: number): void {
-    this.released = (this.released + slots) & 0xffff;
+  protected handBack(end: number): void {
+    this.released = end;
     this.post();
   }
 
