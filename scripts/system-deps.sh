@@ -4,7 +4,7 @@
 #   bash scripts/system-deps.sh [--check] [--vpp]
 #
 # --vpp: also what the real-VPP suite (npm run test:vpp) needs beyond npm test: iputils-ping for
-# pings between pods and VPP.
+# pings between pods and VPP, tcpdump to see on which pod interface service traffic arrives.
 #
 # * Idempotent and quick when everything is present: a package counts as present when dpkg says
 #   "install ok installed" AND the file the tests actually use exists (so a half-removed package
@@ -49,7 +49,7 @@ DEPS=(
   "runc|/usr/sbin/runc"
   "busybox-static|/bin/busybox"
 )
-((vpp)) && DEPS+=("iputils-ping|/usr/bin/ping")
+((vpp)) && DEPS+=("iputils-ping|/usr/bin/ping" "tcpdump|/usr/bin/tcpdump")
 
 # The PMD path above is the amd64 one; on other architectures fall back to dpkg status only.
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)

@@ -35,7 +35,7 @@ async function showPods(argv: string[]): Promise<number> {
       const memif = i.memif ? `  socket ${i.memif.socket} id ${i.memif.id}` : '';
       process.stdout.write(`  ${i.name.padEnd(15)} ${i.type.padEnd(5)} ${i.network.padEnd(12)} ${i.address ?? '-'}${i.swIfIndex !== undefined ? `  sw_if_index ${i.swIfIndex}` : ''}${memif}\n`);
     }
-    if (p.serviceEndpoint) process.stdout.write(`  service endpoint: ${p.serviceEndpoint.interface} ${p.serviceEndpoint.ip} (NAT44 static mapping from pod IP ${p.serviceEndpoint.podIp})\n`);
+    if (p.serviceEndpoint) process.stdout.write(`  service endpoint: ${p.serviceEndpoint.interface} ${p.serviceEndpoint.ip} (Services reach the pod here instead of at ${p.serviceEndpoint.podIp})\n`);
     if (p.microserviceLabel) process.stdout.write(`  microservice label: ${p.microserviceLabel}\n`);
   }
   if (pods.length === 0) process.stdout.write('no pods\n');

@@ -1,4 +1,5 @@
 import { test } from 'uvu';
+import { shippedApiDir } from '../../src/vppapi/client/index.js';
 import * as assert from 'uvu/assert';
 import { createConnection } from 'node:net';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -167,6 +168,35 @@ test('startAgent: eth0Kind is decided before anything starts, and logged; an exp
       assert.is(agent.config.eth0Kind, wiring);
       assert.ok(log.some((l) => l.startsWith(`eth0: ${wiring} (eth0Kind auto: /dev/vhost-net `)), log.join('\n'));
     } finally { await agent.close(); }
+  }
+});
+
+test('startAgent on a VPP without the cnat plugin: services: vpp stops at start naming the plugin and services: off; with services: off it starts', async () => {
+  const { startAgent } = await import('../../src/cni/agent/agent.js');
+  const { VppVswitch } = await import('../../src/cni/agent/vpp-vswitch.js');
+  const { startVppEmulator } = await import('../../src/testing/vpp-emulator/index.js');
+  const { VppClient } = await import('../../src/vppapi/client/index.js');
+  const { FakeIpam, FakeLinux } = await import('./fakes.js');
+  const { ManifestPodSource } = await import('../../src/cni/pods/manifests.js');
+  const { mkdirSync, existsSync, readFileSync } = await import('node:fs');
+  const base = mkdtempSync(join(dir, 'nocnat-'));
+  mkdirSync(join(base, 'manifests'));
+  const cnat = JSON.parse(readFileSync(join(shippedApiDir(), 'cnat.api.json'), 'utf8')).messages.map((m: unknown[]) => m[0] as string);
+  const emu = await startVppEmulator({ socketPath: join(base, 'api.sock'), runtimeDir: join(base, 'run'), table: { omit: cnat } });
+  const client = await VppClient.connect({ socket: join(base, 'api.sock'), registry: emu.registry, reconnect: false });
+  try {
+    const { config } = await loadConfig(['--state-dir', join(base, 'state'), '--cni-socket', join(base, 'cni.sock'), '--pod-manifests', join(base, 'manifests'), '--eth0-kind', 'veth-afpacket']);
+    const deps = { vswitch: new VppVswitch(client), ipam: new FakeIpam(), linux: new FakeLinux(), pods: new ManifestPodSource(join(base, 'manifests')), log: () => {} };
+    const refused = await startAgent(config, deps).then(() => null, (e: Error) => e);
+    assert.instance(refused, Error);
+    assert.match(refused!.message, /services: VPP's service NAT \(the cnat plugin\) is not usable: .*cnat_set_snat_addresses_v2.*\(load cnat_plugin\.so in VPP, or set services: off\)/);
+    assert.not.ok(existsSync(join(base, 'cni.sock')), 'nothing was started');
+    const agent = await startAgent({ ...config, services: 'off' }, deps);
+    assert.is(agent.services, undefined);
+    await agent.close();
+  } finally {
+    await client.close();
+    await emu.close();
   }
 });
 

@@ -123,7 +123,7 @@ test('chained mode: the ConfigMap\'s switch validates; the init container instal
   } finally { rmSync(d, { recursive: true, force: true }); }
 });
 
-test('RBAC reads pods and customnetworks; CRD matches the group/version/plural the agent queries', () => {
+test('RBAC reads pods and customnetworks, lists and watches Services and EndpointSlices (the service proxy); CRD matches the group/version/plural the agent queries', () => {
   const rbac = docs('rbac.yaml');
   const role = rbac.find((d) => d.kind === 'ClusterRole');
   assert.ok(role.rules.some((r: any) => r.resources.includes('pods') && r.verbs.includes('get')));
@@ -138,6 +138,9 @@ test('RBAC reads pods and customnetworks; CRD matches the group/version/plural t
   assert.equal(rules(slices), [{ groups: ['coordination.k8s.io'], resources: ['leases'], verbs: ['create', 'delete', 'get', 'list', 'watch'] }]);
   const binding = rbac.find((d) => d.kind === 'RoleBinding');
   assert.equal([binding.roleRef.name, binding.metadata.namespace, binding.subjects[0].name], [slices.metadata.name, slices.metadata.namespace, 'tsvpp-agent']);
+  for (const [group, res] of [['', 'services'], ['discovery.k8s.io', 'endpointslices']] as const) {
+    assert.ok(role.rules.some((r: any) => r.apiGroups.includes(group) && r.resources.includes(res) && r.verbs.includes('list') && r.verbs.includes('watch')), `${res}: list and watch`);
+  }
   const crd = docs('crd-customnetwork.yaml')[0];
   assert.is(crd.metadata.name, 'customnetworks.contivpp.io');
   assert.is(crd.spec.names.plural, 'customnetworks');

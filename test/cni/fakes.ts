@@ -1,9 +1,9 @@
 // Test doubles for the agent pipeline: an in-memory vswitch (with optional Linux side effects, like
 // VPP's), an in-memory Linux, an in-memory IPAM and an in-memory etcd. Each can be told to fail.
-import type { CreatedInterface, NatStaticMappingArgs, NeighborArgs, RouteArgs, Vswitch, VswitchInterface } from '../../src/cni/agent/vswitch.js';
+import type { CreatedInterface, NeighborArgs, RouteArgs, ServiceNatRole, ServiceTranslation, ServiceTranslationEntry, Vswitch, VswitchInterface } from '../../src/cni/agent/vswitch.js';
 import { VswitchError } from '../../src/cni/agent/vswitch.js';
 import type { Ipam, LinuxOps } from '../../src/cni/agent/pipeline.js';
-import type { AddrInfo, Link, LinkConfig, RouteInfo, RouteSpec } from '../../src/cni/linux/ip.js';
+import type { AddrInfo, Link, LinkConfig, RouteInfo, RouteSpec, RuleInfo, RuleSpec } from '../../src/cni/linux/ip.js';
 import type { IpamRange, Lease } from '../../src/cni/ipam.js';
 import { IpamError } from '../../src/cni/ipam.js';
 import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
@@ -24,7 +24,13 @@ export interface LinuxSide {
 export class FakeVswitch implements Vswitch {
   ifs = new Map<number, FakeIf>();
   routes = new Map<string, RouteArgs>();
-  nat = new Map<string, NatStaticMappingArgs>();
+  /** cnat translations by id, as VPP keeps them (one per vip/port/proto). */
+  translations = new Map<number, ServiceTranslation>();
+  rejects = new Set<string>();
+  snat?: string;
+  /** Interfaces with service NAT on, and their role. */
+  serviceNat = new Map<number, ServiceNatRole>();
+  private nextTranslation = 0;
   /** Static neighbours by `${swIfIndex}:${ip}`; they go with their interface, as in VPP. */
   neighbors = new Map<string, NeighborArgs>();
   vrfs = new Set<number>([0]);
@@ -126,12 +132,35 @@ export class FakeVswitch implements Vswitch {
     this.step('deleteNeighbor');
     if (!this.neighbors.delete(`${n.swIfIndex}:${n.ip}`)) throw new VswitchError('ip_neighbor_add_del', `no neighbour ${n.ip}`, true, -6);
   }
-  static nkey(m: NatStaticMappingArgs): string { return `${m.vrfId}:${m.localIp}:${m.externalIp}`; }
-  async addNatStaticMapping(m: NatStaticMappingArgs): Promise<void> { this.step('addNatStaticMapping'); this.nat.set(FakeVswitch.nkey(m), { ...m }); }
-  async deleteNatStaticMapping(m: NatStaticMappingArgs): Promise<void> {
-    this.step('deleteNatStaticMapping');
-    if (!this.nat.delete(FakeVswitch.nkey(m))) throw new VswitchError('nat44_add_del_static_mapping', 'no such mapping', true, -6);
+  async putServiceTranslation(t: ServiceTranslation): Promise<number> {
+    this.step('putServiceTranslation');
+    const have = [...this.translations].find(([, x]) => x.vip === t.vip && x.port === t.port && x.proto === t.proto)?.[0];
+    const id = have ?? this.nextTranslation++;
+    // As VPP: the load-balancing type (affinity) is the one the translation was created with.
+    const affinity = have === undefined ? t.affinity : this.translations.get(have)!.affinity;
+    this.translations.set(id, { ...t, affinity, backends: t.backends.map((b) => ({ ...b })) });
+    return id;
   }
+  async deleteServiceTranslation(id: number): Promise<void> {
+    this.step('deleteServiceTranslation');
+    if (!this.translations.delete(id)) throw new VswitchError('cnat_translation_del', `no translation ${id}`, true, -6);
+  }
+  async dumpServiceTranslations(): Promise<ServiceTranslationEntry[]> {
+    return [...this.translations].map(([id, t]) => ({ id, ...t, backends: t.backends.map((b) => ({ ...b })) }));
+  }
+  async setServiceSnat(ip: string): Promise<void> { this.step('setServiceSnat'); this.snat = ip; }
+  async enableServiceNat(swIfIndex: number, role: ServiceNatRole): Promise<void> {
+    this.step('enableServiceNat');
+    if (this.snat === undefined && role === 'pod') throw new VswitchError('cnat_snat_policy_add_del_if', 'no snat policy', false, -30);
+    this.get('enableServiceNat', swIfIndex);
+    this.serviceNat.set(swIfIndex, role);
+  }
+  async addRejectRoute(ip: string): Promise<void> { this.step('addRejectRoute'); this.rejects.add(ip); }
+  async deleteRejectRoute(ip: string): Promise<void> {
+    this.step('deleteRejectRoute');
+    if (!this.rejects.delete(ip)) throw new VswitchError('ip_route_add_del', `no route ${ip}/32`, true, -6);
+  }
+  async dumpRejectRoutes(): Promise<string[]> { return [...this.rejects]; }
   async dumpInterfaces(): Promise<VswitchInterface[]> {
     return [...this.ifs.values()].map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac }));
   }
@@ -140,14 +169,16 @@ export class FakeVswitch implements Vswitch {
     this.ifs.delete(swIfIndex);
     for (const [k, r] of this.routes) if (r.swIfIndex === swIfIndex) this.routes.delete(k);
     for (const [k, n] of this.neighbors) if (n.swIfIndex === swIfIndex) this.neighbors.delete(k);
+    this.serviceNat.delete(swIfIndex);
   }
   /** Pod-owned objects (everything but node network infrastructure). */
-  podObjects(): { ifs: FakeIf[]; routes: number; neighbors: number; nat: number; sockets: number } {
-    return { ifs: [...this.ifs.values()].filter((i) => i.tag.startsWith('tsvpp:')), routes: this.routes.size, neighbors: this.neighbors.size, nat: this.nat.size, sockets: this.memifSockets.size };
+  podObjects(): { ifs: FakeIf[]; routes: number; neighbors: number; sockets: number } {
+    return { ifs: [...this.ifs.values()].filter((i) => i.tag.startsWith('tsvpp:')), routes: this.routes.size, neighbors: this.neighbors.size, sockets: this.memifSockets.size };
   }
 }
 
 interface FakeLink { name: string; up: boolean; addrs: string[]; routes: RouteSpec[]; peer?: { ns: string | undefined; name: string }; mac?: string }
+const MAIN = 254;
 
 let macs = 0;
 const newMac = () => `02:aa:00:00:${((++macs >> 8) & 0xff).toString(16).padStart(2, '0')}:${(macs & 0xff).toString(16).padStart(2, '0')}`;
@@ -155,6 +186,8 @@ const newMac = () => `02:aa:00:00:${((++macs >> 8) & 0xff).toString(16).padStart
 /** In-memory Linux: namespaces ('' = the agent's own) holding links with addresses and routes. */
 export class FakeLinux implements LinuxOps, LinuxSide {
   ns = new Map<string, Map<string, FakeLink>>([['', new Map()]]);
+  /** Policy routing rules per namespace. */
+  rules = new Map<string, RuleSpec[]>();
   calls: string[] = [];
   failAt?: number;
   private mutating = 0;
@@ -218,14 +251,25 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     if (first) throw first;
     return { ifindex: 1, ifname: l.name, flags: l.up ? ['UP'] : [], ...(l.mac ? { address: l.mac } : {}) };
   }
+  async addRule(netns: string | undefined, r: RuleSpec): Promise<void> {
+    this.step('rule add');
+    this.links(netns, 'rule add');
+    const k = netns ?? '';
+    this.rules.set(k, [...(this.rules.get(k) ?? []), { ...r }]);
+  }
+  async listRules(netns?: string): Promise<RuleInfo[]> {
+    this.links(netns, 'rule show');
+    return (this.rules.get(netns ?? '') ?? []).map((r) => ({ priority: r.priority, src: r.from, table: String(r.table) }));
+  }
   async listLinks(netns?: string): Promise<Link[]> {
     return [...this.links(netns, 'link show').values()].map((l, i) => ({ ifindex: i + 1, ifname: l.name, flags: l.up ? ['UP'] : [], ...(l.mac ? { address: l.mac } : {}) }));
   }
   async listAddresses(netns?: string): Promise<AddrInfo[]> {
     return [...this.links(netns, 'addr show').values()].map((l) => ({ ifname: l.name, addr_info: l.addrs.map((a) => ({ family: 'inet', local: a.split('/')[0]!, prefixlen: Number(a.split('/')[1]) })) }));
   }
-  async listRoutes(netns?: string): Promise<RouteInfo[]> {
-    return [...this.links(netns, 'route show').values()].flatMap((l) => l.routes.map((r) => ({ dst: r.dst, dev: l.name, ...(r.via ? { gateway: r.via } : {}), ...(r.scope ? { scope: r.scope } : {}) })));
+  async listRoutes(netns?: string, table?: number): Promise<RouteInfo[]> {
+    return [...this.links(netns, 'route show').values()].flatMap((l) => l.routes.filter((r) => (r.table ?? MAIN) === (table ?? MAIN))
+      .map((r) => ({ dst: r.dst, dev: l.name, ...(r.via ? { gateway: r.via } : {}), ...(r.scope ? { scope: r.scope } : {}) })));
   }
   // LinuxSide (what VPP would do)
   async createTap(name: string): Promise<unknown> {

@@ -64,7 +64,7 @@ test('a DEL recorded while the agent was down is carried out at start, before th
     assert.match(shown.out, 'why: tsvpp agent is not reachable: cni.sock: ECONNREFUSED');
     agent = await w.boot();
     // Done by the time startAgent returns, i.e. before the first request could arrive.
-    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0, neighbors: 0 });
+    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, sockets: 0, neighbors: 0 });
     assert.equal(await agent.store.listPods(), []);
     assert.is(w.ipam.leases.size, 0);
     assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);

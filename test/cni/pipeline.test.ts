@@ -90,7 +90,7 @@ test('seed example: eth0 + tap1 + veth1, result lists everything, DEL removes ev
   await w.p.handle(req('CHECK', 'c1', 'multi-if-pod', 'ns1', { config: { cniVersion: '1.0.0', name: 'tsvpp', type: 'tsvpp-cni', prevResult: r! } }));
   await w.p.handle(req('DEL', 'c1', 'multi-if-pod'));
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.is(w.ipam.leases.size, 0);
   assert.equal([...w.linux.ns.get('')!.keys()], []);
   assert.equal(await w.store.listPods(), []);
@@ -166,7 +166,7 @@ test('a DEL that fails partway is finished by reconcile, never re-wired as a rea
   assert.equal(rec.rolledBack, ['c1']);
   assert.equal(rec.rewired, []);
   assert.not.ok(w.vswitch.calls.slice(calls).some((c) => c.startsWith('create')), 'nothing re-created');
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, nat: 0, sockets: 0, neighbors: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, sockets: 0, neighbors: 0 });
 });
 
 test('chained after another CNI: eth0 left alone, custom interfaces added, prevResult extended (indexes shifted); CHECK and DEL only ours', async () => {
@@ -211,7 +211,7 @@ test('chained after another CNI: eth0 left alone, custom interfaces added, prevR
   const e = await cniErr(w.p.handle(req('CHECK', 'c1', 'p', 'ns1', { config: { ...conf, prevResult: r } })));
   assert.match(e.details!, /interface tap2 is missing in ns1/);
   await w.p.handle(req('DEL', 'c1', 'p', 'ns1', { config: { ...conf, prevResult: r } }));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.is(w.ipam.leases.size, 0);
   assert.equal(await w.store.listPods(), []);
 });
@@ -273,19 +273,49 @@ test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet
   assert.ok(existsSync(join(w.config.memifSocketDir, 'c1')));
   assert.is(r!.interfaces!.find((i) => i.name === 'm1')!.sandbox, undefined);
   await w.p.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.not.ok(existsSync(join(w.config.memifSocketDir, 'c1')));
 });
 
-test('service-endpoint-if: NAT44 static mapping pod IP -> interface IP, shown in pod state, removed on DEL', async () => {
+test('service-endpoint-if: the pod is a service backend at tap1\'s address; replies from it are routed out of tap1; service NAT on default-network interfaces only', async () => {
   const w = world();
   await w.store.init(); w.linux.addNs('ns1');
-  w.pods.put('svc', { 'contivpp.io/custom-if': 'tap1/tap', 'contivpp.io/service-endpoint-if': 'tap1' });
-  await w.p.handle(req('ADD', 'c1', 'svc'));
-  assert.equal([...w.vswitch.nat.values()], [{ localIp: '10.1.1.3', externalIp: '10.1.1.2', vrfId: 0 }]);
-  assert.equal((await w.store.loadPod('c1'))!.serviceEndpoint, { interface: 'tap1', ip: '10.1.1.3', podIp: '10.1.1.2' });
-  await w.p.handle(req('DEL', 'c1', 'svc'));
-  assert.is(w.vswitch.nat.size, 0);
+  const hooks = { nat: [] as number[], changed: 0 };
+  const p = new Pipeline({ ...w.p.d, services: { podInterface: async (i) => { hooks.nat.push(i); }, podsChanged: () => { hooks.changed++; } } });
+  w.pods.put('svc', { 'contivpp.io/custom-if': 'tap1/tap, v3/veth/l3net', 'contivpp.io/service-endpoint-if': 'tap1' });
+  await p.handle(req('ADD', 'c1', 'svc'));
+  const rec = (await w.store.loadPod('c1'))!;
+  assert.equal(rec.serviceEndpoint, { interface: 'tap1', ip: '10.1.1.3', podIp: '10.1.1.2' });
+  const sw = (n: string) => rec.interfaces.find((i) => i.name === n)!.swIfIndex!;
+  assert.equal(hooks.nat, [sw('eth0'), sw('tap1')], 'service NAT on eth0 and tap1 (default network), not on the L3 network\'s v3');
+  assert.is(hooks.changed, 1, 'the service proxy hears of the new backend address');
+  assert.equal(w.linux.rules.get('ns1'), [{ from: '10.1.1.3', table: 100, priority: 100 }]);
+  assert.equal(await w.linux.listRoutes('ns1', 100), [
+    { dst: '10.1.1.1', dev: 'tap1', scope: 'link' }, { dst: 'default', dev: 'tap1', gateway: '10.1.1.1' },
+  ]);
+  assert.not.ok((await w.linux.listRoutes('ns1')).some((r) => r.dev === 'tap1' && r.dst === 'default'), 'the main table keeps eth0 as the way out');
+  await p.handle(req('CHECK', 'c1', 'svc'));
+  // CHECK sees a lost rule.
+  w.linux.rules.set('ns1', []);
+  const e = await cniErr(p.handle(req('CHECK', 'c1', 'svc')));
+  assert.match(e.details ?? '', /rule from 10\.1\.1\.3 lookup 100 \(service endpoint tap1\) is missing/);
+  await p.handle(req('DEL', 'c1', 'svc'));
+  assert.is(hooks.changed, 2);
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
+});
+
+test('chained: no service NAT on the pod\'s interfaces (Services are the primary CNI\'s)', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.linux.ns.get('ns1')!.set('eth0', { name: 'eth0', up: true, addrs: ['10.222.0.5/24'], routes: [], mac: '0a:58:0a:de:00:05' });
+  const hooks: number[] = [];
+  const p = new Pipeline({ ...w.p.d, services: { podInterface: async (i) => { hooks.push(i); }, podsChanged: () => {} } });
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap' });
+  const prevResult = { cniVersion: '1.0.0', interfaces: [{ name: 'eth0', sandbox: 'ns1' }], ips: [{ address: '10.222.0.5/24', interface: 0 }] };
+  await p.handle(req('ADD', 'c1', 'p', 'ns1', { config: { cniVersion: '1.0.0', name: 'n', type: 'tsvpp-cni', prevResult } }));
+  assert.ok((await w.store.loadPod('c1'))!.chained);
+  assert.equal(hooks, []);
+  await p.handle(req('DEL', 'c1', 'p'));
 });
 
 test('annotation errors fail ADD with code 100 naming the item, and leave nothing behind', async () => {
@@ -311,7 +341,7 @@ test('annotation errors fail ADD with code 100 naming the item, and leave nothin
     const e = await cniErr(w.p.handle(req('ADD', 'c-bad', 'bad')));
     assert.is(e.code, 100, what);
     assert.match(e.details!, re, what);
-    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 }, what);
+    assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 }, what);
     assert.is(w.ipam.leases.size, 0, what);
     assert.equal(await w.store.listPods(), [], what);
   }
@@ -346,7 +376,7 @@ test('ADD twice without DEL is an error; CHECK reports what is missing', async (
   assert.match(e.details!, /IP reservation 10\.1\.1\.4\/24 for veth1/);
   assert.is((await cniErr(w.p.handle(req('CHECK', 'c-unknown', 'p')))).code, 104);
   await w.p.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
 });
 
 test('a failure at every vswitch, Linux, IPAM and etcd step, one at a time, rolls back everything', async () => {
@@ -372,7 +402,7 @@ test('a failure at every vswitch, Linux, IPAM and etcd step, one at a time, roll
       assert.ok(e.code === 103 || e.code === 102, `${at}: ${e.code} ${e.message}`);
       assert.match(`${e.message} ${e.details}`, /injected failure|no IP addresses available/, at);
       w[where].failAt = undefined;
-      assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 }, at);
+      assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 }, at);
       assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo'], at);
       assert.equal([...w.linux.ns.get('')!.keys()], [], at);
       assert.is(w.ipam.leases.size, 0, at);
@@ -397,7 +427,7 @@ test('agent restart between ADD and DEL: a new pipeline over the same state dele
   assert.equal(rec, { rolledBack: [], orphansDeleted: [], networksForgotten: [], rewired: [], rewireFailed: [] });
   await restarted.handle(req('CHECK', 'c1', 'p'));
   await restarted.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
 });
 
@@ -413,13 +443,16 @@ test('VPP restart: reconcile re-creates the pod in VPP (same tags, memif id and 
   const memifSecrets = before!.interfaces.filter((i) => i.memif).map((i) => i.memif!.secret);
   // VPP restarts: it forgets everything; the taps it owned disappear from the pod.
   for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap') await w.linux.deleteTap(i.tapDevice);
-  w.vswitch.ifs.clear(); w.vswitch.routes.clear(); w.vswitch.neighbors.clear(); w.vswitch.nat.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear();
+  w.vswitch.ifs.clear(); w.vswitch.routes.clear(); w.vswitch.neighbors.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear();
   w.vswitch.vrfs = new Set([0]);
   const rec = await w.p.reconcile();
   assert.equal(rec.rewired, ['c1']);
   assert.equal(rec.rewireFailed, []);
   assert.equal([...w.vswitch.ifs.values()].map((i) => i.tag).sort(), tags, 'the same tagged interfaces, network loopbacks included');
-  assert.is(w.vswitch.nat.size, 1, 'service endpoint mapping back');
+  assert.equal(await w.linux.listRoutes('ns1', 100), [
+    { dst: '10.1.1.1', dev: 'tap1', scope: 'link' }, { dst: 'default', dev: 'tap1', gateway: '10.1.1.1' },
+  ], 'the re-made tap1 carries the service endpoint\'s replies again');
+  assert.is(w.linux.rules.get('ns1')!.length, 1, 'the rule (it outlives the tap) is not added twice');
   assert.is(w.vswitch.memifSockets.size, 1);
   const after = (await w.store.loadPod('c1'))!;
   assert.equal(after.interfaces.filter((i) => i.memif).map((i) => i.memif!.secret), memifSecrets);
@@ -428,7 +461,7 @@ test('VPP restart: reconcile re-creates the pod in VPP (same tags, memif id and 
   // Nothing more to do the second time.
   assert.equal((await w.p.reconcile()).rewired, []);
   await w.p.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
 });
 
 test('static neighbours: one per pod address on a Linux interface with its MAC (none for memif, L2, stub); deleted at DEL; restored after a VPP restart', async () => {
@@ -449,13 +482,13 @@ test('static neighbours: one per pod address on a Linux interface with its MAC (
   // VPP restarts: neighbours go with its interfaces; the tap is made again (a new MAC in the pod).
   for (const i of w.vswitch.ifs.values()) if (i.kind === 'tap') await w.linux.deleteTap(i.tapDevice);
   for (const k of [...w.vswitch.ifs.keys()]) w.vswitch.vanish(k);
-  w.vswitch.nat.clear(); w.vswitch.bds.clear(); w.vswitch.memifSockets.clear(); w.vswitch.vrfs = new Set([0]);
+  w.vswitch.bds.clear(); w.vswitch.memifSockets.clear(); w.vswitch.vrfs = new Set([0]);
   assert.equal((await w.p.reconcile()).rewired, ['c1']);
   assert.equal(have(), await want());
   w.vswitch.calls = [];
   await w.p.handle(req('DEL', 'c1', 'p'));
   assert.is(w.vswitch.calls.filter((c) => c === 'deleteNeighbor').length, 3, 'removed explicitly, before their interfaces');
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
 });
 
 test('one pod interface lost behind the agent\'s back: reconcile re-creates just that one, the rest untouched', async () => {
@@ -472,11 +505,10 @@ test('one pod interface lost behind the agent\'s back: reconcile re-creates just
   const after = (await w.store.loadPod('c1'))!;
   assert.is((after.resources.find((x) => x.kind === 'tap' && x.ifName === 'eth0') as { swIfIndex: number }).swIfIndex, eth0.swIfIndex, 'eth0 kept its interface');
   assert.ok((after.resources.find((x) => x.kind === 'afpacket') as { swIfIndex: number }).swIfIndex !== veth.swIfIndex, 'veth1 got a new one');
-  assert.is(w.vswitch.nat.size, 1);
   assert.is(after.resources.filter((x) => x.kind === 'route').length, 3, 'one /32 route per routed interface, none stale');
   await w.p.handle(req('CHECK', 'c1', 'p'));
   await w.p.handle(req('DEL', 'c1', 'p'));
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
 });
 
 test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and deletes orphans', async () => {
@@ -492,7 +524,7 @@ test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and
   const out = await w.mk().reconcile();
   assert.equal(out.rolledBack, ['c1']);
   assert.equal(out.orphansDeleted, [orphan.swIfIndex]);
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
   assert.is(w.ipam.leases.size, 0);
 });
@@ -560,7 +592,7 @@ test('a failed ADD releases the label it claimed; etcd unreachable at the claim 
   const e = await cniErr(w.p.handle(podReq('ADD', 'a1', 'team-a', 'p1')));
   assert.is(e.code, 103);
   assert.match(e.details!, /^contivpp\.io\/microservice-label vnf1: etcd http:\/\/127\.0\.0\.1:1: update \/tsvpp\/microservice-label\/vnf1: injected failure/);
-  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, nat: 0, sockets: 0 });
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.is(await w.store.loadPod('a1'), undefined);
 });
 

@@ -19,7 +19,7 @@ import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
-import { addNetns, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, listRoutes } from '../../src/cni/linux/ip.js';
+import { addNetns, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, listRoutes, listRules } from '../../src/cni/linux/ip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
@@ -199,13 +199,17 @@ test('CHECK reports what disappeared', async () => {
   assert.equal(podIfsInEmu(), []);
 });
 
-test('service endpoint (NAT44 static mapping) and an L3 memif; all removed on DEL', async () => {
+test('service endpoint (replies routed back through it, service NAT on the default network) and an L3 memif; all removed on DEL', async () => {
   const add = await cni('ADD', 'svc-pod', 'e2e3');
   assert.is(add.code, 0, JSON.stringify(add.out));
-  const maps = [...emu.state.nat.staticMappings.values()].map((m) => m.request as { local_ip_address: Uint8Array; external_ip_address: Uint8Array });
-  assert.is(maps.length, 1);
-  assert.equal([...maps[0]!.local_ip_address].join('.'), add.out.ips[1].address.split('/')[0]);
-  assert.equal([...maps[0]!.external_ip_address].join('.'), add.out.ips[0].address.split('/')[0]);
+  const sepIp = add.out.ips[1].address.split('/')[0];
+  const rules = await listRules(podNs);
+  assert.ok(rules.some((r) => r.src === sepIp && r.table === '100'), `rule from ${sepIp} lookup 100: ${JSON.stringify(rules)}`);
+  assert.ok((await listRoutes(podNs, 100)).some((r) => r.dst === 'default' && r.dev === add.out.interfaces[add.out.ips[1].interface].name));
+  const podIfs = podIfsInEmu();
+  const onDefault = podIfs.filter((i) => i.kind !== 'memif').map((i) => i.swIfIndex).sort((x, y) => x - y);
+  assert.equal([...emu.state.cnat.featureIfs].filter((x) => podIfs.some((i) => i.swIfIndex === x)).sort((x, y) => x - y), onDefault, 'service NAT on the default network\'s interfaces, not the L3 memif');
+  assert.ok(emu.state.cnat.snat, 'the service NAT\'s source address is set');
   const memif = podIfsInEmu().find((i) => i.kind === 'memif')!;
   assert.ok(memif, 'VPP-side memif');
   assert.is(memif.memif!.role, 0, 'master');
@@ -213,7 +217,6 @@ test('service endpoint (NAT44 static mapping) and an L3 memif; all removed on DE
   assert.is(add.out.ips[2].address, '10.99.3.2/32');
   const del = await cni('DEL', 'svc-pod', 'e2e3');
   assert.is(del.code, 0, JSON.stringify(del.out));
-  assert.is(emu.state.nat.staticMappings.size, 0);
   assert.equal(podIfsInEmu(), []);
   assert.not.ok(existsSync(join(config.memifSocketDir, cid('e2e3'))));
 });

@@ -140,4 +140,23 @@ test('NAT44-ED static mappings and output interfaces with the plugin off → UNS
   } finally { await close(); }
 });
 
+test('cnat: a translation updated in place keeps its id, its load-balancing type and flow hash; its backends change', async () => {
+  const { c, close } = await fresh();
+  try {
+    const ep = (a: string, port: number) => ({ addr: { af: 0, un: { ip4: ip4(a) } }, sw_if_index: NO_INDEX, if_af: 0, port });
+    const tr = (lb: number, backends: string[]) => ({
+      translation: {
+        vip: ep('10.96.0.10', 80), id: 0, ip_proto: 6, is_real_ip: 1, flags: 0, lb_type: lb, flow_hash_config: lb ? 2 : 0,
+        n_paths: backends.length, paths: backends.map((b) => ({ dst_ep: ep(b, 8080), src_ep: ep('0.0.0.0', 0), flags: 0 })),
+      },
+    });
+    const a = await c.request<any>('cnat_translation_update', tr(0, ['10.1.0.2']));
+    const b = await c.request<any>('cnat_translation_update', tr(1, ['10.1.0.2', '10.1.0.3']));
+    assert.is(b.id, a.id);
+    const [d] = await c.dump<any>('cnat_translation_dump', {});
+    assert.is(d.translation.lb_type, 0, 'lb_type stays the one it was created with');
+    assert.equal(d.translation.paths.map((p: any) => [...p.dst_ep.addr.un.ip4].join('.')), ['10.1.0.2', '10.1.0.3']);
+  } finally { await close(); }
+});
+
 test.run();

@@ -2,7 +2,8 @@
 // (eth0 as veth + af_packet on a node without /dev/vhost-net), real packets go pod -> gateway,
 // pod -> pod (exactly one packet, no loss to neighbour resolution), VPP -> a custom interface, over
 // the L3 and L2 custom networks and through the memif of a contivpp.io/memif pod; the stub has no
-// IP; the service endpoint's NAT44 mapping is in VPP; CHECK passes; DEL leaves nothing in VPP or
+// IP; the service endpoint's reply routing is in the pod and service NAT on the default network's
+// VPP interfaces; CHECK passes; DEL leaves nothing in VPP or
 // Linux. tap needs /dev/vhost-net: where it is missing, ADD and the agent say so.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -55,8 +56,14 @@ test('two pods, every kind and network: traffic, stub, service endpoint, static 
     await pods.checkTraffic('after ADD');
     await pods.checkStub();
 
-    // service-endpoint-if veth1: NAT44 static mapping pod IP -> veth1's IP.
-    assert.equal(await node.natMappings(), [{ external: ipOf(a.add, 'eth0'), local: ipOf(a.add, 'veth1') }]);
+    // service-endpoint-if veth1: what leaves from veth1's address goes back out of veth1 (the
+    // Service traffic itself: services.test.ts); service NAT on the default network's interfaces.
+    assert.match(await node.inNetns(a.ns, ['ip', 'rule', 'show']), new RegExp(`from ${ipOf(a.add, 'veth1')} lookup 100`));
+    assert.match(await node.inNetns(a.ns, ['ip', 'route', 'show', 'table', '100']), /default via 10\.1\.9\.1 dev veth1/);
+    for (const st of rec.interfaces) {
+      const f = await node.vpp.cli(`show interface features ${ifs.get(st.swIfIndex!)!.name}`);
+      assert.is(/cnat-input-ip4/.test(f), st.network === 'default', `${st.name} (${st.network}): service NAT only on the default network`);
+    }
 
     await pods.check();
     const addrs = pods.addresses();

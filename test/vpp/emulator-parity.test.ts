@@ -52,6 +52,18 @@ const nat = (isAdd: boolean) => ({
   is_add: isAdd, flags: 8, local_ip_address: ip4('10.210.0.3'), external_ip_address: ip4('10.210.0.2'),
   external_sw_if_index: NO_INDEX, vrf_id: 0, tag: 'tsvpp',
 });
+const snat = (a: string) => ({ fwd_fib_index: 0, ret_fib_index: 0, snat_ip4: ip4(a), snat_ip6: new Uint8Array(16), sw_if_index: NO_INDEX, flags: 6 });
+const endpoint = (a: string, port: number) => ({ addr: { af: 0, un: { ip4: ip4(a) } }, sw_if_index: NO_INDEX, if_af: 0, port });
+const translation = (proto: number, port: number, backends: string[], lb = 0) => ({
+  translation: {
+    vip: endpoint('10.96.0.10', port), id: 0, ip_proto: proto, is_real_ip: 1, flags: 0, lb_type: lb, flow_hash_config: lb ? 2 : 0,
+    n_paths: backends.length, paths: backends.map((b) => ({ dst_ep: endpoint(b, 8080), src_ep: endpoint('0.0.0.0', 0), flags: 0 })),
+  },
+});
+const prohibit = (isAdd: boolean) => ({
+  is_add: isAdd, is_multipath: false,
+  route: { table_id: 0, prefix: pfx('10.96.0.10/32'), n_paths: 1, paths: [{ sw_if_index: NO_INDEX, table_id: 0, weight: 1, type: 6, proto: 0 }] },
+});
 const memifCreate = (socketId: number, id: number, role = 0, ringSize = 1024) => ({
   role, mode: 0, rx_queues: 1, tx_queues: 1, id, socket_id: socketId, ring_size: ringSize, buffer_size: 2048, secret: 's',
 });
@@ -162,6 +174,30 @@ function script(memifFile: string, memifFile2: string): Step[] {
     { what: 'NAT44 delete mapping', msg: 'nat44_add_del_static_mapping_v2', req: () => nat(false) },
     { what: 'NAT44 delete mapping again', msg: 'nat44_add_del_static_mapping_v2', req: () => nat(false) },
     { what: 'NAT44 disable', msg: 'nat44_ed_plugin_enable_disable', req: () => ({ enable: false }) },
+    // cnat (the service NAT)
+    { what: 'cnat policy interface before any policy', msg: 'cnat_snat_policy_add_del_if', req: (v) => ({ sw_if_index: v.loop, is_add: 1, table: 3 }) },
+    { what: 'cnat policy before its addresses', msg: 'cnat_set_snat_policy', req: () => ({ policy: 2 }) },
+    { what: 'cnat snat addresses', msg: 'cnat_set_snat_addresses_v2', req: () => snat('10.210.0.1') },
+    { what: 'cnat snat addresses again', msg: 'cnat_set_snat_addresses_v2', req: () => snat('10.210.0.1') },
+    { what: 'cnat k8s policy', msg: 'cnat_set_snat_policy', req: () => ({ policy: 2 }) },
+    { what: 'cnat pod interface', msg: 'cnat_snat_policy_add_del_if', req: (v) => ({ sw_if_index: v.loop, is_add: 1, table: 3 }) },
+    { what: 'cnat pod interface again', msg: 'cnat_snat_policy_add_del_if', req: (v) => ({ sw_if_index: v.loop, is_add: 1, table: 3 }) },
+    { what: 'cnat policy interface unknown index', msg: 'cnat_snat_policy_add_del_if', req: () => ({ sw_if_index: 9999, is_add: 1, table: 3 }) },
+    { what: 'cnat feature on', msg: 'feature_cnat_enable_disable', req: (v) => ({ sw_if_index: v.loop, enable_disable: true }) },
+    { what: 'cnat feature on again', msg: 'feature_cnat_enable_disable', req: (v) => ({ sw_if_index: v.loop, enable_disable: true }) },
+    { what: 'cnat feature unknown index', msg: 'feature_cnat_enable_disable', req: () => ({ sw_if_index: 9999, enable_disable: true }) },
+    { what: 'cnat translation', msg: 'cnat_translation_update', req: () => translation(6, 80, ['10.210.0.5']), save: (r, v) => { v.tr = r.id; }, pick: (r) => r.id },
+    { what: 'cnat translation updated', msg: 'cnat_translation_update', req: () => translation(6, 80, ['10.210.0.5', '10.210.0.6'], 1), pick: (r) => r.id },
+    { what: 'cnat translation UDP', msg: 'cnat_translation_update', req: () => translation(17, 53, ['10.210.0.6']), save: (r, v) => { v.tr2 = r.id; }, pick: (r) => r.id },
+    { what: 'cnat translations', msg: 'cnat_translation_dump', dump: true, pick: (d) => d.map((x: any) => ({ id: x.translation.id, vip: str4(x.translation.vip.addr.un.ip4), port: x.translation.vip.port, proto: x.translation.ip_proto, lb: x.translation.lb_type, paths: x.translation.paths.map((p: any) => `${str4(p.dst_ep.addr.un.ip4)}:${p.dst_ep.port}`) })) },
+    { what: 'cnat translation delete', msg: 'cnat_translation_del', req: (v) => ({ id: v.tr }) },
+    { what: 'cnat translation delete again', msg: 'cnat_translation_del', req: (v) => ({ id: v.tr }) },
+    { what: 'cnat translation delete unknown', msg: 'cnat_translation_del', req: () => ({ id: 999 }) },
+    { what: 'cnat translation delete UDP', msg: 'cnat_translation_del', req: (v) => ({ id: v.tr2 }) },
+    { what: 'reject (prohibit) route', msg: 'ip_route_add_del', req: () => prohibit(true) },
+    { what: 'reject routes', msg: 'ip_route_dump', dump: true, req: () => ({ table: { table_id: 0, is_ip6: false, name: '' } }), pick: (d) => d.filter((x: any) => x.route.paths.some((p: any) => p.type === 6)).map((x: any) => `${str4(x.route.prefix.address.un.ip4)}/${x.route.prefix.len} ${x.route.paths.map((p: any) => p.type)}`) },
+    { what: 'reject route delete', msg: 'ip_route_add_del', req: () => prohibit(false) },
+    { what: 'reject route delete again', msg: 'ip_route_add_del', req: () => prohibit(false) },
     // events
     { what: 'want_interface_events', msg: 'want_interface_events', req: () => ({ enable_disable: 1, pid: 1 }) },
     { what: 'want_interface_events again', msg: 'want_interface_events', req: () => ({ enable_disable: 1, pid: 1 }) },

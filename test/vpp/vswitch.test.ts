@@ -161,15 +161,45 @@ test('bridge domain with a member; delete and again', async () => {
   await notFound('bridge_domain_add_del_v2 (delete) again', vs.deleteBridgeDomain(23));
 });
 
-test('NAT44 address-only static mapping: add (twice), dump, delete and again', async () => {
-  const m = { localIp: '10.203.0.3', externalIp: '10.203.0.2', vrfId: 0 };
-  await vs.addNatStaticMapping(m);
-  await vs.addNatStaticMapping(m); // re-wiring may add it again: not an error
-  const d = await api.dump<any>('nat44_static_mapping_dump', {});
-  assert.equal(d.map((x) => [ip4(x.local_ip_address), ip4(x.external_ip_address), x.flags & 8]), [['10.203.0.3', '10.203.0.2', 8]]);
-  await vs.deleteNatStaticMapping(m);
-  assert.equal(await api.dump<any>('nat44_static_mapping_dump', {}), []);
-  await notFound('nat44_add_del_static_mapping_v2 (delete) again', vs.deleteNatStaticMapping(m));
+test('service NAT (cnat): source NAT address and policy, a pod and an uplink interface, translations put, updated in place, dumped, deleted and again; reject routes', async () => {
+  const af = await vs.createAfPacket({ hostIfName: veth.c, tag: 'tsvpp:cid:eth0' });
+  const up = await vs.createAfPacket({ hostIfName: veth.a, tag: 'uplink' });
+  await vs.setServiceSnat('10.204.0.1');
+  const pol = await api.request<any>('cnat_get_snat_addresses', {});
+  assert.is(ip4(pol.snat_ip4), '10.204.0.1');
+  await vs.setServiceSnat('10.204.0.1'); // again: the agent sets it once per VPP life, a restart included
+  await vs.enableServiceNat(af.swIfIndex, 'pod');
+  await vs.enableServiceNat(af.swIfIndex, 'pod'); // re-wiring may do it again
+  await vs.enableServiceNat(up.swIfIndex, 'uplink');
+  const features = await vpp.cli(`show interface features host-${veth.c}`);
+  assert.match(features, /cnat-input-ip4/);
+  assert.match(features, /cnat-output-ip4/);
+
+  const t = { vip: '10.96.0.10', port: 80, proto: 'TCP' as const, backends: [{ ip: '10.204.0.5', port: 8080 }, { ip: '10.204.0.6', port: 8080 }], affinity: false };
+  const id = await vs.putServiceTranslation(t);
+  const id2 = await vs.putServiceTranslation({ ...t, backends: [t.backends[0]!], affinity: true });
+  assert.is(id2, id, 'VPP keeps one translation per vip/port/proto and updates it in place');
+  const udp = await vs.putServiceTranslation({ ...t, proto: 'UDP', port: 53 });
+  assert.is.not(udp, id);
+  const d = await vs.dumpServiceTranslations();
+  assert.equal(d.sort((x, y) => x.id - y.id), [
+    { id, vip: '10.96.0.10', port: 80, proto: 'TCP', backends: [{ ip: '10.204.0.5', port: 8080 }] },
+    { id: udp, vip: '10.96.0.10', port: 53, proto: 'UDP', backends: t.backends },
+  ].sort((x, y) => x.id - y.id));
+  await vs.deleteServiceTranslation(id);
+  await vs.deleteServiceTranslation(udp);
+  assert.equal(await vs.dumpServiceTranslations(), []);
+  await notFound('cnat_translation_del again', vs.deleteServiceTranslation(id));
+
+  await vs.addRejectRoute('10.96.0.10');
+  await vs.addRejectRoute('10.96.0.11');
+  assert.equal((await vs.dumpRejectRoutes()).sort(), ['10.96.0.10', '10.96.0.11']);
+  await vs.deleteRejectRoute('10.96.0.10');
+  assert.equal(await vs.dumpRejectRoutes(), ['10.96.0.11']);
+  await notFound('reject route delete again', vs.deleteRejectRoute('10.96.0.10'));
+  await vs.deleteRejectRoute('10.96.0.11');
+  await vs.deleteAfPacket({ hostIfName: veth.c, swIfIndex: af.swIfIndex });
+  await vs.deleteAfPacket({ hostIfName: veth.a, swIfIndex: up.swIfIndex });
 });
 
 test('tap v2 in VPP\'s own namespace (the agent moves it into the pod): works where /dev/vhost-net exists, else fails naming it', async () => {

@@ -17,6 +17,9 @@ import type { NodeSource } from '../cluster/nodes.js';
 import { establishIdentity, IdentityError, type NodeIdentity } from '../nodes/identity.js';
 import { DirectoryNodeSource, type WatchedNodeDirectory } from '../nodes/node-source.js';
 import { ChainedConflistWriter, tsvppPluginConf } from './chained-conflist.js';
+import { hostRange4, parsePrefix4 } from '../ipv4.js';
+import { Services } from '../services/services.js';
+import type { ServiceSource } from '../services/types.js';
 
 export interface AgentDeps {
   vswitch?: Vswitch;
@@ -29,6 +32,8 @@ export interface AgentDeps {
   vnfConfig?: PipelineDeps['vnfConfig'];
   /** Node objects and slice claims (default: the manifests dir with podManifests, else the API server). */
   nodeDirectory?: WatchedNodeDirectory;
+  /** Services and EndpointSlices (default: from podManifests, else the API server). */
+  serviceSource?: ServiceSource;
   log?: (msg: string) => void;
   /** Whether VPP can create taps on this node (default: /dev/vhost-net exists). The emulator's
    *  taps are made by its hook and need none. */
@@ -44,6 +49,8 @@ export interface Agent {
   pipeline: Pipeline;
   store: StateStore;
   server: Server;
+  /** The service proxy (absent with services: off). */
+  services?: Services;
   close(): Promise<void>;
 }
 
@@ -107,6 +114,15 @@ async function defaultVnfConfig(c: AgentConfig) {
   return new EtcdKeyValueStore({ endpoints: c.etcdEndpoints });
 }
 
+async function defaultServiceSource(c: AgentConfig, log: (m: string) => void): Promise<ServiceSource> {
+  if (c.podManifests) {
+    const { ManifestServiceSource } = await import('../services/manifests.js');
+    return ManifestServiceSource.open(c.podManifests, { log });
+  }
+  const { KubeServiceSource } = await import('../services/kube.js');
+  return KubeServiceSource.create({ ...(c.kubeconfig ? { kubeconfig: c.kubeconfig } : {}), log });
+}
+
 async function defaultVswitch(c: AgentConfig, log: (m: string) => void): Promise<Vswitch> {
   const { VppClient } = await import('../../vppapi/client/index.js');
   const { VppVswitch } = await import('./vpp-vswitch.js');
@@ -142,37 +158,59 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const memifs = deps.memifs ?? memifPlugin?.memifs;
   const vnfConfig = deps.vnfConfig ?? await defaultVnfConfig(config);
   const nodes = await DirectoryNodeSource.open(nodeDir, { podSubnet: config.podSubnet, nodePrefixLen: config.podSubnetNodePrefixLen }, log);
-  const pipeline = new Pipeline({ config, node, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}) });
+  // Chained, Services are the primary CNI's: the pods' service traffic never passes VPP.
+  const servicesOn = config.services === 'vpp' && config.chainedCniConfDir === undefined;
+  const serviceSource = !servicesOn ? undefined : deps.serviceSource ?? await defaultServiceSource(config, log);
+  const services = serviceSource && new Services({
+    vswitch, source: serviceSource, store, log, snatIp: hostRange4(parsePrefix4(node.podSubnet)).gateway,
+  });
+  const pipeline = new Pipeline({ config, node, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}), ...(services ? { services } : {}) });
   const reconcile = async (why: string) => {
     const rec = await pipeline.reconcile();
     if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length || rec.rewired.length || rec.rewireFailed.length) {
       log(`reconcile (${why}): ${JSON.stringify(rec)}`);
     }
+    const sr = await services?.reconcile();
+    if (sr && (sr.put.length || sr.deleted.length || sr.errors.length)) log(`services (${why}): ${JSON.stringify({ put: sr.put, deleted: sr.deleted, rejectsAdded: sr.rejectsAdded, errors: sr.errors })}`);
     return rec;
   };
   // DELs tsvpp-cni recorded while the agent was away go first: their pods must not be re-wired.
   const pending = new PendingDels(pipeline, config.stateDir, log);
-  await pending.run();
-  await reconcile('agent start');
-  // VPP restarted: it lost every pod interface; put them back from the pod records.
-  vswitch.onReconnected?.(() => { reconcile('VPP reconnected').catch((e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`)); });
+  try {
+    await pending.run();
+    await reconcile('agent start');
+  } catch (e) {
+    await nodes.close();
+    if (!deps.serviceSource) await serviceSource?.close();
+    throw services && /cnat/.test((e as Error).message)
+      ? new Error(`services: VPP's service NAT (the cnat plugin) is not usable: ${(e as Error).message} (load cnat_plugin.so in VPP, or set services: off)`)
+      : e;
+  }
+  services?.start();
+  // VPP restarted: it lost every pod interface and the service NAT; put them back from the pod records.
+  vswitch.onReconnected?.(() => {
+    services?.vppRestarted();
+    reconcile('VPP reconnected').catch((e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`));
+  });
   const handler = async (req: Parameters<Pipeline['handle']>[0]) => {
     if (req.command === 'ADD' && pending.has(req.containerId)) await pending.run();
     return pipeline.handle(req);
   };
   const server = await startCniServer({ socketPath: config.cniSocket, handler, log });
   pending.start(PENDING_RETRY_MS);
-  log(`listening on ${config.cniSocket} (node ${node.name}, pods ${node.podSubnet} of ${config.podSubnet}, eth0 ${config.eth0Kind})`);
+  log(`listening on ${config.cniSocket} (node ${node.name}, pods ${node.podSubnet} of ${config.podSubnet}, eth0 ${config.eth0Kind}, services ${servicesOn ? 'in VPP' : config.services === 'off' ? 'off' : 'off (chained)'})`);
   // Chained mode: the conflist appears once the agent serves (the runtime uses it right away).
   const chained = config.chainedCniConfDir ? new ChainedConflistWriter(config.chainedCniConfDir, tsvppPluginConf(config), log) : undefined;
   await chained?.start();
   return {
-    config, node, nodes, pipeline, store, server,
+    config, node, nodes, pipeline, store, server, ...(services ? { services } : {}),
     async close() {
       await chained?.stop();
       await new Promise<void>((r) => server.close(() => r()));
       await pending.stop();
       await nodes.close();
+      await services?.close();
+      if (!deps.serviceSource) await serviceSource?.close();
       await memifPlugin?.close();
       if (!deps.vnfConfig) await vnfConfig?.close();
       if (!deps.vswitch) await vswitch.close?.();

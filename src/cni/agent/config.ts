@@ -59,7 +59,12 @@ export interface AgentConfig {
   /** Chained mode: another CNI makes eth0; the agent keeps <dir>/00-tsvpp-chained.conflist = that
    *  CNI's conflist in this dir + tsvpp-cni (chained-conflist.ts). Unset: tsvpp is the primary CNI. */
   chainedCniConfDir?: string;
+  /** Kubernetes Services: served in VPP (its cnat plugin; no kube-proxy needed), or off (left to
+   *  whatever else serves them, e.g. kube-proxy behind the host link). */
+  services: ServicesMode;
 }
+
+export type ServicesMode = 'vpp' | 'off';
 
 export const DEFAULT_CONFIG: AgentConfig = {
   vppApiSocket: '/run/vpp/api.sock',
@@ -78,6 +83,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   devicePluginDir: '/var/lib/kubelet/device-plugins',
   podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
   etcdEndpoints: [],
+  services: 'vpp',
 };
 
 /** Flag name ↔ config field. */
@@ -103,6 +109,7 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--pod-resources-socket': 'podResourcesSocket',
   '--etcd': 'etcdEndpoints',
   '--chained-cni-conf-dir': 'chainedCniConfDir',
+  '--services': 'services',
 };
 
 const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'maxCustomInterfaces', 'mtu', 'memifDevices']);
@@ -174,6 +181,7 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   if (c.chainedCniConfDir !== undefined && (typeof c.chainedCniConfDir !== 'string' || !c.chainedCniConfDir.startsWith('/'))) {
     throw bad('chainedCniConfDir', 'must be an absolute directory (the runtime\'s CNI config dir, e.g. /etc/cni/net.d)');
   }
+  if (c.services !== 'vpp' && c.services !== 'off') throw bad('services', 'must be "vpp" (served in VPP) or "off"');
   if (c.podManifests !== undefined && c.kubeconfig !== undefined) throw bad('podManifests', 'use either podManifests or kubeconfig, not both');
   return c;
 }

@@ -14,7 +14,7 @@ import { CniError, ErrorCode, type CniInterface, type CniIpConfig, type CniResul
 import type { AgentRequest } from '../agent-protocol.js';
 import { exhaustive } from '../exhaustive.js';
 import { contains4, parsePrefix4 } from '../ipv4.js';
-import type { Link, AddrInfo, LinkConfig, RouteInfo } from '../linux/ip.js';
+import type { Link, AddrInfo, LinkConfig, RouteInfo, RuleInfo, RuleSpec } from '../linux/ip.js';
 import { IpamError, type IpamRange, type Lease } from '../ipam.js';
 import type { CustomNetwork, PodSource } from '../pods/types.js';
 import type { PodMemifSource } from '../podresources/memif-source.js';
@@ -37,9 +37,19 @@ export interface LinuxOps {
   deleteLinkIfExists(name: string, netns?: string): Promise<boolean>;
   /** One link's up, addresses, neighbours and routes at once; returns the link (its MAC). */
   configureLink(netns: string | undefined, c: LinkConfig): Promise<Link>;
+  addRule(netns: string | undefined, r: RuleSpec): Promise<void>;
   listLinks(netns?: string): Promise<Link[]>;
   listAddresses(netns?: string): Promise<AddrInfo[]>;
-  listRoutes(netns?: string): Promise<RouteInfo[]>;
+  listRoutes(netns?: string, table?: number): Promise<RouteInfo[]>;
+  listRules(netns?: string): Promise<RuleInfo[]>;
+}
+
+/** What the pipeline tells the node's service proxy (services/services.ts). */
+export interface ServiceHooks {
+  /** A pod interface on the default network: service NAT on it (before the pod sends anything). */
+  podInterface(swIfIndex: number): Promise<void>;
+  /** A pod with a service-endpoint interface came or went: its Services' backends change. */
+  podsChanged(): void;
 }
 
 export interface Ipam {
@@ -61,8 +71,18 @@ export interface PipelineDeps {
   memifs?: PodMemifSource;
   /** etcd for contivpp.io/microservice-label pods (ligato vpp-agent layout); without it the label is only recorded. */
   vnfConfig?: KeyValueStore;
+  /** Services served in VPP (primary mode); without it pods get no service NAT. */
+  services?: ServiceHooks;
   log?: (msg: string) => void;
 }
+
+/**
+ * The pod's policy routing for its service endpoint: what leaves from that interface's address
+ * looks up this table, whose default route is through that interface, so a Service's replies go
+ * back the way its requests came (the main table would send them out of eth0).
+ */
+export const SERVICE_REPLY_TABLE = 100;
+export const SERVICE_REPLY_RULE_PRIORITY = 100;
 
 const ip32 = (cidr: string) => `${cidr.split('/')[0]}/32`;
 const addrOf = (cidr: string) => cidr.split('/')[0]!;
@@ -186,17 +206,14 @@ export class Pipeline implements KindContext {
       await this.addInterfaces(rec, ifs, !prev, customNets, adds);
       if (parsed.serviceEndpointIf) {
         const sep = rec.interfaces.find((i) => i.name === parsed.serviceEndpointIf)!;
-        const podIp = addrOf(rec.interfaces[0]!.address!);
-        const nat = { localIp: addrOf(sep.address!), externalIp: podIp, vrfId: 0 };
-        // Recorded first: an agent killed between the two still removes it at DEL.
-        await this.record(rec, { kind: 'nat', ...nat });
-        await this.d.vswitch.addNatStaticMapping(nat);
-        rec.serviceEndpoint = { interface: sep.name, ip: nat.localIp, podIp };
+        rec.serviceEndpoint = { interface: sep.name, ip: addrOf(sep.address!), podIp: addrOf(rec.interfaces[0]!.address!) };
+        await this.routeServiceReplies(rec, sep);
       }
       for (const a of adds.values()) await a.finish?.(rec);
       rec.result = prev ? extendResult(prev, this.resultOf(rec, req.config.cniVersion)) : this.resultOf(rec, req.config.cniVersion);
       rec.phase = 'ready';
       await this.d.store.savePod(rec, { durable: true });
+      if (rec.serviceEndpoint) this.d.services?.podsChanged();
       this.log(`ADD ${req.containerId} ${pod ? `${pod.namespace}/${pod.name}` : ''} (${describeSources(meta.sources)}): ${rec.interfaces.map((i) => `${i.name}/${i.type}/${i.network}${i.address ? ` ${i.address}` : ''}`).join(', ')}`);
       return rec.result;
     } catch (e) {
@@ -313,6 +330,8 @@ export class Pipeline implements KindContext {
       net?.kind === 'L2' ? vs.setInterfaceBridge(swIfIndex, net.bdId!) : undefined,
       routed && net!.vrfId !== 0 ? vs.setInterfaceVrf(swIfIndex, net!.vrfId) : undefined,
       routed ? vs.setUnnumbered(swIfIndex, net!.loopbackSwIfIndex!) : undefined,
+      // Chained, Services are the primary CNI's: the pod's service traffic does not pass VPP.
+      net?.kind === 'default' && !rec.chained ? this.d.services?.podInterface(swIfIndex) : undefined,
       vs.setInterfaceUp(swIfIndex, true),
       route ? vs.addRoute(route) : undefined,
     ]);
@@ -325,6 +344,8 @@ export class Pipeline implements KindContext {
       await this.record(rec, { kind: 'neighbor', ifName: st.name, ...n });
       await vs.addNeighbor(n);
     }
+    // A service endpoint's tap came back empty after a VPP restart: its reply routing too.
+    if (rewired && rec.serviceEndpoint?.interface === st.name && kindOf(st.type).podEnd === 'dies-with-vpp') await this.routeServiceReplies(rec, st);
   }
 
   /**
@@ -360,6 +381,14 @@ export class Pipeline implements KindContext {
     }
     // Another default network custom interface: address only, no extra route.
     return this.d.linux.configureLink(netns, { name: st.name, up: true, addresses: [st.address!], neighbors: gwNeighbor, routes });
+  }
+
+  /** Replies from the service endpoint's address leave through it (SERVICE_REPLY_TABLE). */
+  private async routeServiceReplies(rec: PodRecord, st: PodInterfaceState): Promise<void> {
+    const { linux } = this.d;
+    const netns = rec.netns!, from = addrOf(st.address!), gw = st.gateway!, table = SERVICE_REPLY_TABLE;
+    await linux.configureLink(netns, { name: st.name, routes: [{ dst: gw, scope: 'link', table }, { dst: 'default', via: gw, table }] });
+    if (!(await linux.listRules(netns)).some((r) => isServiceReplyRule(r, from))) await linux.addRule(netns, { from, table, priority: SERVICE_REPLY_RULE_PRIORITY });
   }
 
   private resultOf(rec: PodRecord, cniVersion: string): CniResult {
@@ -426,7 +455,6 @@ export class Pipeline implements KindContext {
       }
       case 'route': await vs.deleteRoute(r); return;
       case 'neighbor': await vs.deleteNeighbor(r); return;
-      case 'nat': await vs.deleteNatStaticMapping(r); return;
       case 'etcd-key': {
         if (!this.d.vnfConfig) throw new Error(`etcd key ${r.key} recorded but no etcd configured`);
         await this.d.vnfConfig.compareAndDelete(r.key, r.value); // changed or gone: not ours any more
@@ -461,6 +489,7 @@ export class Pipeline implements KindContext {
       throw new CniError(ErrorCode.Wiring, 'DEL could not remove everything (retry DEL)', left.map((f) => `${f.r.kind}: ${f.error}`).join('; '));
     }
     await this.d.store.removePod(rec.containerId);
+    if (rec.serviceEndpoint) this.d.services?.podsChanged();
     this.log(`DEL ${req.containerId}: removed`);
   }
 
@@ -497,7 +526,7 @@ export class Pipeline implements KindContext {
           }
           break;
         }
-        case 'route': case 'neighbor': case 'nat': case 'etcd-key': case 'label-claim': break;
+        case 'route': case 'neighbor': case 'etcd-key': case 'label-claim': break;
         default: { // what an interface kind recorded
           if (isVppIf(r)) {
             const i = vpp.get(r.swIfIndex);
@@ -522,6 +551,12 @@ export class Pipeline implements KindContext {
         const dst = pr.dst === '0.0.0.0/0' ? 'default' : pr.dst;
         if (!routes.some((x) => x.dst === dst && x.dev === st.name && (!pr.gw || x.gateway === pr.gw))) out.push(`route ${pr.dst}${pr.gw ? ` via ${pr.gw}` : ''} is missing on ${st.name}`);
       }
+    }
+    if (rec.serviceEndpoint) {
+      const sep = rec.serviceEndpoint, table = SERVICE_REPLY_TABLE;
+      if (!(await this.d.linux.listRules(netns)).some((r) => isServiceReplyRule(r, sep.ip))) out.push(`rule from ${sep.ip} lookup ${table} (service endpoint ${sep.interface}) is missing`);
+      const tr = await this.d.linux.listRoutes(netns, table);
+      if (!tr.some((x) => x.dst === 'default' && x.dev === sep.interface)) out.push(`route default via ${sep.interface} in table ${table} (service endpoint) is missing`);
     }
     // prevResult: interfaces the runtime believes are in the sandbox (chained: only ours, the
     // primary CNI checks its own).
@@ -588,8 +623,8 @@ export class Pipeline implements KindContext {
 
   /**
    * Re-creates in VPP whatever of a ready pod VPP no longer has (after a VPP restart everything):
-   * its interfaces with the same tags, ids and secrets, their VPP-side config, routes and NAT
-   * mappings, with the recorded addresses; each kind says what its pod end needs again. Returns
+   * its interfaces with the same tags, ids and secrets, their VPP-side config and routes, with the
+   * recorded addresses; each kind says what its pod end needs again. Returns
    * false when nothing was missing.
    */
   private async rewire(rec: PodRecord, present: Map<number, string>): Promise<boolean> {
@@ -616,7 +651,6 @@ export class Pipeline implements KindContext {
       r.swIfIndex = created.swIfIndex;
       await this.attach(rec, st, net, created, true);
     }
-    for (const r of rec.resources) if (r.kind === 'nat') await this.d.vswitch.addNatStaticMapping(r);
     await this.d.store.savePod(rec);
     this.log(`re-wired ${rec.containerId}: ${lost.map((r) => `${r.ifName} (${r.kind}) -> sw_if_index ${r.swIfIndex}`).join(', ')}`);
     return true;
@@ -642,9 +676,13 @@ export function extendResult(prev: CniResult, ours: CniResult): CniResult {
 function undoesInBackground(r: Resource): boolean {
   switch (r.kind) {
     case 'lease': return true; // host-local: a process and a file of its own
-    case 'route': case 'neighbor': case 'nat': case 'etcd-key': case 'label-claim': return false;
+    case 'route': case 'neighbor': case 'etcd-key': case 'label-claim': return false;
     default: return resourceHandler(r).background ?? false;
   }
+}
+
+function isServiceReplyRule(r: RuleInfo, from: string): boolean {
+  return r.priority === SERVICE_REPLY_RULE_PRIORITY && r.src === from && (r.srclen ?? 32) === 32 && r.table === String(SERVICE_REPLY_TABLE);
 }
 
 /** The tag recorded for the VPP interface at swIfIndex. */

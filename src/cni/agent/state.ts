@@ -16,7 +16,6 @@ export type PipelineResource =
   | { kind: 'route'; prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }
   /** VPP's static neighbour (ARP entry) for a pod address, with the pod interface's MAC. */
   | { kind: 'neighbor'; ifName: string; swIfIndex: number; ip: string; mac: string }
-  | { kind: 'nat'; localIp: string; externalIp: string; vrfId: number }
   /** A pod-side config key written to etcd (contivpp.io/microservice-label); deleted only while it holds value. */
   | { kind: 'etcd-key'; key: string; value: string }
   /** This pod holds its microservice label (etcd owner record, see etcd/label-owner.ts). */
@@ -50,6 +49,7 @@ export interface PodRecord {
   /** In creation order; DEL and rollback undo them in reverse. */
   resources: Resource[];
   interfaces: PodInterfaceState[];
+  /** contivpp.io/service-endpoint-if: Services reach the pod at this interface's address (ip), not at eth0's (podIp). */
   serviceEndpoint?: { interface: string; ip: string; podIp: string };
   microserviceLabel?: string;
   /** Chained after another CNI (it made eth0; the result extends its prevResult). */

@@ -5,6 +5,7 @@
 import { existsSync } from 'node:fs';
 import { typed, vppErrnoCode, VppApiError, type TypedVppClient, type VppClient } from '../../vppapi/client/index.js';
 import * as af_packet from '../../vppapi/bindings/af_packet.js';
+import * as cnat from '../../vppapi/bindings/cnat.js';
 import * as fib_types from '../../vppapi/bindings/fib_types.js';
 import * as interface_ from '../../vppapi/bindings/interface.js';
 import * as interface_types from '../../vppapi/bindings/interface_types.js';
@@ -13,16 +14,18 @@ import * as ip_neighbor from '../../vppapi/bindings/ip_neighbor.js';
 import * as ip_types from '../../vppapi/bindings/ip_types.js';
 import * as l2 from '../../vppapi/bindings/l2.js';
 import * as memif from '../../vppapi/bindings/memif.js';
-import * as nat44_ed from '../../vppapi/bindings/nat44_ed.js';
-import * as nat_types from '../../vppapi/bindings/nat_types.js';
 import * as tapv2 from '../../vppapi/bindings/tapv2.js';
-import { VswitchError, type CreatedInterface, type NatStaticMappingArgs, type NeighborArgs, type RouteArgs, type Vswitch, type VswitchInterface } from './vswitch.js';
+import {
+  VswitchError, type CreatedInterface, type NeighborArgs, type RouteArgs, type ServiceNatRole, type ServiceTranslation, type ServiceTranslationEntry, type Vswitch, type VswitchInterface,
+} from './vswitch.js';
+import type { ServiceProtocol } from '../services/types.js';
 import { VHOST_NET } from './config.js';
+import { exhaustive } from '../exhaustive.js';
 
 /** The VPP modules the agent speaks. */
-type Messages = af_packet.Messages & interface_.Messages & ip.Messages & ip_neighbor.Messages & l2.Messages & memif.Messages & nat44_ed.Messages & tapv2.Messages;
-type Replies = typeof af_packet.replies & typeof interface_.replies & typeof ip.replies & typeof ip_neighbor.replies & typeof l2.replies
-  & typeof memif.replies & typeof nat44_ed.replies & typeof tapv2.replies;
+type Messages = af_packet.Messages & cnat.Messages & interface_.Messages & ip.Messages & ip_neighbor.Messages & l2.Messages & memif.Messages & tapv2.Messages;
+type Replies = typeof af_packet.replies & typeof cnat.replies & typeof interface_.replies & typeof ip.replies & typeof ip_neighbor.replies & typeof l2.replies
+  & typeof memif.replies & typeof tapv2.replies;
 
 const ADMIN_UP = interface_types.IfStatusFlags.IF_STATUS_API_FLAG_ADMIN_UP;
 /** ~0: "no interface" / "allocate one" in VPP's API. */
@@ -35,10 +38,17 @@ const NOT_FOUND_AF_PACKET = new Set([...NOT_FOUND, ...codes('SYSCALL_ERROR_1')])
 // VPP memif_delete_socket_file: an unknown socket id is INVALID_ARGUMENT ("socket file with id N does
 // not exist"), e.g. after VPP restarted; the agent never deletes ids 0/~0, the other INVALID_ARGUMENT cases.
 const NOT_FOUND_MEMIF_SOCKET = new Set([...NOT_FOUND, ...codes('INVALID_ARGUMENT')]);
-const FEATURE_ALREADY_ENABLED = vppErrnoCode('FEATURE_ALREADY_ENABLED');
-const VALUE_EXIST = vppErrnoCode('VALUE_EXIST');
 
 const ip4Bytes = (s: string) => Uint8Array.from(s.split('.').map(Number));
+const ip4String = (b: Uint8Array) => [...b].join('.');
+const address4 = (s: string) => ({ af: ip_types.AddressFamily.ADDRESS_IP4, un: { ip4: ip4Bytes(s) } });
+
+const IP_PROTO: { [P in ServiceProtocol]: ip_types.IpProto } = {
+  TCP: ip_types.IpProto.IP_API_PROTO_TCP, UDP: ip_types.IpProto.IP_API_PROTO_UDP, SCTP: ip_types.IpProto.IP_API_PROTO_SCTP,
+};
+const protoOf = (p: number): ServiceProtocol | undefined => (Object.keys(IP_PROTO) as ServiceProtocol[]).find((k) => IP_PROTO[k] === p);
+/** cnat endpoint of an address and port (sw_if_index ~0: the address is given, not an interface's). */
+const endpoint = (ip: string, port: number) => ({ addr: address4(ip), sw_if_index: NONE, if_af: ip_types.AddressFamily.ADDRESS_IP4, port });
 const macBytes = (s: string) => Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
 
 /**
@@ -65,13 +75,10 @@ function prefix(cidr: string) {
 }
 
 export class VppVswitch implements Vswitch {
-  private natEnabled = false;
   private readonly api: TypedVppClient<Messages, Replies>;
 
   constructor(readonly client: VppClient) {
     this.api = typed<Messages, Replies>(client);
-    // A restarted VPP has the NAT plugin disabled again.
-    client.on('reconnected', () => { this.natEnabled = false; });
   }
 
   onReconnected(cb: () => void): void {
@@ -125,6 +132,10 @@ export class VppVswitch implements Vswitch {
   async createAfPacket(o: { hostIfName: string; tag: string }): Promise<CreatedInterface> {
     const r = await this.run('create af_packet', () => this.api.request('af_packet_create_v3', {
       mode: af_packet.AfPacketMode.AF_PACKET_API_MODE_ETHERNET, use_random_hw_addr: true, host_if_name: o.hostIfName, num_rx_queues: 1, num_tx_queues: 1,
+      // As VPP's own CLI and af_packet_create(_v2) default: with CKSUM_GSO VPP reads the kernel's
+      // virtio-net header, so a pod's TCP/UDP sent with the checksum left to offload (what a veth
+      // does) gets it computed before VPP sends it on; without it the receiver drops the segment.
+      flags: af_packet.AfPacketFlags.AF_PACKET_API_FLAG_QDISC_BYPASS | af_packet.AfPacketFlags.AF_PACKET_API_FLAG_CKSUM_GSO,
     }));
     await this.tagOrDelete(r.sw_if_index, o.tag, () => this.deleteAfPacket({ hostIfName: o.hostIfName, swIfIndex: r.sw_if_index }));
     return this.created(r.sw_if_index);
@@ -237,40 +248,86 @@ export class VppVswitch implements Vswitch {
   async addNeighbor(n: NeighborArgs): Promise<void> { await this.run('add neighbour', () => this.neighbor(n, true)); }
   async deleteNeighbor(n: NeighborArgs): Promise<void> { await this.run('delete neighbour', () => this.neighbor(n, false), NOT_FOUND); }
 
-  private async ensureNat(): Promise<void> {
-    if (this.natEnabled) return;
-    try {
-      await this.api.request('nat44_ed_plugin_enable_disable', { enable: true, inside_vrf: 0, outside_vrf: 0, sessions: 0, session_memory: 0, flags: 0 });
-    } catch (e) {
-      if (!(e instanceof VppApiError && e.retval === FEATURE_ALREADY_ENABLED)) throw new VswitchError('enable nat44-ed', (e as Error).message);
-    }
-    this.natEnabled = true;
+  async putServiceTranslation(t: ServiceTranslation): Promise<number> {
+    const r = await this.run('put service translation', () => this.api.request('cnat_translation_update', {
+      translation: {
+        vip: endpoint(t.vip, t.port), id: 0, ip_proto: IP_PROTO[t.proto],
+        // A "real" VIP interposes on what the FIB already has for the address (the reject route of
+        // a ClusterIP, the receive entry of a NodePort address) instead of replacing it: ports and
+        // protocols without a translation keep that behaviour.
+        is_real_ip: 1, flags: 0,
+        // Affinity: hash the client's address only; maglev keeps most clients on their backend when
+        // the backend set changes.
+        lb_type: t.affinity ? cnat.CnatLbType.CNAT_LB_TYPE_MAGLEV : cnat.CnatLbType.CNAT_LB_TYPE_DEFAULT,
+        flow_hash_config: t.affinity ? ip.IpFlowHashConfigV2.IP_API_V2_FLOW_HASH_SRC_IP : 0,
+        n_paths: t.backends.length,
+        paths: t.backends.map((b) => ({ dst_ep: endpoint(b.ip, b.port), src_ep: endpoint('0.0.0.0', 0), flags: 0 })),
+      },
+    }));
+    return r.id;
   }
 
-  /** An address-only mapping: every port of externalIp to localIp. */
-  private nat(m: NatStaticMappingArgs, isAdd: boolean) {
-    return this.api.request('nat44_add_del_static_mapping_v2', {
-      is_add: isAdd, match_pool: false, flags: nat_types.NatConfigFlags.NAT_IS_ADDR_ONLY, pool_ip_address: new Uint8Array(4),
-      local_ip_address: ip4Bytes(m.localIp), external_ip_address: ip4Bytes(m.externalIp), protocol: 0, local_port: 0, external_port: 0,
-      external_sw_if_index: NONE, vrf_id: m.vrfId, tag: 'tsvpp',
+  async deleteServiceTranslation(id: number): Promise<void> {
+    await this.run('delete service translation', () => this.api.request('cnat_translation_del', { id }), NOT_FOUND);
+  }
+
+  async dumpServiceTranslations(): Promise<ServiceTranslationEntry[]> {
+    const d = await this.run('dump service translations', () => this.api.dump('cnat_translation_dump', {}));
+    const out: ServiceTranslationEntry[] = [];
+    for (const { translation: t } of d) {
+      const proto = protoOf(t.ip_proto);
+      const vip = 'ip4' in t.vip.addr.un ? ip4String(t.vip.addr.un.ip4) : undefined;
+      if (!proto || !vip) continue; // not one of ours (IPv6, another protocol)
+      out.push({
+        id: t.id, vip, port: t.vip.port, proto, affinity: t.lb_type === cnat.CnatLbType.CNAT_LB_TYPE_MAGLEV,
+        backends: t.paths.map((p) => ({ ip: 'ip4' in p.dst_ep.addr.un ? ip4String(p.dst_ep.addr.un.ip4) : '', port: p.dst_ep.port })),
+      });
+    }
+    return out;
+  }
+
+  async setServiceSnat(addr: string): Promise<void> {
+    await this.run('set service source NAT address', () => this.api.request('cnat_set_snat_addresses_v2', {
+      fwd_fib_index: 0, ret_fib_index: 0, snat_ip4: ip4Bytes(addr), snat_ip6: new Uint8Array(16), sw_if_index: NONE,
+      // NO_CLIENT: return traffic is found by the per-interface session lookup; a FIB entry of cnat's
+      // for the address would hide what the FIB has for it (the address may be a gateway's).
+      flags: cnat.CnatSnatPolicyFlags.CNAT_SNAT_POLICY_F_NO_CLIENT | cnat.CnatSnatPolicyFlags.CNAT_SNAT_POLICY_F_USE_AS_DEFAULT,
+    }));
+    await this.run('set service source NAT policy', () => this.api.request('cnat_set_snat_policy', { policy: cnat.CnatSnatPolicies.CNAT_POLICY_K8S }));
+  }
+
+  async enableServiceNat(swIfIndex: number, role: ServiceNatRole): Promise<void> {
+    await this.run('enable service NAT', () => this.api.request('feature_cnat_enable_disable', { sw_if_index: swIfIndex, enable_disable: true }));
+    switch (role) {
+      case 'pod':
+        await this.run('mark pod interface for service NAT', () => this.api.request('cnat_snat_policy_add_del_if', {
+          sw_if_index: swIfIndex, is_add: 1, table: cnat.CnatSnatPolicyTable.CNAT_POLICY_POD,
+        }));
+        return;
+      case 'uplink': return; // neither pod nor "host" (cnat's host table never source-NATs what leaves there)
+      default: exhaustive(role, 'service NAT role');
+    }
+  }
+
+  /** The ICMP-unreachable route of ip/32 in VRF 0. */
+  private rejectRoute(addr: string, isAdd: boolean) {
+    return this.api.request('ip_route_add_del', {
+      is_add: isAdd, is_multipath: false,
+      route: {
+        table_id: 0, prefix: prefix(`${addr}/32`),
+        paths: [{ sw_if_index: NONE, table_id: 0, weight: 1, type: fib_types.FibPathType.FIB_API_PATH_TYPE_ICMP_PROHIBIT, proto: fib_types.FibPathNhProto.FIB_API_PATH_NH_PROTO_IP4 }],
+      },
     });
   }
 
-  async addNatStaticMapping(m: NatStaticMappingArgs): Promise<void> {
-    await this.ensureNat();
-    try {
-      await this.run('add NAT44 static mapping', () => this.nat(m, true));
-    } catch (e) {
-      // The same mapping (same local and external address) is there already: re-wiring after a
-      // partial loss may add it again.
-      if (e instanceof VswitchError && e.retval === VALUE_EXIST) return;
-      throw e;
-    }
-  }
+  async addRejectRoute(addr: string): Promise<void> { await this.run('add reject route', () => this.rejectRoute(addr, true)); }
+  async deleteRejectRoute(addr: string): Promise<void> { await this.run('delete reject route', () => this.rejectRoute(addr, false), NOT_FOUND); }
 
-  async deleteNatStaticMapping(m: NatStaticMappingArgs): Promise<void> {
-    await this.ensureNat();
-    await this.run('delete NAT44 static mapping', () => this.nat(m, false), NOT_FOUND);
+  async dumpRejectRoutes(): Promise<string[]> {
+    const d = await this.run('dump routes', () => this.api.dump('ip_route_dump', { table: { table_id: 0, is_ip6: false, name: '' } }));
+    return d.filter(({ route: r }) => r.prefix.len === 32 && r.paths.length > 0 && r.paths.every((p) => p.type === fib_types.FibPathType.FIB_API_PATH_TYPE_ICMP_PROHIBIT))
+      .map(({ route: r }) => ('ip4' in r.prefix.address.un ? ip4String(r.prefix.address.un.ip4) : ''))
+      .filter((a) => a !== '');
   }
 
   async dumpInterfaces(): Promise<VswitchInterface[]> {

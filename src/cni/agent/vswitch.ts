@@ -2,6 +2,7 @@
 // call these, never VPP messages. Implementations: VppVswitch (vpp-vswitch.ts, over the typed VPP
 // API bindings) and an in-memory fake in the tests. Interfaces are identified by sw_if_index and
 // carry a tag (VPP's 64-byte interface tag) so that the agent can find its own after a restart.
+import type { ServiceProtocol } from '../services/types.js';
 
 export interface CreatedInterface { swIfIndex: number; mac?: string }
 
@@ -14,9 +15,27 @@ export interface VswitchInterface {
 }
 
 export interface RouteArgs { prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }
-export interface NatStaticMappingArgs { localIp: string; externalIp: string; vrfId: number }
 /** A static IPv4 neighbour (ARP entry) on a VPP interface. */
 export interface NeighborArgs { swIfIndex: number; ip: string; mac: string }
+
+export interface ServiceBackend { ip: string; port: number }
+
+/**
+ * A service translation (VPP's cnat plugin): a new flow to vip:port/proto is sent to one of the
+ * backends (destination rewritten), its replies come back from vip:port. With affinity the
+ * choice depends on the client's address only (sessionAffinity: ClientIP).
+ */
+export interface ServiceTranslation { vip: string; port: number; proto: ServiceProtocol; backends: ServiceBackend[]; affinity: boolean }
+
+/** A translation as VPP lists it, with its id. */
+export interface ServiceTranslationEntry extends ServiceTranslation { id: number }
+
+/**
+ * What an interface is to the service NAT: `pod` (a pod's interface on the default network: a
+ * flow a pod opens to itself through a Service is source-NATed) or `uplink` (the way to the host
+ * and other nodes: a flow in from it and back out of it is source-NATed, so replies return here).
+ */
+export type ServiceNatRole = 'pod' | 'uplink';
 
 export interface Vswitch {
   /**
@@ -49,8 +68,23 @@ export interface Vswitch {
   /** Static, so VPP forwards the first packet to a pod instead of dropping it while it resolves. */
   addNeighbor(n: NeighborArgs): Promise<void>;
   deleteNeighbor(n: NeighborArgs): Promise<void>;
-  addNatStaticMapping(m: NatStaticMappingArgs): Promise<void>;
-  deleteNatStaticMapping(m: NatStaticMappingArgs): Promise<void>;
+  /**
+   * Creates the translation of t.vip:t.port/t.proto, or replaces its backends (VPP keeps one per
+   * triple); returns its id. VPP sets the load-balancing type only at creation: to change
+   * `affinity`, delete the translation first.
+   */
+  putServiceTranslation(t: ServiceTranslation): Promise<number>;
+  deleteServiceTranslation(id: number): Promise<void>;
+  dumpServiceTranslations(): Promise<ServiceTranslationEntry[]>;
+  /** The service NAT's source address (hairpin, flows in and out of the uplink) and its Kubernetes policy. */
+  setServiceSnat(ip: string): Promise<void>;
+  /** Service NAT on an interface: translations of flows entering it, source NAT and replies of flows leaving it. */
+  enableServiceNat(swIfIndex: number, role: ServiceNatRole): Promise<void>;
+  /** A VRF 0 route for ip/32 that answers ICMP unreachable (a ClusterIP: what no translation takes is refused). */
+  addRejectRoute(ip: string): Promise<void>;
+  deleteRejectRoute(ip: string): Promise<void>;
+  /** The addresses with such a route. */
+  dumpRejectRoutes(): Promise<string[]>;
   dumpInterfaces(): Promise<VswitchInterface[]>;
   /** Calls `cb` each time the connection to the vswitch is back after it went away (VPP restarted). */
   onReconnected?(cb: () => void): void;

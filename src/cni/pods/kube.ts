@@ -7,6 +7,7 @@
 import type { CoreV1Api, CustomObjectsApi } from '@kubernetes/client-node';
 import { customNetworkFromObject, podFromObject } from './objects.js';
 import { PodSourceError, type CustomNetwork, type PodInfo, type PodSource } from './types.js';
+import { loadKube } from '../kube-config.js';
 
 export const CRD_GROUP = 'contivpp.io';
 export const CRD_VERSION = 'v1';
@@ -29,17 +30,7 @@ export class KubePodSource implements PodSource {
   private constructor(private readonly core: CoreV1Api, private readonly custom: CustomObjectsApi) {}
 
   static async create(opts: KubeOptions = {}): Promise<KubePodSource> {
-    let k8s: typeof import('@kubernetes/client-node');
-    try { k8s = await import('@kubernetes/client-node'); } catch (e) {
-      throw new PodSourceError(`@kubernetes/client-node failed to load on Node ${process.version}: ${(e as Error).message}`);
-    }
-    const kc = new k8s.KubeConfig();
-    try {
-      if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
-      else kc.loadFromCluster();
-    } catch (e) {
-      throw new PodSourceError(`loading ${opts.kubeconfig ? `kubeconfig ${opts.kubeconfig}` : 'in-cluster config'} failed: ${(e as Error).message}`);
-    }
+    const { k8s, kc } = await loadKube(opts.kubeconfig, (m) => new PodSourceError(m));
     return new KubePodSource(kc.makeApiClient(k8s.CoreV1Api), kc.makeApiClient(k8s.CustomObjectsApi));
   }
 

@@ -1,6 +1,7 @@
 // PodSource over a directory of YAML/JSON manifests, as `kubectl apply -f DIR` takes them:
 // multi-document files, `kind: List` wrappers, Pod, CustomNetwork and Node kinds (others are
-// ignored; Nodes are read by src/cni/nodes/manifest-nodes.ts).
+// ignored; Nodes are read by src/cni/nodes/manifest-nodes.ts, Services and EndpointSlices by
+// src/cni/services/manifests.ts).
 // The directory is re-read on every lookup so that dropping in a manifest takes effect at once.
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -11,43 +12,55 @@ import { nodeFromObject, type NodeObject } from '../nodes/node-object.js';
 
 interface Loaded { pods: Map<string, PodInfo>; networks: Map<string, CustomNetwork>; nodes: Map<string, NodeObject> }
 
+/** One object of a manifests dir, with where it was found (for error messages). */
+export interface ManifestObject { obj: unknown; kind: unknown; where: string }
+
+/**
+ * Every object in the `*.yaml`, `*.yml` and `*.json` files of `dir` (file name order, then document
+ * order; `kind: List` unwrapped). A file that does not parse is an error naming it.
+ */
+export async function readManifests(dir: string, error: (msg: string) => Error = (m) => new PodSourceError(m)): Promise<ManifestObject[]> {
+  let names: string[];
+  try { names = (await readdir(dir)).filter((n) => /\.(ya?ml|json)$/.test(n)).sort(); } catch (e) {
+    throw error(`manifests dir ${dir}: ${(e as Error).message}`);
+  }
+  const out: ManifestObject[] = [];
+  for (const n of names) {
+    const file = join(dir, n);
+    let text: string;
+    try { text = await readFile(file, 'utf8'); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed since the listing
+      throw error(`${file}: ${(e as Error).message}`);
+    }
+    parseAllDocuments(text).forEach((doc, i) => {
+      const where = `${file} document ${i + 1}`;
+      if (doc.errors.length) throw error(`${where}: ${doc.errors[0]!.message}`);
+      const o = doc.toJS() as unknown;
+      if (o === null || o === undefined) return;
+      const objs = typeof o === 'object' && (o as { kind?: unknown }).kind === 'List' ? (((o as { items?: unknown[] }).items) ?? []) : [o];
+      for (const obj of objs) out.push({ obj, kind: (obj as { kind?: unknown })?.kind, where });
+    });
+  }
+  return out;
+}
+
 export class ManifestPodSource implements PodSource {
   readonly kind = 'manifests';
   constructor(readonly dir: string) {}
 
   async load(): Promise<Loaded> {
-    let names: string[];
-    try { names = (await readdir(this.dir)).filter((n) => /\.(ya?ml|json)$/.test(n)).sort(); } catch (e) {
-      throw new PodSourceError(`pod manifests dir ${this.dir}: ${(e as Error).message}`);
-    }
     const pods = new Map<string, PodInfo>(), networks = new Map<string, CustomNetwork>(), nodes = new Map<string, NodeObject>();
-    for (const n of names) {
-      const file = join(this.dir, n);
-      const text = await readFile(file, 'utf8');
-      const docs = parseAllDocuments(text);
-      const list = Array.isArray(docs) ? docs : [docs];
-      list.forEach((doc, i) => {
-        const where = `${file} document ${i + 1}`;
-        if (doc.errors.length) throw new PodSourceError(`${where}: ${doc.errors[0]!.message}`);
-        const objs: unknown[] = [];
-        const o = doc.toJS() as unknown;
-        if (o === null || o === undefined) return;
-        if (typeof o === 'object' && (o as { kind?: unknown }).kind === 'List') objs.push(...(((o as { items?: unknown[] }).items) ?? []));
-        else objs.push(o);
-        for (const obj of objs) {
-          const kind = (obj as { kind?: unknown })?.kind;
-          if (kind === 'Pod') {
-            const p = podFromObject(obj, where);
-            pods.set(`${p.namespace}/${p.name}`, p);
-          } else if (kind === 'CustomNetwork') {
-            const c = customNetworkFromObject(obj, where);
-            networks.set(c.name, c);
-          } else if (kind === 'Node') {
-            const n = nodeFromObject(obj, where);
-            nodes.set(n.name, n);
-          }
-        }
-      });
+    for (const { obj, kind, where } of await readManifests(this.dir)) {
+      if (kind === 'Pod') {
+        const p = podFromObject(obj, where);
+        pods.set(`${p.namespace}/${p.name}`, p);
+      } else if (kind === 'CustomNetwork') {
+        const c = customNetworkFromObject(obj, where);
+        networks.set(c.name, c);
+      } else if (kind === 'Node') {
+        const n = nodeFromObject(obj, where);
+        nodes.set(n.name, n);
+      }
     }
     return { pods, networks, nodes };
   }

@@ -3,8 +3,9 @@
 //  It speaks VPP's real binary API socket protocol (msgbuf_t framing, sockclnt_create handshake
 //  with a message table built from the same .api.json files the codec reads, context echo,
 //  client_index checks) and keeps a small stateful model of interfaces, memif sockets, bridge
-//  domains, IP tables/routes and nat44-ed static mappings. It forwards no packets and touches the
-//  host only through hooks, and with `kernelTaps` through real taps as VPP's tap v2 does. Return
+//  domains, IP tables/routes, nat44-ed static mappings, cnat translations and source-NAT
+//  policy. It forwards no packets and touches the host only through hooks, and with `kernelTaps`
+//  through real taps as VPP's tap v2 does. Return
 //  codes mimic VPP's handlers where they were checked against the VPP source (see
 //  docs/vppapi-client.md for which ones).
 //  NOT MODELLED: packets (no graph, no forwarding, nothing moves on a memif, tap or af_packet
@@ -28,6 +29,7 @@ import { memifHandlers } from './handlers/memif.js';
 import { tapHandlers } from './handlers/tap.js';
 import { ipL2Handlers } from './handlers/ip-l2.js';
 import { natHandlers } from './handlers/nat.js';
+import { cnatHandlers } from './handlers/cnat.js';
 import { neighborHandlers } from './handlers/neighbor.js';
 
 export interface TableOptions {
@@ -104,7 +106,7 @@ export class VppEmulator {
     this.taps = opts.kernelTaps ? kernelTaps() : undefined;
     this.registry = opts.registry ?? ApiRegistry.fromDir(opts.apiDir ?? shippedApiDir());
     this.state = new VppState(this.runtimeDir);
-    this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...neighborHandlers, ...natHandlers, ...opts.handlers };
+    this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...neighborHandlers, ...natHandlers, ...cnatHandlers, ...opts.handlers };
     this.buildTable(opts.table ?? {});
   }
 

@@ -58,6 +58,14 @@ export interface IpTable { tableId: number; isIp6: boolean; name: string }
 export interface Route { tableId: number; isIp6: boolean; prefix: ApiPrefix; paths: Record<string, unknown>[] }
 
 export interface StaticMapping { key: string; request: Record<string, unknown> }
+
+/** cnat: translations as the request gave them (by pool index), the source NAT policy entry of VRF 0. */
+export interface CnatState {
+  translations: Map<number, Record<string, any>>;
+  snat: { ip4: Uint8Array; flags: number; policy: number; tables: Map<number, Set<number>> } | null;
+  /** Interfaces with feature_cnat_enable_disable on (VPP leaves the policy's interface bits behind on delete; so does this). */
+  featureIfs: Set<number>;
+}
 export interface Neighbor { swIfIndex: number; ipAddress: ApiAddress; mac: Uint8Array; flags: number }
 
 export class VppState {
@@ -76,6 +84,7 @@ export class VppState {
   /** Key `${swIfIndex}/${family}:${address hex}`. */
   readonly neighbors = new Map<string, Neighbor>();
   readonly nat = { enabled: false, staticMappings: new Map<string, StaticMapping>(), outputInterfaces: [] as number[] };
+  readonly cnat: CnatState = { translations: new Map(), snat: null, featureIfs: new Set() };
   private freeIndices: number[] = [];
   private nextIndex = 0;
 
@@ -100,6 +109,7 @@ export class VppState {
 
   removeInterface(swIfIndex: number): void {
     if (this.interfaces.delete(swIfIndex)) this.freeIndices.push(swIfIndex);
+    this.cnat.featureIfs.delete(swIfIndex);
     for (const [k, n] of this.neighbors) if (n.swIfIndex === swIfIndex) this.neighbors.delete(k);
   }
 

@@ -4,7 +4,7 @@
 // netns, veths and host-local IPAM. close() removes everything it created, also after a failure.
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -192,12 +192,41 @@ export class CniNode {
     return d.map((x) => `${[...(x.route.prefix.address.un.ip4 as Uint8Array)].join('.')}/${x.route.prefix.len}`);
   }
 
-  async natMappings(): Promise<Array<{ local: string; external: string }>> {
-    const d = await this.api.dump<Record<string, any>>('nat44_static_mapping_dump', {}).catch((e) => {
-      if (/NO_SUCH|disabled|FEATURE_DISABLED|UNSUPPORTED/i.test((e as Error).message)) return [];
-      throw e;
-    });
-    return d.map((x) => ({ local: [...(x.local_ip_address as Uint8Array)].join('.'), external: [...(x.external_ip_address as Uint8Array)].join('.') }));
+  /** VPP's service translations (cnat), as "vip:port/proto -> backend:port, ...". */
+  async serviceTranslations(): Promise<Map<string, string[]>> {
+    const d = await this.api.dump<Record<string, any>>('cnat_translation_dump', {});
+    const proto: Record<number, string> = { 6: 'TCP', 17: 'UDP', 132: 'SCTP' };
+    const ep = (e: any) => `${[...(e.addr.un.ip4 as Uint8Array)].join('.')}:${e.port}`;
+    return new Map(d.map((x) => [`${ep(x.translation.vip)}/${proto[x.translation.ip_proto] ?? x.translation.ip_proto}`, x.translation.paths.map((p: any) => ep(p.dst_ep)).sort()]));
+  }
+
+  /** VRF 0 routes that refuse (ICMP prohibited): the agent's ClusterIP reject routes. A cnat
+   *  translation's own FIB entry for a VIP outlives it while sessions through it last (VPP's
+   *  session timeout), so VIPs in the FIB are not leftovers; these routes are. */
+  async rejectRoutes(): Promise<string[]> {
+    const d = await this.api.dump<Record<string, any>>('ip_route_dump', { table: { table_id: 0, is_ip6: false, name: '' } });
+    return d.filter((x) => x.route.paths.length > 0 && x.route.paths.every((p: any) => p.type === 6))
+      .map((x) => `${[...(x.route.prefix.address.un.ip4 as Uint8Array)].join('.')}/${x.route.prefix.len}`);
+  }
+
+  /** A manifest in the agent's manifests dir (Services, EndpointSlices), as kubectl apply would add it. */
+  writeManifest(file: string, yaml: string): void {
+    writeFileSync(join(this.config.podManifests!, `${file}.tmp`), yaml);
+    renameSync(join(this.config.podManifests!, `${file}.tmp`), join(this.config.podManifests!, file));
+  }
+
+  removeManifest(file: string): void {
+    rmSync(join(this.config.podManifests!, file), { force: true });
+  }
+
+  /** Polls `f` until it returns a value that is not undefined; fails naming `what` after timeoutMs. */
+  async waitFor<T>(what: string, f: () => Promise<T | undefined>, timeoutMs = 20_000): Promise<T> {
+    let last: unknown;
+    for (const end = Date.now() + timeoutMs; Date.now() < end;) {
+      try { const v = await f(); if (v !== undefined) return v; } catch (e) { last = e; }
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    throw new Error(`${what}: not within ${timeoutMs} ms${last ? ` (${(last as Error).message})` : ''}\nagent log:\n${this.agentLog.slice(-20).join('\n')}`);
   }
 
   /** Everything a pod could leave behind, as lists (all empty on a clean node). */
@@ -214,7 +243,8 @@ export class CniNode {
       'VPP untagged interfaces': [...ifs].filter(([, i]) => i.tag === '' && i.name !== 'local0').map(([k, i]) => `${k} ${i.name}`),
       'VPP routes to pod addresses': routes,
       'VPP neighbours of pod addresses': (await this.vppNeighbors()).filter((n) => addrs.has(n.ip)).map((n) => `${n.ip} ${n.mac}`),
-      'VPP NAT44 static mappings': (await this.natMappings()).map((m) => `${m.external} -> ${m.local}`),
+      'VPP reject routes': await this.rejectRoutes(),
+      'VPP service translations': [...await this.serviceTranslations()].map(([k, v]) => `${k} -> ${v.join(', ')}`),
       'VPP memif sockets': socks.filter((s) => s.socket_id !== 0).map((s) => `${s.socket_id} ${s.socket_filename}`),
       'host veths': await this.ourVeths(),
       'memif socket dirs': ls(this.config.memifSocketDir),

@@ -1,7 +1,8 @@
 // TEST DOUBLE handlers: IP tables/routes, bridge domains, L2 bridging.
 //  ip_table_add_del: create is idempotent, delete of an absent table is a no-op (rv 0), table 0 stays.
 //  ip_route_add_del: table must exist → else NO_SUCH_FIB; deleting an absent route is rv 0 like
-//  fib_table_entry_path_remove; paths are stored, not validated.
+//  fib_table_entry_path_remove; paths are stored, not validated. ip_route_dump lists a table's routes
+//  with the paths as given.
 //  bridge_domain_add_del (l2_bd.c bd_add_del): add existing → BD_ALREADY_EXISTS; id > 16M-1 →
 //  BD_ID_EXCEED_MAX; delete bd 0 → BD_NOT_MODIFIABLE, absent → NO_SUCH_ENTRY, with members → BD_IN_USE.
 //  _v2 with bd_id ~0 allocates an unused id as bd_get_unused_id does (a random walk from a static
@@ -63,6 +64,15 @@ export const ipL2Handlers: Record<string, Handler> = {
       ctx.state.routes.delete(key);
     }
     return { stats_index: 0 };
+  },
+
+  ip_route_dump: (req, ctx) => {
+    const t = req.table;
+    for (const r of ctx.state.routes.values()) {
+      if (r.tableId !== t.table_id >>> 0 || r.isIp6 !== !!t.is_ip6) continue;
+      ctx.details('ip_route_details', { route: { table_id: r.tableId, stats_index: 0, prefix: r.prefix, n_paths: r.paths.length, paths: r.paths } });
+    }
+    return undefined;
   },
 
   bridge_domain_add_del: (req, ctx) => {

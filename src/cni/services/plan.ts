@@ -1,0 +1,82 @@
+// What VPP should hold for the cluster's Services, computed from Services, EndpointSlices and what
+// this node knows (its service-endpoint interfaces, its NodePort address). Pure: the reconciler
+// (services.ts) makes VPP match it.
+//
+// - One load-balancing translation per (virtual IP, port, protocol) that has ready backends: every
+//   IPv4 ClusterIP and port, and with a NodePort address, every nodePort.
+// - A reject route (ICMP unreachable) per ClusterIP: what no translation takes (a Service without
+//   ready endpoints, a port it does not serve, a ping) is refused at once instead of vanishing.
+import type { ServiceBackend, ServiceTranslation } from '../agent/vswitch.js';
+import type { EndpointSliceInfo, ServiceInfo, ServicePort, ServiceSnapshot } from './types.js';
+
+export interface ServicePlanInput extends ServiceSnapshot {
+  /** Pod IP → the address of the pod's service-endpoint interface (contivpp.io/service-endpoint-if). */
+  endpointRewrites: ReadonlyMap<string, string>;
+  /** VPP's address that the host forwards NodePort traffic to; none = NodePorts are not served. */
+  nodePortVip?: string;
+}
+
+export interface ServicePlan {
+  translations: ServiceTranslation[];
+  /** ClusterIPs (no prefix length) that get a reject route. */
+  rejects: string[];
+  /** NodePorts with ready backends: what the host hands to VPP. */
+  nodePorts: Array<{ proto: ServiceTranslation['proto']; port: number }>;
+  /** Things the plan could not honour, one sentence each. */
+  warnings: string[];
+}
+
+export const translationKey = (t: Pick<ServiceTranslation, 'vip' | 'port' | 'proto'>): string => `${t.vip}:${t.port}/${t.proto}`;
+
+/** The backends of one service port: ready IPv4 endpoints of the Service's slices, at the port its slices name. */
+function backendsOf(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], rewrites: ReadonlyMap<string, string>): ServiceBackend[] {
+  const out = new Map<string, ServiceBackend>();
+  for (const sl of slices) {
+    if (sl.namespace !== svc.namespace || sl.service !== svc.name || sl.addressType !== 'IPv4') continue;
+    // kube-proxy matches a slice's port to the Service's by name (and protocol); the slice carries
+    // the resolved number, a named targetPort included.
+    const port = sl.ports.find((p) => p.name === sp.name && p.protocol === sp.protocol)?.port;
+    if (port === undefined) continue;
+    for (const e of sl.endpoints) {
+      if (!e.ready) continue; // not ready (or going away): no new connections
+      for (const a of e.addresses) {
+        const ip = rewrites.get(a) ?? a;
+        out.set(`${ip}:${port}`, { ip, port });
+      }
+    }
+  }
+  return [...out.values()].sort((x, y) => (x.ip === y.ip ? x.port - y.port : x.ip < y.ip ? -1 : 1));
+}
+
+export function planServices(input: ServicePlanInput): ServicePlan {
+  const translations = new Map<string, ServiceTranslation>();
+  const owner = new Map<string, string>();
+  const rejects = new Set<string>();
+  const nodePorts = new Map<string, { proto: ServiceTranslation['proto']; port: number }>();
+  const warnings: string[] = [];
+  const services = [...input.services].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
+  const put = (svc: ServiceInfo, t: ServiceTranslation) => {
+    const key = translationKey(t);
+    const who = `${svc.namespace}/${svc.name}`;
+    const had = owner.get(key);
+    if (had && had !== who) { warnings.push(`${key} belongs to Service ${had}; Service ${who} asks for it too and is not served there`); return; }
+    owner.set(key, who);
+    translations.set(key, t);
+  };
+  for (const svc of services) {
+    if (svc.type === 'ExternalName') continue;
+    for (const ip of svc.clusterIPs) rejects.add(ip);
+    for (const sp of svc.ports) {
+      const backends = backendsOf(svc, sp, input.slices, input.endpointRewrites);
+      if (backends.length === 0) continue; // rejected by the ClusterIP's route; NodePort left to the host (refused there)
+      const affinity = svc.affinity === 'ClientIP';
+      for (const ip of svc.clusterIPs) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends, affinity });
+      if (input.nodePortVip && sp.nodePort !== undefined && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
+        put(svc, { vip: input.nodePortVip, port: sp.nodePort, proto: sp.protocol, backends, affinity });
+        nodePorts.set(`${sp.protocol}/${sp.nodePort}`, { proto: sp.protocol, port: sp.nodePort });
+      }
+    }
+  }
+  const byKey = <T>(m: Map<string, T>) => [...m.keys()].sort().map((k) => m.get(k)!);
+  return { translations: byKey(translations), rejects: [...rejects].sort(), nodePorts: byKey(nodePorts), warnings };
+}

@@ -1,0 +1,136 @@
+// The service proxy's decisions: Service and EndpointSlice objects parsed (errors named), and the
+// plan of translations and reject routes computed from them.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { endpointSliceFromObject, serviceFromObject } from '../../src/cni/services/objects.js';
+import { planServices, translationKey } from '../../src/cni/services/plan.js';
+import type { EndpointSliceInfo, ServiceInfo } from '../../src/cni/services/types.js';
+
+const svc = (name: string, spec: Record<string, unknown>, ns = 'default') => serviceFromObject({ apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: ns }, spec }, 'test');
+const slice = (name: string, service: string, o: { ports?: unknown[]; endpoints?: unknown[]; addressType?: string; ns?: string }) => endpointSliceFromObject({
+  apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name, namespace: o.ns ?? 'default', labels: { 'kubernetes.io/service-name': service } },
+  addressType: o.addressType ?? 'IPv4', ports: o.ports ?? [], endpoints: o.endpoints ?? [],
+}, 'test');
+const ep = (ip: string, ready?: boolean) => ({ addresses: [ip], ...(ready === undefined ? {} : { conditions: { ready } }) });
+const plan = (services: ServiceInfo[], slices: EndpointSliceInfo[], o: { rewrites?: Record<string, string>; vip?: string } = {}) =>
+  planServices({ services, slices, endpointRewrites: new Map(Object.entries(o.rewrites ?? {})), ...(o.vip ? { nodePortVip: o.vip } : {}) });
+
+test('objects: a Service and an EndpointSlice as the API writes them', () => {
+  const s = svc('web', { type: 'NodePort', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], sessionAffinity: 'ClientIP',
+    ports: [{ name: 'http', port: 80, targetPort: 'http-port', nodePort: 30080 }, { name: 'dns', protocol: 'UDP', port: 53, targetPort: '5353' }] });
+  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', clusterIPs: ['10.96.0.10'], ports: [
+    { name: 'http', protocol: 'TCP', port: 80, targetPort: 'http-port', nodePort: 30080 },
+    { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 },
+  ] });
+  assert.equal(svc('h', { clusterIP: 'None', ports: [{ port: 80 }] }).clusterIPs, [], 'headless: no virtual IP');
+  assert.equal(svc('d', { clusterIPs: ['10.96.0.11', 'fd00::11'], ports: [{ port: 80 }] }).clusterIPs, ['10.96.0.11'], 'IPv4 only');
+  const sl = slice('web-abc', 'web', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: ['10.1.1.2'], conditions: { ready: false }, nodeName: 'n1', targetRef: { kind: 'Pod', name: 'p1', namespace: 'default' } }] });
+  assert.equal(sl, { namespace: 'default', name: 'web-abc', service: 'web', addressType: 'IPv4', ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
+    endpoints: [{ addresses: ['10.1.1.2'], ready: false, nodeName: 'n1', pod: { namespace: 'default', name: 'p1' } }] });
+});
+
+test('objects: malformed Services and EndpointSlices are named with the field', () => {
+  const cases: Array<[() => unknown, RegExp]> = [
+    [() => svc('a', { type: 'Weird' }), /Service default\/a: spec.type "Weird"/],
+    [() => svc('a', { ports: [{ port: 0 }] }), /spec.ports\[0\].port: 0 is not a port/],
+    [() => svc('a', { ports: [{ port: 80, protocol: 'ICMP' }] }), /spec.ports\[0\].protocol: "ICMP" \(expected TCP, UDP or SCTP\)/],
+    [() => svc('a', { ports: [{ port: 80 }, { port: 81 }] }), /spec.ports\[0\]: a Service with several ports must name each of them/],
+    [() => svc('a', { clusterIPs: ['10.96.0.300'] }), /spec.clusterIPs: "10.96.0.300" is not an IP address/],
+    [() => svc('a', { sessionAffinity: 'Cookie' }), /spec.sessionAffinity "Cookie"/],
+    [() => serviceFromObject({ spec: {} }, 'f.yaml document 2'), /f.yaml document 2: Service without metadata.name/],
+    [() => endpointSliceFromObject({ metadata: { name: 'x' }, addressType: 'IPv4' }, 'w'), /EndpointSlice default\/x: no kubernetes.io\/service-name label/],
+    [() => slice('x', 's', { addressType: 'IPX' }), /addressType "IPX"/],
+    [() => slice('x', 's', { endpoints: [{ addresses: ['10.1.1.999'] }] }), /endpoints\[0\].addresses: "10.1.1.999" is not an IPv4 address/],
+    [() => slice('x', 's', { ports: [{ port: 70000 }] }), /ports\[0\].port: 70000 is not a port/],
+  ];
+  for (const [f, re] of cases) {
+    try { f(); assert.unreachable(String(re)); } catch (e) { assert.match((e as Error).message, re); }
+  }
+});
+
+test('plan: ClusterIP port to the ready endpoints at the slice\'s port; not-ready ones left out; every ClusterIP rejected otherwise', () => {
+  const p = plan([svc('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 'web' }, { name: 'metrics', port: 9090 }] })], [
+    slice('web-1', 'web', { ports: [{ name: 'http', port: 8080 }, { name: 'metrics', port: 9100 }], endpoints: [ep('10.1.1.3'), ep('10.1.1.2', true), ep('10.1.1.9', false)] }),
+    slice('web-2', 'web', { ports: [{ name: 'http', port: 8080 }], endpoints: [ep('10.1.2.2'), ep('10.1.1.2')] }),
+  ]);
+  assert.equal(p.translations, [
+    { vip: '10.96.0.10', port: 80, proto: 'TCP', backends: [{ ip: '10.1.1.2', port: 8080 }, { ip: '10.1.1.3', port: 8080 }, { ip: '10.1.2.2', port: 8080 }], affinity: false },
+    { vip: '10.96.0.10', port: 9090, proto: 'TCP', backends: [{ ip: '10.1.1.2', port: 9100 }, { ip: '10.1.1.3', port: 9100 }], affinity: false },
+  ]);
+  assert.equal(p.rejects, ['10.96.0.10']);
+  assert.equal(p.nodePorts, []);
+});
+
+test('plan: no ready endpoint = no translation (the reject route answers); headless and ExternalName get nothing', () => {
+  const p = plan([
+    svc('empty', { clusterIP: '10.96.0.20', ports: [{ port: 80 }] }),
+    svc('allgone', { clusterIP: '10.96.0.21', ports: [{ port: 80 }] }),
+    svc('headless', { clusterIP: 'None', ports: [{ port: 80 }] }),
+    svc('ext', { type: 'ExternalName', externalName: 'example.org' }),
+  ], [slice('allgone-1', 'allgone', { ports: [{ name: '', port: 80 }], endpoints: [ep('10.1.1.5', false)] }), slice('headless-1', 'headless', { ports: [{ port: 80 }], endpoints: [ep('10.1.1.6')] })]);
+  assert.equal(p.translations, []);
+  assert.equal(p.rejects, ['10.96.0.20', '10.96.0.21']);
+});
+
+test('plan: a slice of another namespace, another Service, another protocol or IPv6 does not count', () => {
+  const p = plan([svc('dns', { clusterIP: '10.96.0.53', ports: [{ name: 'dns', protocol: 'UDP', port: 53 }, { name: 'dns-tcp', protocol: 'TCP', port: 53 }] })], [
+    slice('dns-1', 'dns', { ports: [{ name: 'dns', protocol: 'UDP', port: 5353 }], endpoints: [ep('10.1.1.7')] }),
+    slice('dns-x', 'dns', { ns: 'other', ports: [{ name: 'dns-tcp', port: 53 }], endpoints: [ep('10.1.1.8')] }),
+    slice('dns-6', 'dns', { addressType: 'IPv6', ports: [{ name: 'dns-tcp', port: 53 }], endpoints: [{ addresses: ['fd00::7'] }] }),
+    slice('web-1', 'web', { ports: [{ name: 'dns-tcp', port: 53 }], endpoints: [ep('10.1.1.9')] }),
+  ]);
+  assert.equal(p.translations.map((t) => `${translationKey(t)} -> ${t.backends.map((b) => `${b.ip}:${b.port}`).join(',')}`), ['10.96.0.53:53/UDP -> 10.1.1.7:5353']);
+});
+
+test('plan: a pod with a service-endpoint interface is a backend at that interface\'s address', () => {
+  const p = plan([svc('web', { clusterIP: '10.96.0.10', ports: [{ port: 80, targetPort: 8080 }] })],
+    [slice('web-1', 'web', { ports: [{ port: 8080 }], endpoints: [ep('10.1.1.2'), ep('10.1.1.4')] })], { rewrites: { '10.1.1.2': '10.1.1.3' } });
+  assert.equal(p.translations[0]!.backends, [{ ip: '10.1.1.3', port: 8080 }, { ip: '10.1.1.4', port: 8080 }]);
+});
+
+test('plan: ClientIP affinity, NodePorts on the node\'s VIP only when it has one, and only those with backends', () => {
+  const services = [
+    svc('np', { type: 'NodePort', clusterIP: '10.96.0.30', sessionAffinity: 'ClientIP', ports: [{ name: 'a', port: 80, nodePort: 30080 }, { name: 'b', port: 81, nodePort: 30081 }] }),
+    svc('lb', { type: 'LoadBalancer', clusterIP: '10.96.0.31', ports: [{ port: 443, protocol: 'TCP', nodePort: 30443 }] }),
+  ];
+  const slices = [slice('np-1', 'np', { ports: [{ name: 'a', port: 8080 }], endpoints: [ep('10.1.1.2')] }), slice('lb-1', 'lb', { ports: [{ port: 8443 }], endpoints: [ep('10.1.1.3')] })];
+  const without = plan(services, slices);
+  assert.equal(without.translations.map(translationKey), ['10.96.0.30:80/TCP', '10.96.0.31:443/TCP']);
+  assert.equal(without.nodePorts, []);
+  const p = plan(services, slices, { vip: '169.254.100.1' });
+  assert.equal(p.translations.map((t) => `${translationKey(t)}${t.affinity ? ' affinity' : ''}`),
+    ['10.96.0.30:80/TCP affinity', '10.96.0.31:443/TCP', '169.254.100.1:30080/TCP affinity', '169.254.100.1:30443/TCP']);
+  assert.equal(p.nodePorts, [{ proto: 'TCP', port: 30080 }, { proto: 'TCP', port: 30443 }]);
+});
+
+test('plan: two Services claiming one VIP port: the first by name keeps it, the other is named in a warning', () => {
+  const p = plan([svc('b', { clusterIP: '10.96.0.40', ports: [{ port: 80 }] }), svc('a', { clusterIP: '10.96.0.40', ports: [{ port: 80 }] })],
+    [slice('a-1', 'a', { ports: [{ port: 80 }], endpoints: [ep('10.1.1.2')] }), slice('b-1', 'b', { ports: [{ port: 80 }], endpoints: [ep('10.1.1.3')] })]);
+  assert.equal(p.translations.map((t) => t.backends[0]!.ip), ['10.1.1.2']);
+  assert.equal(p.warnings, ['10.96.0.40:80/TCP belongs to Service default/a; Service default/b asks for it too and is not served there']);
+});
+
+test('plan (property): every backend is a ready endpoint of that Service at a port its slices name; every translation has one; every ClusterIP is rejected', () => {
+  const ip = fc.tuple(fc.integer({ min: 1, max: 3 }), fc.integer({ min: 2, max: 5 })).map(([a, b]) => `10.1.${a}.${b}`);
+  const arb = fc.record({
+    services: fc.uniqueArray(fc.record({ name: fc.constantFrom('a', 'b', 'c'), vip: fc.integer({ min: 1, max: 3 }), ports: fc.uniqueArray(fc.constantFrom(80, 81, 53), { minLength: 1, maxLength: 2 }) }), { selector: (s) => s.name }),
+    slices: fc.array(fc.record({ service: fc.constantFrom('a', 'b', 'c'), ports: fc.uniqueArray(fc.constantFrom(80, 81, 53), { maxLength: 3 }), eps: fc.array(fc.record({ ip, ready: fc.boolean() }), { maxLength: 4 }) }), { maxLength: 5 }),
+  });
+  fc.assert(fc.property(arb, ({ services, slices }) => {
+    const S = services.map((s) => svc(s.name, { clusterIP: `10.96.0.${s.vip}`, ports: s.ports.map((port) => ({ name: `p${port}`, port })) }));
+    const L = slices.map((s, i) => slice(`s${i}`, s.service, { ports: s.ports.map((port) => ({ name: `p${port}`, port: port + 8000 })), endpoints: s.eps.map((e) => ep(e.ip, e.ready)) }));
+    const p = plan(S, L);
+    for (const t of p.translations) {
+      assert.ok(t.backends.length > 0);
+      const owners = new Set(S.filter((s) => s.clusterIPs.includes(t.vip) && s.ports.some((x) => x.port === t.port)).map((s) => s.name));
+      assert.ok(owners.size > 0);
+      for (const b of t.backends) {
+        assert.ok(slices.some((s, i) => owners.has(L[i]!.service) && (s.ports as number[]).includes(t.port) && b.port === t.port + 8000 && s.eps.some((e) => e.ready && e.ip === b.ip)), `${b.ip}:${b.port} for ${translationKey(t)}`);
+      }
+    }
+    assert.equal(new Set(p.rejects), new Set(S.flatMap((s) => s.clusterIPs)));
+  }), { numRuns: 300 });
+});
+
+test.run();
