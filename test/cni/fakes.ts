@@ -95,10 +95,10 @@ export class FakeVswitch implements Vswitch {
     this.step('deleteMemifSocket');
     if (!this.memifSockets.delete(socketId)) throw new VswitchError('memif_socket_filename_add_del', `no socket id ${socketId}`, true);
   }
-  async createMemif(o: { socketId: number; id: number; secret: string; tag: string }): Promise<CreatedInterface> {
+  async createMemif(o: { socketId: number; id: number; secret: string; tag: string; mac?: string }): Promise<CreatedInterface> {
     this.step('createMemif');
     if (!this.memifSockets.has(o.socketId)) throw new VswitchError('memif_create', `no socket id ${o.socketId}`);
-    const i = this.newIf('memif', o.tag, { name: `${o.socketId}/${o.id}` });
+    const i = this.newIf('memif', o.tag, { name: `${o.socketId}/${o.id}`, ...(o.mac ? { mac: o.mac } : {}) });
     return { swIfIndex: i.swIfIndex, mac: i.mac };
   }
   async deleteMemif(swIfIndex: number): Promise<void> { this.step('deleteMemif'); this.del('deleteMemif', swIfIndex, 'memif'); }

@@ -208,14 +208,29 @@ test('memif pod: ADD → VPP masters on the allocated socket, a slave with only 
     assert.is.not(refused, 'connected');
   } finally { slaves.forEach((s) => s.close()); }
 
-  // etcd: the ligato pod-side config, one key per memif.
-  assert.equal(await etcdKeys(), ['/vnf-agent/vnf1/config/vpp/v2/interfaces/memif1', '/vnf-agent/vnf1/config/vpp/v2/interfaces/memif2']);
-  const v = JSON.parse((await etcdRaw.get('/vnf-agent/vnf1/config/vpp/v2/interfaces/memif2').string())!);
+  // etcd: the ligato pod-side config per memif: the interface, the gateway's ARP entry, the route.
+  const P = '/vnf-agent/vnf1/config/vpp/v2/';
+  assert.equal(await etcdKeys(), [
+    `${P}arp/memif1/10.1.4.1`, `${P}arp/memif2/10.1.4.1`, `${P}interfaces/memif1`, `${P}interfaces/memif2`,
+    `${P}route/if/memif1/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`, `${P}route/if/memif2/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`,
+  ]);
+  const v = JSON.parse((await etcdRaw.get(`${P}interfaces/memif2`).string())!);
   assert.equal(v.memif, { mode: 'ETHERNET', master: false, id: 2, socket_filename: '/run/vpp/memif.sock', secret: env['MEMIF_SECRET'] });
   assert.is(v.type, 'MEMIF');
   assert.is(v.enabled, true);
+  assert.match(v.phys_address, /^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
+  assert.is(parseInt(v.phys_address.slice(0, 2), 16) & 3, 2, 'a locally administered unicast MAC');
   assert.is(v.ip_addresses.length, 1);
-  assert.is(v.ip_addresses[0], add.out.ips.find((x: any) => x.interface === 2).address);
+  const addr2 = add.out.ips.find((x: any) => x.interface === 2).address;
+  assert.is(v.ip_addresses[0], addr2);
+  const vppMemif2 = podMemifsInEmu().find((i) => i.memif!.id === 2)!;
+  const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+  assert.equal(JSON.parse((await etcdRaw.get(`${P}arp/memif2/10.1.4.1`).string())!), { interface: 'memif2', ip_address: '10.1.4.1', phys_address: hex(vppMemif2.mac), static: true });
+  assert.equal(JSON.parse((await etcdRaw.get(`${P}route/if/memif2/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`).string())!), { dst_network: '10.1.0.0/16', next_hop_addr: '10.1.4.1', outgoing_interface: 'memif2' });
+  // VPP's side: the static neighbour of the pod end's address, with the MAC the key gives it.
+  const n = [...emu.state.neighbors.values()].find((x) => x.swIfIndex === vppMemif2.swIfIndex);
+  assert.ok(n, 'a neighbour on the VPP memif');
+  assert.equal([[...n!.ipAddress.un.ip4!].join('.'), hex(n!.mac), n!.flags & 1], [addr2.split('/')[0], v.phys_address, 1]);
 
   const del = await cni('DEL', 'vnf-pod', 'm1');
   assert.is(del.code, 0, JSON.stringify(del.out) + del.stderr);
@@ -280,7 +295,7 @@ test('etcd unreachable at ADD: a clear CNI error and nothing left behind (VPP, s
   const add = await cni('ADD', 'vnf-pod', 'm5');
   assert.is(add.code, 0, JSON.stringify(add.out) + add.stderr);
   assert.ok(existsSync(alloc!.mounts[0]!.host_path));
-  assert.is((await etcdKeys()).length, 2);
+  assert.is((await etcdKeys()).length, 6);
   assert.is((await cni('DEL', 'vnf-pod', 'm5')).code, 0);
   assert.equal(await allEtcdKeys(), []);
   kubelet.forget('default', 'vnf-pod');
@@ -306,7 +321,11 @@ test('a microservice label held by a pod of one namespace: a pod of another name
   const refused = await cni('ADD', 'other-team-pod', 'o1', 'team-b');
   assert.is(refused.out.code, 100, JSON.stringify(refused.out));
   assert.is(refused.out.details, 'contivpp.io/microservice-label: microservice label vnf1 belongs to namespace default (the namespace of the first pod that used it, while any pod there holds it)');
-  assert.equal(await etcdKeys(), ['/vnf-agent/vnf1/config/vpp/v2/interfaces/memif1', '/vnf-agent/vnf1/config/vpp/v2/interfaces/memif2'], "default's keys untouched");
+  const P = '/vnf-agent/vnf1/config/vpp/v2/';
+  assert.equal(await etcdKeys(), [
+    `${P}arp/memif1/10.1.4.1`, `${P}arp/memif2/10.1.4.1`, `${P}interfaces/memif1`, `${P}interfaces/memif2`,
+    `${P}route/if/memif1/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`, `${P}route/if/memif2/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`,
+  ], "default's keys untouched");
   assert.equal(readdirSync(join(config.stateDir, 'pods')), ['m7.json']);
   assert.is((await cni('DEL', 'vnf-pod', 'm7')).code, 0);
   kubelet.forget('default', 'vnf-pod');

@@ -1,5 +1,8 @@
 // The pod-side memif-agent against a real etcd: a MEMIF key appears → a tsvpp slave connects to the
-// master on that socket and exchanges a packet; the key is deleted → the slave goes away.
+// master on that socket and exchanges a packet; the key is deleted → the slave goes away. With an
+// address, ARP and route keys (what the CNI agent writes for a labelled pod) it answers ARP and
+// ping on the memif and pings through its gateway: the master side here is the gateway, an IpHost
+// at the address and MAC the ARP key names.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
@@ -10,7 +13,8 @@ import { join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { MemifInterface, RxBurst, type DisconnectInfo } from '../../src/memif/index.js';
 import { MemifAgent, type AgentInterface } from '../../src/cni/memif-agent/agent.js';
-import { vnfInterfaceKey, vnfMemifInterface } from '../../src/cni/etcd/vnf-config.js';
+import { vnfArpKey, vnfInterfaceKey, vnfMemifInterface, vnfRouteKey } from '../../src/cni/etcd/vnf-config.js';
+import { IpHost } from '../../src/cni/memif-agent/ip-host.js';
 import { startEtcd, type EtcdServer } from '../../perf/peers/etcd.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -54,6 +58,51 @@ test('key put → slave up and passing packets; key deleted → slave closed', a
     assert.is((await gone).reason, 'configuration removed');
     assert.is(agent.interfaces.size, 0);
   } finally { await agent.close(); master.close(); }
+});
+
+test('address, ARP and route keys: the agent answers ARP and ping at its address, pings the gateway without ARP (static entry) and routes through it', async () => {
+  mkdirSync(join(dir, 'ip', 'run', 'vpp'), { recursive: true });
+  const GW_MAC = '02:00:0a:01:01:01', POD_MAC = '02:11:22:33:44:55';
+  const master = new MemifInterface({ socket: join(dir, 'ip', 'run', 'vpp', 'memif.sock'), role: 'master', id: 1, secret: 's', ifName: 'vpp' });
+  const agent = new MemifAgent({ etcd: client, label: 'vnfip', socketRoot: join(dir, 'ip') });
+  const keys: string[] = [];
+  const put = async (k: string, v: unknown) => { keys.push(k); await client.put(k).value(JSON.stringify(v)); };
+  let gw: IpHost | undefined;
+  try {
+    // The keys before the agent starts (the CNI agent wrote them at ADD), ARP and route first.
+    await put(vnfArpKey('vnfip', { interface: 'memif1', ip_address: '10.1.1.1' }), { interface: 'memif1', ip_address: '10.1.1.1', phys_address: GW_MAC, static: true });
+    await put(vnfRouteKey('vnfip', { dst_network: '10.1.0.0/16', next_hop_addr: '10.1.1.1', outgoing_interface: 'memif1' }), { dst_network: '10.1.0.0/16', next_hop_addr: '10.1.1.1', outgoing_interface: 'memif1' });
+    await put(vnfInterfaceKey('vnfip', 'memif1'), vnfMemifInterface({ name: 'memif1', id: 1, socketFilename: '/run/vpp/memif.sock', secret: 's', mac: POD_MAC, ipAddresses: ['10.1.1.5/32'] }));
+    const up = next<AgentInterface>(agent, 'up');
+    await agent.start();
+    const ai = await up;
+    assert.ok(ai.host, 'an IpHost on the connected interface');
+    assert.is(ai.host!.nextHop('10.1.7.9'), '10.1.1.1', 'the route key: the pod network via the gateway');
+    gw = new IpHost(await master.waitConnected(5000), { mac: GW_MAC, ip: '10.1.1.1' });
+    gw.start();
+    // The gateway pings the pod: ARP for 10.1.1.5 answered with phys_address, then the echo.
+    const r = await gw.ping('10.1.1.5', 7);
+    assert.equal([r.from, r.seq], ['10.1.1.5', 7]);
+    assert.is(ai.host!.seen.arpRequests, 1);
+    assert.is(ai.host!.seen.echoRequests >= 1, true);
+    // The pod pings the gateway: the static entry means no ARP request reaches the gateway.
+    const p = await agent.ping('memif1', '10.1.1.1');
+    assert.is(p.from, '10.1.1.1');
+    assert.is(gw.seen.arpRequests, 0, 'no ARP for the gateway: its MAC came from the ARP key');
+    assert.is(gw.seen.badChecksums + ai.host!.seen.badChecksums, 0);
+    // The ARP key goes: the pod asks by ARP next time.
+    await client.delete().key(keys[0]!);
+    await new Promise((res) => setTimeout(res, 500)); // the watch delivers the delete
+    await agent.ping('memif1', '10.1.1.1');
+    assert.is(gw.seen.arpRequests, 1, 'ARP once the static entry is gone');
+    const e = await agent.ping('memif9', '10.1.1.1').then(() => null, (x: Error) => x);
+    assert.match(e?.message ?? '', /no interface memif9/);
+  } finally {
+    gw?.stop();
+    for (const k of keys) await client.delete().key(k);
+    await agent.close();
+    master.close();
+  }
 });
 
 test('tsvpp memif-agent --socket-root refuses a socket_filename that leaves the root, naming it', async () => {

@@ -5,7 +5,9 @@ import * as assert from 'uvu/assert';
 import { Etcd3 } from 'etcd3';
 import { startEtcd, freePort, type EtcdServer } from '../../perf/peers/etcd.js';
 import { EtcdKeyValueStore, EtcdError } from '../../src/cni/etcd/store.js';
-import { vnfInterfaceKey, vnfMemifInterface, parseVnfMemifInterface } from '../../src/cni/etcd/vnf-config.js';
+import {
+  vnfArpKey, vnfInterfaceKey, vnfKeyKind, vnfMemifInterface, vnfRouteKey, parseVnfArpEntry, parseVnfMemifInterface, parseVnfRoute,
+} from '../../src/cni/etcd/vnf-config.js';
 import { claimLabel, labelOwnerKey, LabelOwnedError, releaseLabel } from '../../src/cni/etcd/label-owner.js';
 
 let etcd: EtcdServer;
@@ -30,6 +32,22 @@ test('ligato key and JSON: snake_case proto field names, MEMIF, slave, pod-side 
   assert.equal(parseVnfMemifInterface(key, JSON.stringify(v)), v);
   assert.throws(() => vnfInterfaceKey('a/b', 'x'), /microservice label "a\/b"/);
   assert.throws(() => parseVnfMemifInterface(key, '{"name":"x","type":"TAP"}'), /field type/);
+  assert.throws(() => parseVnfMemifInterface(key, '{"name":"x","type":"MEMIF","phys_address":"zz","memif":{"socket_filename":"/s"}}'), /field phys_address: "zz" is not a MAC/);
+});
+
+test('ligato ARP entry and route: vpp-agent v3 key templates, proto field names, parsed back; bad values named', () => {
+  const arp = { interface: 'memif1', ip_address: '10.1.3.1', phys_address: '02:00:0a:01:03:01', static: true };
+  const ak = vnfArpKey('vnf1', arp);
+  assert.is(ak, '/vnf-agent/vnf1/config/vpp/v2/arp/memif1/10.1.3.1');
+  assert.equal(parseVnfArpEntry(ak, JSON.stringify(arp)), arp);
+  const route = { dst_network: '10.1.0.0/16', next_hop_addr: '10.1.3.1', outgoing_interface: 'memif1' };
+  const rk = vnfRouteKey('vnf1', route);
+  assert.is(rk, '/vnf-agent/vnf1/config/vpp/v2/route/if/memif1/vrf/0/dst/10.1.0.0/16/gw/10.1.3.1');
+  assert.equal(parseVnfRoute(rk, JSON.stringify(route)), route);
+  assert.equal([ak, rk, vnfInterfaceKey('vnf1', 'memif1'), '/vnf-agent/vnf1/config/vpp/v2/vrf-table/id/1/protocol/IPV4'].map((k) => vnfKeyKind('vnf1', k)), ['arp', 'route', 'interface', 'other']);
+  assert.throws(() => parseVnfArpEntry(ak, '{"interface":"memif1","ip_address":"10.1.3.300","phys_address":"02:00:0a:01:03:01"}'), /field ip_address: "10\.1\.3\.300" is not an IPv4 address/);
+  assert.throws(() => parseVnfRoute(rk, JSON.stringify({ ...route, vrf_id: 2 })), /field vrf_id: 2 \(only VRF 0 is served\)/);
+  assert.throws(() => parseVnfRoute(rk, '[]'), /not a JSON object/);
 });
 
 test('createIfAbsent creates, accepts the same value again, refuses another value without overwriting', async () => {

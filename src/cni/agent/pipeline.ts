@@ -335,12 +335,14 @@ export class Pipeline implements KindContext {
       vs.setInterfaceUp(swIfIndex, true),
       route ? vs.addRoute(route) : undefined,
     ]);
-    // Pod side, which gives the pod end's MAC: VPP would learn it by ARP and drop the packet that
-    // made it ask, so VPP gets it as a static neighbour now.
+    // Pod side, which gives the pod end's MAC (or the kind knows it: a memif whose pod side the
+    // agent configures): VPP would learn it by ARP and drop the packet that made it ask, so VPP
+    // gets it as a static neighbour now.
     const podLink = await this.podSide(rec, st, net, created, rewired);
-    if (routed && podLink) {
-      if (!podLink.address) throw new Error(`interface ${st.name} in ${rec.netns} has no MAC address`);
-      const n = { swIfIndex, ip: addrOf(st.address!), mac: podLink.address };
+    const podMac = podLink ? podLink.address : kindOf(st.type).podMac?.(st);
+    if (routed && (podLink || podMac)) {
+      if (!podMac) throw new Error(`interface ${st.name} in ${rec.netns} has no MAC address`);
+      const n = { swIfIndex, ip: addrOf(st.address!), mac: podMac };
       await this.record(rec, { kind: 'neighbor', ifName: st.name, ...n });
       await vs.addNeighbor(n);
     }

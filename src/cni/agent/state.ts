@@ -32,7 +32,12 @@ export interface PodInterfaceState {
   address?: string; // CIDR as configured in the pod (/32)
   gateway?: string;
   swIfIndex?: number;
-  memif?: { id: number; socket: string; secret: string };
+  /**
+   * vppMac: the VPP-side memif's MAC, chosen by the agent so a re-created memif (VPP restarted)
+   * keeps the one the pod has as its gateway's; mac: the pod end's, when the agent configures the
+   * pod side (microservice label), VPP's static neighbour for the pod's address.
+   */
+  memif?: { id: number; socket: string; secret: string; vppMac?: string; mac?: string };
   /** Routes configured inside the pod for this interface. */
   podRoutes: Array<{ dst: string; gw?: string }>;
 }

@@ -153,10 +153,10 @@ export class VppVswitch implements Vswitch {
     await this.run('delete memif socket', () => this.api.request('memif_socket_filename_add_del_v2', { is_add: false, socket_id: socketId, socket_filename: '' }), NOT_FOUND_MEMIF_SOCKET);
   }
 
-  async createMemif(o: { socketId: number; id: number; secret: string; tag: string }): Promise<CreatedInterface> {
+  async createMemif(o: { socketId: number; id: number; secret: string; tag: string; mac?: string }): Promise<CreatedInterface> {
     const r = await this.run('create memif', () => this.api.request('memif_create_v2', {
       role: memif.MemifRole.MEMIF_ROLE_API_MASTER, mode: memif.MemifMode.MEMIF_MODE_API_ETHERNET, rx_queues: 1, tx_queues: 1, id: o.id, socket_id: o.socketId,
-      ring_size: 1024, buffer_size: 2048, no_zero_copy: false, use_dma: false, secret: o.secret,
+      ring_size: 1024, buffer_size: 2048, no_zero_copy: false, use_dma: false, secret: o.secret, hw_addr: o.mac ? macBytes(o.mac) : new Uint8Array(6),
     }));
     await this.tagOrDelete(r.sw_if_index, o.tag, () => this.deleteMemif(r.sw_if_index));
     return this.created(r.sw_if_index);

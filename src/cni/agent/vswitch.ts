@@ -50,7 +50,8 @@ export interface Vswitch {
   addMemifSocket(o: { socketId: number; filename: string }): Promise<void>;
   deleteMemifSocket(socketId: number): Promise<void>;
   /** VPP-side master memif, ethernet mode. */
-  createMemif(o: { socketId: number; id: number; secret: string; tag: string }): Promise<CreatedInterface>;
+  /** A master memif; `mac` its MAC (default: VPP picks one). */
+  createMemif(o: { socketId: number; id: number; secret: string; tag: string; mac?: string }): Promise<CreatedInterface>;
   deleteMemif(swIfIndex: number): Promise<void>;
   createLoopback(o: { tag: string }): Promise<CreatedInterface>;
   deleteLoopback(swIfIndex: number): Promise<void>;

@@ -49,10 +49,11 @@ export class CniNode {
     };
   }
 
-  /** VPP, kubelet stand-in and the agent; `manifests` are the pods and CustomNetworks (YAML). */
-  static async start(manifests: string): Promise<CniNode> {
+  /** VPP, kubelet stand-in and the agent; `manifests` are the pods and CustomNetworks (YAML); `config` what differs from the node's defaults (etcd). */
+  static async start(manifests: string, config: Partial<AgentConfig> = {}): Promise<CniNode> {
     if (process.getuid?.() !== 0) throw new Error('the CNI tests on real VPP need root (network namespaces, veths, VPP)');
     const n = new CniNode(manifests);
+    Object.assign(n.config, config);
     try {
       mkdirSync(n.config.podManifests!);
       mkdirSync(n.config.devicePluginDir);

@@ -90,6 +90,11 @@ export interface Kind {
   ownsVppName(name: string): boolean;
   /** Deletes a tagged VPP interface of this kind that no pod record owns. */
   deleteOrphan(c: KindContext, i: VswitchInterface): Promise<void>;
+  /**
+   * The MAC of the pod end when the kind knows it without a Linux interface (a memif whose pod
+   * side the agent configures): VPP gets it as the static neighbour of the pod's address.
+   */
+  podMac?(st: PodInterfaceState): string | undefined;
   /** What the CNI result lists for `st`; the first entry is the one its IP configuration names. */
   result(rec: PodRecord, st: PodInterfaceState): CniInterface[];
 }

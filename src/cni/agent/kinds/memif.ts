@@ -3,6 +3,7 @@
 // plugin the socket is in the host dir kubelet mounts into the pod, with that allocation's secret;
 // without it, in a dir of the agent's own with a random secret. The pod's memifs differ by id
 // (1, 2, … in annotation order).
+import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CUSTOM_IF_ANNOTATION } from '../../annotations.js';
@@ -10,7 +11,7 @@ import { CniError, ErrorCode } from '../../spec.js';
 import { randomMemifSecret, SOCKET_NAME } from '../../deviceplugin/allocations.js';
 import { MemifAllocationError, type PodMemif } from '../../podresources/memif-source.js';
 import { PodResourcesError } from '../../podresources/client.js';
-import { vnfInterfaceKey, vnfMemifInterface } from '../../etcd/vnf-config.js';
+import { vnfArpKey, vnfInterfaceKey, vnfMemifInterface, vnfRouteKey, type VnfArpEntry, type VnfRoute } from '../../etcd/vnf-config.js';
 import { isGone, makeSocketDir, SocketDirError } from '../socket-dir.js';
 import type { PodRecord } from '../state.js';
 import { deleteUntagged, findResource, podInterface, unlessGone, type InterfaceKind, type KindContext, type VppIfRecord } from './kind.js';
@@ -21,6 +22,13 @@ export type MemifResource =
 
 /** VPP names a memif `memif<socket-id>/<id>`. */
 const vppName = (socketId: number) => `memif${socketId}/`;
+
+/** A random locally administered unicast MAC. */
+function randomMac(): string {
+  const b = randomBytes(6);
+  b[0] = (b[0]! & 0xfc) | 0x02;
+  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
+}
 
 export const memif: InterfaceKind<MemifResource> = {
   podEnd: 'none',
@@ -35,14 +43,17 @@ export const memif: InterfaceKind<MemifResource> = {
         throw e;
       }
     }
+    // The agent configures the pod side (etcd): it picks the pod end's MAC, for VPP's neighbour.
+    const podSide = pod !== undefined && pm !== undefined && c.d.vnfConfig !== undefined && ifs.length > 0;
     return {
       async create(rec, st, tag) {
         const sock = findResource(rec, 'memif-socket') ?? await addSocket(c, rec, pm);
         const id = rec.interfaces.filter((i) => i.type === 'memif').indexOf(st) + 1; // 1, 2, … in the pod's order
         const secret = pm ? pm.allocation.secret : randomMemifSecret();
-        const m = await c.d.vswitch.createMemif({ socketId: sock.socketId, id, secret, tag });
+        const vppMac = randomMac();
+        const m = await c.d.vswitch.createMemif({ socketId: sock.socketId, id, secret, tag, mac: vppMac });
         await c.record(rec, { kind: 'memif', ifName: st.name, swIfIndex: m.swIfIndex, tag, id });
-        st.memif = { id, socket: sock.filename, secret };
+        st.memif = { id, socket: sock.filename, secret, vppMac, ...(podSide && rec.microserviceLabel ? { mac: randomMac() } : {}) };
         return m;
       },
       async finish(rec) {
@@ -74,8 +85,10 @@ export const memif: InterfaceKind<MemifResource> = {
   async recreate(c, rec, st, tag) {
     const sock = findResource(rec, 'memif-socket');
     if (!sock || !st.memif) throw new Error(`${st.name}: no memif socket recorded`);
-    return c.d.vswitch.createMemif({ socketId: sock.socketId, id: st.memif.id, secret: st.memif.secret, tag });
+    return c.d.vswitch.createMemif({ socketId: sock.socketId, id: st.memif.id, secret: st.memif.secret, tag, ...(st.memif.vppMac ? { mac: st.memif.vppMac } : {}) });
   },
+
+  podMac: (st) => st.memif?.mac,
 
   ownsVppName: (name) => name.startsWith('memif'),
   deleteOrphan: (c, i) => c.d.vswitch.deleteMemif(i.swIfIndex),
@@ -99,12 +112,31 @@ async function addSocket(c: KindContext, rec: PodRecord, pm: PodMemif | undefine
   return sock;
 }
 
-/** The pod-side memif config for the pod's vpp-agent (or tsvpp memif-agent), one etcd key per memif. */
+/**
+ * The pod-side config for the pod's vpp-agent (or tsvpp memif-agent), per memif: the interface
+ * (slave, the pod end's MAC, its address), and on a routed network what IP traffic needs: the
+ * gateway's static ARP entry (the VPP-side memif's MAC) and the route through the gateway to the
+ * network (default network: the cluster's pod subnet; L3 network: its subnetCIDR).
+ */
 async function writeVnfConfig(c: KindContext, rec: PodRecord, pm: PodMemif): Promise<void> {
   if (!c.d.vnfConfig) { c.log(`${rec.containerId}: microservice label ${rec.microserviceLabel} but no etcd configured; pod-side config not written`); return; }
+  const label = rec.microserviceLabel!;
+  const networks = (await c.d.store.loadNode()).networks;
   for (const st of rec.interfaces) {
     if (st.type !== 'memif' || !st.memif) continue;
-    const value = vnfMemifInterface({ name: st.name, id: st.memif.id, socketFilename: pm.podSocket, secret: st.memif.secret, ...(st.address ? { ipAddresses: [st.address] } : {}) });
-    await c.writeEtcdKey(rec, vnfInterfaceKey(rec.microserviceLabel!, st.name), JSON.stringify(value));
+    const value = vnfMemifInterface({
+      name: st.name, id: st.memif.id, socketFilename: pm.podSocket, secret: st.memif.secret,
+      ...(st.memif.mac ? { mac: st.memif.mac } : {}), ...(st.address ? { ipAddresses: [st.address] } : {}),
+    });
+    await c.writeEtcdKey(rec, vnfInterfaceKey(label, st.name), JSON.stringify(value));
+    if (!st.address || !st.gateway || !st.memif.vppMac) continue; // L2 or stub: the pod addresses it
+    const gw = st.gateway.split('/')[0]!;
+    const arp: VnfArpEntry = { interface: st.name, ip_address: gw, phys_address: st.memif.vppMac, static: true };
+    await c.writeEtcdKey(rec, vnfArpKey(label, arp), JSON.stringify(arp));
+    const net = networks[st.network];
+    const dst = net?.kind === 'L3' ? net.subnetCIDR : net?.kind === 'default' ? c.d.config.podSubnet : undefined;
+    if (!dst) continue;
+    const route: VnfRoute = { dst_network: dst, next_hop_addr: gw, outgoing_interface: st.name };
+    await c.writeEtcdKey(rec, vnfRouteKey(label, route), JSON.stringify(route));
   }
 }
