@@ -44,7 +44,7 @@ spec:
 `;
 
 /** Pods of the memif node (device plugin + kubelet stand-in): one memif each, a microservice label each. */
-const vnfPod = (name: string, label: string) => `apiVersion: v1
+export const vnfPod = (name: string, label: string) => `apiVersion: v1
 kind: Pod
 metadata:
   name: ${name}

@@ -181,6 +181,7 @@ test('startAgent on a VPP without the cnat plugin: services: vpp stops at start 
   const { mkdirSync, existsSync, readFileSync } = await import('node:fs');
   const base = mkdtempSync(join(dir, 'nocnat-'));
   mkdirSync(join(base, 'manifests'));
+  writeFileSync(join(base, 'manifests', 'node.yaml'), nodeManifest({ name: DEFAULT_CONFIG.nodeName, internalIp: '192.0.2.1' }));
   const cnat = JSON.parse(readFileSync(join(shippedApiDir(), 'cnat.api.json'), 'utf8')).messages.map((m: unknown[]) => m[0] as string);
   const emu = await startVppEmulator({ socketPath: join(base, 'api.sock'), runtimeDir: join(base, 'run'), table: { omit: cnat } });
   const client = await VppClient.connect({ socket: join(base, 'api.sock'), registry: emu.registry, reconnect: false });

@@ -30,6 +30,7 @@ import { PodResourcesClient } from '../../src/cni/podresources/client.js';
 import { PodResourcesMemifSource } from '../../src/cni/podresources/memif-source.js';
 import { EtcdKeyValueStore, type KeyValueStore } from '../../src/cni/etcd/store.js';
 import { KubeletStandin } from '../../src/testing/kubelet-standin.js';
+import { hostRange4, parsePrefix4 } from '../../src/cni/ipv4.js';
 import { startEtcd, freePort, type EtcdServer } from '../../perf/peers/etcd.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -105,6 +106,11 @@ async function pump(from: MemifConnection, to: MemifConnection, pkts: Uint8Array
 }
 
 const podMemifsInEmu = () => [...emu.state.interfaces.values()].filter((i) => i.kind === 'memif');
+/** The pod-side keys of vnf-pod's memif1 and memif2 on the default network, whose gateway is gw. */
+const memifKeys = (gw: string) => ['arp/memif1', 'arp/memif2', 'interfaces/memif1', 'interfaces/memif2', 'route/if/memif1', 'route/if/memif2']
+  .map((k) => `/vnf-agent/vnf1/config/vpp/v2/${k}${k.startsWith('arp') ? `/${gw}` : k.startsWith('route') ? `/vrf/0/dst/10.1.0.0/16/gw/${gw}` : ''}`);
+/** The node's default-network gateway (the first address of its pod slice). */
+const nodeGateway = () => hostRange4(parsePrefix4(agent!.node.podSubnet)).gateway;
 const etcdKeys = async () => Object.keys(await etcdRaw.getAll().prefix('/vnf-agent/').strings()).sort();
 /** Every key in etcd (the pod-side config and the label owner records). */
 const allEtcdKeys = async () => (await etcdRaw.getAll().keys()).sort();
@@ -209,11 +215,8 @@ test('memif pod: ADD → VPP masters on the allocated socket, a slave with only 
   } finally { slaves.forEach((s) => s.close()); }
 
   // etcd: the ligato pod-side config per memif: the interface, the gateway's ARP entry, the route.
-  const P = '/vnf-agent/vnf1/config/vpp/v2/';
-  assert.equal(await etcdKeys(), [
-    `${P}arp/memif1/10.1.4.1`, `${P}arp/memif2/10.1.4.1`, `${P}interfaces/memif1`, `${P}interfaces/memif2`,
-    `${P}route/if/memif1/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`, `${P}route/if/memif2/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`,
-  ]);
+  const P = '/vnf-agent/vnf1/config/vpp/v2/', gw = nodeGateway();
+  assert.equal(await etcdKeys(), memifKeys(gw));
   const v = JSON.parse((await etcdRaw.get(`${P}interfaces/memif2`).string())!);
   assert.equal(v.memif, { mode: 'ETHERNET', master: false, id: 2, socket_filename: '/run/vpp/memif.sock', secret: env['MEMIF_SECRET'] });
   assert.is(v.type, 'MEMIF');
@@ -225,8 +228,8 @@ test('memif pod: ADD → VPP masters on the allocated socket, a slave with only 
   assert.is(v.ip_addresses[0], addr2);
   const vppMemif2 = podMemifsInEmu().find((i) => i.memif!.id === 2)!;
   const hex = (b: Uint8Array) => [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-  assert.equal(JSON.parse((await etcdRaw.get(`${P}arp/memif2/10.1.4.1`).string())!), { interface: 'memif2', ip_address: '10.1.4.1', phys_address: hex(vppMemif2.mac), static: true });
-  assert.equal(JSON.parse((await etcdRaw.get(`${P}route/if/memif2/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`).string())!), { dst_network: '10.1.0.0/16', next_hop_addr: '10.1.4.1', outgoing_interface: 'memif2' });
+  assert.equal(JSON.parse((await etcdRaw.get(`${P}arp/memif2/${gw}`).string())!), { interface: 'memif2', ip_address: gw, phys_address: hex(vppMemif2.mac), static: true });
+  assert.equal(JSON.parse((await etcdRaw.get(`${P}route/if/memif2/vrf/0/dst/10.1.0.0/16/gw/${gw}`).string())!), { dst_network: '10.1.0.0/16', next_hop_addr: gw, outgoing_interface: 'memif2' });
   // VPP's side: the static neighbour of the pod end's address, with the MAC the key gives it.
   const n = [...emu.state.neighbors.values()].find((x) => x.swIfIndex === vppMemif2.swIfIndex);
   assert.ok(n, 'a neighbour on the VPP memif');
@@ -321,11 +324,7 @@ test('a microservice label held by a pod of one namespace: a pod of another name
   const refused = await cni('ADD', 'other-team-pod', 'o1', 'team-b');
   assert.is(refused.out.code, 100, JSON.stringify(refused.out));
   assert.is(refused.out.details, 'contivpp.io/microservice-label: microservice label vnf1 belongs to namespace default (the namespace of the first pod that used it, while any pod there holds it)');
-  const P = '/vnf-agent/vnf1/config/vpp/v2/';
-  assert.equal(await etcdKeys(), [
-    `${P}arp/memif1/10.1.4.1`, `${P}arp/memif2/10.1.4.1`, `${P}interfaces/memif1`, `${P}interfaces/memif2`,
-    `${P}route/if/memif1/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`, `${P}route/if/memif2/vrf/0/dst/10.1.0.0/16/gw/10.1.4.1`,
-  ], "default's keys untouched");
+  assert.equal(await etcdKeys(), memifKeys(nodeGateway()), "default's keys untouched");
   assert.equal(readdirSync(join(config.stateDir, 'pods')), ['m7.json']);
   assert.is((await cni('DEL', 'vnf-pod', 'm7')).code, 0);
   kubelet.forget('default', 'vnf-pod');

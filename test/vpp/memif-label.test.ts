@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Etcd3 } from 'etcd3';
 import { startEtcd, type EtcdServer } from '../../perf/peers/etcd.js';
+import { vnfPod } from '../../perf/soak/cni-rig.js';
 import { MemifAgent } from '../../src/cni/memif-agent/agent.js';
 import { vnfVppPrefix } from '../../src/cni/etcd/vnf-config.js';
 import type { VppClient } from '../../src/vppapi/client/index.js';
@@ -21,22 +22,7 @@ import { GATEWAY, ipOf } from './support/cni-pods.js';
 import { Vpp } from './support/vpp.js';
 import { applyAsVppAgent } from './support/vpp-agent-apply.js';
 
-const vnf = (name: string, label: string) => `apiVersion: v1
-kind: Pod
-metadata:
-  name: ${name}
-  annotations:
-    contivpp.io/custom-if: memif1/memif
-    contivpp.io/microservice-label: ${label}
-spec:
-  containers:
-    - name: c
-      image: x
-      resources:
-        limits:
-          contivpp.io/memif: 1
-`;
-const MANIFESTS = [vnf('vnf-a', 'vnf1'), vnf('vnf-b', 'vnf2'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: c\n      image: x\n'].join('---\n');
+const MANIFESTS = [vnfPod('vnf-a', 'vnf1'), vnfPod('vnf-b', 'vnf2'), 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\nspec:\n  containers:\n    - name: c\n      image: x\n'].join('---\n');
 
 let etcd: EtcdServer;
 let kv: Etcd3;
@@ -54,7 +40,7 @@ test.before(async () => {
   for (const name of ['web', 'vnf-a', 'vnf-b']) {
     let hostSocket = (p: string) => p;
     if (name !== 'web') {
-      const [alloc] = await node.kubelet.admit('default', name, [{ name: 'c', count: 1 }]);
+      const [alloc] = await node.kubelet.admit('default', name, [{ name: 'vnf', count: 1 }]);
       const m = alloc!.mounts[0]!;
       hostSocket = (p: string) => p.replace(m.container_path, m.host_path);
     }

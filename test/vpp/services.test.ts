@@ -7,7 +7,8 @@
 // no Service serves (refused at once, not a timeout), a pod reaching itself through its Service, a
 // pod whose contivpp.io/service-endpoint-if is veth1 (its service traffic arrives on veth1, seen by
 // tcpdump there, and the reply leaves through veth1, while a ping to its IP arrives on eth0), and
-// everything gone from VPP once the Services are.
+// everything gone from VPP once the Services are. The same with `service-endpoint-if: tap1` needs
+// VPP's tap v2, which needs /dev/vhost-net: where it is missing (this machine) only veth1 is run.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
