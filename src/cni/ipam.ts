@@ -5,7 +5,7 @@
 // host-local persists leases and the last reserved address in dataDir, so an address is not handed
 // out twice, across agent restarts included, until its lease is released on DEL.
 import { execFile } from 'node:child_process';
-import { access, constants } from 'node:fs/promises';
+import { access, constants, readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
 export const DEFAULT_CNI_PLUGIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
@@ -45,6 +45,9 @@ export class HostLocalIpam {
     return new HostLocalIpam(await findPlugin('host-local', dirs), dataDir);
   }
 
+  /** host-local's network name, and so its lease directory under dataDir. */
+  private networkName(r: IpamRange): string { return `tsvpp-${r.network}`; }
+
   private conf(r: IpamRange): string {
     const range: Record<string, string> = { subnet: r.subnet };
     if (r.rangeStart) range.rangeStart = r.rangeStart;
@@ -52,7 +55,7 @@ export class HostLocalIpam {
     if (r.gateway) range.gateway = r.gateway;
     return JSON.stringify({
       cniVersion: '1.0.0',
-      name: `tsvpp-${r.network}`,
+      name: this.networkName(r),
       type: 'tsvpp',
       ipam: { type: 'host-local', ranges: [[range]], dataDir: this.dataDir },
     });
@@ -97,6 +100,29 @@ export class HostLocalIpam {
   /** Releases the lease of (containerId, ifName); succeeds when there is none. */
   async release(r: IpamRange, k: LeaseKey): Promise<void> {
     await this.invoke('DEL', r, k, this.conf(r));
+  }
+
+  /**
+   * Whether host-local may hold a lease of (containerId, ifName) in `r`, read from its lease files
+   * without starting it (its disk store: `<dataDir>/<network>/<address>` holding "container id",
+   * CR LF, "interface name"). False only when it certainly holds none: the network's directory is
+   * missing, or no lease file names the container. A DEL with nothing recorded (a runtime's
+   * second DEL) asks this before starting host-local to release.
+   */
+  async mayHold(r: IpamRange, k: { containerId: string; ifName: string }): Promise<boolean> {
+    const dir = join(this.dataDir, this.networkName(r));
+    let names: string[];
+    try { names = await readdir(dir); } catch (e) {
+      return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+    }
+    for (const n of names) {
+      if (n === 'lock' || n.startsWith('last_reserved_ip')) continue;
+      let text: string;
+      try { text = await readFile(join(dir, n), 'utf8'); } catch { return true; } // unreadable: let host-local decide
+      const [id, ifName] = text.split('\n').map((x) => x.trim());
+      if (id === k.containerId && (ifName === undefined || ifName === '' || ifName === k.ifName)) return true;
+    }
+    return false;
   }
 
   /** Fails unless (containerId, ifName) holds `address` in `r`. */

@@ -309,7 +309,8 @@ export class FakeIpam implements Ipam {
     }
     throw new IpamError('ADD', r.network, 'no IP addresses available in range set');
   }
-  async release(r: IpamRange, k: { containerId: string; ifName: string }): Promise<void> { this.leases.delete(`${r.network}/${k.containerId}/${k.ifName}`); }
+  async release(r: IpamRange, k: { containerId: string; ifName: string }): Promise<void> { this.calls.push(`release ${r.network} ${k.ifName}`); this.leases.delete(`${r.network}/${k.containerId}/${k.ifName}`); }
+  async mayHold(r: IpamRange, k: { containerId: string; ifName: string }): Promise<boolean> { return this.leases.has(`${r.network}/${k.containerId}/${k.ifName}`); }
   async check(r: IpamRange, k: { containerId: string; ifName: string }, address: string): Promise<void> {
     if (this.leases.get(`${r.network}/${k.containerId}/${k.ifName}`) !== address) throw new IpamError('CHECK', r.network, `failed to find address ${address} for ${k.containerId}`);
   }

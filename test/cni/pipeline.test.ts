@@ -94,9 +94,17 @@ test('seed example: eth0 + tap1 + veth1, result lists everything, DEL removes ev
   assert.is(w.ipam.leases.size, 0);
   assert.equal([...w.linux.ns.get('')!.keys()], []);
   assert.equal(await w.store.listPods(), []);
-  // DEL is idempotent
+  // DEL is idempotent; with nothing recorded and no lease held, host-local is not started.
+  const released = () => w.ipam.calls.filter((c) => c.startsWith('release')).length;
+  const before = released();
   await w.p.handle(req('DEL', 'c1', 'multi-if-pod'));
   await w.p.handle(req('DEL', 'never-added', undefined, ''));
+  assert.is(released(), before, 'no release without a lease');
+  // A stray eth0 lease with no record (the record lost) is still released.
+  await w.ipam.allocate({ network: 'default', subnet: '10.1.1.0/24', rangeStart: '10.1.1.2', rangeEnd: '10.1.1.254' }, { containerId: 'stray', ifName: 'eth0' });
+  await w.p.handle(req('DEL', 'stray', undefined, ''));
+  assert.is(released(), before + 1);
+  assert.is(w.ipam.leases.size, 0);
 });
 
 /** A request as containerd sends it with the io.kubernetes.cri.pod-annotations capability. */

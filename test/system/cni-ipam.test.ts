@@ -1,7 +1,7 @@
 // host-local from containernetworking-plugins, invoked for real; its dataDir in a temp dir.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HostLocalIpam, IpamError, type IpamRange } from '../../src/cni/ipam.js';
@@ -33,6 +33,23 @@ test('allocate per (container, ifname), one range per network, release on DEL', 
   await ipam.release(pod, { containerId: 'c1', ifName: 'eth0' });
   await ipam.release(pod, { containerId: 'c1', ifName: 'tap1' });
   await ipam.release(l3, { containerId: 'c1', ifName: 'memif1' });
+});
+
+test('mayHold reads host-local\'s lease files: true while the lease is held, false once released, for another container or network', async () => {
+  const ipam = await HostLocalIpam.create(dataDir);
+  const other: IpamRange = { ...l3, network: 'never-used' };
+  assert.is(await ipam.mayHold(other, { containerId: 'm1', ifName: 'eth0' }), false, 'no directory: nothing held');
+  await ipam.allocate(pod, { containerId: 'm1', ifName: 'eth0' });
+  assert.is(await ipam.mayHold(pod, { containerId: 'm1', ifName: 'eth0' }), true);
+  assert.is(await ipam.mayHold(pod, { containerId: 'm1', ifName: 'tap1' }), false, 'another interface of the container');
+  assert.is(await ipam.mayHold(pod, { containerId: 'm2', ifName: 'eth0' }), false, 'another container');
+  assert.is(await ipam.mayHold(l3, { containerId: 'm1', ifName: 'eth0' }), false, 'another network');
+  await ipam.release(pod, { containerId: 'm1', ifName: 'eth0' });
+  assert.is(await ipam.mayHold(pod, { containerId: 'm1', ifName: 'eth0' }), false, 'released');
+  // What it cannot read, host-local decides.
+  const odd = join(dataDir, 'tsvpp-default', '10.1.1.250');
+  mkdirSync(odd);
+  try { assert.is(await ipam.mayHold(pod, { containerId: 'm1', ifName: 'eth0' }), true); } finally { rmSync(odd, { recursive: true }); }
 });
 
 test('a released address is not handed out again soon, also by a new instance (agent restart)', async () => {

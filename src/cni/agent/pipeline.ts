@@ -56,6 +56,8 @@ export interface Ipam {
   allocate(r: IpamRange, k: { containerId: string; ifName: string; netns?: string }): Promise<Lease>;
   release(r: IpamRange, k: { containerId: string; ifName: string }): Promise<void>;
   check(r: IpamRange, k: { containerId: string; ifName: string }, address: string): Promise<void>;
+  /** False only when (containerId, ifName) certainly holds no lease in `r` (read without allocating). */
+  mayHold(r: IpamRange, k: { containerId: string; ifName: string }): Promise<boolean>;
 }
 
 export interface PipelineDeps {
@@ -479,7 +481,8 @@ export class Pipeline implements KindContext {
     const rec = await this.d.store.loadPod(req.containerId);
     if (!rec) {
       // Nothing recorded (never added, or already deleted): still release a stray eth0 lease.
-      await this.d.ipam.release(this.networks.defaultRange(), { containerId: req.containerId, ifName: req.ifName }).catch(() => undefined);
+      const range = this.networks.defaultRange(), key = { containerId: req.containerId, ifName: req.ifName };
+      if (await this.d.ipam.mayHold(range, key).catch(() => true)) await this.d.ipam.release(range, key).catch(() => undefined);
       return;
     }
     // A DEL cut short (or failed) is finished by the next reconcile, never re-wired as a ready pod.

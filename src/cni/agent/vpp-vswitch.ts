@@ -108,6 +108,12 @@ export class VppVswitch implements Vswitch {
     }
   }
 
+  /** tagOrDelete and created at once: the tag and the dump are in flight together (VPP answers in order). */
+  private async taggedCreated(swIfIndex: number, tag: string, del: () => Promise<void>): Promise<CreatedInterface> {
+    const [, c] = await Promise.all([this.tagOrDelete(swIfIndex, tag, del), this.created(swIfIndex)]);
+    return c;
+  }
+
   private async created(swIfIndex: number): Promise<CreatedInterface> {
     const d = await this.api.dump('sw_interface_dump', { sw_if_index: swIfIndex, name_filter_valid: false, name_filter: '' }).catch(() => []);
     const mac = macString(d.find((x) => x.sw_if_index === swIfIndex)?.l2_address);
@@ -137,8 +143,7 @@ export class VppVswitch implements Vswitch {
       // does) gets it computed before VPP sends it on; without it the receiver drops the segment.
       flags: af_packet.AfPacketFlags.AF_PACKET_API_FLAG_QDISC_BYPASS | af_packet.AfPacketFlags.AF_PACKET_API_FLAG_CKSUM_GSO,
     }));
-    await this.tagOrDelete(r.sw_if_index, o.tag, () => this.deleteAfPacket({ hostIfName: o.hostIfName, swIfIndex: r.sw_if_index }));
-    return this.created(r.sw_if_index);
+    return this.taggedCreated(r.sw_if_index, o.tag, () => this.deleteAfPacket({ hostIfName: o.hostIfName, swIfIndex: r.sw_if_index }));
   }
 
   async deleteAfPacket(o: { hostIfName: string; swIfIndex: number }): Promise<void> {
@@ -158,8 +163,7 @@ export class VppVswitch implements Vswitch {
       role: memif.MemifRole.MEMIF_ROLE_API_MASTER, mode: memif.MemifMode.MEMIF_MODE_API_ETHERNET, rx_queues: 1, tx_queues: 1, id: o.id, socket_id: o.socketId,
       ring_size: 1024, buffer_size: 2048, no_zero_copy: false, use_dma: false, secret: o.secret, hw_addr: o.mac ? macBytes(o.mac) : new Uint8Array(6),
     }));
-    await this.tagOrDelete(r.sw_if_index, o.tag, () => this.deleteMemif(r.sw_if_index));
-    return this.created(r.sw_if_index);
+    return this.taggedCreated(r.sw_if_index, o.tag, () => this.deleteMemif(r.sw_if_index));
   }
 
   async deleteMemif(swIfIndex: number): Promise<void> {
