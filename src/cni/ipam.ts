@@ -4,9 +4,11 @@
 // directory under dataDir) per tsvpp network; a lease is keyed by (container id, interface name).
 // host-local persists leases and the last reserved address in dataDir, so an address is not handed
 // out twice, across agent restarts included, until its lease is released on DEL.
-import { execFile } from 'node:child_process';
 import { access, constants, readFile, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { runProcess } from '../sys/index.js';
+
+const TIMEOUT_MS = 30_000;
 
 export const DEFAULT_CNI_PLUGIN_DIRS = ['/usr/lib/cni', '/opt/cni/bin'];
 
@@ -61,7 +63,11 @@ export class HostLocalIpam {
     });
   }
 
-  private invoke(op: 'ADD' | 'DEL' | 'CHECK', r: IpamRange, k: LeaseKey, stdin: string): Promise<string> {
+  /**
+   * One host-local call. Started with posix_spawn (src/sys): Node's spawn forks the whole agent on
+   * the event loop first, which costs more the bigger the agent is.
+   */
+  private async invoke(op: 'ADD' | 'DEL' | 'CHECK', r: IpamRange, k: LeaseKey, stdin: string): Promise<string> {
     const env = {
       PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
       CNI_COMMAND: op,
@@ -71,20 +77,19 @@ export class HostLocalIpam {
       CNI_IFNAME: k.ifName,
       CNI_PATH: dirname(this.pluginPath),
     };
-    return new Promise((resolve, reject) => {
-      const child = execFile(this.pluginPath, [], { env, timeout: 30_000 }, (err, stdout, stderr) => {
-        if (!err) return resolve(stdout);
-        let detail = (stderr || err.message).trim();
-        let code: number | undefined;
-        try {
-          const e = JSON.parse(stdout) as { code?: number; msg?: string; details?: string };
-          code = e.code;
-          detail = [e.msg, e.details].filter(Boolean).join(': ') || detail;
-        } catch { /* not a CNI error result */ }
-        reject(new IpamError(op, r.network, detail, code));
-      });
-      child.stdin!.end(stdin);
-    });
+    let res;
+    try { res = await runProcess(this.pluginPath, [], { env, stdin, timeoutMs: TIMEOUT_MS }); } catch (e) {
+      throw new IpamError(op, r.network, `${this.pluginPath}: ${(e as Error).message}`);
+    }
+    if (res.code === 0) return res.stdout;
+    let detail = res.stderr.trim() || (res.timedOut ? `no answer within ${TIMEOUT_MS / 1000} s (killed)` : res.signal !== null ? `killed by signal ${res.signal}` : `exit ${res.code}`);
+    let code: number | undefined;
+    try {
+      const e = JSON.parse(res.stdout) as { code?: number; msg?: string; details?: string };
+      code = e.code;
+      detail = [e.msg, e.details].filter(Boolean).join(': ') || detail;
+    } catch { /* not a CNI error result */ }
+    throw new IpamError(op, r.network, detail, code);
   }
 
   /** Allocates one address for (containerId, ifName) in `r`. */

@@ -4,6 +4,8 @@ export { closeFd, closeAll, setNonBlocking, openFdCount } from './fd.js';
 export { createMemfd, fdSize, fdSeals, ensureSealedAgainstShrink } from './memfd.js';
 export { MappedRegion } from './mmap.js';
 export { openTap } from './tun.js';
+export { runProcess } from './spawn.js';
+export type { ProcessResult, ProcessOptions } from './spawn.js';
 export { createEventfd, signalEventfd, drainEventfd } from './eventfd.js';
 export {
   listenSeqpacket, acceptSeqpacket, connectUnix, sendMessage, receiveMessage, discardFds,

@@ -10,6 +10,11 @@ export { koffi };
 
 const lib = koffi.load('libc.so.6');
 
+/** A function this libc may lack (newer than the oldest glibc supported). */
+function optional(decl: string): ReturnType<typeof lib.func> | undefined {
+  try { return lib.func(decl); } catch { return undefined; }
+}
+
 export const libc = {
   open: lib.func('int open(const char *path, int flags)'),
   close: lib.func('int close(int fd)'),
@@ -45,6 +50,25 @@ export const libc = {
   mount: lib.func('int mount(const char *source, const char *target, const char *fstype, unsigned long flags, uintptr_t data)'),
   umount2: lib.func('int umount2(const char *target, int flags)'),
   unlink: lib.func('int unlink(const char *path)'),
+  // Processes (src/sys/spawn.ts): posix_spawn clones with CLONE_VM | CLONE_VFORK, no page-table copy.
+  pipe2: lib.func('int pipe2(uintptr_t fds, int flags)'),
+  posix_spawn: lib.func('int posix_spawn(uintptr_t pid, uintptr_t path, uintptr_t actions, uintptr_t attr, uintptr_t argv, uintptr_t envp)'),
+  posix_spawn_file_actions_init: lib.func('int posix_spawn_file_actions_init(uintptr_t actions)'),
+  posix_spawn_file_actions_adddup2: lib.func('int posix_spawn_file_actions_adddup2(uintptr_t actions, int fd, int newfd)'),
+  posix_spawn_file_actions_destroy: lib.func('int posix_spawn_file_actions_destroy(uintptr_t actions)'),
+  /** glibc ≥ 2.34; undefined before (the child then keeps fds this process opened without close-on-exec). */
+  posix_spawn_file_actions_addclosefrom_np: optional('int posix_spawn_file_actions_addclosefrom_np(uintptr_t actions, int from)'),
+  posix_spawnattr_init: lib.func('int posix_spawnattr_init(uintptr_t attr)'),
+  posix_spawnattr_destroy: lib.func('int posix_spawnattr_destroy(uintptr_t attr)'),
+  posix_spawnattr_setflags: lib.func('int posix_spawnattr_setflags(uintptr_t attr, short flags)'),
+  posix_spawnattr_setsigdefault: lib.func('int posix_spawnattr_setsigdefault(uintptr_t attr, uintptr_t sigset)'),
+  posix_spawnattr_setsigmask: lib.func('int posix_spawnattr_setsigmask(uintptr_t attr, uintptr_t sigset)'),
+  sigemptyset: lib.func('int sigemptyset(uintptr_t set)'),
+  sigfillset: lib.func('int sigfillset(uintptr_t set)'),
+  sigdelset: lib.func('int sigdelset(uintptr_t set, int sig)'),
+  pidfd_open: lib.func('int pidfd_open(int pid, unsigned int flags)'),
+  waitpid: lib.func('int waitpid(int pid, uintptr_t status, int options)'),
+  kill: lib.func('int kill(int pid, int sig)'),
 };
 
 /** Linux x86-64 / aarch64 constants used by this package. */
@@ -115,6 +139,11 @@ export const C = {
   MS_SHARED: 0x100000,
   MNT_DETACH: 2,
   TUNSETPERSIST: 0x400454cb,
+  POSIX_SPAWN_SETSIGDEF: 0x04,
+  POSIX_SPAWN_SETSIGMASK: 0x08,
+  WNOHANG: 1,
+  SIGKILL: 9,
+  SIGSTOP: 19,
 } as const;
 
 /** The numeric address of a koffi pointer (0n for NULL). */

@@ -18,7 +18,7 @@ const {
 const headers = readHeaders([
   'linux/netlink.h', 'linux/rtnetlink.h', 'linux/fib_rules.h', 'linux/if_link.h', 'linux/if_addr.h', 'linux/neighbour.h', 'linux/if.h', 'linux/if_arp.h', 'linux/veth.h',
   '<arch>/bits/socket.h', '<arch>/bits/socket_type.h', 'linux/sched.h', '<arch>/sys/mount.h', 'linux/if_tun.h', 'linux/fcntl.h', 'asm-generic/fcntl.h',
-  'asm-generic/errno-base.h', 'asm-generic/errno.h',
+  'asm-generic/errno-base.h', 'asm-generic/errno.h', 'spawn.h', '<arch>/bits/waitflags.h', '<arch>/bits/signum-generic.h', '<arch>/bits/signum-arch.h',
 ]);
 type Name = keyof typeof STRUCTS;
 const structNames = Object.keys(STRUCTS) as Name[];
@@ -41,7 +41,7 @@ test('every struct of the table is laid out as the kernel declares it: size, and
   }
 });
 
-test('every number of the table, and the syscall constants netlink and namespaces use, are the kernel\'s', () => {
+test('every number of the table, and the syscall constants netlink, namespaces and processes use, are the kernel\'s (and glibc\'s)', () => {
   const check = (name: string, v: number) => {
     const k = headers.constants.get(name);
     assert.ok(k, `${name} is defined in the headers`);
@@ -55,6 +55,7 @@ test('every number of the table, and the syscall constants netlink and namespace
   for (const name of [
     'AF_NETLINK', 'SOCK_RAW', 'SOL_NETLINK', 'NETLINK_ROUTE', 'NETLINK_CAP_ACK', 'NETLINK_EXT_ACK', 'ENOBUFS', 'AT_FDCWD', 'O_RDONLY', 'O_RDWR', 'O_CREAT',
     'O_EXCL', 'O_CLOEXEC', 'CLONE_NEWNET', 'MS_BIND', 'MS_REC', 'MS_SHARED', 'MNT_DETACH', 'TUNSETIFF', 'TUNSETPERSIST', 'IFF_TAP', 'IFF_NO_PI', 'IFNAMSIZ',
+    'POSIX_SPAWN_SETSIGDEF', 'POSIX_SPAWN_SETSIGMASK', 'WNOHANG', 'SIGKILL', 'SIGSTOP', 'O_NONBLOCK',
   ] as const) check(name, C[name]);
 });
 
