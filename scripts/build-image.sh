@@ -17,8 +17,9 @@
 # What the image holds:
 #   /usr/local/bin/node; /opt/tsvpp: the npm package (npm pack: dist/, the shipped .api.json files and
 #   .proto files, deploy/, docs/) with its production dependencies (npm ci --omit=dev);
-#   iproute2 (ip), busybox-static (/bin/sh, cp, nsenter, ...), host-local from
-#   containernetworking-plugins (in /usr/lib/cni), and the shared libraries they need; no type
+#   iproute2 (ip), busybox-static (/bin/sh, cp, nsenter, sysctl, ...), nftables (nft: the agent's
+#   masquerade table), host-local from containernetworking-plugins (in /usr/lib/cni), and the
+#   shared libraries they need; no type
 #   declarations, source maps or other systems' koffi builds (175 MiB rather than 280).
 # Needs: a Debian/Ubuntu host with apt (no root needed), GNU tar, npm, and the project's devDependencies
 # (it compiles dist/ when src/ is newer).
@@ -66,7 +67,7 @@ fi
 # The packages the agent runs, and what they depend on (Depends/Pre-Depends, first alternative).
 # Left out: debconf (only maintainer scripts use it; none run in an image) and iptables
 # (containernetworking-plugins' firewall/portmap use it; the image runs only host-local).
-roots=(libc6 libgcc-s1 libstdc++6 iproute2 busybox-static containernetworking-plugins)
+roots=(libc6 libgcc-s1 libstdc++6 iproute2 busybox-static nftables containernetworking-plugins)
 skip=" debconf debconf-2.0 iptables "
 declare -A seen=() version=() arch=()
 wave=("${roots[@]}")

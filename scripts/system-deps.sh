@@ -35,6 +35,7 @@ done
 #   containernetworking-plugins  the reference CNI plugins (/usr/lib/cni) for the CNI tests
 #   containerd / runc  the container runtime that drives tsvpp-cni in the CRI tests (and runs the agent image)
 #   busybox-static  the one binary of the CRI tests' sandbox image
+#   nftables      nft, for the agent's masquerade table (cluster networking) and its tests
 DEPS=(
   "dpdk-dev|/usr/bin/dpdk-testpmd"
   "dpdk|-"
@@ -48,6 +49,7 @@ DEPS=(
   "containerd|/usr/bin/containerd"
   "runc|/usr/sbin/runc"
   "busybox-static|/bin/busybox"
+  "nftables|/usr/sbin/nft"
 )
 ((vpp)) && DEPS+=("iputils-ping|/usr/bin/ping" "tcpdump|/usr/bin/tcpdump")
 

@@ -1,13 +1,19 @@
 // `tsvpp agent ...`: runs the CNI node agent, or shows what it knows about pods.
 //   tsvpp agent [--config FILE] [flags]      run until SIGTERM/SIGINT
 //   tsvpp agent pods [--state-dir DIR] [--json]
-import { loadConfig, ConfigError, FLAGS, DEFAULT_CONFIG } from '../cni/agent/config.js';
+//   tsvpp agent teardown [--config FILE] [flags]
+import { existsSync } from 'node:fs';
+import { loadConfig, ConfigError, FLAGS, DEFAULT_CONFIG, VHOST_NET } from '../cni/agent/config.js';
 
 const HELP = `usage: tsvpp agent [--config FILE] [flags]
        tsvpp agent pods [--state-dir DIR] [--json]
+       tsvpp agent teardown [--config FILE] [flags]
 
 Runs the tsvpp CNI node agent: serves tsvpp-cni on a unix socket, configures VPP through its
 binary API and pods through iproute2, allocates addresses with host-local.
+teardown removes what the agent set up for the node (with the same config): the VPP <-> host
+link, VXLAN tunnels and routes to other nodes, its host routes and its nftables table; pods
+stay wired in VPP but lose the host and the other nodes.
 
 flags (override the config file; defaults in brackets):
 ${Object.entries(FLAGS).map(([f, k]) => `  ${f.padEnd(30)} ${k}${(DEFAULT_CONFIG as unknown as Record<string, unknown>)[k] !== undefined ? ` [${String((DEFAULT_CONFIG as unknown as Record<string, unknown>)[k])}]` : ''}`).join('\n')}
@@ -50,11 +56,36 @@ async function showPods(argv: string[]): Promise<number> {
   return 0;
 }
 
+async function teardown(argv: string[]): Promise<number> {
+  const { config, rest } = await loadConfig(argv);
+  if (rest.length) throw new ConfigError(`unexpected argument ${JSON.stringify(rest[0])} (see tsvpp agent --help)`);
+  const { makeCluster, connectVswitch } = await import('../cni/agent/agent.js');
+  const { StateStore } = await import('../cni/agent/state.js');
+  const log = (m: string) => process.stderr.write(`tsvpp agent teardown: ${m}\n`);
+  const vswitch = await connectVswitch(config, log, false);
+  try {
+    const store = new StateStore(config.stateDir);
+    await store.init();
+    // The node's slice as its pods have it (the state dir), if it ever had any: it names the
+    // node's VTEP, by which half-made tunnels are recognised. Tagged ones are found without it.
+    const slice = (await store.loadNode()).networks.default?.nodeSubnet;
+    const cluster = makeCluster(config, { name: config.nodeName, ...(slice ? { podSubnet: slice } : {}) }, { vswitch, store, log, vhostNet: existsSync(VHOST_NET) });
+    if (!cluster) { log('hostLink is "none": nothing was set up'); return 0; }
+    const r = await cluster.teardown();
+    for (const x of r.removed) process.stdout.write(`removed ${x}\n`);
+    for (const x of r.errors) log(x);
+    const pods = (await store.listPods()).length;
+    if (pods) log(`${pods} pod(s) are still wired in VPP (DEL them through the runtime)`);
+    return r.errors.length ? 1 : 0;
+  } finally { await vswitch.close?.(); }
+}
+
 /** Runs the agent until SIGTERM/SIGINT; returns the exit code. */
 export async function agentMain(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
   try {
     if (argv[0] === 'pods') return await showPods(argv.slice(1));
+    if (argv[0] === 'teardown') return await teardown(argv.slice(1));
     const { config, rest } = await loadConfig(argv);
     if (rest.length) throw new ConfigError(`unexpected argument ${JSON.stringify(rest[0])} (see tsvpp agent --help)`);
     const { startAgent } = await import('../cni/agent/agent.js');

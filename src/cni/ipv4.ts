@@ -43,3 +43,9 @@ export function hostRange4(p: Prefix4): { gateway: string; rangeStart: string; r
 export function contains4(p: Prefix4, ip: string): boolean {
   return ((parseIp4(ip) & mask(p.len)) >>> 0) === p.addr;
 }
+
+/** Whether two prefixes share any address. */
+export function overlaps4(a: Prefix4, b: Prefix4): boolean {
+  const len = Math.min(a.len, b.len);
+  return ((a.addr & mask(len)) >>> 0) === ((b.addr & mask(len)) >>> 0);
+}

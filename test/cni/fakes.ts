@@ -1,6 +1,7 @@
 // Test doubles for the agent pipeline: an in-memory vswitch (with optional Linux side effects, like
-// VPP's), an in-memory Linux, an in-memory IPAM and an in-memory etcd. Each can be told to fail.
-import type { CreatedInterface, NeighborArgs, RouteArgs, ServiceNatRole, ServiceTranslation, ServiceTranslationEntry, Vswitch, VswitchInterface } from '../../src/cni/agent/vswitch.js';
+// VPP's), an in-memory Linux, an in-memory IPAM, an in-memory etcd and an in-memory host network
+// stack (HostNet). Each records calls and can be told to fail.
+import type { CreatedInterface, NeighborArgs, RouteArgs, ServiceNatRole, ServiceTranslation, ServiceTranslationEntry, Vswitch, VswitchInterface, VxlanArgs, VxlanTunnel } from '../../src/cni/agent/vswitch.js';
 import { VswitchError } from '../../src/cni/agent/vswitch.js';
 import type { Ipam, LinuxOps } from '../../src/cni/agent/pipeline.js';
 import type { AddrInfo, Link, LinkConfig, RouteInfo, RouteSpec, RuleInfo, RuleSpec } from '../../src/cni/linux/ip.js';
@@ -8,8 +9,10 @@ import type { IpamRange, Lease } from '../../src/cni/ipam.js';
 import { IpamError } from '../../src/cni/ipam.js';
 import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
 import type { KeyValueStore } from '../../src/cni/etcd/store.js';
+import type { HostNet } from '../../src/cni/cluster/host.js';
+import type { PlannedHostRoute } from '../../src/cni/cluster/plan.js';
 
-export interface FakeIf { swIfIndex: number; name: string; tag: string; up: boolean; kind: string; vrf: number; bd?: number; unnumberedFrom?: number; addrs: string[]; hostIfName?: string; tapDevice?: unknown; mac: string }
+export interface FakeIf { mtu?: number; swIfIndex: number; name: string; tag: string; up: boolean; kind: string; vrf: number; bd?: number; bvi?: boolean; shg?: number; unnumberedFrom?: number; addrs: string[]; hostIfName?: string; tapDevice?: unknown; mac: string; vxlan?: VxlanArgs }
 
 /**
  * Side effects VPP has on Linux: tap_create_v2 creates the device in VPP's namespace and holds it
@@ -51,7 +54,7 @@ export class FakeVswitch implements Vswitch {
   private newIf(kind: string, tag: string, extra: Partial<FakeIf> = {}): FakeIf {
     const swIfIndex = this.next++;
     const n = (this.counts[kind] = (this.counts[kind] ?? -1) + 1);
-    const name = kind === 'tap' ? `tap${n}` : kind === 'loop' ? `loop${n}` : kind === 'memif' ? `memif${extra.name ?? '0/0'}` : `host-${extra.hostIfName}`;
+    const name = kind === 'tap' ? `tap${n}` : kind === 'loop' ? `loop${n}` : kind === 'vxlan' ? `vxlan_tunnel${n}` : kind === 'memif' ? `memif${extra.name ?? '0/0'}` : `host-${extra.hostIfName}`;
     const i: FakeIf = { swIfIndex, name, tag, up: false, kind, vrf: 0, addrs: [], mac: `02:fe:00:00:00:${swIfIndex.toString(16).padStart(2, '0')}`, ...extra, ...(kind === 'memif' ? { name } : {}) };
     this.ifs.set(swIfIndex, i);
     return i;
@@ -102,10 +105,12 @@ export class FakeVswitch implements Vswitch {
     return { swIfIndex: i.swIfIndex, mac: i.mac };
   }
   async deleteMemif(swIfIndex: number): Promise<void> { this.step('deleteMemif'); this.del('deleteMemif', swIfIndex, 'memif'); }
-  async createLoopback(o: { tag: string }): Promise<CreatedInterface> { this.step('createLoopback'); const i = this.newIf('loop', o.tag); return { swIfIndex: i.swIfIndex, mac: i.mac }; }
+  async createLoopback(o: { tag: string; mac?: string }): Promise<CreatedInterface> { this.step('createLoopback'); const i = this.newIf('loop', o.tag, o.mac ? { mac: o.mac } : {}); return { swIfIndex: i.swIfIndex, mac: i.mac }; }
   async deleteLoopback(swIfIndex: number): Promise<void> { this.step('deleteLoopback'); this.del('deleteLoopback', swIfIndex, 'loop'); }
   async setInterfaceUp(swIfIndex: number, up: boolean): Promise<void> { this.step('setInterfaceUp'); this.get('setInterfaceUp', swIfIndex).up = up; }
+  async setInterfaceMtu(swIfIndex: number, mtu: number): Promise<void> { this.step('setInterfaceMtu'); this.get('setInterfaceMtu', swIfIndex).mtu = mtu; }
   async addInterfaceAddress(swIfIndex: number, prefix: string): Promise<void> { this.step('addInterfaceAddress'); this.get('addInterfaceAddress', swIfIndex).addrs.push(prefix); }
+  async interfaceAddresses(swIfIndex: number): Promise<string[]> { return [...this.get('interfaceAddresses', swIfIndex).addrs]; }
   async setUnnumbered(swIfIndex: number, from: number): Promise<void> { this.step('setUnnumbered'); this.get('setUnnumbered', from); this.get('setUnnumbered', swIfIndex).unnumberedFrom = from; }
   async setInterfaceVrf(swIfIndex: number, vrfId: number): Promise<void> {
     this.step('setInterfaceVrf');
@@ -116,12 +121,32 @@ export class FakeVswitch implements Vswitch {
   async deleteVrf(vrfId: number): Promise<void> { this.step('deleteVrf'); this.vrfs.delete(vrfId); }
   async addBridgeDomain(bdId: number): Promise<void> { this.step('addBridgeDomain'); this.bds.add(bdId); }
   async deleteBridgeDomain(bdId: number): Promise<void> { this.step('deleteBridgeDomain'); this.bds.delete(bdId); }
-  async setInterfaceBridge(swIfIndex: number, bdId: number): Promise<void> {
+  async setInterfaceBridge(swIfIndex: number, bdId: number, o: { bvi?: boolean; shg?: number } = {}): Promise<void> {
     this.step('setInterfaceBridge');
     if (!this.bds.has(bdId)) throw new VswitchError('sw_interface_set_l2_bridge', `no bridge domain ${bdId}`);
-    this.get('setInterfaceBridge', swIfIndex).bd = bdId;
+    Object.assign(this.get('setInterfaceBridge', swIfIndex), { bd: bdId, bvi: !!o.bvi, shg: o.shg ?? 0 });
   }
-  static rkey(r: RouteArgs): string { return `${r.vrfId}:${r.prefix}:${r.swIfIndex}:${r.nextHop ?? ''}`; }
+  async tagInterface(swIfIndex: number, tag: string): Promise<void> { this.step('tagInterface'); this.get('tagInterface', swIfIndex).tag = tag; }
+  private tunnel(t: VxlanArgs): FakeIf | undefined {
+    return [...this.ifs.values()].find((i) => i.vxlan && i.vxlan.src === t.src && i.vxlan.dst === t.dst && i.vxlan.vni === t.vni);
+  }
+  async createVxlanTunnel(t: VxlanArgs): Promise<CreatedInterface> {
+    this.step('createVxlanTunnel');
+    if (this.tunnel(t)) throw new VswitchError('vxlan_add_del_tunnel_v3', 'tunnel exists', false, -75);
+    const i = this.newIf('vxlan', '', { vxlan: { src: t.src, dst: t.dst, vni: t.vni }, up: true });
+    return { swIfIndex: i.swIfIndex, mac: i.mac };
+  }
+  async deleteVxlanTunnel(t: VxlanArgs): Promise<void> {
+    this.step('deleteVxlanTunnel');
+    const i = this.tunnel(t);
+    if (!i) throw new VswitchError('vxlan_add_del_tunnel_v3', 'no such tunnel', true, -6);
+    this.del('deleteVxlanTunnel', i.swIfIndex, 'vxlan');
+  }
+  async dumpVxlanTunnels(): Promise<VxlanTunnel[]> {
+    return [...this.ifs.values()].filter((i) => i.vxlan).map((i) => ({ ...i.vxlan!, swIfIndex: i.swIfIndex, instance: i.swIfIndex, encapVrfId: 0, srcPort: 4789, dstPort: 4789 }));
+  }
+  /** VPP: a (non-multipath) add replaces the prefix's paths; a delete removes the prefix. */
+  static rkey(r: RouteArgs): string { return `${r.vrfId}:${r.prefix}`; }
   async addRoute(r: RouteArgs): Promise<void> { this.step('addRoute'); this.get('addRoute', r.swIfIndex); this.routes.set(FakeVswitch.rkey(r), { ...r }); }
   async deleteRoute(r: RouteArgs): Promise<void> {
     this.step('deleteRoute');
@@ -162,7 +187,7 @@ export class FakeVswitch implements Vswitch {
   }
   async dumpRejectRoutes(): Promise<string[]> { return [...this.rejects]; }
   async dumpInterfaces(): Promise<VswitchInterface[]> {
-    return [...this.ifs.values()].map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac }));
+    return [...this.ifs.values()].map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac, mtu: i.mtu ?? 9000 }));
   }
   /** An interface disappears (deleted, or behind the agent's back): VPP drops its routes and neighbours with it. */
   vanish(swIfIndex: number): void {
@@ -344,4 +369,47 @@ export class FakeKeyValueStore implements KeyValueStore {
     if (next === undefined) this.kv.delete(key); else this.kv.set(key, next);
   }
   async close(): Promise<void> {}
+}
+
+/** In-memory host network stack for the cluster reconciler (HostNet): links, the agent's routes, its nftables table. */
+export class FakeHost implements HostNet {
+  forwarding = false;
+  links = new Map<string, { up: boolean; addrs: string[]; peer?: string }>();
+  routes = new Map<string, PlannedHostRoute>();
+  nft: string | undefined;
+  /** Next hops a route may use (the node's on-link subnet); others fail like `ip route` does. */
+  constructor(readonly onLink: (via: string) => boolean = () => true) {}
+  async enableForwarding(): Promise<void> { this.forwarding = true; }
+  async linkExists(name: string): Promise<boolean> { return this.links.has(name); }
+  async createVethPair(a: string, b: string): Promise<void> {
+    if (this.links.has(a) || this.links.has(b)) throw new Error('`ip link add` failed (exit 2): RTNETLINK answers: File exists');
+    this.links.set(a, { up: false, addrs: [], peer: b });
+    this.links.set(b, { up: false, addrs: [], peer: a });
+  }
+  async deleteLinkIfExists(name: string): Promise<boolean> {
+    const l = this.links.get(name);
+    if (!l) return false;
+    this.links.delete(name);
+    if (l.peer) this.links.delete(l.peer);
+    for (const [k, r] of this.routes) if (r.dev === name) this.routes.delete(k);
+    return true;
+  }
+  private link(name: string) {
+    const l = this.links.get(name);
+    if (!l) throw new Error(`\`ip link\` failed (exit 1): Cannot find device "${name}"`);
+    return l;
+  }
+  async setLinkUp(name: string): Promise<void> { this.link(name).up = true; }
+  async linkMtu(name: string): Promise<number> { this.link(name); return 1500; }
+  async setOnlyAddress(dev: string, cidr: string): Promise<void> { this.link(dev).addrs = [cidr]; }
+  async listRoutes(): Promise<PlannedHostRoute[]> { return [...this.routes.values()].map((r) => ({ ...r, dev: r.dev ?? 'underlay' })); }
+  async replaceRoute(r: PlannedHostRoute): Promise<void> {
+    if (r.dev) this.link(r.dev);
+    if (!r.dev && !this.onLink(r.via)) throw new Error(`\`ip route replace ${r.dst} via ${r.via}\` failed (exit 2): Error: Nexthop has invalid gateway.`);
+    this.routes.set(r.dst, { ...r });
+  }
+  async deleteRoute(dst: string): Promise<boolean> { return this.routes.delete(dst); }
+  async nftList(): Promise<string | undefined> { return this.nft; }
+  async nftReplace(text: string): Promise<void> { this.nft = text; }
+  async nftDelete(): Promise<boolean> { const had = this.nft !== undefined; this.nft = undefined; return had; }
 }

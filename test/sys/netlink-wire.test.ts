@@ -130,6 +130,15 @@ test('requests are byte for byte what `ip` sends for the same command', () => {
   // ip route add 10.0.0.0/8 dev lo table 1000: a table above 255 goes in RTA_TABLE
   eqBytes(encodeRequests([rtnl.addRoute({ dst: '10.0.0.0/8', oif: 1, table: 1000 })], SEQ),
     cat(nlmsghdr(52, 24, 0x605), hex('02080000 0003fd01 00000000 08000100 0a000000 08000f00 e8030000 08000400 01000000')), 'route in table 1000');
+  // ip route replace 10.1.2.0/24 via 192.168.50.2 src 192.168.50.1 dev v0 proto 116 (v0: index 3)
+  eqBytes(encodeRequests([rtnl.replaceRoute({ dst: '10.1.2.0/24', via: '192.168.50.2', prefsrc: '192.168.50.1', oif: 3, protocol: 116 })], SEQ),
+    cat(nlmsghdr(60, 24, 0x505), hex('02180000 fe740001 00000000 08000100 0a010200 08000500 c0a83202 08000700 c0a83201 08000400 03000000')), 'route replace');
+  // ip route del 10.1.2.0/24 proto 116: any type and scope
+  eqBytes(encodeRequests([rtnl.deleteRoute({ dst: '10.1.2.0/24', protocol: 116 })], SEQ),
+    cat(nlmsghdr(36, 25, 0x5), hex('02180000 fe74ff00 00000000 08000100 0a010200')), 'route del by protocol');
+  // ip addr del 192.168.50.1/24 dev v0
+  eqBytes(encodeRequests([rtnl.deleteAddress(3, '192.168.50.1/24')], SEQ),
+    cat(nlmsghdr(40, 21, 0x5), hex('02180000 03000000 08000200 c0a83201 08000100 c0a83201')), 'address del');
   // ip rule add from 10.1.1.7 lookup 100 priority 100
   eqBytes(encodeRequests([rtnl.addRule({ from: '10.1.1.7', table: 100, priority: 100 })], SEQ),
     cat(nlmsghdr(44, 32, 0x605), hex('02002000 64000001 00000000 08000200 0a010107 08000600 64000000')), 'rule');

@@ -77,6 +77,17 @@ function runArgs(c: Container, name: string, extra: string[] = []): string[] {
   return ['run', '--net-host', '--privileged', '--cgroup', `${ctrd!.cgroupParent}/${name}`, ...mounts, ...extra, IMAGE, name, ...c.command];
 }
 
+/**
+ * The agent container has the host's network, here this machine's own namespace: it must not link
+ * VPP to it, route or masquerade there (test/system/cni-cluster.test.ts and test:vpp do that in
+ * namespaces of their own). The ConfigMap's agent.yaml with hostLink none.
+ */
+function withoutHostLink(yaml: string): string {
+  const out = yaml.replace(/^(\s*)hostLink: auto\b.*$/m, '$1hostLink: none');
+  assert.match(out, /^\s*hostLink: none$/m, 'the ConfigMap sets hostLink');
+  return out;
+}
+
 test.before(async () => {
   // The netns dir must be a shared mount for new pod netns to reach the agent (rslave); iproute2
   // makes it one the first time it adds a netns.
@@ -85,7 +96,7 @@ test.before(async () => {
   await deleteNetns(probe);
   for (const v of volumes.values()) if (v.hostPath && !['/var/run/netns'].includes(v.hostPath.path)) mkdirSync(hostPathOf(v.name), { recursive: true });
   mkdirSync(host('configmap'), { recursive: true });
-  for (const [k, v] of Object.entries(configMap.data as Record<string, string>)) writeFileSync(join(host('configmap'), k), v);
+  for (const [k, v] of Object.entries(configMap.data as Record<string, string>)) writeFileSync(join(host('configmap'), k), k === 'agent.yaml' ? withoutHostLink(v) : v);
   // No API server: the Node (its spec.podCIDR is the node's slice) and a CustomNetwork as manifests.
   mkdirSync(MANIFESTS);
   writeFileSync(join(MANIFESTS, 'node.yaml'), nodeManifest({ name: NODE_NAME, internalIp: '192.0.2.6', podCIDR: '10.1.6.0/24' }));
@@ -113,6 +124,13 @@ test('scripts/build-image.sh builds an OCI image-layout tar that containerd impo
   ctrd = await Containerd.start({ cniConfDir: host('/etc/cni/net.d'), cniBinDir: host('/opt/cni/bin'), awaitNetwork: false });
   await ctrd.ctr(['images', 'import', IMAGE_TAR]);
   assert.match(await ctrd.ctr(['images', 'list', '--quiet']), IMAGE);
+  // What the agent runs besides node with hostLink set: nft (its masquerade table) and sysctl.
+  const name = `tsvpp-tools-${rnd}`;
+  containers.push(name);
+  const tools = await ctrd.ctr(['run', '--rm', IMAGE, name, '/bin/sh', '-c', 'nft --version && command -v sysctl']);
+  containers.pop();
+  assert.match(tools, /nftables v\d/);
+  assert.match(tools, /sysctl/);
 });
 
 test('the DaemonSet\'s install-cni init container puts tsvpp-cni (the image\'s node and modules) and the conflist on the host', async () => {

@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { StateStore } from './state.js';
 import { Pipeline, type Ipam, type LinuxOps, type PipelineDeps } from './pipeline.js';
 import { startCniServer } from './server.js';
-import { resolveEth0Kind, VHOST_NET, type AgentConfig } from './config.js';
+import { resolveEth0Kind, resolveHostLink, VHOST_NET, type AgentConfig } from './config.js';
 import { PendingDels } from './pending.js';
 import type { Vswitch } from './vswitch.js';
 import type { PodSource } from '../pods/types.js';
 import { HostLocalIpam } from '../ipam.js';
 import * as linuxIp from '../linux/ip.js';
+import { Cluster, changed, type ClusterReport } from '../cluster/cluster.js';
+import { linuxHost, type HostNet } from '../cluster/host.js';
 import type { NodeSource } from '../cluster/nodes.js';
 import { establishIdentity, IdentityError, type NodeIdentity } from '../nodes/identity.js';
 import { DirectoryNodeSource, type WatchedNodeDirectory } from '../nodes/node-source.js';
@@ -34,6 +36,10 @@ export interface AgentDeps {
   nodeDirectory?: WatchedNodeDirectory;
   /** Services and EndpointSlices (default: from podManifests, else the API server). */
   serviceSource?: ServiceSource;
+  /** The host's network stack (default: the agent's own network namespace). */
+  host?: HostNet;
+  /** The cluster's nodes (default: the Node objects of nodeDirectory, watched). */
+  nodes?: NodeSource;
   log?: (msg: string) => void;
   /** Whether VPP can create taps on this node (default: /dev/vhost-net exists). The emulator's
    *  taps are made by its hook and need none. */
@@ -51,7 +57,27 @@ export interface Agent {
   server: Server;
   /** The service proxy (absent with services: off). */
   services?: Services;
+  /** The host link and the paths to the other nodes (absent with hostLink none). */
+  cluster?: Cluster;
+  /** Runs the cluster reconciler now, in the pipeline's turn (undefined with hostLink none). */
+  reconcileCluster(): Promise<ClusterReport | undefined>;
   close(): Promise<void>;
+}
+
+/** How often the cluster reconciler looks again when nothing told it to (host routes or tables changed by others). */
+export const CLUSTER_RESYNC_MS = 30_000;
+
+/**
+ * The cluster reconciler of an agent's config, for `node` (also used by `tsvpp agent teardown`,
+ * which knows the node's slice only from its state dir, if at all).
+ */
+export function makeCluster(c: AgentConfig, node: { name: string; podSubnet?: string }, d: { vswitch: Vswitch; store: StateStore; host?: HostNet; nodes?: NodeSource; log: (m: string) => void; vhostNet: boolean }): Cluster | undefined {
+  const kind = resolveHostLink(c, d.vhostNet);
+  if (!kind) return undefined;
+  return new Cluster({
+    config: { nodeName: node.name, ...(node.podSubnet ? { podSubnet: node.podSubnet } : {}), clusterPodSubnet: c.podSubnet, nodePrefixLen: c.podSubnetNodePrefixLen, hostLinkSubnet: c.hostLinkSubnet, hostLink: kind },
+    vswitch: d.vswitch, store: d.store, host: d.host ?? linuxHost(), ...(d.nodes ? { nodes: d.nodes } : {}), log: d.log,
+  });
 }
 
 async function defaultPods(c: AgentConfig): Promise<PodSource> {
@@ -123,12 +149,13 @@ async function defaultServiceSource(c: AgentConfig, log: (m: string) => void): P
   return KubeServiceSource.create({ ...(c.kubeconfig ? { kubeconfig: c.kubeconfig } : {}), log });
 }
 
-async function defaultVswitch(c: AgentConfig, log: (m: string) => void): Promise<Vswitch> {
+/** The agent's vswitch: a VPP API client on config.vppApiSocket (reconnecting, for the agent itself). */
+export async function connectVswitch(c: AgentConfig, log: (m: string) => void, reconnect = true): Promise<Vswitch> {
   const { VppClient } = await import('../../vppapi/client/index.js');
   const { VppVswitch } = await import('./vpp-vswitch.js');
   const client = await VppClient.connect({
     socket: c.vppApiSocket, name: 'tsvpp-agent', ...(c.vppApiDir ? { apiDir: c.vppApiDir } : {}),
-    logger: { warn: (m) => log(`vpp: ${m}`) },
+    logger: { warn: (m) => log(`vpp: ${m}`) }, ...(reconnect ? {} : { reconnect: false }),
   });
   const r = client.tableReport;
   if (r.crcMismatch.length) log(`vpp: ${r.crcMismatch.length} message(s) have another CRC than the local API definitions`);
@@ -141,8 +168,10 @@ const PENDING_RETRY_MS = 10_000;
 export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Promise<Agent> {
   const log = deps.log ?? ((m: string) => process.stderr.write(`tsvpp-agent: ${m}\n`));
   // Decided once, before anything is started: an explicit tap on a node without vhost-net stops here.
-  const eth0 = resolveEth0Kind(config.eth0Kind, deps.vhostNet ?? existsSync(VHOST_NET));
+  const vhostNet = deps.vhostNet ?? existsSync(VHOST_NET);
+  const eth0 = resolveEth0Kind(config.eth0Kind, vhostNet);
   log(`eth0: ${eth0.wiring} (${eth0.why})`);
+  const hostLink = resolveHostLink(config, vhostNet);
   config = { ...config, eth0Kind: eth0.wiring };
   const store = new StateStore(config.stateDir);
   await store.init();
@@ -152,19 +181,39 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   log(`node ${node.name}: address ${node.internalIp}, pod slice ${node.podSubnet} (${node.source}, ${node.source === 'podCIDR' ? 'spec.podCIDR' : nodeDir.claims.where})`);
   const ipam = deps.ipam ?? await HostLocalIpam.create(join(config.stateDir, 'ipam'), config.cniPluginDirs);
   const pods = deps.pods ?? await defaultPods(config);
-  const vswitch = deps.vswitch ?? await defaultVswitch(config, log);
+  const vswitch = deps.vswitch ?? await connectVswitch(config, log);
   const linux = deps.linux ?? linuxIp;
   const memifPlugin = await defaultMemifs(config, deps, log);
   const memifs = deps.memifs ?? memifPlugin?.memifs;
   const vnfConfig = deps.vnfConfig ?? await defaultVnfConfig(config);
-  const nodes = await DirectoryNodeSource.open(nodeDir, { podSubnet: config.podSubnet, nodePrefixLen: config.podSubnetNodePrefixLen }, log);
+  const nodes = deps.nodes ?? await DirectoryNodeSource.open(nodeDir, { podSubnet: config.podSubnet, nodePrefixLen: config.podSubnetNodePrefixLen }, log);
+  const cluster = makeCluster(config, node, { vswitch, store, ...(deps.host ? { host: deps.host } : {}), nodes, log, vhostNet });
+  const runCluster = async (why: string): Promise<ClusterReport | undefined> => {
+    if (!cluster) return undefined;
+    const r = await cluster.reconcile();
+    if (changed(r)) log(`cluster (${why}): ${JSON.stringify(r)}`);
+    return r;
+  };
   // Chained, Services are the primary CNI's: the pods' service traffic never passes VPP.
   const servicesOn = config.services === 'vpp' && config.chainedCniConfDir === undefined;
   const serviceSource = !servicesOn ? undefined : deps.serviceSource ?? await defaultServiceSource(config, log);
   const services = serviceSource && new Services({
     vswitch, source: serviceSource, store, log, snatIp: hostRange4(parsePrefix4(node.podSubnet)).gateway,
   });
-  const pipeline = new Pipeline({ config, node, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}), ...(services ? { services } : {}) });
+  const pipeline = new Pipeline({
+    config, node, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}), ...(services ? { services } : {}),
+    ...(cluster ? { networkCreated: async () => { await runCluster('network created'); } } : {}),
+  });
+  const reconcileCluster = () => pipeline.exclusive(() => runCluster('requested'));
+  // Node set changes and the periodic look: at most one waiting run behind the current one.
+  // A closed agent ignores them (a NodeSource or vswitch given in deps outlives it and still calls back).
+  let resyncQueued: Promise<unknown> | undefined;
+  let closed = false;
+  const resync = (why: string) => {
+    if (!cluster || resyncQueued || closed) return;
+    resyncQueued = pipeline.exclusive(async () => { resyncQueued = undefined; await runCluster(why); })
+      .catch((e) => log(`cluster reconcile (${why}) failed: ${(e as Error).message}`));
+  };
   const reconcile = async (why: string) => {
     const rec = await pipeline.reconcile();
     if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length || rec.rewired.length || rec.rewireFailed.length) {
@@ -172,6 +221,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     }
     const sr = await services?.reconcile();
     if (sr && (sr.put.length || sr.deleted.length || sr.errors.length)) log(`services (${why}): ${JSON.stringify({ put: sr.put, deleted: sr.deleted, rejectsAdded: sr.rejectsAdded, errors: sr.errors })}`);
+    await pipeline.exclusive(() => runCluster(why));
     return rec;
   };
   // DELs tsvpp-cni recorded while the agent was away go first: their pods must not be re-wired.
@@ -180,35 +230,42 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     await pending.run();
     await reconcile('agent start');
   } catch (e) {
-    await nodes.close();
+    if (!deps.nodes) await nodes.close?.();
     if (!deps.serviceSource) await serviceSource?.close();
     throw services && /cnat/.test((e as Error).message)
       ? new Error(`services: VPP's service NAT (the cnat plugin) is not usable: ${(e as Error).message} (load cnat_plugin.so in VPP, or set services: off)`)
       : e;
   }
   services?.start();
-  // VPP restarted: it lost every pod interface and the service NAT; put them back from the pod records.
+  // VPP restarted: it lost every pod interface, the service NAT and the host link; put them back.
   vswitch.onReconnected?.(() => {
+    if (closed) return;
     services?.vppRestarted();
     reconcile('VPP reconnected').catch((e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`));
   });
+  nodes.onChange(() => resync('node set changed'));
+  const timer = cluster ? setInterval(() => resync('periodic'), CLUSTER_RESYNC_MS) : undefined;
+  timer?.unref();
   const handler = async (req: Parameters<Pipeline['handle']>[0]) => {
     if (req.command === 'ADD' && pending.has(req.containerId)) await pending.run();
     return pipeline.handle(req);
   };
   const server = await startCniServer({ socketPath: config.cniSocket, handler, log });
   pending.start(PENDING_RETRY_MS);
-  log(`listening on ${config.cniSocket} (node ${node.name}, pods ${node.podSubnet} of ${config.podSubnet}, eth0 ${config.eth0Kind}, services ${servicesOn ? 'in VPP' : config.services === 'off' ? 'off' : 'off (chained)'})`);
+  log(`listening on ${config.cniSocket} (node ${node.name}, pods ${node.podSubnet} of ${config.podSubnet}, eth0 ${config.eth0Kind}, host link ${hostLink ?? 'none'}, services ${servicesOn ? 'in VPP' : config.services === 'off' ? 'off' : 'off (chained)'})`);
   // Chained mode: the conflist appears once the agent serves (the runtime uses it right away).
   const chained = config.chainedCniConfDir ? new ChainedConflistWriter(config.chainedCniConfDir, tsvppPluginConf(config), log) : undefined;
   await chained?.start();
   return {
-    config, node, nodes, pipeline, store, server, ...(services ? { services } : {}),
+    config, node, nodes, pipeline, store, server, reconcileCluster, ...(cluster ? { cluster } : {}), ...(services ? { services } : {}),
     async close() {
+      closed = true;
+      if (timer) clearInterval(timer);
       await chained?.stop();
       await new Promise<void>((r) => server.close(() => r()));
       await pending.stop();
-      await nodes.close();
+      await resyncQueued;
+      if (!deps.nodes) await nodes.close?.();
       await services?.close();
       if (!deps.serviceSource) await serviceSource?.close();
       await memifPlugin?.close();

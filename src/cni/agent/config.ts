@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
-import { parseIp4, parsePrefix4 } from '../ipv4.js';
+import { overlaps4, parseIp4, parsePrefix4 } from '../ipv4.js';
 import { DEFAULT_AGENT_SOCKET, DEFAULT_AGENT_STATE_DIR } from '../agent-protocol.js';
 import { DEFAULT_CNI_PLUGIN_DIRS } from '../ipam.js';
 
@@ -13,6 +13,8 @@ export type Eth0Wiring = Exclude<Eth0Kind, 'auto'>;
 
 /** VPP's tap v2 opens this (tap.c: open "/dev/vhost-net"); without it tap_create_v2 returns -11. */
 export const VHOST_NET = '/dev/vhost-net';
+/** The VPP ↔ host link: chosen like eth0Kind (auto: tap where /dev/vhost-net exists), or none. */
+export type HostLinkSetting = 'auto' | 'tap' | 'veth-afpacket' | 'none';
 
 export interface AgentConfig {
   /** VPP binary API socket. */
@@ -62,6 +64,10 @@ export interface AgentConfig {
   /** Kubernetes Services: served in VPP (its cnat plugin; no kube-proxy needed), or off (left to
    *  whatever else serves them, e.g. kube-proxy behind the host link). */
   services: ServicesMode;
+  /** How VPP is linked to the host's network stack; none = pods reach only VPP (no host, no other nodes, no outside). */
+  hostLink: HostLinkSetting;
+  /** Addresses of the VPP ↔ host link (at least a /30): VPP .1, host .2. */
+  hostLinkSubnet: string;
 }
 
 export type ServicesMode = 'vpp' | 'off';
@@ -84,6 +90,9 @@ export const DEFAULT_CONFIG: AgentConfig = {
   podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
   etcdEndpoints: [],
   services: 'vpp',
+  // Off unless configured (deploy/ turns it on): it changes the host's routes and nftables.
+  hostLink: 'none',
+  hostLinkSubnet: '169.254.100.0/30',
 };
 
 /** Flag name ↔ config field. */
@@ -110,6 +119,8 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--etcd': 'etcdEndpoints',
   '--chained-cni-conf-dir': 'chainedCniConfDir',
   '--services': 'services',
+  '--host-link': 'hostLink',
+  '--host-link-subnet': 'hostLinkSubnet',
 };
 
 const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'maxCustomInterfaces', 'mtu', 'memifDevices']);
@@ -183,6 +194,11 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   }
   if (c.services !== 'vpp' && c.services !== 'off') throw bad('services', 'must be "vpp" (served in VPP) or "off"');
   if (c.podManifests !== undefined && c.kubeconfig !== undefined) throw bad('podManifests', 'use either podManifests or kubeconfig, not both');
+  if (!['auto', 'tap', 'veth-afpacket', 'none'].includes(c.hostLink)) throw bad('hostLink', 'must be "auto", "tap", "veth-afpacket" or "none"');
+  let link;
+  try { link = parsePrefix4(c.hostLinkSubnet); } catch (e) { throw bad('hostLinkSubnet', (e as Error).message); }
+  if (link.len > 30) throw bad('hostLinkSubnet', 'must be at least a /30 (VPP and the host each need an address)');
+  if (overlaps4(link, subnet)) throw bad('hostLinkSubnet', `overlaps the pod subnet ${c.podSubnet}`);
   return c;
 }
 
@@ -191,23 +207,28 @@ export function validateConfig(c: AgentConfig): AgentConfig {
  * /dev/vhost-net), else veth + af_packet; an explicit tap without /dev/vhost-net is refused, since
  * every pod's ADD would fail with VPP's bare "System call error #1".
  */
-export function resolveEth0Kind(kind: Eth0Kind, vhostNet: boolean): { wiring: Eth0Wiring; why: string } {
+export function resolveEth0Kind(kind: Eth0Kind, vhostNet: boolean, field: 'eth0Kind' | 'hostLink' = 'eth0Kind'): { wiring: Eth0Wiring; why: string } {
   switch (kind) {
     case 'auto':
-      return vhostNet ? { wiring: 'tap', why: `eth0Kind auto: ${VHOST_NET} exists` } : { wiring: 'veth-afpacket', why: `eth0Kind auto: ${VHOST_NET} is missing, so VPP cannot create taps` };
+      return vhostNet ? { wiring: 'tap', why: `${field} auto: ${VHOST_NET} exists` } : { wiring: 'veth-afpacket', why: `${field} auto: ${VHOST_NET} is missing, so VPP cannot create taps` };
     case 'tap':
       if (!vhostNet) {
-        throw new ConfigError(`config eth0Kind="tap": VPP's tap v2 needs ${VHOST_NET}, which this node does not have (load the vhost_net kernel module), `
-          + 'or set eth0Kind to "veth-afpacket" (or "auto", which picks it on such nodes)');
+        throw new ConfigError(`config ${field}="tap": VPP's tap v2 needs ${VHOST_NET}, which this node does not have (load the vhost_net kernel module), `
+          + `or set ${field} to "veth-afpacket" (or "auto", which picks it on such nodes)`);
       }
-      return { wiring: 'tap', why: 'eth0Kind tap' };
+      return { wiring: 'tap', why: `${field} tap` };
     case 'veth-afpacket':
-      return { wiring: 'veth-afpacket', why: 'eth0Kind veth-afpacket' };
+      return { wiring: 'veth-afpacket', why: `${field} veth-afpacket` };
     default: {
       const unknown: never = kind;
-      throw new ConfigError(`config eth0Kind=${JSON.stringify(unknown)}: must be "auto", "tap" or "veth-afpacket"`);
+      throw new ConfigError(`config ${field}=${JSON.stringify(unknown)}: must be "auto", "tap" or "veth-afpacket"`);
     }
   }
+}
+
+/** The VPP ↔ host link on this node, decided like eth0Kind; undefined with hostLink none. */
+export function resolveHostLink(c: AgentConfig, vhostNet: boolean): Eth0Wiring | undefined {
+  return c.hostLink === 'none' ? undefined : resolveEth0Kind(c.hostLink, vhostNet, 'hostLink').wiring;
 }
 
 export async function loadConfig(argv: string[]): Promise<{ config: AgentConfig; rest: string[] }> {

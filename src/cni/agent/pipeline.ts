@@ -75,6 +75,8 @@ export interface PipelineDeps {
   vnfConfig?: KeyValueStore;
   /** Services served in VPP (primary mode); without it pods get no service NAT. */
   services?: ServiceHooks;
+  /** Called (in the pipeline's turn) after a network was created on this node: its paths to the other nodes. */
+  networkCreated?: (net: NetworkState) => Promise<void>;
   log?: (msg: string) => void;
 }
 
@@ -106,6 +108,9 @@ export class Pipeline implements KindContext {
     this.log = d.log ?? (() => {});
     this.networks = new Networks({ ...d, log: this.log });
   }
+
+  /** Runs fn in the pipeline's turn (the cluster reconciler shares the node state). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> { return this.serial(fn); }
 
   /** Runs operations one at a time: pod records, node state and id counters stay consistent. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -68,20 +68,26 @@ export interface NetworkState {
   kind: 'default' | 'L2' | 'L3';
   vrfId: number;
   bdId?: number;
+  /** L2/L3: the VXLAN network identifier of the network's segment between nodes. */
+  vni?: number;
   loopbackSwIfIndex?: number;
   gateway?: string; // CIDR on the loopback
   nodeSubnet?: string;
   subnetCIDR?: string;
 }
 
+/** A VPP route the cluster reconciler added (src/cni/cluster): recorded before it is added. */
+export interface ClusterRoute { prefix: string; vrfId: number; swIfIndex: number; nextHop: string }
+
 export interface NodeState {
   networks: Record<string, NetworkState>;
+  clusterRoutes: ClusterRoute[];
   nextVrfId: number;
   nextBdId: number;
   nextMemifSocketId: number;
 }
 
-export const emptyNodeState = (): NodeState => ({ networks: {}, nextVrfId: 1, nextBdId: 1, nextMemifSocketId: 1 });
+export const emptyNodeState = (): NodeState => ({ networks: {}, clusterRoutes: [], nextVrfId: 1, nextBdId: 1, nextMemifSocketId: 1 });
 
 export class StateStore {
   readonly #writes = new Map<string, Promise<void>>();

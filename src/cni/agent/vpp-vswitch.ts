@@ -15,17 +15,19 @@ import * as ip_types from '../../vppapi/bindings/ip_types.js';
 import * as l2 from '../../vppapi/bindings/l2.js';
 import * as memif from '../../vppapi/bindings/memif.js';
 import * as tapv2 from '../../vppapi/bindings/tapv2.js';
+import * as vxlan from '../../vppapi/bindings/vxlan.js';
 import {
   VswitchError, type CreatedInterface, type NeighborArgs, type RouteArgs, type ServiceNatRole, type ServiceTranslation, type ServiceTranslationEntry, type Vswitch, type VswitchInterface,
+  type VxlanArgs, type VxlanTunnel,
 } from './vswitch.js';
 import type { ServiceProtocol } from '../services/types.js';
 import { VHOST_NET } from './config.js';
 import { exhaustive } from '../exhaustive.js';
 
 /** The VPP modules the agent speaks. */
-type Messages = af_packet.Messages & cnat.Messages & interface_.Messages & ip.Messages & ip_neighbor.Messages & l2.Messages & memif.Messages & tapv2.Messages;
+type Messages = af_packet.Messages & cnat.Messages & interface_.Messages & ip.Messages & ip_neighbor.Messages & l2.Messages & memif.Messages & tapv2.Messages & vxlan.Messages;
 type Replies = typeof af_packet.replies & typeof cnat.replies & typeof interface_.replies & typeof ip.replies & typeof ip_neighbor.replies & typeof l2.replies
-  & typeof memif.replies & typeof tapv2.replies;
+  & typeof memif.replies & typeof tapv2.replies & typeof vxlan.replies;
 
 const ADMIN_UP = interface_types.IfStatusFlags.IF_STATUS_API_FLAG_ADMIN_UP;
 /** ~0: "no interface" / "allocate one" in VPP's API. */
@@ -50,6 +52,8 @@ const protoOf = (p: number): ServiceProtocol | undefined => (Object.keys(IP_PROT
 /** cnat endpoint of an address and port (sw_if_index ~0: the address is given, not an interface's). */
 const endpoint = (ip: string, port: number) => ({ addr: address4(ip), sw_if_index: NONE, if_af: ip_types.AddressFamily.ADDRESS_IP4, port });
 const macBytes = (s: string) => Uint8Array.from(s.split(':').map((x) => parseInt(x, 16)));
+/** An IPv4 vl_api_address_t as text ('' for an IPv6 one). */
+const addressString = (a: ip_types.Address) => ('ip4' in a.un ? ip4String(a.un.ip4) : '');
 
 /**
  * What VPP's tap_create_v2 retvals mean (plugins/tap/tap.c): -11 is only the open of /dev/vhost-net,
@@ -170,8 +174,8 @@ export class VppVswitch implements Vswitch {
     await this.run('delete memif', () => this.api.request('memif_delete', { sw_if_index: swIfIndex }), NOT_FOUND);
   }
 
-  async createLoopback(o: { tag: string }): Promise<CreatedInterface> {
-    const r = await this.run('create loopback', () => this.api.request('create_loopback', { mac_address: new Uint8Array(6) }));
+  async createLoopback(o: { tag: string; mac?: string }): Promise<CreatedInterface> {
+    const r = await this.run('create loopback', () => this.api.request('create_loopback', { mac_address: o.mac ? macBytes(o.mac) : new Uint8Array(6) }));
     await this.tagOrDelete(r.sw_if_index, o.tag, () => this.deleteLoopback(r.sw_if_index));
     return { swIfIndex: r.sw_if_index }; // nobody needs a loopback's MAC: no dump for it
   }
@@ -182,6 +186,15 @@ export class VppVswitch implements Vswitch {
 
   async setInterfaceUp(swIfIndex: number, up: boolean): Promise<void> {
     await this.run('set interface state', () => this.api.request('sw_interface_set_flags', { sw_if_index: swIfIndex, flags: up ? ADMIN_UP : 0 }));
+  }
+
+  async setInterfaceMtu(swIfIndex: number, mtu: number): Promise<void> {
+    await this.run('set interface MTU', () => this.api.request('hw_interface_set_mtu', { sw_if_index: swIfIndex, mtu }));
+  }
+
+  async interfaceAddresses(swIfIndex: number): Promise<string[]> {
+    const d = await this.run('list interface addresses', () => this.api.dump('ip_address_dump', { sw_if_index: swIfIndex, is_ipv6: false }));
+    return d.map((x) => `${addressString(x.prefix.address)}/${x.prefix.len}`);
   }
 
   async addInterfaceAddress(swIfIndex: number, cidr: string): Promise<void> {
@@ -215,9 +228,38 @@ export class VppVswitch implements Vswitch {
     await this.run('delete bridge domain', () => this.api.request('bridge_domain_add_del_v2', { bd_id: bdId, is_add: false, bd_tag: '' }), NOT_FOUND);
   }
 
-  async setInterfaceBridge(swIfIndex: number, bdId: number): Promise<void> {
+  async setInterfaceBridge(swIfIndex: number, bdId: number, o: { bvi?: boolean; shg?: number } = {}): Promise<void> {
     await this.run('add interface to bridge domain', () => this.api.request('sw_interface_set_l2_bridge', {
-      rx_sw_if_index: swIfIndex, bd_id: bdId, port_type: l2.L2PortType.L2_API_PORT_TYPE_NORMAL, shg: 0, enable: true,
+      rx_sw_if_index: swIfIndex, bd_id: bdId, port_type: o.bvi ? l2.L2PortType.L2_API_PORT_TYPE_BVI : l2.L2PortType.L2_API_PORT_TYPE_NORMAL, shg: o.shg ?? 0, enable: true,
+    }));
+  }
+
+  async tagInterface(swIfIndex: number, tag: string): Promise<void> {
+    await this.run('tag interface', () => this.api.request('sw_interface_tag_add_del', { is_add: true, sw_if_index: swIfIndex, tag }));
+  }
+
+  /** Unicast IPv4, encap in VRF 0, VPP's port 4789, bridged (decap to l2-input). */
+  private vxlan(t: VxlanArgs, isAdd: boolean) {
+    return this.api.request('vxlan_add_del_tunnel_v3', {
+      is_add: isAdd, instance: NONE, src_address: address4(t.src), dst_address: address4(t.dst), src_port: 0, dst_port: 0,
+      mcast_sw_if_index: NONE, encap_vrf_id: 0, decap_next_index: NONE, vni: t.vni, is_l3: false,
+    });
+  }
+
+  async createVxlanTunnel(t: VxlanArgs): Promise<CreatedInterface> {
+    const r = await this.run('create VXLAN tunnel', () => this.vxlan(t, true));
+    return { swIfIndex: r.sw_if_index };
+  }
+
+  async deleteVxlanTunnel(t: VxlanArgs): Promise<void> {
+    await this.run('delete VXLAN tunnel', () => this.vxlan(t, false), NOT_FOUND);
+  }
+
+  async dumpVxlanTunnels(): Promise<VxlanTunnel[]> {
+    const d = await this.run('list VXLAN tunnels', () => this.api.dump('vxlan_tunnel_v2_dump', { sw_if_index: NONE }));
+    return d.map((x) => ({
+      swIfIndex: x.sw_if_index, instance: x.instance, src: addressString(x.src_address), dst: addressString(x.dst_address), vni: x.vni,
+      encapVrfId: x.encap_vrf_id, srcPort: x.src_port, dstPort: x.dst_port,
     }));
   }
 
@@ -338,7 +380,7 @@ export class VppVswitch implements Vswitch {
     const d = await this.api.dump('sw_interface_dump', { sw_if_index: NONE, name_filter_valid: false, name_filter: '' });
     return d.map((x) => {
       const mac = macString(x.l2_address);
-      return { swIfIndex: x.sw_if_index, name: x.interface_name, tag: x.tag, up: (x.flags & ADMIN_UP) !== 0, ...(mac ? { mac } : {}) };
+      return { swIfIndex: x.sw_if_index, name: x.interface_name, tag: x.tag, up: (x.flags & ADMIN_UP) !== 0, ...(mac ? { mac } : {}), ...(x.link_mtu ? { mtu: x.link_mtu } : {}) };
     });
   }
 

@@ -12,9 +12,14 @@ export interface VswitchInterface {
   tag: string;
   up: boolean;
   mac?: string;
+  /** The hardware (ethernet) MTU VPP sends up to. */
+  mtu?: number;
 }
 
 export interface RouteArgs { prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }
+/** A unicast IPv4 VXLAN tunnel (encap in VRF 0, VPP's default port 4789), L2 (bridged). */
+export interface VxlanArgs { src: string; dst: string; vni: number }
+export interface VxlanTunnel extends VxlanArgs { swIfIndex: number; instance: number; encapVrfId: number; srcPort: number; dstPort: number }
 /** A static IPv4 neighbour (ARP entry) on a VPP interface. */
 export interface NeighborArgs { swIfIndex: number; ip: string; mac: string }
 
@@ -53,17 +58,30 @@ export interface Vswitch {
   /** A master memif; `mac` its MAC (default: VPP picks one). */
   createMemif(o: { socketId: number; id: number; secret: string; tag: string; mac?: string }): Promise<CreatedInterface>;
   deleteMemif(swIfIndex: number): Promise<void>;
-  createLoopback(o: { tag: string }): Promise<CreatedInterface>;
+  /** A loopback; `mac` (aa:bb:…) or VPP's de:ad:00:00:00:<instance>, which repeats on every node. */
+  createLoopback(o: { tag: string; mac?: string }): Promise<CreatedInterface>;
   deleteLoopback(swIfIndex: number): Promise<void>;
   setInterfaceUp(swIfIndex: number, up: boolean): Promise<void>;
+  /**
+   * VPP's MTU of an ethernet interface. An af_packet interface must not be above its Linux link's:
+   * a frame the kernel refuses stays in the TX ring and the interface sends nothing again.
+   */
+  setInterfaceMtu(swIfIndex: number, mtu: number): Promise<void>;
   addInterfaceAddress(swIfIndex: number, prefix: string): Promise<void>;
+  /** The interface's own IPv4 addresses (CIDR), not borrowed ones. */
+  interfaceAddresses(swIfIndex: number): Promise<string[]>;
   setUnnumbered(swIfIndex: number, fromSwIfIndex: number): Promise<void>;
   setInterfaceVrf(swIfIndex: number, vrfId: number): Promise<void>;
   addVrf(vrfId: number, name: string): Promise<void>;
   deleteVrf(vrfId: number): Promise<void>;
   addBridgeDomain(bdId: number): Promise<void>;
   deleteBridgeDomain(bdId: number): Promise<void>;
-  setInterfaceBridge(swIfIndex: number, bdId: number): Promise<void>;
+  /** Puts the interface in the bridge domain: as its BVI, or as a port in split-horizon group shg (0: none). */
+  setInterfaceBridge(swIfIndex: number, bdId: number, o?: { bvi?: boolean; shg?: number }): Promise<void>;
+  tagInterface(swIfIndex: number, tag: string): Promise<void>;
+  createVxlanTunnel(t: VxlanArgs): Promise<CreatedInterface>;
+  deleteVxlanTunnel(t: VxlanArgs): Promise<void>;
+  dumpVxlanTunnels(): Promise<VxlanTunnel[]>;
   addRoute(r: RouteArgs): Promise<void>;
   deleteRoute(r: RouteArgs): Promise<void>;
   /** Static, so VPP forwards the first packet to a pod instead of dropping it while it resolves. */

@@ -214,6 +214,59 @@ export async function addRoute(netns: string | undefined, r: RouteSpec): Promise
   await configureLink(netns, { name: r.dev, routes: [r] });
 }
 
+/**
+ * Makes `cidr` the only IPv4 address of `dev` (`ip addr del` of the others, `ip addr add` of it
+ * when missing), in one round trip after listing them.
+ */
+export async function setOnlyAddress(netns: string | undefined, dev: string, cidr: string): Promise<void> {
+  await inNs(netns, async (s, where) => {
+    const l = await linkIndex(s, dev, where);
+    const have = (await s.dump(rtnl.dumpAddresses(), `list addresses${where}`)).map((m) => rtnl.parseAddress(m.payload))
+      .filter((a) => a.index === l.index && a.family === rtnl.NL.AF_INET && a.local !== undefined).map((a) => `${a.local}/${a.prefixLen}`);
+    const calls: NetlinkCall[] = have.filter((a) => a !== cidr).map((a) => ({ req: rtnl.deleteAddress(l.index, a), what: `delete address ${a} from ${dev}${where}` }));
+    if (!have.includes(cidr)) calls.push({ req: rtnl.addAddress(l.index, cidr), what: `add address ${cidr} to ${dev}${where}` });
+    if (calls.length) await s.all(calls);
+  });
+}
+
+/** A route of the main table marked with a protocol number of its owner's (`proto P`), so it is found again without any state. */
+export interface OwnedRoute { dst: string; via: string; dev?: string; src?: string }
+
+/** `ip route replace DST via GW [dev DEV] [src SRC] proto P` (without dev: the gateway's link). */
+export async function replaceOwnedRoute(netns: string | undefined, r: OwnedRoute, protocol: number): Promise<void> {
+  await inNs(netns, async (s, where) => {
+    const oif = r.dev !== undefined ? (await linkIndex(s, r.dev, where)).index : undefined;
+    await s.call(
+      rtnl.replaceRoute({ dst: r.dst, via: r.via, protocol, ...(oif !== undefined ? { oif } : {}), ...(r.src !== undefined ? { prefsrc: r.src } : {}) }),
+      `replace route ${r.dst} via ${r.via}${r.dev ? ` dev ${r.dev}` : ''}${r.src ? ` src ${r.src}` : ''} proto ${protocol}${where}`,
+    );
+  });
+}
+
+/** `ip route del DST proto P` in the main table; false when there was no such route. */
+export async function deleteOwnedRoute(netns: string | undefined, dst: string, protocol: number): Promise<boolean> {
+  try {
+    await inNs(netns, (s, where) => s.call(rtnl.deleteRoute({ dst, protocol }), `delete route ${dst} proto ${protocol}${where}`));
+    return true;
+  } catch (e) {
+    if (isErrno(e, 'ESRCH')) return false;
+    throw e;
+  }
+}
+
+/** The main table's routes of `protocol`, as `ip -j route show proto P` lists them. */
+export async function listOwnedRoutes(netns: string | undefined, protocol: number): Promise<Array<OwnedRoute & { dev: string }>> {
+  return inNs(netns, async (s, where) => {
+    const names = new Map((await dumpLinks(s, where)).map((l) => [l.index, l.name]));
+    return (await s.dump(rtnl.dumpRoutes(), `list routes${where}`)).map((m) => rtnl.parseRoute(m.payload))
+      .filter((r) => r.table === rtnl.NL.RT_TABLE_MAIN && r.protocol === protocol && r.family === rtnl.NL.AF_INET)
+      .map((r) => ({
+        dst: `${r.dstLen === 0 ? '0.0.0.0' : r.dst}/${r.dstLen}`, via: r.gateway ?? '', dev: names.get(r.oif ?? -1) ?? '',
+        ...(r.prefsrc !== undefined ? { src: r.prefsrc } : {}),
+      }));
+  });
+}
+
 export interface NeighborSpec { ip: string; mac: string; dev: string }
 
 /** `ip neigh replace IP lladdr MAC dev DEV nud permanent`. */

@@ -1,17 +1,26 @@
-// rtnetlink addresses (RTM_*ADDR): adding an IPv4 address the way `ip addr add` does (IFA_LOCAL and
-// IFA_ADDRESS both the address), and dumping them.
+// rtnetlink addresses (RTM_*ADDR): adding and deleting an IPv4 address the way `ip addr add|del`
+// does (IFA_LOCAL and IFA_ADDRESS both the address), and dumping them.
 import { attrTable, decodeStruct, readString, readU32, type NlRequest } from './wire.js';
 import { NL, STRUCTS, encodeStruct } from './layout.js';
 import { formatIp, ipv4Prefix } from './inet.js';
 
-/** `ip addr add CIDR dev INDEX`: EEXIST when the link has it already. */
-export function addAddress(index: number, cidr: string): NlRequest {
+function address(type: number, flags: number, index: number, cidr: string): NlRequest {
   const { addr, len } = ipv4Prefix(cidr);
   return {
-    type: NL.RTM_NEWADDR, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK | NL.NLM_F_CREATE | NL.NLM_F_EXCL,
+    type, flags,
     header: encodeStruct('ifaddrmsg', { ifa_family: NL.AF_INET, ifa_prefixlen: len, ifa_index: index }),
     attrs: [{ type: NL.IFA_LOCAL, value: addr }, { type: NL.IFA_ADDRESS, value: addr }],
   };
+}
+
+/** `ip addr add CIDR dev INDEX`: EEXIST when the link has it already. */
+export function addAddress(index: number, cidr: string): NlRequest {
+  return address(NL.RTM_NEWADDR, NL.NLM_F_REQUEST | NL.NLM_F_ACK | NL.NLM_F_CREATE | NL.NLM_F_EXCL, index, cidr);
+}
+
+/** `ip addr del CIDR dev INDEX`: EADDRNOTAVAIL when the link does not have it. */
+export function deleteAddress(index: number, cidr: string): NlRequest {
+  return address(NL.RTM_DELADDR, NL.NLM_F_REQUEST | NL.NLM_F_ACK, index, cidr);
 }
 
 export function dumpAddresses(): NlRequest {

@@ -1,5 +1,6 @@
 // rtnetlink routes (RTM_*ROUTE): adding and deleting an IPv4 unicast route of the main table the
-// way `ip route add|del` does (protocol boot; scope link when there is no gateway), and dumping them.
+// way `ip route add|replace|del` does (protocol boot unless told; scope link when there is no
+// gateway), and dumping them.
 import { attrTable, decodeStruct, readU32, u32, type NlAttr, type NlRequest } from './wire.js';
 import { NL, STRUCTS, encodeStruct } from './layout.js';
 import { formatIp, ipv4Bytes, ipv4Prefix } from './inet.js';
@@ -27,8 +28,12 @@ export interface NewRoute {
   /** "a.b.c.d/len", a bare address (/32) or "default". */
   dst: string;
   via?: string;
-  /** Output interface index. */
-  oif: number;
+  /** Output interface index (absent: the kernel picks the interface the gateway is on). */
+  oif?: number;
+  /** RTPROT_* or a number of one's own, which marks the route as someone's (default: boot). */
+  protocol?: number;
+  /** The source address for packets the host itself sends on the route. */
+  prefsrc?: string;
   /** Default: link without a gateway, universe with one (as `ip route add`). */
   scope?: RouteScope;
   onlink?: boolean;
@@ -36,20 +41,27 @@ export interface NewRoute {
   table?: number;
 }
 
-function route(type: number, flags: number, r: NewRoute): NlRequest {
+/** What a delete matches on besides the destination: a field left out matches anything. */
+export type RouteMatch = Omit<NewRoute, 'scope' | 'onlink' | 'prefsrc'>;
+
+function route(type: number, flags: number, r: NewRoute, del = false): NlRequest {
   const { addr, len } = ipv4Prefix(r.dst);
   const attrs: NlAttr[] = [];
   if (len > 0) attrs.push({ type: NL.RTA_DST, value: addr });
   if (r.via !== undefined) attrs.push({ type: NL.RTA_GATEWAY, value: ipv4Bytes(r.via) });
+  if (r.prefsrc !== undefined) attrs.push({ type: NL.RTA_PREFSRC, value: ipv4Bytes(r.prefsrc) });
   // As `ip route` does: the table in the header when it fits 8 bits, else as RTA_TABLE.
   const table = r.table ?? NL.RT_TABLE_MAIN;
   if (table >= 256) attrs.push({ type: NL.RTA_TABLE, value: u32(table) });
-  attrs.push({ type: NL.RTA_OIF, value: u32(r.oif) });
+  if (r.oif !== undefined) attrs.push({ type: NL.RTA_OIF, value: u32(r.oif) });
   return {
     type, flags,
     header: encodeStruct('rtmsg', {
-      rtm_family: NL.AF_INET, rtm_dst_len: len, rtm_table: table < 256 ? table : NL.RT_TABLE_UNSPEC, rtm_protocol: NL.RTPROT_BOOT,
-      rtm_scope: RT_SCOPE[r.scope ?? (r.via === undefined ? 'link' : 'universe')], rtm_type: NL.RTN_UNICAST, rtm_flags: r.onlink ? NL.RTNH_F_ONLINK : 0,
+      // A delete as `ip route del` sends it: any protocol, type and scope unless given.
+      rtm_family: NL.AF_INET, rtm_dst_len: len, rtm_table: table < 256 ? table : NL.RT_TABLE_UNSPEC,
+      rtm_protocol: r.protocol ?? (del ? NL.RTPROT_UNSPEC : NL.RTPROT_BOOT),
+      rtm_scope: del ? RT_SCOPE.nowhere : RT_SCOPE[r.scope ?? (r.via === undefined ? 'link' : 'universe')],
+      rtm_type: del ? NL.RTN_UNSPEC : NL.RTN_UNICAST, rtm_flags: r.onlink ? NL.RTNH_F_ONLINK : 0,
     }),
     attrs,
   };
@@ -60,9 +72,17 @@ export function addRoute(r: NewRoute): NlRequest {
   return route(NL.RTM_NEWROUTE, NL.NLM_F_REQUEST | NL.NLM_F_ACK | NL.NLM_F_CREATE | NL.NLM_F_EXCL, r);
 }
 
-/** `ip route del DST [via GW] dev OIF`: ESRCH when there is no such route. */
-export function deleteRoute(r: NewRoute): NlRequest {
-  return route(NL.RTM_DELROUTE, NL.NLM_F_REQUEST | NL.NLM_F_ACK, r);
+/** `ip route replace DST [via GW] [dev OIF] [src S] [proto P]`: the route, whether it was there or not. */
+export function replaceRoute(r: NewRoute): NlRequest {
+  return route(NL.RTM_NEWROUTE, NL.NLM_F_REQUEST | NL.NLM_F_ACK | NL.NLM_F_CREATE | NL.NLM_F_REPLACE, r);
+}
+
+/**
+ * `ip route del DST [via GW] [dev OIF] [proto P] [table T]`: the route to DST that matches what is
+ * given (`proto P` alone: the one of that protocol, whatever its next hop); ESRCH when there is none.
+ */
+export function deleteRoute(r: RouteMatch): NlRequest {
+  return route(NL.RTM_DELROUTE, NL.NLM_F_REQUEST | NL.NLM_F_ACK, r, true);
 }
 
 export function dumpRoutes(family: number = NL.AF_INET): NlRequest {

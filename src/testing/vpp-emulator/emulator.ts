@@ -31,6 +31,7 @@ import { ipL2Handlers } from './handlers/ip-l2.js';
 import { natHandlers } from './handlers/nat.js';
 import { cnatHandlers } from './handlers/cnat.js';
 import { neighborHandlers } from './handlers/neighbor.js';
+import { vxlanHandlers } from './handlers/vxlan.js';
 
 export interface TableOptions {
   /** Leave these messages out of the table (simulates a VPP without them). */
@@ -106,7 +107,7 @@ export class VppEmulator {
     this.taps = opts.kernelTaps ? kernelTaps() : undefined;
     this.registry = opts.registry ?? ApiRegistry.fromDir(opts.apiDir ?? shippedApiDir());
     this.state = new VppState(this.runtimeDir);
-    this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...neighborHandlers, ...natHandlers, ...cnatHandlers, ...opts.handlers };
+    this.handlers = { ...coreHandlers, ...interfaceHandlers, ...memifHandlers, ...tapHandlers, ...ipL2Handlers, ...neighborHandlers, ...natHandlers, ...cnatHandlers, ...vxlanHandlers, ...opts.handlers };
     this.buildTable(opts.table ?? {});
   }
 

@@ -1,7 +1,7 @@
 // TEST DOUBLE state: the parts of a VPP's configuration the emulator's handlers keep.
 // Plain data so tests (and the CNI engineer) can inspect and seed it directly.
 
-export type IfKind = 'local' | 'memif' | 'tap' | 'af_packet' | 'loopback';
+export type IfKind = 'local' | 'memif' | 'tap' | 'af_packet' | 'loopback' | 'vxlan';
 
 /** IP address as the codec represents vl_api_address_t: {af: 0|1, un: {ip4}|{ip6}}. */
 export interface ApiAddress { af: number; un: { ip4?: Uint8Array; ip6?: Uint8Array } }
@@ -15,6 +15,10 @@ export interface MemifInfo {
 export interface TapInfo {
   id: number; hostIfName: string; hostNamespace: string; hostBridge: string; hostMtu: number;
   request: Record<string, unknown>;
+}
+
+export interface VxlanInfo {
+  src: string; dst: string; vni: number; encapVrfId: number; srcPort: number; dstPort: number; instance: number; decapNextIndex: number;
 }
 
 export interface EmuInterface {
@@ -38,6 +42,7 @@ export interface EmuInterface {
   afPacket?: { hostIfName: string };
   /** create_loopback's instance: the N of loopN. */
   loopback?: { instance: number };
+  vxlan?: VxlanInfo;
 }
 
 export interface MemifSocket {
@@ -83,6 +88,7 @@ export class VppState {
   readonly idSeeds = { memifSocket: 0, bridgeDomain: 0 };
   /** Key `${swIfIndex}/${family}:${address hex}`. */
   readonly neighbors = new Map<string, Neighbor>();
+  readonly vxlanInstances = new Set<number>();
   readonly nat = { enabled: false, staticMappings: new Map<string, StaticMapping>(), outputInterfaces: [] as number[] };
   readonly cnat: CnatState = { translations: new Map(), snat: null, featureIfs: new Set() };
   private freeIndices: number[] = [];

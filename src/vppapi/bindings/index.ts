@@ -19,3 +19,4 @@ export * as tapv2 from './tapv2.js';
 export * as vlib from './vlib.js';
 export * as vpe from './vpe.js';
 export * as vpe_types from './vpe_types.js';
+export * as vxlan from './vxlan.js';

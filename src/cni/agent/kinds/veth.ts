@@ -1,7 +1,9 @@
 // veth: a veth pair whose pod end is the pod's interface and whose host end (in the agent's netns)
 // VPP attaches to as an af_packet interface. The pair is Linux's: it outlives a VPP restart.
 import { createHash } from 'node:crypto';
-import { deleteUntagged, findResource, podInterface, type InterfaceKind, type VppIfRecord } from './kind.js';
+import { DEFAULT_NETWORK, STUB_NETWORK } from '../../annotations.js';
+import type { CreatedInterface } from '../vswitch.js';
+import { deleteUntagged, findResource, podInterface, type InterfaceKind, type KindContext, type VppIfRecord } from './kind.js';
 
 export type VethResource =
   | { kind: 'veth'; ifName: string; hostName: string }
@@ -11,6 +13,19 @@ export type VethResource =
 export function vethHostName(containerId: string, ifName: string): string {
   return 'tsv' + createHash('sha256').update(`${containerId}/${ifName}`).digest('hex').slice(0, 11);
 }
+
+/**
+ * VPP's MTU of the af_packet on the host end lowered to the veth's: VPP's default (9000) lets it
+ * hand the kernel a frame the veth refuses, and such a frame stays in the TX ring for good (the
+ * interface sends nothing again).
+ */
+async function lowerMtu(c: KindContext, a: CreatedInterface): Promise<CreatedInterface> {
+  await c.d.vswitch.setInterfaceMtu(a.swIfIndex, c.d.config.mtu || DEFAULT_LINK_MTU);
+  return a;
+}
+
+/** The kernel's default MTU of a new veth. */
+const DEFAULT_LINK_MTU = 1500;
 
 /** VPP names an af_packet interface after its host interface. */
 const AF_PACKET_PREFIX = 'host-';
@@ -24,10 +39,14 @@ export const veth: InterfaceKind<VethResource> = {
       async create(rec, st, tag) {
         const hostName = vethHostName(rec.containerId, st.name);
         await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
-        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, up: true, ...(config.mtu ? { mtu: config.mtu } : {}) });
+        // On a CustomNetwork (a VXLAN segment between nodes) the pod's kernel segments TCP itself:
+        // VPP cannot segment a GSO packet it puts into a VXLAN tunnel (the frame keeps the whole
+        // packet's IP length and is dropped at the other end).
+        const overlay = st.network !== DEFAULT_NETWORK && st.network !== STUB_NETWORK;
+        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, up: true, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay ? { noGso: true } : {}) });
         const a = await vs.createAfPacket({ hostIfName: hostName, tag });
         await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: hostName, swIfIndex: a.swIfIndex, tag });
-        return a;
+        return lowerMtu(c, a);
       },
     };
   },
@@ -49,7 +68,7 @@ export const veth: InterfaceKind<VethResource> = {
   async recreate(c, rec, st, tag) {
     const a = findResource(rec, 'afpacket', st.name);
     if (!a) throw new Error(`${st.name}: no af_packet recorded`);
-    return c.d.vswitch.createAfPacket({ hostIfName: a.hostIfName, tag });
+    return lowerMtu(c, await c.d.vswitch.createAfPacket({ hostIfName: a.hostIfName, tag }));
   },
 
   ownsVppName: (name) => name.startsWith(AF_PACKET_PREFIX),

@@ -78,6 +78,14 @@ export const interfaceHandlers: Record<string, Handler> = {
     return undefined;
   },
 
+  // interface_api.c: a hardware ethernet interface only (else INVALID_VALUE / FEATURE_DISABLED).
+  hw_interface_set_mtu: (req, ctx) => {
+    const i = iface(ctx, req.sw_if_index);
+    if (i.kind === 'local') fail('FEATURE_DISABLED', `sw_if_index ${i.swIfIndex} is not an ethernet interface`);
+    i.mtu = req.mtu;
+    return {};
+  },
+
   sw_interface_set_flags: (req, ctx) => {
     const i = iface(ctx, req.sw_if_index);
     setAdmin(ctx, i, (req.flags & 1) !== 0);
@@ -101,7 +109,7 @@ export const interfaceHandlers: Record<string, Handler> = {
         if ((p.address.af === 1 ? o.table.ip6 : o.table.ip4) !== vrf) continue;
         for (const a of o.addresses) {
           if (!overlaps(a, p) || (o === i && a.len === p.len && !sameAddress(a, p))) continue;
-          fail('ADDRESS_IN_USE', `${key} conflicts with ${prefixKey(a)} on sw_if_index ${o.swIfIndex}`);
+          fail('ADDRESS_IN_USE', `${key} on sw_if_index ${i.swIfIndex} conflicts with ${prefixKey(a)} on sw_if_index ${o.swIfIndex}`);
         }
       }
       i.addresses.push(p);
@@ -110,6 +118,17 @@ export const interfaceHandlers: Record<string, Handler> = {
       i.addresses.splice(have, 1);
     }
     return {};
+  },
+
+  // ip_address_dump: an interface's own addresses of one family (not the ones it borrows as
+  // unnumbered); an unknown sw_if_index gives none.
+  ip_address_dump: (req, ctx) => {
+    const i = ctx.state.interfaces.get(req.sw_if_index >>> 0);
+    for (const a of i?.addresses ?? []) {
+      if (a.address.af !== (req.is_ipv6 ? 1 : 0)) continue;
+      ctx.details('ip_address_details', { sw_if_index: i!.swIfIndex, prefix: a });
+    }
+    return undefined;
   },
 
   // ip_table_bind: the table must exist; an interface with addresses of that family cannot move.

@@ -1,0 +1,276 @@
+// The cluster reconciler: makes VPP, the host's routing table and the agent's nftables table match
+// plan() for the current node set and this node's networks, changing only the difference. It runs
+// at agent start, when the node set changes, when a network is created, after VPP reconnects, and
+// periodically (someone may flush the host's routes or tables). The caller serialises it with the
+// pod pipeline (they share the node state).
+//
+// How the agent finds its own things again, with or without its state file:
+// - VPP interfaces by tag: the host link (tsvpp-node:host-link), tunnels (tsvpp-vx:<vni>:<dst>).
+//   A tunnel is tagged last, after it joined its bridge domain, so an untagged tunnel from this
+//   node's VTEP is a half-made one and is deleted. An af_packet host link is tagged right after it
+//   is created; an untagged host-tsvpp-vpp is a half-made one.
+// - VPP routes (which carry no tag) are recorded in the node state before they are added.
+// - Host routes by their protocol number (proto 116); the nftables table by its name.
+import { VswitchError, type Vswitch, type VswitchInterface } from '../agent/vswitch.js';
+import type { ClusterRoute, NodeState, StateStore } from '../agent/state.js';
+import type { HostNet } from './host.js';
+import type { NodeSource, ClusterNode } from './nodes.js';
+import { HOST_LINK_IFNAME, HOST_LINK_TAG, TUNNEL_TAG_PREFIX, VETH_VPP_END, plan, vtepOf, type Plan, type PlannedHostRoute, type PlannedRoute } from './plan.js';
+
+export type HostLinkKind = 'tap' | 'veth-afpacket';
+
+export interface ClusterConfig {
+  nodeName: string;
+  /** This node's pod slice; reconcile needs it, teardown only to recognise half-made tunnels. */
+  podSubnet?: string;
+  clusterPodSubnet: string;
+  nodePrefixLen: number;
+  hostLinkSubnet: string;
+  hostLink: HostLinkKind;
+}
+
+export interface ClusterDeps {
+  config: ClusterConfig;
+  vswitch: Vswitch;
+  host: HostNet;
+  store: StateStore;
+  /** Without one the node is alone: host link, default route and masquerade only. */
+  nodes?: NodeSource;
+  log: (msg: string) => void;
+}
+
+export interface ClusterReport {
+  hostLink: 'created' | 'ok';
+  vppRoutes: { added: string[]; deleted: string[] };
+  tunnels: { added: string[]; deleted: string[] };
+  hostRoutes: { replaced: string[]; deleted: string[] };
+  nft: 'created' | 'replaced' | 'ok';
+  warnings: string[];
+  /** What could not be done this round (each names the object); the next round retries. */
+  errors: string[];
+}
+
+const routeKey = (r: { prefix: string; vrfId: number }) => `${r.vrfId}:${r.prefix}`;
+const sameRoute = (a: PlannedRoute | ClusterRoute, b: PlannedRoute | ClusterRoute) => routeKey(a) === routeKey(b) && a.swIfIndex === b.swIfIndex && a.nextHop === b.nextHop;
+const sameHostRoute = (want: PlannedHostRoute, have: PlannedHostRoute) => want.dst === have.dst && want.via === have.via && (want.src ?? '') === (have.src ?? '') && (!want.dev || want.dev === have.dev);
+const tunnelName = (t: { vni: number; dst: string }) => `vni ${t.vni} to ${t.dst}`;
+
+export function changed(r: ClusterReport): boolean {
+  return r.hostLink !== 'ok' || r.nft !== 'ok' || r.errors.length > 0 || r.warnings.length > 0
+    || [r.vppRoutes, r.tunnels].some((x) => x.added.length + x.deleted.length > 0) || r.hostRoutes.replaced.length + r.hostRoutes.deleted.length > 0;
+}
+
+export class Cluster {
+  private lastWarnings = '';
+  constructor(readonly d: ClusterDeps) {}
+
+  private ignoreNotFound(e: unknown): void {
+    if (!(e instanceof VswitchError && e.notFound)) throw e;
+  }
+
+  /** The nodes and this node's entry in them (checked against the agent's own slice). */
+  private async nodes(warnings: string[]): Promise<{ nodes: ClusterNode[]; self?: ClusterNode }> {
+    const nodes = this.d.nodes ? await this.d.nodes.list() : [];
+    const self = nodes.find((n) => n.name === this.d.config.nodeName);
+    if (this.d.nodes && !self) warnings.push(`this node (${this.d.config.nodeName}) is not in the node list`);
+    if (self && this.d.config.podSubnet && self.podSubnet !== this.d.config.podSubnet) {
+      warnings.push(`the node list gives this node (${self.name}) pod subnet ${self.podSubnet}, but the agent's is ${this.d.config.podSubnet}: other nodes route ${self.podSubnet} here`);
+    }
+    return { nodes, ...(self ? { self } : {}) };
+  }
+
+  /** VPP's end of the host link (and the host's, for veth): finds it, or makes it. */
+  private async hostLink(dump: VswitchInterface[]): Promise<{ swIfIndex: number; created: boolean; mtu?: number }> {
+    const { vswitch: vs, host } = this.d;
+    const kind = this.d.config.hostLink;
+    const tagged = dump.find((i) => i.tag === HOST_LINK_TAG);
+    const linuxEnd = kind === 'tap' ? HOST_LINK_IFNAME : VETH_VPP_END;
+    if (tagged && await host.linkExists(linuxEnd) && await host.linkExists(HOST_LINK_IFNAME)) return { swIfIndex: tagged.swIfIndex, created: false, ...(tagged.mtu ? { mtu: tagged.mtu } : {}) };
+    // Missing, half-made, or its Linux side is gone: start over.
+    if (tagged) await this.deleteHostLinkIf(tagged);
+    const half = dump.find((i) => i.tag === '' && i.name === `host-${VETH_VPP_END}`);
+    if (half) await this.deleteHostLinkIf(half);
+    await host.deleteLinkIfExists(HOST_LINK_IFNAME);
+    await host.deleteLinkIfExists(VETH_VPP_END);
+    let swIfIndex: number;
+    switch (kind) {
+      case 'veth-afpacket':
+        await host.createVethPair(HOST_LINK_IFNAME, VETH_VPP_END);
+        await host.setLinkUp(VETH_VPP_END);
+        swIfIndex = (await vs.createAfPacket({ hostIfName: VETH_VPP_END, tag: HOST_LINK_TAG })).swIfIndex;
+        break;
+      case 'tap':
+        swIfIndex = (await vs.createTap({ hostIfName: HOST_LINK_IFNAME, tag: HOST_LINK_TAG })).swIfIndex;
+        break;
+      default: { const never: never = kind; throw new Error(`unknown host link kind ${String(never)}`); }
+    }
+    return { swIfIndex, created: true };
+  }
+
+  private async deleteHostLinkIf(i: VswitchInterface): Promise<void> {
+    const vs = this.d.vswitch;
+    if (i.name.startsWith('host-')) await vs.deleteAfPacket({ hostIfName: i.name.slice(5), swIfIndex: i.swIfIndex }).catch((e) => this.ignoreNotFound(e));
+    else await vs.deleteTap(i.swIfIndex).catch((e) => this.ignoreNotFound(e));
+  }
+
+  async reconcile(): Promise<ClusterReport> {
+    const { vswitch: vs, host, store, config: c } = this.d;
+    const podSubnet = c.podSubnet;
+    if (!podSubnet) throw new Error('the cluster reconciler needs this node\'s pod slice');
+    const r: ClusterReport = { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] };
+    await host.enableForwarding();
+    const dump = await vs.dumpInterfaces();
+    const link = await this.hostLink(dump);
+    if (link.created) r.hostLink = 'created';
+    const { nodes, self } = await this.nodes(r.warnings);
+    const node = await store.loadNode();
+    const p = plan({
+      self: { name: c.nodeName, podSubnet, ...(self ? { internalIp: self.internalIp } : {}) },
+      nodes, podSubnet: c.clusterPodSubnet, nodePrefixLen: c.nodePrefixLen, hostLinkSubnet: c.hostLinkSubnet,
+      hostLinkSwIfIndex: link.swIfIndex, networks: Object.values(node.networks),
+    });
+    r.warnings.push(...p.warnings);
+
+    // VPP's end of the link: address and up, every round (cheap, and idempotent).
+    if (!(await vs.interfaceAddresses(link.swIfIndex)).includes(p.vppLinkAddress)) await vs.addInterfaceAddress(link.swIfIndex, p.vppLinkAddress);
+    // VPP's MTU no higher than the host end's: VPP then fragments (VXLAN) or refuses what does not
+    // fit, instead of handing the kernel a frame it rejects, which wedges the af_packet TX ring.
+    // Only ever lowered: VPP passes its MTU on to the Linux end it sends through (with its frame
+    // overhead added), so matching the two both ways would raise them round after round.
+    const mtu = await host.linkMtu(HOST_LINK_IFNAME);
+    if (link.mtu === undefined || link.mtu > mtu) await vs.setInterfaceMtu(link.swIfIndex, mtu);
+    await vs.setInterfaceUp(link.swIfIndex, true);
+    await host.setLinkUp(HOST_LINK_IFNAME);
+    await host.setOnlyAddress(HOST_LINK_IFNAME, p.hostLinkAddress);
+
+    await this.vppRoutes(node, p, link.created, r);
+    await this.tunnels(dump, p, r);
+    await this.hostRoutes(p, r);
+    const nft = await host.nftList();
+    if (nft !== p.nftTable) {
+      await host.nftReplace(p.nftTable);
+      r.nft = nft === undefined ? 'created' : 'replaced';
+    }
+    const w = r.warnings.join('\n');
+    if (w !== this.lastWarnings) { for (const x of r.warnings) this.d.log(`cluster: ${x}`); this.lastWarnings = w; }
+    return r;
+  }
+
+  /** Routes the plan wants (recorded before they are added), and no others of ours. */
+  private async vppRoutes(node: NodeState, p: Plan, fresh: boolean, r: ClusterReport): Promise<void> {
+    const { vswitch: vs, store } = this.d;
+    const want = new Map(p.vppRoutes.map((x) => [routeKey(x), x]));
+    for (const old of [...node.clusterRoutes]) {
+      if (want.has(routeKey(old))) continue;
+      try { await vs.deleteRoute(old); } catch (e) {
+        try { this.ignoreNotFound(e); } catch { r.errors.push(`delete VPP route ${old.prefix} (VRF ${old.vrfId}): ${(e as Error).message}`); continue; }
+      }
+      node.clusterRoutes = node.clusterRoutes.filter((x) => x !== old);
+      await store.saveNode(node);
+      r.vppRoutes.deleted.push(`${old.prefix} vrf ${old.vrfId}`);
+    }
+    for (const x of p.vppRoutes) {
+      const had = node.clusterRoutes.find((o) => routeKey(o) === routeKey(x));
+      if (had && sameRoute(had, x) && !fresh) continue;
+      if (!had || !sameRoute(had, x)) {
+        node.clusterRoutes = [...node.clusterRoutes.filter((o) => o !== had), { ...x }];
+        await store.saveNode(node);
+      }
+      try { await vs.addRoute(x); r.vppRoutes.added.push(`${x.prefix} vrf ${x.vrfId} via ${x.nextHop}`); } catch (e) {
+        r.errors.push(`VPP route ${x.prefix} (VRF ${x.vrfId}) via ${x.nextHop}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Tunnels of ours: tagged tsvpp-vx:, or untagged from this node's VTEP (half-made). */
+  private async ownTunnels(dump: VswitchInterface[]) {
+    const tags = new Map(dump.map((i) => [i.swIfIndex, i.tag]));
+    const vtep = this.d.config.podSubnet ? vtepOf(this.d.config.podSubnet) : undefined;
+    return (await this.d.vswitch.dumpVxlanTunnels()).map((t) => ({ ...t, tag: tags.get(t.swIfIndex) ?? '' }))
+      .filter((t) => t.tag.startsWith(TUNNEL_TAG_PREFIX) || (t.tag === '' && vtep !== undefined && t.src === vtep));
+  }
+
+  private async tunnels(dump: VswitchInterface[], p: Plan, r: ClusterReport): Promise<void> {
+    const vs = this.d.vswitch;
+    const want = new Map(p.tunnels.map((t) => [t.tag, t]));
+    const kept = new Set<string>();
+    let own;
+    try { own = await this.ownTunnels(dump); } catch (e) {
+      // A VPP without the vxlan plugin is fine while there is nothing to tunnel.
+      if (p.tunnels.length > 0) r.errors.push(`listing VXLAN tunnels: ${(e as Error).message}`);
+      return;
+    }
+    for (const t of own) {
+      const w = want.get(t.tag);
+      if (w && w.src === t.src && w.dst === t.dst && w.vni === t.vni && !kept.has(t.tag)) { kept.add(t.tag); continue; }
+      try { await vs.deleteVxlanTunnel(t); r.tunnels.deleted.push(tunnelName(t)); } catch (e) {
+        try { this.ignoreNotFound(e); } catch { r.errors.push(`delete VXLAN tunnel ${tunnelName(t)}: ${(e as Error).message}`); }
+      }
+    }
+    for (const t of p.tunnels) {
+      if (kept.has(t.tag)) continue;
+      try {
+        const c = await vs.createVxlanTunnel(t);
+        try {
+          await vs.setInterfaceBridge(c.swIfIndex, t.bdId, { shg: 1 });
+          await vs.tagInterface(c.swIfIndex, t.tag);
+        } catch (e) {
+          await vs.deleteVxlanTunnel(t).catch(() => undefined);
+          throw e;
+        }
+        r.tunnels.added.push(`${tunnelName(t)} (network ${t.network}, node ${t.node})`);
+      } catch (e) {
+        r.errors.push(`VXLAN tunnel ${tunnelName(t)} (network ${t.network}, node ${t.node}): ${(e as Error).message}`);
+      }
+    }
+  }
+
+  private async hostRoutes(p: Plan, r: ClusterReport): Promise<void> {
+    const host = this.d.host;
+    const have = await host.listRoutes();
+    const want = new Map(p.hostRoutes.map((x) => [x.dst, x]));
+    for (const h of have) {
+      if (want.has(h.dst)) continue;
+      await host.deleteRoute(h.dst);
+      r.hostRoutes.deleted.push(h.dst);
+    }
+    for (const x of p.hostRoutes) {
+      const h = have.find((y) => y.dst === x.dst);
+      if (h && sameHostRoute(x, h)) continue;
+      try { await host.replaceRoute(x); r.hostRoutes.replaced.push(`${x.dst} via ${x.via}`); } catch (e) {
+        r.errors.push(`host route ${x.dst} via ${x.via}${x.dev ? '' : ' (host-gw: the node must be on this node\'s link)'}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** Removes everything reconcile made: tunnels, VPP routes, the host link, host routes, the nftables table. */
+  async teardown(): Promise<{ removed: string[]; errors: string[] }> {
+    const { vswitch: vs, host, store } = this.d;
+    const removed: string[] = [], errors: string[] = [];
+    const attempt = async (what: string, fn: () => Promise<unknown>) => {
+      try { await fn(); removed.push(what); } catch (e) {
+        if (e instanceof VswitchError && e.notFound) return;
+        errors.push(`${what}: ${(e as Error).message}`);
+      }
+    };
+    const dump = await vs.dumpInterfaces();
+    const tunnels = await this.ownTunnels(dump).catch((e) => {
+      if (dump.some((i) => i.tag.startsWith(TUNNEL_TAG_PREFIX))) errors.push(`listing VXLAN tunnels: ${(e as Error).message}`);
+      return [];
+    });
+    for (const t of tunnels) await attempt(`VXLAN tunnel ${tunnelName(t)}`, () => vs.deleteVxlanTunnel(t));
+    const node = await store.loadNode();
+    for (const x of [...node.clusterRoutes]) {
+      await attempt(`VPP route ${x.prefix} (VRF ${x.vrfId})`, () => vs.deleteRoute(x));
+      if (!errors.some((e) => e.startsWith(`VPP route ${x.prefix} (VRF ${x.vrfId})`))) node.clusterRoutes = node.clusterRoutes.filter((o) => o !== x);
+    }
+    await store.saveNode(node);
+    for (const i of dump.filter((x) => x.tag === HOST_LINK_TAG || (x.tag === '' && x.name === `host-${VETH_VPP_END}`))) {
+      await attempt(`host link ${i.name}`, () => this.deleteHostLinkIf(i));
+    }
+    for (const h of await host.listRoutes()) await attempt(`host route ${h.dst}`, () => host.deleteRoute(h.dst));
+    for (const l of [HOST_LINK_IFNAME, VETH_VPP_END]) if (await host.deleteLinkIfExists(l)) removed.push(`link ${l}`);
+    if (await host.nftDelete()) removed.push('nftables table ip tsvpp');
+    return { removed, errors };
+  }
+}

@@ -1,0 +1,150 @@
+// What this node's data path toward the host and the other nodes should look like, computed from
+// the node set and the node's networks alone (pure: no I/O). The reconciler (./cluster.ts)
+// compares it with what VPP, the host's routing table and nftables have, and changes only the
+// difference. See docs/cni.md "Cluster networking" for the picture.
+//
+// - VPP ↔ host: a /30 link (hostLinkSubnet): VPP .1, host .2. VPP's default route (VRF 0) points
+//   at the host; the host routes this node's pod slice into VPP and masquerades what the slice
+//   sends beyond the cluster pod subnet (nftables table `ip tsvpp`).
+// - Default network between nodes: host-gw. Each host routes every other node's slice via that
+//   node's InternalIP (so nodes must share an L2 segment).
+// - L2 and L3 CustomNetworks between nodes: one VXLAN tunnel per (network, other node) between the
+//   VPPs, in the network's bridge domain (split-horizon group 1: what comes from one tunnel is
+//   not flooded into another). A node's VTEP is its default-network gateway (first address of its
+//   pod slice), which host-gw routing already carries. On an L3 network the gateway loopback is the
+//   bridge domain's BVI, addressed with the network's whole subnetCIDR, and every other node's
+//   slice is routed via that node's gateway, found by ARP across the segment.
+import { contains4, formatIp4, formatPrefix4, hostRange4, parseIp4, parsePrefix4, slice4, type Prefix4 } from '../ipv4.js';
+import type { NetworkState } from '../agent/state.js';
+import { sliceIndex, type ClusterNode } from './nodes.js';
+
+/** Host-side interface of the VPP ↔ host link; VPP's end of a veth is VETH_VPP_END. */
+export const HOST_LINK_IFNAME = 'tsvpp-host';
+export const VETH_VPP_END = 'tsvpp-vpp';
+/** Routes the agent puts in the host's main table carry this protocol number (`ip route … proto 116`). */
+export const HOST_ROUTE_PROTO = 116;
+/** The agent's own nftables table (family ip). */
+export const NFT_TABLE = 'tsvpp';
+export const HOST_LINK_TAG = 'tsvpp-node:host-link';
+export const TUNNEL_TAG_PREFIX = 'tsvpp-vx:';
+/** VPP's VXLAN UDP port (IANA 4789). */
+export const VXLAN_PORT = 4789;
+
+export interface PlanInput {
+  /** This node: its name, and its InternalIP when the node set knows it. */
+  self: { name: string; podSubnet: string; internalIp?: string };
+  /** Every node of the cluster; this node's own entry is recognised by name and skipped. */
+  nodes: readonly ClusterNode[];
+  podSubnet: string;
+  nodePrefixLen: number;
+  hostLinkSubnet: string;
+  /** sw_if_index of VPP's end of the host link. */
+  hostLinkSwIfIndex: number;
+  /** This node's networks (node state). */
+  networks: readonly NetworkState[];
+}
+
+export interface PlannedRoute { prefix: string; vrfId: number; swIfIndex: number; nextHop: string }
+export interface PlannedTunnel { network: string; node: string; vni: number; src: string; dst: string; bdId: number; tag: string }
+export interface PlannedHostRoute { dst: string; via: string; dev?: string; src?: string }
+
+export interface Plan {
+  /** The VPP ↔ host link's addresses (CIDR). */
+  vppLinkAddress: string;
+  hostLinkAddress: string;
+  vppRoutes: PlannedRoute[];
+  tunnels: PlannedTunnel[];
+  hostRoutes: PlannedHostRoute[];
+  /** The whole `ip tsvpp` table, as `nft -f` reads it. */
+  nftTable: string;
+  /** Things the plan had to leave out, each naming the node or network. */
+  warnings: string[];
+}
+
+/** The two ends of the host link: VPP gets the first host address, the host the second. */
+export function hostLinkAddresses(subnet: string): { vpp: string; host: string; len: number } {
+  const p = parsePrefix4(subnet);
+  if (p.len > 30) throw new Error(`hostLinkSubnet ${subnet} is smaller than a /30`);
+  const vpp = hostRange4(p).gateway;
+  return { vpp, host: formatIp4(parseIp4(vpp) + 1), len: p.len };
+}
+
+/** A node's VXLAN endpoint: the gateway (first address) of its pod slice. */
+export function vtepOf(podSlice: string): string {
+  return hostRange4(parsePrefix4(podSlice)).gateway;
+}
+
+/**
+ * The VXLAN network identifier of a CustomNetwork: FNV-1a of its name folded into 1..2^24-1, the
+ * same on every node without any coordination. Two networks of one node that collide are refused
+ * when the second is created (networks.ts).
+ */
+export function networkVni(name: string): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(name, 'utf8')) { h ^= b; h = Math.imul(h, 0x01000193) >>> 0; }
+  return (h % 0xffffff) + 1;
+}
+
+/**
+ * The MAC of a network's gateway loopback: 02:00 (locally administered) and the gateway's IPv4
+ * address, so the BVIs of one network differ on every node (VPP's own loopback MACs,
+ * de:ad:00:00:00:<n>, repeat from node to node and the segment would see one MAC move between them).
+ */
+export function gatewayMac(gatewayIp: string): string {
+  return ['02', '00', ...gatewayIp.split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
+}
+
+export function tunnelTag(vni: number, dst: string): string {
+  return `${TUNNEL_TAG_PREFIX}${vni}:${dst}`;
+}
+
+/** The slice `node` has in an L3 network, or a reason why it has none. */
+function l3Slice(net: NetworkState, idx: number): Prefix4 | string {
+  const whole = parsePrefix4(net.subnetCIDR!);
+  const len = parsePrefix4(net.nodeSubnet!).len;
+  try { return slice4(whole, len, idx); } catch (e) { return (e as Error).message; }
+}
+
+export function plan(i: PlanInput): Plan {
+  const subnet = parsePrefix4(i.podSubnet);
+  const link = hostLinkAddresses(i.hostLinkSubnet);
+  const warnings: string[] = [];
+  const vppRoutes: PlannedRoute[] = [{ prefix: '0.0.0.0/0', vrfId: 0, swIfIndex: i.hostLinkSwIfIndex, nextHop: link.host }];
+  const tunnels: PlannedTunnel[] = [];
+  const hostRoutes: PlannedHostRoute[] = [{ dst: i.self.podSubnet, via: link.vpp, dev: HOST_LINK_IFNAME, ...(i.self.internalIp ? { src: i.self.internalIp } : {}) }];
+  const myVtep = vtepOf(i.self.podSubnet);
+  const peers = i.nodes.filter((n) => n.name !== i.self.name);
+  const overlay = i.networks.filter((n) => n.kind === 'L2' || n.kind === 'L3').sort((a, b) => a.name.localeCompare(b.name));
+  for (const peer of [...peers].sort((a, b) => a.name.localeCompare(b.name))) {
+    if (peer.podSubnet === i.self.podSubnet) { warnings.push(`node ${peer.name} has this node's pod subnet ${peer.podSubnet}: left out`); continue; }
+    hostRoutes.push({ dst: peer.podSubnet, via: peer.internalIp });
+    const vtep = vtepOf(peer.podSubnet);
+    const idx = sliceIndex(subnet, i.nodePrefixLen, parsePrefix4(peer.podSubnet));
+    for (const net of overlay) {
+      if (net.bdId === undefined || net.vni === undefined) { warnings.push(`network ${net.name} has no bridge domain or VNI yet`); continue; }
+      tunnels.push({ network: net.name, node: peer.name, vni: net.vni, src: myVtep, dst: vtep, bdId: net.bdId, tag: tunnelTag(net.vni, vtep) });
+      if (net.kind !== 'L3') continue;
+      const s = l3Slice(net, idx);
+      if (typeof s === 'string') { warnings.push(`node ${peer.name} has no slice of L3 network ${net.name}: ${s}`); continue; }
+      vppRoutes.push({ prefix: formatPrefix4(s), vrfId: net.vrfId, swIfIndex: net.loopbackSwIfIndex!, nextHop: hostRange4(s).gateway });
+    }
+  }
+  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet)), warnings };
+}
+
+/** Masquerade what this node's pods send beyond the cluster pod subnet. */
+export function nftTable(nodeSlice: string, clusterSubnet: string): string {
+  return [
+    `table ip ${NFT_TABLE} {`,
+    `\tchain postrouting {`,
+    `\t\ttype nat hook postrouting priority srcnat; policy accept;`,
+    `\t\tip saddr ${nodeSlice} ip daddr != ${clusterSubnet} masquerade`,
+    `\t}`,
+    `}`,
+  ].join('\n') + '\n';
+}
+
+/** Whether `ip` is this node's pod slice's or another node's (used to tell our tunnels). */
+export function inSubnet(cidr: string, ip: string): boolean {
+  return contains4(parsePrefix4(cidr), ip);
+}

@@ -1,0 +1,108 @@
+// The cluster plan (pure): what a node's VPP, host routes and nftables table should hold for 1, 2
+// and 3 nodes, and its invariants over random clusters; node list validation.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { hostLinkAddresses, networkVni, nftTable, plan, tunnelTag, vtepOf, type PlanInput } from '../../src/cni/cluster/plan.js';
+import { NodeListError, validateNodes, type ClusterNode } from '../../src/cni/cluster/nodes.js';
+import type { NetworkState } from '../../src/cni/agent/state.js';
+import { contains4, parsePrefix4 } from '../../src/cni/ipv4.js';
+
+const node = (k: number): ClusterNode => ({ name: `n${k}`, internalIp: `192.168.50.${k}`, podSubnet: `10.1.${k}.0/24` });
+const nets = (k: number): NetworkState[] => [
+  { name: 'default', kind: 'default', vrfId: 0, loopbackSwIfIndex: 1, gateway: `10.1.${k}.1/24`, nodeSubnet: `10.1.${k}.0/24` },
+  { name: 'l2net', kind: 'L2', vrfId: 0, bdId: 1, vni: networkVni('l2net') },
+  { name: 'l3net', kind: 'L3', vrfId: 1, bdId: 2, vni: networkVni('l3net'), loopbackSwIfIndex: 5, gateway: `10.99.${k}.1/16`, nodeSubnet: `10.99.${k}.0/24`, subnetCIDR: '10.99.0.0/16' },
+];
+const input = (self: number, nodes: ClusterNode[], networks = nets(self)): PlanInput => ({
+  self: { name: `n${self}`, podSubnet: `10.1.${self}.0/24`, internalIp: `192.168.50.${self}` },
+  nodes, podSubnet: '10.1.0.0/16', nodePrefixLen: 24, hostLinkSubnet: '169.254.100.0/30', hostLinkSwIfIndex: 3, networks,
+});
+
+test('one node: default route to the host, its slice routed into VPP, masquerade; no tunnels', () => {
+  const p = plan(input(1, [node(1)]));
+  assert.is(p.vppLinkAddress, '169.254.100.1/30');
+  assert.is(p.hostLinkAddress, '169.254.100.2/30');
+  assert.equal(p.vppRoutes, [{ prefix: '0.0.0.0/0', vrfId: 0, swIfIndex: 3, nextHop: '169.254.100.2' }]);
+  assert.equal(p.hostRoutes, [{ dst: '10.1.1.0/24', via: '169.254.100.1', dev: 'tsvpp-host', src: '192.168.50.1' }]);
+  assert.equal(p.tunnels, []);
+  assert.match(p.nftTable, 'ip saddr 10.1.1.0/24 ip daddr != 10.1.0.0/16 masquerade');
+  assert.equal(p.warnings, []);
+  // Without a node list (a lone node): no source address on the host route.
+  assert.equal(plan({ ...input(1, []), self: { name: 'n1', podSubnet: '10.1.1.0/24' } }).hostRoutes, [{ dst: '10.1.1.0/24', via: '169.254.100.1', dev: 'tsvpp-host' }]);
+});
+
+test('two nodes: host-gw route to the other slice, a tunnel per overlay network, L3 slice via the other gateway', () => {
+  const p = plan(input(1, [node(1), node(2)]));
+  assert.equal(p.hostRoutes.slice(1), [{ dst: '10.1.2.0/24', via: '192.168.50.2' }]);
+  assert.equal(p.tunnels, [
+    { network: 'l2net', node: 'n2', vni: networkVni('l2net'), src: '10.1.1.1', dst: '10.1.2.1', bdId: 1, tag: tunnelTag(networkVni('l2net'), '10.1.2.1') },
+    { network: 'l3net', node: 'n2', vni: networkVni('l3net'), src: '10.1.1.1', dst: '10.1.2.1', bdId: 2, tag: tunnelTag(networkVni('l3net'), '10.1.2.1') },
+  ]);
+  assert.equal(p.vppRoutes.slice(1), [{ prefix: '10.99.2.0/24', vrfId: 1, swIfIndex: 5, nextHop: '10.99.2.1' }]);
+});
+
+test('three nodes: everything per other node; a node gone takes its routes and tunnels with it', () => {
+  const three = plan(input(2, [node(1), node(2), node(3)]));
+  assert.equal(three.hostRoutes.map((r) => `${r.dst} via ${r.via}`), ['10.1.2.0/24 via 169.254.100.1', '10.1.1.0/24 via 192.168.50.1', '10.1.3.0/24 via 192.168.50.3']);
+  assert.is(three.tunnels.length, 4);
+  assert.equal(three.tunnels.map((t) => t.dst).sort(), ['10.1.1.1', '10.1.1.1', '10.1.3.1', '10.1.3.1']);
+  assert.equal(three.vppRoutes.map((r) => r.prefix), ['0.0.0.0/0', '10.99.1.0/24', '10.99.3.0/24']);
+  const two = plan(input(2, [node(1), node(2)]));
+  assert.not.ok(JSON.stringify(two).includes('10.1.3.'));
+  assert.not.ok(JSON.stringify(two).includes('10.99.3.'));
+});
+
+test('a peer with no slice in an L3 network, or with this node\'s slice, is named in a warning', () => {
+  const small: NetworkState = { name: 'tiny', kind: 'L3', vrfId: 2, bdId: 3, vni: networkVni('tiny'), loopbackSwIfIndex: 6, gateway: '10.50.0.1/23', nodeSubnet: '10.50.0.0/24', subnetCIDR: '10.50.0.0/23' };
+  const p = plan(input(1, [node(1), node(5)], [...nets(1), small]));
+  assert.ok(p.warnings.some((w) => w.includes('node n5 has no slice of L3 network tiny')));
+  assert.ok(p.tunnels.some((t) => t.network === 'tiny'), 'the segment is there; only the route is missing');
+  const dup = plan(input(1, [node(1), { name: 'n9', internalIp: '192.168.50.9', podSubnet: '10.1.1.0/24' }]));
+  assert.match(dup.warnings.join(), /node n9 has this node's pod subnet 10.1.1.0\/24/);
+  assert.is(dup.hostRoutes.length, 1);
+});
+
+test('VNIs: deterministic, 24-bit, not 0; host link addresses', () => {
+  assert.is(networkVni('l2net'), networkVni('l2net'));
+  assert.is.not(networkVni('l2net'), networkVni('l3net'));
+  fc.assert(fc.property(fc.string({ minLength: 1 }), (n) => { const v = networkVni(n); return v >= 1 && v <= 0xffffff; }));
+  assert.equal(hostLinkAddresses('169.254.100.0/30'), { vpp: '169.254.100.1', host: '169.254.100.2', len: 30 });
+  assert.throws(() => hostLinkAddresses('169.254.100.0/31'), /smaller than a \/30/);
+  assert.is(vtepOf('10.1.7.0/24'), '10.1.7.1');
+  assert.is(nftTable('10.1.1.0/24', '10.1.0.0/16').split('\n')[0], 'table ip tsvpp {');
+});
+
+test('property: for any cluster, tunnels and routes match the peers exactly', () => {
+  fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }), fc.nat(), (ids, pick) => {
+    const self = ids[pick % ids.length]!;
+    const p = plan(input(self, ids.map(node)));
+    const peers = ids.length - 1;
+    assert.is(p.tunnels.length, 2 * peers);
+    assert.is(new Set(p.tunnels.map((t) => t.tag)).size, p.tunnels.length, 'tags are unique');
+    assert.is(p.hostRoutes.length, 1 + peers);
+    assert.is(p.vppRoutes.length, 1 + peers);
+    for (const r of p.vppRoutes.slice(1)) assert.ok(contains4(parsePrefix4(r.prefix), r.nextHop));
+    for (const t of p.tunnels) assert.ok(t.src === `10.1.${self}.1` && t.dst !== t.src);
+  }));
+});
+
+test('node list validation names the entry and the problem', () => {
+  const c = { podSubnet: '10.1.0.0/16', nodePrefixLen: 24 };
+  assert.equal(validateNodes([node(1), node(2)], c, 'f'), [node(1), node(2)]);
+  const bad = (list: unknown, re: RegExp) => {
+    try { validateNodes(list, c, 'f'); assert.unreachable(); } catch (e) { assert.instance(e, NodeListError); assert.match((e as Error).message, re); }
+  };
+  bad({}, /f: expected a list of nodes/);
+  bad([{ ...node(1), name: 'Bad_Name' }], /f: node 1: name "Bad_Name" is not a Kubernetes node name/);
+  bad([{ ...node(1), internalIp: '300.1.1.1' }], /node 1 \(n1\): internalIp "300.1.1.1" is not an IPv4 address/);
+  bad([{ ...node(1), podSubnet: '10.2.1.0/24' }], /podSubnet 10.2.1.0\/24 is not a \/24 slice of the cluster pod subnet 10.1.0.0\/16/);
+  bad([{ ...node(1), podSubnet: '10.1.0.0/23' }], /is not a \/24 slice/);
+  bad([{ ...node(1), internalIp: '10.1.9.9' }], /internalIp 10.1.9.9 is inside the pod subnet/);
+  bad([node(1), { ...node(2), internalIp: node(1).internalIp }], /node 2 \(n2\): internalIp 192.168.50.1 is also node 1's/);
+  bad([node(1), { ...node(2), podSubnet: node(1).podSubnet }], /node 2 \(n2\): podSubnet 10.1.1.0\/24 is also node 1's/);
+  bad([node(1), { ...node(2), name: 'n1' }], /name n1 is also node 1's/);
+  bad([{ ...node(1), zone: 'a' }], /unknown field "zone"/);
+});
+
+test.run();

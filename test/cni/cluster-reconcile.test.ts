@@ -1,0 +1,164 @@
+// The cluster reconciler against in-memory VPP and host doubles: after any sequence of node set
+// changes, drift (tunnels, routes or the table removed or added behind its back, VPP losing its
+// state) and reconciles, VPP and the host hold exactly what plan() says; teardown leaves nothing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import fc from 'fast-check';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Cluster, type ClusterConfig } from '../../src/cni/cluster/cluster.js';
+import { StaticNodeSource, type ClusterNode } from '../../src/cni/cluster/nodes.js';
+import { HOST_LINK_TAG, networkVni, plan, tunnelTag } from '../../src/cni/cluster/plan.js';
+import { StateStore } from '../../src/cni/agent/state.js';
+import { FakeHost, FakeVswitch } from './fakes.js';
+
+const top = mkdtempSync(join(tmpdir(), 'tsvpp-cluster-rec-'));
+test.after(() => rmSync(top, { recursive: true, force: true }));
+let runs = 0;
+
+const entry = (k: number): ClusterNode => ({ name: `n${k}`, internalIp: `192.168.50.${k}`, podSubnet: `10.1.${k}.0/24` });
+const config: ClusterConfig = { nodeName: 'n1', podSubnet: '10.1.1.0/24', clusterPodSubnet: '10.1.0.0/16', nodePrefixLen: 24, hostLinkSubnet: '169.254.100.0/30', hostLink: 'veth-afpacket' };
+
+async function rig() {
+  const store = new StateStore(join(top, `r${runs++}`));
+  await store.init();
+  const vs = new FakeVswitch();
+  const host = new FakeHost((via) => via.startsWith('192.168.50.'));
+  // The node's networks, as the pipeline leaves them.
+  const loop0 = await vs.createLoopback({ tag: 'tsvpp-net:default' });
+  const loop1 = await vs.createLoopback({ tag: 'tsvpp-net:l3net' });
+  vs.vrfs.add(1); vs.bds.add(1); vs.bds.add(2);
+  const node = await store.loadNode();
+  node.networks = {
+    default: { name: 'default', kind: 'default', vrfId: 0, loopbackSwIfIndex: loop0.swIfIndex, gateway: '10.1.1.1/24', nodeSubnet: '10.1.1.0/24' },
+    l2net: { name: 'l2net', kind: 'L2', vrfId: 0, bdId: 1, vni: networkVni('l2net') },
+    l3net: { name: 'l3net', kind: 'L3', vrfId: 1, bdId: 2, vni: networkVni('l3net'), loopbackSwIfIndex: loop1.swIfIndex, gateway: '10.99.1.1/16', nodeSubnet: '10.99.1.0/24', subnetCIDR: '10.99.0.0/16' },
+  };
+  await store.saveNode(node);
+  const nodes = new StaticNodeSource([entry(1)]);
+  const log: string[] = [];
+  const c = new Cluster({ config, vswitch: vs, host, store, nodes, log: (m) => log.push(m) });
+  return { store, vs, host, nodes, c, log };
+}
+type Rig = Awaited<ReturnType<typeof rig>>;
+
+/** VPP and the host hold exactly the plan for the current node set. */
+async function assertMatchesPlan(r: Rig): Promise<void> {
+  const { vs, host, store, nodes } = r;
+  const link = [...vs.ifs.values()].filter((i) => i.tag === HOST_LINK_TAG);
+  assert.is(link.length, 1, 'one host link in VPP');
+  assert.ok(link[0]!.up && link[0]!.addrs.includes('169.254.100.1/30'));
+  assert.ok(host.links.get('tsvpp-host')?.up && host.links.get('tsvpp-host')!.addrs[0] === '169.254.100.2/30');
+  assert.ok(host.forwarding);
+  const p = plan({
+    self: { name: 'n1', podSubnet: '10.1.1.0/24', internalIp: '192.168.50.1' }, nodes: await nodes.list(), podSubnet: '10.1.0.0/16', nodePrefixLen: 24,
+    hostLinkSubnet: '169.254.100.0/30', hostLinkSwIfIndex: link[0]!.swIfIndex, networks: Object.values((await store.loadNode()).networks),
+  });
+  const tunnels = [...vs.ifs.values()].filter((i) => i.vxlan);
+  assert.equal(tunnels.map((t) => t.tag).sort(), p.tunnels.map((t) => t.tag).sort(), 'tunnels');
+  for (const t of tunnels) {
+    const w = p.tunnels.find((x) => x.tag === t.tag)!;
+    assert.equal({ bd: t.bd, shg: t.shg, src: t.vxlan!.src }, { bd: w.bdId, shg: 1, src: '10.1.1.1' });
+  }
+  const key = (x: { prefix: string; vrfId: number; swIfIndex: number; nextHop?: string }) => `${x.vrfId} ${x.prefix} ${x.swIfIndex} ${x.nextHop}`;
+  assert.equal([...vs.routes.values()].map(key).sort(), p.vppRoutes.map(key).sort(), 'VPP routes');
+  assert.equal((await store.loadNode()).clusterRoutes.map(key).sort(), p.vppRoutes.map(key).sort(), 'recorded routes');
+  assert.equal([...host.routes.values()].sort((a, b) => a.dst.localeCompare(b.dst)), [...p.hostRoutes].sort((a, b) => a.dst.localeCompare(b.dst)), 'host routes');
+  assert.is(host.nft, p.nftTable);
+}
+
+const op = fc.oneof(
+  fc.record({ kind: fc.constant('nodes' as const), set: fc.subarray([2, 3, 4, 5, 6, 7]) }),
+  fc.record({ kind: fc.constant('drop-tunnel' as const), i: fc.nat() }),
+  fc.record({ kind: fc.constant('stray-tunnel' as const), tagged: fc.boolean() }),
+  fc.record({ kind: fc.constant('drop-host-route' as const), i: fc.nat() }),
+  fc.constant({ kind: 'stray-host-route' as const }),
+  fc.constant({ kind: 'flush-nft' as const }),
+  fc.constant({ kind: 'vpp-lost-link' as const }),
+  fc.constant({ kind: 'state-lost-routes' as const }),
+);
+
+test('property: any node set changes and drift end in exactly the plan; teardown leaves nothing', async () => {
+  await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 12 }), async (ops) => {
+    const r = await rig();
+    const { vs, host, store, nodes, c } = r;
+    assert.equal((await c.reconcile()).errors, []);
+    await assertMatchesPlan(r);
+    for (const o of ops) {
+      switch (o.kind) {
+        case 'nodes': nodes.set([entry(1), ...o.set.map(entry)]); break;
+        case 'drop-tunnel': {
+          const ts = [...vs.ifs.values()].filter((i) => i.vxlan);
+          if (ts.length) vs.vanish(ts[o.i % ts.length]!.swIfIndex);
+          break;
+        }
+        case 'stray-tunnel': {
+          const t = await vs.createVxlanTunnel({ src: '10.1.1.1', dst: '10.1.200.1', vni: networkVni('l2net') });
+          if (o.tagged) await vs.tagInterface(t.swIfIndex, tunnelTag(networkVni('l2net'), '10.1.200.1'));
+          break;
+        }
+        case 'drop-host-route': {
+          const ks = [...host.routes.keys()];
+          if (ks.length) host.routes.delete(ks[o.i % ks.length]!);
+          break;
+        }
+        case 'stray-host-route': host.routes.set('10.1.222.0/24', { dst: '10.1.222.0/24', via: '192.168.50.9' }); break;
+        case 'flush-nft': host.nft = 'table ip tsvpp {\n}\n'; break;
+        case 'vpp-lost-link': {
+          // VPP restarted (as far as the cluster's objects go): the host link and every route on it are gone.
+          const l = [...vs.ifs.values()].find((i) => i.tag === HOST_LINK_TAG);
+          if (l) vs.vanish(l.swIfIndex);
+          for (const t of [...vs.ifs.values()].filter((i) => i.vxlan)) vs.vanish(t.swIfIndex);
+          vs.routes.clear();
+          break;
+        }
+        case 'state-lost-routes': { const n = await store.loadNode(); n.clusterRoutes = []; await store.saveNode(n); vs.routes.clear(); break; }
+      }
+      const rep = await c.reconcile();
+      assert.equal(rep.errors, [], JSON.stringify(o));
+      await assertMatchesPlan(r);
+    }
+    const t = await c.teardown();
+    assert.equal(t.errors, []);
+    assert.equal([...vs.ifs.values()].filter((i) => i.vxlan || i.tag === HOST_LINK_TAG), []);
+    assert.is(vs.routes.size, 0);
+    assert.equal((await store.loadNode()).clusterRoutes, []);
+    assert.is(host.routes.size, 0);
+    assert.is(host.links.size, 0);
+    assert.is(host.nft, undefined);
+  }), { numRuns: 60 });
+});
+
+test('a node that is not on this node\'s link: its host route is an error naming host-gw; the rest is made', async () => {
+  const r = await rig();
+  r.nodes.set([entry(1), entry(2), { name: 'far', internalIp: '10.200.0.5', podSubnet: '10.1.9.0/24' }]);
+  const rep = await r.c.reconcile();
+  assert.is(rep.errors.length, 1);
+  assert.match(rep.errors[0]!, /host route 10.1.9.0\/24 via 10.200.0.5 \(host-gw: the node must be on this node's link\): .*Nexthop has invalid gateway/);
+  assert.ok(r.host.routes.has('10.1.2.0/24'));
+  assert.is([...r.vs.ifs.values()].filter((i) => i.vxlan).length, 4, 'tunnels to both (the far node\'s VTEP may be reachable otherwise)');
+});
+
+test('this node missing from the node list, or listed with another slice: warnings, logged once', async () => {
+  const r = await rig();
+  r.nodes.set([entry(2)]);
+  assert.match((await r.c.reconcile()).warnings.join(), /this node \(n1\) is not in the node list/);
+  await r.c.reconcile();
+  assert.is(r.log.filter((l) => l.includes('not in the node list')).length, 1);
+  r.nodes.set([{ ...entry(1), podSubnet: '10.1.5.0/24' }]);
+  assert.match((await r.c.reconcile()).warnings.join(), /gives this node \(n1\) pod subnet 10.1.5.0\/24, but the agent's is 10.1.1.0\/24/);
+});
+
+test('nothing to do: a second round changes nothing', async () => {
+  const r = await rig();
+  r.nodes.set([entry(1), entry(2), entry(3)]);
+  await r.c.reconcile();
+  const calls = r.vs.calls.length;
+  const rep = await r.c.reconcile();
+  assert.equal(rep, { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
+  assert.equal(r.vs.calls.slice(calls), ['setInterfaceUp'], 'only the idempotent admin-up of the link');
+  assert.is([...r.vs.ifs.values()].find((i) => i.tag === HOST_LINK_TAG)!.mtu, 1500, 'VPP\'s MTU of the link is the Linux end\'s');
+});
+
+test.run();
