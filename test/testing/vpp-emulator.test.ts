@@ -159,4 +159,33 @@ test('cnat: a translation updated in place keeps its id, its load-balancing type
   } finally { await close(); }
 });
 
+test('hw_interface_set_mtu: a loopback cannot change its frame size → UNSUPPORTED (its MTU stays); local0 → FEATURE_DISABLED', async () => {
+  const { c, close } = await fresh();
+  try {
+    const loop = (await c.request<{ sw_if_index: number }>('create_loopback', { mac_address: new Uint8Array(6) })).sw_if_index;
+    assert.is(await retval(c.request('hw_interface_set_mtu', { sw_if_index: loop, mtu: 1400 })), 'UNSUPPORTED');
+    const d = await c.dump<any>('sw_interface_dump', { sw_if_index: loop, name_filter_valid: false, name_filter: '' });
+    assert.is(d[0].link_mtu, 9000);
+    assert.is(await retval(c.request('hw_interface_set_mtu', { sw_if_index: 0, mtu: 1400 })), 'FEATURE_DISABLED');
+  } finally { await close(); }
+});
+
+test('vxlan: tunnels take pool indexes, the last freed first (vxlan_tunnel1 again after 0 and 1 were deleted in that order)', async () => {
+  const { c, close } = await fresh();
+  try {
+    const t = (isAdd: boolean, dst: string, vni: number, instance = NO_INDEX) => c.request<{ sw_if_index: number }>('vxlan_add_del_tunnel_v3', {
+      is_add: isAdd, instance, src_address: { af: 0, un: { ip4: ip4('10.0.0.1') } }, dst_address: { af: 0, un: { ip4: ip4(dst) } },
+      src_port: 0, dst_port: 0, mcast_sw_if_index: NO_INDEX, encap_vrf_id: 0, decap_next_index: NO_INDEX, vni, is_l3: false,
+    });
+    const name = async (sw: number) => (await c.dump<any>('sw_interface_dump', { sw_if_index: sw, name_filter_valid: false, name_filter: '' }))[0].interface_name;
+    assert.is(await name((await t(true, '10.0.0.2', 7)).sw_if_index), 'vxlan_tunnel0');
+    assert.is(await retval(t(true, '10.0.0.3', 7, 0)), 'INSTANCE_IN_USE');
+    assert.is(await name((await t(true, '10.0.0.2', 8)).sw_if_index), 'vxlan_tunnel1');
+    await t(false, '10.0.0.2', 7);
+    await t(false, '10.0.0.2', 8);
+    assert.is(await name((await t(true, '10.0.0.4', 9)).sw_if_index), 'vxlan_tunnel1');
+    assert.is(await name((await t(true, '10.0.0.5', 9)).sw_if_index), 'vxlan_tunnel0');
+  } finally { await close(); }
+});
+
 test.run();

@@ -67,6 +67,10 @@ const prohibit = (isAdd: boolean) => ({
 const memifCreate = (socketId: number, id: number, role = 0, ringSize = 1024) => ({
   role, mode: 0, rx_queues: 1, tx_queues: 1, id, socket_id: socketId, ring_size: ringSize, buffer_size: 2048, secret: 's',
 });
+const vxlan = (isAdd: boolean, src: string, dst: string, vni: number) => ({
+  is_add: isAdd, instance: NO_INDEX, src_address: { af: 0, un: { ip4: ip4(src) } }, dst_address: { af: 0, un: { ip4: ip4(dst) } },
+  src_port: 0, dst_port: 0, mcast_sw_if_index: NO_INDEX, encap_vrf_id: 0, decap_next_index: NO_INDEX, vni, is_l3: false,
+});
 const neighbor = (sw: number, isAdd: boolean, addr = '10.210.0.5') => ({
   is_add: isAdd, neighbor: { sw_if_index: sw, flags: 1, mac_address: Uint8Array.from([2, 0, 0, 0, 0, 5]), ip_address: { af: 0, un: { ip4: ip4(addr) } } },
 });
@@ -156,6 +160,32 @@ function script(memifFile: string, memifFile2: string): Step[] {
     { what: 'delete bridge domain 3 with a member', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 3, is_add: false }) },
     { what: 'delete bridge domain 0', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 0, is_add: false }) },
     { what: 'delete absent bridge domain 44', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 44, is_add: false }) },
+    // MTU and addresses (the cluster reconciler lowers af_packet MTUs and reads the host link's address)
+    { what: 'hw MTU 1500 on the af_packet', msg: 'hw_interface_set_mtu', req: (v) => ({ sw_if_index: v.af, mtu: 1500 }) },
+    { what: 'the af_packet after its MTU', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.af), pick: ifFields },
+    { what: 'hw MTU on a loopback', msg: 'hw_interface_set_mtu', req: (v) => ({ sw_if_index: v.loop, mtu: 1400 }) },
+    { what: 'the loopback after its MTU', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.loop), pick: ifFields },
+    { what: 'hw MTU on local0', msg: 'hw_interface_set_mtu', req: () => ({ sw_if_index: 0, mtu: 1400 }) },
+    { what: 'hw MTU on an unknown index', msg: 'hw_interface_set_mtu', req: () => ({ sw_if_index: 9999, mtu: 1400 }) },
+    { what: 'ip_address_dump of the loopback', msg: 'ip_address_dump', dump: true, req: (v) => ({ sw_if_index: v.loop, is_ipv6: false }), pick: (d: any[]) => d.map((x) => [x.sw_if_index, str4(x.prefix.address.un.ip4), x.prefix.len]) },
+    { what: 'ip_address_dump of the unnumbered loopback', msg: 'ip_address_dump', dump: true, req: (v) => ({ sw_if_index: v.loop2, is_ipv6: false }), pick: (d: any[]) => d.length },
+    { what: 'ip_address_dump of an unknown index', msg: 'ip_address_dump', dump: true, req: () => ({ sw_if_index: 9999, is_ipv6: false }), pick: (d: any[]) => d.length },
+    // VXLAN (the cluster's CustomNetwork segments)
+    { what: 'vxlan tunnel', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(true, '10.210.0.1', '10.210.0.2', 77), save: (r, v) => { v.vx = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'the vxlan interface', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.vx), pick: ifFields },
+    { what: 'vxlan tunnel again', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(true, '10.210.0.1', '10.210.0.2', 77) },
+    { what: 'vxlan tunnel on instance 0, taken', msg: 'vxlan_add_del_tunnel_v3', req: () => ({ ...vxlan(true, '10.210.0.1', '10.210.0.3', 77), instance: 0 }) },
+    { what: 'vxlan tunnel with src == dst', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(true, '10.210.0.1', '10.210.0.1', 78) },
+    { what: 'vxlan tunnel in absent encap VRF 99', msg: 'vxlan_add_del_tunnel_v3', req: () => ({ ...vxlan(true, '10.210.0.1', '10.210.0.4', 79), encap_vrf_id: 99 }) },
+    { what: 'second vxlan tunnel, another VNI', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(true, '10.210.0.1', '10.210.0.2', 80), save: (r, v) => { v.vx2 = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'vxlan_tunnel_v2_dump', msg: 'vxlan_tunnel_v2_dump', dump: true, req: () => ({ sw_if_index: NO_INDEX }), pick: (d: any[]) => d.map((t) => ({ sw: t.sw_if_index, inst: t.instance, src: str4(t.src_address.un.ip4), dst: str4(t.dst_address.un.ip4), vni: t.vni, ports: [t.src_port, t.dst_port], vrf: t.encap_vrf_id, next: t.decap_next_index, mcast: t.mcast_sw_if_index })) },
+    { what: 'vxlan into bridge domain 3, split horizon 1', msg: 'sw_interface_set_l2_bridge', req: (v) => ({ rx_sw_if_index: v.vx, bd_id: 3, port_type: 0, shg: 1, enable: true }) },
+    { what: 'delete the vxlan tunnel (in a bridge domain)', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(false, '10.210.0.1', '10.210.0.2', 77), pick: (r) => r.sw_if_index },
+    { what: 'delete the vxlan tunnel again', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(false, '10.210.0.1', '10.210.0.2', 77) },
+    { what: 'delete the second vxlan tunnel', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(false, '10.210.0.1', '10.210.0.2', 80) },
+    { what: 'a new vxlan tunnel takes the lowest instance', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(true, '10.210.0.1', '10.210.0.5', 81), save: (r, v) => { v.vx3 = r.sw_if_index; } },
+    { what: 'its interface', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.vx3), pick: ifFields },
+    { what: 'delete it', msg: 'vxlan_add_del_tunnel_v3', req: () => vxlan(false, '10.210.0.1', '10.210.0.5', 81) },
     { what: 'af_packet_delete (in a bridge domain)', msg: 'af_packet_delete', req: () => ({ host_if_name: VETH }) },
     { what: 'af_packet_delete again', msg: 'af_packet_delete', req: () => ({ host_if_name: VETH }) },
     { what: 'delete bridge domain 3', msg: 'bridge_domain_add_del_v2', req: () => ({ bd_id: 3, is_add: false }) },

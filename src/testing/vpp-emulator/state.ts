@@ -18,7 +18,9 @@ export interface TapInfo {
 }
 
 export interface VxlanInfo {
-  src: string; dst: string; vni: number; encapVrfId: number; srcPort: number; dstPort: number; instance: number; decapNextIndex: number;
+  src: string; dst: string; vni: number; encapVrfId: number; srcPort: number; dstPort: number; decapNextIndex: number;
+  /** The name's number (user_instance) and the tunnel's pool index (dev_instance). */
+  instance: number; devInstance: number;
 }
 
 export interface EmuInterface {
@@ -88,7 +90,9 @@ export class VppState {
   readonly idSeeds = { memifSocket: 0, bridgeDomain: 0 };
   /** Key `${swIfIndex}/${family}:${address hex}`. */
   readonly neighbors = new Map<string, Neighbor>();
+  /** vxlan.c: user instances in use, and its tunnel pool (VPP pools reuse the last freed index first). */
   readonly vxlanInstances = new Set<number>();
+  readonly vxlanPool = { size: 0, free: [] as number[] };
   readonly nat = { enabled: false, staticMappings: new Map<string, StaticMapping>(), outputInterfaces: [] as number[] };
   readonly cnat: CnatState = { translations: new Map(), snat: null, featureIfs: new Set() };
   private freeIndices: number[] = [];

@@ -78,10 +78,12 @@ export const interfaceHandlers: Record<string, Handler> = {
     return undefined;
   },
 
-  // interface_api.c: a hardware ethernet interface only (else INVALID_VALUE / FEATURE_DISABLED).
+  // interface_api.c: an ethernet interface only (local0, an IP-mode memif → FEATURE_DISABLED) whose
+  // driver can change its frame size (loopbacks cannot → UNSUPPORTED; af_packet, tap, memif, vxlan can).
   hw_interface_set_mtu: (req, ctx) => {
     const i = iface(ctx, req.sw_if_index);
-    if (i.kind === 'local') fail('FEATURE_DISABLED', `sw_if_index ${i.swIfIndex} is not an ethernet interface`);
+    if (i.kind === 'local' || (i.kind === 'memif' && i.memif!.mode !== 0)) fail('FEATURE_DISABLED', `sw_if_index ${i.swIfIndex} is not an ethernet interface`);
+    if (i.kind === 'loopback') fail('UNSUPPORTED', `sw_if_index ${i.swIfIndex}: underlying driver doesn't support changing Max Frame Size`);
     i.mtu = req.mtu;
     return {};
   },

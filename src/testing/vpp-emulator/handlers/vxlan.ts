@@ -2,8 +2,9 @@
 //  vxlan_add_del_tunnel_v3: encap_vrf_id must name a table → NO_SUCH_FIB; src and dst of different
 //  families → INVALID_VALUE; src == dst → SAME_SRC_DST. A tunnel is keyed by (src, dst, vni,
 //  encap table, src_port); ports 0 mean 4789. Adding an existing key → TUNNEL_EXIST, deleting an
-//  absent one → NO_SUCH_ENTRY. instance ~0 takes the pool index; a used instance →
-//  INSTANCE_IN_USE. The interface, "vxlan_tunnel<instance>", an ethernet interface with a random
+//  absent one → NO_SUCH_ENTRY. Each tunnel takes an index of a pool (VPP's pools hand out the
+//  last freed index first); instance ~0 names the tunnel after it, a used instance →
+//  INSTANCE_IN_USE (the index goes back to the pool). The interface, "vxlan_tunnel<instance>", an ethernet interface with a random
 //  02:fe MAC, is admin up (and so link up) from the start; deleting it takes it out of its bridge
 //  domain. Multicast destinations and is_l3 are not modelled (refused with INVALID_VALUE).
 import type { Handler, HandlerContext, Value } from '../handler.js';
@@ -33,18 +34,23 @@ export const vxlanHandlers: Record<string, Handler> = {
     if (!req.is_add) {
       if (!have) fail('NO_SUCH_ENTRY', `no tunnel ${keyOf(want)}`);
       ctx.state.vxlanInstances.delete(have.vxlan!.instance);
+      ctx.state.vxlanPool.free.push(have.vxlan!.devInstance);
       ctx.state.removeInterface(have.swIfIndex);
       ctx.interfaceEvent(have, true);
       return { sw_if_index: have.swIfIndex };
     }
     if (have) fail('TUNNEL_EXIST', `tunnel ${keyOf(want)} exists (sw_if_index ${have.swIfIndex})`);
-    let instance = req.instance >>> 0;
-    if (instance === 0xffffffff) { instance = 0; while (ctx.state.vxlanInstances.has(instance)) instance++; }
-    else if (ctx.state.vxlanInstances.has(instance)) fail('INSTANCE_IN_USE', `vxlan instance ${instance} is in use`);
+    const pool = ctx.state.vxlanPool;
+    const devInstance = pool.free.pop() ?? pool.size++;
+    const instance = req.instance >>> 0 === 0xffffffff ? devInstance : req.instance >>> 0;
+    if (ctx.state.vxlanInstances.has(instance)) {
+      pool.free.push(devInstance);
+      fail('INSTANCE_IN_USE', `vxlan instance ${instance} is in use`);
+    }
     ctx.state.vxlanInstances.add(instance);
     const i = ctx.state.addInterface({
       kind: 'vxlan', name: `vxlan_tunnel${instance}`, devType: 'VXLAN', mac: randomMac(), adminUp: true, linkUp: true,
-      vxlan: { ...want, instance, decapNextIndex: req.decap_next_index >>> 0 === 0xffffffff ? 1 : req.decap_next_index >>> 0 },
+      vxlan: { ...want, instance, devInstance, decapNextIndex: req.decap_next_index >>> 0 === 0xffffffff ? 1 : req.decap_next_index >>> 0 },
     });
     ctx.interfaceEvent(i);
     return { sw_if_index: i.swIfIndex };
