@@ -1,6 +1,7 @@
 // The cluster reconciler against in-memory VPP and host doubles: after any sequence of node set
 // changes, drift (tunnels, routes or the table removed or added behind its back, VPP losing its
-// state) and reconciles, VPP and the host hold exactly what plan() says; teardown leaves nothing.
+// state, VPP learning other nodes' gateways) and reconciles, VPP and the host hold exactly what
+// plan() says; teardown leaves nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
@@ -66,6 +67,8 @@ async function assertMatchesPlan(r: Rig): Promise<void> {
   assert.equal((await store.loadNode()).clusterRoutes.map(key).sort(), p.vppRoutes.map(key).sort(), 'recorded routes');
   assert.equal([...host.routes.values()].sort((a, b) => a.dst.localeCompare(b.dst)), [...p.hostRoutes].sort((a, b) => a.dst.localeCompare(b.dst)), 'host routes');
   assert.is(host.nft, p.nftTable);
+  const gateways = new Set(p.vppRoutes.map((x) => x.nextHop));
+  assert.equal([...vs.neighbors.values()].filter((n) => !gateways.has(n.ip)).map((n) => n.ip), [], 'no learned gateway of a node that left');
 }
 
 const op = fc.oneof(
@@ -77,6 +80,7 @@ const op = fc.oneof(
   fc.constant({ kind: 'flush-nft' as const }),
   fc.constant({ kind: 'vpp-lost-link' as const }),
   fc.constant({ kind: 'state-lost-routes' as const }),
+  fc.record({ kind: fc.constant('learn' as const), k: fc.integer({ min: 2, max: 7 }) }),
 );
 
 test('property: any node set changes and drift end in exactly the plan; teardown leaves nothing', async () => {
@@ -114,6 +118,11 @@ test('property: any node set changes and drift end in exactly the plan; teardown
           break;
         }
         case 'state-lost-routes': { const n = await store.loadNode(); n.clusterRoutes = []; await store.saveNode(n); vs.routes.clear(); break; }
+        case 'learn': { // VPP learned (by ARP across the segment) node k's gateway on the L3 network's BVI
+          const loop = (await store.loadNode()).networks.l3net!.loopbackSwIfIndex!;
+          vs.neighbors.set(`${loop}:10.99.${o.k}.1`, { swIfIndex: loop, ip: `10.99.${o.k}.1`, mac: `02:00:0a:63:0${o.k}:01`, static: false });
+          break;
+        }
       }
       const rep = await c.reconcile();
       assert.equal(rep.errors, [], JSON.stringify(o));
@@ -123,6 +132,7 @@ test('property: any node set changes and drift end in exactly the plan; teardown
     assert.equal(t.errors, []);
     assert.equal([...vs.ifs.values()].filter((i) => i.vxlan || i.tag === HOST_LINK_TAG), []);
     assert.is(vs.routes.size, 0);
+    assert.is(vs.neighbors.size, 0, 'learned gateways');
     assert.equal((await store.loadNode()).clusterRoutes, []);
     assert.is(host.routes.size, 0);
     assert.is(host.links.size, 0);
@@ -156,7 +166,7 @@ test('nothing to do: a second round changes nothing', async () => {
   await r.c.reconcile();
   const calls = r.vs.calls.length;
   const rep = await r.c.reconcile();
-  assert.equal(rep, { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
+  assert.equal(rep, { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
   assert.equal(r.vs.calls.slice(calls), ['setInterfaceUp'], 'only the idempotent admin-up of the link');
   assert.is([...r.vs.ifs.values()].find((i) => i.tag === HOST_LINK_TAG)!.mtu, 1500, 'VPP\'s MTU of the link is the Linux end\'s');
 });

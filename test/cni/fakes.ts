@@ -35,7 +35,8 @@ export class FakeVswitch implements Vswitch {
   serviceNat = new Map<number, ServiceNatRole>();
   private nextTranslation = 0;
   /** Static neighbours by `${swIfIndex}:${ip}`; they go with their interface, as in VPP. */
-  neighbors = new Map<string, NeighborArgs>();
+  /** Static ones the agent added; `static: false` stands for one VPP learned by ARP. */
+  neighbors = new Map<string, NeighborArgs & { static?: boolean }>();
   vrfs = new Set<number>([0]);
   bds = new Set<number>();
   memifSockets = new Map<number, string>();
@@ -153,6 +154,9 @@ export class FakeVswitch implements Vswitch {
     if (!this.routes.delete(FakeVswitch.rkey(r))) throw new VswitchError('ip_route_add_del', `no route ${r.prefix}`, true, -6);
   }
   async addNeighbor(n: NeighborArgs): Promise<void> { this.step('addNeighbor'); this.get('addNeighbor', n.swIfIndex); this.neighbors.set(`${n.swIfIndex}:${n.ip}`, { ...n }); }
+  async dumpNeighbors(swIfIndex: number): Promise<Array<NeighborArgs & { static: boolean }>> {
+    return [...this.neighbors.values()].filter((n) => n.swIfIndex === swIfIndex).map((n) => ({ ...n, static: n.static ?? true }));
+  }
   async deleteNeighbor(n: NeighborArgs): Promise<void> {
     this.step('deleteNeighbor');
     if (!this.neighbors.delete(`${n.swIfIndex}:${n.ip}`)) throw new VswitchError('ip_neighbor_add_del', `no neighbour ${n.ip}`, true, -6);

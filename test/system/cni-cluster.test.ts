@@ -145,6 +145,14 @@ class Node {
   }
   nft(): string { try { return execFileSync('ip', ['netns', 'exec', this.ns, 'nft', 'list', 'table', 'ip', 'tsvpp'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString(); } catch { return ''; } }
   links(): string[] { return (JSON.parse(execFileSync('ip', ['-n', this.ns, '-j', 'link', 'show']).toString()) as Array<{ ifname: string }>).map((l) => l.ifname).sort(); }
+  /** A neighbour on the l3net BVI as VPP learns one by ARP (not static). */
+  async learn(ip4: string): Promise<void> {
+    await this.client.request('ip_neighbor_add_del', {
+      is_add: true, neighbor: { sw_if_index: this.network('l3net').loopbackSwIfIndex, flags: 0, mac_address: Uint8Array.from([2, 0, 0, 0, 0, 9]), ip_address: { af: 0, un: { ip4: Uint8Array.from(ip4.split('.').map(Number)) } } },
+    });
+  }
+  /** Learned neighbours in VPP, as addresses. */
+  learned(): string[] { return [...this.emu.state.neighbors.values()].filter((x) => (x.flags & 1) === 0).map((x) => [...x.ipAddress.un.ip4!].join('.')).sort(); }
   network(name: string) { return JSON.parse(execFileSync('cat', [join(this.config.stateDir, 'node.json')]).toString()).networks[name]; }
 }
 
@@ -192,7 +200,7 @@ test('one node: host link both sides, default route into the host, slice routed 
   assert.is(n1.network('l2net').vni, VNI_L2);
   // Nothing changes on a second look.
   const again = await n1.agent!.reconcileCluster();
-  assert.equal({ ...again!, warnings: [] }, { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
+  assert.equal({ ...again!, warnings: [] }, { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
 });
 
 test('two, then three nodes join without restarts: tunnels per network and node, L3 routes, host-gw routes', async () => {
@@ -227,11 +235,14 @@ test('two, then three nodes join without restarts: tunnels per network and node,
   }
 });
 
-test('a node leaves: the others drop its tunnels and routes; its teardown leaves nothing; it joins again', async () => {
+test('a node leaves: the others drop its tunnels, routes and learned gateway; its teardown leaves nothing; it joins again', async () => {
   const [n1, n2, n3] = all as [Node, Node, Node];
+  // What VPP learns by ARP across the L3 segment: the other nodes' gateways on the BVI.
+  for (const n of [n1, n2]) for (const k of [1, 2, 3].filter((x) => x !== n.k)) await n.learn(`10.99.${k}.1`);
   nodes.set([entry(1), entry(2)]);
   for (const n of [n1, n2]) {
     await n.agent!.reconcileCluster();
+    assert.equal(n.learned(), [`10.99.${3 - n.k}.1`], `node ${n.k} forgot node 3's gateway and kept the other`);
     const s = JSON.stringify([n.tunnels(), n.routes(), n.hostRoutes()]);
     assert.not.ok(s.includes('10.1.3.') || s.includes('10.99.3.'), `node ${n.k} still has something toward node 3: ${s}`);
     assert.equal(n.tunnels().map(({ vni, dst }) => ({ vni, dst })), want(n.k, [1, 2]));
@@ -316,6 +327,7 @@ test('teardown on every node leaves no VPP object, host route, link or table of 
     assert.equal(n.links().filter((l) => l.startsWith('tsvpp')), []);
     assert.equal(n.ifs().filter((i) => i.vxlan || i.tag.startsWith('tsvpp-node') || i.tag.startsWith('tsvpp:')).map((i) => i.name), []);
     assert.equal(n.routes(), []);
+    assert.equal(n.learned(), [], `node ${n.k}: learned gateways of the other nodes`);
   }
 });
 

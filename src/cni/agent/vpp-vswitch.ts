@@ -294,6 +294,14 @@ export class VppVswitch implements Vswitch {
   async addNeighbor(n: NeighborArgs): Promise<void> { await this.run('add neighbour', () => this.neighbor(n, true)); }
   async deleteNeighbor(n: NeighborArgs): Promise<void> { await this.run('delete neighbour', () => this.neighbor(n, false), NOT_FOUND); }
 
+  async dumpNeighbors(swIfIndex: number): Promise<Array<NeighborArgs & { static: boolean }>> {
+    const d = await this.run('list neighbours', () => this.api.dump('ip_neighbor_dump', { sw_if_index: swIfIndex, af: ip_types.AddressFamily.ADDRESS_IP4 }));
+    return d.map((x) => ({
+      swIfIndex: x.neighbor.sw_if_index, ip: addressString(x.neighbor.ip_address), mac: macString(x.neighbor.mac_address) ?? '00:00:00:00:00:00',
+      static: (x.neighbor.flags & ip_neighbor.IpNeighborFlags.IP_API_NEIGHBOR_FLAG_STATIC) !== 0,
+    }));
+  }
+
   async putServiceTranslation(t: ServiceTranslation): Promise<number> {
     const r = await this.run('put service translation', () => this.api.request('cnat_translation_update', {
       translation: {

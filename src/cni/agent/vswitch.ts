@@ -87,6 +87,8 @@ export interface Vswitch {
   /** Static, so VPP forwards the first packet to a pod instead of dropping it while it resolves. */
   addNeighbor(n: NeighborArgs): Promise<void>;
   deleteNeighbor(n: NeighborArgs): Promise<void>;
+  /** IPv4 neighbours of one interface, static (the agent's) and learned (ARP). */
+  dumpNeighbors(swIfIndex: number): Promise<Array<NeighborArgs & { static: boolean }>>;
   /**
    * Creates the translation of t.vip:t.port/t.proto, or replaces its backends (VPP keeps one per
    * triple); returns its id. VPP sets the load-balancing type only at creation: to change

@@ -43,6 +43,8 @@ export interface ClusterReport {
   hostLink: 'created' | 'ok';
   vppRoutes: { added: string[]; deleted: string[] };
   tunnels: { added: string[]; deleted: string[] };
+  /** Neighbours VPP had learned for the gateways of nodes that are gone. */
+  neighbors: { deleted: string[] };
   hostRoutes: { replaced: string[]; deleted: string[] };
   nft: 'created' | 'replaced' | 'ok';
   warnings: string[];
@@ -57,7 +59,8 @@ const tunnelName = (t: { vni: number; dst: string }) => `vni ${t.vni} to ${t.dst
 
 export function changed(r: ClusterReport): boolean {
   return r.hostLink !== 'ok' || r.nft !== 'ok' || r.errors.length > 0 || r.warnings.length > 0
-    || [r.vppRoutes, r.tunnels].some((x) => x.added.length + x.deleted.length > 0) || r.hostRoutes.replaced.length + r.hostRoutes.deleted.length > 0;
+    || [r.vppRoutes, r.tunnels].some((x) => x.added.length + x.deleted.length > 0) || r.neighbors.deleted.length > 0
+    || r.hostRoutes.replaced.length + r.hostRoutes.deleted.length > 0;
 }
 
 export class Cluster {
@@ -117,7 +120,7 @@ export class Cluster {
     const { vswitch: vs, host, store, config: c } = this.d;
     const podSubnet = c.podSubnet;
     if (!podSubnet) throw new Error('the cluster reconciler needs this node\'s pod slice');
-    const r: ClusterReport = { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] };
+    const r: ClusterReport = { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] };
     await host.enableForwarding();
     const dump = await vs.dumpInterfaces();
     const link = await this.hostLink(dump);
@@ -144,6 +147,7 @@ export class Cluster {
     await host.setOnlyAddress(HOST_LINK_IFNAME, p.hostLinkAddress);
 
     await this.vppRoutes(node, p, link.created, r);
+    await this.forgetNeighbors(node, new Set(p.vppRoutes.map((x) => `${x.swIfIndex}/${x.nextHop}`)), r.neighbors.deleted, r.errors);
     await this.tunnels(dump, p, r);
     await this.hostRoutes(p, r);
     const nft = await host.nftList();
@@ -178,6 +182,28 @@ export class Cluster {
       }
       try { await vs.addRoute(x); r.vppRoutes.added.push(`${x.prefix} vrf ${x.vrfId} via ${x.nextHop}`); } catch (e) {
         r.errors.push(`VPP route ${x.prefix} (VRF ${x.vrfId}) via ${x.nextHop}: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /**
+   * Neighbours VPP learned (by ARP across a segment) on L3 networks' gateway loopbacks, but those
+   * of the next hops in `keep` ("swIfIndex/ip"): the gateways of nodes that left. VPP keeps a
+   * learned neighbour, and the /32 route it makes, until it is deleted.
+   */
+  private async forgetNeighbors(node: NodeState, keep: ReadonlySet<string>, deleted: string[], errors: string[]): Promise<void> {
+    const vs = this.d.vswitch;
+    for (const net of Object.values(node.networks)) {
+      if (net.kind !== 'L3' || net.loopbackSwIfIndex === undefined) continue;
+      let learned;
+      try { learned = (await vs.dumpNeighbors(net.loopbackSwIfIndex)).filter((n) => !n.static && !keep.has(`${n.swIfIndex}/${n.ip}`)); } catch (e) {
+        errors.push(`listing the neighbours of network ${net.name}: ${(e as Error).message}`);
+        continue;
+      }
+      for (const n of learned) {
+        try { await vs.deleteNeighbor(n); deleted.push(`${n.ip} (network ${net.name})`); } catch (e) {
+          try { this.ignoreNotFound(e); } catch { errors.push(`delete neighbour ${n.ip} (network ${net.name}): ${(e as Error).message}`); }
+        }
       }
     }
   }
@@ -243,7 +269,7 @@ export class Cluster {
     }
   }
 
-  /** Removes everything reconcile made: tunnels, VPP routes, the host link, host routes, the nftables table. */
+  /** Removes everything reconcile made: tunnels, VPP routes, learned neighbours of other nodes' gateways, the host link, host routes, the nftables table. */
   async teardown(): Promise<{ removed: string[]; errors: string[] }> {
     const { vswitch: vs, host, store } = this.d;
     const removed: string[] = [], errors: string[] = [];
@@ -265,6 +291,9 @@ export class Cluster {
       if (!errors.some((e) => e.startsWith(`VPP route ${x.prefix} (VRF ${x.vrfId})`))) node.clusterRoutes = node.clusterRoutes.filter((o) => o !== x);
     }
     await store.saveNode(node);
+    const forgotten: string[] = [];
+    await this.forgetNeighbors(node, new Set(), forgotten, errors);
+    removed.push(...forgotten.map((n) => `learned neighbour ${n}`));
     for (const i of dump.filter((x) => x.tag === HOST_LINK_TAG || (x.tag === '' && x.name === `host-${VETH_VPP_END}`))) {
       await attempt(`host link ${i.name}`, () => this.deleteHostLinkIf(i));
     }
