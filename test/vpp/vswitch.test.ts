@@ -218,4 +218,47 @@ test('tap v2 in VPP\'s own namespace (the agent moves it into the pod): works wh
   }
 });
 
+test('cluster: loopback with its own MAC as a bridge domain\'s BVI, VXLAN tunnel (split horizon, tag), learned and static neighbours, af_packet MTU, own addresses; delete and again', async () => {
+  const loop = await vs.createLoopback({ tag: 'tsvpp-net:l3c', mac: '02:00:0a:63:01:01' });
+  assert.is((await ifs()).get(loop.swIfIndex)?.mac, '02:00:0a:63:01:01');
+  await vs.addInterfaceAddress(loop.swIfIndex, '10.99.1.1/16');
+  assert.equal(await vs.interfaceAddresses(loop.swIfIndex), ['10.99.1.1/16']);
+  await vs.addBridgeDomain(31);
+  await vs.setInterfaceBridge(loop.swIfIndex, 31, { bvi: true });
+  const t = { src: '10.1.1.1', dst: '10.1.2.1', vni: 4242 };
+  const tun = await vs.createVxlanTunnel(t);
+  assert.equal((await vs.dumpVxlanTunnels()).map(({ swIfIndex, src, dst, vni, encapVrfId, srcPort, dstPort }) => ({ swIfIndex, src, dst, vni, encapVrfId, srcPort, dstPort })),
+    [{ swIfIndex: tun.swIfIndex, ...t, encapVrfId: 0, srcPort: 4789, dstPort: 4789 }]);
+  await vs.setInterfaceBridge(tun.swIfIndex, 31, { shg: 1 });
+  await vs.tagInterface(tun.swIfIndex, 'tsvpp-vx:4242:10.1.2.1');
+  assert.match((await ifs()).get(tun.swIfIndex)!.name, /^vxlan_tunnel\d+$/);
+  assert.is((await ifs()).get(tun.swIfIndex)!.tag, 'tsvpp-vx:4242:10.1.2.1');
+  const bd = (await api.dump<any>('bridge_domain_dump', { bd_id: 31, sw_if_index: NO_INDEX })).find((b) => b.bd_id === 31);
+  assert.is(bd.bvi_sw_if_index, loop.swIfIndex);
+  assert.equal(bd.sw_if_details.map((d: any) => [d.sw_if_index, d.shg]).sort(), [[loop.swIfIndex, 0], [tun.swIfIndex, 1]].sort());
+
+  // A neighbour as VPP learns one (not static) next to one of the agent's: dumped apart, deleted.
+  await api.request('ip_neighbor_add_del', { is_add: true, neighbor: { sw_if_index: loop.swIfIndex, flags: 0, mac_address: Uint8Array.from([2, 0, 10, 99, 2, 1]), ip_address: { af: 0, un: { ip4: Uint8Array.from([10, 99, 2, 1]) } } } });
+  await vs.addNeighbor({ swIfIndex: loop.swIfIndex, ip: '10.99.3.1', mac: '02:00:0a:63:03:01' });
+  assert.equal((await vs.dumpNeighbors(loop.swIfIndex)).sort((a, b) => a.ip.localeCompare(b.ip)), [
+    { swIfIndex: loop.swIfIndex, ip: '10.99.2.1', mac: '02:00:0a:63:02:01', static: false },
+    { swIfIndex: loop.swIfIndex, ip: '10.99.3.1', mac: '02:00:0a:63:03:01', static: true },
+  ]);
+  await vs.deleteNeighbor({ swIfIndex: loop.swIfIndex, ip: '10.99.2.1', mac: '02:00:0a:63:02:01' });
+  await vs.deleteNeighbor({ swIfIndex: loop.swIfIndex, ip: '10.99.3.1', mac: '02:00:0a:63:03:01' });
+  assert.equal(await vs.dumpNeighbors(loop.swIfIndex), []);
+
+  const af = await vs.createAfPacket({ hostIfName: veth.c, tag: 'tsvpp-node:test' });
+  await vs.setInterfaceMtu(af.swIfIndex, 1400);
+  assert.is((await ifs()).get(af.swIfIndex)!.mtu, 1400);
+
+  await vs.deleteVxlanTunnel(t);
+  assert.equal(await vs.dumpVxlanTunnels(), []);
+  assert.not.ok((await ifs()).has(tun.swIfIndex));
+  await notFound('vxlan delete again', vs.deleteVxlanTunnel(t));
+  await vs.deleteAfPacket({ hostIfName: veth.c, swIfIndex: af.swIfIndex });
+  await vs.deleteLoopback(loop.swIfIndex);
+  await vs.deleteBridgeDomain(31);
+});
+
 test.run();

@@ -1,0 +1,429 @@
+// Two nodes on one machine, checked with real packets through real VPP (root). Each node is a
+// network namespace standing for the node's host, with its own VPP (af_packet on that namespace's
+// links) and its own agent process (`ip netns exec NODE tsvpp agent`, as the DaemonSet runs it);
+// both read one manifests dir standing for the API server: pods, CustomNetworks and the Nodes
+// (InternalIP, spec.podCIDR), from which each agent takes its own slice and the node set. Each
+// agent's host side — the VPP ↔ host veth, routes, nftables, ip_forward — is its node's
+// namespace's. The nodes' eth0s are veths into a bridge (the underlay, in a namespace of its own)
+// shared with an "outside" namespace: the nodes' default router, holding an address beyond the
+// cluster on a dummy interface (or lo), with no route to the pod subnet. Each node has a pod with eth0
+// (default network), l2 (an L2 CustomNetwork) and l3 (an L3 CustomNetwork), all veth + af_packet.
+// Checked with ping and TCP: pod ↔ pod across nodes on every network; pod → both hosts and the
+// outside, seen with the node's address (nftables counters where the packets arrive); host → pod;
+// a node that leaves (its agent stopped, `tsvpp agent teardown`, its Node deleted) leaves no
+// tunnel, route or table behind on the other and comes back; DEL and teardown leave nothing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { addNetns, deleteNetns } from '../../src/cni/linux/ip.js';
+import { networkVni } from '../../src/cni/cluster/plan.js';
+import type { VppClient } from '../../src/vppapi/client/index.js';
+import { runCni } from '../../perf/soak/cni-call.js';
+import { nodeManifest } from '../../src/testing/node-manifest.js';
+import { REPO, Vpp } from './support/vpp.js';
+
+const MAIN = resolve(REPO, 'dist/src/cli/main.js');
+const rnd = randomBytes(2).toString('hex');
+const top = mkdtempSync(join(tmpdir(), 'tsvpp-vpp-cluster-'));
+// The cluster's "API server": one manifests dir both agents read (pods, CustomNetworks, Nodes).
+const manifests = join(top, 'manifests');
+const WIRE = `tc${rnd}w`, OUT = `tc${rnd}o`;
+const ROUTER = '192.168.77.3';
+const OUTSIDE = '198.51.100.10';
+const L2 = { a: '192.168.200.1', b: '192.168.200.2' } as const;
+const VNIS = [networkVni('l2net'), networkVni('l3net')].sort((x, y) => x - y);
+const HOST_LINK = { vpp: '169.254.100.1', host: '169.254.100.2' };
+const made = { netns: new Set<string>(), agents: new Set<ChildProcess>() };
+process.on('exit', () => { for (const a of made.agents) a.kill('SIGKILL'); });
+
+const MANIFESTS = `apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  annotations:
+    contivpp.io/custom-if: l2/veth/l2net, l3/veth/l3net
+spec:
+  containers: [{name: c, image: x}]
+---
+apiVersion: contivpp.io/v1
+kind: CustomNetwork
+metadata: {name: l2net}
+spec: {type: L2}
+---
+apiVersion: contivpp.io/v1
+kind: CustomNetwork
+metadata: {name: l3net}
+spec: {type: L3, subnetCIDR: 10.99.0.0/16, subnetOneNodePrefixLen: 24}
+`;
+
+/** `file args` in namespace `ns` (ip netns exec), stdin `input`; its stdout, or an error with its stderr. */
+function runIn(ns: string, file: string, args: string[], input?: string): Promise<string> {
+  return new Promise((res, rej) => {
+    const c = execFile('ip', ['netns', 'exec', ns, file, ...args], { timeout: 60_000, maxBuffer: 16 << 20 }, (e, out, err) => (e ? rej(new Error(`ip netns exec ${ns} ${file} ${args.join(' ')}: ${err || e.message}`)) : res(out)));
+    if (input !== undefined) c.stdin!.end(input);
+  });
+}
+
+/** iproute2, in `ns` when given: the test's own hands and eyes, apart from what the agent uses. */
+function ip(args: string[], ns?: string): Promise<string> {
+  return new Promise((res, rej) => execFile('ip', [...(ns ? ['-n', ns] : []), ...args], (e, out, err) => (e ? rej(new Error(`ip ${ns ? `-n ${ns} ` : ''}${args.join(' ')}: ${err || e.message}`)) : res(out))));
+}
+
+async function netns(name: string): Promise<string> {
+  await addNetns(name);
+  made.netns.add(name);
+  return name;
+}
+
+/**
+ * Echo requests 0.2 s apart until `count` replies came back or the deadline (`count` + 2 s, at
+ * least 5) passed; what was sent and received. -w rather than -W: a late reply still counts (this
+ * machine is often busy, and VPP's af_packet hands over packets in blocks), and ping goes on
+ * sending until enough came back, so a lost packet shows as sent > received.
+ */
+async function ping(ns: string, target: string, o: { dev?: string; count?: number } = {}): Promise<{ sent: number; received: number }> {
+  const count = o.count ?? 1;
+  const args = ['ip', 'netns', 'exec', ns, 'ping', '-n', '-q', '-c', String(count), '-i', '0.2', '-w', String(Math.max(5, count + 2)), ...(o.dev ? ['-I', o.dev] : []), target];
+  const out = await new Promise<string>((res) => {
+    const p = spawn(args[0]!, args.slice(1));
+    let s = '';
+    p.stdout.on('data', (d) => { s += d; });
+    p.on('close', () => res(s));
+  });
+  const m = /(\d+) packets transmitted, (\d+) received/.exec(out);
+  if (!m) throw new Error(`ping in ${ns} ${target}: ${out}`);
+  return { sent: Number(m[1]), received: Number(m[2]) };
+}
+
+/**
+ * `target` answers: up to 5 single echoes until one comes back (VPP drops the packet that made it
+ * resolve a neighbour), then 10 replies with at most 2 echoes lost on the way (the path is steady;
+ * a rare loss on this shared, loaded machine is not the data path's). Fails with what came back
+ * and, from both VPPs, what a lost packet could be explained by.
+ */
+async function assertReaches(ns: string, target: string, what: string, o: { dev?: string } = {}): Promise<void> {
+  let lost = 0;
+  while (lost < 5 && (await ping(ns, target, o)).received !== 1) lost++;
+  const steady = lost < 5 ? await ping(ns, target, { ...o, count: 10 }) : undefined;
+  if (steady && steady.received >= 10 && steady.sent - steady.received <= 2) return;
+  const vpp = async (n: Node) => (n.vpp ? (await Promise.all(['show vxlan tunnel', 'show l2fib verbose', 'show ip neighbors', 'show errors'].map((c) => n.vpp.cli(c).catch((e: Error) => e.message)))).join('\n') : '');
+  assert.unreachable(`${what}: ${steady ? `after the first reply, ${steady.received} of ${steady.sent} echoes came back` : 'none of 5 echoes came back'}\nVPP a:\n${await vpp(A)}\nVPP b:\n${await vpp(B)}`);
+}
+
+/**
+ * One TCP connection from `fromNs` to `toIp` in `toNs`: the client sends `bytes` and half-closes,
+ * the server answers with the count it received. True when every byte arrived. (Checksums,
+ * segmentation and MTU are what ping does not exercise.)
+ */
+async function tcp(fromNs: string, toNs: string, toIp: string, bytes: number): Promise<boolean> {
+  const port = 7000 + Math.floor(Math.random() * 1000);
+  const server = spawn('ip', ['netns', 'exec', toNs, process.execPath, '-e', `
+    const s = require('net').createServer({ allowHalfOpen: true }, (c) => { let n = 0; c.on('data', (d) => { n += d.length; }); c.on('end', () => c.end(String(n))); });
+    s.listen(${port}, '${toIp}', () => console.log('listening')); setTimeout(() => process.exit(3), 30000);`]);
+  try {
+    await new Promise<void>((res, rej) => { server.stdout.once('data', () => res()); server.once('exit', (c) => rej(new Error(`TCP server in ${toNs} exited ${c}`))); });
+    const out = await runIn(fromNs, process.execPath, ['-e', `
+      const c = require('net').connect(${port}, '${toIp}', () => c.end(Buffer.alloc(${bytes}, 7)));
+      let r = ''; c.on('data', (d) => { r += d; }); c.on('end', () => { console.log(r); process.exit(0); });
+      c.on('error', (e) => { console.log('error ' + e.message); process.exit(0); }); setTimeout(() => { console.log('timeout ' + r); process.exit(0); }, 15000);`]);
+    return out.trim() === String(bytes);
+  } finally { server.kill(); }
+}
+
+/** A counter table of this test's own in `ns`: echo requests arriving for the host, by source. */
+async function countEchoes(ns: string, sources: Record<string, string>): Promise<(name: string) => Promise<number>> {
+  const lines = ['add table ip tsvpptest', 'add chain ip tsvpptest in { type filter hook input priority 0; policy accept; }'];
+  for (const [name, src] of Object.entries(sources)) {
+    lines.push(`add counter ip tsvpptest ${name}`, `add rule ip tsvpptest in ip saddr ${src} icmp type echo-request counter name ${name}`);
+  }
+  await runIn(ns, 'nft', ['-f', '-'], lines.join('\n') + '\n');
+  return async (name) => Number(/packets (\d+)/.exec(await runIn(ns, 'nft', ['list', 'counter', 'ip', 'tsvpptest', name]))![1]);
+}
+
+interface Pod { id: string; ns: string; eth0: string; l3: string; l2: string }
+
+class Node {
+  readonly ns: string;
+  readonly dir: string;
+  readonly configFile: string;
+  vpp!: Vpp;
+  api!: VppClient;
+  agent: ChildProcess | undefined;
+  readonly log: string[] = [];
+  pod!: Pod;
+  constructor(readonly name: 'a' | 'b', readonly k: number) {
+    this.ns = `tc${rnd}${name}`;
+    this.dir = join(top, name);
+    this.configFile = join(this.dir, 'agent.yaml');
+  }
+  get ip(): string { return `192.168.77.${this.k}`; }
+  get slice(): string { return `10.1.${this.k}.0/24`; }
+  get vtep(): string { return `10.1.${this.k}.1`; }
+  get cniSocket(): string { return join(this.dir, 'cni.sock'); }
+
+  async boot(): Promise<void> {
+    mkdirSync(this.dir);
+    await netns(this.ns);
+    await wire(this.ns, this.ip);
+    await ip(['route', 'add', 'default', 'via', ROUTER], this.ns);
+    this.vpp = await Vpp.start({ netns: this.ns });
+    this.api = await this.vpp.connect({ reconnect: false });
+    writeFileSync(this.configFile, [
+      `vppApiSocket: ${this.vpp.apiSocket}`, `vppApiDir: ${this.vpp.info.apiDir}`, 'podSubnet: 10.1.0.0/16', 'podSubnetNodePrefixLen: 24',
+      `nodeName: ${this.name}`, `stateDir: ${join(this.dir, 'state')}`, `memifSocketDir: ${join(this.dir, 'memif')}`,
+      `cniSocket: ${this.cniSocket}`, `podManifests: ${manifests}`, 'eth0Kind: veth-afpacket', 'hostLink: veth-afpacket',
+      'cniPluginDirs: [/usr/lib/cni]', '',
+    ].join('\n'));
+    await this.startAgent();
+  }
+
+  /** The agent as a process inside the node's namespace; resolves once it serves CNI. */
+  async startAgent(): Promise<void> {
+    const from = this.log.length;
+    const p = spawn('ip', ['netns', 'exec', this.ns, process.execPath, '--enable-source-maps', MAIN, 'agent', '--config', this.configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.agent = p;
+    made.agents.add(p);
+    let buf = '';
+    p.stderr!.on('data', (d) => { buf += d; const lines = buf.split('\n'); buf = lines.pop()!; this.log.push(...lines); });
+    const deadline = Date.now() + 60_000;
+    while (!this.log.slice(from).some((l) => l.includes('listening on'))) {
+      if (p.exitCode !== null || Date.now() > deadline) throw new Error(`agent ${this.name} did not start (exit ${p.exitCode}):\n${this.log.slice(from).join('\n')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async stopAgent(): Promise<void> {
+    const p = this.agent;
+    this.agent = undefined;
+    if (!p) return;
+    if (p.exitCode === null && p.signalCode === null) {
+      const done = new Promise((r) => p.once('exit', r));
+      p.kill('SIGTERM');
+      await done;
+    }
+    made.agents.delete(p);
+  }
+
+  /** `tsvpp agent teardown` with the node's config, in the node: its stdout. */
+  teardown(): Promise<string> { return runIn(this.ns, process.execPath, [MAIN, 'agent', 'teardown', '--config', this.configFile]); }
+
+  async addPod(): Promise<Pod> {
+    const id = `c${rnd}${this.name}`;
+    const ns = await netns(`tc${rnd}p${this.name}`);
+    const r = await runCni({ command: 'ADD', containerId: id, netns: ns, pod: 'p', agentSocket: this.cniSocket });
+    assert.is(r.code, 0, `ADD on node ${this.name}: ${JSON.stringify(r.out)} ${r.stderr}\n${this.log.slice(-15).join('\n')}`);
+    // The L2 network is the pods' to address.
+    await ip(['addr', 'add', `${L2[this.name]}/24`, 'dev', 'l2'], ns);
+    const addr = (name: string) => r.out.ips.find((x: any) => x.interface === r.out.interfaces.findIndex((i: any) => i.name === name)).address.split('/')[0];
+    this.pod = { id, ns, eth0: addr('eth0'), l3: addr('l3'), l2: L2[this.name] };
+    return this.pod;
+  }
+
+  async delPod(): Promise<void> {
+    const r = await runCni({ command: 'DEL', containerId: this.pod.id, netns: this.pod.ns, pod: 'p', agentSocket: this.cniSocket });
+    assert.is(r.code, 0, `DEL on node ${this.name}: ${JSON.stringify(r.out)} ${r.stderr}`);
+    assert.is((await runIn(this.pod.ns, 'ip', ['-o', 'link', 'show'])).trim().split('\n').length, 1, 'only lo left in the pod');
+    await deleteNetns(this.pod.ns);
+    made.netns.delete(this.pod.ns);
+  }
+
+  /** VPP's VXLAN tunnels as "dst vni". */
+  async tunnels(): Promise<string[]> {
+    const d = await this.api.dump<any>('vxlan_tunnel_v2_dump', { sw_if_index: 0xffffffff });
+    return d.map((t) => `${[...t.dst_address.un.ip4].join('.')} ${t.vni}`).sort();
+  }
+  /** IPv4 routes of every VPP table as "table prefix". */
+  async vppRoutes(): Promise<string[]> {
+    const tables = (await this.api.dump<any>('ip_table_dump', {})).filter((t) => !t.table.is_ip6).map((t) => t.table.table_id as number);
+    const out: string[] = [];
+    for (const t of tables) {
+      for (const r of await this.api.dump<any>('ip_route_dump', { table: { table_id: t, is_ip6: false, name: '' } })) out.push(`${t} ${[...r.route.prefix.address.un.ip4].join('.')}/${r.route.prefix.len}`);
+    }
+    return out;
+  }
+  async hostRoutes(): Promise<string[]> { return (await ip(['route', 'show', 'proto', '116'], this.ns)).trim().split('\n').filter(Boolean).map((l) => l.trim()).sort(); }
+  async tagged(): Promise<string[]> {
+    return (await this.api.dump<any>('sw_interface_dump', { sw_if_index: 0xffffffff, name_filter_valid: false, name_filter: '' }))
+      .filter((i) => String(i.tag).startsWith('tsvpp')).map((i) => `${i.interface_name} ${i.tag}`).sort();
+  }
+  async links(): Promise<string[]> { return (JSON.parse(await ip(['-j', 'link', 'show'], this.ns)) as Array<{ ifname: string }>).map((l) => l.ifname).sort(); }
+  async nftTables(): Promise<string> { return runIn(this.ns, 'nft', ['list', 'tables']); }
+
+  /** IPv4 neighbours VPP has, as "ip on sw_if_index". */
+  async neighbors(): Promise<string[]> {
+    return (await this.api.dump<any>('ip_neighbor_dump', { sw_if_index: 0xffffffff, af: 0 })).map((x) => `${[...x.neighbor.ip_address.un.ip4].join('.')} on ${x.neighbor.sw_if_index}`);
+  }
+
+  /** Everything this node has toward `other`: tunnels, VPP routes and neighbours in its slices, host routes. [] when none. */
+  async toward(other: Node): Promise<string[]> {
+    const theirs = (s: string) => s.includes(`10.99.${other.k}.`) || s.includes(`10.1.${other.k}.`);
+    return [
+      ...(await this.tunnels()).filter((t) => t.startsWith(`${other.vtep} `)).map((t) => `tunnel ${t}`),
+      ...(await this.vppRoutes()).filter(theirs).map((r) => `VPP route ${r}`),
+      ...(await this.neighbors()).filter(theirs).map((n) => `VPP neighbour ${n}`),
+      ...(await this.hostRoutes()).filter((r) => r.startsWith(`${other.slice} `)).map((r) => `host route ${r}`),
+    ];
+  }
+
+  /** Whether this node has its paths to `other`: a tunnel per network, the L3 slice route, the host-gw route. */
+  async connected(other: Node): Promise<boolean> {
+    return (await this.tunnels()).filter((t) => t.startsWith(`${other.vtep} `)).length === VNIS.length
+      && (await this.vppRoutes()).some((r) => r.endsWith(` 10.99.${other.k}.0/24`))
+      && (await this.hostRoutes()).some((r) => r.startsWith(`${other.slice} via ${other.ip} `));
+  }
+}
+
+/** A veth from the underlay bridge into `ns` as eth0 with `addr`/24. */
+async function wire(ns: string, addr: string): Promise<void> {
+  const port = `p${addr.split('.')[3]}`;
+  await ip(['link', 'add', 'name', port, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns], WIRE);
+  await ip(['link', 'set', port, 'master', 'br0', 'up'], WIRE);
+  await ip(['link', 'set', 'eth0', 'up'], ns);
+  await ip(['link', 'set', 'lo', 'up'], ns);
+  await ip(['addr', 'add', `${addr}/24`, 'dev', 'eth0'], ns);
+}
+
+const A = new Node('a', 1), B = new Node('b', 2);
+/** The cluster's Node objects: each with its InternalIP and spec.podCIDR (its pod slice). */
+const setNodes = (...ns: Node[]) => writeFileSync(join(manifests, 'nodes.yaml'), ns.map((n) => nodeManifest({ name: n.name, internalIp: n.ip, podCIDR: n.slice })).join(''));
+let outside: (name: string) => Promise<number>;
+
+async function until(what: string, cond: () => Promise<boolean>, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await cond())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}\nagent a:\n${A.log.slice(-8).join('\n')}\nagent b:\n${B.log.slice(-8).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function setUp(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('the cluster test on real VPP needs root (network namespaces, VPP)');
+  await netns(WIRE);
+  await ip(['link', 'add', 'name', 'br0', 'type', 'bridge'], WIRE);
+  await ip(['link', 'set', 'br0', 'up'], WIRE);
+  await netns(OUT);
+  await wire(OUT, ROUTER);
+  // The outside address on a dummy interface; kernels built without the dummy driver (this VM's)
+  // get it on lo, which answers the same way.
+  const dev = await ip(['link', 'add', 'name', 'outside0', 'type', 'dummy'], OUT).then(() => 'outside0', (e: Error) => {
+    if (!/Unknown device type/.test(e.message)) throw e;
+    return 'lo';
+  });
+  await ip(['addr', 'add', `${OUTSIDE}/32`, 'dev', dev], OUT);
+  await ip(['link', 'set', dev, 'up'], OUT);
+  outside = await countEchoes(OUT, { node_a: A.ip, node_b: B.ip, pods: '10.0.0.0/8' });
+  mkdirSync(manifests);
+  writeFileSync(join(manifests, 'pods.yaml'), MANIFESTS);
+  setNodes(A, B);
+  await A.boot();
+  await B.boot();
+}
+
+// uvu does not print what a before hook threw: say it here, then fail every test.
+test.before(() => setUp().catch((e) => { console.error(`setting up the two nodes failed: ${(e as Error).stack}`); throw e; }));
+
+test.after(async () => {
+  for (const n of [A, B]) {
+    await n.stopAgent().catch(() => undefined);
+    await n.api?.close().catch(() => undefined);
+    await n.vpp?.stop().catch(() => undefined);
+  }
+  for (const ns of made.netns) await deleteNetns(ns).catch(() => undefined);
+  rmSync(top, { recursive: true, force: true });
+});
+
+test('both nodes up: host link, host routes, masquerade, and per network a tunnel to the other node', async () => {
+  await A.addPod();
+  await B.addPod();
+  assert.equal([A.pod.eth0, B.pod.eth0, A.pod.l3, B.pod.l3], ['10.1.1.2', '10.1.2.2', '10.99.1.2', '10.99.2.2']);
+  for (const [n, o] of [[A, B], [B, A]] as const) {
+    assert.equal(await n.tunnels(), VNIS.map((v) => `${o.vtep} ${v}`), `node ${n.name}: a tunnel per CustomNetwork to ${o.name}`);
+    assert.equal(await n.hostRoutes(), [
+      `${n.slice} via ${HOST_LINK.vpp} dev tsvpp-host src ${n.ip}`, `${o.slice} via ${o.ip} dev eth0`,
+    ].sort(), `node ${n.name}: host routes`);
+    assert.ok((await n.vppRoutes()).some((r) => r.endsWith(` 10.99.${o.k}.0/24`)), `node ${n.name}: VPP routes ${o.name}'s L3 slice`);
+    assert.match(await runIn(n.ns, 'nft', ['list', 'table', 'ip', 'tsvpp']), `ip saddr ${n.slice} ip daddr != 10.1.0.0/16 masquerade`);
+    assert.ok((await n.tagged()).some((t) => t.startsWith('host-tsvpp-vpp tsvpp-node:host-link')), `node ${n.name}: host link in VPP`);
+  }
+});
+
+test('pod ↔ pod across nodes on the default, L2 and L3 networks (ping, and a TCP transfer)', async () => {
+  for (const [p, q] of [[A.pod, B.pod], [B.pod, A.pod]] as const) {
+    await assertReaches(p.ns, q.eth0, `default network ${p.eth0} → ${q.eth0}`);
+    await assertReaches(p.ns, q.l2, `L2 network ${p.l2} → ${q.l2} (ARP and echo through VXLAN)`, { dev: 'l2' });
+    await assertReaches(p.ns, q.l3, `L3 network ${p.l3} → ${q.l3}`, { dev: 'l3' });
+  }
+  for (const [net, to] of [['default', B.pod.eth0], ['L2', B.pod.l2], ['L3', B.pod.l3]] as const) {
+    assert.ok(await tcp(A.pod.ns, B.pod.ns, to, 1_000_000), `TCP, 1 MB, ${net} network, pod a → pod b`);
+  }
+});
+
+test('pod → its host, the other node\'s host and the outside, seen with the node\'s address; hosts → pod', async () => {
+  const seenByB = await countEchoes(B.ns, { node_a: A.ip, pods: '10.0.0.0/8' });
+  await assertReaches(A.pod.ns, A.ip, 'pod a → its own host');
+  await assertReaches(A.pod.ns, B.ip, 'pod a → node b\'s host');
+  assert.ok(await seenByB('node_a') >= 6, 'node b saw node a\'s address');
+  assert.is(await seenByB('pods'), 0, 'node b never saw a pod address');
+  for (const n of [A, B]) {
+    await assertReaches(n.pod.ns, OUTSIDE, `pod ${n.name} → outside`);
+    assert.ok(await outside(`node_${n.name}`) >= 6, `the outside saw node ${n.name}'s address`);
+  }
+  assert.is(await outside('pods'), 0, 'the outside never saw a pod address');
+  // Host → pod: the node's own host (the route's src is its InternalIP) and the other node (host-gw).
+  const seenByPod = await countEchoes(A.pod.ns, { node_a: A.ip, node_b: B.ip });
+  await assertReaches(A.ns, A.pod.eth0, 'host a → pod a');
+  await assertReaches(B.ns, A.pod.eth0, 'host b → pod a');
+  assert.ok(await seenByPod('node_a') >= 6 && await seenByPod('node_b') >= 6, 'pod a saw both nodes\' addresses');
+  assert.ok(await tcp(A.pod.ns, OUT, OUTSIDE, 200_000), 'TCP pod a → outside (masqueraded)');
+});
+
+test('a node leaves (agent stopped, teardown, its Node deleted): nothing toward it stays on the other; it comes back', async () => {
+  await B.stopAgent();
+  const out = await B.teardown();
+  assert.match(out, /removed nftables table ip tsvpp/);
+  assert.equal(await B.tunnels(), [], 'node b: no tunnel after teardown');
+  assert.equal(await B.hostRoutes(), [], 'node b: no host route after teardown');
+  setNodes(A);
+  await until('node a to drop node b', async () => (await A.toward(B)).length === 0);
+  assert.equal(await A.toward(B), []);
+  assert.is((await ping(A.pod.ns, B.pod.eth0, { count: 2 })).received, 0, 'no path to node b\'s pod');
+  await assertReaches(A.pod.ns, OUTSIDE, 'node a still reaches the outside');
+
+  setNodes(A, B);
+  await B.startAgent();
+  await until('node a to take node b back', () => A.connected(B));
+  await until('node b to take node a back', () => B.connected(A));
+  for (const [p, q] of [[A.pod, B.pod], [B.pod, A.pod]] as const) {
+    await assertReaches(p.ns, q.eth0, `default network again ${p.eth0} → ${q.eth0}`);
+    await assertReaches(p.ns, q.l2, `L2 again ${p.l2} → ${q.l2}`, { dev: 'l2' });
+    await assertReaches(p.ns, q.l3, `L3 again ${p.l3} → ${q.l3}`, { dev: 'l3' });
+  }
+  await assertReaches(B.pod.ns, OUTSIDE, 'node b\'s pod reaches the outside again');
+});
+
+test('DEL, teardown, VPP stopped, namespaces deleted: nothing is left', async () => {
+  for (const n of [A, B]) {
+    await n.delPod();
+    await n.stopAgent();
+    await n.teardown();
+    assert.equal(await n.tunnels(), [], `node ${n.name}: tunnels`);
+    // The node's networks (gateway loopbacks, VRFs, bridge domains) stay for the next pod, as on one node.
+    assert.equal((await n.tagged()).filter((t) => !t.includes(' tsvpp-net:')), [], `node ${n.name}: VPP interfaces of the agent`);
+    assert.equal(await n.hostRoutes(), [], `node ${n.name}: host routes`);
+    assert.equal((await n.links()).filter((l) => l.startsWith('tsv')), [], `node ${n.name}: links`);
+    assert.not.match(await n.nftTables(), /table ip tsvpp\b/);
+    await n.api.close();
+    await n.vpp.stop();
+  }
+  for (const ns of [...made.netns]) { await deleteNetns(ns); made.netns.delete(ns); }
+  const left = (await ip(['netns', 'list'])).split('\n').filter((l) => l.startsWith(`tc${rnd}`));
+  assert.equal(left, [], 'network namespaces');
+  assert.not.ok(existsSync(A.vpp.info.runtimeDir) || existsSync(B.vpp.info.runtimeDir), 'VPP runtime dirs');
+  assert.equal(readdirSync('/dev/shm').filter((f) => f.startsWith(`${A.vpp.name}-`) || f.startsWith(`${B.vpp.name}-`)), [], 'VPP shared memory');
+});
+
+test.run();
