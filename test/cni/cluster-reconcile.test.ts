@@ -171,4 +171,35 @@ test('nothing to do: a second round changes nothing', async () => {
   assert.is([...r.vs.ifs.values()].find((i) => i.tag === HOST_LINK_TAG)!.mtu, 1500, 'VPP\'s MTU of the link is the Linux end\'s');
 });
 
+test('tap host link: VPP\'s tap is the host end (no veth); a tap whose host side went away is re-made; teardown deletes it', async () => {
+  const store = new StateStore(join(top, `r${runs++}`));
+  await store.init();
+  const host = new FakeHost((via) => via.startsWith('192.168.50.'));
+  // VPP's tap v2 makes its Linux side in VPP's namespace, the host's here.
+  const vs = new FakeVswitch({
+    createTap: async (name) => { host.links.set(name, { up: false, addrs: [] }); return name; },
+    deleteTap: async (name) => { host.links.delete(name as string); },
+    hostLinkExists: async (name) => host.links.has(name),
+  });
+  const c = new Cluster({ config: { ...config, hostLink: 'tap' }, vswitch: vs, host, store, nodes: new StaticNodeSource([entry(1), entry(2)]), log: () => {} });
+  const taps = () => [...vs.ifs.values()].filter((i) => i.tag === HOST_LINK_TAG).map((i) => [i.kind, i.hostIfName, i.up, i.addrs]);
+  let rep = await c.reconcile();
+  assert.equal(rep.errors, []);
+  assert.is(rep.hostLink, 'created');
+  assert.equal(taps(), [['tap', 'tsvpp-host', true, ['169.254.100.1/30']]]);
+  assert.equal([...host.links.keys()], ['tsvpp-host'], 'the tap\'s host side, no veth');
+  assert.equal(host.links.get('tsvpp-host'), { up: true, addrs: ['169.254.100.2/30'] });
+  assert.equal([...host.routes.keys()].sort(), ['10.1.1.0/24', '10.1.2.0/24']);
+  assert.is((await c.reconcile()).hostLink, 'ok');
+  host.links.delete('tsvpp-host');
+  rep = await c.reconcile();
+  assert.is(rep.hostLink, 'created');
+  assert.equal(taps(), [['tap', 'tsvpp-host', true, ['169.254.100.1/30']]], 'one tap again');
+  assert.ok(host.routes.has('10.1.1.0/24'), 'the route into VPP is back on the new link');
+  assert.equal((await c.teardown()).errors, []);
+  assert.equal(taps(), []);
+  assert.is(host.links.size, 0);
+  assert.is(host.routes.size, 0);
+});
+
 test.run();

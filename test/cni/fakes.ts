@@ -34,8 +34,7 @@ export class FakeVswitch implements Vswitch {
   /** Interfaces with service NAT on, and their role. */
   serviceNat = new Map<number, ServiceNatRole>();
   private nextTranslation = 0;
-  /** Static neighbours by `${swIfIndex}:${ip}`; they go with their interface, as in VPP. */
-  /** Static ones the agent added; `static: false` stands for one VPP learned by ARP. */
+  /** Neighbours by `${swIfIndex}:${ip}`, static (the agent's) unless `static: false` (one VPP learned by ARP); they go with their interface, as in VPP. */
   neighbors = new Map<string, NeighborArgs & { static?: boolean }>();
   vrfs = new Set<number>([0]);
   bds = new Set<number>();
