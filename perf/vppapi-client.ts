@@ -1,6 +1,8 @@
 // Benchmark (not a test) of the VPP API client: control_ping round trips one at a time and with
 // W in flight, and a dump of N interfaces, against
-//  - the VPP emulator (a test double) in a process of its own, or
+//  - the VPP emulator (a test double) in a process of its own,
+//  - the API reflector (perf/peers/api-reflector.ts: answers control_ping at almost no cost, so
+//    the rate is the client's own ceiling; no dump figure), or
 //  - a running VPP (its API socket and .api.json directory; TSVPP_VPP in `tsvpp perf --all`).
 // The client runs in its own process too, pinned to the CPU opposite the emulator when taskset is
 // there. Each figure comes with the client's CPU time per round trip and how busy the client
@@ -9,7 +11,7 @@
 // machine (VPP without poll-sleep-usec polls at 100% whatever it does). --profile adds where the
 // client's time went at the largest window (perf/vppapi-profile.ts).
 //   node dist/perf/vppapi-client.js [--count N] [--windows 1,16,256] [--interfaces N] [--dumps N]
-//        [--profile] [--socket PATH --api-dir DIR] [--json]
+//        [--profile] [--reflector | --socket PATH --api-dir DIR] [--json]
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -22,16 +24,25 @@ import { profiled, type StageShare } from './vppapi-profile.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, HERE.includes(path.join('dist', 'perf')) ? '../..' : '..');
-const EMULATOR_MAIN = path.join(ROOT, 'dist', 'src', 'testing', 'vpp-emulator', 'main.js');
+const PEER_MAIN = {
+  emulator: path.join(ROOT, 'dist', 'src', 'testing', 'vpp-emulator', 'main.js'),
+  reflector: path.join(ROOT, 'dist', 'perf', 'peers', 'api-reflector.js'),
+};
 const THIS = path.join(ROOT, 'dist', 'perf', 'vppapi-client.js');
 
-/** The emulator's process and the client's, on different CPUs. */
+/** Issue 15's goals: pipelined round trips per second, and a 1,000-interface dump. */
+export const PIPELINED_GOAL_PER_SEC = 500_000;
+export const DUMP_GOAL_MS = 10;
+
+/** The local peer's process and the client's, on different CPUs. */
 const PEER_CPU = 0;
 const CLIENT_CPU = 1;
 
 export interface BenchOptions {
-  /** A running VPP's API socket (with apiDir its definitions); default: start the emulator. */
+  /** A running VPP's API socket (with apiDir its definitions); default: start `peer`. */
   socket?: string;
+  /** The peer started here when no socket is given (default the emulator). */
+  peer?: 'emulator' | 'reflector';
   apiDir?: string;
   /** Round trips per pipelined figure (sequential: a tenth of it). */
   count?: number;
@@ -86,6 +97,7 @@ export async function benchClient(opts: BenchOptions = {}): Promise<BenchResult>
   const args = ['--json', '--count', String(opts.count ?? 100_000), '--windows', (opts.windows ?? [1, 16, 256]).join(','),
     '--interfaces', String(opts.interfaces ?? 1000), '--dumps', String(opts.dumps ?? 20)];
   if (opts.socket) args.push('--socket', opts.socket);
+  else if (opts.peer === 'reflector') args.push('--reflector');
   if (opts.apiDir) args.push('--api-dir', opts.apiDir);
   if (opts.profile) args.push('--profile');
   const c = pinnedNode(CLIENT_CPU, THIS, args);
@@ -107,10 +119,11 @@ function procCpu(pid: number): number | null {
   }
 }
 
-async function startEmulator(dir: string, apiDir: string): Promise<{ socket: string; proc: Proc }> {
+async function startLocalPeer(kind: 'emulator' | 'reflector', dir: string, apiDir: string): Promise<{ socket: string; proc: Proc }> {
   const socket = path.join(dir, 'api.sock');
-  const c = pinnedNode(PEER_CPU, EMULATOR_MAIN, ['--socket', socket, '--api-dir', apiDir, '--runtime-dir', dir]);
-  const proc = startProc({ name: 'vpp-emulator', cmd: c.cmd, args: c.args });
+  const extra = kind === 'emulator' ? ['--runtime-dir', dir] : [];
+  const c = pinnedNode(PEER_CPU, PEER_MAIN[kind], ['--socket', socket, '--api-dir', apiDir, ...extra]);
+  const proc = startProc({ name: `vppapi-${kind}`, cmd: c.cmd, args: c.args });
   await proc.waitFor(/"ready"/, 15_000);
   return { socket, proc };
 }
@@ -121,7 +134,8 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
   const windows = opts.windows ?? [1, 16, 256];
   const apiDir = opts.apiDir ?? shippedApiDir();
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvpp-bench-'));
-  const emu = opts.socket ? null : await startEmulator(dir, apiDir);
+  const kind = opts.peer ?? 'emulator';
+  const emu = opts.socket ? null : await startLocalPeer(kind, dir, apiDir);
   const registry = ApiRegistry.fromDir(apiDir);
   const c = await VppClient.connect({ socket: opts.socket ?? emu!.socket, registry, name: 'tsvpp-bench', timeoutMs: 30_000 });
   try {
@@ -157,11 +171,11 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
     let breakdown: StageShare[] | null = null;
     if (opts.profile) breakdown = await profiled(() => pipelined(c, count, Math.max(...windows)));
 
-    const dump = opts.interfaces ? await dumpFigure(c, opts.interfaces, opts.dumps ?? 20) : null;
+    const dump = opts.interfaces && !(emu && kind === 'reflector') ? await dumpFigure(c, opts.interfaces, opts.dumps ?? 20) : null;
     const seq = figures.find((f) => f.window === 1);
     const top = figures.filter((f) => f.window > 1).pop();
     return {
-      peer: emu ? `VPP emulator (test double, ${version})` : `VPP ${version}`,
+      peer: !emu ? `VPP ${version}` : kind === 'emulator' ? `VPP emulator (test double, ${version})` : 'API reflector (the client\'s ceiling)',
       figures, dump, breakdown, count,
       sequentialPerSec: seq?.perSec ?? 0, pipelinedPerSec: top?.perSec ?? 0, window: top?.window ?? 0,
     };
@@ -235,6 +249,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   const r = await measureClient({
     socket: arg('--socket'), apiDir: arg('--api-dir'), count: num('--count'), interfaces: num('--interfaces') ?? 1000, dumps: num('--dumps'),
     windows: arg('--windows')?.split(',').map(Number), profile: process.argv.includes('--profile'),
+    peer: process.argv.includes('--reflector') ? 'reflector' : 'emulator',
   });
   if (process.argv.includes('--json')) console.log(JSON.stringify(r));
   else for (const l of formatResult(r)) console.log(l);

@@ -95,7 +95,7 @@ export const SECTIONS: readonly PerfSection[] = [
   },
   {
     name: 'vppapi',
-    what: 'VPP API codec encode/decode rates; client round trips and a 1000-interface dump against the VPP emulator, and against real VPP when TSVPP_VPP is set',
+    what: 'VPP API codec encode/decode rates; client round trips and a 1000-interface dump against the VPP emulator, the client\'s ceiling against the API reflector, and against real VPP when TSVPP_VPP is set',
     inGoals: false,
     steps: (o) => o.repeats * (process.env.TSVPP_VPP ? 2 : 1),
     run: async ({ o, report, progress }) => {
@@ -103,6 +103,7 @@ export const SECTIONS: readonly PerfSection[] = [
       const { benchClient } = await import('../vppapi-client.js');
       const codec = new Map<string, number[]>();
       const emulator: ClientBenchResult[] = [];
+      const reflector: ClientBenchResult[] = [];
       for (let r = 0; r < o.repeats; r++) {
         const lbl = `vppapi codec + client #${r + 1}`;
         progress.start(lbl);
@@ -114,12 +115,15 @@ export const SECTIONS: readonly PerfSection[] = [
           // The last repeat also profiles the client (the profiler costs a little, so only once).
           const cl = await benchClient({ profile: r === o.repeats - 1 });
           emulator.push(cl);
-          progress.done(lbl, `client ${cl.sequentialPerSec}/s one at a time, ${cl.pipelinedPerSec}/s with ${cl.window} in flight`);
+          // The client's own ceiling: a peer that answers at almost no cost.
+          const top = await benchClient({ peer: 'reflector', windows: [1, 16, 256, 1024] });
+          reflector.push(top);
+          progress.done(lbl, `client ${cl.sequentialPerSec}/s one at a time, ${cl.pipelinedPerSec}/s with ${cl.window} in flight; ceiling ${top.pipelinedPerSec}/s with ${top.window} in flight`);
         } catch (e) {
           progress.done(lbl, `FAILED ${firstLine(e)}`);
         }
       }
-      const clients = [clientRow(emulator[0]?.peer ?? 'the VPP emulator', emulator)];
+      const clients = [clientRow(emulator[0]?.peer ?? 'the VPP emulator', emulator), clientRow(reflector[0]?.peer ?? 'the API reflector', reflector)];
       const vpp = await vppClientRuns(o.repeats, progress, report.notes);
       if (vpp.length) clients.push(clientRow(vpp[0]!.peer, vpp));
       report.vppapi = {

@@ -5,6 +5,7 @@ import { REFERENCE_PAIR, noisePct, type Summary } from '../harness/scenarios.js'
 import type { ClientRow, PerfReport } from './model.js';
 import { overheadVerdict } from '../cni-start.js';
 import { CRI_RUN_GOAL_RATIO, CRI_VARIANTS, ratioToBridge } from '../harness/cri-latency.js';
+import { DUMP_GOAL_MS, PIPELINED_GOAL_PER_SEC } from '../vppapi-client.js';
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const range = (s: Summary, d = 2) => (s.n ? `${f(s.min, d)}..${f(s.max, d)}` : '-');
@@ -99,7 +100,16 @@ function clientTable(c: ClientRow): string[] {
     String(w.window), big(w.perSec.median), `${big(w.perSec.min)}..${big(w.perSec.max)}`, `${f(w.clientUsPerOp.median, 2)} µs`, pct(w.clientBusy),
     w.peerUsPerOp ? `${f(w.peerUsPerOp.median, 2)} µs` : '-', pct(w.peerBusy),
   ]), [true, true, true, true, true, true, true]));
-  if (c.dump) out.push(`sw_interface_dump of ${c.dump.interfaces} interfaces: ${f(c.dump.ms.median, 2)} ms [${range(c.dump.ms, 2)}], client CPU ${f(c.dump.clientMsCpu.median, 2)} ms`);
+  const best = c.windows.reduce<ClientRow['windows'][number] | undefined>((b, w) => (b && b.perSec.median >= w.perSec.median ? b : w), undefined);
+  if (best) {
+    const met = best.perSec.median >= PIPELINED_GOAL_PER_SEC;
+    out.push(`goal: ≥ ${big(PIPELINED_GOAL_PER_SEC)} round trips/s pipelined: ${big(best.perSec.median)} with ${best.window} in flight, ${met ? 'met' : 'MISSED'}` +
+      (met ? '' : ` (client busy ${pct(best.clientBusy)}: ${best.clientBusy.median < 0.9 ? 'the peer was the limit' : 'the client was the limit'})`));
+  }
+  if (c.dump) {
+    out.push(`sw_interface_dump of ${c.dump.interfaces} interfaces: ${f(c.dump.ms.median, 2)} ms [${range(c.dump.ms, 2)}], client CPU ${f(c.dump.clientMsCpu.median, 2)} ms; ` +
+      `goal under ${DUMP_GOAL_MS} ms: ${c.dump.ms.median < DUMP_GOAL_MS ? 'met' : 'MISSED'}`);
+  }
   if (c.breakdown) {
     out.push(`where the client's time went at ${c.windows[c.windows.length - 1]?.window} in flight (CPU profile, self time):`);
     for (const s of c.breakdown) out.push(`  ${(s.share * 100).toFixed(1).padStart(5)}%  ${s.stage}`);

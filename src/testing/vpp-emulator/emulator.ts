@@ -32,13 +32,10 @@ import { natHandlers } from './handlers/nat.js';
 import { cnatHandlers } from './handlers/cnat.js';
 import { neighborHandlers } from './handlers/neighbor.js';
 import { vxlanHandlers } from './handlers/vxlan.js';
+import { buildMessageTable, SOCK_API_REG_HANDLE_BIT, type TableOptions } from './table.js';
 
-export interface TableOptions {
-  /** Leave these messages out of the table (simulates a VPP without them). */
-  omit?: string[];
-  /** Advertise these messages with another CRC ("0x12345678"), i.e. another VPP version. */
-  crcOverride?: Record<string, string>;
-}
+export type { TableOptions } from './table.js';
+
 
 export interface VppEmulatorOptions {
   socketPath: string;
@@ -80,7 +77,6 @@ interface Conn {
 
 type RegConn = Registration & { conn: Conn };
 
-const SOCK_API_REG_HANDLE_BIT = 0x8000_0000;
 
 export class VppEmulator {
   state: VppState;
@@ -177,26 +173,12 @@ export class VppEmulator {
   // ---- table ----
 
   private buildTable(t: TableOptions): void {
-    const omit = new Set(t.omit ?? []);
-    const all = this.registry.messages();
-    // VPP registers memclnt first, numbering from 1 in .api order (sockclnt_create = 15).
-    const ordered = [...all.filter((m) => m.module === 'memclnt'), ...all.filter((m) => m.module !== 'memclnt')];
-    this.idByName = new Map();
-    this.nameById = new Map();
-    this.tableEntries = [];
-    let id = 1;
-    for (const m of ordered) {
-      const index = id++;
-      if (omit.has(m.name)) continue;
-      const crc = t.crcOverride?.[m.name] ?? m.crc;
-      this.tableEntries.push({ index, name: `${m.name}_${crc.replace(/^0x/, '')}` });
-      this.idByName.set(m.name, index);
-      this.nameById.set(index, m.name);
-    }
-    if (this.idByName.get('sockclnt_create') !== 15 || this.idByName.get('sockclnt_create_reply') !== 16) {
-      throw new Error('emulator: memclnt.api.json must be loaded in .api order (sockclnt_create = 15)');
-    }
+    const table = buildMessageTable(this.registry, t);
+    this.idByName = table.idByName;
+    this.nameById = table.nameById;
+    this.tableEntries = table.entries;
   }
+
 
   // ---- connections ----
 
