@@ -1,6 +1,7 @@
 /**
  * MemifQueue: the data path of one memif ring, seen from one side. Each of the four (ring, role)
- * pairs is its own class with its own loop, so no per-segment code asks which side it is on:
+ * pairs is its own class; the two receivers have a loop each, the two senders share theirs
+ * (tx-queue.ts) and differ only in per-slot methods, so no per-segment code asks which side it is on:
  *
  *   ring  role    class          we write                              we advance  we read (peer's)
  *   S2M   slave   SlaveTxQueue   desc flags/region/length/offset       head        tail (reclaim buffers)

@@ -2,8 +2,10 @@
  * The sending side of a ring: SlaveTxQueue on S2M (fills its own buffers, writes whole
  * descriptors, advances head) and MasterTxQueue on M2S (fills the buffers the slave posted, each
  * posted descriptor's length being that buffer's capacity, writes only flags and length, advances
- * tail). Each has its own copy loop (tx); the zero-copy pair allocTx/commitTx is shared and asks the
- * subclass for each slot's buffer and for the descriptor write.
+ * tail). Both share one copy loop (tx) and one zero-copy pair (allocTx/commitTx), written once in
+ * TxQueue; a subclass says only what differs per slot: where its buffer is (buffer: the slave's own,
+ * or the posted descriptor, read once and validated), how its first line is claimed, what of its
+ * descriptor is written, and which index is stored.
  */
 import { type TxBurst } from './burst.js';
 import { copyBytes } from './copy.js';
@@ -19,25 +21,51 @@ const W_META = DESC_U32.metadata;
 
 /*
  * claimLines: every transmit path stores one byte into the first line of each buffer a burst is
- * about to fill, in a loop of its own, before any copy. The receiver read those lines the last
- * time the ring came round, so the first store to each one has to take it back from the other
- * core's cache; issued back to back, those transfers overlap, where the copy loop would wait for
- * each in turn. Measured (docs/perf.md): one-way 64 B +35-50 % while cross-core transfers are
- * slow, +3-8 % while they are fast; 1500 B +25-30 %; a master echoing to testpmd +9-26 %.
- * Storing into every line of a 1500 B buffer instead halves the rate, and a store inside
- * allocTx's reservation loop, between its descriptor reads, cost the echo 4-12 %. A free buffer
- * holds nothing the peer may read: the byte is overwritten before the descriptor is published.
+ * about to fill, and zero into each of those slots' descriptor flags, in a loop of its own, before
+ * any copy. The receiver read those lines the last time the ring came round, so the first store
+ * to each one has to take it back from the other core's cache; issued back to back, those
+ * transfers overlap, where the copy loop would wait for each in turn. Measured (docs/perf.md):
+ * one-way 64 B +35-50 % while cross-core transfers are slow, +3-8 % while they are fast; 1500 B
+ * +25-30 %; a master echoing to testpmd +9-26 %. Storing into every line of a 1500 B buffer
+ * instead halves the rate, and a store inside allocTx's reservation loop, between its descriptor
+ * reads, cost the echo 4-12 %. A free buffer holds nothing the peer may read, and a free slot's
+ * descriptor nothing it reads before the index moves: both stores are overwritten (the flags of a
+ * posted descriptor are the master's to write; its region half is not touched) before anything is
+ * published.
  */
 export abstract class TxQueue extends MemifQueue {
   readonly isProducer = true;
   /** allocTx reservation. */
   private pendingBurst: TxBurst | null = null;
   private pendingPos = 0;
+  /** chain: per-segment lengths of the packet being copied. */
+  private readonly scratchLen: Uint32Array;
+  /** Free slots from the end of the packet chain() sent last. */
+  private chainFree = 0;
+  /** Region and offset of the buffer buffer() returned last (set there, read right after). */
+  protected bufRegion = 0;
+  protected bufOffset = 0;
+
+  protected constructor(opts: MemifQueueOptions) {
+    super(opts);
+    this.scratchLen = new Uint32Array(this.size);
+  }
 
   /** Free slots starting at this.own; reads and validates the peer's index. */
   protected abstract freeSlots(): number;
   /** Free slots as of the peer's index read last (this.cursor): no shared-memory read. */
   protected abstract cachedFree(): number;
+  /**
+   * The buffer of free `slot`: returns its capacity and leaves its region and offset in
+   * bufRegion/bufOffset. A master reads the posted descriptor once and validates it here.
+   */
+  protected abstract buffer(slot: number): number;
+  /** claimLines for free `slot`: one byte into its buffer's first line, never outside a region. */
+  protected abstract claimBuffer(slot: number): void;
+  /** Writes the descriptor of `slot` for a segment of `len` bytes in the buffer of that slot. */
+  protected abstract describe(slot: number, flags: number, len: number): void;
+  /** Makes everything up to `pos` visible to the peer. */
+  protected abstract publish(pos: number): void;
 
   /** Whether this call has read the peer's index already. */
   private fresh = false;
@@ -61,12 +89,6 @@ export abstract class TxQueue extends MemifQueue {
     this.fresh = true;
     return this.freeSlots() - ((pos - this.own) & 0xffff);
   }
-  /** allocTx: the buffer of `slot` goes into burst segment `seg`; returns its capacity. */
-  protected abstract reserve(slot: number, burst: TxBurst, seg: number): number;
-  /** commitTx: writes the descriptor of `slot` for a segment of `len` bytes. */
-  protected abstract describe(slot: number, flags: number, len: number): void;
-  /** Makes everything up to `pos` visible to the peer. */
-  protected abstract publish(pos: number): void;
 
   protected clearState(): void {
     this.pendingBurst = null;
@@ -80,6 +102,79 @@ export abstract class TxQueue extends MemifQueue {
   override txSpace(): number {
     this.checkIdle('txSpace');
     return this.freeSlots();
+  }
+
+  /**
+   * Copy packets[start .. start+count-1] into free buffers and publish them with one index store.
+   * A packet larger than one buffer is chained with NEXT. Stops at the first packet that does not
+   * fit whole; returns the number of packets sent.
+   */
+  override tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
+    this.checkIdle('tx');
+    if (count > packets.length - start) count = packets.length - start;
+    let free = this.room(count);
+    const mask = this.mask;
+    const regU8 = this.regU8;
+    let pos = this.own;
+    // Claim the buffers and descriptors the burst will fill before copying (see claimLines).
+    const desc16 = this.desc16;
+    for (let i = 0, nt = count < free ? count : free; i < nt; i++) {
+      const slot = (pos + i) & mask;
+      this.claimBuffer(slot);
+      desc16[slot * DESC_U16] = 0;
+    }
+    let sent = 0;
+    for (; sent < count; sent++) {
+      const pkt = packets[start + sent]!;
+      const len = pkt.length;
+      if (free === 0 && (free = this.refill(free, pos)) === 0) break;
+      const slot = pos & mask;
+      const cap = this.buffer(slot);
+      if (len <= cap) {
+        if (len > 0) regU8[this.bufRegion]!.set(pkt, this.bufOffset);
+        this.describe(slot, 0, len);
+        pos = (pos + 1) & 0xffff;
+        free--;
+        continue;
+      }
+      const k = this.chain(pkt, len, pos, free, cap);
+      if (k === 0) break; // does not fit whole: not sent
+      pos = (pos + k) & 0xffff;
+      free = this.chainFree;
+    }
+    if (sent > 0) {
+      this.own = pos;
+      this.publish(pos);
+    }
+    return sent;
+  }
+
+  /**
+   * tx of a packet longer than the buffer of slot `pos` (capacity cap0, already looked up), `free`
+   * slots being free from pos: copies it over as many buffers as it takes and describes them,
+   * chained with NEXT, once it is known to fit whole. Returns the slots taken (free ones left in
+   * chainFree), or 0 when it does not fit (nothing described: a master must not overwrite a posted
+   * length it does not send).
+   */
+  private chain(pkt: Uint8Array, len: number, pos: number, free: number, cap0: number): number {
+    const mask = this.mask;
+    const scratch = this.scratchLen;
+    let cap = cap0;
+    let at = 0;
+    let k = 0;
+    for (;;) {
+      const region = this.bufRegion;
+      const n = len - at < cap ? len - at : cap;
+      copyBytes(this.regU8[region]!, this.regU32[region]!, this.bufOffset, pkt, null, at, n);
+      scratch[k++] = n;
+      at += n;
+      if (at === len) break;
+      if (k === free && k === (free = this.refill(free, pos))) return 0;
+      cap = this.buffer((pos + k) & mask);
+    }
+    for (let j = 0; j < k; j++) this.describe((pos + j) & mask, j + 1 < k ? NEXT : 0, scratch[j]!);
+    this.chainFree = free - k;
+    return k;
   }
 
   /**
@@ -115,7 +210,9 @@ export abstract class TxQueue extends MemifQueue {
           fits = false;
           break;
         }
-        const cap = this.reserve((pos0 + used + k) & mask, burst, seg + k);
+        const cap = this.buffer((pos0 + used + k) & mask);
+        burst.segRegion[seg + k] = this.bufRegion;
+        burst.segOffset[seg + k] = this.bufOffset;
         burst.segCapacity[seg + k] = cap;
         burst.segLength[seg + k] = want < 0 ? cap : left < cap ? left : cap;
         left -= cap;
@@ -129,11 +226,15 @@ export abstract class TxQueue extends MemifQueue {
     }
     burst.count = p;
     burst.segCount = seg;
-    // Claim the reserved buffers' first lines for the caller's writes (see claimLines): a loop of
-    // its own, since a store in the reservation loop above, between the descriptor reads, costs
-    // more than it saves.
+    // Claim the reserved buffers' first lines and descriptors for the caller's writes (see
+    // claimLines): a loop of its own, since a store in the reservation loop above, between the
+    // descriptor reads, costs more than it saves.
     const regU8 = this.regU8;
-    for (let s = 0; s < seg; s++) regU8[burst.segRegion[s]!]![burst.segOffset[s]!] = 0;
+    const desc16 = this.desc16;
+    for (let s = 0; s < seg; s++) {
+      regU8[burst.segRegion[s]!]![burst.segOffset[s]!] = 0;
+      desc16[((pos0 + s) & mask) * DESC_U16] = 0;
+    }
     burst.regions = regU8;
     burst.regions32 = this.regU32;
     // Nothing reserved, nothing to commit: the next allocTx/tx may follow directly.
@@ -215,101 +316,34 @@ export class SlaveTxQueue extends TxQueue {
     return this.size - ((this.own - this.cursor) & 0xffff);
   }
 
-  protected reserve(slot: number, burst: TxBurst, seg: number): number {
-    burst.segRegion[seg] = this.bufs.region[slot]!;
-    burst.segOffset[seg] = this.bufs.offset[slot]!;
+  protected buffer(slot: number): number {
+    this.bufRegion = this.bufs.region[slot]!;
+    this.bufOffset = this.bufs.offset[slot]!;
     return this.bufs.size;
+  }
+
+  protected claimBuffer(slot: number): void {
+    this.regU8[this.bufs.region[slot]!]![this.bufs.offset[slot]!] = 0;
   }
 
   protected describe(slot: number, flags: number, len: number): void {
     const w = slot * DESC_WORDS;
-    this.desc[w + W_FR] = flags | (this.bufs.region[slot]! << DESC_REGION_SHIFT);
-    this.desc[w + W_LEN] = len;
-    this.desc[w + W_OFF] = this.bufs.offset[slot]!;
-    this.desc[w + W_META] = 0;
+    const desc = this.desc;
+    desc[w + W_FR] = flags | (this.bufs.region[slot]! << DESC_REGION_SHIFT);
+    desc[w + W_LEN] = len;
+    desc[w + W_OFF] = this.bufs.offset[slot]!;
+    desc[w + W_META] = 0;
   }
 
   protected publish(pos: number): void {
     this.ring.storeHead(pos);
   }
-
-  /**
-   * Copy packets[start .. start+count-1] into free buffers and publish them with one head store.
-   * A packet larger than one buffer is chained with NEXT (bufferSize per buffer). Stops at the
-   * first packet that does not fit whole; returns the number of packets sent.
-   */
-  override tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
-    this.checkIdle('tx');
-    if (count > packets.length - start) count = packets.length - start;
-    let free = this.room(count);
-    const mask = this.mask;
-    const desc = this.desc;
-    const regU8 = this.regU8;
-    const regU32 = this.regU32;
-    const { size: b, region: sr, offset: so } = this.bufs;
-    let pos = this.own;
-    let sent = 0;
-    // Claim the first line of every buffer the burst will fill before copying (see claimLines).
-    for (let i = 0, nt = count < free ? count : free; i < nt; i++) {
-      const slot = (pos + i) & mask;
-      regU8[sr[slot]!]![so[slot]!] = 0;
-    }
-    for (; sent < count; sent++) {
-      const pkt = packets[start + sent]!;
-      const len = pkt.length;
-      if (len <= b) {
-        if (free === 0 && (free = this.refill(free, pos)) === 0) break;
-        const slot = pos & mask;
-        const region = sr[slot]!;
-        const off = so[slot]!;
-        if (len > 0) regU8[region]!.set(pkt, off);
-        const w = slot * DESC_WORDS;
-        desc[w + W_FR] = region << DESC_REGION_SHIFT;
-        desc[w + W_LEN] = len;
-        desc[w + W_OFF] = off;
-        desc[w + W_META] = 0;
-        pos = (pos + 1) & 0xffff;
-        free--;
-        continue;
-      }
-      const nseg = Math.ceil(len / b);
-      if (nseg > free && nseg > (free = this.refill(free, pos))) break;
-      let at = 0;
-      for (let k = 0; k < nseg; k++) {
-        const slot = pos & mask;
-        const region = sr[slot]!;
-        const off = so[slot]!;
-        const n = len - at < b ? len - at : b;
-        copyBytes(regU8[region]!, regU32[region]!, off, pkt, null, at, n);
-        const w = slot * DESC_WORDS;
-        desc[w + W_FR] = (k + 1 < nseg ? NEXT : 0) | (region << DESC_REGION_SHIFT);
-        desc[w + W_LEN] = n;
-        desc[w + W_OFF] = off;
-        desc[w + W_META] = 0;
-        at += n;
-        pos = (pos + 1) & 0xffff;
-      }
-      free -= nseg;
-    }
-    if (sent > 0) {
-      this.own = pos;
-      this.ring.storeHead(pos);
-    }
-    return sent;
-  }
 }
 
 /** Master on M2S: fills the buffers the slave posted. */
 export class MasterTxQueue extends TxQueue {
-  /** Per-segment lengths of the packet being built. */
-  private readonly scratchLen: Uint32Array;
-  /** Region and offset of the descriptor last validated by postedCapacity (read once). */
-  private postedRegion = 0;
-  private postedOffset = 0;
-
   constructor(opts: MemifQueueOptions) {
     super(opts);
-    this.scratchLen = new Uint32Array(this.size);
   }
 
   protected freeSlots(): number {
@@ -332,11 +366,10 @@ export class MasterTxQueue extends TxQueue {
   }
 
   /**
-   * Reads (once), validates and returns the capacity of the slave-posted descriptor at slot; its
-   * region and offset are left in postedRegion/postedOffset. (DPDK eth_memif_tx and VPP
-   * memif_interface_tx_inline use d->length as the buffer capacity on M2S.)
+   * Reads (once), validates and returns the capacity of the slave-posted descriptor at slot. (DPDK
+   * eth_memif_tx and VPP memif_interface_tx_inline use d->length as the buffer capacity on M2S.)
    */
-  private postedCapacity(slot: number): number {
+  protected buffer(slot: number): number {
     const w = slot * DESC_WORDS;
     const region = this.desc[w + W_FR]! >>> DESC_REGION_SHIFT;
     const cap = this.desc[w + W_LEN]!;
@@ -351,16 +384,17 @@ export class MasterTxQueue extends TxQueue {
       );
     }
     if (cap === 0) throw new MemifRingError(E.DESC_LENGTH, `${this.name} slot ${slot}: posted descriptor has length 0 (no room)`);
-    this.postedRegion = region;
-    this.postedOffset = off;
+    this.bufRegion = region;
+    this.bufOffset = off;
     return cap;
   }
 
-  protected reserve(slot: number, burst: TxBurst, seg: number): number {
-    const cap = this.postedCapacity(slot);
-    burst.segRegion[seg] = this.postedRegion;
-    burst.segOffset[seg] = this.postedOffset;
-    return cap;
+  /** Only a byte inside a region: buffer() validates the descriptor again before anything is copied. */
+  protected claimBuffer(slot: number): void {
+    const w = slot * DESC_WORDS;
+    const region = this.desc[w + W_FR]! >>> DESC_REGION_SHIFT;
+    const off = this.desc[w + W_OFF]!;
+    if (region < this.nRegions && off < this.regSize[region]!) this.regU8[region]![off] = 0;
   }
 
   protected describe(slot: number, flags: number, len: number): void {
@@ -370,62 +404,5 @@ export class MasterTxQueue extends TxQueue {
 
   protected publish(pos: number): void {
     this.ring.storeTail(pos);
-  }
-
-  /**
-   * Copy packets[start .. start+count-1] into the posted buffers and publish them with one tail
-   * store. A packet larger than one posted buffer is chained with NEXT. Stops at the first packet
-   * that does not fit whole; returns the number of packets sent.
-   */
-  override tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
-    this.checkIdle('tx');
-    if (count > packets.length - start) count = packets.length - start;
-    let free = this.room(count);
-    const mask = this.mask;
-    const regU8 = this.regU8;
-    const regU32 = this.regU32;
-    const scratch = this.scratchLen;
-    let pos = this.own;
-    let sent = 0;
-    // Claim the first line of every posted buffer the burst will fill (see claimLines). The loop
-    // below reads and validates each descriptor again before it copies: this pass only stores one
-    // byte inside the region, and only where the descriptor points inside it.
-    const desc = this.desc;
-    const regSize = this.regSize;
-    for (let i = 0, nt = count < free ? count : free; i < nt; i++) {
-      const w = ((pos + i) & mask) * DESC_WORDS;
-      const region = desc[w + W_FR]! >>> DESC_REGION_SHIFT;
-      const off = desc[w + W_OFF]!;
-      if (region < this.nRegions && off < regSize[region]!) regU8[region]![off] = 0;
-    }
-    for (; sent < count; sent++) {
-      const pkt = packets[start + sent]!;
-      const len = pkt.length;
-      let at = 0;
-      let k = 0;
-      do {
-        if (k === free && k === (free = this.refill(free, pos))) break;
-        const cap = this.postedCapacity((pos + k) & mask);
-        const region = this.postedRegion;
-        const off = this.postedOffset;
-        const n = len - at < cap ? len - at : cap;
-        if (n > 0) {
-          if (n === len) regU8[region]!.set(pkt, off);
-          else copyBytes(regU8[region]!, regU32[region]!, off, pkt, null, at, n);
-        }
-        scratch[k] = n;
-        at += n;
-        k++;
-      } while (at < len);
-      if (at < len || (k === 0 && free === 0)) break; // does not fit whole: not sent
-      for (let j = 0; j < k; j++) this.describe((pos + j) & mask, j + 1 < k ? NEXT : 0, scratch[j]!);
-      pos = (pos + k) & 0xffff;
-      free -= k;
-    }
-    if (sent > 0) {
-      this.own = pos;
-      this.ring.storeTail(pos);
-    }
-    return sent;
   }
 }

@@ -103,6 +103,32 @@ test('master honours smaller posted lengths (slave posting with headroom, as lib
   assert.ok(equalBytes(got[0]!, pkt));
 });
 
+test('a chained packet that does not fit whole is not sent and leaves every descriptor as it was (both senders share this loop)', () => {
+  for (const side of ['slave', 'master'] as const) {
+    const p = makePair({ log2RingSize: 3, bufferSize: 2048 });
+    const tx = side === 'slave' ? p.slave.s2m[0]! : p.master.m2s[0]!;
+    const rx = side === 'slave' ? p.master.s2m[0]! : p.slave.m2s[0]!;
+    const ring = tx.ring;
+    // 6 slots taken by six 64 B packets; 2 left, the 5000 B packet needs 3.
+    const small = Array.from({ length: 6 }, (_, i) => packet(64, 40 + i));
+    const big = packet(5000, 9);
+    const before = Array.from({ length: 8 }, (_, j) => [ring.descFlags(j), ring.descRegion(j), ring.descLength(j), ring.descOffset(j)]);
+    assert.is(tx.tx([...small, big, packet(64, 50)]), 6, `${side}: stops at the packet that does not fit`);
+    assert.equal(
+      [6, 7].map((j) => [ring.descFlags(j), ring.descRegion(j), ring.descLength(j), ring.descOffset(j)]),
+      before.slice(6),
+      `${side}: the two free slots' descriptors untouched (a master must not shrink a posted length)`,
+    );
+    assert.is(tx.txSpace(), 2);
+    const got = receiveAll(rx, new RxBurst(8));
+    got.forEach((g, i) => assert.ok(equalBytes(g, small[i]!), `${side}: packet ${i}`));
+    assert.is(tx.tx([big]), 1, `${side}: once released it goes, chained over 3 slots`);
+    const again = receiveAll(rx, new RxBurst(8));
+    assert.ok(equalBytes(again[0]!, big));
+    assert.is(p.brokenGuard(), undefined);
+  }
+});
+
 test('master tx: a posted descriptor outside the regions mid-burst is named; the claim pass before the copy writes nothing outside', () => {
   const p = makePair({ log2RingSize: 4, bufferSize: 2048 });
   const ring = p.master.m2s[0]!.ring;
