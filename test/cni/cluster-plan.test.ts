@@ -73,6 +73,41 @@ test('VNIs: deterministic, 24-bit, not 0; host link addresses', () => {
   assert.is(nftTable('10.1.1.0/24', '10.1.0.0/16').split('\n')[0], 'table ip tsvpp {');
 });
 
+test('Services: NodePorts DNATed to VPP\'s end of the link on the host\'s own addresses, in nft\'s own layout; ClusterIPs routed into VPP from the node\'s address', () => {
+  const p = plan({ ...input(1, [node(1)]), services: { nodePorts: [{ proto: 'UDP', port: 30053 }, { proto: 'TCP', port: 30080 }, { proto: 'TCP', port: 30053 }, { proto: 'TCP', port: 30080 }], clusterIps: ['10.96.0.10', '10.96.0.1', '10.1.3.3'] } });
+  // As `nft list table ip tsvpp` (nftables 1.0.6) prints what nftReplace loads: the reconciler compares the texts.
+  assert.is(p.nftTable, [
+    'table ip tsvpp {',
+    '\tchain nodeports {',
+    '\t\ttcp dport 30053 dnat to 169.254.100.1',
+    '\t\tudp dport 30053 dnat to 169.254.100.1',
+    '\t\ttcp dport 30080 dnat to 169.254.100.1',
+    '\t}',
+    '',
+    '\tchain prerouting {',
+    '\t\ttype nat hook prerouting priority dstnat; policy accept;',
+    '\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports',
+    '\t}',
+    '',
+    '\tchain output {',
+    '\t\ttype nat hook output priority -100; policy accept;',
+    '\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports',
+    '\t}',
+    '',
+    '\tchain postrouting {',
+    '\t\ttype nat hook postrouting priority srcnat; policy accept;',
+    '\t\tip saddr 10.1.1.0/24 ip daddr != 10.1.0.0/16 masquerade',
+    '\t}',
+    '}',
+    '',
+  ].join('\n'));
+  assert.equal(p.hostRoutes.slice(1), ['10.96.0.1', '10.96.0.10'].map((ip) => ({ dst: `${ip}/32`, via: '169.254.100.1', dev: 'tsvpp-host', src: '192.168.50.1' })));
+  assert.equal(p.warnings, ['ClusterIP 10.1.3.3 is inside the pod subnet 10.1.0.0/16: no host route']);
+  // No NodePorts: the masquerade table alone, as before Services.
+  assert.is(plan({ ...input(1, [node(1)]), services: { nodePorts: [], clusterIps: [] } }).nftTable, nftTable('10.1.1.0/24', '10.1.0.0/16'));
+  assert.not.match(nftTable('10.1.1.0/24', '10.1.0.0/16'), 'nodeports');
+});
+
 test('property: for any cluster, tunnels and routes match the peers exactly', () => {
   fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }), fc.nat(), (ids, pick) => {
     const self = ids[pick % ids.length]!;

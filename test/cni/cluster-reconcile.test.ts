@@ -8,9 +8,9 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Cluster, type ClusterConfig } from '../../src/cni/cluster/cluster.js';
+import { Cluster, type ClusterConfig, type ClusterServices } from '../../src/cni/cluster/cluster.js';
 import { StaticNodeSource, type ClusterNode } from '../../src/cni/cluster/nodes.js';
-import { HOST_LINK_TAG, networkVni, plan, tunnelTag } from '../../src/cni/cluster/plan.js';
+import { HOST_LINK_TAG, networkVni, plan, tunnelTag, type HostServices } from '../../src/cni/cluster/plan.js';
 import { StateStore } from '../../src/cni/agent/state.js';
 import { FakeHost, FakeVswitch } from './fakes.js';
 
@@ -21,7 +21,7 @@ let runs = 0;
 const entry = (k: number): ClusterNode => ({ name: `n${k}`, internalIp: `192.168.50.${k}`, podSubnet: `10.1.${k}.0/24` });
 const config: ClusterConfig = { nodeName: 'n1', podSubnet: '10.1.1.0/24', clusterPodSubnet: '10.1.0.0/16', nodePrefixLen: 24, hostLinkSubnet: '169.254.100.0/30', hostLink: 'veth-afpacket' };
 
-async function rig() {
+async function rig(services?: ClusterServices) {
   const store = new StateStore(join(top, `r${runs++}`));
   await store.init();
   const vs = new FakeVswitch();
@@ -39,7 +39,7 @@ async function rig() {
   await store.saveNode(node);
   const nodes = new StaticNodeSource([entry(1)]);
   const log: string[] = [];
-  const c = new Cluster({ config, vswitch: vs, host, store, nodes, log: (m) => log.push(m) });
+  const c = new Cluster({ config, vswitch: vs, host, store, nodes, ...(services ? { services } : {}), log: (m) => log.push(m) });
   return { store, vs, host, nodes, c, log };
 }
 type Rig = Awaited<ReturnType<typeof rig>>;
@@ -166,7 +166,7 @@ test('nothing to do: a second round changes nothing', async () => {
   await r.c.reconcile();
   const calls = r.vs.calls.length;
   const rep = await r.c.reconcile();
-  assert.equal(rep, { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
+  assert.equal(rep, { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
   assert.equal(r.vs.calls.slice(calls), ['setInterfaceUp'], 'only the idempotent admin-up of the link');
   assert.is([...r.vs.ifs.values()].find((i) => i.tag === HOST_LINK_TAG)!.mtu, 1500, 'VPP\'s MTU of the link is the Linux end\'s');
 });
@@ -200,6 +200,58 @@ test('tap host link: VPP\'s tap is the host end (no veth); a tap whose host side
   assert.equal(taps(), []);
   assert.is(host.links.size, 0);
   assert.is(host.routes.size, 0);
+});
+
+test('Services: service NAT on the host link once per link (again when it is made anew, once for a link that predates it), NodePorts DNATed to VPP, ClusterIPs routed into it', async () => {
+  const enabled: number[] = [];
+  let view: HostServices = { nodePorts: [{ proto: 'TCP', port: 30080 }, { proto: 'UDP', port: 30053 }], clusterIps: ['10.96.0.10', '10.96.0.1'] };
+  const r = await rig({ hostServices: () => view, enableOnHostLink: async (sw) => { enabled.push(sw); } });
+  r.nodes.set([entry(1), entry(2)]);
+  let rep = await r.c.reconcile();
+  assert.equal(rep.errors, []);
+  const link = () => [...r.vs.ifs.values()].find((i) => i.tag === HOST_LINK_TAG)!.swIfIndex;
+  assert.equal(enabled, [link()]);
+  assert.ok(rep.hostLinkServiceNat);
+  assert.is((await r.store.loadNode()).hostLinkServiceNat, link(), 'recorded with the link\'s sw_if_index');
+  assert.match(r.host.nft!, '\tchain nodeports {\n\t\tudp dport 30053 dnat to 169.254.100.1\n\t\ttcp dport 30080 dnat to 169.254.100.1\n\t}');
+  assert.match(r.host.nft!, 'type nat hook prerouting priority dstnat; policy accept;\n\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports');
+  assert.match(r.host.nft!, 'type nat hook output priority -100; policy accept;\n\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports');
+  for (const ip of ['10.96.0.1', '10.96.0.10']) assert.equal(r.host.routes.get(`${ip}/32`), { dst: `${ip}/32`, via: '169.254.100.1', dev: 'tsvpp-host', src: '192.168.50.1' });
+  rep = await r.c.reconcile();
+  assert.not.ok(rep.hostLinkServiceNat);
+  assert.equal(enabled.length, 1, 'not again on the same link: VPP would stack a second');
+  // The Services change: the host follows.
+  view = { nodePorts: [], clusterIps: ['10.96.0.1'] };
+  rep = await r.c.reconcile();
+  assert.equal(rep.hostRoutes.deleted, ['10.96.0.10/32']);
+  assert.is(rep.nft, 'replaced');
+  assert.not.match(r.host.nft!, 'nodeports');
+  // VPP restarted: the link is made anew and gets it again.
+  r.vs.vanish(link());
+  rep = await r.c.reconcile();
+  assert.is(rep.hostLink, 'created');
+  assert.equal(enabled, [enabled[0]!, link()]);
+  // A link the agent made before it served Services (no record): once.
+  const n = await r.store.loadNode();
+  delete n.hostLinkServiceNat;
+  await r.store.saveNode(n);
+  await r.c.reconcile();
+  await r.c.reconcile();
+  assert.is(enabled.length, 3);
+  assert.equal((await r.c.teardown()).errors, []);
+  assert.is((await r.store.loadNode()).hostLinkServiceNat, undefined, 'gone with the link');
+  assert.is(r.host.routes.size, 0);
+});
+
+test('Services: a failure to turn service NAT on is an error of the round, retried by the next', async () => {
+  let fail = true;
+  const r = await rig({ hostServices: () => ({ nodePorts: [], clusterIps: [] }), enableOnHostLink: async () => { if (fail) throw new Error('cnat says no'); } });
+  assert.equal((await r.c.reconcile()).errors, ['service NAT on the host link: cnat says no']);
+  assert.is((await r.store.loadNode()).hostLinkServiceNat, undefined);
+  fail = false;
+  const rep = await r.c.reconcile();
+  assert.equal(rep.errors, []);
+  assert.ok(rep.hostLinkServiceNat);
 });
 
 test.run();

@@ -33,13 +33,13 @@ const slice = (svc: string, ips: Array<string | [string, boolean]>) => endpointS
   endpoints: ips.map((x) => (typeof x === 'string' ? { addresses: [x] } : { addresses: [x[0]], conditions: { ready: x[1] } })),
 }, 'test');
 
-async function world() {
+async function world(extra: { nodePortVip?: () => string | undefined; hostChanged?: () => void } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tsvpp-services-'));
   dirs.push(dir);
   const store = new StateStore(dir);
   await store.init();
   const vswitch = new FakeVswitch(), source = new Source(), log: string[] = [];
-  const services = new Services({ vswitch, source, store, snatIp: '10.1.1.1', log: (m) => log.push(m) });
+  const services = new Services({ vswitch, source, store, snatIp: '10.1.1.1', log: (m) => log.push(m), ...extra });
   const vpp = () => [...vswitch.translations.values()].map((t) => `${t.vip}:${t.port}/${t.proto}${t.affinity ? '~' : ''} -> ${t.backends.map((b) => `${b.ip}:${b.port}`).join(',')}`).sort();
   return { store, vswitch, source, services, log, vpp };
 }
@@ -169,6 +169,37 @@ test('reconcile (property): from any VPP state and any Service set, one run leav
     await w.services.reconcile();
     assert.equal(w.vswitch.calls, []);
   }), { numRuns: 60 });
+});
+
+test('NodePorts with a host link: a translation on the link\'s address per nodePort with ready endpoints; the host hears of the change after VPP has it; the host link gets service NAT as an uplink', async () => {
+  const events: string[] = [];
+  const w = await world({ nodePortVip: () => '169.254.100.1', hostChanged: () => events.push(`host changed (VPP: ${w.vpp().length} translations)`) });
+  const np = serviceFromObject({ metadata: { name: 'np' }, spec: { type: 'NodePort', clusterIP: '10.96.0.20', ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] } }, 'test');
+  w.source.snap = { services: [np, service('web', '10.96.0.10')], slices: [slice('np', ['10.1.1.2']), slice('web', ['10.1.1.3'])] };
+  assert.equal(w.services.hostServices(), { nodePorts: [], clusterIps: [] }, 'nothing before the first run');
+  await w.services.reconcile();
+  assert.equal(w.vpp(), ['10.96.0.10:80/TCP -> 10.1.1.3:8080', '10.96.0.20:80/TCP -> 10.1.1.2:8080', '169.254.100.1:30080/TCP -> 10.1.1.2:8080']);
+  assert.equal(w.services.hostServices(), { nodePorts: [{ proto: 'TCP', port: 30080 }], clusterIps: ['10.96.0.10', '10.96.0.20'] });
+  assert.equal(events, ['host changed (VPP: 3 translations)'], 'called once, after the translations are in VPP');
+  await w.services.reconcile();
+  assert.is(events.length, 1, 'not again while the host\'s part is the same');
+  // The NodePort's endpoint goes: its translation and the host's DNAT with it.
+  w.source.snap = { ...w.source.snap, slices: [slice('np', []), slice('web', ['10.1.1.3'])] };
+  await w.services.reconcile();
+  assert.equal(w.services.hostServices().nodePorts, []);
+  assert.equal(events, ['host changed (VPP: 3 translations)', 'host changed (VPP: 1 translations)']);
+  const link = await w.vswitch.createAfPacket({ hostIfName: 'tsvpp-vpp', tag: 'tsvpp-node:host-link' });
+  await w.services.enableOnHostLink(link.swIfIndex);
+  assert.is(w.vswitch.serviceNat.get(link.swIfIndex), 'uplink');
+});
+
+test('NodePorts without a host link (nodePortVip absent): ClusterIPs only', async () => {
+  const w = await world();
+  const np = serviceFromObject({ metadata: { name: 'np' }, spec: { type: 'NodePort', clusterIP: '10.96.0.20', ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] } }, 'test');
+  w.source.snap = { services: [np], slices: [slice('np', ['10.1.1.2'])] };
+  await w.services.reconcile();
+  assert.equal(w.vpp(), ['10.96.0.20:80/TCP -> 10.1.1.2:8080']);
+  assert.equal(w.services.hostServices().nodePorts, []);
 });
 
 test.run();

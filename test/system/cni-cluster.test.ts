@@ -10,7 +10,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ApiRegistry } from '../../src/vppapi/codec/index.js';
@@ -200,7 +200,7 @@ test('one node: host link both sides, default route into the host, slice routed 
   assert.is(n1.network('l2net').vni, VNI_L2);
   // Nothing changes on a second look.
   const again = await n1.agent!.reconcileCluster();
-  assert.equal({ ...again!, warnings: [] }, { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
+  assert.equal({ ...again!, warnings: [] }, { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
 });
 
 test('two, then three nodes join without restarts: tunnels per network and node, L3 routes, host-gw routes', async () => {
@@ -313,6 +313,50 @@ test('VPP restart: the host link, routes and tunnels come back', async () => {
   const l3 = n2.network('l3net');
   assert.ok(n2.routes().includes(`${l3.vrfId} 10.99.1.0/24 via 10.99.1.1`), n2.routes().join('\n'));
   assert.equal(n2.hostRoutes(), before.hostRoutes);
+});
+
+/** Polls `cond` until it holds; fails naming `what` (and the node's last log lines) after 20 s. */
+async function until(n: Node, what: string, cond: () => boolean | Promise<boolean>): Promise<void> {
+  for (const end = Date.now() + 20_000; !(await cond());) {
+    if (Date.now() > end) assert.unreachable(`${what}: not within 20 s\n${n.log.slice(-8).join('\n')}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('Services with a host link: the host DNATs a NodePort to VPP (the real table as nft lists it), VPP translates it on the link\'s address, the ClusterIP is routed into VPP, the link has service NAT (also after the VPP restart); all gone with the Service', async () => {
+  const n1 = all[0]!;
+  const vs = new VppVswitch(n1.client);
+  const link = () => n1.ifs().find((i) => i.tag === 'tsvpp-node:host-link')!.swIfIndex;
+  for (const n of all) assert.ok(n.emu.state.cnat.featureIfs.has(n.ifs().find((i) => i.tag === 'tsvpp-node:host-link')!.swIfIndex), `node ${n.k}: service NAT on its host link`);
+  writeFileSync(join(n1.config.podManifests!, 'svc.yaml'), `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: 10.96.0.10
+  ports: [{name: http, port: 80, targetPort: 8080, nodePort: 30080, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints: [{addresses: [10.1.2.5]}]
+`);
+  const table = nftTable('10.1.1.0/24', '10.1.0.0/16', { vip: '169.254.100.1', nodePorts: [{ proto: 'TCP', port: 30080 }] });
+  await until(n1, 'the NodePort in the host\'s table', () => n1.nft() === table);
+  const tr = (await vs.dumpServiceTranslations()).map((t) => `${t.vip}:${t.port}/${t.proto} -> ${t.backends.map((b) => `${b.ip}:${b.port}`).join(',')}`).sort();
+  assert.equal(tr, ['10.96.0.10:80/TCP -> 10.1.2.5:8080', '169.254.100.1:30080/TCP -> 10.1.2.5:8080']);
+  assert.ok(n1.hostRoutes().includes('10.96.0.10 via 169.254.100.1 dev tsvpp-host src 192.168.50.1'), n1.hostRoutes().join('\n'));
+  assert.is((await n1.agent!.reconcileCluster())!.hostLinkServiceNat, false, 'service NAT on the link once');
+  // The endpoint goes: the translations and the DNAT go (the host refuses the port itself); the ClusterIP stays routed (VPP refuses it).
+  writeFileSync(join(n1.config.podManifests!, 'svc.yaml'), readFileSync(join(n1.config.podManifests!, 'svc.yaml'), 'utf8').replace('endpoints: [{addresses: [10.1.2.5]}]', 'endpoints: []'));
+  await until(n1, 'the NodePort out of the host\'s table', () => n1.nft() === nftTable('10.1.1.0/24', '10.1.0.0/16'));
+  assert.equal(await vs.dumpServiceTranslations(), []);
+  assert.ok(n1.hostRoutes().includes('10.96.0.10 via 169.254.100.1 dev tsvpp-host src 192.168.50.1'));
+  rmSync(join(n1.config.podManifests!, 'svc.yaml'));
+  await until(n1, 'the ClusterIP\'s host route and reject route gone', async () => !n1.hostRoutes().some((r) => r.startsWith('10.96.')) && (await vs.dumpRejectRoutes()).length === 0);
+  assert.ok(n1.emu.state.cnat.featureIfs.has(link()));
 });
 
 test('teardown on every node leaves no VPP object, host route, link or table of the agent', async () => {

@@ -10,8 +10,11 @@
 // (default network), l2 (an L2 CustomNetwork) and l3 (an L3 CustomNetwork), all veth + af_packet.
 // Checked with ping and TCP: pod ↔ pod across nodes on every network; pod → both hosts and the
 // outside, seen with the node's address (nftables counters where the packets arrive); host → pod;
-// a node that leaves (its agent stopped, `tsvpp agent teardown`, its Node deleted) leaves no
-// tunnel, route or table behind on the other and comes back; DEL and teardown leave nothing.
+// Services (a NodePort Service in the shared manifests dir, served by one pod): NodePort from either
+// host and the other node's pod, to a backend on either node; host → ClusterIP; pod → ClusterIP
+// across nodes; no endpoints refused at once; a node that leaves (its agent stopped, `tsvpp agent
+// teardown`, its Node deleted) leaves no tunnel, route or table behind on the other and comes
+// back; DEL and teardown leave nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -379,6 +382,90 @@ test('pod → its host, the other node\'s host and the outside, seen with the no
   await assertReaches(B.ns, A.pod.eth0, 'host b → pod a');
   assert.ok(await seenByPod('node_a') >= 6 && await seenByPod('node_b') >= 6, 'pod a saw both nodes\' addresses');
   assert.ok(await tcp(A.pod.ns, OUT, OUTSIDE, 200_000), 'TCP pod a → outside (masqueraded)');
+});
+
+const PEER = resolve(REPO, 'dist/test/vpp/support/svc-peer.js');
+const NODE_PORT = 30080, NODE_PORT_UDP = 30053, CLUSTER_IP = '10.96.0.10';
+const WEB = `apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: default}
+spec:
+  type: NodePort
+  clusterIP: ${CLUSTER_IP}
+  clusterIPs: [${CLUSTER_IP}]
+  ports:
+    - {name: http, port: 80, targetPort: 8080, nodePort: ${NODE_PORT}, protocol: TCP}
+    - {name: dns, port: 53, targetPort: 8080, nodePort: ${NODE_PORT_UDP}, protocol: UDP}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: web-1, namespace: default, labels: {kubernetes.io/service-name: web}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}, {name: dns, port: 8080, protocol: UDP}]
+endpoints: [{addresses: [ENDPOINT]}]
+`;
+
+/** `n` connections (datagrams) from namespace `ns` to host:port through svc-peer: per attempt, who answered and whom it saw. */
+async function connect(ns: string, host: string, port: number, n: number, udp = false): Promise<Array<{ backend: string; seen: string; error?: string }>> {
+  const out = JSON.parse(await runIn(ns, process.execPath, [PEER, 'connect', host, String(port), String(n), ...(udp ? ['udp'] : [])])) as Array<{ reply?: string; error?: string }>;
+  return out.map((a) => {
+    if (!a.reply) return { backend: '', seen: '', error: a.error ?? 'no reply' };
+    const [backend, seen] = a.reply.split(' ');
+    return { backend: backend!, seen: seen!.split(':')[0]! };
+  });
+}
+
+/** Every attempt answered by `backend`, which saw `seen` as the client. */
+async function assertServed(ns: string, host: string, port: number, backend: string, seen: string, what: string, udp = false): Promise<void> {
+  const got = await connect(ns, host, port, 4, udp);
+  const vpp = async (n: Node) => (await Promise.all(['show cnat session', 'show cnat translation', 'show errors'].map((c) => n.vpp.cli(c).catch((e: Error) => e.message)))).join('\n');
+  if (!got.every((g) => g.backend === backend && g.seen === seen)) {
+    assert.unreachable(`${what}: expected 4 answers from ${backend} seeing ${seen}, got ${JSON.stringify(got)}\nVPP a:\n${await vpp(A)}\nVPP b:\n${await vpp(B)}`);
+  }
+}
+
+test('Services: NodePort from both hosts and a pod of the other node, to a backend on either node; host → ClusterIP; pod → ClusterIP across nodes; gone with the Service', async () => {
+  const servers = [A, B].map((n) => spawn('ip', ['netns', 'exec', n.pod.ns, process.execPath, PEER, 'serve', '8080', `pod-${n.name}`], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  try {
+    await Promise.all(servers.map((c) => new Promise<void>((res, rej) => { c.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); c.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); })));
+    // The backend is pod a, on node a.
+    writeFileSync(join(manifests, 'web.yaml'), WEB.replace('ENDPOINT', A.pod.eth0));
+    for (const n of [A, B]) await until(`node ${n.name}: NodePorts in its host's table`, async () => /udp dport 30053 dnat to 169\.254\.100\.1/.test(await runIn(n.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
+    assert.ok((await A.hostRoutes()).includes(`${CLUSTER_IP} via ${HOST_LINK.vpp} dev tsvpp-host src ${A.ip}`), (await A.hostRoutes()).join('\n'));
+    // NodePort on node a (a local backend): from its own host, from host b, from pod b. The backend
+    // sees the client: the node itself, node b, node b again (pod b masqueraded by host b).
+    await assertServed(A.ns, A.ip, NODE_PORT, 'pod-a', A.ip, 'host a → its own NodePort');
+    await assertServed(B.ns, A.ip, NODE_PORT, 'pod-a', B.ip, 'host b → node a\'s NodePort');
+    await assertServed(B.pod.ns, A.ip, NODE_PORT, 'pod-a', B.ip, 'pod b → node a\'s NodePort');
+    await assertServed(B.ns, A.ip, NODE_PORT_UDP, 'pod-a', B.ip, 'host b → node a\'s NodePort over UDP', true);
+    // NodePort on node b, whose VPP sends the flow on to node a: source-NATed to b's gateway, so the reply comes back through b.
+    await assertServed(B.ns, B.ip, NODE_PORT, 'pod-a', B.vtep, 'host b → its own NodePort, backend on node a');
+    await assertServed(A.ns, B.ip, NODE_PORT, 'pod-a', B.vtep, 'host a → node b\'s NodePort, backend on node a');
+    // Host → ClusterIP (the /32 route into VPP): a local backend sees the node, a remote one b's gateway.
+    await assertServed(A.ns, CLUSTER_IP, 80, 'pod-a', A.ip, 'host a → ClusterIP');
+    await assertServed(B.ns, CLUSTER_IP, 80, 'pod-a', B.vtep, 'host b → ClusterIP, backend on node a');
+    // A pod → ClusterIP with the backend on the other node: no source NAT.
+    await assertServed(B.pod.ns, CLUSTER_IP, 80, 'pod-a', B.pod.eth0, 'pod b → ClusterIP, backend on node a');
+    // The backend moves to node b: node a's VPP now sends its NodePort flows to node b.
+    writeFileSync(join(manifests, 'web.yaml'), WEB.replace('ENDPOINT', B.pod.eth0));
+    await until('node a to translate to pod b', async () => /10\.1\.2\.2/.test(await A.vpp.cli('show cnat translation')));
+    await assertServed(A.ns, A.ip, NODE_PORT, 'pod-b', A.vtep, 'host a → its own NodePort, backend on node b');
+    await assertServed(B.ns, A.ip, NODE_PORT, 'pod-b', A.vtep, 'host b → node a\'s NodePort, backend on node b');
+    await assertServed(A.pod.ns, CLUSTER_IP, 80, 'pod-b', A.pod.eth0, 'pod a → ClusterIP, backend on node b');
+    // No endpoints: the NodePort leaves the host's table (refused by the host), the ClusterIP is refused by VPP.
+    writeFileSync(join(manifests, 'web.yaml'), WEB.replace('[{addresses: [ENDPOINT]}]', '[]'));
+    await until('node a to drop its NodePorts', async () => !/dport/.test(await runIn(A.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
+    for (const [ns, host, port] of [[B.ns, A.ip, NODE_PORT], [A.ns, CLUSTER_IP, 80]] as const) {
+      const [r] = await connect(ns, host, port, 1);
+      assert.ok(r!.error && r!.error !== 'timeout', `${host}:${port} without endpoints: refused at once, got ${JSON.stringify(r)}`);
+    }
+    rmSync(join(manifests, 'web.yaml'));
+    for (const n of [A, B]) {
+      await until(`node ${n.name}: the Service gone from its host and VPP`, async () => !(await n.hostRoutes()).some((r) => r.startsWith('10.96.')) && !/10\.96\./.test(await n.vpp.cli('show cnat translation')));
+    }
+  } finally {
+    for (const c of servers) c.kill('SIGKILL');
+  }
 });
 
 test('a node leaves (agent stopped, teardown, its Node deleted): nothing toward it stays on the other; it comes back', async () => {

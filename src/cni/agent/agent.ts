@@ -13,7 +13,8 @@ import type { Vswitch } from './vswitch.js';
 import type { PodSource } from '../pods/types.js';
 import { HostLocalIpam } from '../ipam.js';
 import * as linuxIp from '../linux/ip.js';
-import { Cluster, changed, type ClusterReport } from '../cluster/cluster.js';
+import { Cluster, changed, type ClusterReport, type ClusterServices } from '../cluster/cluster.js';
+import { hostLinkAddresses } from '../cluster/plan.js';
 import { linuxHost, type HostNet } from '../cluster/host.js';
 import type { NodeSource } from '../cluster/nodes.js';
 import { establishIdentity, IdentityError, type NodeIdentity } from '../nodes/identity.js';
@@ -71,12 +72,12 @@ export const CLUSTER_RESYNC_MS = 30_000;
  * The cluster reconciler of an agent's config, for `node` (also used by `tsvpp agent teardown`,
  * which knows the node's slice only from its state dir, if at all).
  */
-export function makeCluster(c: AgentConfig, node: { name: string; podSubnet?: string }, d: { vswitch: Vswitch; store: StateStore; host?: HostNet; nodes?: NodeSource; log: (m: string) => void; vhostNet: boolean }): Cluster | undefined {
+export function makeCluster(c: AgentConfig, node: { name: string; podSubnet?: string }, d: { vswitch: Vswitch; store: StateStore; host?: HostNet; nodes?: NodeSource; services?: ClusterServices; log: (m: string) => void; vhostNet: boolean }): Cluster | undefined {
   const kind = resolveHostLink(c, d.vhostNet);
   if (!kind) return undefined;
   return new Cluster({
     config: { nodeName: node.name, ...(node.podSubnet ? { podSubnet: node.podSubnet } : {}), clusterPodSubnet: c.podSubnet, nodePrefixLen: c.podSubnetNodePrefixLen, hostLinkSubnet: c.hostLinkSubnet, hostLink: kind },
-    vswitch: d.vswitch, store: d.store, host: d.host ?? linuxHost(), ...(d.nodes ? { nodes: d.nodes } : {}), log: d.log,
+    vswitch: d.vswitch, store: d.store, host: d.host ?? linuxHost(), ...(d.nodes ? { nodes: d.nodes } : {}), ...(d.services ? { services: d.services } : {}), log: d.log,
   });
 }
 
@@ -187,19 +188,21 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const memifs = deps.memifs ?? memifPlugin?.memifs;
   const vnfConfig = deps.vnfConfig ?? await defaultVnfConfig(config);
   const nodes = deps.nodes ?? await DirectoryNodeSource.open(nodeDir, { podSubnet: config.podSubnet, nodePrefixLen: config.podSubnetNodePrefixLen }, log);
-  const cluster = makeCluster(config, node, { vswitch, store, ...(deps.host ? { host: deps.host } : {}), nodes, log, vhostNet });
+  // Chained, Services are the primary CNI's: the pods' service traffic never passes VPP.
+  const servicesOn = config.services === 'vpp' && config.chainedCniConfDir === undefined;
+  const serviceSource = !servicesOn ? undefined : deps.serviceSource ?? await defaultServiceSource(config, log);
+  const services = serviceSource && new Services({
+    vswitch, source: serviceSource, store, log, snatIp: hostRange4(parsePrefix4(node.podSubnet)).gateway,
+    // With a host link, NodePorts are VPP's to serve: the host DNATs them to VPP's end of the link.
+    ...(hostLink ? { nodePortVip: () => hostLinkAddresses(config.hostLinkSubnet).vpp, hostChanged: () => resync('NodePorts or ClusterIPs changed') } : {}),
+  });
+  const cluster = makeCluster(config, node, { vswitch, store, ...(deps.host ? { host: deps.host } : {}), nodes, ...(services ? { services } : {}), log, vhostNet });
   const runCluster = async (why: string): Promise<ClusterReport | undefined> => {
     if (!cluster) return undefined;
     const r = await cluster.reconcile();
     if (changed(r)) log(`cluster (${why}): ${JSON.stringify(r)}`);
     return r;
   };
-  // Chained, Services are the primary CNI's: the pods' service traffic never passes VPP.
-  const servicesOn = config.services === 'vpp' && config.chainedCniConfDir === undefined;
-  const serviceSource = !servicesOn ? undefined : deps.serviceSource ?? await defaultServiceSource(config, log);
-  const services = serviceSource && new Services({
-    vswitch, source: serviceSource, store, log, snatIp: hostRange4(parsePrefix4(node.podSubnet)).gateway,
-  });
   const pipeline = new Pipeline({
     config, node, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}), ...(services ? { services } : {}),
     ...(cluster ? { networkCreated: async () => { await runCluster('network created'); } } : {}),

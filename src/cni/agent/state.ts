@@ -82,6 +82,8 @@ export interface ClusterRoute { prefix: string; vrfId: number; swIfIndex: number
 export interface NodeState {
   networks: Record<string, NetworkState>;
   clusterRoutes: ClusterRoute[];
+  /** sw_if_index of the host link whose service NAT the cluster reconciler turned on. */
+  hostLinkServiceNat?: number;
   nextVrfId: number;
   nextBdId: number;
   nextMemifSocketId: number;

@@ -11,11 +11,12 @@
 //   is created; an untagged host-tsvpp-vpp is a half-made one.
 // - VPP routes (which carry no tag) are recorded in the node state before they are added.
 // - Host routes by their protocol number (proto 116); the nftables table by its name.
+// - Service NAT on the host link by the sw_if_index recorded in the node state (VPP cannot list it).
 import { VswitchError, type Vswitch, type VswitchInterface } from '../agent/vswitch.js';
 import type { ClusterRoute, NodeState, StateStore } from '../agent/state.js';
 import type { HostNet } from './host.js';
 import type { NodeSource, ClusterNode } from './nodes.js';
-import { HOST_LINK_IFNAME, HOST_LINK_TAG, TUNNEL_TAG_PREFIX, VETH_VPP_END, plan, vtepOf, type Plan, type PlannedHostRoute, type PlannedRoute } from './plan.js';
+import { HOST_LINK_IFNAME, HOST_LINK_TAG, TUNNEL_TAG_PREFIX, VETH_VPP_END, plan, vtepOf, type HostServices, type Plan, type PlannedHostRoute, type PlannedRoute } from './plan.js';
 
 export type HostLinkKind = 'tap' | 'veth-afpacket';
 
@@ -29,6 +30,14 @@ export interface ClusterConfig {
   hostLink: HostLinkKind;
 }
 
+/** The node's service proxy (src/cni/services/services.ts), as far as the host link concerns it. */
+export interface ClusterServices {
+  /** The NodePorts VPP serves and the ClusterIPs, now. */
+  hostServices(): HostServices;
+  /** Service NAT on VPP's end of the host link. Once per interface: VPP would stack a second. */
+  enableOnHostLink(swIfIndex: number): Promise<void>;
+}
+
 export interface ClusterDeps {
   config: ClusterConfig;
   vswitch: Vswitch;
@@ -36,11 +45,15 @@ export interface ClusterDeps {
   store: StateStore;
   /** Without one the node is alone: host link, default route and masquerade only. */
   nodes?: NodeSource;
+  /** Absent: the node serves no Services (services off, chained mode). */
+  services?: ClusterServices;
   log: (msg: string) => void;
 }
 
 export interface ClusterReport {
   hostLink: 'created' | 'ok';
+  /** Service NAT turned on for VPP's end of the host link this round. */
+  hostLinkServiceNat: boolean;
   vppRoutes: { added: string[]; deleted: string[] };
   tunnels: { added: string[]; deleted: string[] };
   /** Neighbours VPP had learned for the gateways of nodes that are gone. */
@@ -58,7 +71,7 @@ const sameHostRoute = (want: PlannedHostRoute, have: PlannedHostRoute) => want.d
 const tunnelName = (t: { vni: number; dst: string }) => `vni ${t.vni} to ${t.dst}`;
 
 export function changed(r: ClusterReport): boolean {
-  return r.hostLink !== 'ok' || r.nft !== 'ok' || r.errors.length > 0 || r.warnings.length > 0
+  return r.hostLink !== 'ok' || r.hostLinkServiceNat || r.nft !== 'ok' || r.errors.length > 0 || r.warnings.length > 0
     || [r.vppRoutes, r.tunnels].some((x) => x.added.length + x.deleted.length > 0) || r.neighbors.deleted.length > 0
     || r.hostRoutes.replaced.length + r.hostRoutes.deleted.length > 0;
 }
@@ -120,7 +133,7 @@ export class Cluster {
     const { vswitch: vs, host, store, config: c } = this.d;
     const podSubnet = c.podSubnet;
     if (!podSubnet) throw new Error('the cluster reconciler needs this node\'s pod slice');
-    const r: ClusterReport = { hostLink: 'ok', vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] };
+    const r: ClusterReport = { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] };
     await host.enableForwarding();
     const dump = await vs.dumpInterfaces();
     const link = await this.hostLink(dump);
@@ -131,6 +144,7 @@ export class Cluster {
       self: { name: c.nodeName, podSubnet, ...(self ? { internalIp: self.internalIp } : {}) },
       nodes, podSubnet: c.clusterPodSubnet, nodePrefixLen: c.nodePrefixLen, hostLinkSubnet: c.hostLinkSubnet,
       hostLinkSwIfIndex: link.swIfIndex, networks: Object.values(node.networks),
+      ...(this.d.services ? { services: this.d.services.hostServices() } : {}),
     });
     r.warnings.push(...p.warnings);
 
@@ -145,6 +159,18 @@ export class Cluster {
     await vs.setInterfaceUp(link.swIfIndex, true);
     await host.setLinkUp(HOST_LINK_IFNAME);
     await host.setOnlyAddress(HOST_LINK_IFNAME, p.hostLinkAddress);
+    // Service NAT on the link: NodePort and host → ClusterIP flows enter VPP there, and a flow that
+    // leaves through it again (a backend on another node) is source-NATed so its replies return
+    // here. Recorded per sw_if_index: a link made anew (VPP restarted) gets it again, one that
+    // predates the services (or an agent without them) gets it once.
+    if (this.d.services && (link.created || node.hostLinkServiceNat !== link.swIfIndex)) {
+      try {
+        await this.d.services.enableOnHostLink(link.swIfIndex);
+        node.hostLinkServiceNat = link.swIfIndex;
+        await store.saveNode(node);
+        r.hostLinkServiceNat = true;
+      } catch (e) { r.errors.push(`service NAT on the host link: ${(e as Error).message}`); }
+    }
 
     await this.vppRoutes(node, p, link.created, r);
     await this.forgetNeighbors(node, new Set(p.vppRoutes.map((x) => `${x.swIfIndex}/${x.nextHop}`)), r.neighbors.deleted, r.errors);
@@ -290,6 +316,7 @@ export class Cluster {
       await attempt(`VPP route ${x.prefix} (VRF ${x.vrfId})`, () => vs.deleteRoute(x));
       if (!errors.some((e) => e.startsWith(`VPP route ${x.prefix} (VRF ${x.vrfId})`))) node.clusterRoutes = node.clusterRoutes.filter((o) => o !== x);
     }
+    delete node.hostLinkServiceNat; // goes with the link
     await store.saveNode(node);
     const forgotten: string[] = [];
     await this.forgetNeighbors(node, new Set(), forgotten, errors);

@@ -42,7 +42,14 @@ export interface PlanInput {
   hostLinkSwIfIndex: number;
   /** This node's networks (node state). */
   networks: readonly NetworkState[];
+  /** What the host hands to VPP for the Services (absent: the node serves no Services). */
+  services?: HostServices;
 }
+
+export interface NodePort { proto: 'TCP' | 'UDP' | 'SCTP'; port: number }
+
+/** The Services' part of the host: the NodePorts VPP serves, and the ClusterIPs. */
+export interface HostServices { nodePorts: readonly NodePort[]; clusterIps: readonly string[] }
 
 export interface PlannedRoute { prefix: string; vrfId: number; swIfIndex: number; nextHop: string }
 export interface PlannedTunnel { network: string; node: string; vni: number; src: string; dst: string; bdId: number; tag: string }
@@ -111,7 +118,14 @@ export function plan(i: PlanInput): Plan {
   const warnings: string[] = [];
   const vppRoutes: PlannedRoute[] = [{ prefix: '0.0.0.0/0', vrfId: 0, swIfIndex: i.hostLinkSwIfIndex, nextHop: link.host }];
   const tunnels: PlannedTunnel[] = [];
-  const hostRoutes: PlannedHostRoute[] = [{ dst: i.self.podSubnet, via: link.vpp, dev: HOST_LINK_IFNAME, ...(i.self.internalIp ? { src: i.self.internalIp } : {}) }];
+  // Into VPP from the host, with the node's address as the source: what VPP sends on to another
+  // node then comes back to this one (host-gw), and a backend sees the node, not the link.
+  const intoVpp = (dst: string): PlannedHostRoute => ({ dst, via: link.vpp, dev: HOST_LINK_IFNAME, ...(i.self.internalIp ? { src: i.self.internalIp } : {}) });
+  const hostRoutes: PlannedHostRoute[] = [intoVpp(i.self.podSubnet)];
+  for (const ip of [...new Set(i.services?.clusterIps ?? [])].sort()) {
+    if (contains4(subnet, ip)) { warnings.push(`ClusterIP ${ip} is inside the pod subnet ${formatPrefix4(subnet)}: no host route`); continue; }
+    hostRoutes.push(intoVpp(`${ip}/32`));
+  }
   const myVtep = vtepOf(i.self.podSubnet);
   const peers = i.nodes.filter((n) => n.name !== i.self.name);
   const overlay = i.networks.filter((n) => n.kind === 'L2' || n.kind === 'L3').sort((a, b) => a.name.localeCompare(b.name));
@@ -129,19 +143,30 @@ export function plan(i: PlanInput): Plan {
       vppRoutes.push({ prefix: formatPrefix4(s), vrfId: net.vrfId, swIfIndex: net.loopbackSwIfIndex!, nextHop: hostRange4(s).gateway });
     }
   }
-  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet)), warnings };
+  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet), { vip: link.vpp, nodePorts: i.services?.nodePorts ?? [] }), warnings };
 }
 
-/** Masquerade what this node's pods send beyond the cluster pod subnet. */
-export function nftTable(nodeSlice: string, clusterSubnet: string): string {
-  return [
-    `table ip ${NFT_TABLE} {`,
-    `\tchain postrouting {`,
-    `\t\ttype nat hook postrouting priority srcnat; policy accept;`,
-    `\t\tip saddr ${nodeSlice} ip daddr != ${clusterSubnet} masquerade`,
-    `\t}`,
-    `}`,
-  ].join('\n') + '\n';
+/**
+ * Masquerade what this node's pods send beyond the cluster pod subnet; and with NodePorts, DNAT
+ * connections to them on the host's own addresses (not loopback: a DNATed 127.0.0.1 source is a
+ * martian to the kernel) to VPP's end of the host link, from other hosts (prerouting) and from
+ * this one (output). Laid out exactly as `nft list table` prints it: the reconciler compares texts.
+ */
+export function nftTable(nodeSlice: string, clusterSubnet: string, svc: { vip: string; nodePorts: readonly NodePort[] } = { vip: '', nodePorts: [] }): string {
+  const chain = (name: string, lines: string[]) => [`\tchain ${name} {`, ...lines.map((l) => `\t\t${l}`), '\t}'].join('\n');
+  const chains: string[] = [];
+  if (svc.nodePorts.length > 0) {
+    const ports = [...new Map(svc.nodePorts.map((p) => [`${p.proto}/${p.port}`, p])).values()].sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
+    const local = 'ip daddr != 127.0.0.0/8 fib daddr type local jump nodeports';
+    chains.push(
+      chain('nodeports', ports.map((p) => `${p.proto.toLowerCase()} dport ${p.port} dnat to ${svc.vip}`)),
+      chain('prerouting', ['type nat hook prerouting priority dstnat; policy accept;', local]),
+      // nft takes no "dstnat" name for the output hook; -100 is its value.
+      chain('output', ['type nat hook output priority -100; policy accept;', local]),
+    );
+  }
+  chains.push(chain('postrouting', ['type nat hook postrouting priority srcnat; policy accept;', `ip saddr ${nodeSlice} ip daddr != ${clusterSubnet} masquerade`]));
+  return `table ip ${NFT_TABLE} {\n${chains.join('\n\n')}\n}\n`;
 }
 
 /** Whether `ip` is this node's pod slice's or another node's (used to tell our tunnels). */

@@ -1,12 +1,16 @@
 // The node's service proxy: Kubernetes Services served by VPP's cnat plugin, so no kube-proxy is
 // needed on the node. It keeps VPP's translations and ClusterIP reject routes equal to the plan
 // (plan.ts) of what the ServiceSource says and what this node's pods are, and turns service NAT on
-// for every pod interface of the default network (ServiceHooks, called by the pipeline).
+// for every pod interface of the default network (ServiceHooks, called by the pipeline) and for
+// VPP's end of the host link (ClusterServices, called by the cluster reconciler, which also hands
+// the host the NodePorts and ClusterIPs of the last plan: nftables DNAT and host routes into VPP).
 //
 // The agent owns every cnat translation and every ICMP-unreachable /32 route of VRF 0 on its VPP:
 // what the plan does not want is deleted. Reconciling runs one at a time, after the source or the
 // pods changed, after VPP restarted and every RESYNC_MS; each run changes only the difference.
 import type { ServiceHooks } from '../agent/pipeline.js';
+import type { ClusterServices } from '../cluster/cluster.js';
+import type { HostServices } from '../cluster/plan.js';
 import type { StateStore } from '../agent/state.js';
 import type { ServiceTranslation, Vswitch } from '../agent/vswitch.js';
 import { planServices, translationKey, type ServicePlan } from './plan.js';
@@ -23,6 +27,8 @@ export interface ServicesDeps {
   snatIp: string;
   /** VPP's address the host hands NodePort traffic to, when the node has a host link. */
   nodePortVip?: () => string | undefined;
+  /** Called after a run whose NodePorts or ClusterIPs differ from the last (the host's part changes). */
+  hostChanged?: () => void;
   log: (msg: string) => void;
 }
 
@@ -42,12 +48,13 @@ export const changedServices = (r: ServiceReport): boolean =>
 const sameBackends = (e: ServiceTranslation, t: ServiceTranslation): boolean =>
   e.backends.length === t.backends.length && e.backends.every((b, i) => b.ip === t.backends[i]!.ip && b.port === t.backends[i]!.port);
 
-export class Services implements ServiceHooks {
+export class Services implements ServiceHooks, ClusterServices {
   private snat: Promise<void> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private pending = false;
   private timer: NodeJS.Timeout | undefined;
   private lastWarnings = '';
+  private lastHost = JSON.stringify({ nodePorts: [], clusterIps: [] });
   /** The last run's plan, for `tsvpp agent services`-like inspection and tests. */
   lastPlan: ServicePlan | undefined;
 
@@ -74,6 +81,16 @@ export class Services implements ServiceHooks {
   async podInterface(swIfIndex: number): Promise<void> {
     await this.ensureSnat();
     await this.d.vswitch.enableServiceNat(swIfIndex, 'pod');
+  }
+
+  /** The host's part of the last plan: NodePorts served by VPP, and every ClusterIP. */
+  hostServices(): HostServices {
+    return { nodePorts: this.lastPlan?.nodePorts ?? [], clusterIps: this.lastPlan?.rejects ?? [] };
+  }
+
+  async enableOnHostLink(swIfIndex: number): Promise<void> {
+    await this.ensureSnat();
+    await this.d.vswitch.enableServiceNat(swIfIndex, 'uplink');
   }
 
   podsChanged(): void { this.kick('pods with a service endpoint changed'); }
@@ -152,6 +169,9 @@ export class Services implements ServiceHooks {
     for (const ip of haveRejects) {
       if (!rejects.has(ip)) await attempt(`delete reject route ${ip}`, async () => { await vs.deleteRejectRoute(ip); r.rejectsDeleted.push(ip); });
     }
+    // The host's part follows VPP's: a NodePort is DNATed to VPP once its translation is there.
+    const host = JSON.stringify(this.hostServices());
+    if (host !== this.lastHost) { this.lastHost = host; this.d.hostChanged?.(); }
     return r;
   }
 }
