@@ -4,7 +4,8 @@
 // directory under dataDir) per tsvpp network; a lease is keyed by (container id, interface name).
 // host-local persists leases and the last reserved address in dataDir, so an address is not handed
 // out twice, across agent restarts included, until its lease is released on DEL.
-import { access, constants, readFile, readdir } from 'node:fs/promises';
+import { access, constants, readFile, readdir, rm } from 'node:fs/promises';
+import { isIP } from 'node:net';
 import { dirname, join } from 'node:path';
 import { runProcess } from '../sys/index.js';
 
@@ -28,6 +29,15 @@ export class IpamError extends Error {
     super(`host-local ${op} in network ${network} failed${cniCode !== undefined ? ` (CNI code ${cniCode})` : ''}: ${detail}`);
     this.name = 'IpamError';
   }
+}
+
+/** One lease file of host-local: the address, and who holds it (undefined: the file names nobody). */
+export interface LeaseFile { address: string; containerId?: string; ifName?: string }
+
+/** A lease file's content: container id, line break, interface name (older host-local: the id alone). */
+function parseLease(text: string): Omit<LeaseFile, 'address'> {
+  const [id, ifName] = text.replace(/\0/g, '').split('\n').map((x) => x.trim());
+  return { ...(id ? { containerId: id } : {}), ...(id && ifName ? { ifName } : {}) };
 }
 
 export interface LeaseKey { containerId: string; ifName: string; netns?: string }
@@ -108,26 +118,60 @@ export class HostLocalIpam {
   }
 
   /**
-   * Whether host-local may hold a lease of (containerId, ifName) in `r`, read from its lease files
-   * without starting it (its disk store: `<dataDir>/<network>/<address>` holding "container id",
-   * CR LF, "interface name"). False only when it certainly holds none: the network's directory is
-   * missing, or no lease file names the container. A DEL with nothing recorded (a runtime's
-   * second DEL) asks this before starting host-local to release.
+   * host-local's leases in `r`, read from its disk store without starting it: `<dataDir>/<network>/
+   * <address>` holding "container id", CR LF, "interface name" (no lock, no ids of its own: the
+   * names that are not addresses are its lock and last-reserved files). A file that names no
+   * container (host-local writes without fsync, so a node crash can leave it empty) has no
+   * containerId. Throws when a lease file cannot be read.
    */
-  async mayHold(r: IpamRange, k: { containerId: string; ifName: string }): Promise<boolean> {
+  async listLeases(r: IpamRange): Promise<LeaseFile[]> {
     const dir = join(this.dataDir, this.networkName(r));
     let names: string[];
     try { names = await readdir(dir); } catch (e) {
-      return (e as NodeJS.ErrnoException).code !== 'ENOENT';
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
     }
-    for (const n of names) {
-      if (n === 'lock' || n.startsWith('last_reserved_ip')) continue;
+    const out: LeaseFile[] = [];
+    for (const address of names.filter((n) => isIP(n) !== 0).sort()) {
       let text: string;
-      try { text = await readFile(join(dir, n), 'utf8'); } catch { return true; } // unreadable: let host-local decide
-      const [id, ifName] = text.split('\n').map((x) => x.trim());
-      if (id === k.containerId && (ifName === undefined || ifName === '' || ifName === k.ifName)) return true;
+      try { text = await readFile(join(dir, address), 'utf8'); } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // released meanwhile
+        throw new Error(`host-local lease ${join(dir, address)}: ${(e as Error).message}`);
+      }
+      out.push({ address, ...parseLease(text) });
     }
-    return false;
+    return out;
+  }
+
+  /**
+   * Whether host-local may hold a lease of (containerId, ifName) in `r`, from its lease files. False
+   * only when it certainly holds none: the network's directory is missing, or no lease file names
+   * the container. A DEL with nothing recorded (a runtime's second DEL) asks this before starting
+   * host-local to release.
+   */
+  async mayHold(r: IpamRange, k: { containerId: string; ifName: string }): Promise<boolean> {
+    let leases: LeaseFile[];
+    try { leases = await this.listLeases(r); } catch { return true; } // unreadable: let host-local decide
+    return leases.some((l) => l.containerId === k.containerId && (l.ifName === undefined || l.ifName === k.ifName));
+  }
+
+  /**
+   * Deletes the lease file of `address` in `r` if it names no container: host-local releases by
+   * container id, so such a file would keep its address reserved for ever. Only while no host-local
+   * of this dataDir runs (host-local's own lock is not taken): the agent calls it in the pipeline's
+   * turn, and it is the only one to start host-local on its dataDir. Returns whether it deleted it.
+   */
+  async dropOwnerless(r: IpamRange, address: string): Promise<boolean> {
+    if (isIP(address) === 0) throw new Error(`dropOwnerless: ${JSON.stringify(address)} is not an address`);
+    const file = join(this.dataDir, this.networkName(r), address);
+    let text: string;
+    try { text = await readFile(file, 'utf8'); } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw e;
+    }
+    if (parseLease(text).containerId !== undefined) return false;
+    await rm(file, { force: true });
+    return true;
   }
 
   /** Fails unless (containerId, ifName) holds `address` in `r`. */

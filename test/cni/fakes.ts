@@ -5,7 +5,7 @@ import type { CreatedInterface, NeighborArgs, RouteArgs, ServiceNatRole, Service
 import { VswitchError } from '../../src/cni/agent/vswitch.js';
 import type { Ipam, LinuxOps } from '../../src/cni/agent/pipeline.js';
 import type { AddrInfo, Link, LinkConfig, RouteInfo, RouteSpec, RuleInfo, RuleSpec } from '../../src/cni/linux/ip.js';
-import type { IpamRange, Lease } from '../../src/cni/ipam.js';
+import type { IpamRange, Lease, LeaseFile } from '../../src/cni/ipam.js';
 import { IpamError } from '../../src/cni/ipam.js';
 import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
 import type { KeyValueStore } from '../../src/cni/etcd/store.js';
@@ -339,6 +339,13 @@ export class FakeIpam implements Ipam {
   }
   async release(r: IpamRange, k: { containerId: string; ifName: string }): Promise<void> { this.calls.push(`release ${r.network} ${k.ifName}`); this.leases.delete(`${r.network}/${k.containerId}/${k.ifName}`); }
   async mayHold(r: IpamRange, k: { containerId: string; ifName: string }): Promise<boolean> { return this.leases.has(`${r.network}/${k.containerId}/${k.ifName}`); }
+  async listLeases(r: IpamRange): Promise<LeaseFile[]> {
+    return [...this.leases.entries()].filter(([key]) => key.startsWith(`${r.network}/`)).map(([key, a]) => {
+      const [, containerId, ifName] = key.split('/');
+      return { address: a.split('/')[0]!, containerId: containerId!, ifName: ifName! };
+    });
+  }
+  async dropOwnerless(): Promise<boolean> { return false; } // every in-memory lease names its holder
   async check(r: IpamRange, k: { containerId: string; ifName: string }, address: string): Promise<void> {
     if (this.leases.get(`${r.network}/${k.containerId}/${k.ifName}`) !== address) throw new IpamError('CHECK', r.network, `failed to find address ${address} for ${k.containerId}`);
   }

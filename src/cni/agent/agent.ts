@@ -219,7 +219,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   };
   const reconcile = async (why: string) => {
     const rec = await pipeline.reconcile();
-    if (rec.rolledBack.length || rec.orphansDeleted.length || rec.networksForgotten.length || rec.rewired.length || rec.rewireFailed.length) {
+    if (rec.rolledBack.length || rec.leasesReleased.length || rec.orphansDeleted.length || rec.networksForgotten.length || rec.rewired.length || rec.rewireFailed.length) {
       log(`reconcile (${why}): ${JSON.stringify(rec)}`);
     }
     const sr = await services?.reconcile();

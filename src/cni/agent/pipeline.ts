@@ -15,7 +15,7 @@ import type { AgentRequest } from '../agent-protocol.js';
 import { exhaustive } from '../exhaustive.js';
 import { contains4, parsePrefix4 } from '../ipv4.js';
 import type { Link, AddrInfo, LinkConfig, RouteInfo, RuleInfo, RuleSpec } from '../linux/ip.js';
-import { IpamError, type IpamRange, type Lease } from '../ipam.js';
+import { IpamError, type IpamRange, type Lease, type LeaseFile } from '../ipam.js';
 import type { CustomNetwork, PodSource } from '../pods/types.js';
 import type { PodMemifSource } from '../podresources/memif-source.js';
 import { EtcdError, type KeyValueStore } from '../etcd/store.js';
@@ -58,6 +58,10 @@ export interface Ipam {
   check(r: IpamRange, k: { containerId: string; ifName: string }, address: string): Promise<void>;
   /** False only when (containerId, ifName) certainly holds no lease in `r` (read without allocating). */
   mayHold(r: IpamRange, k: { containerId: string; ifName: string }): Promise<boolean>;
+  /** Every lease held in `r` and who holds it (read without allocating). */
+  listLeases(r: IpamRange): Promise<LeaseFile[]>;
+  /** Deletes the lease of `address` in `r` if it names no container; whether it did. */
+  dropOwnerless(r: IpamRange, address: string): Promise<boolean>;
 }
 
 export interface PipelineDeps {
@@ -94,7 +98,7 @@ const addrOf = (cidr: string) => cidr.split('/')[0]!;
 /** The kind of the pod's main interface (CNI_IFNAME) for each eth0Kind, as the agent resolved it at start. */
 const ETH0_TYPE: { [K in Eth0Kind]: CustomIfType | undefined } = { tap: 'tap', 'veth-afpacket': 'veth', auto: undefined };
 
-export type ReconcileReport = { rolledBack: string[]; orphansDeleted: number[]; networksForgotten: string[]; rewired: string[]; rewireFailed: Array<{ containerId: string; error: string }> };
+export type ReconcileReport = { rolledBack: string[]; leasesReleased: string[]; orphansDeleted: number[]; networksForgotten: string[]; rewired: string[]; rewireFailed: Array<{ containerId: string; error: string }> };
 
 export class Pipeline implements KindContext {
   private queue: Promise<unknown> = Promise.resolve();
@@ -601,6 +605,7 @@ export class Pipeline implements KindContext {
         }
         pods.push(rec);
       }
+      const leasesReleased = await this.sweepLeases(pods);
       const owned = new Set<number>();
       for (const rec of pods) for (const r of rec.resources) if ('swIfIndex' in r) owned.add(r.swIfIndex);
       const dump = await this.d.vswitch.dumpInterfaces();
@@ -627,8 +632,41 @@ export class Pipeline implements KindContext {
           this.log(`reconcile: re-wiring ${rec.containerId} failed: ${(e as Error).message}`);
         }
       }
-      return { rolledBack, orphansDeleted, networksForgotten, rewired, rewireFailed };
+      return { rolledBack, leasesReleased, orphansDeleted, networksForgotten, rewired, rewireFailed };
     });
+  }
+
+  /**
+   * Releases the leases of tsvpp's networks on this node that no pod record holds; returns them as
+   * "network address container/ifName". ADD records a lease before it starts host-local, and this
+   * runs in the pipeline's turn (no ADD half-way), so such a lease is one whose record the node
+   * lost: pod records are written without fsync until ADD answers, and a node crash can keep
+   * host-local's lease file but lose the record (or keep an older version of it, without the
+   * lease). No sandbox survives that crash. A lease file that names nobody (host-local does not
+   * fsync either) is deleted. Only the agent's own dataDir, only networks the node state knows
+   * (default and L3, whose ranges host-local needs); a failure is logged and the next start retries.
+   */
+  private async sweepLeases(pods: readonly PodRecord[]): Promise<string[]> {
+    const held = new Set<string>();
+    for (const rec of pods) for (const r of rec.resources) if (r.kind === 'lease') held.add(`${r.network}\n${rec.containerId}\n${r.ifName}`);
+    const node = await this.d.store.loadNode();
+    const ranges = [this.networks.defaultRange(), ...Object.values(node.networks).filter((n) => n.kind === 'L3').map((n) => this.networks.rangeFor(n))];
+    const released: string[] = [];
+    for (const range of ranges) {
+      try {
+        for (const l of await this.d.ipam.listLeases(range)) {
+          if (l.containerId === undefined) {
+            if (await this.d.ipam.dropOwnerless(range, l.address)) released.push(`${range.network} ${l.address} (lease file naming no container)`);
+            continue;
+          }
+          if (held.has(`${range.network}\n${l.containerId}\n${l.ifName ?? ''}`)) continue;
+          if (l.ifName === undefined) { this.log(`leases: ${range.network} ${l.address} names container ${l.containerId} but no interface: left alone`); continue; }
+          await this.d.ipam.release(range, { containerId: l.containerId, ifName: l.ifName });
+          released.push(`${range.network} ${l.address} ${l.containerId}/${l.ifName}`);
+        }
+      } catch (e) { this.log(`leases: sweeping network ${range.network} failed: ${(e as Error).message}`); }
+    }
+    return released;
   }
 
   /**

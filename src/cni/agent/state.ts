@@ -114,7 +114,8 @@ export class StateStore {
   /**
    * Saves a pod record. Left in the page cache by default: the record guards against the agent
    * dying in the middle of an ADD or DEL (the page cache outlives the agent), and a crash of the
-   * node takes the pod's VPP interfaces, netns and links with it. `durable` (file and rename synced)
+   * node takes the pod's VPP interfaces, netns and links with it (the leases it may leave without
+   * a record are released when the agent starts: Pipeline.sweepLeases). `durable` (file and rename synced)
    * where the record must outlive the node: an ADD's answer, what a DEL or rollback left, and
    * before anything is written to etcd.
    */
