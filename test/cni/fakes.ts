@@ -82,7 +82,7 @@ export class FakeVswitch implements Vswitch {
     const i = this.del('deleteTap', swIfIndex, 'tap');
     if (this.linux) await this.linux.deleteTap(i.tapDevice);
   }
-  async createAfPacket(o: { hostIfName: string; tag: string }): Promise<CreatedInterface> {
+  async createAfPacket(o: { hostIfName: string; tag: string; txFrames?: number }): Promise<CreatedInterface> {
     this.step('createAfPacket');
     if (this.linux && !(await this.linux.hostLinkExists(o.hostIfName))) throw new VswitchError('af_packet_create', `host interface ${o.hostIfName} does not exist`, false, -2);
     const i = this.newIf('afpacket', o.tag, { hostIfName: o.hostIfName });

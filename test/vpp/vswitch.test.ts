@@ -9,6 +9,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
+import { POD_AF_PACKET_TX_FRAMES } from '../../src/cni/agent/kinds/veth.js';
 import { VswitchError } from '../../src/cni/agent/vswitch.js';
 import { addNetns, deleteLinkIfExists, deleteNetns, createVeth } from '../../src/cni/linux/ip.js';
 import type { VppClient } from '../../src/vppapi/client/index.js';
@@ -49,6 +50,13 @@ async function notFound(what: string, p: Promise<unknown>): Promise<void> {
   assert.ok((e as VswitchError).notFound, `${what}: ${(e as Error).message} should count as already gone`);
 }
 
+/** The TX ring of af_packet NAME, from `show hardware-interfaces` ("frame size:N nr:N"). */
+const txRing = async (name: string) => {
+  const out = (await api.request<any>('cli_inband', { cmd: `show hardware-interfaces ${name}` })).reply as string;
+  const m = /TX Queue 0:\s+block size:\d+ nr:\d+\s+(frame size:\d+ nr:\d+)/.exec(out);
+  if (!m) throw new Error(`no TX ring in show hardware-interfaces ${name}:\n${out}`);
+  return m[1]!;
+};
 const ifs = async () => new Map((await vs.dumpInterfaces()).map((i) => [i.swIfIndex, i]));
 const ip4 = (b: Uint8Array) => [...b].join('.');
 const addresses = async (sw: number) => (await api.dump<any>('ip_address_dump', { sw_if_index: sw, is_ipv6: false })).map((x) => `${ip4(x.prefix.address.un.ip4)}/${x.prefix.len}`);
@@ -100,6 +108,8 @@ test('af_packet on a veth: host-<name>, tagged, MAC; route with next hop; static
   assert.is(i.mac, af.mac);
   const afd = await api.dump<any>('af_packet_dump', {});
   assert.ok(afd.some((x) => x.sw_if_index === af.swIfIndex && x.host_if_name === veth.a));
+  // VPP's default TX ring (1024 frames of 66 KB) unless txFrames says otherwise; the frame size stays.
+  assert.match(await txRing(`host-${veth.a}`), /frame size:67584 nr:1024\b/);
 
   await vs.setUnnumbered(af.swIfIndex, loop.swIfIndex);
   await vs.setInterfaceUp(af.swIfIndex, true);
@@ -122,6 +132,13 @@ test('af_packet on a veth: host-<name>, tagged, MAC; route with next hop; static
   assert.not.ok((await ifs()).has(af.swIfIndex));
   await notFound('af_packet_delete again', vs.deleteAfPacket({ hostIfName: veth.a, swIfIndex: af.swIfIndex }));
   await vs.deleteLoopback(loop.swIfIndex);
+});
+
+test('af_packet with a smaller TX ring (a pod veth\'s): txFrames frames of VPP\'s default size', async () => {
+  const af = await vs.createAfPacket({ hostIfName: veth.a, tag: 'tsvpp:cid:eth0', txFrames: POD_AF_PACKET_TX_FRAMES });
+  try {
+    assert.match(await txRing(`host-${veth.a}`), new RegExp(`frame size:67584 nr:${POD_AF_PACKET_TX_FRAMES}\\b`));
+  } finally { await vs.deleteAfPacket({ hostIfName: veth.a, swIfIndex: af.swIfIndex }); }
 });
 
 test('memif socket and master memif: memifN/M, role, id, secret; delete in use refused; delete and again', async () => {

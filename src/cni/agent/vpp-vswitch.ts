@@ -139,9 +139,12 @@ export class VppVswitch implements Vswitch {
     await this.run('delete tap', () => this.api.request('tap_delete_v2', { sw_if_index: swIfIndex }), NOT_FOUND);
   }
 
-  async createAfPacket(o: { hostIfName: string; tag: string }): Promise<CreatedInterface> {
+  async createAfPacket(o: { hostIfName: string; tag: string; txFrames?: number }): Promise<CreatedInterface> {
     const r = await this.run('create af_packet', () => this.api.request('af_packet_create_v3', {
       mode: af_packet.AfPacketMode.AF_PACKET_API_MODE_ETHERNET, use_random_hw_addr: true, host_if_name: o.hostIfName, num_rx_queues: 1, num_tx_queues: 1,
+      // 0: VPP's default. The frame size stays VPP's (66 KB): VPP copies a GSO packet into one TX
+      // frame without checking its size.
+      tx_frames_per_block: o.txFrames ?? 0,
       // As VPP's own CLI and af_packet_create(_v2) default: with CKSUM_GSO VPP reads the kernel's
       // virtio-net header, so a pod's TCP/UDP sent with the checksum left to offload (what a veth
       // does) gets it computed before VPP sends it on; without it the receiver drops the segment.

@@ -49,8 +49,11 @@ export interface Vswitch {
    */
   createTap(o: { hostIfName: string; tag: string }): Promise<CreatedInterface>;
   deleteTap(swIfIndex: number): Promise<void>;
-  /** af_packet host-interface on an existing Linux interface in VPP's namespace. */
-  createAfPacket(o: { hostIfName: string; tag: string }): Promise<CreatedInterface>;
+  /**
+   * af_packet host-interface on an existing Linux interface in VPP's namespace; `txFrames`: frames
+   * of its TX ring (each VPP's default size, 66 KB: a GSO packet), VPP's default 1024 when absent.
+   */
+  createAfPacket(o: { hostIfName: string; tag: string; txFrames?: number }): Promise<CreatedInterface>;
   deleteAfPacket(o: { hostIfName: string; swIfIndex: number }): Promise<void>;
   addMemifSocket(o: { socketId: number; filename: string }): Promise<void>;
   deleteMemifSocket(socketId: number): Promise<void>;

@@ -27,6 +27,16 @@ async function lowerMtu(c: KindContext, a: CreatedInterface): Promise<CreatedInt
 /** The kernel's default MTU of a new veth. */
 const DEFAULT_LINK_MTU = 1500;
 
+/**
+ * TX frames of a pod veth's af_packet ring (VPP's default: 1024 of 66 KB, 66 MiB of kernel memory per
+ * interface, zeroed at create and unmapped at delete: ~24 ms of VPP's create and ~6 of its delete on
+ * this machine; docs/perf.md). 256 is one full VPP vector; the kernel frees a frame as soon as the
+ * packet crosses into the pod's netns (the veth orphans it there), so the ring never fills at
+ * pod speeds (no TCP throughput difference, no "frame not ready" drops measured). The node's host
+ * link (both ends in VPP's netns) keeps VPP's default.
+ */
+export const POD_AF_PACKET_TX_FRAMES = 256;
+
 /** VPP names an af_packet interface after its host interface. */
 const AF_PACKET_PREFIX = 'host-';
 
@@ -44,7 +54,7 @@ export const veth: InterfaceKind<VethResource> = {
         // packet's IP length and is dropped at the other end).
         const overlay = st.network !== DEFAULT_NETWORK && st.network !== STUB_NETWORK;
         await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, up: true, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay ? { noGso: true } : {}) });
-        const a = await vs.createAfPacket({ hostIfName: hostName, tag });
+        const a = await vs.createAfPacket({ hostIfName: hostName, tag, txFrames: POD_AF_PACKET_TX_FRAMES });
         await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: hostName, swIfIndex: a.swIfIndex, tag });
         return lowerMtu(c, a);
       },
@@ -68,7 +78,7 @@ export const veth: InterfaceKind<VethResource> = {
   async recreate(c, rec, st, tag) {
     const a = findResource(rec, 'afpacket', st.name);
     if (!a) throw new Error(`${st.name}: no af_packet recorded`);
-    return lowerMtu(c, await c.d.vswitch.createAfPacket({ hostIfName: a.hostIfName, tag }));
+    return lowerMtu(c, await c.d.vswitch.createAfPacket({ hostIfName: a.hostIfName, tag, txFrames: POD_AF_PACKET_TX_FRAMES }));
   },
 
   ownsVppName: (name) => name.startsWith(AF_PACKET_PREFIX),
