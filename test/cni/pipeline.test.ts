@@ -42,7 +42,7 @@ function world(cfg: Partial<AgentConfig> = {}) {
   pods.nets.set('l3net', { name: 'l3net', type: 'L3', subnetCIDR: '10.99.0.0/16', subnetOneNodePrefixLen: 24 });
   const store = new StateStore(dir);
   const etcd = new FakeKeyValueStore();
-  const mk = () => new Pipeline({ config, node: { podSubnet: '10.1.1.0/24', sliceIndex: 1 }, vswitch, linux, ipam, pods, store, vnfConfig: etcd });
+  const mk = (bootId?: string) => new Pipeline({ config, node: { podSubnet: '10.1.1.0/24', sliceIndex: 1 }, vswitch, linux, ipam, pods, store, vnfConfig: etcd, ...(bootId ? { bootId } : {}) });
   return { dir, config, linux, vswitch, ipam, pods, store, etcd, mk, p: mk() };
 }
 
@@ -534,6 +534,36 @@ test('restart after a crash mid-ADD: reconcile rolls the half-added pod back and
   assert.equal(out.orphansDeleted, [orphan.swIfIndex]);
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
+  assert.is(w.ipam.leases.size, 0);
+});
+
+test('after a reboot: a record of an earlier boot is undone at start, even a ready one (its sandbox died with the node); one without a boot id is left; the runtime\'s DEL later succeeds', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1'); w.linux.addNs('ns2');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'tap1/tap, veth1/veth' });
+  const boot1 = w.mk('boot-1');
+  await boot1.handle(req('ADD', 'c1', 'p'));
+  await boot1.handle(req('ADD', 'c2', 'p', 'ns2'));
+  assert.is((await w.store.loadPod('c1'))!.bootId, 'boot-1');
+  const old = (await w.store.loadPod('c2'))!; // written by an agent that recorded no boot id
+  delete old.bootId;
+  await w.store.savePod(old);
+  const c2Objects = w.vswitch.podObjects().ifs.filter((i) => i.tag.includes('c2')).length;
+  assert.equal((await w.mk('boot-1').reconcile()).rolledBack, [], 'the same boot: nothing undone');
+  assert.equal((await w.store.listPods()).map((r) => r.phase), ['ready', 'ready']);
+
+  const out = await w.mk('boot-2').reconcile();
+  assert.equal(out.rolledBack, ['c1']);
+  assert.equal(out.rewired, []);
+  assert.equal((await w.store.listPods()).map((r) => r.containerId), ['c2']);
+  assert.not.ok([...w.ipam.leases.keys()].some((k) => k.includes('/c1/')), 'c1\'s leases released');
+  assert.ok([...w.ipam.leases.keys()].some((k) => k.includes('/c2/')), 'c2 keeps its leases');
+  assert.is(w.vswitch.podObjects().ifs.filter((i) => i.tag.includes('c1')).length, 0);
+  assert.is(w.vswitch.podObjects().ifs.length, c2Objects);
+  const after = w.mk('boot-2');
+  await after.handle(req('DEL', 'c1', 'p')); // the runtime stops the dead sandbox: nothing left to do
+  await after.handle(req('DEL', 'c2', 'p', 'ns2'));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.is(w.ipam.leases.size, 0);
 });
 

@@ -6,6 +6,7 @@
 // list in reverse. ADD fails as a whole: on any error everything created so far is undone.
 // What differs between tap, veth and memif lives in their modules (kinds/); the node's side of
 // each network in networks.ts.
+import { readFileSync } from 'node:fs';
 import {
   AnnotationError, DEFAULT_NETWORK, STUB_NETWORK, CUSTOM_IF_ANNOTATION, MICROSERVICE_LABEL_ANNOTATION, SERVICE_ENDPOINT_IF_ANNOTATION, memifResourceCount, parsePodAnnotations,
   referencedNetworks, type CustomInterface, type CustomIfType,
@@ -82,6 +83,15 @@ export interface PipelineDeps {
   /** Called (in the pipeline's turn) after a network was created on this node: its paths to the other nodes. */
   networkCreated?: (net: NetworkState) => Promise<void>;
   log?: (msg: string) => void;
+  /** This boot's id (default: the kernel's boot_id); recorded in pod records, see reconcile. */
+  bootId?: string;
+}
+
+/** The kernel's id of this boot: a new one after every reboot. */
+export function kernelBootId(): string {
+  try { return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(); } catch (e) {
+    throw new Error(`reading this boot's id (/proc/sys/kernel/random/boot_id): ${(e as Error).message}`);
+  }
 }
 
 /**
@@ -108,8 +118,11 @@ export class Pipeline implements KindContext {
    *  etcd resources stay recorded for DEL), so one deadline bounds the answer, not one per key. */
   private readonly etcdDown = new WeakMap<PodRecord, string>();
 
+  private readonly bootId: string;
+
   constructor(readonly d: PipelineDeps) {
     this.log = d.log ?? (() => {});
+    this.bootId = d.bootId ?? kernelBootId();
     this.networks = new Networks({ ...d, log: this.log });
   }
 
@@ -210,6 +223,7 @@ export class Pipeline implements KindContext {
       ...(parsed.microserviceLabel ? { microserviceLabel: parsed.microserviceLabel } : {}),
       ...(prev ? { chained: true } : {}),
       createdAt: new Date().toISOString(),
+      bootId: this.bootId,
     };
     await this.d.store.savePod(rec);
     try {
@@ -597,6 +611,14 @@ export class Pipeline implements KindContext {
       const rolledBack: string[] = [];
       const pods: PodRecord[] = [];
       for (const rec of await this.d.store.listPods()) {
+        // A record of an earlier boot: its sandbox died with the node (and its netns with it). Its
+        // DEL may have run already — a record removed or leases released without fsync can come
+        // back after a crash — or may never come: undone like an ADD cut short.
+        const earlierBoot = rec.bootId !== undefined && rec.bootId !== this.bootId;
+        if (earlierBoot && rec.phase === 'ready') {
+          this.log(`reconcile: ${rec.containerId} was added before this boot (${rec.bootId}): undoing it`);
+          rec.phase = 'deleting'; // what is left stays for the next reconcile or DEL, never re-wired
+        }
         if (rec.phase !== 'ready') {
           const left = await this.undo(rec);
           if (left.length === 0) { await this.d.store.removePod(rec.containerId); rolledBack.push(rec.containerId); continue; }

@@ -61,6 +61,11 @@ export interface PodRecord {
   chained?: boolean;
   result?: CniResult;
   createdAt: string;
+  /**
+   * The kernel's boot id when ADD began (/proc/sys/kernel/random/boot_id): a record of another boot
+   * belongs to a sandbox that died with the node. Absent in records of older agents.
+   */
+  bootId?: string;
 }
 
 export interface NetworkState {
