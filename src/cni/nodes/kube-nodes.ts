@@ -10,6 +10,7 @@ import type { CoordinationV1Api, CoreV1Api, Informer, KubeConfig, KubernetesObje
 import { ClaimError, sliceName, type SliceClaim, type SliceClaims } from './claims.js';
 import { NODE_IP_ANNOTATION, nodeFromObject, type NodeObject } from './node-object.js';
 import type { WatchedNodeDirectory } from './node-source.js';
+import { loadKube } from '../kube-config.js';
 
 /** Label on every slice-claim Lease (the watch selects on it); its value is the slice, 10-1-3-0-24. */
 export const SLICE_LABEL = 'tsvpp.io/pod-slice';
@@ -98,17 +99,7 @@ export class KubeNodeDirectory implements WatchedNodeDirectory {
 
   /** `namespace`: where the slice Leases live (the agent's own, kube-system in deploy/). */
   static async create(o: { kubeconfig?: string; namespace: string }): Promise<KubeNodeDirectory> {
-    let k8s: typeof import('@kubernetes/client-node');
-    try { k8s = await import('@kubernetes/client-node'); } catch (e) {
-      throw new ClaimError(`@kubernetes/client-node failed to load on Node ${process.version}: ${(e as Error).message}`);
-    }
-    const kc = new k8s.KubeConfig();
-    try {
-      if (o.kubeconfig) kc.loadFromFile(o.kubeconfig);
-      else kc.loadFromCluster();
-    } catch (e) {
-      throw new ClaimError(`loading ${o.kubeconfig ? `kubeconfig ${o.kubeconfig}` : 'in-cluster config'} failed: ${(e as Error).message}`);
-    }
+    const { k8s, kc } = await loadKube(o.kubeconfig, (m) => new ClaimError(m));
     return new KubeNodeDirectory(k8s, kc, kc.makeApiClient(k8s.CoreV1Api), kc.makeApiClient(k8s.CoordinationV1Api), o.namespace);
   }
 
