@@ -171,7 +171,7 @@ test('startAgent: eth0Kind is decided before anything starts, and logged; an exp
   }
 });
 
-test('startAgent on a VPP without the cnat plugin: services: vpp stops at start naming the plugin and services: off; with services: off it starts', async () => {
+test('startAgent on a VPP without the cnat plugin: services: vpp stops at start naming the plugin and services: off; with services: off it starts; chained mode starts with services: vpp (Services are the primary CNI\'s)', async () => {
   const { startAgent } = await import('../../src/cni/agent/agent.js');
   const { VppVswitch } = await import('../../src/cni/agent/vpp-vswitch.js');
   const { startVppEmulator } = await import('../../src/testing/vpp-emulator/index.js');
@@ -195,9 +195,60 @@ test('startAgent on a VPP without the cnat plugin: services: vpp stops at start 
     const agent = await startAgent({ ...config, services: 'off' }, deps);
     assert.is(agent.services, undefined);
     await agent.close();
+    // Chained mode leaves Services to the primary CNI whatever services says: it starts on this VPP
+    // (any cnat message would fail), never reads a Service source, and says why.
+    mkdirSync(join(base, 'net.d'));
+    let read = 0;
+    const serviceSource = { snapshot: () => { read++; return { services: [], slices: [] }; }, onChange: () => { read++; }, close: async () => {} };
+    const log: string[] = [];
+    const chained = await startAgent({ ...config, services: 'vpp', chainedCniConfDir: join(base, 'net.d') }, { ...deps, serviceSource, log: (m: string) => log.push(m) });
+    try {
+      assert.is(chained.services, undefined);
+      assert.is(read, 0, 'the Service source is never read');
+      assert.ok(log.some((l) => l.includes('services off (chained)')), log.join('\n'));
+    } finally { await chained.close(); }
   } finally {
     await client.close();
     await emu.close();
+  }
+});
+
+test('VppVswitch.deleteLegacyNatMapping: the NAT44-ED mapping an older agent made is deleted; with the plugin disabled or not loaded there is none (notFound)', async () => {
+  const { VppVswitch } = await import('../../src/cni/agent/vpp-vswitch.js');
+  const { VswitchError } = await import('../../src/cni/agent/vswitch.js');
+  const { startVppEmulator } = await import('../../src/testing/vpp-emulator/index.js');
+  const { VppClient } = await import('../../src/vppapi/client/index.js');
+  const { readFileSync } = await import('node:fs');
+  const m = { localIp: '10.1.1.3', externalIp: '10.1.1.2', vrfId: 0 };
+  const notFound = async (vs: InstanceType<typeof VppVswitch>) => {
+    const e = await vs.deleteLegacyNatMapping(m).then(() => null, (x: Error) => x);
+    assert.instance(e, VswitchError);
+    assert.ok((e as InstanceType<typeof VswitchError>).notFound, e!.message);
+  };
+  const nat = JSON.parse(readFileSync(join(shippedApiDir(), 'nat44_ed.api.json'), 'utf8')).messages.map((x: unknown[]) => x[0] as string);
+  for (const omit of [[], nat]) {
+    const base = mkdtempSync(join(dir, 'nat-'));
+    const emu = await startVppEmulator({ socketPath: join(base, 'api.sock'), runtimeDir: join(base, 'run'), table: { omit } });
+    const client = await VppClient.connect({ socket: join(base, 'api.sock'), registry: emu.registry, reconnect: false });
+    try {
+      const vs = new VppVswitch(client);
+      if (omit.length === 0) {
+        await notFound(vs); // plugin disabled
+        // As the older agent made it.
+        await client.request('nat44_ed_plugin_enable_disable', { enable: true, inside_vrf: 0, outside_vrf: 0, sessions: 0, session_memory: 0, flags: 0 });
+        await client.request('nat44_add_del_static_mapping_v2', {
+          is_add: true, match_pool: false, flags: 8, pool_ip_address: new Uint8Array(4), local_ip_address: Uint8Array.from([10, 1, 1, 3]),
+          external_ip_address: Uint8Array.from([10, 1, 1, 2]), protocol: 0, local_port: 0, external_port: 0, external_sw_if_index: 0xffffffff, vrf_id: 0, tag: 'tsvpp',
+        });
+        assert.is(emu.state.nat.staticMappings.size, 1);
+        await vs.deleteLegacyNatMapping(m);
+        assert.is(emu.state.nat.staticMappings.size, 0);
+      }
+      await notFound(vs); // gone now, or no plugin at all
+    } finally {
+      await client.close();
+      await emu.close();
+    }
   }
 });
 

@@ -11,6 +11,7 @@ import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
 import type { KeyValueStore } from '../../src/cni/etcd/store.js';
 import type { HostNet } from '../../src/cni/cluster/host.js';
 import type { PlannedHostRoute } from '../../src/cni/cluster/plan.js';
+import type { LegacyNatMapping } from '../../src/cni/agent/state.js';
 
 export interface FakeIf { mtu?: number; swIfIndex: number; name: string; tag: string; up: boolean; kind: string; vrf: number; bd?: number; bvi?: boolean; shg?: number; unnumberedFrom?: number; addrs: string[]; hostIfName?: string; tapDevice?: unknown; mac: string; vxlan?: VxlanArgs }
 
@@ -33,6 +34,8 @@ export class FakeVswitch implements Vswitch {
   snat?: string;
   /** Interfaces with service NAT on, and their role. */
   serviceNat = new Map<number, ServiceNatRole>();
+  /** NAT44-ED static mappings an older agent made (`local>external@vrf`). */
+  legacyNat = new Set<string>();
   private nextTranslation = 0;
   /** Neighbours by `${swIfIndex}:${ip}`, static (the agent's) unless `static: false` (one VPP learned by ARP); they go with their interface, as in VPP. */
   neighbors = new Map<string, NeighborArgs & { static?: boolean }>();
@@ -189,6 +192,10 @@ export class FakeVswitch implements Vswitch {
     if (!this.rejects.delete(ip)) throw new VswitchError('ip_route_add_del', `no route ${ip}/32`, true, -6);
   }
   async dumpRejectRoutes(): Promise<string[]> { return [...this.rejects]; }
+  async deleteLegacyNatMapping(m: LegacyNatMapping): Promise<void> {
+    this.step('deleteLegacyNatMapping');
+    if (!this.legacyNat.delete(`${m.localIp}>${m.externalIp}@${m.vrfId}`)) throw new VswitchError('nat44_add_del_static_mapping_v2', 'no such mapping', true, -6);
+  }
   async dumpInterfaces(): Promise<VswitchInterface[]> {
     return [...this.ifs.values()].map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac, mtu: i.mtu ?? 9000 }));
   }

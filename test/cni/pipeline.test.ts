@@ -312,6 +312,29 @@ test('service-endpoint-if: the pod is a service backend at tap1\'s address; repl
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
 });
 
+test('a pod record of an agent before the cnat Services (a NAT44-ED static mapping for its service-endpoint-if): DEL deletes the mapping; one VPP no longer has (restarted, plugin off) is no error', async () => {
+  const w = world();
+  await w.store.init();
+  for (const [id, ns, inVpp] of [['old1', 'ns1', true], ['old2', 'ns2', false]] as const) {
+    w.linux.addNs(ns);
+    w.pods.put(id, { 'contivpp.io/custom-if': 'tap1/tap', 'contivpp.io/service-endpoint-if': 'tap1' });
+    await w.p.handle(req('ADD', id, id, ns));
+    // What the older agent recorded (and made) for the service endpoint, after the tap.
+    const rec = (await w.store.loadPod(id))!;
+    const m = { localIp: rec.serviceEndpoint!.ip, externalIp: rec.serviceEndpoint!.podIp, vrfId: 0 };
+    rec.resources.push({ kind: 'nat', ...m });
+    await w.store.savePod(rec);
+    if (inVpp) w.vswitch.legacyNat.add(`${m.localIp}>${m.externalIp}@0`);
+    await w.p.handle(req('CHECK', id, id, ns));
+    w.vswitch.calls = [];
+    await w.p.handle(req('DEL', id, id, ns));
+    assert.ok(w.vswitch.calls.includes('deleteLegacyNatMapping'), `${id}: DEL asked VPP to delete the mapping`);
+    assert.is(await w.store.loadPod(id), undefined, `${id}: record gone`);
+  }
+  assert.is(w.vswitch.legacyNat.size, 0);
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
+});
+
 test('chained: no service NAT on the pod\'s interfaces (Services are the primary CNI\'s)', async () => {
   const w = world();
   await w.store.init(); w.linux.addNs('ns1');

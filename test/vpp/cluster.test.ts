@@ -438,6 +438,8 @@ test('Services: NodePort from both hosts and a pod of the other node, to a backe
     await assertServed(B.ns, A.ip, NODE_PORT, 'pod-a', B.ip, 'host b → node a\'s NodePort');
     await assertServed(B.pod.ns, A.ip, NODE_PORT, 'pod-a', B.ip, 'pod b → node a\'s NodePort');
     await assertServed(B.ns, A.ip, NODE_PORT_UDP, 'pod-a', B.ip, 'host b → node a\'s NodePort over UDP', true);
+    // A pod of node a → its own node's NodePort: VPP → host (DNAT, and masquerade to the link's address) → VPP → the backend, itself here.
+    await assertServed(A.pod.ns, A.ip, NODE_PORT, 'pod-a', HOST_LINK.host, 'pod a → its own node\'s NodePort');
     // NodePort on node b, whose VPP sends the flow on to node a: source-NATed to b's gateway, so the reply comes back through b.
     await assertServed(B.ns, B.ip, NODE_PORT, 'pod-a', B.vtep, 'host b → its own NodePort, backend on node a');
     await assertServed(A.ns, B.ip, NODE_PORT, 'pod-a', B.vtep, 'host a → node b\'s NodePort, backend on node a');
@@ -452,6 +454,7 @@ test('Services: NodePort from both hosts and a pod of the other node, to a backe
     await assertServed(A.ns, A.ip, NODE_PORT, 'pod-b', A.vtep, 'host a → its own NodePort, backend on node b');
     await assertServed(B.ns, A.ip, NODE_PORT, 'pod-b', A.vtep, 'host b → node a\'s NodePort, backend on node b');
     await assertServed(A.pod.ns, CLUSTER_IP, 80, 'pod-b', A.pod.eth0, 'pod a → ClusterIP, backend on node b');
+    await assertServed(A.pod.ns, A.ip, NODE_PORT, 'pod-b', A.vtep, 'pod a → its own node\'s NodePort, backend on node b');
     // No endpoints: the NodePort leaves the host's table (refused by the host), the ClusterIP is refused by VPP.
     writeFileSync(join(manifests, 'web.yaml'), WEB.replace('[{addresses: [ENDPOINT]}]', '[]'));
     await until('node a to drop its NodePorts', async () => !/dport/.test(await runIn(A.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));

@@ -278,4 +278,24 @@ test('cluster: loopback with its own MAC as a bridge domain\'s BVI, VXLAN tunnel
   await vs.deleteBridgeDomain(31);
 });
 
+test('the NAT44-ED mapping an agent before the cnat Services made for a service-endpoint-if: deleted; again, and with the plugin disabled, notFound', async () => {
+  const m = { localIp: '10.1.1.3', externalIp: '10.1.1.2', vrfId: 0 };
+  await notFound('plugin disabled', vs.deleteLegacyNatMapping(m));
+  const mappings = async () => (await api.dump<any>('nat44_static_mapping_dump', {})).map((x) => `${[...x.local_ip_address].join('.')}>${[...x.external_ip_address].join('.')} ${x.tag}`);
+  // What the older agent did, message for message.
+  await api.request('nat44_ed_plugin_enable_disable', { enable: true, inside_vrf: 0, outside_vrf: 0, sessions: 0, session_memory: 0, flags: 0 });
+  try {
+    await api.request('nat44_add_del_static_mapping_v2', {
+      is_add: true, match_pool: false, flags: 8, pool_ip_address: new Uint8Array(4), local_ip_address: Uint8Array.from([10, 1, 1, 3]),
+      external_ip_address: Uint8Array.from([10, 1, 1, 2]), protocol: 0, local_port: 0, external_port: 0, external_sw_if_index: NO_INDEX, vrf_id: 0, tag: 'tsvpp',
+    });
+    assert.equal(await mappings(), ['10.1.1.3>10.1.1.2 tsvpp']);
+    await vs.deleteLegacyNatMapping(m);
+    assert.equal(await mappings(), []);
+    await notFound('deleted already', vs.deleteLegacyNatMapping(m));
+  } finally {
+    await api.request('nat44_ed_plugin_enable_disable', { enable: false, inside_vrf: 0, outside_vrf: 0, sessions: 0, session_memory: 0, flags: 0 });
+  }
+});
+
 test.run();

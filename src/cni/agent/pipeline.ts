@@ -482,6 +482,7 @@ export class Pipeline implements KindContext {
       }
       case 'route': await vs.deleteRoute(r); return;
       case 'neighbor': await vs.deleteNeighbor(r); return;
+      case 'nat': await vs.deleteLegacyNatMapping(r); return;
       case 'etcd-key': {
         if (!this.d.vnfConfig) throw new Error(`etcd key ${r.key} recorded but no etcd configured`);
         await this.d.vnfConfig.compareAndDelete(r.key, r.value); // changed or gone: not ours any more
@@ -554,7 +555,7 @@ export class Pipeline implements KindContext {
           }
           break;
         }
-        case 'route': case 'neighbor': case 'etcd-key': case 'label-claim': break;
+        case 'route': case 'neighbor': case 'nat': case 'etcd-key': case 'label-claim': break;
         default: { // what an interface kind recorded
           if (isVppIf(r)) {
             const i = vpp.get(r.swIfIndex);
@@ -746,7 +747,7 @@ export function extendResult(prev: CniResult, ours: CniResult): CniResult {
 function undoesInBackground(r: Resource): boolean {
   switch (r.kind) {
     case 'lease': return true; // host-local: a process and a file of its own
-    case 'route': case 'neighbor': case 'etcd-key': case 'label-claim': return false;
+    case 'route': case 'neighbor': case 'nat': case 'etcd-key': case 'label-claim': return false;
     default: return resourceHandler(r).background ?? false;
   }
 }

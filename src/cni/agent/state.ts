@@ -19,7 +19,15 @@ export type PipelineResource =
   /** A pod-side config key written to etcd (contivpp.io/microservice-label); deleted only while it holds value. */
   | { kind: 'etcd-key'; key: string; value: string }
   /** This pod holds its microservice label (etcd owner record, see etcd/label-owner.ts). */
-  | { kind: 'label-claim'; label: string };
+  | { kind: 'label-claim'; label: string }
+  /**
+   * Recorded only by agents before the cnat Services: the NAT44-ED address-only static mapping they
+   * made for a service-endpoint-if. Never made now; DEL removes one an older record names.
+   */
+  | ({ kind: 'nat' } & LegacyNatMapping);
+
+/** NAT44-ED address-only static mapping (the pre-cnat service-endpoint-if). */
+export interface LegacyNatMapping { localIp: string; externalIp: string; vrfId: number }
 
 export type Resource = PipelineResource | KindResource;
 

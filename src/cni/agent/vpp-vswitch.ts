@@ -3,7 +3,7 @@
 // time, as GoVPP's callers use binapi. One request per operation; VPP's negative retvals become
 // VswitchError, with notFound set for the "nothing to delete" answers so that DEL stays idempotent.
 import { existsSync } from 'node:fs';
-import { typed, vppErrnoCode, VppApiError, type TypedVppClient, type VppClient } from '../../vppapi/client/index.js';
+import { typed, vppErrnoCode, VppApiError, VppMessageUnavailableError, type TypedVppClient, type VppClient } from '../../vppapi/client/index.js';
 import * as af_packet from '../../vppapi/bindings/af_packet.js';
 import * as cnat from '../../vppapi/bindings/cnat.js';
 import * as fib_types from '../../vppapi/bindings/fib_types.js';
@@ -14,20 +14,24 @@ import * as ip_neighbor from '../../vppapi/bindings/ip_neighbor.js';
 import * as ip_types from '../../vppapi/bindings/ip_types.js';
 import * as l2 from '../../vppapi/bindings/l2.js';
 import * as memif from '../../vppapi/bindings/memif.js';
+import * as nat44_ed from '../../vppapi/bindings/nat44_ed.js';
+import * as nat_types from '../../vppapi/bindings/nat_types.js';
 import * as tapv2 from '../../vppapi/bindings/tapv2.js';
 import * as vxlan from '../../vppapi/bindings/vxlan.js';
 import {
   VswitchError, type CreatedInterface, type NeighborArgs, type RouteArgs, type ServiceNatRole, type ServiceTranslation, type ServiceTranslationEntry, type Vswitch, type VswitchInterface,
   type VxlanArgs, type VxlanTunnel,
 } from './vswitch.js';
+import type { LegacyNatMapping } from './state.js';
 import type { ServiceProtocol } from '../services/types.js';
 import { VHOST_NET } from './config.js';
 import { exhaustive } from '../exhaustive.js';
 
 /** The VPP modules the agent speaks. */
-type Messages = af_packet.Messages & cnat.Messages & interface_.Messages & ip.Messages & ip_neighbor.Messages & l2.Messages & memif.Messages & tapv2.Messages & vxlan.Messages;
+type Messages = af_packet.Messages & cnat.Messages & interface_.Messages & ip.Messages & ip_neighbor.Messages & l2.Messages & memif.Messages & nat44_ed.Messages
+  & tapv2.Messages & vxlan.Messages;
 type Replies = typeof af_packet.replies & typeof cnat.replies & typeof interface_.replies & typeof ip.replies & typeof ip_neighbor.replies & typeof l2.replies
-  & typeof memif.replies & typeof tapv2.replies & typeof vxlan.replies;
+  & typeof memif.replies & typeof nat44_ed.replies & typeof tapv2.replies & typeof vxlan.replies;
 
 const ADMIN_UP = interface_types.IfStatusFlags.IF_STATUS_API_FLAG_ADMIN_UP;
 /** ~0: "no interface" / "allocate one" in VPP's API. */
@@ -36,6 +40,8 @@ const NONE = 0xffffffff;
 const codes = (...names: string[]): ReadonlySet<number> => new Set(names.map(vppErrnoCode));
 /** retvals that mean "the thing to delete is not there". */
 const NOT_FOUND = codes('NO_SUCH_ENTRY', 'INVALID_SW_IF_INDEX', 'NO_SUCH_FIB', 'NO_SUCH_TABLE', 'ADDRESS_NOT_FOUND_FOR_INTERFACE');
+/** NAT44-ED: the plugin disabled (UNSUPPORTED) has no static mappings either. */
+const NOT_FOUND_NAT = new Set([...NOT_FOUND, ...codes('UNSUPPORTED')]);
 const NOT_FOUND_AF_PACKET = new Set([...NOT_FOUND, ...codes('SYSCALL_ERROR_1')]);
 // VPP memif_delete_socket_file: an unknown socket id is INVALID_ARGUMENT ("socket file with id N does
 // not exist"), e.g. after VPP restarted; the agent never deletes ids 0/~0, the other INVALID_ARGUMENT cases.
@@ -385,6 +391,22 @@ export class VppVswitch implements Vswitch {
     return d.filter(({ route: r }) => r.prefix.len === 32 && r.paths.length > 0 && r.paths.every((p) => p.type === fib_types.FibPathType.FIB_API_PATH_TYPE_ICMP_PROHIBIT))
       .map(({ route: r }) => ('ip4' in r.prefix.address.un ? ip4String(r.prefix.address.un.ip4) : ''))
       .filter((a) => a !== '');
+  }
+
+  async deleteLegacyNatMapping(m: LegacyNatMapping): Promise<void> {
+    const op = 'delete NAT44 static mapping';
+    try {
+      // As the agents before the cnat Services added it (address-only, tag tsvpp).
+      await this.api.request('nat44_add_del_static_mapping_v2', {
+        is_add: false, match_pool: false, flags: nat_types.NatConfigFlags.NAT_IS_ADDR_ONLY, pool_ip_address: new Uint8Array(4),
+        local_ip_address: ip4Bytes(m.localIp), external_ip_address: ip4Bytes(m.externalIp), protocol: 0, local_port: 0, external_port: 0,
+        external_sw_if_index: NONE, vrf_id: m.vrfId, tag: 'tsvpp',
+      });
+    } catch (e) {
+      if (e instanceof VppMessageUnavailableError) throw new VswitchError(op, `${e.message} (no NAT44 plugin, so no mapping)`, true);
+      if (e instanceof VppApiError) throw new VswitchError(op, e.message, NOT_FOUND_NAT.has(e.retval), e.retval);
+      throw new VswitchError(op, (e as Error).message);
+    }
   }
 
   async dumpInterfaces(): Promise<VswitchInterface[]> {

@@ -3,6 +3,7 @@
 // API bindings) and an in-memory fake in the tests. Interfaces are identified by sw_if_index and
 // carry a tag (VPP's 64-byte interface tag) so that the agent can find its own after a restart.
 import type { ServiceProtocol } from '../services/types.js';
+import type { LegacyNatMapping } from './state.js';
 
 export interface CreatedInterface { swIfIndex: number; mac?: string }
 
@@ -110,6 +111,12 @@ export interface Vswitch {
   /** The addresses with such a route. */
   dumpRejectRoutes(): Promise<string[]>;
   dumpInterfaces(): Promise<VswitchInterface[]>;
+  /**
+   * Deletes the NAT44-ED static mapping an agent before the cnat Services made for a
+   * service-endpoint-if; notFound when VPP has none (the NAT44 plugin not loaded or not enabled
+   * has none at all).
+   */
+  deleteLegacyNatMapping(m: LegacyNatMapping): Promise<void>;
   /** Calls `cb` each time the connection to the vswitch is back after it went away (VPP restarted). */
   onReconnected?(cb: () => void): void;
   close?(): Promise<void>;
