@@ -288,8 +288,10 @@ test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet
 test('service-endpoint-if: the pod is a service backend at tap1\'s address; replies from it are routed out of tap1; service NAT on default-network interfaces only', async () => {
   const w = world();
   await w.store.init(); w.linux.addNs('ns1');
-  const hooks = { nat: [] as number[], changed: 0 };
-  const p = new Pipeline({ ...w.p.d, services: { podInterface: async (i) => { hooks.nat.push(i); }, podsChanged: () => { hooks.changed++; } } });
+  const hooks = { nat: [] as number[], changed: 0, seen: [] as string[] };
+  // What the service proxy would see when it reconciles: the record's phase, and whether the pod is still wired.
+  const podsChanged = async () => { hooks.changed++; hooks.seen.push(`${(await w.store.loadPod('c1'))?.phase} ifs=${w.vswitch.podObjects().ifs.length}`); };
+  const p = new Pipeline({ ...w.p.d, services: { podInterface: async (i) => { hooks.nat.push(i); }, podsChanged } });
   w.pods.put('svc', { 'contivpp.io/custom-if': 'tap1/tap, v3/veth/l3net', 'contivpp.io/service-endpoint-if': 'tap1' });
   await p.handle(req('ADD', 'c1', 'svc'));
   const rec = (await w.store.loadPod('c1'))!;
@@ -309,6 +311,7 @@ test('service-endpoint-if: the pod is a service backend at tap1\'s address; repl
   assert.match(e.details ?? '', /rule from 10\.1\.1\.3 lookup 100 \(service endpoint tap1\) is missing/);
   await p.handle(req('DEL', 'c1', 'svc'));
   assert.is(hooks.changed, 2);
+  assert.equal(hooks.seen, ['ready ifs=3', 'deleting ifs=3'], 'ADD tells it once ready; DEL once the pod is no endpoint, before its interfaces and addresses go');
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
 });
 

@@ -86,7 +86,30 @@ test('plan: a slice of another namespace, another Service, another protocol or I
 test('plan: a pod with a service-endpoint interface is a backend at that interface\'s address', () => {
   const p = plan([svc('web', { clusterIP: '10.96.0.10', ports: [{ port: 80, targetPort: 8080 }] })],
     [slice('web-1', 'web', { ports: [{ port: 8080 }], endpoints: [ep('10.1.1.2'), ep('10.1.1.4')] })], { rewrites: { '10.1.1.2': '10.1.1.3' } });
-  assert.equal(p.translations[0]!.backends, [{ ip: '10.1.1.3', port: 8080 }, { ip: '10.1.1.4', port: 8080 }]);
+  assert.equal(p.translations.find((t) => t.vip === '10.96.0.10')!.backends, [{ ip: '10.1.1.3', port: 8080 }, { ip: '10.1.1.4', port: 8080 }]);
+});
+
+test('plan: a local service-endpoint pod\'s IP at each ready target port is translated to its interface (for clients on other nodes); nothing for other pods, ports or not-ready endpoints', () => {
+  const p = plan([
+    svc('web', { clusterIP: '10.96.0.10', ports: [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'dns', port: 53, protocol: 'UDP' }] }),
+    svc('web2', { clusterIP: '10.96.0.11', ports: [{ port: 81, targetPort: 8080 }] }),
+    svc('headless', { clusterIP: 'None', ports: [{ port: 9000 }] }),
+    svc('cold', { clusterIP: '10.96.0.12', ports: [{ port: 7000 }] }),
+  ], [
+    slice('web-1', 'web', { ports: [{ name: 'http', port: 8080 }, { name: 'dns', port: 53, protocol: 'UDP' }], endpoints: [ep('10.1.1.2'), ep('10.1.2.2')] }),
+    slice('web2-1', 'web2', { ports: [{ port: 8080 }], endpoints: [ep('10.1.1.2')] }),
+    slice('headless-1', 'headless', { ports: [{ port: 9000 }], endpoints: [ep('10.1.1.2')] }),
+    slice('cold-1', 'cold', { ports: [{ port: 7000 }], endpoints: [ep('10.1.1.2', false)] }),
+  ], { rewrites: { '10.1.1.2': '10.1.1.3' } });
+  const podIp = p.translations.filter((t) => t.vip.startsWith('10.1.'));
+  assert.equal(podIp, [
+    { vip: '10.1.1.2', port: 53, proto: 'UDP', backends: [{ ip: '10.1.1.3', port: 53 }], affinity: false },
+    { vip: '10.1.1.2', port: 8080, proto: 'TCP', backends: [{ ip: '10.1.1.3', port: 8080 }], affinity: false },
+    { vip: '10.1.1.2', port: 9000, proto: 'TCP', backends: [{ ip: '10.1.1.3', port: 9000 }], affinity: false },
+  ], 'one per (port, protocol), shared by web and web2; headless too; not the not-ready one; nothing for the remote 10.1.2.2');
+  assert.equal(p.warnings, [], 'two Services on one pod port is no conflict');
+  assert.not.ok(plan([svc('web', { clusterIP: '10.96.0.10', ports: [{ port: 80, targetPort: 8080 }] })],
+    [slice('web-1', 'web', { ports: [{ port: 8080 }], endpoints: [ep('10.1.1.2')] })]).translations.some((t) => t.vip === '10.1.1.2'), 'no service-endpoint pod: no pod-IP translation');
 });
 
 test('plan: ClientIP affinity, NodePorts on the node\'s VIP only when it has one, and only those with backends', () => {
@@ -121,6 +144,14 @@ test('plan (property): every backend is a ready endpoint of that Service at a po
     const S = services.map((s) => svc(s.name, { clusterIP: `10.96.0.${s.vip}`, ports: s.ports.map((port) => ({ name: `p${port}`, port })) }));
     const L = slices.map((s, i) => slice(`s${i}`, s.service, { ports: s.ports.map((port) => ({ name: `p${port}`, port: port + 8000 })), endpoints: s.eps.map((e) => ep(e.ip, e.ready)) }));
     const p = plan(S, L);
+    const rewrites = { '10.1.1.2': '10.1.1.9' };
+    const withRewrite = plan(S, L, { rewrites });
+    // The rewritten pod's IP is a translation exactly at each port where it is a ready endpoint.
+    const wantPorts = new Set(slices.flatMap((s, i) => (s.eps.some((e) => e.ready && e.ip === '10.1.1.2') && S.some((x) => x.name === L[i]!.service) ? s.ports.filter((port) => S.find((x) => x.name === L[i]!.service)!.ports.some((q) => q.port === port)).map((port) => port + 8000) : [])));
+    const podIpTs = withRewrite.translations.filter((t) => t.vip === '10.1.1.2');
+    assert.equal(new Set(podIpTs.map((t) => t.port)), wantPorts);
+    for (const t of podIpTs) assert.equal(t.backends, [{ ip: '10.1.1.9', port: t.port }]);
+    assert.equal(withRewrite.translations.filter((t) => t.vip !== '10.1.1.2').map(translationKey), p.translations.map(translationKey));
     for (const t of p.translations) {
       assert.ok(t.backends.length > 0);
       const owners = new Set(S.filter((s) => s.clusterIPs.includes(t.vip) && s.ports.some((x) => x.port === t.port)).map((s) => s.name));

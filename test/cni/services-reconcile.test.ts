@@ -112,7 +112,24 @@ test('a local pod\'s service endpoint makes it a backend at that interface\'s ad
   await w.store.savePod({ ...rec, containerId: 'c2', phase: 'adding', serviceEndpoint: { interface: 'tap1', ip: '10.1.1.5', podIp: '10.1.1.4' } });
   w.source.snap = { services: [service('web', '10.96.0.10')], slices: [slice('web', ['10.1.1.2', '10.1.1.4'])] };
   await w.services.reconcile();
-  assert.equal(w.vpp(), ['10.96.0.10:80/TCP -> 10.1.1.3:8080,10.1.1.4:8080'], 'only ready pod records count');
+  assert.equal(w.vpp(), ['10.1.1.2:8080/TCP -> 10.1.1.3:8080', '10.96.0.10:80/TCP -> 10.1.1.3:8080,10.1.1.4:8080'],
+    'only ready pod records count; the pod IP at its target port goes to the interface too (clients on other nodes)');
+  // The pod going away (DEL marks it deleting, then tells the service proxy): both translations follow.
+  await w.store.savePod({ ...rec, phase: 'deleting' });
+  await w.services.podsChanged();
+  assert.equal(w.vpp(), ['10.96.0.10:80/TCP -> 10.1.1.2:8080,10.1.1.4:8080'], 'the pod-IP translation is gone with the pod');
+  await w.store.savePod(rec);
+  await w.services.podsChanged();
+  // The endpoint turning not ready, then the Service deleted.
+  w.source.snap = { services: [service('web', '10.96.0.10')], slices: [slice('web', [['10.1.1.2', false], '10.1.1.4'])] };
+  await w.services.reconcile();
+  assert.equal(w.vpp(), ['10.96.0.10:80/TCP -> 10.1.1.4:8080'], 'a not-ready endpoint: no pod-IP translation');
+  w.source.snap = { services: [service('web', '10.96.0.10')], slices: [slice('web', ['10.1.1.2'])] };
+  await w.services.reconcile();
+  assert.equal(w.vpp(), ['10.1.1.2:8080/TCP -> 10.1.1.3:8080', '10.96.0.10:80/TCP -> 10.1.1.3:8080']);
+  w.source.snap = { services: [], slices: [] };
+  await w.services.reconcile();
+  assert.equal(w.vpp(), [], 'the Service deleted: nothing left');
   const i = await w.vswitch.createLoopback({ tag: 'x' });
   const fresh = await world();
   await fresh.vswitch.createLoopback({ tag: 'x' });

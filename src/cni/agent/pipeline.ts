@@ -49,8 +49,12 @@ export interface LinuxOps {
 export interface ServiceHooks {
   /** A pod interface on the default network: service NAT on it (before the pod sends anything). */
   podInterface(swIfIndex: number): Promise<void>;
-  /** A pod with a service-endpoint interface came or went: its Services' backends change. */
-  podsChanged(): void;
+  /**
+   * A pod with a service-endpoint interface came or went: its Services' backends and its pod-IP
+   * translations change. Resolves once VPP has them (DEL waits: the pod's addresses are released
+   * after, and a translation left on a reused address would take the next pod's traffic).
+   */
+  podsChanged(): Promise<void> | void;
 }
 
 export interface Ipam {
@@ -238,7 +242,7 @@ export class Pipeline implements KindContext {
       rec.result = prev ? extendResult(prev, this.resultOf(rec, req.config.cniVersion)) : this.resultOf(rec, req.config.cniVersion);
       rec.phase = 'ready';
       await this.d.store.savePod(rec, { durable: true });
-      if (rec.serviceEndpoint) this.d.services?.podsChanged();
+      if (rec.serviceEndpoint) await this.d.services?.podsChanged();
       this.log(`ADD ${req.containerId} ${pod ? `${pod.namespace}/${pod.name}` : ''} (${describeSources(meta.sources)}): ${rec.interfaces.map((i) => `${i.name}/${i.type}/${i.network}${i.address ? ` ${i.address}` : ''}`).join(', ')}`);
       return rec.result;
     } catch (e) {
@@ -512,13 +516,14 @@ export class Pipeline implements KindContext {
     // A DEL cut short (or failed) is finished by the next reconcile, never re-wired as a ready pod.
     rec.phase = 'deleting';
     await this.d.store.savePod(rec);
+    // A deleting pod is no service endpoint: its translations go before its addresses do.
+    if (rec.serviceEndpoint) await this.d.services?.podsChanged();
     const left = await this.undo(rec);
     if (left.length) {
       await this.d.store.savePod(rec, { durable: true });
       throw new CniError(ErrorCode.Wiring, 'DEL could not remove everything (retry DEL)', left.map((f) => `${f.r.kind}: ${f.error}`).join('; '));
     }
     await this.d.store.removePod(rec.containerId);
-    if (rec.serviceEndpoint) this.d.services?.podsChanged();
     this.log(`DEL ${req.containerId}: removed`);
   }
 

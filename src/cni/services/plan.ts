@@ -6,6 +6,10 @@
 //   IPv4 ClusterIP and port, and with a NodePort address, every nodePort.
 // - A reject route (ICMP unreachable) per ClusterIP: what no translation takes (a Service without
 //   ready endpoints, a port it does not serve, a ping) is refused at once instead of vanishing.
+// - For a local pod with a service-endpoint interface that is a ready endpoint: a translation of
+//   its eth0 address at each such target port to the interface's address. Other nodes translate
+//   the ClusterIP to the pod IP (the EndpointSlice's); this node moves the flow on to the
+//   interface. cnat interposes on the pod's /32, so pings and other ports still reach eth0.
 import type { ServiceBackend, ServiceTranslation } from '../agent/vswitch.js';
 import type { EndpointSliceInfo, ServiceInfo, ServicePort, ServiceSnapshot } from './types.js';
 
@@ -28,9 +32,8 @@ export interface ServicePlan {
 
 export const translationKey = (t: Pick<ServiceTranslation, 'vip' | 'port' | 'proto'>): string => `${t.vip}:${t.port}/${t.proto}`;
 
-/** The backends of one service port: ready IPv4 endpoints of the Service's slices, at the port its slices name. */
-function backendsOf(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], rewrites: ReadonlyMap<string, string>): ServiceBackend[] {
-  const out = new Map<string, ServiceBackend>();
+/** The ready IPv4 endpoint addresses of one service port, each at the port the slices name for it. */
+function* readyEndpoints(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[]): Generator<ServiceBackend> {
   for (const sl of slices) {
     if (sl.namespace !== svc.namespace || sl.service !== svc.name || sl.addressType !== 'IPv4') continue;
     // kube-proxy matches a slice's port to the Service's by name (and protocol); the slice carries
@@ -39,11 +42,17 @@ function backendsOf(svc: ServiceInfo, sp: ServicePort, slices: readonly Endpoint
     if (port === undefined) continue;
     for (const e of sl.endpoints) {
       if (!e.ready) continue; // not ready (or going away): no new connections
-      for (const a of e.addresses) {
-        const ip = rewrites.get(a) ?? a;
-        out.set(`${ip}:${port}`, { ip, port });
-      }
+      for (const ip of e.addresses) yield { ip, port };
     }
+  }
+}
+
+/** The backends of one service port: its ready endpoints, a service-endpoint pod at its interface's address. */
+function backendsOf(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], rewrites: ReadonlyMap<string, string>): ServiceBackend[] {
+  const out = new Map<string, ServiceBackend>();
+  for (const { ip: a, port } of readyEndpoints(svc, sp, slices)) {
+    const ip = rewrites.get(a) ?? a;
+    out.set(`${ip}:${port}`, { ip, port });
   }
   return [...out.values()].sort((x, y) => (x.ip === y.ip ? x.port - y.port : x.ip < y.ip ? -1 : 1));
 }
@@ -55,9 +64,9 @@ export function planServices(input: ServicePlanInput): ServicePlan {
   const nodePorts = new Map<string, { proto: ServiceTranslation['proto']; port: number }>();
   const warnings: string[] = [];
   const services = [...input.services].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-  const put = (svc: ServiceInfo, t: ServiceTranslation) => {
+  const put = (svc: ServiceInfo, t: ServiceTranslation, shared = false) => {
     const key = translationKey(t);
-    const who = `${svc.namespace}/${svc.name}`;
+    const who = shared ? 'a service endpoint' : `${svc.namespace}/${svc.name}`;
     const had = owner.get(key);
     if (had && had !== who) { warnings.push(`${key} belongs to Service ${had}; Service ${who} asks for it too and is not served there`); return; }
     owner.set(key, who);
@@ -67,6 +76,11 @@ export function planServices(input: ServicePlanInput): ServicePlan {
     if (svc.type === 'ExternalName') continue;
     for (const ip of svc.clusterIPs) rejects.add(ip);
     for (const sp of svc.ports) {
+      // Several Services may name one pod port: the same translation, shared.
+      for (const e of readyEndpoints(svc, sp, input.slices)) {
+        const to = input.endpointRewrites.get(e.ip);
+        if (to !== undefined) put(svc, { vip: e.ip, port: e.port, proto: sp.protocol, backends: [{ ip: to, port: e.port }], affinity: false }, true);
+      }
       const backends = backendsOf(svc, sp, input.slices, input.endpointRewrites);
       if (backends.length === 0) continue; // rejected by the ClusterIP's route; NodePort left to the host (refused there)
       const affinity = svc.affinity === 'ClientIP';

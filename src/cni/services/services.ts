@@ -93,7 +93,11 @@ export class Services implements ServiceHooks, ClusterServices {
     await this.d.vswitch.enableServiceNat(swIfIndex, 'uplink');
   }
 
-  podsChanged(): void { this.kick('pods with a service endpoint changed'); }
+  /** Resolves once VPP matches the pods as they are now (a failed run is logged, not thrown). */
+  async podsChanged(): Promise<void> {
+    const r = await this.reconcile().catch((e: Error) => { this.d.log(`services reconcile (pods with a service endpoint changed) failed: ${e.message}`); return undefined; });
+    if (r && changedServices(r)) this.d.log(`services (pods with a service endpoint changed): ${JSON.stringify({ put: r.put, deleted: r.deleted, errors: r.errors })}`);
+  }
 
   /** VPP restarted: it has none of the service NAT any more. Call before pod interfaces are re-made. */
   vppRestarted(): void {
