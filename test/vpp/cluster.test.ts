@@ -28,6 +28,7 @@ import type { VppClient } from '../../src/vppapi/client/index.js';
 import { runCni } from '../../perf/soak/cni-call.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { REPO, Vpp } from './support/vpp.js';
+import { capture, reIp } from './support/capture.js';
 
 const MAIN = resolve(REPO, 'dist/src/cli/main.js');
 const rnd = randomBytes(2).toString('hex');
@@ -61,6 +62,16 @@ apiVersion: contivpp.io/v1
 kind: CustomNetwork
 metadata: {name: l3net}
 spec: {type: L3, subnetCIDR: 10.99.0.0/16, subnetOneNodePrefixLen: 24}
+---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: sep
+  annotations:
+    contivpp.io/custom-if: veth1/veth
+    contivpp.io/service-endpoint-if: veth1
+spec:
+  containers: [{name: c, image: x}]
 `;
 
 /** `file args` in namespace `ns` (ip netns exec), stdin `input`; its stdout, or an error with its stderr. */
@@ -406,12 +417,12 @@ endpoints: [{addresses: [ENDPOINT]}]
 `;
 
 /** `n` connections (datagrams) from namespace `ns` to host:port through svc-peer: per attempt, who answered and whom it saw. */
-async function connect(ns: string, host: string, port: number, n: number, udp = false): Promise<Array<{ backend: string; seen: string; error?: string }>> {
+async function connect(ns: string, host: string, port: number, n: number, udp = false): Promise<Array<{ backend: string; seen: string; local?: string; error?: string }>> {
   const out = JSON.parse(await runIn(ns, process.execPath, [PEER, 'connect', host, String(port), String(n), ...(udp ? ['udp'] : [])])) as Array<{ reply?: string; error?: string }>;
   return out.map((a) => {
     if (!a.reply) return { backend: '', seen: '', error: a.error ?? 'no reply' };
-    const [backend, seen] = a.reply.split(' ');
-    return { backend: backend!, seen: seen!.split(':')[0]! };
+    const [backend, seen, local] = a.reply.split(' ');
+    return { backend: backend!, seen: seen!.split(':')[0]!, local: local! };
   });
 }
 
@@ -469,6 +480,62 @@ test('Services: NodePort from both hosts and a pod of the other node, to a backe
   } finally {
     for (const c of servers) c.kill('SIGKILL');
   }
+});
+
+test('service-endpoint-if veth1 on node a: a client on node b reaches it through the ClusterIP on veth1 (SYN and SYN-ACK there, none on eth0), the reply from the ClusterIP; a ping to the pod IP arrives on eth0; DEL takes the pod-IP translation', async () => {
+  const id = `c${rnd}sep`, ns = await netns(`tc${rnd}psep`), SEP_VIP = '10.96.0.20';
+  const add = await runCni({ command: 'ADD', containerId: id, netns: ns, pod: 'sep', agentSocket: A.cniSocket });
+  assert.is(add.code, 0, `ADD sep on node a: ${JSON.stringify(add.out)} ${add.stderr}`);
+  const addr = (name: string) => add.out.ips.find((x: any) => x.interface === add.out.interfaces.findIndex((i: any) => i.name === name)).address.split('/')[0] as string;
+  const podIp = addr('eth0'), sepIp = addr('veth1');
+  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, PEER, 'serve', '8080', 'pod-sep'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let deleted = false;
+  try {
+    await new Promise<void>((res, rej) => { server.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); server.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
+    writeFileSync(join(manifests, 'sep.yaml'), `apiVersion: v1
+kind: Service
+metadata: {name: sep, namespace: default}
+spec:
+  clusterIP: ${SEP_VIP}
+  ports: [{port: 80, targetPort: 8080, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: sep-1, namespace: default, labels: {kubernetes.io/service-name: sep}}
+addressType: IPv4
+ports: [{port: 8080, protocol: TCP}]
+endpoints: [{addresses: [${podIp}]}]
+`);
+    // Node b translates the ClusterIP to the pod IP (all it knows); node a moves podIP:8080 on to veth1.
+    const podIpTr = new RegExp(`${reIp(podIp)};8080[^]*?${reIp(sepIp)};8080`);
+    await until('node b to translate the ClusterIP to the pod IP', async () => new RegExp(`${reIp(SEP_VIP)};80[^]*?${reIp(podIp)};8080`).test(await B.vpp.cli('show cnat translation')));
+    await until('node a to translate the pod IP to veth1', async () => podIpTr.test(await A.vpp.cli('show cnat translation')));
+    let got: Awaited<ReturnType<typeof connect>> = [];
+    const onVeth1 = await capture(ns, 'veth1', 'tcp port 8080', async () => { got = await connect(B.pod.ns, SEP_VIP, 80, 3); });
+    assert.equal(got, [1, 2, 3].map(() => ({ backend: 'pod-sep', seen: B.pod.eth0, local: sepIp })),
+      `pod b → ClusterIP: answered at veth1's address, seeing pod b itself (and the reply came from the ClusterIP: TCP completed)\nVPP a:\n${await A.vpp.cli('show cnat session')}`);
+    assert.match(onVeth1, new RegExp(`${reIp(B.pod.eth0)}\\.\\d+ > ${reIp(sepIp)}\\.8080: Flags \\[S\\]`), `the SYN arrived on veth1:\n${onVeth1}`);
+    assert.match(onVeth1, new RegExp(`${reIp(sepIp)}\\.8080 > ${reIp(B.pod.eth0)}\\.\\d+: Flags \\[S\\.\\]`), `the SYN-ACK left through veth1:\n${onVeth1}`);
+    const onEth0 = await capture(ns, 'eth0', 'tcp port 8080', async () => { assert.is((await connect(B.pod.ns, SEP_VIP, 80, 1))[0]!.local, sepIp); });
+    assert.not.match(onEth0, /8080/, `no service traffic on eth0:\n${onEth0}`);
+    const pinged = await capture(ns, 'eth0', 'icmp', async () => { assert.is((await ping(B.pod.ns, podIp, { count: 2 })).received, 2, `pod b → ${podIp}`); });
+    assert.match(pinged, new RegExp(`${reIp(B.pod.eth0)} > ${reIp(podIp)}: ICMP echo request`), `the ping arrived on eth0:\n${pinged}`);
+    // DEL: the pod-IP translation is gone when DEL returns (before the address can be reused).
+    server.kill('SIGKILL');
+    const del = await runCni({ command: 'DEL', containerId: id, netns: ns, pod: 'sep', agentSocket: A.cniSocket });
+    deleted = true;
+    assert.is(del.code, 0, `DEL sep: ${JSON.stringify(del.out)} ${del.stderr}`);
+    const after = await A.vpp.cli('show cnat translation');
+    // (The ClusterIP's translation stays, to the pod IP the EndpointSlice still names.)
+    assert.not.match(after, new RegExp(`\\] ${reIp(podIp)};8080 |${reIp(sepIp)}`), `node a after DEL: no translation of the pod IP, nothing to veth1\n${after}`);
+  } finally {
+    server.kill('SIGKILL');
+    rmSync(join(manifests, 'sep.yaml'), { force: true });
+    if (!deleted) await runCni({ command: 'DEL', containerId: id, netns: ns, pod: 'sep', agentSocket: A.cniSocket });
+  }
+  for (const n of [A, B]) await until(`node ${n.name}: the Service gone from VPP`, async () => !new RegExp(reIp(SEP_VIP)).test(await n.vpp.cli('show cnat translation')));
+  await deleteNetns(ns);
+  made.netns.delete(ns);
 });
 
 test('a node leaves (agent stopped, teardown, its Node deleted): nothing toward it stays on the other; it comes back', async () => {

@@ -16,6 +16,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CniNode } from './support/cni-node.js';
 import { ipOf } from './support/cni-pods.js';
+import { capture as captureIn } from './support/capture.js';
 
 const PEER = join(dirname(fileURLToPath(import.meta.url)), 'support', 'svc-peer.js');
 const pod = (name: string, ann = '') => `apiVersion: v1
@@ -190,17 +191,7 @@ test('service-endpoint-if veth1: service traffic arrives on veth1 and its reply 
   const sepIp = ipOf(sep.add, 'veth1');
   node.writeManifest('sepsvc.yaml', `${service('sepsvc', '10.96.0.14', [WEB_PORTS[0]!])}---\n${slice('sepsvc', [WEB_SLICE_PORTS[0]!], [{ ip: sep.ip }])}`);
   await translated('10.96.0.14:80/TCP', [`${sepIp}:8080`]);
-  const capture = async (dev: string, filter: string, action: () => Promise<unknown>) => {
-    const c = spawn('ip', ['netns', 'exec', sep.ns, 'tcpdump', '-l', '-n', '-i', dev, '-c', '50', filter], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let out = '';
-    c.stdout!.on('data', (d) => { out += d; });
-    await new Promise<void>((resolve) => c.stderr!.on('data', (d) => { if (/listening on/.test(String(d))) resolve(); }));
-    await action();
-    await new Promise((r) => setTimeout(r, 500));
-    c.kill('SIGTERM');
-    await new Promise((r) => c.on('exit', r));
-    return out;
-  };
+  const capture = (dev: string, filter: string, action: () => Promise<unknown>) => captureIn(sep.ns, dev, filter, action);
   let got: ReturnType<typeof answers> = [];
   const onVeth1 = await capture('veth1', 'tcp port 8080', async () => { got = answers(await connectFrom(pods['client']!, '10.96.0.14', 80, 3), 'client -> sepsvc'); });
   for (const g of got) {
