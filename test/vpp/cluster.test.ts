@@ -12,8 +12,9 @@
 // outside, seen with the node's address (nftables counters where the packets arrive); host → pod;
 // Services (a NodePort Service in the shared manifests dir, served by one pod): NodePort from either
 // host and the other node's pod, to a backend on either node; host → ClusterIP; pod → ClusterIP
-// across nodes; no endpoints refused at once; a node that leaves (its agent stopped, `tsvpp agent
-// teardown`, its Node deleted) leaves no tunnel, route or table behind on the other and comes
+// across nodes; no endpoints refused at once; a service-endpoint-if pod on node a reached from node b
+// through its ClusterIP on that interface (tcpdump there), a ping on eth0; a node that leaves (its
+// agent stopped, `tsvpp agent teardown`, its Node deleted) leaves no tunnel, route or table behind on the other and comes
 // back; DEL and teardown leave nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

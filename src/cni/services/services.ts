@@ -1,6 +1,7 @@
 // The node's service proxy: Kubernetes Services served by VPP's cnat plugin, so no kube-proxy is
 // needed on the node. It keeps VPP's translations and ClusterIP reject routes equal to the plan
-// (plan.ts) of what the ServiceSource says and what this node's pods are, and turns service NAT on
+// (plan.ts) of what the ServiceSource says and what this node's pods are (a service-endpoint pod
+// is a backend at its interface's address, and its pod IP is re-translated there), and turns service NAT on
 // for every pod interface of the default network (ServiceHooks, called by the pipeline) and for
 // VPP's end of the host link (ClusterServices, called by the cluster reconciler, which also hands
 // the host the NodePorts and ClusterIPs of the last plan: nftables DNAT and host routes into VPP).
