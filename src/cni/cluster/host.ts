@@ -5,7 +5,9 @@
 // through `nft` and `sysctl`, the one part with no rtnetlink request. All in the agent's own
 // network namespace, or in `netns` (tests run several "nodes" on one machine that way; the
 // programs then run inside it through nsenter).
-import { execFile } from 'node:child_process';
+import { accessSync, constants } from 'node:fs';
+import { join } from 'node:path';
+import { runProcess } from '../../sys/index.js';
 import {
   createVeth, deleteLinkIfExists, deleteOwnedRoute, getLink, listOwnedRoutes, netnsPath, replaceOwnedRoute, setLinkUp, setOnlyAddress,
 } from '../linux/ip.js';
@@ -43,18 +45,32 @@ export class HostCommandError extends Error {
 
 const TIMEOUT_MS = 30_000;
 
-/** `file args` in `netns` (undefined: this one), with optional stdin; resolves with stdout. */
-function run(netns: string | undefined, file: string, args: string[], input?: string): Promise<string> {
+/** Where `name` is on PATH (resolved once: runProcess takes absolute paths only). */
+const found = new Map<string, string>();
+function onPath(name: string): string {
+  let p = found.get(name);
+  if (p) return p;
+  for (const dir of (process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin').split(':')) {
+    if (!dir) continue;
+    try { accessSync(join(dir, name), constants.X_OK); p = join(dir, name); break; } catch { /* next */ }
+  }
+  if (!p) throw new HostCommandError(name, `${name} not found on PATH (${process.env.PATH ?? ''})`, undefined);
+  found.set(name, p);
+  return p;
+}
+
+/**
+ * `file args` in `netns` (undefined: this one), with optional stdin; resolves with stdout. Through
+ * src/sys's posix_spawn like host-local: Node's spawn would fork the whole agent on the event loop.
+ */
+async function run(netns: string | undefined, file: string, args: string[], input?: string): Promise<string> {
   const [f, a] = netns === undefined ? [file, args] : ['nsenter', [`--net=${netnsPath(netns)}`, '--', file, ...args]];
   const cmd = [f, ...a].join(' ');
-  return new Promise((resolve, reject) => {
-    const child = execFile(f, a, { timeout: TIMEOUT_MS, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
-      if (!err) return resolve(stdout);
-      const e = err as NodeJS.ErrnoException & { code?: number | string };
-      reject(new HostCommandError(cmd, stderr || e.message, e.code));
-    });
-    if (input !== undefined) child.stdin?.end(input);
-  });
+  const env = { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' };
+  const r = await runProcess(onPath(f), a, { env, timeoutMs: TIMEOUT_MS, ...(input !== undefined ? { stdin: input } : {}) });
+  if (r.timedOut) throw new HostCommandError(cmd, `killed after ${TIMEOUT_MS} ms`, undefined);
+  if (r.code !== 0) throw new HostCommandError(cmd, r.stderr, r.code ?? `signal ${r.signal}`);
+  return r.stdout;
 }
 
 /** nft's answer for a table that is not there. */
