@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CNI_MAIN = join(here, '../src/cni/cni-main.js');
+const CNI_MAIN = join(here, '../src/cni/cni-main.cjs');
 
 /** The goal for tsvpp-cni's own start-up cost: its median over a bare `node -e 0`, in ms. The
  *  kubelet runs it for every pod ADD/DEL/CHECK, so it must stay a thin forwarder. */

@@ -21,13 +21,13 @@ import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { deleteLinkIfExists } from '../../src/cni/linux/ip.js';
 import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
-import { Containerd, makeCniBinDir } from '../peers/containerd.js';
+import { Containerd, makeCniBinDir, tsvppCniWrapper } from '../peers/containerd.js';
 import { grpcDetails, type PodSandboxConfig } from '../peers/cri/client.js';
 import { onExitCleanup } from '../peers/procs.js';
 import { latencyMs, type LatencyMs } from './cni-latency.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/harness
-const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.js');
+const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.cjs');
 /** deploy/'s conflist (the package ships deploy/): the capability and keys a node uses. */
 const DEPLOY_CONFLIST = [resolve(HERE, '../../../deploy/10-tsvpp.conflist'), resolve(HERE, '../../deploy/10-tsvpp.conflist')].find((p) => existsSync(p)) ?? resolve(HERE, '../../../deploy/10-tsvpp.conflist');
 
@@ -120,7 +120,7 @@ spec:
         ipam: { type: 'host-local', ranges: [[{ subnet: '10.223.0.0/24' }]], dataDir: join(this.dir, 'bridge-ipam') } }],
     }));
     const bin = makeCniBinDir(join(this.dir, 'bin'), ['loopback', 'bridge', 'host-local'], {
-      'tsvpp-cni': `#!/bin/sh\nexec ${process.execPath} ${CNI_MAIN} "$@"\n`,
+      'tsvpp-cni': tsvppCniWrapper(CNI_MAIN),
     });
     this.ctrd = await Containerd.start({ cniConfDir: tsvppConf, cniBinDir: bin, handlers: { [BRIDGE_HANDLER]: { cniConfDir: bridgeConf } } });
   }

@@ -143,7 +143,7 @@ export const SECTIONS: readonly PerfSection[] = [
       progress.start('tsvpp-cni start');
       try {
         const { measure, overheadVerdict } = await import('../cni-start.js');
-        const cniMain = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cni', 'cni-main.js');
+        const cniMain = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cni', 'cni-main.cjs');
         const n = 10;
         const base = measure(['-e', '0'], {}, '', n);
         const cni = measure([cniMain], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}', n);

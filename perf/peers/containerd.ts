@@ -54,6 +54,14 @@ export function makeCniBinDir(dir: string, debianPlugins: string[], extra: Recor
   return dir;
 }
 
+/**
+ * tsvpp-cni as a CNI bin dir holds it: the shape of the wrapper deploy/daemonset.yaml's init
+ * container writes on hosts (deploy.test.ts checks they agree), with this checkout's node and build.
+ */
+export function tsvppCniWrapper(cniMain: string): string {
+  return `#!/bin/sh\nunset NODE_OPTIONS NODE_EXTRA_CA_CERTS\nexec ${process.execPath} ${cniMain} "$@"\n`;
+}
+
 /** The test sandbox ("pause") image: busybox-static, running `sleep inf`. */
 export async function buildSandboxImage(out: string): Promise<void> {
   if (!existsSync(BUSYBOX)) throw new Error(`${BUSYBOX} missing: install Debian's busybox-static (scripts/system-deps.sh)`);
@@ -148,7 +156,9 @@ ${handlers}
 
   private async boot(): Promise<void> {
     writeFileSync(join(this.dir, 'config.toml'), this.config());
-    this.proc = startProc({ name: 'containerd', cmd: 'containerd', args: ['--config', join(this.dir, 'config.toml'), '--log-level', 'info'] });
+    // The environment of a service (systemd gives containerd little more than PATH): CNI plugins
+    // inherit containerd's, and this shell's (NODE_EXTRA_CA_CERTS, ...) is not what a node has.
+    this.proc = startProc({ name: 'containerd', cmd: 'containerd', args: ['--config', join(this.dir, 'config.toml'), '--log-level', 'info'], env: { PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin' } });
     const timeout = (this.o.startTimeoutS ?? 30) * 1000;
     await this.proc.waitFor(/containerd successfully booted/, timeout);
     const image = join(this.dir, 'sandbox-image.tar');

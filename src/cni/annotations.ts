@@ -1,7 +1,7 @@
 // Pod annotations that ask for custom interfaces (the Contiv-VPP `contivpp.io/...` set) and the
 // `contivpp.io/memif` extended resource. Pure functions: the agent resolves networks and pod
 // objects first, then hands plain values in here.
-import { ifNameProblem } from './ifname.js';
+import { ifNameProblem } from './ifname.cjs';
 
 export const CUSTOM_IF_ANNOTATION = 'contivpp.io/custom-if';
 export const SERVICE_ENDPOINT_IF_ANNOTATION = 'contivpp.io/service-endpoint-if';

@@ -5,7 +5,7 @@
 // Dependency-free (node: only): tsvpp-cni imports this.
 import { mkdir, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { AgentRequest } from './agent-protocol.js';
+import type { AgentRequest } from './agent-protocol.cjs';
 import { TMP_MARK, writeFileAtomic } from './atomic-file.js';
 
 /** `<stateDir>/pending-del/<container-id>.json` */

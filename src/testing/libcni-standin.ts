@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CniResult } from '../cni/spec.js';
+import type { CniResult } from '../cni/spec.cjs';
 
 export interface Conflist {
   cniVersion: string;

@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, DEFAULT_CONFIG, loadConfig, parseFlags, resolveEth0Kind } from '../../src/cni/agent/config.js';
 import { startCniServer } from '../../src/cni/agent/server.js';
-import { CniError } from '../../src/cni/spec.js';
-import { AGENT_PROTOCOL_VERSION, encodeLine } from '../../src/cni/agent-protocol.js';
+import { CniError } from '../../src/cni/spec.cjs';
+import { AGENT_PROTOCOL_VERSION, encodeLine } from '../../src/cni/agent-protocol.cjs';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-agent-unit-'));

@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync, mkdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CHAINED_CONFLIST, ChainedConflistWriter, chainConflist, findPrimary, tsvppPluginConf } from '../../src/cni/agent/chained-conflist.js';
-import { parseNetConf } from '../../src/cni/spec.js';
+import { parseNetConf } from '../../src/cni/spec.cjs';
 
 const plugin = tsvppPluginConf({ cniSocket: '/run/tsvpp/cni.sock', stateDir: '/var/lib/tsvpp' });
 const calico = {

@@ -7,12 +7,12 @@ import { fileURLToPath } from 'node:url';
 import { importGraph } from './import-graph.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
+const CNI_MAIN = resolve(here, '../../src/cni/cni-main.cjs');
 
 test('tsvpp-cni loads only node builtins and its small dependency-free modules', () => {
   const g = importGraph(CNI_MAIN);
   // pending-del and atomic-file only when a DEL cannot reach the agent (a dynamic import).
-  assert.equal(g.local, ['src/cni/agent-protocol.js', 'src/cni/atomic-file.js', 'src/cni/cni-main.js', 'src/cni/ifname.js', 'src/cni/pending-del.js', 'src/cni/spec.js']);
+  assert.equal(g.local, ['src/cni/agent-protocol.cjs', 'src/cni/atomic-file.js', 'src/cni/cni-main.cjs', 'src/cni/ifname.cjs', 'src/cni/pending-del.js', 'src/cni/spec.cjs']);
   for (const e of g.external) assert.ok(e.startsWith('node:'), `unexpected import ${e}`);
 });
 

@@ -6,12 +6,12 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../../src/cni/agent-protocol.js';
-import { parseCniArgs, ErrorCode } from '../../src/cni/spec.js';
+import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../../src/cni/agent-protocol.cjs';
+import { parseCniArgs, ErrorCode } from '../../src/cni/spec.cjs';
 import { PENDING_DEL_DIR, listPendingDels, type PendingDel } from '../../src/cni/pending-del.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CNI_MAIN = join(here, '../../src/cni/cni-main.js');
+const CNI_MAIN = join(here, '../../src/cni/cni-main.cjs');
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-cni-main-'));
 const sockPath = join(dir, 'agent.sock');
 

@@ -11,9 +11,10 @@ import { loadConfig } from '../../src/cni/agent/config.js';
 import { CHAINED_CONFLIST, chainConflist, tsvppPluginConf } from '../../src/cni/agent/chained-conflist.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { parsePodAnnotations, memifResourceCount, referencedNetworks } from '../../src/cni/annotations.js';
-import { parseNetConf } from '../../src/cni/spec.js';
+import { parseNetConf } from '../../src/cni/spec.cjs';
 import { POD_ANNOTATIONS_CAPABILITY } from '../../src/cni/agent/pod-metadata.js';
 import { importGraph } from './import-graph.js';
+import { tsvppCniWrapper } from '../../perf/peers/containerd.js';
 import { DEFAULT_API_DIR } from '../../src/vppapi/client/registry.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -39,7 +40,17 @@ test('the init container copies every module tsvpp-cni loads to the host', () =>
   const ds = docs('daemonset.yaml').find((d) => d.kind === 'DaemonSet');
   const script: string = ds.spec.template.spec.initContainers.find((c: any) => c.name === 'install-cni').command.join('\n');
   const copied = /for f in ([^;]+); do cp \/opt\/tsvpp\/dist\/src\/cni\/\$f/.exec(script)?.[1]?.split(/\s+/).map((f) => `src/cni/${f}`).sort();
-  assert.equal(copied, importGraph(resolve(here, '../../src/cni/cni-main.js')).local);
+  assert.equal(copied, importGraph(resolve(here, '../../src/cni/cni-main.cjs')).local);
+});
+
+test('the host wrapper of tsvpp-cni is the one the harnesses and system tests run: no host Node settings', () => {
+  const ds = docs('daemonset.yaml').find((d) => d.kind === 'DaemonSet');
+  const script: string = ds.spec.template.spec.initContainers.find((c: any) => c.name === 'install-cni').command.join('\n');
+  const fmt = /printf '([^']+)' "\$HOST_DIR" "\$HOST_DIR" > \/host\/opt\/cni\/bin\/tsvpp-cni\.new/.exec(script)?.[1];
+  assert.ok(fmt, 'the init container writes the wrapper with printf');
+  const wrapper = fmt.replaceAll('\\n', '\n').replace('%s/node', process.execPath).replace('%s/cni/cni-main.cjs', '/x/cni-main.cjs');
+  assert.is(wrapper, tsvppCniWrapper('/x/cni-main.cjs'));
+  assert.match(wrapper, /^unset NODE_OPTIONS NODE_EXTRA_CA_CERTS$/m);
 });
 
 test('DaemonSet: host network, privileged, the host mounts the agent needs', () => {

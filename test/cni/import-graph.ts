@@ -1,4 +1,4 @@
-// Every module an entry point loads, following the static and dynamic imports of compiled JS.
+// Every module an entry point loads, following the static and dynamic imports (and CommonJS requires) of compiled JS.
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
@@ -10,8 +10,8 @@ export function importGraph(entry: string): { local: string[]; external: string[
     if (local.has(f)) continue;
     local.add(f);
     const src = readFileSync(f, 'utf8');
-    for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g)) {
-      const spec = (m[1] ?? m[2])!;
+    for (const m of src.matchAll(/(?:^|\n)\s*(?:import|export)\s[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|\brequire\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      const spec = (m[1] ?? m[2] ?? m[3])!;
       if (spec.startsWith('.')) todo.push(join(dirname(f), spec));
       else external.add(spec);
     }

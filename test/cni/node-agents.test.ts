@@ -11,7 +11,7 @@ import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { CLAIMS_SUBDIR } from '../../src/cni/nodes/manifest-nodes.js';
-import type { AgentRequest } from '../../src/cni/agent-protocol.js';
+import type { AgentRequest } from '../../src/cni/agent-protocol.cjs';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { FakeIpam, FakeLinux, FakeVswitch } from './fakes.js';
 

@@ -12,8 +12,8 @@ import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
-import { callAgent } from '../../src/cni/cni-main.js';
-import { AGENT_PROTOCOL_VERSION, type AgentRequest } from '../../src/cni/agent-protocol.js';
+import { callAgent } from '../../src/cni/cni-main.cjs';
+import { AGENT_PROTOCOL_VERSION, type AgentRequest } from '../../src/cni/agent-protocol.cjs';
 import { PENDING_DEL_DIR, listPendingDels, recordPendingDel } from '../../src/cni/pending-del.js';
 import { FakeIpam, FakeLinux, FakeVswitch } from './fakes.js';
 

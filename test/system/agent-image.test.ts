@@ -140,7 +140,14 @@ test('the DaemonSet\'s install-cni init container puts tsvpp-cni (the image\'s n
   await ctrd!.ctr(runArgs(init, name, ['--rm', '--env', `TSVPP_HOST_DIR=${host('/opt/tsvpp')}`]));
   containers.pop();
   const wrapper = readFileSync(join(host('/opt/cni/bin'), 'tsvpp-cni'), 'utf8');
-  assert.match(wrapper, `exec ${host('/opt/tsvpp')}/node ${host('/opt/tsvpp')}/cni/cni-main.js "$@"`);
+  assert.match(wrapper, `exec ${host('/opt/tsvpp')}/node ${host('/opt/tsvpp')}/cni/cni-main.cjs "$@"`);
+  // The host's Node settings do not reach it: a NODE_OPTIONS --require of a missing file would
+  // make node exit at start.
+  const versionOut = execFileSync(join(host('/opt/cni/bin'), 'tsvpp-cni'), {
+    env: { PATH: process.env.PATH ?? '', CNI_COMMAND: 'VERSION', NODE_OPTIONS: '--require /nonexistent/tsvpp-hook.js', NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem' },
+    input: '', encoding: 'utf8',
+  });
+  assert.match(versionOut, /"supportedVersions"/);
   // The node's paths in the conflist are this test's temp dirs; containerd also needs loopback.
   const conflistPath = join(host('/etc/cni/net.d'), '10-tsvpp.conflist');
   const conflist = JSON.parse(readFileSync(conflistPath, 'utf8'));

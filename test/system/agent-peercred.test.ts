@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execFile } from 'node:child_process';
 import { checkPeer, startCniServer } from '../../src/cni/agent/server.js';
-import { AGENT_PROTOCOL_VERSION, encodeLine } from '../../src/cni/agent-protocol.js';
+import { AGENT_PROTOCOL_VERSION, encodeLine } from '../../src/cni/agent-protocol.cjs';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-agent-peercred-'));
 test.after(() => rmSync(dir, { recursive: true, force: true }));

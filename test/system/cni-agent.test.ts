@@ -22,7 +22,7 @@ import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { addNetns, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, listRoutes, listRules } from '../../src/cni/linux/ip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
+const CNI_MAIN = resolve(here, '../../src/cni/cni-main.cjs');
 const API_DIR = shippedApiDir();
 
 const rnd = randomBytes(3).toString('hex');

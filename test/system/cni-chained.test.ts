@@ -26,7 +26,7 @@ import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { addNetns, deleteLinkIfExists, deleteNetns, listAddresses, listLinks, listRoutes } from '../../src/cni/linux/ip.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
+const CNI_MAIN = resolve(here, '../../src/cni/cni-main.cjs');
 const TSVPP = resolve(here, '../../src/cli/main.js');
 const PLUGINS = '/usr/lib/cni';
 for (const p of ['bridge', 'host-local']) {

@@ -13,8 +13,8 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js'
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { HostLocalIpam, type IpamRange } from '../../src/cni/ipam.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
-import { callAgent } from '../../src/cni/cni-main.js';
-import { AGENT_PROTOCOL_VERSION, type AgentRequest } from '../../src/cni/agent-protocol.js';
+import { callAgent } from '../../src/cni/cni-main.cjs';
+import { AGENT_PROTOCOL_VERSION, type AgentRequest } from '../../src/cni/agent-protocol.cjs';
 import type { PodRecord } from '../../src/cni/agent/state.js';
 import { FakeLinux, FakeVswitch } from '../cni/fakes.js';
 

@@ -34,7 +34,7 @@ import { hostRange4, parsePrefix4 } from '../../src/cni/ipv4.js';
 import { startEtcd, freePort, type EtcdServer } from '../../perf/peers/etcd.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const CNI_MAIN = resolve(here, '../../src/cni/cni-main.js');
+const CNI_MAIN = resolve(here, '../../src/cni/cni-main.cjs');
 const API_DIR = shippedApiDir();
 
 const rnd = randomBytes(3).toString('hex');

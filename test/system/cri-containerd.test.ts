@@ -24,7 +24,7 @@ import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js'
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { listPendingDels } from '../../src/cni/pending-del.js';
 import { listAddresses, listLinks } from '../../src/cni/linux/ip.js';
-import { Containerd, makeCniBinDir, type Leftovers } from '../../perf/peers/containerd.js';
+import { Containerd, makeCniBinDir, tsvppCniWrapper, type Leftovers } from '../../perf/peers/containerd.js';
 import { grpcDetails, type PodSandboxConfig } from '../../perf/peers/cri/client.js';
 
 /** The repository (this file runs from dist/test/system). */
@@ -32,7 +32,7 @@ const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const rnd = randomBytes(3).toString('hex');
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-cri-'));
 const API_DIR = shippedApiDir();
-const CNI_MAIN = join(REPO, 'dist/src/cni/cni-main.js');
+const CNI_MAIN = join(REPO, 'dist/src/cni/cni-main.cjs');
 const TSVPP = join(REPO, 'dist/src/cli/main.js');
 const manifests = join(dir, 'manifests');
 const config: AgentConfig = {
@@ -137,7 +137,7 @@ spec: { type: L3, subnetCIDR: 10.98.0.0/16, subnetOneNodePrefixLen: 24 }
   Object.assign(conflist.plugins[0], { agentSocket: config.cniSocket, agentStateDir: config.stateDir, timeoutSeconds: 30 });
   mkdirSync(join(dir, 'net.d'));
   writeFileSync(join(dir, 'net.d', '10-tsvpp.conflist'), JSON.stringify(conflist));
-  const bin = makeCniBinDir(join(dir, 'bin'), ['loopback'], { 'tsvpp-cni': `#!/bin/sh\nexec ${process.execPath} ${CNI_MAIN} "$@"\n` });
+  const bin = makeCniBinDir(join(dir, 'bin'), ['loopback'], { 'tsvpp-cni': tsvppCniWrapper(CNI_MAIN) });
   ctrd = await Containerd.start({ cniConfDir: join(dir, 'net.d'), cniBinDir: bin, netnsUnderStateDir: true });
 });
 

@@ -55,7 +55,7 @@ test('npm pack ships dist/ and the data the product reads, and nothing of test/'
   const info = JSON.parse(r.stdout) as { filename: string; files: { path: string }[] }[];
   tarball = join(tmp, info[0]!.filename);
   packed = info[0]!.files.map((f) => f.path);
-  for (const f of ['dist/src/cli/main.js', 'dist/src/cni/cni-main.js', 'dist/src/testing/index.js', 'dist/perf/harness/endpoint.js',
+  for (const f of ['dist/src/cli/main.js', 'dist/src/cni/cni-main.cjs', 'dist/src/testing/index.js', 'dist/perf/harness/endpoint.js',
     'dist/fuzz/targets.js', 'src/vppapi/api-json/memif.api.json', 'src/cni/protos/deviceplugin-v1beta1/api.proto']) {
     assert.ok(packed.includes(f), `${f} is not in the tarball`);
   }

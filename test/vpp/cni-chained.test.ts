@@ -15,7 +15,7 @@ import { LibcniStandin, type Conflist, type LibcniCall } from '../../src/testing
 import { CHAINED_CONFLIST } from '../../src/cni/agent/chained-conflist.js';
 import { deleteLinkIfExists } from '../../src/cni/linux/ip.js';
 
-const CNI_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cni/cni-main.js');
+const CNI_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cni/cni-main.cjs');
 const PLUGINS = '/usr/lib/cni';
 /** The shared pods and networks (pod-b: v3 on l3net, v2 on l2net), and the chained pod. */
 const CHAINED_MANIFESTS = `${MANIFESTS}---

@@ -7,7 +7,7 @@
 // chained config must not outlive the network it extends). The primary's file is never touched.
 import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SUPPORTED_VERSIONS } from '../spec.js';
+import { SUPPORTED_VERSIONS } from '../spec.cjs';
 import type { AgentConfig } from './config.js';
 import { POD_ANNOTATIONS_CAPABILITY } from './pod-metadata.js';
 

@@ -4,7 +4,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { parse as parseYaml } from 'yaml';
 import { overlaps4, parseIp4, parsePrefix4 } from '../ipv4.js';
-import { DEFAULT_AGENT_SOCKET, DEFAULT_AGENT_STATE_DIR } from '../agent-protocol.js';
+import { DEFAULT_AGENT_SOCKET, DEFAULT_AGENT_STATE_DIR } from '../agent-protocol.cjs';
 import { DEFAULT_CNI_PLUGIN_DIRS } from '../ipam.js';
 
 export type Eth0Kind = 'auto' | 'tap' | 'veth-afpacket';

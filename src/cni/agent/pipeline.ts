@@ -11,8 +11,8 @@ import {
   AnnotationError, DEFAULT_NETWORK, STUB_NETWORK, CUSTOM_IF_ANNOTATION, MICROSERVICE_LABEL_ANNOTATION, SERVICE_ENDPOINT_IF_ANNOTATION, memifResourceCount, parsePodAnnotations,
   referencedNetworks, type CustomInterface, type CustomIfType,
 } from '../annotations.js';
-import { CniError, ErrorCode, type CniInterface, type CniIpConfig, type CniResult, type CniRoute } from '../spec.js';
-import type { AgentRequest } from '../agent-protocol.js';
+import { CniError, ErrorCode, type CniInterface, type CniIpConfig, type CniResult, type CniRoute } from '../spec.cjs';
+import type { AgentRequest } from '../agent-protocol.cjs';
 import { exhaustive } from '../exhaustive.js';
 import { contains4, parsePrefix4 } from '../ipv4.js';
 import type { Link, AddrInfo, LinkConfig, RouteInfo, RuleInfo, RuleSpec } from '../linux/ip.js';

@@ -5,8 +5,8 @@
 // resource limits (the contivpp.io/memif count) and CustomNetworks — still comes from the pod
 // source (API server or manifests), and only when the pod needs it.
 import { CUSTOM_IF_ANNOTATION, MEMIF_RESOURCE, AnnotationError, parseCustomIf } from '../annotations.js';
-import { CniError, ErrorCode, type NetConf } from '../spec.js';
-import type { AgentRequest } from '../agent-protocol.js';
+import { CniError, ErrorCode, type NetConf } from '../spec.cjs';
+import type { AgentRequest } from '../agent-protocol.cjs';
 import { PodSourceError, type PodInfo, type PodSource } from '../pods/types.js';
 
 /** The CNI capability (conflist `"capabilities"`) under which runtimes pass pod annotations. */

@@ -3,8 +3,8 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../agent-protocol.js';
-import { CniError, ErrorCode, type CniResult } from '../spec.js';
+import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../agent-protocol.cjs';
+import { CniError, ErrorCode, type CniResult } from '../spec.cjs';
 import { peerCredentials, type PeerCredentials } from '../../sys/index.js';
 
 export type RequestHandler = (req: AgentRequest) => Promise<CniResult | undefined>;

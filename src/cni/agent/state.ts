@@ -5,7 +5,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { TMP_MARK, writeFileAtomic } from '../atomic-file.js';
 import { join } from 'node:path';
-import type { CniResult } from '../spec.js';
+import type { CniResult } from '../spec.cjs';
 import type { CustomIfType } from '../annotations.js';
 import type { KindResource } from './kinds/index.js';
 import type { PodMetadata } from './pod-metadata.js';

@@ -5,7 +5,7 @@
 // the pod record, addresses and networks, the VPP-side attachment (bridge domain or VRF, unnumbered,
 // /32 route), the pod-side Linux configuration, and rollback. The table of kinds is ./index.ts.
 import type { CustomInterface } from '../../annotations.js';
-import type { CniInterface } from '../../spec.js';
+import type { CniInterface } from '../../spec.cjs';
 import type { PipelineDeps } from '../pipeline.js';
 import type { PodInterfaceState, PodRecord, Resource } from '../state.js';
 import { VswitchError, type CreatedInterface, type VswitchInterface } from '../vswitch.js';

@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CUSTOM_IF_ANNOTATION } from '../../annotations.js';
-import { CniError, ErrorCode } from '../../spec.js';
+import { CniError, ErrorCode } from '../../spec.cjs';
 import { randomMemifSecret, SOCKET_NAME } from '../../deviceplugin/allocations.js';
 import { MemifAllocationError, type PodMemif } from '../../podresources/memif-source.js';
 import { PodResourcesError } from '../../podresources/client.js';

@@ -1,7 +1,7 @@
 // The CNI plugin protocol (spec 1.0.0): environment parameters, network configuration on stdin,
 // and the Success / Error / Version result types. Types mirror the JSON on the wire.
 // Dependency-free on purpose: tsvpp-cni imports this and must start fast.
-import { ifNameProblem } from './ifname.js';
+import { ifNameProblem } from './ifname.cjs';
 
 export const CNI_VERSION = '1.0.0';
 /**

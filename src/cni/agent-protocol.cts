@@ -1,7 +1,7 @@
 // Wire protocol between tsvpp-cni and the node agent over a unix stream socket: the client writes
 // one JSON line (AgentRequest) and reads one JSON line (AgentResponse), then both sides close.
 // Dependency-free on purpose: tsvpp-cni imports this.
-import type { CniCommand, CniRequest, CniResult } from './spec.js';
+import type { CniCommand, CniRequest, CniResult } from './spec.cjs';
 
 export const AGENT_PROTOCOL_VERSION = 1;
 export const DEFAULT_AGENT_SOCKET = '/run/tsvpp/cni.sock';
