@@ -51,7 +51,7 @@ function sources(dir: string): string[] {
   for (const name of readdirSync(join(ROOT, dir))) {
     const p = `${dir}/${name}`;
     if (statSync(join(ROOT, p)).isDirectory()) out.push(...sources(p));
-    else if (p.endsWith('.ts') && !p.endsWith('.d.ts')) out.push(p);
+    else if ((p.endsWith('.ts') || p.endsWith('.cts')) && !p.endsWith('.d.ts')) out.push(p);
   }
   return out;
 }
@@ -73,7 +73,7 @@ const bare = new Map<string, Set<string>>(); // package → product files import
 for (const f of files) {
   for (const { spec, typeOnly } of imports(f)) {
     if (spec.startsWith('.')) {
-      const to = relative(ROOT, resolve(ROOT, dirname(f), spec)).split('\\').join('/').replace(/\.js$/, '.ts');
+      const to = relative(ROOT, resolve(ROOT, dirname(f), spec)).split('\\').join('/').replace(/\.js$/, '.ts').replace(/\.cjs$/, '.cts');
       edges.push({ from: f, to, spec, typeOnly });
     } else if (!spec.startsWith('node:') && !typeOnly && PRODUCT.includes(layerOf(f)!)) {
       const pkg = spec.startsWith('@') ? spec.split('/').slice(0, 2).join('/') : spec.split('/')[0]!;
