@@ -13,6 +13,22 @@ export function closeFd(fd: number): void {
   }
 }
 
+/**
+ * closeFd on a libuv threadpool thread. The last close of a tap fd (its device goes away) or of a
+ * packet socket waits in the kernel for an RCU grace period (synchronize_net: 10-25 ms here), which
+ * must not stall the event loop.
+ */
+export async function closeFdAsync(fd: number): Promise<void> {
+  if (fd < 0) return;
+  // A threadpool call's errno cannot be read on this thread: an fd that is not open (EBADF, the
+  // one close error a caller can act on) is refused here first. Linux releases the fd whatever
+  // else close() reports (EINTR, EIO), as closeFd treats EINTR.
+  if (libc.fcntl(fd, C.F_GETFL, 0) < 0) throw new SysError('close', errno(), `fd ${fd}`);
+  await new Promise<void>((resolve, reject) => {
+    libc.close.async(fd, (err: unknown) => (err ? reject(err) : resolve()));
+  });
+}
+
 /** Closes every fd in the list, ignoring errors (cleanup paths). */
 export function closeAll(fds: Iterable<number>): void {
   for (const fd of fds) {

@@ -1,6 +1,6 @@
 // src/sys: the only code that touches FFI. Small wrappers over libc for memif and the CNI agent.
 export { SysError, errnoName, EAGAIN, ENOENT, ECONNREFUSED } from './errors.js';
-export { closeFd, closeAll, setNonBlocking, openFdCount } from './fd.js';
+export { closeFd, closeFdAsync, closeAll, setNonBlocking, openFdCount } from './fd.js';
 export { createMemfd, fdSize, fdSeals, ensureSealedAgainstShrink } from './memfd.js';
 export { MappedRegion } from './mmap.js';
 export { openTap } from './tun.js';

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import {
   createMemfd, fdSize, fdSeals, MappedRegion, createEventfd, signalEventfd, drainEventfd,
   listenSeqpacket, acceptSeqpacket, connectUnix, sendMessage, receiveMessage, peerCredentials,
-  closeFd, closeAll, openFdCount, Reactor, SysError,
+  closeFd, closeFdAsync, closeAll, openFdCount, Reactor, SysError,
 } from '../../src/sys/index.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-sys-'));
@@ -136,6 +136,21 @@ test('reactor: calls back on readiness without blocking the event loop, then let
   reactor.unwatch(fd);
   assert.is(reactor.watching, 0);
   closeFd(fd);
+});
+
+test('closeFdAsync closes off the event loop; a closed fd is refused with EBADF', async () => {
+  const before = openFdCount();
+  const fd = createEventfd();
+  assert.is(openFdCount(), before + 1);
+  await closeFdAsync(fd);
+  assert.is(openFdCount(), before);
+  try {
+    await closeFdAsync(fd);
+    assert.unreachable('closing a closed fd must fail');
+  } catch (e) {
+    assert.instance(e, SysError);
+    assert.is((e as SysError).code, 'EBADF');
+  }
 });
 
 test('no fds leaked by this file', async () => {

@@ -4,7 +4,7 @@
 // Without a host_namespace the tap stays in the emulator's namespace (VPP's), where the CNI
 // agent moves it into the pod.
 import { randomBytes } from 'node:crypto';
-import { closeFd, openTap } from '../../sys/index.js';
+import { closeFd, closeFdAsync, openTap } from '../../sys/index.js';
 import { moveLink } from '../../cni/linux/ip.js';
 import type { EmulatorHooks } from './hooks.js';
 
@@ -29,10 +29,12 @@ export function kernelTaps(): KernelTaps {
         try { await moveLink({ name: staging, netns: r.hostNamespace, newName: r.hostIfName }); } catch (e) { closeFd(fd); throw e; }
         fds.set(r.id, fd);
       },
-      onTapDelete(i) {
+      async onTapDelete(i) {
         const fd = fds.get(i.tap!.id);
         fds.delete(i.tap!.id);
-        if (fd !== undefined) closeFd(fd);
+        // Off the event loop: the device's unregistration waits for an RCU grace period (~17 ms
+        // per tap here), and the agent under test often shares this process and its loop.
+        if (fd !== undefined) await closeFdAsync(fd);
       },
     },
     close() {
