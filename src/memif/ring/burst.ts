@@ -12,7 +12,7 @@
  * segOffset[s]). Write payload there, set segLength[s] (<= segCapacity[s]) or use write(), then
  * commitTx().
  */
-import { copyBytes, copyWords, WORD_COPY_MAX } from './copy.js';
+import { copyBytes, copyWords, setBytes, WORD_COPY_MAX } from './copy.js';
 import { regionWords } from './region.js';
 
 abstract class BurstBase {
@@ -139,7 +139,7 @@ export class TxBurst extends BurstBase {
           return len;
         }
       }
-      this.regions[r]!.set(src, off);
+      setBytes(this.regions[r]!, src, off);
       this.segLength[s0] = len;
       return len;
     }

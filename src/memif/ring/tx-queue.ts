@@ -8,7 +8,7 @@
  * descriptor is written, and which index is stored.
  */
 import { type TxBurst } from './burst.js';
-import { copyBytes } from './copy.js';
+import { copyBytes, setBytes } from './copy.js';
 import { MemifRingError } from './errors.js';
 import { MemifQueue, type MemifQueueOptions, type OwnBuffers } from './queue.js';
 import { DESC_REGION_SHIFT, DESC_U16, DESC_U32, DESC_WORDS, MEMIF_DESC_FLAG_NEXT, MEMIF_RING_FLAG_MASK_INT, MemifErrorCode as E } from '../wire.js';
@@ -131,7 +131,7 @@ export abstract class TxQueue extends MemifQueue {
       const slot = pos & mask;
       const cap = this.buffer(slot);
       if (len <= cap) {
-        if (len > 0) regU8[this.bufRegion]!.set(pkt, this.bufOffset);
+        if (len > 0) setBytes(regU8[this.bufRegion]!, pkt, this.bufOffset);
         this.describe(slot, 0, len);
         pos = (pos + 1) & 0xffff;
         free--;
