@@ -14,36 +14,22 @@ import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiRegistry } from '../../src/vppapi/codec/index.js';
-import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
-import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { podTag, type VswitchInterface } from '../../src/cni/agent/vswitch.js';
-import { DEFAULT_CONFIG, type AgentConfig, type Eth0Kind } from '../../src/cni/agent/config.js';
+import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { addNetns, deleteLinkIfExists, deleteNetns, listLinks, netnsPath } from '../../src/cni/linux/ip.js';
-import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { deleteNetnsSync, runProcess } from '../../src/sys/index.js';
 import { onExitCleanup } from '../peers/procs.js';
-import { startVppPeer, stopVppPeerSync, type VppPeer } from '../peers/vpp.js';
+import { CNI_LATENCY_SIZES, POD_INTERFACES, startLatencyVswitch, type CustomIfCount, type LatencyVswitch, type StartedVswitch } from './latency-vswitch.js';
+
+export { CNI_LATENCY_SIZES, type CustomIfCount, type LatencyVswitch };
 import { percentile } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/harness
 const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.cjs');
-
-export const CNI_LATENCY_SIZES = [0, 1, 3] as const;
-export type CustomIfCount = (typeof CNI_LATENCY_SIZES)[number];
-
-/** The vswitch a run drives: the emulator, or a real VPP installed at `prefix`. */
-export type LatencyVswitch = { kind: 'emulator' } | { kind: 'vpp'; prefix: string };
-
-/** What a pod of each size asks for on each vswitch, and the kind of its eth0. */
-const PODS: { [K in LatencyVswitch['kind']]: { eth0: Eth0Kind; custom: Record<CustomIfCount, string[]> } } = {
-  emulator: { eth0: 'tap', custom: { 0: [], 1: ['memif1/memif'], 3: ['tap1/tap', 'veth1/veth', 'memif1/memif'] } },
-  vpp: { eth0: 'veth-afpacket', custom: { 0: [], 1: ['memif1/memif'], 3: ['veth1/veth', 'veth2/veth', 'memif1/memif'] } },
-};
 
 /** p50/p99 (nearest rank) and min/max of one command's wall times, ms. */
 export interface LatencyMs { p50: number; p99: number; min: number; max: number; n: number }
@@ -114,25 +100,22 @@ interface CniRun { code: number; ms: number; stderr: string }
 class LatencyRig {
   readonly dir: string;
   readonly config: AgentConfig;
-  readonly pods: (typeof PODS)[LatencyVswitch['kind']];
+  readonly pods: (typeof POD_INTERFACES)[LatencyVswitch['kind']];
   readonly netns = new Set<string>();
   readonly containerIds = new Set<string>();
-  emu?: VppEmulator;
-  vpp?: VppPeer;
-  client?: VppClient;
-  vswitch?: VppVswitch;
+  vs?: StartedVswitch;
   agent?: Agent;
   /** Interrupted (SIGINT/SIGTERM) before close(): only synchronous removal is possible then. The
    *  pods' veths go with their namespaces. */
   private readonly unregisterExit = onExitCleanup(() => {
-    if (this.vpp) stopVppPeerSync(this.vpp);
+    this.vs?.stopSync();
     for (const ns of this.netns) { try { deleteNetnsSync(netnsPath(ns)); } catch { /* gone */ } }
     rmSync(this.dir, { recursive: true, force: true });
   });
 
   /** `rnd` names this run's netns, container ids and temp dir (hex; random by default). */
   constructor(readonly target: LatencyVswitch, readonly rnd = randomBytes(3).toString('hex')) {
-    this.pods = PODS[target.kind];
+    this.pods = POD_INTERFACES[target.kind];
     this.dir = mkdtempSync(join(tmpdir(), `tsvpp-perf-cni-${rnd}-`));
     this.config = {
       ...DEFAULT_CONFIG,
@@ -141,28 +124,15 @@ class LatencyRig {
     };
   }
 
-  get vswitchName(): string { return this.vpp ? `VPP ${this.vpp.version}` : 'emulator'; }
+  get vswitchName(): string { return this.vs?.name ?? '-'; }
 
   async start(): Promise<void> {
     mkdirSync(this.config.podManifests!);
     writeFileSync(join(this.config.podManifests!, 'node.yaml'), nodeManifest({ name: this.config.nodeName, internalIp: '192.0.2.9', podCIDR: '10.1.9.0/24' }));
     writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map((n) => manifest(n, this.pods.custom[n])).join('---\n'));
-    let registry: ApiRegistry;
-    if (this.target.kind === 'vpp') {
-      this.vpp = await startVppPeer(this.target.prefix, `perfcni${process.pid}`, { cpu: false, pollSleepUsec: 'script default' });
-      Object.assign(this.config, { vppApiSocket: this.vpp.apiSocket, vppApiDir: this.vpp.apiDir });
-      registry = ApiRegistry.fromDir(this.vpp.apiDir);
-    } else {
-      registry = ApiRegistry.fromDir(shippedApiDir());
-      this.emu = await startVppEmulator({
-        socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, vhostNet: true,
-        kernelTaps: true, // what real VPP does for tap_create_v2
-      });
-    }
-    this.client = await VppClient.connect({ socket: this.config.vppApiSocket, registry, name: 'perf-cni-latency', reconnect: false });
-    this.vswitch = new VppVswitch(this.client);
-    // The emulator's kernel taps need no vhost-net; real VPP gets veths (eth0Kind above).
-    this.agent = await startAgent(this.config, { vswitch: this.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: this.target.kind === 'emulator' });
+    this.vs = await startLatencyVswitch(this.target, { dir: this.dir, apiSocket: this.config.vppApiSocket, clientName: 'perf-cni-latency' });
+    Object.assign(this.config, { vppApiSocket: this.vs.apiSocket, ...(this.vs.apiDir ? { vppApiDir: this.vs.apiDir } : {}) });
+    this.agent = await startAgent(this.config, { vswitch: this.vs.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: this.vs.vhostNet });
     // The server calls pipeline.handle per request: timed here, the agent's part of each command.
     const p = this.agent.pipeline, handle = p.handle.bind(p);
     p.handle = async (req) => {
@@ -218,7 +188,7 @@ class LatencyRig {
     }
   }
 
-  private async vppInterfaces(): Promise<VswitchInterface[]> { return this.vswitch ? this.vswitch.dumpInterfaces() : []; }
+  private async vppInterfaces(): Promise<VswitchInterface[]> { return this.vs ? this.vs.interfaces() : []; }
 
   /** VPP interfaces whose tag names this container. */
   async podIfs(containerId: string): Promise<string[]> {
@@ -249,11 +219,9 @@ class LatencyRig {
 
   async close(): Promise<void> {
     try { await this.agent?.close(); } catch { /* already closed */ }
-    try { await this.client?.close(); } catch { /* already closed */ }
-    try { await this.emu?.close(); } catch { /* already closed */ }
     for (const v of await this.ourVeths().catch(() => [])) await deleteLinkIfExists(v).catch(() => undefined);
     for (const ns of [...this.netns]) await deleteNetns(ns).catch(() => undefined);
-    try { await this.vpp?.stop(); } catch { /* stopped */ }
+    await this.vs?.close();
     this.unregisterExit();
     rmSync(this.dir, { recursive: true, force: true });
   }

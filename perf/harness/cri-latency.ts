@@ -1,30 +1,28 @@
 // Pod sandbox latency through a real runtime: Debian's containerd + runc, CRI v1 RunPodSandbox,
 // StopPodSandbox and RemovePodSandbox timed from this client, for tsvpp (tsvpp-cni → the agent in
-// this process → the VPP emulator with real kernel taps) against Debian's `bridge` plugin (with
+// this process → the VPP emulator with real kernel taps, or a real VPP of its own: the vswitches
+// and pod interfaces of latency-vswitch.ts) against Debian's `bridge` plugin (with
 // host-local) in the same containerd and the same run: one containerd, tsvpp as the default
 // runtime handler's network, bridge as a second handler's (containerd 1.6's per-handler
 // cni_conf_dir). Each round starts one pod of every variant in a rotating order, then stops and
 // removes them, so drift hits every variant alike. Needs root.
-// Usage (alone): node dist/perf/harness/cri-latency.js [PODS]
+// Usage (alone): node dist/perf/harness/cri-latency.js [PODS] [--vpp PREFIX]
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ApiRegistry } from '../../src/vppapi/codec/index.js';
-import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
-import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { deleteLinkIfExists } from '../../src/cni/linux/ip.js';
-import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulator/index.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { Containerd, makeCniBinDir, tsvppCniWrapper } from '../peers/containerd.js';
 import { grpcDetails, type PodSandboxConfig } from '../peers/cri/client.js';
 import { onExitCleanup } from '../peers/procs.js';
 import { latencyMs, type LatencyMs } from './cni-latency.js';
+import { POD_INTERFACES, startLatencyVswitch, type LatencyVswitch, type StartedVswitch } from './latency-vswitch.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url)); // dist/perf/harness
 const CNI_MAIN = resolve(HERE, '../../src/cni/cni-main.cjs');
@@ -34,16 +32,24 @@ const DEPLOY_CONFLIST = [resolve(HERE, '../../../deploy/10-tsvpp.conflist'), res
 /** The perf issue's goal: RunPodSandbox with tsvpp within this factor of `bridge`. */
 export const CRI_RUN_GOAL_RATIO = 1.5;
 const BRIDGE_HANDLER = 'bridge';
+export const BRIDGE_LABEL = 'bridge (Debian, host-local)';
 
 export interface CriVariant { label: string; handler: '' | typeof BRIDGE_HANDLER; customIf: string }
-export const CRI_VARIANTS: readonly CriVariant[] = [
-  { label: 'bridge (Debian, host-local)', handler: BRIDGE_HANDLER, customIf: '' },
-  { label: 'tsvpp eth0', handler: '', customIf: '' },
-  { label: 'tsvpp eth0 + tap, veth, memif', handler: '', customIf: 'tap1/tap, veth1/veth, memif1/memif' },
-];
+/** The networks of a run, bridge first (the reference), then tsvpp's eth0-only pod and its pod
+ *  with three custom interfaces (the kinds `vswitch` has). */
+export function criVariants(vswitch: LatencyVswitch['kind']): CriVariant[] {
+  const three = POD_INTERFACES[vswitch].custom[3];
+  return [
+    { label: BRIDGE_LABEL, handler: BRIDGE_HANDLER, customIf: '' },
+    { label: 'tsvpp eth0', handler: '', customIf: '' },
+    { label: `tsvpp eth0 + ${three.map((s) => s.split('/')[1]).join(', ')}`, handler: '', customIf: three.join(', ') },
+  ];
+}
 
 export interface CriLatencyRow { label: string; run: LatencyMs; stop: LatencyMs; remove: LatencyMs; errors: string[] }
 export interface CriLatencyReport {
+  /** "emulator", or "VPP <version>". */
+  vswitch: string;
   pods: number;
   runtime: string;
   /** How the agent wired eth0 (eth0Kind auto on this machine). */
@@ -65,7 +71,7 @@ export function criLatencySkipReason(): string | null {
 
 /** Ratio of tsvpp's median to bridge's for one operation (NaN when either is missing). */
 export function ratioToBridge(r: CriLatencyReport, label: string, op: 'run' | 'stop' | 'remove'): number {
-  const b = r.rows.find((x) => x.label === CRI_VARIANTS[0]!.label)?.[op].p50;
+  const b = r.rows.find((x) => x.label === BRIDGE_LABEL)?.[op].p50;
   const t = r.rows.find((x) => x.label === label)?.[op].p50;
   return b && t ? t / b : NaN;
 }
@@ -75,20 +81,25 @@ class CriRig {
   readonly rnd = randomBytes(3).toString('hex');
   readonly bridge = `tsvbr${this.rnd}`;
   readonly config: AgentConfig;
-  emu?: VppEmulator;
-  client?: VppClient;
+  readonly variants: CriVariant[];
+  vs?: StartedVswitch;
   agent?: Agent;
   ctrd?: Containerd;
   private readonly unregisterExit = onExitCleanup(() => {
+    this.vs?.stopSync();
     spawnSync('ip', ['link', 'del', this.bridge], { stdio: 'ignore' });
     rmSync(this.dir, { recursive: true, force: true });
   });
 
-  constructor() {
+  constructor(readonly target: LatencyVswitch) {
+    this.variants = criVariants(target.kind);
     this.config = {
       ...DEFAULT_CONFIG,
-      stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
+      // memifSocketDir short enough for <dir>/<containerd's 64-character sandbox id>/memif.sock
+      // to fit a socket path VPP binds (MEMIF_SOCKET_DIR_MAX_BYTES).
+      stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'm'), cniSocket: join(this.dir, 'cni.sock'),
       vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeName: 'cri-latency-node', maxCustomInterfaces: 4,
+      eth0Kind: POD_INTERFACES[target.kind].eth0,
     };
   }
 
@@ -96,7 +107,7 @@ class CriRig {
     mkdirSync(this.config.podManifests!);
     writeFileSync(join(this.config.podManifests!, 'node.yaml'), nodeManifest({ name: this.config.nodeName, internalIp: '192.0.2.8', podCIDR: '10.1.8.0/24' }));
     // The memif count is a resource limit: the pod source has it (annotations come from containerd).
-    writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CRI_VARIANTS.map((v, i) => `apiVersion: v1
+    writeFileSync(join(this.config.podManifests!, 'pods.yaml'), this.variants.map((v, i) => `apiVersion: v1
 kind: Pod
 metadata: { name: cri-lat-${i} }
 spec:
@@ -105,10 +116,9 @@ spec:
       image: x
       resources: { limits: { contivpp.io/memif: 1 } }
 `).join('---\n'));
-    const registry = ApiRegistry.fromDir(shippedApiDir());
-    this.emu = await startVppEmulator({ socketPath: this.config.vppApiSocket, registry, runtimeDir: this.dir, vhostNet: true /* the emulator makes its taps with /dev/net/tun */, kernelTaps: true });
-    this.client = await VppClient.connect({ socket: this.config.vppApiSocket, registry, name: 'perf-cri-agent', reconnect: false });
-    this.agent = await startAgent(this.config, { vswitch: new VppVswitch(this.client), pods: new ManifestPodSource(this.config.podManifests!), log: () => {} });
+    this.vs = await startLatencyVswitch(this.target, { dir: this.dir, apiSocket: this.config.vppApiSocket, clientName: 'perf-cri-agent' });
+    Object.assign(this.config, { vppApiSocket: this.vs.apiSocket, ...(this.vs.apiDir ? { vppApiDir: this.vs.apiDir } : {}) });
+    this.agent = await startAgent(this.config, { vswitch: this.vs.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: this.vs.vhostNet });
     const tsvppConf = join(this.dir, 'net.d'), bridgeConf = join(this.dir, 'net.d-bridge');
     mkdirSync(tsvppConf); mkdirSync(bridgeConf);
     const conflist = JSON.parse(readFileSync(DEPLOY_CONFLIST, 'utf8'));
@@ -138,7 +148,7 @@ spec:
     const ls = (p: string) => { try { return readdirSync(p); } catch { return []; } };
     return {
       sandboxes: (await this.ctrd!.cri.listPodSandbox()).map((s) => `${s.metadata.name} ${s.id}`),
-      'VPP pod interfaces': [...(this.emu?.state.interfaces.values() ?? [])].filter((i) => i.tag.startsWith('tsvpp:')).map((i) => `${i.swIfIndex} ${i.tag}`),
+      'VPP pod interfaces': (this.vs ? await this.vs.interfaces() : []).filter((i) => i.tag.startsWith('tsvpp:')).map((i) => `${i.swIfIndex} ${i.tag}`),
       'pod records': ls(join(this.config.stateDir, 'pods')),
       'tsvpp leases': ls(join(this.config.stateDir, 'ipam', 'tsvpp-default')).filter((f) => /^\d/.test(f)),
       'bridge leases': ls(join(this.dir, 'bridge-ipam', 'perf-bridge')).filter((f) => /^\d/.test(f)),
@@ -148,8 +158,7 @@ spec:
   async close(): Promise<Record<string, string[]>> {
     const left = await this.ctrd?.stop().catch((e: Error) => ({ sandboxes: [`containerd stop failed: ${e.message}`] }));
     try { await this.agent?.close(); } catch { /* closed */ }
-    try { await this.client?.close(); } catch { /* closed */ }
-    try { await this.emu?.close(); } catch { /* closed */ }
+    await this.vs?.close();
     await deleteLinkIfExists(this.bridge).catch(() => undefined);
     rmSync(this.dir, { recursive: true, force: true });
     this.unregisterExit();
@@ -164,11 +173,12 @@ const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
  * `pods` rounds; each runs one pod of every variant (order rotating), then stops and removes
  * them. A failed call is an error (its time is not a sample); what was started is still removed.
  */
-export async function runCriLatency(o: { pods: number; onRound?: (round: number, of: number) => void }): Promise<CriLatencyReport> {
+export async function runCriLatency(o: { pods: number; vswitch?: LatencyVswitch; onRound?: (round: number, of: number) => void }): Promise<CriLatencyReport> {
   const why = criLatencySkipReason();
   if (why) throw new Error(why);
-  const rig = new CriRig();
-  const samples = CRI_VARIANTS.map(() => ({ run: [] as number[], stop: [] as number[], remove: [] as number[], errors: [] as string[] }));
+  const rig = new CriRig(o.vswitch ?? { kind: 'emulator' });
+  const variants = rig.variants;
+  const samples = variants.map(() => ({ run: [] as number[], stop: [] as number[], remove: [] as number[], errors: [] as string[] }));
   let left: Record<string, string[]> = {};
   let tempDirs: string[] = [];
   let runtime = '', eth0 = '';
@@ -179,12 +189,12 @@ export async function runCriLatency(o: { pods: number; onRound?: (round: number,
     runtime = `${v.runtime_name} ${v.runtime_version}`;
     eth0 = rig.agent!.config.eth0Kind;
     for (let r = 0; r < o.pods; r++) {
-      const order = CRI_VARIANTS.map((_, i) => (i + r) % CRI_VARIANTS.length);
+      const order = variants.map((_, i) => (i + r) % variants.length);
       const started: Array<{ i: number; id: string }> = [];
       for (const i of order) {
         const t0 = process.hrtime.bigint();
         try {
-          const id = await cri.runPodSandbox(rig.podConfig(i, CRI_VARIANTS[i]!, r), CRI_VARIANTS[i]!.handler);
+          const id = await cri.runPodSandbox(rig.podConfig(i, variants[i]!, r), variants[i]!.handler);
           samples[i]!.run.push(ms(t0));
           started.push({ i, id });
         } catch (e) { samples[i]!.errors.push(`RunPodSandbox: ${firstLine(grpcDetails(e))}`); }
@@ -207,9 +217,9 @@ export async function runCriLatency(o: { pods: number; onRound?: (round: number,
     left = { ...left, ...more };
   }
   return {
-    pods: o.pods, runtime, eth0,
+    vswitch: rig.vs?.name ?? '-', pods: o.pods, runtime, eth0,
     leftovers: left, tempDirs,
-    rows: CRI_VARIANTS.map((v, i) => ({
+    rows: variants.map((v, i) => ({
       label: v.label, run: latencyMs(samples[i]!.run), stop: latencyMs(samples[i]!.stop), remove: latencyMs(samples[i]!.remove),
       errors: [...new Set(samples[i]!.errors)],
     })),
@@ -217,11 +227,16 @@ export async function runCriLatency(o: { pods: number; onRound?: (round: number,
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1])) {
-  const n = Number(process.argv[2] ?? 10);
+  const args = process.argv.slice(2);
+  const at = args.indexOf('--vpp');
+  const prefix = at >= 0 ? args.splice(at, 2)[1] : undefined;
+  if (at >= 0 && !prefix) { console.error('--vpp needs a VPP install prefix'); process.exit(2); }
+  const n = Number(args[0] ?? 10);
   const why = criLatencySkipReason();
   if (why) { console.log(`skipped: ${why}`); process.exit(0); }
-  const r = await runCriLatency({ pods: n, onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
+  const r = await runCriLatency({ pods: n, ...(prefix ? { vswitch: { kind: 'vpp', prefix } } : {}), onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
   process.stderr.write('\n');
+  console.log(`${r.vswitch}, eth0 ${r.eth0}, ${r.runtime}, ${r.pods} pods each`);
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
   for (const row of r.rows) {
     console.log(`${row.label.padEnd(32)} run p50 ${f(row.run.p50)} p99 ${f(row.run.p99)}  stop p50 ${f(row.stop.p50)} p99 ${f(row.stop.p99)}  remove p50 ${f(row.remove.p50)} ms (${row.run.n}/${row.stop.n}/${row.remove.n} ok)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);

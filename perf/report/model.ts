@@ -52,7 +52,8 @@ export interface PerfReport {
    *  VPP when TSVPP_VPP was set (absent when skipped: not root). */
   cniLatency?: CniLatencyReport[];
   /** RunPodSandbox/StopPodSandbox/RemovePodSandbox through containerd, tsvpp vs bridge (absent when skipped). */
-  criLatency?: CriLatencyReport;
+  /** The emulator's run, then real VPP's when TSVPP_VPP was set. */
+  criLatency?: CriLatencyReport[];
 }
 
 /** The VPP API client against one peer over the repeats; raw holds every run's result. */

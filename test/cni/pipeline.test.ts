@@ -285,6 +285,22 @@ test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet
   assert.not.ok(existsSync(join(w.config.memifSocketDir, 'c1')));
 });
 
+test('a memif socket path longer than a unix socket address holds: a clear error naming memifSocketDir, nothing left', async () => {
+  const w = world();
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'm1/memif' }, 1);
+  // A 64-character sandbox id (containerd's), under a memifSocketDir long enough to overflow.
+  const id = 'c'.repeat(64);
+  const long = 106 - join(w.config.memifSocketDir, id, 'memif.sock').length;
+  const e = await cniErr(w.p.handle(req('ADD', id, 'p')));
+  if (long >= 0) assert.unreachable(`the test's memifSocketDir is too short to overflow (${long} bytes to spare)`);
+  assert.match(e.msg, /memif socket path is too long/);
+  assert.match(e.details ?? '', new RegExp(`set the agent's memifSocketDir \\(${w.config.memifSocketDir}\\)`));
+  assert.is(await w.store.loadPod(id), undefined);
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
+  assert.ok(!existsSync(join(w.config.memifSocketDir, id)), 'socket dir left');
+});
+
 test('service-endpoint-if: the pod is a service backend at tap1\'s address; replies from it are routed out of tap1; service NAT on default-network interfaces only', async () => {
   const w = world();
   await w.store.init(); w.linux.addNs('ns1');

@@ -3,7 +3,9 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { latencyMs } from '../../perf/harness/cni-latency.js';
-import { CRI_VARIANTS, ratioToBridge, type CriLatencyReport } from '../../perf/harness/cri-latency.js';
+import { criVariants, ratioToBridge, type CriLatencyReport } from '../../perf/harness/cri-latency.js';
+
+const CRI_VARIANTS = criVariants('emulator');
 import { formatReport } from '../../perf/report/table.js';
 import type { PerfReport } from '../../perf/report/model.js';
 
@@ -11,13 +13,13 @@ const row = (i: number, run: number[], stop: number[], errors: string[] = []) =>
   label: CRI_VARIANTS[i]!.label, run: latencyMs(run), stop: latencyMs(stop), remove: latencyMs([10]), errors,
 });
 const cri = (tsvppRun: number): CriLatencyReport => ({
-  pods: 2, runtime: 'containerd 1.6.20~ds1', eth0: 'veth-afpacket', leftovers: {}, tempDirs: [],
+  vswitch: 'emulator', pods: 2, runtime: 'containerd 1.6.20~ds1', eth0: 'veth-afpacket', leftovers: {}, tempDirs: [],
   rows: [row(0, [200, 220], [100, 100]), row(1, [tsvppRun, tsvppRun], [150, 170]), row(2, [500, 700], [300, 300], ['StopPodSandbox: boom'])],
 });
 const report = (c?: CriLatencyReport): PerfReport => ({
   tool: 'tsvpp perf --all', startedAt: '2026-01-01T00:00:00.000Z', seconds: 1,
   machine: { cpu: 'x', cores: 2, kernel: 'Linux k', node: 'v20', arch: 'x64' },
-  options: { full: false, repeats: 1, durationMs: 1, pinned: false, testpmd: false }, notes: [], memif: [], latency: [], ...(c ? { criLatency: c } : {}),
+  options: { full: false, repeats: 1, durationMs: 1, pinned: false, testpmd: false }, notes: [], memif: [], latency: [], ...(c ? { criLatency: [c] } : {}),
 });
 
 test('ratioToBridge divides a network\'s median by bridge\'s', () => {

@@ -4,14 +4,15 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
-import { CRI_VARIANTS, runCriLatency } from '../../perf/harness/cri-latency.js';
+import { criVariants, runCriLatency } from '../../perf/harness/cri-latency.js';
 
 test('2 pods per network: every RunPodSandbox, StopPodSandbox and RemovePodSandbox succeeds, sane p50/p99, nothing left', async () => {
   const rounds: number[] = [];
   const r = await runCriLatency({ pods: 2, onRound: (i) => rounds.push(i) });
   assert.equal(rounds, [1, 2]);
   assert.match(r.runtime, /^containerd 1\./);
-  assert.equal(r.rows.map((x) => x.label), CRI_VARIANTS.map((v) => v.label));
+  assert.equal(r.vswitch, 'emulator');
+  assert.equal(r.rows.map((x) => x.label), criVariants('emulator').map((v) => v.label));
   for (const x of r.rows) {
     assert.equal(x.errors, [], `${x.label}: ${x.errors.join('; ')}`);
     for (const [what, l] of [['Run', x.run], ['Stop', x.stop], ['Remove', x.remove]] as const) {

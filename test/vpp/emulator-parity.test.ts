@@ -75,7 +75,7 @@ const neighbor = (sw: number, isAdd: boolean, addr = '10.210.0.5') => ({
   is_add: isAdd, neighbor: { sw_if_index: sw, flags: 1, mac_address: Uint8Array.from([2, 0, 0, 0, 0, 5]), ip_address: { af: 0, un: { ip4: ip4(addr) } } },
 });
 
-function script(memifFile: string, memifFile2: string): Step[] {
+function script(memifFile: string, memifFile2: string, longPath: (bytes: number) => string): Step[] {
   return [
     { what: 'show_version', msg: 'show_version', pick: (r) => r.program },
     { what: 'interfaces at start', msg: 'sw_interface_dump', dump: true, req: () => ifDump(), pick: ifFields },
@@ -123,6 +123,15 @@ function script(memifFile: string, memifFile2: string): Step[] {
     { what: 'memif with ring size 1000', msg: 'memif_create_v2', req: () => memifCreate(7, 3, 0, 1000) },
     { what: 'master memif on the socket in a missing directory', msg: 'memif_create_v2', req: () => memifCreate(9, 1), save: (r, v) => { v.memif9 = r.sw_if_index; }, pick: (r) => r.sw_if_index },
     { what: 'delete that memif', msg: 'memif_delete', req: (v) => ({ sw_if_index: v.memif9 ?? 9999 }) },
+    // The longest socket path VPP binds (the agent checks pod socket paths against it).
+    { what: 'memif socket 10, a 107-byte path', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: true, socket_id: 10, socket_filename: longPath(107) }) },
+    { what: 'master memif on socket 10', msg: 'memif_create_v2', req: () => memifCreate(10, 1), save: (r, v) => { v.memif10 = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'memif socket 11, a 106-byte path', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: true, socket_id: 11, socket_filename: longPath(106) }) },
+    { what: 'master memif on socket 11', msg: 'memif_create_v2', req: () => memifCreate(11, 1), save: (r, v) => { v.memif11 = r.sw_if_index; }, pick: (r) => r.sw_if_index },
+    { what: 'delete the memif on socket 11', msg: 'memif_delete', req: (v) => ({ sw_if_index: v.memif11 ?? 9999 }) },
+    { what: 'delete the memif on socket 10', msg: 'memif_delete', req: (v) => ({ sw_if_index: v.memif10 ?? 9999 }) },
+    { what: 'delete socket 10', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: false, socket_id: 10, socket_filename: '' }) },
+    { what: 'delete socket 11', msg: 'memif_socket_filename_add_del_v2', req: () => ({ is_add: false, socket_id: 11, socket_filename: '' }) },
     { what: 'the memif interface', msg: 'sw_interface_dump', dump: true, req: (v) => ifDump(v.memif), pick: ifFields },
     { what: 'memif_dump', msg: 'memif_dump', dump: true, pick: (d: any[]) => d.map((m) => ({ sw: m.sw_if_index, id: m.id, role: m.role, mode: m.mode, zc: m.zero_copy, sock: m.socket_id, ring: m.ring_size, buf: m.buffer_size, flags: m.flags, name: m.if_name })) },
     { what: 'memif_socket_filename_dump', msg: 'memif_socket_filename_dump', dump: true, pick: (d: any[]) => d.map((s) => s.socket_id).sort() },
@@ -278,7 +287,7 @@ test.after(async () => {
 });
 
 test('the emulator answers the agent\'s requests and their error cases as VPP does', async () => {
-  const steps = script(join(dir, 'm1.sock'), join(dir, 'm2.sock'));
+  const steps = script(join(dir, 'm1.sock'), join(dir, 'm2.sock'), (n) => join(dir, 'L'.repeat(n - dir.length - 1)));
   const real = await vpp.connect({ timeoutMs: 3000 });
   const fake = await Client.connect({ socket: join(dir, 'emu.sock'), registry: vpp.registry(), reconnect: false, timeoutMs: 3000 });
   let a: string[], b: string[];

@@ -23,6 +23,7 @@ import { ChainedConflistWriter, tsvppPluginConf } from './chained-conflist.js';
 import { hostRange4, parsePrefix4 } from '../ipv4.js';
 import { Services } from '../services/services.js';
 import type { ServiceSource } from '../services/types.js';
+import { MEMIF_SOCKET_DIR_MAX_BYTES } from './kinds/memif.js';
 
 export interface AgentDeps {
   vswitch?: Vswitch;
@@ -172,6 +173,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const vhostNet = deps.vhostNet ?? existsSync(VHOST_NET);
   const eth0 = resolveEth0Kind(config.eth0Kind, vhostNet);
   log(`eth0: ${eth0.wiring} (${eth0.why})`);
+  if (Buffer.byteLength(config.memifSocketDir) > MEMIF_SOCKET_DIR_MAX_BYTES) {
+    log(`warning: memifSocketDir ${config.memifSocketDir} is over ${MEMIF_SOCKET_DIR_MAX_BYTES} bytes: a pod with a 64-character sandbox id (containerd, CRI-O) cannot get a memif, its socket path would not fit a unix socket address`);
+  }
   const hostLink = resolveHostLink(config, vhostNet);
   config = { ...config, eth0Kind: eth0.wiring };
   const store = new StateStore(config.stateDir);

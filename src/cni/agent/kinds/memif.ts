@@ -95,6 +95,12 @@ export const memif: InterfaceKind<MemifResource> = {
   result: (rec, st) => [podInterface(rec, st, memif.podEnd)],
 };
 
+/** The longest socket path VPP binds: clib_socket_init refuses one whose length with its NUL is
+ *  over sizeof(sun_path) - 1 = 107. */
+const UNIX_PATH_MAX = 106;
+/** The longest memifSocketDir for which `<dir>/<64-character sandbox id>/memif.sock` fits. */
+export const MEMIF_SOCKET_DIR_MAX_BYTES = UNIX_PATH_MAX - 1 - 64 - 1 - SOCKET_NAME.length;
+
 /** The pod's memif socket: the device plugin's dir (mounted at /run/vpp in the pod) or one of the agent's. */
 async function addSocket(c: KindContext, rec: PodRecord, pm: PodMemif | undefined) {
   const node = await c.d.store.loadNode();
@@ -102,6 +108,13 @@ async function addSocket(c: KindContext, rec: PodRecord, pm: PodMemif | undefine
   await c.d.store.saveNode(node);
   const dir = pm ? pm.allocation.hostDir : join(c.d.config.memifSocketDir, rec.containerId);
   const filename = pm ? pm.allocation.hostSocket : join(dir, SOCKET_NAME);
+  const bytes = Buffer.byteLength(filename);
+  if (bytes > UNIX_PATH_MAX) {
+    // VPP would fail memif_create with only "System call error #4".
+    throw new CniError(ErrorCode.Wiring, 'the pod\'s memif socket path is too long for a unix socket; everything was rolled back',
+      `${filename} is ${bytes} bytes, a unix socket path at most ${UNIX_PATH_MAX}: set the agent's memifSocketDir (${c.d.config.memifSocketDir}) ` +
+      `to a directory of at most ${MEMIF_SOCKET_DIR_MAX_BYTES} bytes (runtimes' sandbox ids are 64 characters)`);
+  }
   const sock = { kind: 'memif-socket', socketId, filename, dir } as const;
   await c.record(rec, sock);
   try { await makeSocketDir(dir); } catch (e) { // again after a DEL of an earlier sandbox

@@ -6,7 +6,8 @@
 //    taken as it is (VPP checks nothing until it listens or connects).
 //  - _v2: socket_id ~0 on add allocates an unused id as memif_get_unused_socket_id does (a random
 //    walk from a static seed: 1013904223 first), returned in the reply.
-//  - create: the first master on a socket binds it; a missing directory → SYSCALL_ERROR_4.
+//  - create: the first master on a socket binds it; a missing directory, or a path over 106 bytes
+//    (clib_socket_init: its length with the NUL over sizeof(sun_path) - 1) → SYSCALL_ERROR_4.
 //  - dump: ring_size and buffer_size are the running values (1 and 0 until a peer connected).
 //  - create: unknown socket id → INVALID_ARGUMENT; id already on that socket, or master/slave mix
 //    on one socket → SUBIF_ALREADY_EXISTS; ring_size not a power of 2 → INVALID_ARGUMENT.
@@ -52,6 +53,8 @@ async function memifCreate(req: Value, ctx: HandlerContext): Promise<Value> {
   if (s.refCnt > 0) {
     if (s.isListener !== isMaster) fail('SUBIF_ALREADY_EXISTS', `memif socket ${socketId} is used as ${s.isListener ? 'master' : 'slave'}`);
     if (s.ids.has(id)) fail('SUBIF_ALREADY_EXISTS', `memif id ${id} already exists on socket ${socketId}`);
+  } else if (isMaster && s.filename.startsWith('/') && Buffer.byteLength(s.filename) > 106) {
+    fail('SYSCALL_ERROR_4', `File path '${s.filename}' too long`);
   } else if (isMaster && s.filename.startsWith('/') && !fs.existsSync(path.dirname(s.filename))) {
     // The first master binds the socket (clib_socket_init), which needs its directory.
     fail('SYSCALL_ERROR_4', `${s.filename}: bind: No such file or directory`);
