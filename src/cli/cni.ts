@@ -10,10 +10,11 @@ const HELP = `usage: tsvpp agent [--config FILE] [flags]
        tsvpp agent teardown [--config FILE] [flags]
 
 Runs the tsvpp CNI node agent: serves tsvpp-cni on a unix socket, configures VPP through its
-binary API and pods through iproute2, allocates addresses with host-local.
+binary API and pods through rtnetlink, allocates addresses with host-local.
 teardown removes what the agent set up for the node (with the same config): the VPP <-> host
-link, VXLAN tunnels and routes to other nodes, its host routes and its nftables table; pods
-stay wired in VPP but lose the host and the other nodes.
+link, VXLAN tunnels and routes to other nodes, its host routes and its nftables table, and the
+Service translations and ClusterIP reject routes in VPP; pods stay wired in VPP but lose the
+host, the other nodes and Services.
 
 flags (override the config file; defaults in brackets):
 ${Object.entries(FLAGS).map(([f, k]) => `  ${f.padEnd(30)} ${k}${(DEFAULT_CONFIG as unknown as Record<string, unknown>)[k] !== undefined ? ` [${String((DEFAULT_CONFIG as unknown as Record<string, unknown>)[k])}]` : ''}`).join('\n')}
@@ -70,8 +71,15 @@ async function teardown(argv: string[]): Promise<number> {
     // node's VTEP, by which half-made tunnels are recognised. Tagged ones are found without it.
     const slice = (await store.loadNode()).networks.default?.nodeSubnet;
     const cluster = makeCluster(config, { name: config.nodeName, ...(slice ? { podSubnet: slice } : {}) }, { vswitch, store, log, vhostNet: existsSync(VHOST_NET) });
-    if (!cluster) { log('hostLink is "none": nothing was set up'); return 0; }
-    const r = await cluster.teardown();
+    const r = { removed: [] as string[], errors: [] as string[] };
+    const add = (x: { removed: string[]; errors: string[] }) => { r.removed.push(...x.removed); r.errors.push(...x.errors); };
+    if (cluster) add(await cluster.teardown());
+    else log('hostLink is "none": no host link or cluster routes were set up');
+    // Services: the agent serves them in VPP unless they are off or it is chained (agent.ts).
+    if (config.services === 'vpp' && config.chainedCniConfDir === undefined) {
+      const { removeServices } = await import('../cni/services/services.js');
+      add(await removeServices(vswitch));
+    }
     for (const x of r.removed) process.stdout.write(`removed ${x}\n`);
     for (const x of r.errors) log(x);
     const pods = (await store.listPods()).length;

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Services } from '../../src/cni/services/services.js';
+import { removeServices, Services } from '../../src/cni/services/services.js';
 import { planServices } from '../../src/cni/services/plan.js';
 import { endpointSliceFromObject, serviceFromObject } from '../../src/cni/services/objects.js';
 import type { ServiceSnapshot, ServiceSource } from '../../src/cni/services/types.js';
@@ -100,6 +100,27 @@ test('translations and reject routes the plan does not have are deleted; after a
   assert.equal(w.vpp(), ['10.96.0.10:80/TCP -> 10.1.1.2:8080']);
   assert.equal([...w.vswitch.rejects], ['10.96.0.10']);
   assert.is(w.vswitch.snat, '10.1.1.1', 'source NAT set again');
+});
+
+test('removeServices (agent teardown): every translation and reject route goes, whatever made it; a failing delete is named', async () => {
+  const w = await world();
+  w.source.snap = { services: [service('web', '10.96.0.10'), service('dns', '10.96.0.53', { port: 53 })], slices: [slice('web', ['10.1.1.2']), slice('dns', ['10.1.1.3'])] };
+  await w.services.reconcile();
+  await w.vswitch.putServiceTranslation({ vip: '10.96.9.9', port: 53, proto: 'UDP', backends: [{ ip: '10.1.9.9', port: 53 }], affinity: false });
+  assert.is(w.vswitch.translations.size, 3);
+  const r = await removeServices(w.vswitch);
+  assert.equal(r.errors, []);
+  assert.equal(r.removed.sort(), ['ClusterIP reject route 10.96.0.10', 'ClusterIP reject route 10.96.0.53', 'Service translation 10.96.0.10:80/TCP', 'Service translation 10.96.0.53:53/TCP', 'Service translation 10.96.9.9:53/UDP']);
+  assert.is(w.vswitch.translations.size, 0);
+  assert.is(w.vswitch.rejects.size, 0);
+  assert.equal(await removeServices(w.vswitch), { removed: [], errors: [] }, 'nothing left to remove');
+  await w.services.reconcile();
+  w.vswitch.failAt = 0;
+  const bad = await removeServices(w.vswitch);
+  w.vswitch.failAt = undefined;
+  assert.is(bad.errors.length, 1);
+  assert.match(bad.errors[0]!, /^Service translation 10\.96\.0\.(10|53):\d+\/TCP: deleteServiceTranslation: injected failure/);
+  assert.is(bad.removed.length, 3, 'the rest still removed');
 });
 
 test('a local pod\'s service endpoint makes it a backend at that interface\'s address; pod interfaces get service NAT after the policy', async () => {

@@ -49,6 +49,23 @@ export const changedServices = (r: ServiceReport): boolean =>
 const sameBackends = (e: ServiceTranslation, t: ServiceTranslation): boolean =>
   e.backends.length === t.backends.length && e.backends.every((b, i) => b.ip === t.backends[i]!.ip && b.port === t.backends[i]!.port);
 
+/**
+ * `tsvpp agent teardown`: deletes every Service translation and ClusterIP reject route in VPP —
+ * what the reconciler takes for its own (IPv4 TCP/UDP cnat translations, /32 ICMP-prohibit routes
+ * in table 0), so what it would have deleted had the Services gone. VPP's cnat source-NAT address
+ * stays (one global setting, harmless without translations); interface features go with the
+ * interfaces.
+ */
+export async function removeServices(vs: Vswitch): Promise<{ removed: string[]; errors: string[] }> {
+  const removed: string[] = [], errors: string[] = [];
+  const attempt = async (what: string, f: () => Promise<void>) => {
+    try { await f(); removed.push(what); } catch (e) { errors.push(`${what}: ${(e as Error).message}`); }
+  };
+  for (const t of await vs.dumpServiceTranslations()) await attempt(`Service translation ${translationKey(t)}`, () => vs.deleteServiceTranslation(t.id));
+  for (const ip of await vs.dumpRejectRoutes()) await attempt(`ClusterIP reject route ${ip}`, () => vs.deleteRejectRoute(ip));
+  return { removed, errors };
+}
+
 export class Services implements ServiceHooks, ClusterServices {
   private snat: Promise<void> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
