@@ -28,7 +28,9 @@ export async function runAgentKill(o: AgentKillOptions): Promise<SoakReport> {
   const restartMs: number[] = [];
   let addError = '';
   try {
-    rig = await CniRig.start({ agentProcess: true });
+    // The kill points are the ADD's own VPP creates: no veth pool, which would move eth0's and
+    // veth1's af_packet into the background refill (its crash handling: test/system/cni-veth-pool.test.ts).
+    rig = await CniRig.start({ agentProcess: true, config: { vethPoolSize: 0 } });
     // A reference ADD/DEL for the timer's range (and the node's networks exist from then on).
     const refNs = await rig.newNetns();
     let t = Date.now();

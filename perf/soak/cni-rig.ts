@@ -11,6 +11,7 @@ import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
+import { unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
@@ -101,8 +102,9 @@ export class CniRig {
    * PodResources at ADD and, with etcd, writes the pods' memif config there: the wiring
    * startAgent builds from the config (--memif-devices, --pod-resources-socket, --etcd).
    */
-  static async start(o: { reconnect?: boolean; agentProcess?: boolean; memifNode?: { etcd?: boolean } } = {}): Promise<CniRig> {
+  static async start(o: { reconnect?: boolean; agentProcess?: boolean; memifNode?: { etcd?: boolean }; config?: Partial<AgentConfig> } = {}): Promise<CniRig> {
     const rig = new CniRig();
+    Object.assign(rig.config, o.config);
     try {
       mkdirSync(rig.config.podManifests!);
       writeFileSync(join(rig.config.podManifests!, 'node.yaml'), nodeManifest({ name: rig.config.nodeName, internalIp: '192.0.2.7', podCIDR: '10.1.7.0/24' }));
@@ -155,7 +157,7 @@ export class CniRig {
       '--vpp-api-socket': c.vppApiSocket, '--vpp-api-dir': shippedApiDir(), '--state-dir': c.stateDir, '--memif-socket-dir': c.memifSocketDir,
       '--cni-socket': c.cniSocket, '--pod-manifests': c.podManifests!, '--node-name': c.nodeName, '--max-custom-interfaces': c.maxCustomInterfaces,
       // A separate process cannot be told that the emulator's taps need no /dev/vhost-net: eth0 is a veth here.
-      '--eth0-kind': 'veth-afpacket',
+      '--eth0-kind': 'veth-afpacket', '--veth-pool-size': c.vethPoolSize,
     };
     const p = startProc({ name: 'soak-agent', cmd: process.execPath, args: [TSVPP_MAIN, 'agent', ...Object.entries(flags).flatMap(([k, v]) => [k, String(v)])] });
     this.agentProc = p;
@@ -218,7 +220,8 @@ export class CniRig {
 
   private async ourVeths(): Promise<string[]> {
     const ours = new Set([...this.containerIds].flatMap((id) => [vethHostName(id, 'veth1'), vethHostName(id, 'eth0')]));
-    return (await listLinks()).map((l) => l.ifname).filter((n) => ours.has(n));
+    const links = (await listLinks()).map((l) => l.ifname);
+    return [...links.filter((n) => ours.has(n)), ...await unlistedPoolLinks(this.config.stateDir, links)];
   }
 
   async close(): Promise<void> {

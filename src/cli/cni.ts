@@ -11,10 +11,10 @@ const HELP = `usage: tsvpp agent [--config FILE] [flags]
 
 Runs the tsvpp CNI node agent: serves tsvpp-cni on a unix socket, configures VPP through its
 binary API and pods through rtnetlink, allocates addresses with host-local.
-teardown removes what the agent set up for the node (with the same config): the VPP <-> host
-link, VXLAN tunnels and routes to other nodes, its host routes and its nftables table, and the
-Service translations and ClusterIP reject routes in VPP; pods stay wired in VPP but lose the
-host, the other nodes and Services.
+teardown removes what the agent set up for the node (with the same config): its pool of ready
+pod veths, the VPP <-> host link, VXLAN tunnels and routes to other nodes, its host routes and
+its nftables table, and the Service translations and ClusterIP reject routes in VPP; pods stay
+wired in VPP but lose the host, the other nodes and Services.
 
 flags (override the config file; defaults in brackets):
 ${Object.entries(FLAGS).map(([f, k]) => `  ${f.padEnd(30)} ${k}${(DEFAULT_CONFIG as unknown as Record<string, unknown>)[k] !== undefined ? ` [${String((DEFAULT_CONFIG as unknown as Record<string, unknown>)[k])}]` : ''}`).join('\n')}
@@ -73,6 +73,11 @@ async function teardown(argv: string[]): Promise<number> {
     const cluster = makeCluster(config, { name: config.nodeName, ...(slice ? { podSubnet: slice } : {}) }, { vswitch, store, log, vhostNet: existsSync(VHOST_NET) });
     const r = { removed: [] as string[], errors: [] as string[] };
     const add = (x: { removed: string[]; errors: string[] }) => { r.removed.push(...x.removed); r.errors.push(...x.errors); };
+    // The veth pool: whatever its file lists and this agent's pool links and af_packets no pod holds.
+    const { VethPool, podVethHostNames } = await import('../cni/agent/veth-pool.js');
+    const linux = await import('../cni/linux/ip.js');
+    const pool = new VethPool({ size: 0, stateDir: config.stateDir, vswitch, linux, mtu: config.mtu, log, turn: (fn) => fn(), busy: () => false, eager: false });
+    try { r.removed.push(...(await pool.removeAll(podVethHostNames(await store.listPods()))).map((x) => `veth pool member ${x}`)); } catch (e) { r.errors.push(`veth pool: ${(e as Error).message}`); }
     if (cluster) add(await cluster.teardown());
     else log('hostLink is "none": no host link or cluster routes were set up');
     // Services: the agent serves them in VPP unless they are off or it is chained (agent.ts).

@@ -196,8 +196,8 @@ export class FakeVswitch implements Vswitch {
     this.step('deleteLegacyNatMapping');
     if (!this.legacyNat.delete(`${m.localIp}>${m.externalIp}@${m.vrfId}`)) throw new VswitchError('nat44_add_del_static_mapping_v2', 'no such mapping', true, -6);
   }
-  async dumpInterfaces(): Promise<VswitchInterface[]> {
-    return [...this.ifs.values()].map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac, mtu: i.mtu ?? 9000 }));
+  async dumpInterfaces(swIfIndex?: number): Promise<VswitchInterface[]> {
+    return [...this.ifs.values()].filter((i) => swIfIndex === undefined || i.swIfIndex === swIfIndex).map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac, mtu: i.mtu ?? 9000 }));
   }
   /** An interface disappears (deleted, or behind the agent's back): VPP drops its routes and neighbours with it. */
   vanish(swIfIndex: number): void {
@@ -242,7 +242,7 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     return l;
   }
   async netnsExists(netns: string): Promise<boolean> { return this.ns.has(netns); }
-  async createVethPair(o: { hostName: string; podName: string; netns: string }): Promise<void> {
+  async createVethPair(o: { hostName: string; podName: string; netns?: string }): Promise<void> {
     this.step('link add veth');
     const host = this.links(undefined, 'link add'), pod = this.links(o.netns, 'link add');
     if (host.has(o.hostName) || pod.has(o.podName)) throw new Error('`ip link add` failed (exit 2): RTNETLINK answers: File exists');
@@ -258,6 +258,8 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     l.name = o.newName;
     l.up = false;
     pod.set(o.newName, l);
+    // A veth's other end follows it (the kernel's peer is the device, not a name).
+    if (l.peer) { const p = this.ns.get(l.peer.ns ?? '')?.get(l.peer.name); if (p?.peer) p.peer = { ns: o.netns, name: o.newName }; }
   }
   async deleteLinkIfExists(name: string, netns?: string): Promise<boolean> {
     const m = this.ns.get(netns ?? '');

@@ -474,7 +474,7 @@ test('agent restart between ADD and DEL: a new pipeline over the same state dele
   await w.p.handle(req('ADD', 'c1', 'p'));
   const restarted = w.mk();
   const rec = await restarted.reconcile();
-  assert.equal(rec, { rolledBack: [], leasesReleased: [], orphansDeleted: [], networksForgotten: [], rewired: [], rewireFailed: [] });
+  assert.equal(rec, { rolledBack: [], leasesReleased: [], orphansDeleted: [], networksForgotten: [], rewired: [], rewireFailed: [], poolDeleted: [] });
   await restarted.handle(req('CHECK', 'c1', 'p'));
   await restarted.handle(req('DEL', 'c1', 'p'));
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });

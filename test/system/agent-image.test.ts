@@ -25,6 +25,7 @@ import { startVppEmulator, type VppEmulator } from '../../src/testing/vpp-emulat
 import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { addNetns, deleteNetns, listAddresses, listLinks } from '../../src/cni/linux/ip.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
+import { unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { DEFAULT_API_DIR } from '../../src/vppapi/client/registry.js';
 import { Containerd, DEBIAN_CNI_DIR } from '../../perf/peers/containerd.js';
 import { grpcDetails } from '../../perf/peers/cri/client.js';
@@ -208,6 +209,7 @@ test('the agent container (DaemonSet mounts, host network, privileged) serves po
   assert.equal(readdirSync(join(host('/var/lib/tsvpp'), 'pods')), []);
   const hostLinks = (await listLinks()).map((l) => l.ifname);
   assert.not.ok(hostLinks.includes(vethHostName(id, 'veth1')) || hostLinks.includes(vethHostName(id, 'eth0')));
+  assert.equal(await unlistedPoolLinks(host('/var/lib/tsvpp'), hostLinks, '/var/lib/tsvpp'), [], 'the pod\'s veths taken from the agent\'s pool');
   assert.match(readFileSync(log, 'utf8'), `DEL ${id}: removed`);
 });
 

@@ -39,6 +39,8 @@ const config: AgentConfig = {
   ...DEFAULT_CONFIG,
   stateDir: join(dir, 'state'), memifSocketDir: join(dir, 'memif'), cniSocket: join(dir, 'cni.sock'),
   vppApiSocket: join(dir, 'api.sock'), podManifests: manifests, nodeName: 'node-e2e', maxCustomInterfaces: 4, eth0Kind: 'tap',
+  // Veths made at ADD (the failure tests inject them); the pool has test/system/cni-veth-pool.test.ts.
+  vethPoolSize: 0,
 };
 
 async function bootAgent(): Promise<Agent> {

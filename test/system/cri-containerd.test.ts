@@ -20,6 +20,7 @@ import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
+import { unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { listPendingDels } from '../../src/cni/pending-del.js';
@@ -82,7 +83,8 @@ const podIfsInVpp = (id?: string) => [...emu.state.interfaces.values()].filter((
 const leases = () => ['tsvpp-default', 'tsvpp-l3net'].flatMap((n) => { try { return readdirSync(join(config.stateDir, 'ipam', n)).filter((f) => /^\d/.test(f)); } catch { return []; } });
 const ourVeths = async (ids: string[]) => {
   const names = new Set(ids.flatMap((id) => ['eth0', 'veth1', 'l2if'].map((i) => vethHostName(id, i))));
-  return (await listLinks()).map((l) => l.ifname).filter((n) => names.has(n));
+  const links = (await listLinks()).map((l) => l.ifname);
+  return [...links.filter((n) => names.has(n)), ...await unlistedPoolLinks(config.stateDir, links)];
 };
 function agentPods(): Promise<string> {
   return new Promise((res) => execFile(process.execPath, [TSVPP, 'agent', 'pods', '--state-dir', config.stateDir], (_e, out, err) => res(out + err)));

@@ -9,6 +9,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { CniNode } from './support/cni-node.js';
+import { poolLinkPrefixes } from '../../src/cni/agent/veth-pool.js';
 import { MANIFESTS, TwoPods, ipOf } from './support/cni-pods.js';
 
 const VHOST_NET = existsSync('/dev/vhost-net');
@@ -26,9 +27,19 @@ test('eth0Kind auto: decided at agent start from /dev/vhost-net, and logged', ()
 });
 
 test('two pods, every kind and network: traffic, stub, service endpoint, static neighbours, CHECK, DEL leaves nothing', async () => {
+  // eth0 is a veth here: the agent's veth pool fills from the start.
+  if (!VHOST_NET) await node.waitFor('the veth pool', async () => (node.agent!.pool!.members().length === node.config.vethPoolSize ? true : undefined));
   const pods = await TwoPods.add(node, 'c');
   try {
     const { a, b } = pods;
+    if (!VHOST_NET) {
+      // Pod a's eth0 and veth1 are pool members (the traffic checks below go through them); v3 and
+      // v2, on CustomNetworks, are made at ADD.
+      const ends = Object.fromEntries((await node.agent!.store.loadPod(a.id))!.resources.flatMap((r) => (r.kind === 'veth' ? [[r.ifName, r.hostName]] : [])));
+      const { host } = poolLinkPrefixes(node.config.stateDir);
+      assert.ok(ends.eth0!.startsWith(host) && ends.veth1!.startsWith(host), JSON.stringify(ends));
+      assert.ok(!ends.v3!.startsWith(host) && !ends.v2!.startsWith(host), JSON.stringify(ends));
+    }
     assert.equal(a.add.interfaces.filter((i: any) => i.sandbox).map((i: any) => i.name), ['eth0', 'veth1', 'v3', 'v2', 'vs']);
     assert.ok(a.add.interfaces.some((i: any) => i.name === 'm1' && !i.sandbox), 'the memif is in the result, outside the sandbox');
 
@@ -39,7 +50,7 @@ test('two pods, every kind and network: traffic, stub, service endpoint, static 
       const i = ifs.get(st.swIfIndex!);
       assert.ok(i?.up, `${st.name}: VPP interface ${st.swIfIndex} up`);
       assert.is(i!.tag, `tsvpp:${a.id}:${st.name}`);
-      if (st.type === 'veth') assert.match(i!.name, /^host-tsv[0-9a-f]{11}$/);
+      if (st.type === 'veth') assert.match(i!.name, /^host-tsvp?[0-9a-f]{11}$/); // a pod veth's, or a veth pool member's
       if (st.type === 'memif') assert.match(i!.name, /^memif\d+\/1$/);
     }
 

@@ -9,6 +9,7 @@ import { Pipeline, type Ipam, type LinuxOps, type PipelineDeps } from './pipelin
 import { startCniServer } from './server.js';
 import { resolveEth0Kind, resolveHostLink, VHOST_NET, type AgentConfig } from './config.js';
 import { PendingDels } from './pending.js';
+import { VethPool } from './veth-pool.js';
 import type { Vswitch } from './vswitch.js';
 import type { PodSource } from '../pods/types.js';
 import { HostLocalIpam } from '../ipam.js';
@@ -61,6 +62,8 @@ export interface Agent {
   services?: Services;
   /** The host link and the paths to the other nodes (absent with hostLink none). */
   cluster?: Cluster;
+  /** Pod veths made ahead (absent with vethPoolSize 0). */
+  pool?: VethPool;
   /** Runs the cluster reconciler now, in the pipeline's turn (undefined with hostLink none). */
   reconcileCluster(): Promise<ClusterReport | undefined>;
   close(): Promise<void>;
@@ -207,8 +210,14 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     if (changed(r)) log(`cluster (${why}): ${JSON.stringify(r)}`);
     return r;
   };
-  const pipeline = new Pipeline({
-    config, node, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}), ...(services ? { services } : {}),
+  // Pod veths made ahead (eth0 is a veth: from the start; else once a pod asks for a veth).
+  const pool = config.vethPoolSize === 0 ? undefined : new VethPool({
+    size: config.vethPoolSize, stateDir: config.stateDir, vswitch, linux, mtu: config.mtu, log,
+    turn: (fn) => pipeline.exclusive(fn), busy: () => pipeline.serving,
+    eager: config.eth0Kind === 'veth-afpacket' && config.chainedCniConfDir === undefined,
+  });
+  const pipeline: Pipeline = new Pipeline({
+    config, node, vswitch, linux, ipam, pods, store, log, ...(memifs ? { memifs } : {}), ...(vnfConfig ? { vnfConfig } : {}), ...(services ? { services } : {}), ...(pool ? { pool } : {}),
     ...(cluster ? { networkCreated: async () => { await runCluster('network created'); } } : {}),
   });
   const reconcileCluster = () => pipeline.exclusive(() => runCluster('requested'));
@@ -223,7 +232,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   };
   const reconcile = async (why: string) => {
     const rec = await pipeline.reconcile();
-    if (rec.rolledBack.length || rec.leasesReleased.length || rec.orphansDeleted.length || rec.networksForgotten.length || rec.rewired.length || rec.rewireFailed.length) {
+    if (rec.rolledBack.length || rec.leasesReleased.length || rec.orphansDeleted.length || rec.networksForgotten.length || rec.rewired.length || rec.rewireFailed.length || rec.poolDeleted.length) {
       log(`reconcile (${why}): ${JSON.stringify(rec)}`);
     }
     const sr = await services?.reconcile();
@@ -248,23 +257,24 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   vswitch.onReconnected?.(() => {
     if (closed) return;
     services?.vppRestarted();
-    reconcile('VPP reconnected').catch((e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`));
+    reconcile('VPP reconnected').then(() => pool?.refill('reconcile'), (e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`));
   });
   nodes.onChange(() => resync('node set changed'));
   const timer = cluster ? setInterval(() => resync('periodic'), CLUSTER_RESYNC_MS) : undefined;
   timer?.unref();
   const handler = async (req: Parameters<Pipeline['handle']>[0]) => {
     if (req.command === 'ADD' && pending.has(req.containerId)) await pending.run();
-    return pipeline.handle(req);
+    try { return await pipeline.handle(req); } finally { pool?.refill('request'); } // made after the answer is written
   };
   const server = await startCniServer({ socketPath: config.cniSocket, handler, log });
   pending.start(PENDING_RETRY_MS);
+  pool?.refill('reconcile');
   log(`listening on ${config.cniSocket} (node ${node.name}, pods ${node.podSubnet} of ${config.podSubnet}, eth0 ${config.eth0Kind}, host link ${hostLink ?? 'none'}, services ${servicesOn ? 'in VPP' : config.services === 'off' ? 'off' : 'off (chained)'})`);
   // Chained mode: the conflist appears once the agent serves (the runtime uses it right away).
   const chained = config.chainedCniConfDir ? new ChainedConflistWriter(config.chainedCniConfDir, tsvppPluginConf(config), log) : undefined;
   await chained?.start();
   return {
-    config, node, nodes, pipeline, store, server, reconcileCluster, ...(cluster ? { cluster } : {}), ...(services ? { services } : {}),
+    config, node, nodes, pipeline, store, server, reconcileCluster, ...(cluster ? { cluster } : {}), ...(services ? { services } : {}), ...(pool ? { pool } : {}),
     async close() {
       closed = true;
       if (timer) clearInterval(timer);
@@ -272,6 +282,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
       await new Promise<void>((r) => server.close(() => r()));
       await pending.stop();
       await resyncQueued;
+      await pipeline.removePool().catch((e) => log(`veth pool: removing it failed: ${(e as Error).message}`));
       if (!deps.nodes) await nodes.close?.();
       await services?.close();
       if (!deps.serviceSource) await serviceSource?.close();

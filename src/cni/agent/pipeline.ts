@@ -28,12 +28,13 @@ import type { NetworkState, NodeState, PodInterfaceState, PodRecord, Resource, S
 import { Networks, type NodeSlice } from './networks.js';
 import { isVppIf, kindOf, kindOfVppName, resourceHandler } from './kinds/index.js';
 import type { KindAdd, KindContext } from './kinds/kind.js';
+import { podVethHostNames, type VethPool } from './veth-pool.js';
 
 /** The Linux network configuration the pipeline uses (src/cni/linux/ip.ts implements it over rtnetlink). */
 export interface LinuxOps {
   netnsExists(netns: string): Promise<boolean>;
-  /** `up`: the host end; `noGso`: the pod end sends no GSO packets. */
-  createVethPair(o: { hostName: string; podName: string; netns: string; mtu?: number; up?: boolean; noGso?: boolean }): Promise<void>;
+  /** `up`: the host end; `noGso`: the pod end sends no GSO packets; no `netns`: the peer stays in the agent's namespace. */
+  createVethPair(o: { hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; noGso?: boolean }): Promise<void>;
   moveLink(o: { name: string; netns: string; newName: string }): Promise<void>;
   deleteLinkIfExists(name: string, netns?: string): Promise<boolean>;
   /** One link's up, addresses, neighbours and routes at once; returns the link (its MAC). */
@@ -84,6 +85,8 @@ export interface PipelineDeps {
   vnfConfig?: KeyValueStore;
   /** Services served in VPP (primary mode); without it pods get no service NAT. */
   services?: ServiceHooks;
+  /** Pod veths made ahead of time (veth-pool.ts); without it every veth is made at ADD. */
+  pool?: VethPool;
   /** Called (in the pipeline's turn) after a network was created on this node: its paths to the other nodes. */
   networkCreated?: (net: NetworkState) => Promise<void>;
   log?: (msg: string) => void;
@@ -112,10 +115,16 @@ const addrOf = (cidr: string) => cidr.split('/')[0]!;
 /** The kind of the pod's main interface (CNI_IFNAME) for each eth0Kind, as the agent resolved it at start. */
 const ETH0_TYPE: { [K in Eth0Kind]: CustomIfType | undefined } = { tap: 'tap', 'veth-afpacket': 'veth', auto: undefined };
 
-export type ReconcileReport = { rolledBack: string[]; leasesReleased: string[]; orphansDeleted: number[]; networksForgotten: string[]; rewired: string[]; rewireFailed: Array<{ containerId: string; error: string }> };
+export type ReconcileReport = {
+  rolledBack: string[]; leasesReleased: string[]; orphansDeleted: number[]; networksForgotten: string[]; rewired: string[]; rewireFailed: Array<{ containerId: string; error: string }>;
+  /** Host ends of veth pool members deleted (broken, or unknown to the pool). */
+  poolDeleted: string[];
+};
 
 export class Pipeline implements KindContext {
   private queue: Promise<unknown> = Promise.resolve();
+  /** CNI requests received and not yet answered. */
+  private requests = 0;
   readonly log: (msg: string) => void;
   private readonly networks: Networks;
   /** etcd did not answer during this pod's request: its undo does not wait on etcd again (the
@@ -140,15 +149,21 @@ export class Pipeline implements KindContext {
     return p;
   }
 
-  handle(req: AgentRequest): Promise<CniResult | undefined> {
-    return this.serial(async () => {
-      switch (req.command) {
-        case 'ADD': return this.add(req);
-        case 'DEL': await this.del(req); return undefined;
-        case 'CHECK': await this.check(req); return undefined;
-        default: return exhaustive(req.command, 'CNI command');
-      }
-    });
+  /** Whether a CNI request is waiting for its turn or being served. */
+  get serving(): boolean { return this.requests > 0; }
+
+  async handle(req: AgentRequest): Promise<CniResult | undefined> {
+    this.requests++;
+    try {
+      return await this.serial(async () => {
+        switch (req.command) {
+          case 'ADD': return this.add(req);
+          case 'DEL': await this.del(req); return undefined;
+          case 'CHECK': await this.check(req); return undefined;
+          default: return exhaustive(req.command, 'CNI command');
+        }
+      });
+    } finally { this.requests--; }
   }
 
   // --- ADD --------------------------------------------------------------------------------------
@@ -605,6 +620,13 @@ export class Pipeline implements KindContext {
     return out;
   }
 
+  /** Deletes the veth pool's members (agent shutdown), in the pipeline's turn. */
+  async removePool(): Promise<void> {
+    const pool = this.d.pool;
+    if (!pool) return;
+    await this.serial(async () => pool.removeAll(podVethHostNames(await this.d.store.listPods())));
+  }
+
   // --- restart ----------------------------------------------------------------------------------
 
   /**
@@ -637,6 +659,11 @@ export class Pipeline implements KindContext {
       const owned = new Set<number>();
       for (const rec of pods) for (const r of rec.resources) if ('swIfIndex' in r) owned.add(r.swIfIndex);
       const dump = await this.d.vswitch.dumpInterfaces();
+      // The pool's members are no pod's; a member a pod took keeps its host end's name.
+      let poolDeleted: string[] = [];
+      if (this.d.pool) {
+        try { poolDeleted = await this.d.pool.reconcile(dump, podVethHostNames(pods)); } catch (e) { this.log(`reconcile: veth pool: ${(e as Error).message}`); }
+      }
       const orphansDeleted: number[] = [];
       for (const i of dump) {
         if (!parsePodTag(i.tag) || owned.has(i.swIfIndex)) continue;
@@ -660,7 +687,7 @@ export class Pipeline implements KindContext {
           this.log(`reconcile: re-wiring ${rec.containerId} failed: ${(e as Error).message}`);
         }
       }
-      return { rolledBack, leasesReleased, orphansDeleted, networksForgotten, rewired, rewireFailed };
+      return { rolledBack, leasesReleased, orphansDeleted, networksForgotten, rewired, rewireFailed, poolDeleted };
     });
   }
 

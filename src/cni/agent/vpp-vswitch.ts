@@ -409,9 +409,10 @@ export class VppVswitch implements Vswitch {
     }
   }
 
-  async dumpInterfaces(): Promise<VswitchInterface[]> {
-    const d = await this.api.dump('sw_interface_dump', { sw_if_index: NONE, name_filter_valid: false, name_filter: '' });
-    return d.map((x) => {
+  async dumpInterfaces(swIfIndex?: number): Promise<VswitchInterface[]> {
+    // One index: VPP sends nothing for an index it does not have, and everything for 0 (local0).
+    const d = await this.api.dump('sw_interface_dump', { sw_if_index: swIfIndex ?? NONE, name_filter_valid: false, name_filter: '' });
+    return d.filter((x) => swIfIndex === undefined || x.sw_if_index === swIfIndex).map((x) => {
       const mac = macString(x.l2_address);
       return { swIfIndex: x.sw_if_index, name: x.interface_name, tag: x.tag, up: (x.flags & ADMIN_UP) !== 0, ...(mac ? { mac } : {}), ...(x.link_mtu ? { mtu: x.link_mtu } : {}) };
     });

@@ -110,7 +110,8 @@ export interface Vswitch {
   deleteRejectRoute(ip: string): Promise<void>;
   /** The addresses with such a route. */
   dumpRejectRoutes(): Promise<string[]>;
-  dumpInterfaces(): Promise<VswitchInterface[]>;
+  /** Every interface, or only the one at `swIfIndex` (none when VPP has no such index). */
+  dumpInterfaces(swIfIndex?: number): Promise<VswitchInterface[]>;
   /**
    * Deletes the NAT44-ED static mapping an agent before the cnat Services made for a
    * service-endpoint-if; notFound when VPP has none (the NAT44 plugin not loaded or not enabled
@@ -132,6 +133,9 @@ export class VswitchError extends Error {
 
 export const TAG_PREFIX = 'tsvpp:';
 export const NET_TAG_PREFIX = 'tsvpp-net:';
+/** A veth pool member's af_packet (veth-pool.ts), until a pod takes it. */
+export const POOL_TAG_PREFIX = 'tsvpp-pool:';
+export const poolTag = (hostName: string) => `${POOL_TAG_PREFIX}${hostName}`;
 
 /** Tag of a pod interface: fits VPP's 64-byte tag (6 + 40 + 1 + 15). */
 export function podTag(containerId: string, ifName: string): string {

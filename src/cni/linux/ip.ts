@@ -108,18 +108,19 @@ export async function getLink(name: string, netns?: string): Promise<Link | unde
 
 /**
  * Creates a veth pair whose peer is created directly inside `netns` under its final name, so a
- * pod-side name never clashes with host interfaces. `up` brings the host end up in the same
- * request; `podMac` is the pod end's MAC (else the kernel picks one); `noGso` makes the pod's
- * kernel segment what it sends itself (IFLA_GSO_MAX_SEGS 1).
+ * pod-side name never clashes with host interfaces (without `netns`: in the agent's namespace,
+ * down). `up` brings the host end up in the same request; `podMac` is the pod end's MAC (else the
+ * kernel picks one); `noGso` makes the pod's kernel segment what it sends itself (IFLA_GSO_MAX_SEGS 1).
  */
-export async function createVethPair(o: { hostName: string; podName: string; netns: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean }): Promise<void> {
+export async function createVethPair(o: { hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean }): Promise<void> {
   const mtu = o.mtu !== undefined ? { mtu: o.mtu } : {};
-  await withNetnsFd(netnsPath(o.netns), (fd) => inNs(undefined, (s) => s.call(
+  const create = (fd?: number) => inNs(undefined, (s) => s.call(
     rtnl.createVeth({ name: o.hostName, ...mtu, ...(o.up ? { up: true } : {}) }, {
-      name: o.podName, ...mtu, netnsFd: fd, ...(o.podMac !== undefined ? { address: o.podMac } : {}), ...(o.noGso ? { gsoMaxSegs: 1 } : {}),
+      name: o.podName, ...mtu, ...(fd !== undefined ? { netnsFd: fd } : {}), ...(o.podMac !== undefined ? { address: o.podMac } : {}), ...(o.noGso ? { gsoMaxSegs: 1 } : {}),
     }),
-    `create veth ${o.hostName} with peer ${o.podName} in ${o.netns}`,
-  )));
+    `create veth ${o.hostName} with peer ${o.podName}${o.netns !== undefined ? ` in ${o.netns}` : ''}`,
+  ));
+  await (o.netns === undefined ? create() : withNetnsFd(netnsPath(o.netns), create));
 }
 
 /** A veth pair with both ends in `netns` (or the agent's namespace), both up when `up`. */

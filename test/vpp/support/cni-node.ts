@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startAgent, type Agent } from '../../../src/cni/agent/agent.js';
 import { vethHostName } from '../../../src/cni/agent/kinds/veth.js';
+import { unlistedPoolLinks } from '../../../src/cni/agent/veth-pool.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../../src/cni/agent/config.js';
 import { addNetns, deleteLinkIfExists, deleteNetns, listLinks } from '../../../src/cni/linux/ip.js';
 import type { VppClient } from '../../../src/vppapi/client/index.js';
@@ -257,7 +258,8 @@ export class CniNode {
   /** Host ends of veths of this node's containers (other tests on the host have veths too). */
   async ourVeths(): Promise<string[]> {
     const ours = new Set([...this.containerIds].flatMap((id) => POD_IFNAMES.map((n) => vethHostName(id, n))));
-    return (await listLinks()).map((l) => l.ifname).filter((n) => ours.has(n));
+    const links = (await listLinks()).map((l) => l.ifname);
+    return [...links.filter((n) => ours.has(n)), ...await unlistedPoolLinks(this.config.stateDir, links)];
   }
 
   async close(): Promise<void> {

@@ -2,8 +2,10 @@
 // VPP attaches to as an af_packet interface. The pair is Linux's: it outlives a VPP restart.
 import { createHash } from 'node:crypto';
 import { DEFAULT_NETWORK, STUB_NETWORK } from '../../annotations.js';
-import type { CreatedInterface } from '../vswitch.js';
-import { deleteUntagged, findResource, podInterface, type InterfaceKind, type KindContext, type VppIfRecord } from './kind.js';
+import type { PodInterfaceState, PodRecord } from '../state.js';
+import type { PoolMember } from '../veth-pool.js';
+import { poolTag, type CreatedInterface } from '../vswitch.js';
+import { findResource, podInterface, unlessGone, type InterfaceKind, type KindContext, type VppIfRecord } from './kind.js';
 
 export type VethResource =
   | { kind: 'veth'; ifName: string; hostName: string }
@@ -20,12 +22,12 @@ export function vethHostName(containerId: string, ifName: string): string {
  * interface sends nothing again).
  */
 async function lowerMtu(c: KindContext, a: CreatedInterface): Promise<CreatedInterface> {
-  await c.d.vswitch.setInterfaceMtu(a.swIfIndex, c.d.config.mtu || DEFAULT_LINK_MTU);
+  await c.d.vswitch.setInterfaceMtu(a.swIfIndex, podAfPacketMtu(c.d.config.mtu));
   return a;
 }
 
-/** The kernel's default MTU of a new veth. */
-const DEFAULT_LINK_MTU = 1500;
+/** VPP's MTU of a pod veth's af_packet: the veth's (config.mtu, else the kernel's default for a new veth). */
+export const podAfPacketMtu = (configMtu: number) => configMtu || 1500;
 
 /**
  * TX frames of a pod veth's af_packet ring (VPP's default: 1024 of 66 KB, 66 MiB of kernel memory per
@@ -38,7 +40,23 @@ const DEFAULT_LINK_MTU = 1500;
 export const POD_AF_PACKET_TX_FRAMES = 256;
 
 /** VPP names an af_packet interface after its host interface. */
-const AF_PACKET_PREFIX = 'host-';
+export const AF_PACKET_PREFIX = 'host-';
+
+/**
+ * A member of the veth pool (veth-pool.ts) becomes the pod's interface: recorded as a veth made for
+ * the pod would be (host end, then the af_packet once it carries the pod's tag), the peer moved
+ * into the pod's netns under the pod's interface name in one request. A crash at any point leaves
+ * the member either in the pod's record (undone by its rollback: the veth's `untagged` handler
+ * also takes an af_packet still tagged for the pool) or nowhere (the pool's sweep deletes it).
+ */
+async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, m: PoolMember): Promise<CreatedInterface> {
+  await c.record(rec, { kind: 'veth', ifName: st.name, hostName: m.hostName });
+  await c.d.vswitch.tagInterface(m.swIfIndex, tag);
+  await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag });
+  await c.d.linux.moveLink({ name: m.peerName, netns: rec.netns!, newName: st.name });
+  c.log(`ADD ${rec.containerId}: ${st.name} is pool member ${m.hostName} (sw_if_index ${m.swIfIndex})`);
+  return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}) };
+}
 
 export const veth: InterfaceKind<VethResource> = {
   podEnd: 'outlives-vpp',
@@ -47,12 +65,14 @@ export const veth: InterfaceKind<VethResource> = {
     const { linux, vswitch: vs, config } = c.d;
     return {
       async create(rec, st, tag) {
-        const hostName = vethHostName(rec.containerId, st.name);
-        await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
         // On a CustomNetwork (a VXLAN segment between nodes) the pod's kernel segments TCP itself:
         // VPP cannot segment a GSO packet it puts into a VXLAN tunnel (the frame keeps the whole
-        // packet's IP length and is dropped at the other end).
+        // packet's IP length and is dropped at the other end). Pool members send GSO: not for those.
         const overlay = st.network !== DEFAULT_NETWORK && st.network !== STUB_NETWORK;
+        const member = overlay ? undefined : await c.d.pool?.take();
+        if (member) return fromPool(c, rec, st, tag, member);
+        const hostName = vethHostName(rec.containerId, st.name);
+        await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
         await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, up: true, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay ? { noGso: true } : {}) });
         const a = await vs.createAfPacket({ hostIfName: hostName, tag, txFrames: POD_AF_PACKET_TX_FRAMES });
         await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: hostName, swIfIndex: a.swIfIndex, tag });
@@ -65,9 +85,14 @@ export const veth: InterfaceKind<VethResource> = {
     veth: {
       undo: async (c, _rec, r) => { await c.d.linux.deleteLinkIfExists(r.hostName); },
       background: true, // after the af_packet on it (recorded later, so undone first)
-      // The af_packet is tagged after it is created; deleted before the veth it sits on.
-      untagged: (c, rec, r, dump) => deleteUntagged(c, rec, dump, (name) => name === `${AF_PACKET_PREFIX}${r.hostName}`,
-        (i) => c.d.vswitch.deleteAfPacket({ hostIfName: r.hostName, swIfIndex: i.swIfIndex })),
+      // The af_packet is tagged after it is created (or, from the pool, re-tagged for the pod):
+      // one without the pod's tag is deleted before the veth it sits on.
+      async untagged(c, rec, r, dump) {
+        const i = dump.find((x) => x.name === `${AF_PACKET_PREFIX}${r.hostName}` && (x.tag === '' || x.tag === poolTag(r.hostName)));
+        if (!i) return;
+        await unlessGone(c.d.vswitch.deleteAfPacket({ hostIfName: r.hostName, swIfIndex: i.swIfIndex }));
+        c.log(`undo ${rec.containerId}: deleted ${i.name} (${i.tag ? 'still tagged for the veth pool' : 'created before the agent could tag it'})`);
+      },
       missing: (_c, _rec, r, host) => (host.links.has(r.hostName) ? [] : [`host end ${r.hostName} of veth ${r.ifName} is gone`]),
     },
     afpacket: {

@@ -1,0 +1,263 @@
+// A few pod veths made ahead of time. VPP's af_packet_create_v3 is most of a veth interface's ADD
+// (~50 ms on real VPP: the packet socket's bind waits out an RCU grace period, the rings are
+// allocated, zeroed and mapped) and VPP's API is serial, so the agent keeps `size` members ready:
+// a veth pair in the agent's namespace (host end `tsvp…`, peer `tsvq…`, down) whose host end has
+// its af_packet in VPP (admin down, MTU lowered, tagged `tsvpp-pool:<host end>`). An ADD of a veth
+// on the default or stub network takes one (kinds/veth.ts): the peer moves into the pod under the
+// pod's interface name and the af_packet is re-tagged for the pod. Refilled one member at a time,
+// in the pipeline's turn, when no CNI request waits.
+//
+// Members are listed in <stateDir>/veth-pool.json (before they are created, like pod resources),
+// so an agent restart keeps those complete in both Linux and VPP and deletes the rest, and the
+// sweep deletes pool links and af_packets of this agent that neither the list nor a pod names.
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../atomic-file.js';
+import type { LinuxOps } from './pipeline.js';
+import type { PodRecord } from './state.js';
+import type { Vswitch, VswitchInterface } from './vswitch.js';
+import { poolTag, VswitchError } from './vswitch.js';
+import { AF_PACKET_PREFIX, POD_AF_PACKET_TX_FRAMES, podAfPacketMtu } from './kinds/veth.js';
+
+/** A ready member: the veth's two ends in the agent's namespace and the af_packet on its host end. */
+export interface PoolMember { hostName: string; peerName: string; swIfIndex: number; mac?: string }
+
+/** As listed in the pool file: without swIfIndex while it is being made. */
+type ListedMember = Omit<PoolMember, 'swIfIndex'> & { swIfIndex?: number };
+
+export const POOL_FILE = 'veth-pool.json';
+
+const afPacketName = (hostIfName: string) => `${AF_PACKET_PREFIX}${hostIfName}`;
+
+/**
+ * The name prefixes of one agent's pool links (8 bytes; 7 random hex digits follow): `tsvp`/`tsvq`
+ * and a hash of the state dir, so agents sharing a network namespace (tests) never sweep each
+ * other's members. Pod veths are `tsv` + hex (kinds/veth.ts), taps' staging names `tsvt`.
+ */
+export function poolLinkPrefixes(stateDir: string): { host: string; peer: string } {
+  const h = createHash('sha256').update(stateDir).digest('hex').slice(0, 4);
+  return { host: `tsvp${h}`, peer: `tsvq${h}` };
+}
+
+/** The veth host ends pod records hold (a pool member a pod took keeps its name). */
+export function podVethHostNames(pods: readonly PodRecord[]): Set<string> {
+  return new Set(pods.flatMap((rec) => rec.resources.flatMap((r) => (r.kind === 'veth' ? [r.hostName] : []))));
+}
+
+/** Members beyond one per request gap are made only after this long without a request. */
+export const REFILL_QUIET_MS = 300;
+
+export interface VethPoolDeps {
+  size: number;
+  stateDir: string;
+  vswitch: Vswitch;
+  linux: LinuxOps;
+  /** The pod veths' MTU (config.mtu; 0: the kernel's default). */
+  mtu: number;
+  /** Runs fn in the pipeline's turn; `busy`: a CNI request waits for its turn. */
+  turn<T>(fn: () => Promise<T>): Promise<T>;
+  busy(): boolean;
+  /** Fill from the start (eth0 is a veth); otherwise only once an ADD asked for a member. */
+  eager: boolean;
+  log(msg: string): void;
+}
+
+export class VethPool {
+  private ready: PoolMember[] = [];
+  /** Being made (listed without swIfIndex). */
+  private making: ListedMember | undefined;
+  private wanted: boolean;
+  /** The pool file was read (the first reconcile, at agent start). */
+  private loaded = false;
+  private closed = false;
+  private timer: NodeJS.Timeout | undefined;
+  /** When the last CNI request was answered, and how many members were made since. */
+  private lastRequest = 0;
+  private madeSince = 0;
+  /** A member could not be made: no retry until the next request or reconcile. */
+  private failed = false;
+  private readonly file: string;
+  readonly prefixes: { host: string; peer: string };
+
+  constructor(private readonly d: VethPoolDeps) {
+    this.file = join(d.stateDir, POOL_FILE);
+    this.prefixes = poolLinkPrefixes(d.stateDir);
+    this.wanted = d.eager;
+  }
+
+  /** The host ends of the ready members. */
+  members(): readonly PoolMember[] { return this.ready; }
+
+  /**
+   * A ready member for a pod, checked first (its af_packet still at its sw_if_index with the pool's
+   * tag, both ends still in the agent's namespace): a broken one is deleted, never handed out.
+   * Undefined when the pool is empty. Runs in the pipeline's turn; the member is off the list when
+   * this returns (the caller records it in the pod's record).
+   */
+  async take(): Promise<PoolMember | undefined> {
+    this.wanted = true;
+    while (this.ready.length) {
+      const m = this.ready.shift()!;
+      await this.save();
+      const why = await this.problem(m);
+      if (!why) return m;
+      this.d.log(`veth pool: ${m.hostName} is broken (${why}): deleted, not handed to a pod`);
+      await this.destroy(m).catch((e) => this.d.log(`veth pool: deleting ${m.hostName} failed: ${(e as Error).message}`));
+    }
+    return undefined;
+  }
+
+  private async problem(m: PoolMember): Promise<string | undefined> {
+    const [i] = await this.d.vswitch.dumpInterfaces(m.swIfIndex);
+    if (!i || i.name !== afPacketName(m.hostName) || i.tag !== poolTag(m.hostName)) return `its af_packet is not at sw_if_index ${m.swIfIndex}`;
+    const links = new Set((await this.d.linux.listLinks()).map((l) => l.ifname));
+    if (!links.has(m.hostName)) return 'its host end is gone';
+    if (!links.has(m.peerName)) return `its peer ${m.peerName} is gone`;
+    return undefined;
+  }
+
+  /**
+   * After a CNI request was answered (or a reconcile): makes members up to `size`, one per turn
+   * of the pipeline and only while no request waits. VPP's API is serial, so an af_packet_create
+   * in flight holds up every call of a request that arrives meanwhile: one member right after each
+   * request (the gap before the next one is a tsvpp-cni process start, longer than a create), more
+   * only once no request came for REFILL_QUIET_MS (the end of a burst of pods).
+   */
+  refill(after: 'request' | 'reconcile'): void {
+    if (after === 'request') { this.lastRequest = Date.now(); this.madeSince = 0; }
+    this.failed = false;
+    this.schedule(0);
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.closed || this.timer || !this.wanted || this.full() || this.failed) return;
+    this.timer = setTimeout(() => {
+      void this.d.turn(async () => {
+        this.timer = undefined;
+        if (this.closed || this.d.busy() || this.full()) return; // the request's end schedules again
+        const quietIn = this.lastRequest + REFILL_QUIET_MS - Date.now();
+        if (this.madeSince > 0 && quietIn > 0) { this.schedule(quietIn); return; }
+        this.madeSince++;
+        if (await this.makeOne()) this.schedule(0);
+      }).catch((e) => this.d.log(`veth pool: ${(e as Error).message}`));
+    }, delayMs);
+    this.timer.unref();
+  }
+
+  private full(): boolean { return this.ready.length >= this.d.size; }
+
+  /** Makes one member; false when that failed (logged, what was made deleted). */
+  private async makeOne(): Promise<boolean> {
+    const rnd = randomBytes(4).toString('hex').slice(0, 7);
+    const m: ListedMember = { hostName: this.prefixes.host + rnd, peerName: this.prefixes.peer + rnd };
+    this.making = m;
+    try {
+      await this.save(); // listed first: a crash in between still deletes it
+      const { linux, vswitch: vs, mtu } = this.d;
+      await linux.createVethPair({ hostName: m.hostName, podName: m.peerName, up: true, ...(mtu ? { mtu } : {}) });
+      const a = await vs.createAfPacket({ hostIfName: m.hostName, tag: poolTag(m.hostName), txFrames: POD_AF_PACKET_TX_FRAMES });
+      m.swIfIndex = a.swIfIndex;
+      if (a.mac) m.mac = a.mac;
+      await vs.setInterfaceMtu(a.swIfIndex, podAfPacketMtu(mtu));
+      this.ready.push(m as PoolMember);
+      return true;
+    } catch (e) {
+      this.failed = true;
+      this.d.log(`veth pool: making ${m.hostName} failed: ${(e as Error).message}`);
+      await this.destroy(m).catch((e2) => this.d.log(`veth pool: deleting ${m.hostName} failed: ${(e2 as Error).message}`));
+      return false;
+    } finally {
+      this.making = undefined;
+      await this.save();
+    }
+  }
+
+  /** Deletes a member's af_packet (by its host interface's name: also one never tagged) and its veth. */
+  private async destroy(m: ListedMember): Promise<void> {
+    await this.d.vswitch.deleteAfPacket({ hostIfName: m.hostName, swIfIndex: m.swIfIndex ?? 0 }).catch((e) => { if (!(e instanceof VswitchError && e.notFound)) throw e; });
+    await this.d.linux.deleteLinkIfExists(m.hostName); // the peer goes with it
+    await this.d.linux.deleteLinkIfExists(m.peerName);
+  }
+
+  /**
+   * In the pipeline's turn, at agent start and after VPP reconnects (`dump`: VPP's interfaces):
+   * keeps the members complete in both Linux and VPP, deletes the others, and deletes this agent's
+   * pool af_packets and links that neither the pool file nor a pod (`podHostNames`: the veth host
+   * ends pod records name; a member taken by a pod keeps its name) knows. With `keep` false
+   * (teardown, shutdown) every member goes. Returns the host ends deleted.
+   */
+  async reconcile(dump: readonly VswitchInterface[], podHostNames: ReadonlySet<string>, keep = true): Promise<string[]> {
+    const listed: ListedMember[] = this.loaded ? [...this.ready] : await this.load();
+    this.loaded = true;
+    const links = new Set((await this.d.linux.listLinks()).map((l) => l.ifname));
+    const kept: PoolMember[] = [];
+    const deleted: string[] = [];
+    for (const m of listed) {
+      if (podHostNames.has(m.hostName)) continue; // a pod's now (taken just before a crash)
+      const i = dump.find((x) => x.name === afPacketName(m.hostName));
+      const complete = i && i.swIfIndex === m.swIfIndex && i.tag === poolTag(m.hostName) && links.has(m.hostName) && links.has(m.peerName);
+      if (keep && complete) { kept.push(m as PoolMember); continue; }
+      await this.destroy({ ...m, ...(i ? { swIfIndex: i.swIfIndex } : {}) });
+      deleted.push(m.hostName);
+    }
+    this.ready = kept;
+    await this.save();
+    const known = new Set([...kept.map((m) => m.hostName), ...podHostNames]);
+    // af_packets of this agent's pool that nothing knows, tagged or not (the agent died between create and tag).
+    for (const i of dump) {
+      const host = i.name.startsWith(AF_PACKET_PREFIX) ? i.name.slice(AF_PACKET_PREFIX.length) : '';
+      if (!host.startsWith(this.prefixes.host) || known.has(host) || deleted.includes(host)) continue;
+      if (i.tag !== '' && i.tag !== poolTag(host)) continue; // a pod's (re-tagged)
+      await this.destroy({ hostName: host, peerName: this.prefixes.peer + host.slice(this.prefixes.host.length), swIfIndex: i.swIfIndex });
+      deleted.push(host);
+    }
+    const peersKept = new Set(kept.map((m) => m.peerName));
+    for (const l of links) {
+      const mine = (l.startsWith(this.prefixes.host) && !known.has(l)) || (l.startsWith(this.prefixes.peer) && !peersKept.has(l));
+      if (!mine || deleted.includes(l)) continue;
+      await this.d.linux.deleteLinkIfExists(l);
+      if (l.startsWith(this.prefixes.host)) deleted.push(l);
+    }
+    if (deleted.length) this.d.log(`veth pool: deleted ${deleted.join(', ')}${keep ? ` (kept ${kept.length})` : ''}`);
+    return deleted;
+  }
+
+  /**
+   * Stops refilling and deletes every member (agent shutdown, `tsvpp agent teardown`); with
+   * `podHostNames` (veth host ends pods hold) as in reconcile. Run it in the pipeline's turn.
+   */
+  async removeAll(podHostNames: ReadonlySet<string>): Promise<string[]> {
+    this.closed = true;
+    if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
+    return this.reconcile(await this.d.vswitch.dumpInterfaces(), podHostNames, false);
+  }
+
+  private async load(): Promise<ListedMember[]> {
+    try { return (JSON.parse(await readFile(this.file, 'utf8')) as { members: ListedMember[] }).members; } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      this.d.log(`veth pool: ${this.file} unreadable (${(e as Error).message}): its members are swept by name`);
+      return [];
+    }
+  }
+
+  private async save(): Promise<void> {
+    const members: ListedMember[] = [...this.ready, ...(this.making ? [this.making] : [])];
+    if (members.length === 0) { await rm(this.file, { force: true }); return; }
+    await writeFileAtomic(this.file, JSON.stringify({ members }, null, 2) + '\n', { cached: true });
+  }
+}
+
+/**
+ * Of `links` (names in the agent's namespace), those of the pool of the agent with `stateDir` that
+ * its pool file does not list: the host ends of pods' veths taken from the pool, and leftovers
+ * once those pods are gone (tests and perf harnesses look for them). `agentStateDir`: the state
+ * dir as the agent names it, when that differs (an agent in a container).
+ */
+export async function unlistedPoolLinks(stateDir: string, links: readonly string[], agentStateDir = stateDir): Promise<string[]> {
+  const { host, peer } = poolLinkPrefixes(agentStateDir);
+  let listed: ListedMember[] = [];
+  try { listed = (JSON.parse(await readFile(join(stateDir, POOL_FILE), 'utf8')) as { members: ListedMember[] }).members; } catch { /* none */ }
+  const names = new Set(listed.flatMap((m) => [m.hostName, m.peerName]));
+  return links.filter((l) => (l.startsWith(host) || l.startsWith(peer)) && !names.has(l));
+}
