@@ -8,7 +8,7 @@
 // them, the size order rotating per round, so drift hits every size alike and the node holds at
 // most one pod per size. Timed: the ADD or DEL child from spawn to exit; the netns creation and
 // deletion around it is not. Needs root.
-// Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE] [--vpp PREFIX]
+// Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE] [--vpp PREFIX] [--veth-pool N]
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -16,6 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
+import { unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { podTag, type VswitchInterface } from '../../src/cni/agent/vswitch.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
@@ -48,6 +49,8 @@ export interface CniLatencyRow {
   agentDelMs: number[];
   /** VPP interfaces tagged for the pod right after each successful ADD (eth0 + custom): evidence the sizes differ. */
   vppIfsPerPod: number[];
+  /** Of each successful ADD's veths, how many were taken from the agent's veth pool. */
+  pooledPerPod: number[];
   errors: string[];
 }
 export interface CniLatencyReport {
@@ -55,6 +58,8 @@ export interface CniLatencyReport {
   vswitch: string;
   podsPerSize: number;
   eth0: string;
+  /** The agent's vethPoolSize (0: every veth made at ADD). */
+  vethPool: number;
   /** The 1-minute load average before and after the run (the machine is shared). */
   load: { before: number; after: number };
   /** `node -e 0` from spawn to exit, once per round: what process start costs under this load. */
@@ -114,13 +119,17 @@ class LatencyRig {
   });
 
   /** `rnd` names this run's netns, container ids and temp dir (hex; random by default). */
-  constructor(readonly target: LatencyVswitch, readonly rnd = randomBytes(3).toString('hex')) {
+  /** Pool members taken per container id (the agent's log). */
+  readonly pooled = new Map<string, number>();
+
+  constructor(readonly target: LatencyVswitch, readonly rnd = randomBytes(3).toString('hex'), vethPoolSize = DEFAULT_CONFIG.vethPoolSize) {
     this.pods = POD_INTERFACES[target.kind];
     this.dir = mkdtempSync(join(tmpdir(), `tsvpp-perf-cni-${rnd}-`));
     this.config = {
       ...DEFAULT_CONFIG,
       stateDir: join(this.dir, 'state'), memifSocketDir: join(this.dir, 'memif'), cniSocket: join(this.dir, 'cni.sock'),
       vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeName: 'latency-node', maxCustomInterfaces: 4, eth0Kind: this.pods.eth0,
+      vethPoolSize,
     };
   }
 
@@ -132,7 +141,10 @@ class LatencyRig {
     writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map((n) => manifest(n, this.pods.custom[n])).join('---\n'));
     this.vs = await startLatencyVswitch(this.target, { dir: this.dir, apiSocket: this.config.vppApiSocket, clientName: 'perf-cni-latency' });
     Object.assign(this.config, { vppApiSocket: this.vs.apiSocket, ...(this.vs.apiDir ? { vppApiDir: this.vs.apiDir } : {}) });
-    this.agent = await startAgent(this.config, { vswitch: this.vs.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: () => {}, vhostNet: this.vs.vhostNet });
+    this.agent = await startAgent(this.config, { vswitch: this.vs.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: (m) => {
+      const taken = /^ADD (\S+): \S+ is pool member /.exec(m);
+      if (taken) this.pooled.set(taken[1]!, (this.pooled.get(taken[1]!) ?? 0) + 1);
+    }, vhostNet: this.vs.vhostNet });
     // The server calls pipeline.handle per request: timed here, the agent's part of each command.
     const p = this.agent.pipeline, handle = p.handle.bind(p);
     p.handle = async (req) => {
@@ -200,7 +212,8 @@ class LatencyRig {
   private async ourVeths(): Promise<string[]> {
     const names = ['eth0', ...this.pods.custom[3].map((s) => s.split('/')[0]!)];
     const ours = new Set([...this.containerIds].flatMap((id) => names.map((n) => vethHostName(id, n))));
-    return (await listLinks()).map((l) => l.ifname).filter((n) => ours.has(n));
+    const links = (await listLinks()).map((l) => l.ifname);
+    return [...links.filter((n) => ours.has(n)), ...await unlistedPoolLinks(this.config.stateDir, links)];
   }
 
   /** What pods could leave behind, as lists of names (all empty on a clean node). */
@@ -235,12 +248,12 @@ const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
  * counted as an error (its time is not a sample) and still DELed. Leftovers are taken after the
  * last DEL, before the rig closes; close() removes everything either way.
  */
-export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyVswitch; onRound?: (round: number, of: number) => void; runId?: string }): Promise<CniLatencyReport> {
+export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyVswitch; onRound?: (round: number, of: number) => void; runId?: string; vethPool?: number }): Promise<CniLatencyReport> {
   const why = cniLatencySkipReason();
   if (why) throw new Error(why);
-  const rig = new LatencyRig(o.vswitch ?? { kind: 'emulator' }, o.runId);
+  const rig = new LatencyRig(o.vswitch ?? { kind: 'emulator' }, o.runId, o.vethPool);
   const per = <T>() => new Map<CustomIfCount, T[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
-  const add = per<number>(), del = per<number>(), agentAdd = per<number>(), agentDel = per<number>(), errors = per<string>(), vppIfs = per<number>();
+  const add = per<number>(), del = per<number>(), agentAdd = per<number>(), agentDel = per<number>(), errors = per<string>(), vppIfs = per<number>(), pooled = per<number>();
   const nodeStart: number[] = [];
   const before = load1();
   try {
@@ -255,6 +268,7 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
           add.get(n)!.push(x.ms);
           agentAdd.get(n)!.push(rig.agentMs.get(`ADD ${id}`)!);
           vppIfs.get(n)!.push((await rig.podIfs(id)).length);
+          pooled.get(n)!.push(rig.pooled.get(id) ?? 0);
         } else errors.get(n)!.push(`ADD exited ${x.code}: ${firstLine(x.stderr)}`);
       }
       for (const p of pods) {
@@ -267,12 +281,12 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
     }
     const leftovers = await rig.leftovers();
     return {
-      vswitch: rig.vswitchName, podsPerSize: o.podsPerSize, eth0: rig.config.eth0Kind, load: { before, after: load1() },
+      vswitch: rig.vswitchName, podsPerSize: o.podsPerSize, eth0: rig.config.eth0Kind, vethPool: rig.config.vethPoolSize, load: { before, after: load1() },
       nodeStart: latencyMs(nodeStart), nodeStartMs: nodeStart, leftovers,
       rows: CNI_LATENCY_SIZES.map((n) => ({
         customIfs: n, kinds: rig.pods.custom[n].map((s) => s.split('/')[1]!), add: latencyMs(add.get(n)!), del: latencyMs(del.get(n)!),
         addMs: add.get(n)!, delMs: del.get(n)!, agentAdd: latencyMs(agentAdd.get(n)!), agentDel: latencyMs(agentDel.get(n)!),
-        agentAddMs: agentAdd.get(n)!, agentDelMs: agentDel.get(n)!, vppIfsPerPod: vppIfs.get(n)!, errors: [...new Set(errors.get(n)!)],
+        agentAddMs: agentAdd.get(n)!, agentDelMs: agentDel.get(n)!, vppIfsPerPod: vppIfs.get(n)!, pooledPerPod: pooled.get(n)!, errors: [...new Set(errors.get(n)!)],
       })),
     };
   } finally {
@@ -285,17 +299,20 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
   const at = args.indexOf('--vpp');
   const prefix = at >= 0 ? args.splice(at, 2)[1] : undefined;
   if (at >= 0 && !prefix) { console.error('--vpp needs a VPP install prefix'); process.exit(2); }
+  const atPool = args.indexOf('--veth-pool');
+  const vethPool = atPool >= 0 ? Number(args.splice(atPool, 2)[1]) : undefined;
+  if (vethPool !== undefined && !(Number.isInteger(vethPool) && vethPool >= 0)) { console.error('--veth-pool needs a member count (0: no pool)'); process.exit(2); }
   const n = Number(args[0] ?? 20);
   const why = cniLatencySkipReason();
   if (why) { console.log(`skipped: ${why}`); process.exit(0); }
-  const r = await runCniLatency({ podsPerSize: n, ...(prefix ? { vswitch: { kind: 'vpp', prefix } } : {}), onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
+  const r = await runCniLatency({ podsPerSize: n, ...(prefix ? { vswitch: { kind: 'vpp', prefix } } : {}), ...(vethPool !== undefined ? { vethPool } : {}), onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
   process.stderr.write('\n');
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
-  console.log(`${r.vswitch}, eth0 ${r.eth0}, ${r.podsPerSize} pods per size, load average ${r.load.before} -> ${r.load.after}; ` +
+  console.log(`${r.vswitch}, eth0 ${r.eth0}, veth pool ${r.vethPool}, ${r.podsPerSize} pods per size, load average ${r.load.before} -> ${r.load.after}; ` +
     `node -e 0 p50 ${f(r.nodeStart.p50)} p99 ${f(r.nodeStart.p99)} ms`);
   for (const row of r.rows) {
     console.log(`${row.customIfs} custom (${row.kinds.join(',') || 'eth0 only'}): ADD p50 ${f(row.add.p50)} p99 ${f(row.add.p99)} (agent ${f(row.agentAdd.p50)}/${f(row.agentAdd.p99)}) ms  ` +
-      `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
+      `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok, ${row.pooledPerPod.reduce((a, b) => a + b, 0)} veths from the pool)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
   }
   const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
   console.log(left.length ? `LEFT BEHIND: ${JSON.stringify(Object.fromEntries(left))}` : 'nothing left behind');

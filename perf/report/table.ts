@@ -70,7 +70,7 @@ export function formatReport(r: PerfReport): string {
   }
   for (const c of r.cniLatency ?? []) {
     out.push('', `CNI: ADD and DEL latency, ms, for pods with 0, 1, 3 custom interfaces (${c.vswitch}; real tsvpp-cni, agent, netns; ` +
-      `eth0 ${c.eth0}; ${c.podsPerSize} pods each; load average ${c.load.before} -> ${c.load.after}); agent: its part of each; ` +
+      `eth0 ${c.eth0}; ${c.vethPool !== undefined ? `veth pool ${c.vethPool}; ` : ''}${c.podsPerSize} pods each; load average ${c.load.before} -> ${c.load.after}); agent: its part of each; ` +
       `node -e 0 under the same load: p50 ${f(c.nodeStart.p50, 1)}, p99 ${f(c.nodeStart.p99, 1)}`);
     out.push(renderTable(['custom interfaces', 'ADD p50', 'ADD p99', 'agent p50/p99', 'DEL p50', 'DEL p99', 'agent p50/p99', 'ok ADD/DEL', 'error'], c.rows.map((x) => [
       `${x.customIfs}${x.kinds.length ? ` (${x.kinds.join(', ')})` : ''}`, f(x.add.p50, 1), f(x.add.p99, 1), `${f(x.agentAdd.p50, 1)}/${f(x.agentAdd.p99, 1)}`,

@@ -26,17 +26,17 @@ test('roundOrder rotates the sizes so each size goes first equally often', () =>
 const row = (n: 0 | 1 | 3, kinds: string[], add: number, del: number) => ({
   customIfs: n, kinds, add: latencyMs([add, add * 2]), del: latencyMs([del]), addMs: [add, add * 2], delMs: [del],
   agentAdd: latencyMs([add / 4]), agentDel: latencyMs([del / 5, del / 2]), agentAddMs: [add / 4], agentDelMs: [del / 5, del / 2],
-  vppIfsPerPod: [1 + n], errors: n === 3 ? ['DEL exited 1: boom'] : [],
+  vppIfsPerPod: [1 + n], pooledPerPod: [0], errors: n === 3 ? ['DEL exited 1: boom'] : [],
 });
 const nodeStart = latencyMs([40, 60]);
 
 test('the report has, per vswitch, one CNI latency row per custom-interface count with ADD/DEL p50 and p99, and the load', () => {
   const emulator: CniLatencyReport = {
-    vswitch: 'emulator', podsPerSize: 2, eth0: 'tap', load: { before: 3.5, after: 4.25 }, nodeStart, nodeStartMs: [40, 60], leftovers: {},
+    vswitch: 'emulator', podsPerSize: 2, eth0: 'tap', vethPool: 4, load: { before: 3.5, after: 4.25 }, nodeStart, nodeStartMs: [40, 60], leftovers: {},
     rows: [row(0, [], 100, 50), row(1, ['memif'], 120, 60), row(3, ['tap', 'veth', 'memif'], 300, 150)],
   };
   const vpp: CniLatencyReport = {
-    vswitch: 'VPP 26.10', podsPerSize: 3, eth0: 'veth-afpacket', load: { before: 1, after: 2 }, nodeStart, nodeStartMs: [40, 60], leftovers: {},
+    vswitch: 'VPP 26.10', podsPerSize: 3, eth0: 'veth-afpacket', vethPool: 0, load: { before: 1, after: 2 }, nodeStart, nodeStartMs: [40, 60], leftovers: {},
     rows: [row(0, [], 10, 5), row(1, ['memif'], 12, 6), row(3, ['veth', 'veth', 'memif'], 30, 15)],
   };
   const cniLatency = [emulator, vpp];
@@ -46,8 +46,8 @@ test('the report has, per vswitch, one CNI latency row per custom-interface coun
     options: { full: false, repeats: 1, durationMs: 1, pinned: false, testpmd: false }, notes: [], memif: [], latency: [], cniLatency,
   };
   const text = formatReport(r);
-  assert.match(text, /CNI: ADD and DEL latency, ms, for pods with 0, 1, 3 custom interfaces \(emulator;.*eth0 tap; 2 pods each; load average 3.5 -> 4.25\).*node -e 0 under the same load: p50 50.0, p99 60.0/);
-  assert.match(text, /custom interfaces \(VPP 26.10;.*eth0 veth-afpacket; 3 pods each; load average 1 -> 2\)/);
+  assert.match(text, /CNI: ADD and DEL latency, ms, for pods with 0, 1, 3 custom interfaces \(emulator;.*eth0 tap; veth pool 4; 2 pods each; load average 3.5 -> 4.25\).*node -e 0 under the same load: p50 50.0, p99 60.0/);
+  assert.match(text, /custom interfaces \(VPP 26.10;.*eth0 veth-afpacket; veth pool 0; 3 pods each; load average 1 -> 2\)/);
   const lines = text.split('\n');
   const at = (prefix: string) => lines.find((l) => l.startsWith(prefix))?.split(/\s{2,}/);
   assert.equal(at('0 ')?.slice(1, 8), ['150.0', '200.0', '25.0/25.0', '50.0', '50.0', '17.5/25.0', '2/1']);
