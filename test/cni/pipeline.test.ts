@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { VethPool } from '../../src/cni/agent/veth-pool.js';
+import { poolTag, VswitchError } from '../../src/cni/agent/vswitch.js';
 import { Pipeline } from '../../src/cni/agent/pipeline.js';
 import { StateStore } from '../../src/cni/agent/state.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
@@ -255,6 +257,29 @@ test('eth0 as veth + af_packet', async () => {
   assert.ok(w.linux.ns.get('ns1')!.has('eth0'));
   await w.p.handle(req('DEL', 'c1', undefined));
   assert.equal([...w.linux.ns.get('')!.keys()], []);
+});
+
+test('veth pool: an ADD cut short after taking a member (the re-tag fails) undoes it with the pod, its af_packet still tagged for the pool; nothing left', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
+  await w.store.init(); w.linux.addNs('ns1');
+  let p: Pipeline | undefined;
+  const pool = new VethPool({ size: 1, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
+  p = new Pipeline({ ...w.p.d, pool });
+  await p.reconcile();
+  pool.refill('reconcile');
+  for (let i = 0; i < 200 && pool.members().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const m = pool.members()[0]!;
+  assert.ok(m, 'a member was made');
+  assert.is(w.vswitch.ifs.get(m.swIfIndex)!.tag, poolTag(m.hostName));
+  const tag = w.vswitch.tagInterface.bind(w.vswitch);
+  w.vswitch.tagInterface = async (i, t) => { if (t.startsWith('tsvpp:')) throw new VswitchError('tag interface', 'injected failure', false, -1); return tag(i, t); };
+  const e = await cniErr(p.handle(req('ADD', 'c1', undefined)));
+  assert.is(e.code, 103);
+  assert.match(e.details!, /injected failure/);
+  assert.not.ok(w.vswitch.ifs.has(m.swIfIndex), 'the member\'s af_packet is deleted');
+  assert.equal([...w.linux.ns.get('')!.keys()], [], 'and its veth');
+  assert.equal(await w.store.listPods(), []);
+  assert.equal(pool.members(), []);
 });
 
 test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet route; memif on a per-pod socket', async () => {
