@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
-import { unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
+import { listedPoolNames, unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { podTag, type VswitchInterface } from '../../src/cni/agent/vswitch.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
@@ -220,7 +220,9 @@ class LatencyRig {
   async leftovers(): Promise<Record<string, string[]>> {
     const ls = (p: string) => { try { return readdirSync(p); } catch { return []; } };
     const ifs = await this.vppInterfaces();
-    const untagged = (i: VswitchInterface) => i.tag === '' && i.name !== 'local0' && !/^loop\d+$/.test(i.name);
+    // An af_packet the veth pool is making is untagged for a moment (created, then tagged).
+    const pool = await listedPoolNames(this.config.stateDir);
+    const untagged = (i: VswitchInterface) => i.tag === '' && i.name !== 'local0' && !/^loop\d+$/.test(i.name) && !pool.has(i.name.slice('host-'.length));
     return {
       'VPP pod interfaces': ifs.filter((i) => i.tag.startsWith('tsvpp:')).map((i) => `${i.swIfIndex} ${i.tag}`),
       'VPP untagged interfaces': ifs.filter(untagged).map((i) => `${i.swIfIndex} ${i.name}`),

@@ -11,7 +11,7 @@ import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
-import { unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
+import { listedPoolNames, unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
 import { deleteLinkIfExists, deleteNetns, listLinks } from '../../src/cni/linux/ip.js';
@@ -203,10 +203,12 @@ export class CniRig {
   /** Everything a pod could leave behind, as lists of names (all empty on a clean node). */
   async leftovers(o: { etcd?: boolean } = {}): Promise<Record<string, string[]>> {
     const ls = (p: string) => (existsSync(p) && statSync(p).isDirectory() ? readdirSync(p) : []);
+    const pool = await listedPoolNames(this.config.stateDir);
     return {
       'VPP pod interfaces': [...this.emu.state.interfaces.values()].filter((i) => i.tag.startsWith('tsvpp:')).map((i) => `${i.swIfIndex} ${i.tag}`),
       // memif and af_packet get their tag in a second call: one created just before a crash has none.
-      'VPP untagged interfaces': [...this.emu.state.interfaces.values()].filter((i) => i.tag === '' && i.name !== 'local0').map((i) => `${i.swIfIndex} ${i.name}`),
+      // (An af_packet the veth pool is making is untagged for a moment: created, then tagged.)
+      'VPP untagged interfaces': [...this.emu.state.interfaces.values()].filter((i) => i.tag === '' && i.name !== 'local0' && !pool.has(i.name.slice('host-'.length))).map((i) => `${i.swIfIndex} ${i.name}`),
       'VPP routes': [...this.emu.state.routes.keys()],
       'VPP memif sockets': [...this.emu.state.memifSockets.values()].filter((s) => s.socketId !== 0).map((s) => `${s.socketId} ${s.filename}`),
       'host veths': await this.ourVeths(),

@@ -248,6 +248,13 @@ export class VethPool {
   }
 }
 
+/** The link names the pool file of the agent with `stateDir` lists (members, and one being made). */
+export async function listedPoolNames(stateDir: string): Promise<Set<string>> {
+  let listed: ListedMember[] = [];
+  try { listed = (JSON.parse(await readFile(join(stateDir, POOL_FILE), 'utf8')) as { members: ListedMember[] }).members; } catch { /* none */ }
+  return new Set(listed.flatMap((m) => [m.hostName, m.peerName]));
+}
+
 /**
  * Of `links` (names in the agent's namespace), those of the pool of the agent with `stateDir` that
  * its pool file does not list: the host ends of pods' veths taken from the pool, and leftovers
@@ -256,8 +263,6 @@ export class VethPool {
  */
 export async function unlistedPoolLinks(stateDir: string, links: readonly string[], agentStateDir = stateDir): Promise<string[]> {
   const { host, peer } = poolLinkPrefixes(agentStateDir);
-  let listed: ListedMember[] = [];
-  try { listed = (JSON.parse(await readFile(join(stateDir, POOL_FILE), 'utf8')) as { members: ListedMember[] }).members; } catch { /* none */ }
-  const names = new Set(listed.flatMap((m) => [m.hostName, m.peerName]));
+  const names = await listedPoolNames(stateDir);
   return links.filter((l) => (l.startsWith(host) || l.startsWith(peer)) && !names.has(l));
 }

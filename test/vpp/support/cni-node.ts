@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startAgent, type Agent } from '../../../src/cni/agent/agent.js';
 import { vethHostName } from '../../../src/cni/agent/kinds/veth.js';
-import { unlistedPoolLinks } from '../../../src/cni/agent/veth-pool.js';
+import { listedPoolNames, unlistedPoolLinks } from '../../../src/cni/agent/veth-pool.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../../src/cni/agent/config.js';
 import { addNetns, deleteLinkIfExists, deleteNetns, listLinks } from '../../../src/cni/linux/ip.js';
 import type { VppClient } from '../../../src/vppapi/client/index.js';
@@ -240,9 +240,11 @@ export class CniNode {
     const routes: string[] = [];
     for (const t of tables) for (const r of await this.vppRoutes(t)) if (addrs.has(r.split('/')[0]!) && r.endsWith('/32')) routes.push(`table ${t}: ${r}`);
     const socks = await this.api.dump<Record<string, any>>('memif_socket_filename_dump', {});
+    const pool = await listedPoolNames(this.config.stateDir);
     return {
       'VPP pod interfaces': [...ifs].filter(([, i]) => i.tag.startsWith('tsvpp:')).map(([k, i]) => `${k} ${i.name} ${i.tag}`),
-      'VPP untagged interfaces': [...ifs].filter(([, i]) => i.tag === '' && i.name !== 'local0').map(([k, i]) => `${k} ${i.name}`),
+      // An af_packet the veth pool is making is untagged for a moment (created, then tagged).
+      'VPP untagged interfaces': [...ifs].filter(([, i]) => i.tag === '' && i.name !== 'local0' && !pool.has(i.name.slice('host-'.length))).map(([k, i]) => `${k} ${i.name}`),
       'VPP routes to pod addresses': routes,
       'VPP neighbours of pod addresses': (await this.vppNeighbors()).filter((n) => addrs.has(n.ip)).map((n) => `${n.ip} ${n.mac}`),
       'VPP reject routes': await this.rejectRoutes(),
