@@ -313,7 +313,7 @@ export class Pipeline implements KindContext {
    * The pod's interfaces: their networks first (they may create VPP objects); then each kind
    * creates its interfaces while host-local allocates the addresses (a process per address; the
    * networks' at once, in pod order within a network so the first interface gets the lowest
-   * address); then each interface is attached, both sides. A failure waits for what is in flight,
+   * address); then the interfaces are attached, both sides, all at once. A failure waits for what is in flight,
    * so that the rollback undoes all of it.
    */
   private async addInterfaces(rec: PodRecord, ifs: readonly CustomInterface[], firstIsMain: boolean, customNets: Map<string, CustomNetwork>, adds: Map<CustomIfType, KindAdd>): Promise<void> {
@@ -331,7 +331,9 @@ export class Pipeline implements KindContext {
       for (const { st } of sts) created.push(await whichInterface(st, () => adds.get(st.type)!.create(rec, st, podTag(rec.containerId, st.name))));
     } finally { await allocated; }
     await leases;
-    for (const [i, { st, net }] of sts.entries()) await whichInterface(st, () => this.attach(rec, st, net, created[i]!, false));
+    // Attached side by side: each touches only its own interface in VPP and its own link in the
+    // pod (VPP carries the requests out in order), and the record's saves coalesce.
+    await settled(sts.map(({ st, net }, i) => whichInterface(st, () => this.attach(rec, st, net, created[i]!, false))));
   }
 
   /** The addresses of the pod's routed interfaces, each lease recorded before it is asked for. */

@@ -106,6 +106,8 @@ export const emptyNodeState = (): NodeState => ({ networks: {}, clusterRoutes: [
 
 export class StateStore {
   readonly #writes = new Map<string, Promise<void>>();
+  /** Per pod file: the write waiting behind the one in progress, which later saves join. */
+  readonly #queued = new Map<string, { data: string; durable: boolean; done: Promise<void> }>();
   readonly podsDir: string;
   readonly nodeFile: string;
   constructor(readonly dir: string) {
@@ -134,8 +136,23 @@ export class StateStore {
    */
   async savePod(r: PodRecord, o: { durable?: boolean } = {}): Promise<void> {
     const file = this.podFile(r.containerId), data = JSON.stringify(r, null, 2) + '\n';
-    // Saves of one record land in the order they were asked for (an ADD saves from steps that overlap).
-    const p = (this.#writes.get(file) ?? Promise.resolve()).then(() => writeFileAtomic(file, data, o.durable ? { durable: true } : { cached: true }));
+    // Saves of one record land in the order they were asked for (an ADD saves from steps that
+    // overlap). Saves asked for while one is being written are coalesced into the next write,
+    // which carries the newest (the record only grows or loses what was undone) and is durable if
+    // any of them asked for it: one write, not one per step.
+    const queued = this.#queued.get(file);
+    if (queued) {
+      queued.data = data;
+      queued.durable ||= o.durable === true;
+      return queued.done;
+    }
+    const next: { data: string; durable: boolean; done: Promise<void> } = { data, durable: o.durable === true, done: Promise.resolve() };
+    this.#queued.set(file, next);
+    const p = (this.#writes.get(file) ?? Promise.resolve()).then(() => {
+      this.#queued.delete(file);
+      return writeFileAtomic(file, next.data, next.durable ? { durable: true } : { cached: true });
+    });
+    next.done = p;
     const tail = p.catch(() => undefined);
     this.#writes.set(file, tail);
     void tail.then(() => { if (this.#writes.get(file) === tail) this.#writes.delete(file); });
