@@ -165,6 +165,8 @@ test('a Service without endpoints, and a port no Service serves, are refused at 
   const t0 = Date.now();
   const [none] = await connectFrom(pods['client']!, '10.96.0.12', 80, 1);
   assert.ok(none!.error && none!.error !== 'timeout', `no endpoints: refused, got ${JSON.stringify(none)}`);
+  // Sent within 100 ms of the SYN above, the first datagram gets no ICMP (VPP's rate limit per
+  // client and ClusterIP, see svc-peer's UDP_RESEND_MS); its resend does, well before the timeout.
   const [udpNone] = await connectFrom(pods['client']!, '10.96.0.12', 80, 1, true);
   assert.ok(udpNone!.error && udpNone!.error !== 'timeout', `no endpoints over UDP: refused, got ${JSON.stringify(udpNone)}`);
   const [port] = await connectFrom(pods['client']!, '10.96.0.10', 81, 1);

@@ -4,7 +4,9 @@
 //                            one line "NAME <client address>:<client port> <local address>"; prints
 //                            "ready" once both listen
 //   connect HOST PORT N [udp] N connections (datagrams) one after another, each from a new source port;
-//                            prints one JSON line: [{reply} | {error}] per attempt
+//                            prints one JSON line: [{reply} | {error}] per attempt. A UDP attempt
+//                            sends its datagram again every UDP_RESEND_MS until an answer or an
+//                            error, as TCP resends its SYN (see udpOnce)
 // The answer carries what the backend saw, so a test checks both directions: the request reached a
 // backend with the client's own address, and the reply came back to the socket that was connected to
 // the Service's address (TCP would not complete otherwise).
@@ -12,6 +14,15 @@ import { createServer, connect } from 'node:net';
 import { createSocket } from 'node:dgram';
 
 const TIMEOUT_MS = 3000;
+/**
+ * VPP answers a packet that hits a null route (a ClusterIP's reject route) with an ICMP error at most
+ * once per 100 ms for one (source, destination) pair — ip4-null's own rate limit, ahead of
+ * ip4-icmp-error's — and drops the rest silently. A datagram sent within 100 ms of the previous
+ * probe of the same ClusterIP (the TCP probe just before) is dropped unanswered: resend, as a real
+ * UDP client (a resolver) does, and as TCP resends its SYN. Three sends in TIMEOUT_MS, so a
+ * ClusterIP that never refuses still ends in 'timeout'.
+ */
+const UDP_RESEND_MS = 1000;
 
 function serve(port: number, name: string): void {
   let up = 0;
@@ -44,11 +55,16 @@ function tcpOnce(host: string, port: number): Promise<Attempt> {
 function udpOnce(host: string, port: number): Promise<Attempt> {
   return new Promise((resolve) => {
     const u = createSocket('udp4');
-    const done = (a: Attempt) => { clearTimeout(t); u.close(); resolve(a); };
+    let resend: NodeJS.Timeout | undefined, over = false;
+    const done = (a: Attempt) => { over = true; clearTimeout(t); clearInterval(resend); u.close(); resolve(a); };
     const t = setTimeout(() => done({ error: 'timeout' }), TIMEOUT_MS);
     u.on('message', (m) => done({ reply: m.toString().trim() }));
     u.on('error', (e: NodeJS.ErrnoException) => done({ error: e.code ?? e.message }));
-    u.connect(port, host, () => u.send('?'));
+    u.connect(port, host, () => {
+      if (over) return;
+      u.send('?');
+      resend = setInterval(() => u.send('?'), UDP_RESEND_MS);
+    });
   });
 }
 
