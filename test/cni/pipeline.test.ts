@@ -4,6 +4,7 @@ import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { VethPool } from '../../src/cni/agent/veth-pool.js';
+import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { poolTag, VswitchError } from '../../src/cni/agent/vswitch.js';
 import { Pipeline } from '../../src/cni/agent/pipeline.js';
 import { StateStore } from '../../src/cni/agent/state.js';
@@ -280,6 +281,36 @@ test('veth pool: an ADD cut short after taking a member (the re-tag fails) undoe
   assert.equal([...w.linux.ns.get('')!.keys()], [], 'and its veth');
   assert.equal(await w.store.listPods(), []);
   assert.equal(pool.members(), []);
+});
+
+test('veth pool: a pod\'s members are checked at once before any moves (one link listing); a broken one is deleted, the rest handed out in order', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 3 });
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'veth1/veth, veth2/veth' }, 0);
+  let p: Pipeline | undefined;
+  const pool = new VethPool({ size: 3, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
+  p = new Pipeline({ ...w.p.d, pool });
+  await p.reconcile();
+  pool.refill('reconcile');
+  for (let i = 0; i < 300 && pool.members().length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  const [m1, m2, m3] = pool.members();
+  assert.ok(m1 && m2 && m3, 'three members were made');
+  await w.linux.deleteLinkIfExists(m2.peerName); // the middle one breaks
+  const list = w.linux.listLinks.bind(w.linux);
+  let listings = 0;
+  w.linux.listLinks = async (netns?: string) => { if (netns === undefined) listings++; return list(netns); };
+  await p.handle(req('ADD', 'c1', 'p'));
+  assert.is(listings, 1, 'one listing of the agent\'s links for the pod\'s members');
+  const rec = (await w.store.loadPod('c1'))!;
+  const hostOf = (n: string) => rec.resources.find((r) => r.kind === 'veth' && r.ifName === n) as { hostName: string } | undefined;
+  assert.is(hostOf('eth0')!.hostName, m1.hostName);
+  assert.is(hostOf('veth1')!.hostName, m3.hostName);
+  assert.is(hostOf('veth2')!.hostName, vethHostName('c1', 'veth2'), 'the third veth is made: the pool ran out');
+  assert.not.ok(w.vswitch.ifs.has(m2.swIfIndex), 'the broken member\'s af_packet is deleted');
+  assert.not.ok(w.linux.ns.get('')!.has(m2.hostName), 'and its host end');
+  assert.equal([...w.linux.ns.get('ns1')!.keys()].sort(), ['eth0', 'lo', 'veth1', 'veth2']);
+  await p.handle(req('DEL', 'c1', 'p'));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
 });
 
 test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet route; memif on a per-pod socket', async () => {

@@ -27,7 +27,7 @@ import type { AgentConfig, Eth0Kind } from './config.js';
 import type { NetworkState, NodeState, PodInterfaceState, PodRecord, Resource, StateStore } from './state.js';
 import { Networks, type NodeSlice } from './networks.js';
 import { isVppIf, kindOf, kindOfVppName, resourceHandler } from './kinds/index.js';
-import type { KindAdd, KindContext } from './kinds/kind.js';
+import type { KindAdd, KindContext, KindCreated } from './kinds/kind.js';
 import { podVethHostNames, type VethPool } from './veth-pool.js';
 
 /** The Linux network configuration the pipeline uses (src/cni/linux/ip.ts implements it over rtnetlink). */
@@ -256,7 +256,10 @@ export class Pipeline implements KindContext {
       for (const a of adds.values()) await a.finish?.(rec);
       rec.result = prev ? extendResult(prev, this.resultOf(rec, req.config.cniVersion)) : this.resultOf(rec, req.config.cniVersion);
       rec.phase = 'ready';
-      await this.d.store.savePod(rec, { durable: true });
+      // Not fsynced (two fsyncs, ~15 ms here): what outlives the node is durable already (etcd
+      // keys, recorded before they are written); a node crash takes the pod with it, and a record
+      // that comes back older is rolled back or swept at start like any other.
+      await this.d.store.savePod(rec);
       if (rec.serviceEndpoint) await this.d.services?.podsChanged();
       this.log(`ADD ${req.containerId} ${pod ? `${pod.namespace}/${pod.name}` : ''} (${describeSources(meta.sources)}): ${rec.interfaces.map((i) => `${i.name}/${i.type}/${i.network}${i.address ? ` ${i.address}` : ''}`).join(', ')}`);
       return rec.result;
@@ -326,14 +329,21 @@ export class Pipeline implements KindContext {
     }
     const leases = this.allocate(rec, sts);
     const allocated = leases.then(() => undefined, () => undefined); // handled now; thrown below
-    const created: CreatedInterface[] = [];
+    // Created one after the other; a pod end the kernel is still moving into the pod (one link at
+    // a time, under its rtnl lock) moves while the next interface is made.
+    const created: KindCreated[] = [];
     try {
-      for (const { st } of sts) created.push(await whichInterface(st, () => adds.get(st.type)!.create(rec, st, podTag(rec.containerId, st.name))));
-    } finally { await allocated; }
-    await leases;
-    // Attached side by side: each touches only its own interface in VPP and its own link in the
-    // pod (VPP carries the requests out in order), and the record's saves coalesce.
-    await settled(sts.map(({ st, net }, i) => whichInterface(st, () => this.attach(rec, st, net, created[i]!, false))));
+      try {
+        for (const { st } of sts) created.push(await whichInterface(st, () => adds.get(st.type)!.create(rec, st, podTag(rec.containerId, st.name))));
+      } finally { await allocated; }
+      await leases;
+      // Attached side by side: each touches only its own interface in VPP and its own link in the
+      // pod (VPP carries the requests out in order), and the record's saves coalesce.
+      await settled(sts.map(({ st, net }, i) => whichInterface(st, () => this.attach(rec, st, net, created[i]!, false))));
+    } finally {
+      // After a failure no move is left in flight for the rollback to race.
+      await Promise.allSettled(created.map((c) => c.podEndReady));
+    }
   }
 
   /** The addresses of the pod's routed interfaces, each lease recorded before it is asked for. */
@@ -363,7 +373,7 @@ export class Pipeline implements KindContext {
    * interface, its pod side. After a VPP restart (`rewired`) a pod end that outlived VPP only
    * learns the gateway's new MAC.
    */
-  private async attach(rec: PodRecord, st: PodInterfaceState, net: NetworkState | undefined, created: CreatedInterface, rewired: boolean): Promise<void> {
+  private async attach(rec: PodRecord, st: PodInterfaceState, net: NetworkState | undefined, created: KindCreated, rewired: boolean): Promise<void> {
     const vs = this.d.vswitch;
     const { swIfIndex } = created;
     const routed = net !== undefined && net.kind !== 'L2';
@@ -384,6 +394,7 @@ export class Pipeline implements KindContext {
     // Pod side, which gives the pod end's MAC (or the kind knows it: a memif whose pod side the
     // agent configures): VPP would learn it by ARP and drop the packet that made it ask, so VPP
     // gets it as a static neighbour now.
+    await created.podEndReady;
     const podLink = await this.podSide(rec, st, net, created, rewired);
     const podMac = podLink ? podLink.address : kindOf(st.type).podMac?.(st);
     if (routed && (podLink || podMac)) {

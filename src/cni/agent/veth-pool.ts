@@ -95,23 +95,50 @@ export class VethPool {
    * Undefined when the pool is empty. Runs in the pipeline's turn; the member is off the list when
    * this returns (the caller records it in the pod's record).
    */
-  async take(): Promise<PoolMember | undefined> {
+  async take(checked?: ReadonlySet<PoolMember>): Promise<PoolMember | undefined> {
     this.wanted = true;
     while (this.ready.length) {
       const m = this.ready.shift()!;
       await this.save();
-      const why = await this.problem(m);
+      const why = checked?.has(m) ? undefined : await this.problem(m);
       if (!why) return m;
-      this.d.log(`veth pool: ${m.hostName} is broken (${why}): deleted, not handed to a pod`);
-      await this.destroy(m).catch((e) => this.d.log(`veth pool: deleting ${m.hostName} failed: ${(e as Error).message}`));
+      await this.discard(m, why);
     }
     return undefined;
   }
 
-  private async problem(m: PoolMember): Promise<string | undefined> {
+  /**
+   * Checks the next `n` ready members with one link listing, before an ADD moves anything into the
+   * pod (a listing waits for the kernel's rtnl lock, which every move holds for an RCU grace
+   * period): broken ones are deleted. Returns those fit to hand out; take(fit) hands them out
+   * without a second check. Both run in the same turn of the pipeline (one ADD).
+   */
+  async checkAhead(n: number): Promise<ReadonlySet<PoolMember>> {
+    const fit = new Set<PoolMember>();
+    for (;;) {
+      const next = this.ready.filter((m) => !fit.has(m)).slice(0, n - fit.size);
+      if (next.length === 0) return fit;
+      const links = new Set((await this.d.linux.listLinks()).map((l) => l.ifname));
+      for (const m of next) {
+        const why = await this.problem(m, links);
+        if (!why) { fit.add(m); continue; }
+        this.ready = this.ready.filter((x) => x !== m);
+        await this.save();
+        await this.discard(m, why);
+      }
+    }
+  }
+
+  private async discard(m: PoolMember, why: string): Promise<void> {
+    this.d.log(`veth pool: ${m.hostName} is broken (${why}): deleted, not handed to a pod`);
+    await this.destroy(m).catch((e) => this.d.log(`veth pool: deleting ${m.hostName} failed: ${(e as Error).message}`));
+  }
+
+  /** Why `m` cannot be handed out (undefined: it can); `links`: the agent's namespace's link names. */
+  private async problem(m: PoolMember, links?: ReadonlySet<string>): Promise<string | undefined> {
     const [i] = await this.d.vswitch.dumpInterfaces(m.swIfIndex);
     if (!i || i.name !== afPacketName(m.hostName) || i.tag !== poolTag(m.hostName)) return `its af_packet is not at sw_if_index ${m.swIfIndex}`;
-    const links = new Set((await this.d.linux.listLinks()).map((l) => l.ifname));
+    links ??= new Set((await this.d.linux.listLinks()).map((l) => l.ifname));
     if (!links.has(m.hostName)) return 'its host end is gone';
     if (!links.has(m.peerName)) return `its peer ${m.peerName} is gone`;
     return undefined;

@@ -62,10 +62,18 @@ export type ResourceHandlers<R extends { kind: string }> = { [K in R['kind']]: R
  */
 export type PodEnd = 'none' | 'dies-with-vpp' | 'outlives-vpp';
 
+/**
+ * A created interface whose pod end may still be on its way into the pod: moving a link between
+ * namespaces waits for an RCU grace period under the kernel's rtnl lock (15-30 ms here), so the
+ * pipeline goes on with the next interface meanwhile and awaits `podEndReady` before it
+ * configures the pod end. Settles once the move ended either way (a rejection is the move's error).
+ */
+export interface KindCreated extends CreatedInterface { podEndReady?: Promise<void> }
+
 /** One ADD's use of a kind, begun before anything of the pod is created. */
 export interface KindAdd {
   /** Creates the VPP interface for `st` (and whatever it needs), recording each resource. */
-  create(rec: PodRecord, st: PodInterfaceState, tag: string): Promise<CreatedInterface>;
+  create(rec: PodRecord, st: PodInterfaceState, tag: string): Promise<KindCreated>;
   /** After every interface and the service endpoint exist: configuration the pod reads elsewhere (etcd). */
   finish?(rec: PodRecord): Promise<void>;
 }
@@ -85,7 +93,7 @@ export interface Kind {
    */
   beforeRecreate?(c: KindContext, rec: PodRecord, lost: readonly VppIfRecord[]): Promise<void>;
   /** Re-creates the VPP interface of `st` with the recorded tag, ids and secrets. */
-  recreate(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string): Promise<CreatedInterface>;
+  recreate(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string): Promise<KindCreated>;
   /** Whether VPP's name for an interface (tap0, host-x, memif1/1) is one of this kind's. */
   ownsVppName(name: string): boolean;
   /** Deletes a tagged VPP interface of this kind that no pod record owns. */
@@ -129,3 +137,12 @@ export async function deleteUntagged(
 export function podInterface(rec: PodRecord, st: PodInterfaceState, end: PodEnd): CniInterface {
   return end === 'none' ? { name: st.name } : { name: st.name, sandbox: rec.netns! };
 }
+
+/** Starts moving a link into the pod; the move's error is the caller's once it awaits the result
+ *  (handled meanwhile, so a failure before the pipeline awaits it is no unhandled rejection). */
+export function movingIntoPod(c: KindContext, o: { name: string; netns: string; newName: string }): Promise<void> {
+  const moved = c.d.linux.moveLink(o);
+  moved.catch(() => undefined);
+  return moved;
+}
+

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { PodInterfaceState, PodRecord } from '../state.js';
 import type { CreatedInterface } from '../vswitch.js';
-import { podInterface, type InterfaceKind, type KindContext, type VppIfRecord } from './kind.js';
+import { movingIntoPod, podInterface, type InterfaceKind, type KindContext, type KindCreated, type VppIfRecord } from './kind.js';
 
 export type TapResource = { kind: 'tap' } & VppIfRecord;
 
@@ -16,12 +16,11 @@ export function tapStagingName(containerId: string, ifName: string): string {
 }
 
 /** Creates the tap in VPP, lets `created` record it, then moves it into the pod as `st.name`. */
-async function podTap(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, created: (t: CreatedInterface) => Promise<void>): Promise<CreatedInterface> {
+async function podTap(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, created: (t: CreatedInterface) => Promise<void>): Promise<KindCreated> {
   const staging = tapStagingName(rec.containerId, st.name);
   const t = await c.d.vswitch.createTap({ hostIfName: staging, tag });
   await created(t);
-  await c.d.linux.moveLink({ name: staging, netns: rec.netns!, newName: st.name });
-  return t;
+  return { ...t, podEndReady: movingIntoPod(c, { name: staging, netns: rec.netns!, newName: st.name }) };
 }
 
 export const tap: InterfaceKind<TapResource> = {

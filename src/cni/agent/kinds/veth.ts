@@ -5,7 +5,7 @@ import { DEFAULT_NETWORK, STUB_NETWORK } from '../../annotations.js';
 import type { PodInterfaceState, PodRecord } from '../state.js';
 import type { PoolMember } from '../veth-pool.js';
 import { poolTag, type CreatedInterface } from '../vswitch.js';
-import { findResource, podInterface, unlessGone, type InterfaceKind, type KindContext, type VppIfRecord } from './kind.js';
+import { findResource, movingIntoPod, podInterface, unlessGone, type InterfaceKind, type KindContext, type KindCreated, type VppIfRecord } from './kind.js';
 
 export type VethResource =
   | { kind: 'veth'; ifName: string; hostName: string }
@@ -49,31 +49,35 @@ export const AF_PACKET_PREFIX = 'host-';
  * the member either in the pod's record (undone by its rollback: the veth's `untagged` handler
  * also takes an af_packet still tagged for the pool) or nowhere (the pool's sweep deletes it).
  */
-async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, m: PoolMember): Promise<CreatedInterface> {
+async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, m: PoolMember): Promise<KindCreated> {
   await c.record(rec, { kind: 'veth', ifName: st.name, hostName: m.hostName });
   await c.d.vswitch.tagInterface(m.swIfIndex, tag);
   await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag });
-  await c.d.linux.moveLink({ name: m.peerName, netns: rec.netns!, newName: st.name });
   c.log(`ADD ${rec.containerId}: ${st.name} is pool member ${m.hostName} (sw_if_index ${m.swIfIndex})`);
-  return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}) };
+  // Recorded first: deleting the host end removes the pair wherever the peer is by then.
+  const podEndReady = movingIntoPod(c, { name: m.peerName, netns: rec.netns!, newName: st.name });
+  return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}), podEndReady };
 }
 
 export const veth: InterfaceKind<VethResource> = {
   podEnd: 'outlives-vpp',
 
-  async begin(c) {
+  async begin(c, _pod, ifs) {
     const { linux, vswitch: vs, config } = c.d;
+    // On a CustomNetwork (a VXLAN segment between nodes) the pod's kernel segments TCP itself:
+    // VPP cannot segment a GSO packet it puts into a VXLAN tunnel (the frame keeps the whole
+    // packet's IP length and is dropped at the other end). Pool members send GSO: not for those.
+    const overlay = (network: string) => network !== DEFAULT_NETWORK && network !== STUB_NETWORK;
+    // Checked before the first one moves into the pod, so the moves follow each other.
+    const pooled = ifs.filter((ci) => !overlay(ci.network)).length;
+    const fit = c.d.pool && pooled > 0 ? await c.d.pool.checkAhead(pooled) : undefined;
     return {
       async create(rec, st, tag) {
-        // On a CustomNetwork (a VXLAN segment between nodes) the pod's kernel segments TCP itself:
-        // VPP cannot segment a GSO packet it puts into a VXLAN tunnel (the frame keeps the whole
-        // packet's IP length and is dropped at the other end). Pool members send GSO: not for those.
-        const overlay = st.network !== DEFAULT_NETWORK && st.network !== STUB_NETWORK;
-        const member = overlay ? undefined : await c.d.pool?.take();
+        const member = overlay(st.network) ? undefined : await c.d.pool?.take(fit);
         if (member) return fromPool(c, rec, st, tag, member);
         const hostName = vethHostName(rec.containerId, st.name);
         await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
-        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, up: true, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay ? { noGso: true } : {}) });
+        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, up: true, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay(st.network) ? { noGso: true } : {}) });
         const a = await vs.createAfPacket({ hostIfName: hostName, tag, txFrames: POD_AF_PACKET_TX_FRAMES });
         await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: hostName, swIfIndex: a.swIfIndex, tag });
         return lowerMtu(c, a);
