@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ManifestPodSource } from '../../src/cni/pods/manifests.js';
+import { ManifestPodSource, readManifests } from '../../src/cni/pods/manifests.js';
 import { PodSourceError } from '../../src/cni/pods/types.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'tsvpp-manifests-'));
@@ -88,5 +88,28 @@ test('manifests dir: malformed objects are named', async () => {
   } finally { rmSync(d, { recursive: true, force: true }); }
 });
 function src(d: string) { return new ManifestPodSource(d); }
+
+
+test('manifests dir: a settled file is parsed once; an edit (same size, same second) or a removal is seen at the next lookup', async () => {
+  const d = mkdtempSync(join(tmpdir(), 'tsvpp-manifests-cache-'));
+  try {
+    const file = join(d, 'pods.yaml');
+    writeFileSync(file, podYaml);
+    await new Promise((r) => setTimeout(r, 1100)); // its change time over a second old
+    const first = await readManifests(d), again = await readManifests(d);
+    assert.ok(first[0]!.obj === again[0]!.obj, 'the settled file was not parsed again');
+    const edited = podYaml.replace('memif1/memif', 'memif9/memif');
+    assert.is(edited.length, podYaml.length);
+    writeFileSync(file, edited);
+    const src = new ManifestPodSource(d);
+    assert.is((await src.getPod('default', 'vnf-pod')).annotations['contivpp.io/custom-if'], 'memif9/memif');
+    writeFileSync(file, podYaml); // and back, within the same second
+    assert.is((await src.getPod('default', 'vnf-pod')).annotations['contivpp.io/custom-if'], 'memif1/memif');
+    rmSync(file);
+    try { await src.getPod('default', 'vnf-pod'); assert.unreachable(); } catch (e) {
+      assert.instance(e, PodSourceError); assert.ok((e as PodSourceError).notFound);
+    }
+  } finally { rmSync(d, { recursive: true, force: true }); }
+});
 
 test.run();

@@ -2,8 +2,9 @@
 // multi-document files, `kind: List` wrappers, Pod, CustomNetwork and Node kinds (others are
 // ignored; Nodes are read by src/cni/nodes/manifest-nodes.ts, Services and EndpointSlices by
 // src/cni/services/manifests.ts).
-// The directory is re-read on every lookup so that dropping in a manifest takes effect at once.
-import { readdir, readFile } from 'node:fs/promises';
+// The directory is looked at on every lookup so that dropping in a manifest takes effect at once
+// (a file is parsed again when its stat says it may have changed).
+import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { customNetworkFromObject, podFromObject } from './objects.js';
@@ -27,21 +28,52 @@ export async function readManifests(dir: string, error: (msg: string) => Error =
   const out: ManifestObject[] = [];
   for (const n of names) {
     const file = join(dir, n);
-    let text: string;
-    try { text = await readFile(file, 'utf8'); } catch (e) {
+    let objects: readonly ManifestObject[] | undefined;
+    try { objects = await readManifestFile(file, error); } catch (e) {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue; // removed since the listing
-      throw error(`${file}: ${(e as Error).message}`);
+      throw e;
     }
-    parseAllDocuments(text).forEach((doc, i) => {
-      const where = `${file} document ${i + 1}`;
-      if (doc.errors.length) throw error(`${where}: ${doc.errors[0]!.message}`);
-      const o = doc.toJS() as unknown;
-      if (o === null || o === undefined) return;
-      const objs = typeof o === 'object' && (o as { kind?: unknown }).kind === 'List' ? (((o as { items?: unknown[] }).items) ?? []) : [o];
-      for (const obj of objs) out.push({ obj, kind: (obj as { kind?: unknown })?.kind, where });
-    });
+    out.push(...objects);
   }
   return out;
+}
+
+/**
+ * A file's objects, parsed again only when it may have changed: the same inode, size, mtime and
+ * ctime as when it was parsed, and a change time over a second old (a rewrite within the
+ * filesystem's timestamp granularity keeps all four). Parsing is most of a lookup (ADD asks for
+ * the pod first thing); a stat per file keeps a dropped-in or edited manifest effective at once.
+ */
+const parsedFiles = new Map<string, { key: string; objects: readonly ManifestObject[] }>();
+const SETTLED_MS = 1000;
+
+async function readManifestFile(file: string, error: (msg: string) => Error): Promise<readonly ManifestObject[]> {
+  let key: string | undefined;
+  try {
+    const st = await stat(file);
+    if (Date.now() - st.ctimeMs > SETTLED_MS) key = `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
+    throw error(`${file}: ${(e as Error).message}`);
+  }
+  const cached = parsedFiles.get(file);
+  if (key && cached?.key === key) return cached.objects;
+  let text: string;
+  try { text = await readFile(file, 'utf8'); } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw e;
+    throw error(`${file}: ${(e as Error).message}`);
+  }
+  const objects: ManifestObject[] = [];
+  parseAllDocuments(text).forEach((doc, i) => {
+    const where = `${file} document ${i + 1}`;
+    if (doc.errors.length) throw error(`${where}: ${doc.errors[0]!.message}`);
+    const o = doc.toJS() as unknown;
+    if (o === null || o === undefined) return;
+    const objs = typeof o === 'object' && (o as { kind?: unknown }).kind === 'List' ? (((o as { items?: unknown[] }).items) ?? []) : [o];
+    for (const obj of objs) objects.push({ obj, kind: (obj as { kind?: unknown })?.kind, where });
+  });
+  if (key) parsedFiles.set(file, { key, objects }); else parsedFiles.delete(file);
+  return objects;
 }
 
 export class ManifestPodSource implements PodSource {
