@@ -272,10 +272,10 @@ export class Pipeline implements KindContext {
     }
   }
 
-  async record(rec: PodRecord, r: Resource): Promise<void> {
-    rec.resources.push(r);
+  async record(rec: PodRecord, ...rs: Resource[]): Promise<void> {
+    rec.resources.push(...rs);
     // What is written to etcd outlives the node: its record must too.
-    await this.d.store.savePod(rec, { durable: r.kind === 'etcd-key' || r.kind === 'label-claim' });
+    await this.d.store.savePod(rec, { durable: rs.some((r) => r.kind === 'etcd-key' || r.kind === 'label-claim') });
   }
 
   /** Makes the pod a holder of its microservice label, or fails (code 100) naming the namespace that owns it. */

@@ -15,10 +15,11 @@ export interface KindContext {
   readonly d: PipelineDeps;
   log(msg: string): void;
   /**
-   * Appends r to the pod record and saves it. A resource whose name is known up front is recorded
-   * before it is created (a crash in between still undoes it); one VPP names is recorded right after.
+   * Appends the resources to the pod record and saves it (once). A resource whose name is known up
+   * front is recorded before it is created (a crash in between still undoes it); one VPP names is
+   * recorded right after.
    */
-  record(rec: PodRecord, r: Resource): Promise<void>;
+  record(rec: PodRecord, ...rs: Resource[]): Promise<void>;
   /** Writes a pod-side configuration key to etcd; recorded first, compare-and-deleted by rollback and DEL. */
   writeEtcdKey(rec: PodRecord, key: string, value: string): Promise<void>;
 }

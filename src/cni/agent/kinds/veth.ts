@@ -50,12 +50,16 @@ export const AF_PACKET_PREFIX = 'host-';
  * also takes an af_packet still tagged for the pool) or nowhere (the pool's sweep deletes it).
  */
 async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, m: PoolMember): Promise<KindCreated> {
-  await c.record(rec, { kind: 'veth', ifName: st.name, hostName: m.hostName });
-  await c.d.vswitch.tagInterface(m.swIfIndex, tag);
-  await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag });
-  c.log(`ADD ${rec.containerId}: ${st.name} is pool member ${m.hostName} (sw_if_index ${m.swIfIndex})`);
-  // Recorded first: deleting the host end removes the pair wherever the peer is by then.
+  // Both recorded in one save before anything changes: until the re-tag lands, the undo takes the
+  // af_packet by its pool tag (the veth's `untagged`) and skips it by sw_if_index (not the pod's
+  // tag), and deleting the host end removes the pair wherever the peer is by then.
+  await c.record(rec, { kind: 'veth', ifName: st.name, hostName: m.hostName }, { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag });
   const podEndReady = movingIntoPod(c, { name: m.peerName, netns: rec.netns!, newName: st.name });
+  try { await c.d.vswitch.tagInterface(m.swIfIndex, tag); } catch (e) {
+    await podEndReady.catch(() => undefined); // settled before the rollback deletes the pair
+    throw e;
+  }
+  c.log(`ADD ${rec.containerId}: ${st.name} is pool member ${m.hostName} (sw_if_index ${m.swIfIndex})`);
   return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}), podEndReady };
 }
 
