@@ -10,6 +10,7 @@
 // deletion around it is not. Needs root.
 // Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE] [--vpp PREFIX] [--veth-pool N]
 import { randomBytes } from 'node:crypto';
+import { describeRcu } from './machine.js';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -311,7 +312,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
   process.stderr.write('\n');
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
   console.log(`${r.vswitch}, eth0 ${r.eth0}, veth pool ${r.vethPool}, ${r.podsPerSize} pods per size, load average ${r.load.before} -> ${r.load.after}; ` +
-    `node -e 0 p50 ${f(r.nodeStart.p50)} p99 ${f(r.nodeStart.p99)} ms`);
+    `node -e 0 p50 ${f(r.nodeStart.p50)} p99 ${f(r.nodeStart.p99)} ms; ${describeRcu()}`);
   for (const row of r.rows) {
     console.log(`${row.customIfs} custom (${row.kinds.join(',') || 'eth0 only'}): ADD p50 ${f(row.add.p50)} p99 ${f(row.add.p99)} (agent ${f(row.agentAdd.p50)}/${f(row.agentAdd.p99)}) ms  ` +
       `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok, ${row.pooledPerPod.reduce((a, b) => a + b, 0)} veths from the pool)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);

@@ -8,6 +8,7 @@
 // removes them, so drift hits every variant alike. Needs root.
 // Usage (alone): node dist/perf/harness/cri-latency.js [PODS] [--vpp PREFIX]
 import { spawnSync } from 'node:child_process';
+import { describeRcu } from './machine.js';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -236,7 +237,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
   if (why) { console.log(`skipped: ${why}`); process.exit(0); }
   const r = await runCriLatency({ pods: n, ...(prefix ? { vswitch: { kind: 'vpp', prefix } } : {}), onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
   process.stderr.write('\n');
-  console.log(`${r.vswitch}, eth0 ${r.eth0}, ${r.runtime}, ${r.pods} pods each`);
+  console.log(`${r.vswitch}, eth0 ${r.eth0}, ${r.runtime}, ${r.pods} pods each; ${describeRcu()}`);
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : '-');
   for (const row of r.rows) {
     console.log(`${row.label.padEnd(32)} run p50 ${f(row.run.p50)} p99 ${f(row.run.p99)}  stop p50 ${f(row.stop.p50)} p99 ${f(row.stop.p99)}  remove p50 ${f(row.remove.p50)} ms (${row.run.n}/${row.stop.n}/${row.remove.n} ok)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
