@@ -242,12 +242,12 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     return l;
   }
   async netnsExists(netns: string): Promise<boolean> { return this.ns.has(netns); }
-  async createVethPair(o: { hostName: string; podName: string; netns?: string }): Promise<void> {
+  async createVethPair(o: { hostName: string; podName: string; netns?: string; podMac?: string }): Promise<void> {
     this.step('link add veth');
     const host = this.links(undefined, 'link add'), pod = this.links(o.netns, 'link add');
     if (host.has(o.hostName) || pod.has(o.podName)) throw new Error('`ip link add` failed (exit 2): RTNETLINK answers: File exists');
     host.set(o.hostName, { name: o.hostName, up: false, addrs: [], routes: [], peer: { ns: o.netns, name: o.podName }, mac: newMac() });
-    pod.set(o.podName, { name: o.podName, up: false, addrs: [], routes: [], peer: { ns: undefined, name: o.hostName }, mac: newMac() });
+    pod.set(o.podName, { name: o.podName, up: false, addrs: [], routes: [], peer: { ns: undefined, name: o.hostName }, mac: o.podMac ?? newMac() });
   }
   async moveLink(o: { name: string; netns: string; newName: string }): Promise<void> {
     this.step('link set netns');

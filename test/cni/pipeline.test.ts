@@ -597,6 +597,71 @@ test('static neighbours: one per pod address on a Linux interface with its MAC (
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
 });
 
+test('veth pod ends get a MAC the agent chose: VPP has their static neighbour before the pod side is configured, one record each; a pod end with another MAC gets it replaced', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket' });
+  await w.store.init(); w.linux.addNs('ns1'); w.linux.addNs('ns2');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'v1/veth' }, 0);
+  const seen = new Map<string, string | undefined>(); // pod link → VPP's neighbour MAC for it when its pod side was configured
+  const conf = w.linux.configureLink.bind(w.linux);
+  w.linux.configureLink = async (netns, c) => {
+    const mac = w.linux.ns.get(netns ?? '')!.get(c.name)!.mac;
+    seen.set(`${netns}/${c.name}`, [...w.vswitch.neighbors.values()].find((n) => n.mac === mac)?.mac);
+    return conf(netns, c);
+  };
+  const check = async (id: string, ns: string, before: boolean) => {
+    const rec = (await w.store.loadPod(id))!;
+    for (const n of ['eth0', 'v1']) {
+      const mac = w.linux.ns.get(ns)!.get(n)!.mac!;
+      const st = rec.interfaces.find((i) => i.name === n)!;
+      assert.is(w.vswitch.neighbors.get(`${st.swIfIndex}:${st.address!.split('/')[0]}`)?.mac, mac, `${id} ${n}: VPP's neighbour has the pod end's MAC`);
+      assert.is(rec.resources.filter((r) => r.kind === 'neighbor' && r.ifName === n).length, 1, `${id} ${n}: one neighbour recorded`);
+      if (before) assert.is(seen.get(`${ns}/${n}`), mac, `${id} ${n}: in VPP before the pod side was configured`);
+    }
+  };
+  await w.p.handle(req('ADD', 'c1', 'p'));
+  await check('c1', 'ns1', true);
+  // A pod end the kernel gave another MAC than the one asked for.
+  const mk = w.linux.createVethPair.bind(w.linux);
+  w.linux.createVethPair = ({ podMac: _ignored, ...o }) => mk(o);
+  await w.p.handle(req('ADD', 'c2', 'p', 'ns2'));
+  await check('c2', 'ns2', false);
+  await w.p.handle(req('DEL', 'c1', 'p'));
+  await w.p.handle(req('DEL', 'c2', 'p', 'ns2'));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
+});
+
+test('DEL deletes a veth beside the af_packet on it (the kernel\'s RCU waits of both overlap); both are gone when DEL answers', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket' });
+  await w.store.init(); w.linux.addNs('ns1');
+  await w.p.handle(req('ADD', 'c1', undefined));
+  const host = (await w.store.loadPod('c1'))!.resources.find((r) => r.kind === 'veth') as { hostName: string };
+  const events: string[] = [];
+  let vethStarted!: () => void;
+  const started = new Promise<void>((r) => { vethStarted = r; });
+  const delAf = w.vswitch.deleteAfPacket.bind(w.vswitch);
+  w.vswitch.deleteAfPacket = async (o) => {
+    events.push('af_packet: start');
+    // Held until the veth's deletion began (or 2 s: then the veth waited for it).
+    await Promise.race([started, new Promise((r) => setTimeout(r, 2000))]);
+    await delAf(o);
+    events.push('af_packet: done');
+  };
+  const delLink = w.linux.deleteLinkIfExists.bind(w.linux);
+  w.linux.deleteLinkIfExists = async (n) => {
+    events.push(`veth ${n}: start`);
+    vethStarted();
+    const r = await delLink(n);
+    events.push(`veth ${n}: done`);
+    return r;
+  };
+  await w.p.handle(req('DEL', 'c1', undefined));
+  assert.equal(events.slice(0, 2), ['af_packet: start', `veth ${host.hostName}: start`], events.join(', '));
+  assert.ok(events.includes('af_packet: done') && events.includes(`veth ${host.hostName}: done`), 'both settled before DEL answered');
+  assert.equal([...w.linux.ns.get('')!.keys()], []);
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
+  assert.equal(await w.store.listPods(), []);
+});
+
 test('one pod interface lost behind the agent\'s back: reconcile re-creates just that one, the rest untouched', async () => {
   const w = world();
   await w.store.init(); w.linux.addNs('ns1');

@@ -177,19 +177,24 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
 test('agent process: after SIGKILL the restart keeps complete members and deletes broken and unknown ones; teardown removes the pool', async () => {
   const rig = await CniRig.start({ agentProcess: true, config: { vethPoolSize: 2 } });
   const client = await VppClient.connect({ socket: rig.config.vppApiSocket, registry: rig.registry, name: 'pool-test', reconnect: false });
+  const podNs = `poolk-pod-${rig.rnd}`;
   try {
     writeFileSync(join(rig.config.podManifests!, 'pool.yaml'), PODS);
     await waitFor('the pool filled at start', () => (listed(rig).filter((m) => m.swIfIndex !== undefined).length === 2 ? true : undefined));
     const [a, b] = listed(rig) as PoolMember[];
     await rig.killAgentProcess();
 
-    // While the agent is down: b's af_packet goes, and a pool veth and af_packet nobody lists appear.
+    // While the agent is down: b's af_packet goes, and a pool veth and af_packet nobody lists appear,
+    // the peer already in a pod's netns: an ADD killed after it took the member and began the move,
+    // before the pod's record was saved.
     const vs = new VppVswitch(client);
     await vs.deleteAfPacket({ hostIfName: b!.hostName, swIfIndex: b!.swIfIndex });
     const { host, peer } = poolLinkPrefixes(rig.config.stateDir);
     const stray = { hostName: `${host}0000000`, peerName: `${peer}0000000` };
     await createVeth({ name: stray.hostName, peer: stray.peerName, up: true });
     await vs.createAfPacket({ hostIfName: stray.hostName, tag: poolTag(stray.hostName) });
+    await addNetns(podNs);
+    await moveLink({ name: stray.peerName, netns: podNs, newName: 'eth0' });
 
     await rig.startAgentProcess();
     const out = rig.agentProc!.output();
@@ -200,6 +205,7 @@ test('agent process: after SIGKILL the restart keeps complete members and delete
     assert.is(rig.emu.state.interfaces.get(a!.swIfIndex)!.tag, poolTag(a!.hostName));
     const names = new Set((await listLinks()).map((l) => l.ifname));
     for (const n of [b!.hostName, b!.peerName, stray.hostName, stray.peerName]) assert.not.ok(names.has(n), `${n} deleted`);
+    assert.equal((await listLinks(podNs)).map((l) => l.ifname), ['lo'], 'the stray\'s peer in the pod\'s netns went with it');
     // (VPP reuses the index for the refill: looked for by name.)
     assert.not.ok([...rig.emu.state.interfaces.values()].some((i) => i.name === `host-${stray.hostName}` || i.name === `host-${b!.hostName}`), 'the unknown and the broken af_packet are deleted');
     await waitFor('the refill', () => (listed(rig).filter((m) => m.swIfIndex !== undefined).length === 2 ? true : undefined));
@@ -226,6 +232,7 @@ test('agent process: after SIGKILL the restart keeps complete members and delete
     assert.not.ok(existsSync(join(rig.config.stateDir, POOL_FILE)));
     await noLeftovers(rig);
   } finally {
+    await deleteNetns(podNs).catch(() => undefined);
     await client.close().catch(() => undefined);
     await rig.close();
   }

@@ -34,7 +34,7 @@ import { podVethHostNames, type VethPool } from './veth-pool.js';
 export interface LinuxOps {
   netnsExists(netns: string): Promise<boolean>;
   /** `up`: the host end; `noGso`: the pod end sends no GSO packets; no `netns`: the peer stays in the agent's namespace. */
-  createVethPair(o: { hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; noGso?: boolean }): Promise<void>;
+  createVethPair(o: { hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean }): Promise<void>;
   moveLink(o: { name: string; netns: string; newName: string }): Promise<void>;
   deleteLinkIfExists(name: string, netns?: string): Promise<boolean>;
   /** One link's up, addresses, neighbours and routes at once; returns the link (its MAC). */
@@ -381,6 +381,11 @@ export class Pipeline implements KindContext {
     // VPP side, sent at once (VPP carries requests out in order); the route recorded before.
     const route = routed ? { prefix: st.address!, vrfId: net!.vrfId, swIfIndex, nextHop: addrOf(st.address!) } : undefined;
     if (route) rec.resources.push({ kind: 'route', ...route }); // a crash after the add must not leak it
+    // The pod end's MAC, when the kind chose it: VPP would learn it by ARP and drop the packet that
+    // made it ask, so it gets it as a static neighbour, here already rather than after the pod side.
+    const early = routed ? created.podMac ?? kindOf(st.type).podMac?.(st) : undefined;
+    const neighbor = early ? { kind: 'neighbor' as const, ifName: st.name, swIfIndex, ip: addrOf(st.address!), mac: early } : undefined;
+    if (neighbor) rec.resources.push(neighbor);
     await this.d.store.savePod(rec);
     await settled([
       net?.kind === 'L2' ? vs.setInterfaceBridge(swIfIndex, net.bdId!) : undefined,
@@ -390,15 +395,16 @@ export class Pipeline implements KindContext {
       net?.kind === 'default' && !rec.chained ? this.d.services?.podInterface(swIfIndex) : undefined,
       vs.setInterfaceUp(swIfIndex, true),
       route ? vs.addRoute(route) : undefined,
+      neighbor ? vs.addNeighbor({ swIfIndex, ip: neighbor.ip, mac: neighbor.mac }) : undefined,
     ]);
-    // Pod side, which gives the pod end's MAC (or the kind knows it: a memif whose pod side the
-    // agent configures): VPP would learn it by ARP and drop the packet that made it ask, so VPP
-    // gets it as a static neighbour now.
+    // Pod side, which gives the pod end's MAC where the kind did not choose it (a pod end that
+    // outlived a VPP restart, a tap); a pod end whose MAC is not the chosen one gets it replaced.
     await created.podEndReady;
     const podLink = await this.podSide(rec, st, net, created, rewired);
     const podMac = podLink ? podLink.address : kindOf(st.type).podMac?.(st);
-    if (routed && (podLink || podMac)) {
+    if (routed && (podLink || podMac) && podMac !== early) {
       if (!podMac) throw new Error(`interface ${st.name} in ${rec.netns} has no MAC address`);
+      if (neighbor) rec.resources = rec.resources.filter((r) => r !== neighbor); // replaced below (same address)
       const n = { swIfIndex, ip: addrOf(st.address!), mac: podMac };
       await this.record(rec, { kind: 'neighbor', ifName: st.name, ...n });
       await vs.addNeighbor(n);
@@ -466,9 +472,9 @@ export class Pipeline implements KindContext {
   // --- undo / DEL -------------------------------------------------------------------------------
 
   /**
-   * Undoes resources in reverse order; returns the ones that could not be removed. What touches
-   * only Linux links or host-local (a lease, a veth) runs in the background while the undo goes on
-   * (its own order still holds: a veth goes after the af_packet on it, which is awaited first).
+   * Undoes resources in reverse order; returns the ones that could not be removed. What nothing
+   * undone after it waits for (a lease, a veth, the af_packet on it: `background`) runs in the
+   * background while the undo goes on; everything is settled before this returns.
    */
   private async undo(rec: PodRecord): Promise<Array<{ r: Resource; error: string }>> {
     const failed: Array<{ r: Resource; error: string }> = [];

@@ -14,6 +14,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
+import { randomMac } from '../mac.js';
 import type { LinuxOps } from './pipeline.js';
 import type { PodRecord } from './state.js';
 import type { Vswitch, VswitchInterface } from './vswitch.js';
@@ -21,7 +22,8 @@ import { poolTag, VswitchError } from './vswitch.js';
 import { AF_PACKET_PREFIX, POD_AF_PACKET_TX_FRAMES, podAfPacketMtu } from './kinds/veth.js';
 
 /** A ready member: the veth's two ends in the agent's namespace and the af_packet on its host end. */
-export interface PoolMember { hostName: string; peerName: string; swIfIndex: number; mac?: string }
+/** `mac`: the af_packet's (VPP's side); `peerMac`: the peer's, chosen when the pair was made (pool files of earlier agents have none). */
+export interface PoolMember { hostName: string; peerName: string; swIfIndex: number; mac?: string; peerMac?: string }
 
 /** As listed in the pool file: without swIfIndex while it is being made. */
 type ListedMember = Omit<PoolMember, 'swIfIndex'> & { swIfIndex?: number };
@@ -177,12 +179,12 @@ export class VethPool {
   /** Makes one member; false when that failed (logged, what was made deleted). */
   private async makeOne(): Promise<boolean> {
     const rnd = randomBytes(4).toString('hex').slice(0, 7);
-    const m: ListedMember = { hostName: this.prefixes.host + rnd, peerName: this.prefixes.peer + rnd };
+    const m: ListedMember = { hostName: this.prefixes.host + rnd, peerName: this.prefixes.peer + rnd, peerMac: randomMac() };
     this.making = m;
     try {
       await this.save(); // listed first: a crash in between still deletes it
       const { linux, vswitch: vs, mtu } = this.d;
-      await linux.createVethPair({ hostName: m.hostName, podName: m.peerName, up: true, ...(mtu ? { mtu } : {}) });
+      await linux.createVethPair({ hostName: m.hostName, podName: m.peerName, podMac: m.peerMac!, up: true, ...(mtu ? { mtu } : {}) });
       const a = await vs.createAfPacket({ hostIfName: m.hostName, tag: poolTag(m.hostName), txFrames: POD_AF_PACKET_TX_FRAMES });
       m.swIfIndex = a.swIfIndex;
       if (a.mac) m.mac = a.mac;

@@ -41,9 +41,9 @@ export interface ResourceHandler<R> {
    */
   untagged?(c: KindContext, rec: PodRecord, r: R, dump: readonly VswitchInterface[]): Promise<void>;
   /**
-   * Its undo touches only Linux links or files that nothing undone after it needs: it may run in
-   * the background while the rest of the pod is undone (a veth's kernel deletion waits out RCU
-   * grace periods; overlapped, a pod's veths cost about one).
+   * Nothing undone after it needs it gone first: its undo may run in the background while the rest
+   * of the pod is undone (a veth's kernel deletion and an af_packet's teardown in VPP each wait out
+   * RCU grace periods; overlapped, they share them).
    */
   background?: boolean;
   /** CHECK: what of r is gone (beyond its VPP interface, which the pipeline checks). */
@@ -68,8 +68,10 @@ export type PodEnd = 'none' | 'dies-with-vpp' | 'outlives-vpp';
  * namespaces waits for an RCU grace period under the kernel's rtnl lock (15-30 ms here), so the
  * pipeline goes on with the next interface meanwhile and awaits `podEndReady` before it
  * configures the pod end. Settles once the move ended either way (a rejection is the move's error).
+ * `podMac`: the pod end's MAC when the kind chose it, so that VPP gets its static neighbour beside
+ * the rest of the VPP side instead of after the pod side.
  */
-export interface KindCreated extends CreatedInterface { podEndReady?: Promise<void> }
+export interface KindCreated extends CreatedInterface { podEndReady?: Promise<void>; podMac?: string }
 
 /** One ADD's use of a kind, begun before anything of the pod is created. */
 export interface KindAdd {

@@ -3,10 +3,10 @@
 // plugin the socket is in the host dir kubelet mounts into the pod, with that allocation's secret;
 // without it, in a dir of the agent's own with a random secret. The pod's memifs differ by id
 // (1, 2, … in annotation order).
-import { randomBytes } from 'node:crypto';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CUSTOM_IF_ANNOTATION } from '../../annotations.js';
+import { randomMac } from '../../mac.js';
 import { CniError, ErrorCode } from '../../spec.cjs';
 import { randomMemifSecret, SOCKET_NAME } from '../../deviceplugin/allocations.js';
 import { MemifAllocationError, type PodMemif } from '../../podresources/memif-source.js';
@@ -22,13 +22,6 @@ export type MemifResource =
 
 /** VPP names a memif `memif<socket-id>/<id>`. */
 const vppName = (socketId: number) => `memif${socketId}/`;
-
-/** A random locally administered unicast MAC. */
-function randomMac(): string {
-  const b = randomBytes(6);
-  b[0] = (b[0]! & 0xfc) | 0x02;
-  return [...b].map((x) => x.toString(16).padStart(2, '0')).join(':');
-}
 
 export const memif: InterfaceKind<MemifResource> = {
   podEnd: 'none',

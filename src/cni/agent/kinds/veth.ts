@@ -2,6 +2,7 @@
 // VPP attaches to as an af_packet interface. The pair is Linux's: it outlives a VPP restart.
 import { createHash } from 'node:crypto';
 import { DEFAULT_NETWORK, STUB_NETWORK } from '../../annotations.js';
+import { randomMac } from '../../mac.js';
 import type { PodInterfaceState, PodRecord } from '../state.js';
 import type { PoolMember } from '../veth-pool.js';
 import { poolTag, type CreatedInterface } from '../vswitch.js';
@@ -50,17 +51,23 @@ export const AF_PACKET_PREFIX = 'host-';
  * also takes an af_packet still tagged for the pool) or nowhere (the pool's sweep deletes it).
  */
 async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, m: PoolMember): Promise<KindCreated> {
-  // Both recorded in one save before anything changes: until the re-tag lands, the undo takes the
-  // af_packet by its pool tag (the veth's `untagged`) and skips it by sw_if_index (not the pod's
-  // tag), and deleting the host end removes the pair wherever the peer is by then.
-  await c.record(rec, { kind: 'veth', ifName: st.name, hostName: m.hostName }, { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag });
+  // Both recorded in one save: until the re-tag lands, the undo takes the af_packet by its pool tag
+  // (the veth's `untagged`) and skips it by sw_if_index (not the pod's tag), and deleting the host
+  // end removes the pair wherever the peer is by then. The move starts beside the save, not after
+  // it (it is the longest step of an ADD): a crash before the save lands leaves a member that is
+  // in no record and no longer in the pool (its peer gone from the agent's namespace), which the
+  // pool's reconcile deletes by its pool names and tag like any unknown one.
+  const saved = c.record(rec, { kind: 'veth', ifName: st.name, hostName: m.hostName }, { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag });
   const podEndReady = movingIntoPod(c, { name: m.peerName, netns: rec.netns!, newName: st.name });
-  try { await c.d.vswitch.tagInterface(m.swIfIndex, tag); } catch (e) {
+  try {
+    await saved;
+    await c.d.vswitch.tagInterface(m.swIfIndex, tag);
+  } catch (e) {
     await podEndReady.catch(() => undefined); // settled before the rollback deletes the pair
     throw e;
   }
   c.log(`ADD ${rec.containerId}: ${st.name} is pool member ${m.hostName} (sw_if_index ${m.swIfIndex})`);
-  return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}), podEndReady };
+  return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}), ...(m.peerMac ? { podMac: m.peerMac } : {}), podEndReady };
 }
 
 export const veth: InterfaceKind<VethResource> = {
@@ -79,12 +86,12 @@ export const veth: InterfaceKind<VethResource> = {
       async create(rec, st, tag) {
         const member = overlay(st.network) ? undefined : await c.d.pool?.take(fit);
         if (member) return fromPool(c, rec, st, tag, member);
-        const hostName = vethHostName(rec.containerId, st.name);
+        const hostName = vethHostName(rec.containerId, st.name), podMac = randomMac();
         await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
-        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, up: true, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay(st.network) ? { noGso: true } : {}) });
+        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, podMac, up: true, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay(st.network) ? { noGso: true } : {}) });
         const a = await vs.createAfPacket({ hostIfName: hostName, tag, txFrames: POD_AF_PACKET_TX_FRAMES });
         await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: hostName, swIfIndex: a.swIfIndex, tag });
-        return lowerMtu(c, a);
+        return { ...(await lowerMtu(c, a)), podMac };
       },
     };
   },
@@ -92,7 +99,7 @@ export const veth: InterfaceKind<VethResource> = {
   resources: {
     veth: {
       undo: async (c, _rec, r) => { await c.d.linux.deleteLinkIfExists(r.hostName); },
-      background: true, // after the af_packet on it (recorded later, so undone first)
+      background: true, // beside the af_packet on it (see afpacket)
       // The af_packet is tagged after it is created (or, from the pool, re-tagged for the pod):
       // one without the pod's tag is deleted before the veth it sits on.
       async untagged(c, rec, r, dump) {
@@ -105,6 +112,12 @@ export const veth: InterfaceKind<VethResource> = {
     },
     afpacket: {
       undo: (c, _rec, r) => c.d.vswitch.deleteAfPacket({ hostIfName: r.hostIfName, swIfIndex: r.swIfIndex }),
+      // Beside the deletion of the veth under it: each waits out RCU grace periods in the kernel
+      // (VPP's socket teardown, the link's unregistration), and overlapped they share them. VPP
+      // does not need the host link to delete an af_packet (by name; the admin-down's netlink
+      // call on a link already gone only logs), and what refers to the interface in VPP (its
+      // route and neighbour, recorded after it) is undone, awaited, before it.
+      background: true,
     },
   },
 
