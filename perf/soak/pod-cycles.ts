@@ -10,11 +10,13 @@ import { listLinks } from '../../src/cni/linux/ip.js';
 import { closeIdleSockets } from '../../src/cni/linux/ip.js';
 
 /**
- * sample() without the agent's idle rtnetlink sockets of its own namespace: a bounded cache (one
- * per request that was in flight at once, at most 4, src/cni/linux/ip.ts) whose size follows how
- * many requests overlapped, not a leak; the next request opens one again.
+ * sample() once the agent's veth pool is done refilling (a member half made holds a socket or a
+ * file of its own), without the agent's idle rtnetlink sockets of its own namespace: a bounded
+ * cache (one per request that was in flight at once, at most 4, src/cni/linux/ip.ts) whose size
+ * follows how many requests overlapped, not a leak; the next request opens one again.
  */
-async function settledSample(): Promise<Sample> {
+async function settledSample(rig: CniRig): Promise<Sample> {
+  await rig.agent.pool?.settled();
   closeIdleSockets();
   return sample();
 }
@@ -59,10 +61,10 @@ export async function runPodCycles(o: PodCycleOptions): Promise<SoakReport> {
       await rig.dropNetns(ns);
       const left = await rig.leftovers();
       for (const [what, items] of Object.entries(left)) if (items.length) problems.push(`cycle ${i}: after DEL, ${what}: ${items.join(', ')}`);
-      if (i === warm - 1) base = await settledSample();
+      if (i === warm - 1) base = await settledSample(rig);
       if (i % 10 === 0) log(`pod-cycles: ${i + 1}/${o.cycles + warm}`);
     }
-    const after = await settledSample();
+    const after = await settledSample(rig);
     if (base) {
       // This process spawns ~40 children per cycle (tsvpp-cni, ip, host-local). Node 20's RSS
       // grows with spawns until it levels off at ~34 MiB (4000 x execFile('true'), JS heap flat,

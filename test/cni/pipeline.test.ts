@@ -292,7 +292,10 @@ test('veth pool: a pod\'s members are checked at once before any moves (one link
   p = new Pipeline({ ...w.p.d, pool });
   await p.reconcile();
   pool.refill('reconcile');
-  for (let i = 0; i < 300 && pool.members().length < 3; i++) await new Promise((r) => setTimeout(r, 10));
+  const create = w.vswitch.createAfPacket.bind(w.vswitch);
+  w.vswitch.createAfPacket = async (o) => { await new Promise((r) => setTimeout(r, 30)); return create(o); }; // as slow as VPP's
+  await pool.settled(); // the refill ran to the end
+  w.vswitch.createAfPacket = create;
   const [m1, m2, m3] = pool.members();
   assert.ok(m1 && m2 && m3, 'three members were made');
   await w.linux.deleteLinkIfExists(m2.peerName); // the middle one breaks

@@ -74,6 +74,8 @@ export class VethPool {
   private loaded = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  /** A refill's turn in flight. */
+  private running: Promise<void> | undefined;
   /** When the last CNI request was answered, and how many members were made since. */
   private lastRequest = 0;
   private madeSince = 0;
@@ -162,7 +164,7 @@ export class VethPool {
   private schedule(delayMs: number): void {
     if (this.closed || this.timer || !this.wanted || this.full() || this.failed) return;
     this.timer = setTimeout(() => {
-      void this.d.turn(async () => {
+      const run = this.d.turn(async () => {
         this.timer = undefined;
         if (this.closed || this.d.busy() || this.full()) return; // the request's end schedules again
         const quietIn = this.lastRequest + REFILL_QUIET_MS - Date.now();
@@ -170,8 +172,18 @@ export class VethPool {
         this.madeSince++;
         if (await this.makeOne()) this.schedule(0);
       }).catch((e) => this.d.log(`veth pool: ${(e as Error).message}`));
+      this.running = run;
+      void run.finally(() => { if (this.running === run) this.running = undefined; });
     }, delayMs);
     this.timer.unref();
+  }
+
+  /**
+   * Resolves once no refill is scheduled or running (the pool is full, closed, or a member could
+   * not be made): leak checks sample the agent then, not while a member is half made.
+   */
+  async settled(): Promise<void> {
+    while (this.timer || this.running) await (this.running ?? new Promise((r) => setTimeout(r, 20)));
   }
 
   private full(): boolean { return this.ready.length >= this.d.size; }
