@@ -1,6 +1,8 @@
 // A memif reflector: every packet received on rx queue q goes back out on tx queue q, with the
 // Ethernet source and destination swapped (as libmemif's icmp_responder and testpmd's macswap do).
-// Packets are copied buffer to buffer (chains included) with no allocation per packet.
+// A slave owns every buffer, so it forwards without copying (MemifConnection.forward: the
+// received buffer goes out, addresses swapped in place); a master copies buffer to buffer
+// (chains included). No allocation per packet either way.
 import { RxBurst, TxBurst } from './ring/index.js';
 import { copyBytes } from './ring/copy.js';
 import type { MemifInterface } from './socket/interface.js';
@@ -31,6 +33,8 @@ export class MemifEcho {
   readonly #rxb: RxBurst;
   readonly #txb: TxBurst;
   #conn: MemifConnection | null = null;
+  /** Slave: forward the received buffers; master: copy into the buffers the slave posted. */
+  #zeroCopy = false;
   #polling: NodeJS.Immediate | null = null;
   #onConnected = (c: MemifConnection) => this.#start(c);
   #onDisconnected = () => this.#stop();
@@ -49,6 +53,7 @@ export class MemifEcho {
 
   #start(c: MemifConnection): void {
     this.#conn = c;
+    this.#zeroCopy = c.role === 'slave';
     if (this.#mode === 'interrupt') {
       for (let q = 0; q < c.rx.length; q++) c.onInterrupt(q, () => { while (this.#pass(c, q) > 0); });
       // Packets may have arrived before we asked to be kicked.
@@ -81,10 +86,17 @@ export class MemifEcho {
     const txb = this.#txb;
     const n = c.rxBurst(q, rxb);
     if (n === 0) return 0;
-    const m = q < c.tx.length ? c.allocTx(q, txb, n, rxb.pktLength) : 0;
-    for (let i = 0; i < m; i++) copyPacket(rxb, i, txb, i, this.#swap);
-    if (m > 0) c.commitTx(q, m);
-    c.release(q, n);
+    let m: number;
+    if (this.#zeroCopy) {
+      if (this.#swap) for (let i = 0; i < n; i++) swapMacs(rxb, i);
+      m = q < c.tx.length ? c.forward(q, q, rxb, n) : 0;
+      if (m < n) c.release(q, n - m);
+    } else {
+      m = q < c.tx.length ? c.allocTx(q, txb, n, rxb.pktLength) : 0;
+      for (let i = 0; i < m; i++) copyPacket(rxb, i, txb, i, this.#swap);
+      if (m > 0) c.commitTx(q, m);
+      c.release(q, n);
+    }
     this.counters.rx += n;
     this.counters.tx += m;
     this.counters.dropped += n - m;
@@ -114,16 +126,8 @@ export function copyPacket(rxb: RxBurst, i: number, txb: TxBurst, j: number, swa
       const sOff = rxb.segOffset[rs0]!;
       txb.segLength[ts0] = n;
       if (swapMac && n >= 12 && d32 !== null && s32 !== null && ((dOff | sOff) & 3) === 0) {
-        // The addresses are the first 12 bytes, three aligned words (little-endian): write them
-        // swapped, then copy the rest (no second pass over the copied header).
-        const sw = sOff >>> 2;
-        const dw = dOff >>> 2;
-        const w0 = s32[sw]!;
-        const w1 = s32[sw + 1]!;
-        const w2 = s32[sw + 2]!;
-        d32[dw] = (w1 >>> 16) | (w2 << 16);
-        d32[dw + 1] = (w2 >>> 16) | (w0 << 16);
-        d32[dw + 2] = (w0 >>> 16) | (w1 << 16);
+        // The addresses swapped, then the rest (no second pass over the copied header).
+        swapAddressWords(d32, dOff >>> 2, s32, sOff >>> 2);
         copyBytes(txb.regions[tr]!, d32, dOff + 12, rxb.regions[rr]!, s32, sOff + 12, n - 12);
         return;
       }
@@ -158,15 +162,39 @@ export function copyPacket(rxb: RxBurst, i: number, txb: TxBurst, j: number, swa
   if (swapMac) swapMacs(txb, j);
 }
 
-/** Swaps the Ethernet destination and source addresses of tx packet j (when its first segment holds them). */
-function swapMacs(txb: TxBurst, j: number): void {
-  const f = txb.pktFirstSeg[j]!;
-  if (txb.segLength[f]! < 12) return;
-  const buf = txb.regions[txb.segRegion[f]!]!;
-  const o = txb.segOffset[f]!;
+/**
+ * Swaps the Ethernet destination and source addresses of packet j, in its buffer, when its first
+ * segment holds them: a tx packet after a copy, or a received one about to be forwarded (the slave
+ * owns that buffer until it releases or forwards it).
+ */
+export function swapMacs(b: RxBurst | TxBurst, j: number): void {
+  const f = b.pktFirstSeg[j]!;
+  if (b.segLength[f]! < 12) return;
+  const r = b.segRegion[f]!;
+  const buf = b.regions[r]!;
+  const o = b.segOffset[f]!;
+  const w32 = b.regions32[r];
+  if (w32 && (o & 3) === 0) {
+    swapAddressWords(w32, o >>> 2, w32, o >>> 2);
+    return;
+  }
   for (let k = 0; k < 6; k++) {
     const x = buf[o + k]!;
     buf[o + k] = buf[o + 6 + k]!;
     buf[o + 6 + k] = x;
   }
+}
+
+/**
+ * The Ethernet addresses are the first 12 bytes, three aligned words (little-endian): writes them
+ * from src32[sw ..] to dst32[dw ..] swapped (destination = bytes 0-5, source = 6-11). All three are
+ * read before any is written, so the two may be the same words.
+ */
+function swapAddressWords(dst32: Uint32Array, dw: number, src32: Uint32Array, sw: number): void {
+  const w0 = src32[sw]!;
+  const w1 = src32[sw + 1]!;
+  const w2 = src32[sw + 2]!;
+  dst32[dw] = (w1 >>> 16) | (w2 << 16);
+  dst32[dw + 1] = (w2 >>> 16) | (w0 << 16);
+  dst32[dw + 2] = (w0 >>> 16) | (w1 << 16);
 }

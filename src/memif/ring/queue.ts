@@ -191,6 +191,20 @@ export abstract class MemifQueue {
   commitTx(_n?: number): number {
     throw this.misuse('commitTx');
   }
+  /** @see SlaveTxQueue.forward; every other queue copies (allocTx/commitTx or tx). */
+  forward(_from: MemifQueue, _burst: RxBurst, _count?: number, _start?: number): number {
+    throw new Error(
+      `MemifQueue ${this.name}: forward() on the ${this.role}'s ${this.isProducer ? 'transmit' : 'receive'} ring: only a slave's transmit ring forwards without copying (the slave owns every buffer); copy with allocTx/commitTx`,
+    );
+  }
+
+  /** Whether `other` works on the same region windows (the same mapping of the same memory). */
+  sameRegions(other: MemifQueue): boolean {
+    const a = this.regU8;
+    const b = other.regU8;
+    return a.length === b.length && a.every((r, i) => r.buffer === b[i]!.buffer && r.byteOffset === b[i]!.byteOffset && r.byteLength === b[i]!.byteLength);
+  }
+
   /** Transmit rings: true when the receiver wants an eventfd kick after a tx. Receive rings: false. */
   peerWantsKick(): boolean {
     return false;

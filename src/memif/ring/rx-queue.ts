@@ -29,6 +29,8 @@ export abstract class RxQueue extends MemifQueue {
   private outCount = 0;
   /** The peer's index as read last (validated then). */
   private seen = 0;
+  /** The burst rx() filled last (forward() takes only that one). */
+  private lastBurst: RxBurst | null = null;
 
   protected constructor(opts: MemifQueueOptions, capLimit: number, peerIndexName: string) {
     super(opts);
@@ -45,6 +47,7 @@ export abstract class RxQueue extends MemifQueue {
 
   protected clearState(): void {
     this.outHead = this.outCount = this.seen = 0;
+    this.lastBurst = null;
   }
 
   override get rxOutstanding(): number {
@@ -138,7 +141,28 @@ export abstract class RxQueue extends MemifQueue {
     burst.segCount = seg;
     burst.regions = this.regU8;
     burst.regions32 = this.regU32;
+    this.lastBurst = burst;
     return n;
+  }
+
+  /**
+   * @internal For SlaveTxQueue.forward: checks that packets start .. start+count-1 of `burst` are
+   * the oldest received-but-unreleased ones (the burst rx() filled last, everything before `start`
+   * released) and returns where the ring position after packet `start + p` is kept: outEnd[(at + p) & mask].
+   */
+  forwardable(burst: RxBurst, start: number, count: number): number {
+    if (burst !== this.lastBurst || !Number.isInteger(start) || start < 0 || !Number.isInteger(count) || count < 0 || start + count > burst.count) {
+      throw new RangeError(`MemifQueue ${this.name}: forward(count ${count}, start ${start}) takes packets of the burst rx() filled last (${burst === this.lastBurst ? burst.count : 0} packets)`);
+    }
+    if (this.outCount !== burst.count - start) {
+      throw new RangeError(`MemifQueue ${this.name}: forward(start ${start}) with ${this.outCount} packets outstanding: release everything received before this burst's packet ${start} first`);
+    }
+    return this.outHead;
+  }
+
+  /** @internal The ring position just after outstanding packet record `i` (see forwardable). */
+  outstandingEnd(i: number): number {
+    return this.outEnd[i & this.mask]!;
   }
 
   /**
@@ -214,7 +238,8 @@ export class MasterRxQueue extends RxQueue {
 
 /** Slave on M2S: it posts its own buffers, and the master fills them. */
 export class SlaveRxQueue extends RxQueue {
-  private readonly bufs: OwnBuffers;
+  /** @internal The buffer each slot owns; SlaveTxQueue.forward trades entries with its own table. */
+  readonly bufs: OwnBuffers;
   /** First slot not yet released by the caller (re-post boundary). */
   private released = 0;
 
@@ -257,6 +282,11 @@ export class SlaveRxQueue extends RxQueue {
   protected handBack(end: number): void {
     this.released = end;
     this.post();
+  }
+
+  /** @internal Ring position of the oldest received slot not yet released (forward's first). */
+  get firstOutstanding(): number {
+    return this.released;
   }
 
   /** Posts every released slot up to released + ring size, then publishes head. */

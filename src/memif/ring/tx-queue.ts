@@ -7,10 +7,11 @@
  * or the posted descriptor, read once and validated), how its first line is claimed, what of its
  * descriptor is written, and which index is stored.
  */
-import { type TxBurst } from './burst.js';
+import { type RxBurst, type TxBurst } from './burst.js';
 import { copyBytes, setBytes } from './copy.js';
 import { MemifRingError } from './errors.js';
 import { MemifQueue, type MemifQueueOptions, type OwnBuffers } from './queue.js';
+import { SlaveRxQueue } from './rx-queue.js';
 import { DESC_REGION_SHIFT, DESC_U16, DESC_U32, DESC_WORDS, MEMIF_DESC_FLAG_NEXT, MEMIF_RING_FLAG_MASK_INT, MemifErrorCode as E } from '../wire.js';
 
 const NEXT = MEMIF_DESC_FLAG_NEXT;
@@ -292,13 +293,130 @@ export abstract class TxQueue extends MemifQueue {
   }
 }
 
-/** Slave on S2M: its own buffers, bufferSize each. */
+/**
+ * Slave on S2M: its own buffers, bufferSize each. The slot tables of its rings say which buffer
+ * each slot owns; forward() moves buffers between an M2S ring's table and this one's (each buffer
+ * is in exactly one slot of one table, always).
+ */
 export class SlaveTxQueue extends TxQueue {
   private readonly bufs: OwnBuffers;
+  /** The receive queue forward() was last checked against. */
+  private fwdFrom: SlaveRxQueue | null = null;
 
   constructor(opts: MemifQueueOptions) {
     super(opts);
     this.bufs = this.ownBuffers(opts);
+  }
+
+  /**
+   * Zero-copy forwarding, as libmemif's memif_buffer_enq_tx: sends packets start .. start+count-1
+   * (default: the rest) of `burst`, which `from` (an M2S queue of this slave, on the same memory)
+   * filled last, out on this ring without copying them. The buffer of each received slot goes into
+   * a free slot of this ring, described with the length, offset and NEXT flag rx() validated, and
+   * the buffer that free slot owned takes its place in the receive slot, to be posted again when
+   * that is released. A segment the master described outside the buffer posted in its slot (still
+   * inside a region: rx() checked) is copied into that buffer first. Stops at the first packet this
+   * ring has no room for; the packets sent are released on `from`, the rest stay outstanding
+   * (release them to drop them, or forward them later with `start` moved on). Returns the number sent.
+   * @throws Error when `from` is not this slave's receive queue on the same memory, RangeError
+   *         when the packets are not the oldest outstanding ones of the burst rx() filled last,
+   *         MemifRingError when the master moved tail where it cannot be.
+   */
+  override forward(from: MemifQueue, burst: RxBurst, count?: number, start = 0): number {
+    this.checkIdle('forward');
+    const rxq = this.fwdFrom === from ? this.fwdFrom : this.forwardSource(from);
+    const n = count ?? burst.count - start;
+    const rec = rxq.forwardable(burst, start, n);
+    let free = this.room(n);
+    const mask = this.mask;
+    const desc = this.desc;
+    const { region: tr, offset: to, size: b } = this.bufs;
+    const { region: rr, offset: ro } = rxq.bufs;
+    const pSegs = burst.pktSegCount;
+    const pFirst = burst.pktFirstSeg;
+    const sRegion = burst.segRegion;
+    const sOffset = burst.segOffset;
+    const sLength = burst.segLength;
+    let at = rxq.firstOutstanding;
+    let pos = this.own;
+    let sent = 0;
+    // A burst the caller changed since rx() stops the loop before its packet is touched; what was
+    // sent before it is published and released, then the error is thrown.
+    let changed: RangeError | null = null;
+    for (; sent < n; sent++) {
+      const end = rxq.outstandingEnd(rec + sent);
+      const k = (end - at) & 0xffff;
+      const p = start + sent;
+      if (pSegs[p] !== k) {
+        changed = new RangeError(`MemifQueue ${this.name}: forward: burst packet ${p} has ${pSegs[p]} segments where ${rxq.name} received ${k} (burst changed since rx())`);
+        break;
+      }
+      if (k > free && k > (free = this.refill(free, pos))) break;
+      const s0 = pFirst[p]!;
+      for (let j = 0; j < k && changed === null; j++) changed = this.checkSegment(s0 + j, burst);
+      if (changed !== null) break;
+      for (let j = 0; j < k; j++) {
+        const s = s0 + j;
+        const rs = (at + j) & mask;
+        const ts = (pos + j) & mask;
+        const region = rr[rs]!;
+        const base = ro[rs]!;
+        let off = sOffset[s]!;
+        const len = sLength[s]!;
+        if (sRegion[s] !== region || off < base || off + len > base + b) {
+          // The master described bytes outside the buffer posted in this slot (inside a region: rx
+          // checked that): copy them into the buffer, which is what goes out.
+          const r = sRegion[s]!;
+          copyBytes(this.regU8[region]!, this.regU32[region]!, base, this.regU8[r]!, this.regU32[r]!, off, len);
+          off = base;
+        }
+        // Trade buffers: the received one goes out from slot ts, the free one of ts waits in rs.
+        rr[rs] = tr[ts]!;
+        ro[rs] = to[ts]!;
+        tr[ts] = region;
+        to[ts] = base;
+        const w = ts * DESC_WORDS;
+        desc[w + W_FR] = (j + 1 < k ? NEXT : 0) | (region << DESC_REGION_SHIFT);
+        desc[w + W_LEN] = len;
+        desc[w + W_OFF] = off;
+        desc[w + W_META] = 0;
+      }
+      at = end;
+      pos = (pos + k) & 0xffff;
+      free -= k;
+    }
+    if (sent > 0) {
+      this.own = pos;
+      this.publish(pos);
+      rxq.release(sent);
+    }
+    if (changed !== null) throw changed;
+    return sent;
+  }
+
+  /** forward(): `from` must be this slave's receive queue on the same memory with the same buffers. */
+  private forwardSource(from: MemifQueue): SlaveRxQueue {
+    if (!(from instanceof SlaveRxQueue)) {
+      throw new Error(`MemifQueue ${this.name}: forward() from ${from.name} of the ${from.role}: only from a receive ring of the same slave`);
+    }
+    if (from.bufs.size !== this.bufs.size || !this.sameRegions(from)) {
+      throw new Error(`MemifQueue ${this.name}: forward() from ${from.name}, which is on other memory or buffers (another connection?)`);
+    }
+    this.fwdFrom = from;
+    return from;
+  }
+
+  /**
+   * forward(): null when burst segment s still is what rx() validated as far as forward relies on
+   * it (a region, inside its bounds, no longer than a buffer); else the error (the burst is the
+   * caller's memory).
+   */
+  private checkSegment(s: number, burst: RxBurst): RangeError | null {
+    const r = burst.segRegion[s]!;
+    const off = burst.segOffset[s]!;
+    const len = burst.segLength[s]!;
+    if (r < this.nRegions && off + len <= this.regSize[r]! && len <= this.bufs.size) return null;
+    return new RangeError(`MemifQueue ${this.name}: forward: burst segment ${s} (region ${r}, offset ${off}, length ${len}) is not a received segment (burst changed since rx())`);
   }
 
   protected freeSlots(): number {

@@ -141,6 +141,25 @@ export class MemifConnection {
   }
 
   /**
+   * Zero-copy forwarding (slave only): sends packets start .. start+count-1 (default: the rest) of
+   * `burst`, which rxBurst(rxq, burst) filled last, out on tx queue `txq` by moving their buffers
+   * instead of copying them (SlaveTxQueue.forward), and kicks the peer if it wants interrupts. The
+   * packets sent are released; release the rest to drop them. Returns how many went.
+   * @throws Error on a master (the buffers it receives are the slave's: copy with allocTx/commitTx)
+   */
+  forward(rxq: number, txq: number, burst: RxBurst, count?: number, start = 0): number {
+    if (!this.#open) return 0;
+    const res = this.tx[txq]!;
+    try {
+      const n = res.queue.forward(this.rx[rxq]!.queue, burst, count, start);
+      if (n > 0 && res.queue.peerWantsKick()) signalEventfd(res.eventfd);
+      return n;
+    } catch (e) {
+      return this.#violation(e);
+    }
+  }
+
+  /**
    * Kicks the peer again for tx queue `q` when it wants interrupts and has not taken everything on
    * the ring; returns whether it did. For peers that read a bounded batch per interrupt and then wait
    * for the next one — VPP's memif input takes at most 256 packets per interrupt — so the rest of a

@@ -12,6 +12,7 @@ import {
   TxBurst,
   createMasterQueue,
   type MemifQueue,
+  type MemoryPlan,
   type RingView,
 } from '../../../src/memif/ring/index.js';
 import { MemifErrorCode as E } from '../../../src/memif/wire.js';
@@ -28,6 +29,15 @@ const poke = fc.oneof(
   }),
   fc.record({ kind: fc.constant('flags' as const), ring: fc.constantFrom('s2m', 'm2s'), value: u16 }),
 );
+// The slave forwards what it receives on M2S out on S2M without copying (SlaveTxQueue.forward).
+// `shift` moves the offset of the descriptor the master filled last (often still inside the region,
+// outside the buffer posted there).
+const forward = fc.record({
+  kind: fc.constant('forward' as const),
+  n: fc.integer({ min: 0, max: 40 }),
+  frac: fc.oneof(fc.constant(1), fc.double({ min: 0, max: 1, noNaN: true })),
+  shift: fc.oneof(fc.constant(0), fc.integer({ min: -3000, max: 3000 })),
+});
 const op = fc.record({
   kind: fc.constant('op' as const),
   side: fc.constantFrom('slave', 'master'),
@@ -40,6 +50,12 @@ const op = fc.record({
 
 type Poke = typeof poke extends fc.Arbitrary<infer T> ? T : never;
 type Op = typeof op extends fc.Arbitrary<infer T> ? T : never;
+type Forward = typeof forward extends fc.Arbitrary<infer T> ? T : never;
+
+/** The slave's buffers as its slot tables list them ("region:offset"), sorted: forward only trades them. */
+function slotTables(plan: MemoryPlan): string[] {
+  return [...plan.s2m, ...plan.m2s].flatMap((r) => Array.from(r.slots.region, (g, j) => `${g}:${r.slots.offset[j]}`)).sort();
+}
 
 function expectOnlyRingErrors(f: () => void, what: string): void {
   const t0 = performance.now();
@@ -74,9 +90,10 @@ test('hostile peer: only MemifRingError, no stray writes, no out-of-bounds views
       fc.constantFrom(64, 2048),
       fc.constantFrom('libmemif' as const, 'dpdk' as const),
       fc.boolean(),
-      fc.array(fc.oneof(poke, op, op), { minLength: 1, maxLength: 60 }),
-      (log2, bufferSize, layout, allowPartialChains, actions: (Poke | Op)[]) => {
+      fc.array(fc.oneof(poke, op, op, forward, forward), { minLength: 1, maxLength: 60 }),
+      (log2, bufferSize, layout, allowPartialChains, actions: (Poke | Op | Forward)[]) => {
         const p = makePair({ log2RingSize: log2, bufferSize, layout }, { allowPartialChains });
+        const buffers = slotTables(p.plan);
         const bufRegionSize = p.regions[p.regions.length - 1]!.length;
         const rings: Record<string, RingView> = { s2m: p.slave.s2m[0]!.ring, m2s: p.slave.m2s[0]!.ring };
         const q = {
@@ -87,6 +104,19 @@ test('hostile peer: only MemifRingError, no stray writes, no out-of-bounds views
         const tb = new TxBurst(8, 64);
         let seed = 0;
         for (const a of actions) {
+          if (a.kind === 'forward') {
+            expectOnlyRingErrors(() => {
+              const m2s = rings.m2s!;
+              const last = (m2s.loadTail() - 1) & m2s.mask;
+              m2s.setDesc(last, m2s.descFlags(last), m2s.descRegion(last), m2s.descLength(last), (m2s.descOffset(last) + a.shift) >>> 0);
+              q.slave.m2s.releaseAll(); // forward takes the oldest outstanding packets
+              const n = q.slave.m2s.rx(rb, a.n || 1);
+              const m = q.slave.s2m.forward(q.slave.m2s, rb, Math.floor(n * a.frac));
+              q.slave.m2s.release(n - m);
+            }, 'slave forward');
+            assert.equal(slotTables(p.plan), buffers, 'forward lost or duplicated a buffer');
+            continue;
+          }
           if (a.kind === 'op') {
             const queue = q[a.side as 'slave' | 'master'][a.ring as 's2m' | 'm2s'];
             expectOnlyRingErrors(() => {
