@@ -115,10 +115,12 @@ export async function runMemifScenario(s: MemifScenario, o: RunOptions): Promise
         return { mpps: r.mpps, gbps: r.gbps, lost: 0, corrupted: 0 };
       }
       case 'tsvpp<->tsvpp': {
-        const echo = echoPeer(0, sock, 'master', s, o.verbose);
-        procs.push(echo);
-        await listening(echo);
-        return fromRate(await result<Rate>(ep(1, 'echo', 'slave', dur), wait));
+        // The reflector is the slave: it owns every buffer, so it forwards without copying
+        // (MemifConnection.forward), as a libmemif slave does with memif_buffer_enq_tx.
+        const checker = ep(1, 'echo', 'master', dur);
+        await listening(checker);
+        procs.push(echoPeer(0, sock, 'slave', s, o.verbose));
+        return fromRate(await result<Rate>(checker, wait));
       }
       case 'tsvpp(slave)<->testpmd': {
         await pmd({ role: 'server', forwardMode: 'macswap', mbufSize: s.size > 1900 ? s.size + 256 : undefined });
@@ -146,18 +148,21 @@ export async function runLatencyScenario(s: MemifScenario, o: RunOptions): Promi
   const procs: Proc[] = [];
   let tp: Testpmd | null = null;
   try {
-    if (s.pair === 'tsvpp<->tsvpp') {
-      const echo = echoPeer(0, sock, 'master', s, o.verbose);
-      procs.push(echo);
-      await echo.waitFor(/listening:/, 15_000);
-    } else {
+    // tsvpp <-> tsvpp: the reflector is the slave (zero-copy, as in the throughput echo), so the
+    // pinger listens first; testpmd is the server.
+    const self = s.pair === 'tsvpp<->tsvpp';
+    if (!self) {
       const { startTestpmd } = await import('../peers/testpmd.js');
       tp = await startTestpmd({ role: 'server', socket: sock, forwardMode: 'io', echo: o.verbose });
     }
-    const args = ['--job', 'pingpong', '--socket', sock, '--role', 'slave', '--size', String(s.size), '--count', String(o.pingCount)];
+    const args = ['--job', 'pingpong', '--socket', sock, '--role', self ? 'master' : 'slave', '--size', String(s.size), '--count', String(o.pingCount)];
     const c = pinnedNode(1, ENDPOINT, args);
     const p = startProc({ name: 'tsvpp-pingpong', cmd: c.cmd, args: c.args, echo: o.verbose });
     procs.push(p);
+    if (self) {
+      await p.waitFor(/listening:/, 15_000);
+      procs.push(echoPeer(0, sock, 'slave', s, o.verbose));
+    }
     const r = await result<LatencyFigure & { firstError?: string }>(p, 60_000 + o.pingCount);
     return { p50: r.p50, p99: r.p99, p999: r.p999, count: r.count, lost: r.lost, ...(r.firstError ? { error: r.firstError } : {}) };
   } finally {
