@@ -15,15 +15,11 @@ test('README example: the echoing slave sends back every packet, 9000 B included
   const iface = new MemifInterface({ socket, role: 'slave', id: 0, secret: 'fh99pwvrkvd7n2kjvmtv' });
   iface.on('connected', (conn: MemifConnection) => {
     const burst = new RxBurst(64);
-    const pkt = new Uint8Array(65536);
     conn.onInterrupt(0, () => {
       let n;
       while ((n = conn.rxBurst(0, burst)) > 0) {
-        for (let i = 0; i < n; i++) {
-          const len = burst.copyPacket(i, pkt);
-          conn.txBurst(0, [pkt.subarray(0, len)]);
-        }
-        conn.release(0, n);
+        const sent = conn.forward(0, 0, burst, n);
+        conn.release(0, n - sent);
       }
     });
   });
