@@ -114,9 +114,9 @@ export const veth: InterfaceKind<VethResource> = {
       undo: (c, _rec, r) => c.d.vswitch.deleteAfPacket({ hostIfName: r.hostIfName, swIfIndex: r.swIfIndex }),
       // Beside the deletion of the veth under it: each waits out RCU grace periods in the kernel
       // (VPP's socket teardown, the link's unregistration), and overlapped they share them. VPP
-      // does not need the host link to delete an af_packet (by name; the admin-down's netlink
-      // call on a link already gone only logs), and what refers to the interface in VPP (its
-      // route and neighbour, recorded after it) is undone, awaited, before it.
+      // does not need the host link to delete an af_packet (by name; a socket whose link went
+      // first only makes VPP log "af_packet_fd_error: Network is down"), and what refers to the
+      // interface in VPP (its route and neighbour, recorded after it) is undone, awaited, before it.
       background: true,
     },
   },
