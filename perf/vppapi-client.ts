@@ -104,7 +104,10 @@ export async function benchClient(opts: BenchOptions = {}): Promise<BenchResult>
   const p = startProc({ name: 'vppapi-client-bench', cmd: c.cmd, args: c.args });
   if (!(await p.waitExit(600_000))) await p.stop(1_000);
   const out = p.output().trim().split('\n').filter((l) => l.startsWith('{')).pop();
-  if (!out) throw new Error(`client benchmark failed: ${p.tail(10)}`);
+  if (!out) {
+    const why = p.output().split('\n').find((l) => l.startsWith('vppapi-client: '));
+    throw new Error(`client benchmark failed: ${why ? why.slice('vppapi-client: '.length) : p.tail(10)}`);
+  }
   return JSON.parse(out) as BenchResult;
 }
 
@@ -245,12 +248,22 @@ export function formatResult(r: BenchResult): string[] {
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.argv[1])) {
   const arg = (n: string): string | undefined => { const i = process.argv.indexOf(n); return i >= 0 ? process.argv[i + 1] : undefined; };
-  const num = (n: string): number | undefined => (arg(n) === undefined ? undefined : Number(arg(n)));
-  const r = await measureClient({
-    socket: arg('--socket'), apiDir: arg('--api-dir'), count: num('--count'), interfaces: num('--interfaces') ?? 1000, dumps: num('--dumps'),
-    windows: arg('--windows')?.split(',').map(Number), profile: process.argv.includes('--profile'),
-    peer: process.argv.includes('--reflector') ? 'reflector' : 'emulator',
-  });
-  if (process.argv.includes('--json')) console.log(JSON.stringify(r));
-  else for (const l of formatResult(r)) console.log(l);
+  const whole = (flag: string, v: string, min: number): number => {
+    if (!/^\d+$/.test(v) || Number(v) < min) throw new Error(`${flag} ${v}: expected a whole number${min > 0 ? ` of at least ${min}` : ''}`);
+    return Number(v);
+  };
+  const num = (n: string, min: number): number | undefined => (arg(n) === undefined ? undefined : whole(n, arg(n)!, min));
+  try {
+    const r = await measureClient({
+      socket: arg('--socket'), apiDir: arg('--api-dir'), count: num('--count', 1), interfaces: num('--interfaces', 0) ?? 1000, dumps: num('--dumps', 1),
+      windows: arg('--windows')?.split(',').map((w) => whole('--windows', w, 1)), profile: process.argv.includes('--profile'),
+      peer: process.argv.includes('--reflector') ? 'reflector' : 'emulator',
+    });
+    if (process.argv.includes('--json')) console.log(JSON.stringify(r));
+    else for (const l of formatResult(r)) console.log(l);
+  } catch (e) {
+    // One line naming what failed (no VPP at --socket, ...); benchClient passes it on.
+    console.error(`vppapi-client: ${(e as Error).message}`);
+    process.exitCode = 1;
+  }
 }
