@@ -136,12 +136,16 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
   const count = opts.count ?? 100_000;
   const windows = opts.windows ?? [1, 16, 256];
   const apiDir = opts.apiDir ?? shippedApiDir();
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tsvpp-bench-'));
   const kind = opts.peer ?? 'emulator';
-  const emu = opts.socket ? null : await startLocalPeer(kind, dir, apiDir);
-  const registry = ApiRegistry.fromDir(apiDir);
-  const c = await VppClient.connect({ socket: opts.socket ?? emu!.socket, registry, name: 'tsvpp-bench', timeoutMs: 30_000 });
+  // The local peer's socket dir, the peer and the client: whatever of them was made is undone,
+  // however far this got (a --socket with no VPP behind it fails at connect).
+  const dir = opts.socket ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'tsvpp-bench-'));
+  let emu: { socket: string; proc: Proc } | null = null;
+  let c: VppClient | null = null;
   try {
+    if (dir) emu = await startLocalPeer(kind, dir, apiDir);
+    const registry = ApiRegistry.fromDir(apiDir);
+    c = await VppClient.connect({ socket: opts.socket ?? emu!.socket, registry, name: 'tsvpp-bench', timeoutMs: 30_000 });
     const version = (await c.request<{ version: string }>('show_version')).version;
     const peerPid = emu ? emu.proc.pid : (await c.request<{ vpe_pid: number }>('control_ping')).vpe_pid;
     for (let i = 0; i < 2000; i++) await c.request('control_ping'); // warm-up (codec compile, JIT)
@@ -172,7 +176,7 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
     }
 
     let breakdown: StageShare[] | null = null;
-    if (opts.profile) breakdown = await profiled(() => pipelined(c, count, Math.max(...windows)));
+    if (opts.profile) { const client = c; breakdown = await profiled(() => pipelined(client, count, Math.max(...windows))); }
 
     const dump = opts.interfaces && !(emu && kind === 'reflector') ? await dumpFigure(c, opts.interfaces, opts.dumps ?? 20) : null;
     const seq = figures.find((f) => f.window === 1);
@@ -183,9 +187,9 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
       sequentialPerSec: seq?.perSec ?? 0, pipelinedPerSec: top?.perSec ?? 0, window: top?.window ?? 0,
     };
   } finally {
-    await c.close();
+    await c?.close();
     await emu?.proc.stop(5_000);
-    fs.rmSync(dir, { recursive: true, force: true });
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   }
 }
 

@@ -6,6 +6,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -35,7 +37,11 @@ test('against the reflector: the client\'s ceiling, no dump figure (the reflecto
   assert.is(r.breakdown, null);
 });
 
-test('bad input: no VPP at --socket and a bad window are named, in one line, exit 1', async () => {
+/** The benchmark's temp dirs (a local peer's socket dir): none may outlive a run. */
+const benchDirs = () => readdirSync(tmpdir()).filter((d) => d.startsWith('tsvpp-bench-')).sort();
+
+test('bad input: no VPP at --socket and a bad window are named, in one line, exit 1, nothing left behind', async () => {
+  const dirsBefore = benchDirs();
   const run = (...args: string[]) => promisify(execFile)(process.execPath, [BENCH, ...args]).then(
     (): { code: number; stderr: string } => { throw new Error(`${args.join(' ')} succeeded`); }, (e: { code: number; stderr: string }) => e);
   const noVpp = await run('--socket', '/nonexistent/tsvpp/api.sock', '--count', '10');
@@ -46,6 +52,7 @@ test('bad input: no VPP at --socket and a bad window are named, in one line, exi
   assert.is(badWindow.stderr, 'vppapi-client: --windows 0: expected a whole number of at least 1\n');
   const e = await benchClient({ socket: '/nonexistent/tsvpp/api.sock', count: 10, windows: [1], interfaces: 0 }).then(() => undefined, (x: Error) => x);
   assert.match(e?.message ?? 'resolved', /^client benchmark failed: .*no VPP API socket at \/nonexistent\/tsvpp\/api\.sock \(ENOENT\)/s);
+  assert.equal(benchDirs(), dirsBefore, 'temp dirs left by the failed runs');
 });
 
 test.run();
