@@ -1,0 +1,201 @@
+// Forwarding pauses of a real VPP while interfaces are made and deleted: what one pod veth costs
+// every pod already on the node. A pinger (this script with --pinger: a process of its own, on the
+// CPU opposite VPP) sends one 64-byte packet at a time through a VPP memif that l2patch reflects,
+// about one round trip a millisecond (it sleeps between them), and logs each with its time.
+// Meanwhile this process makes and deletes, one after the other, af_packet interfaces on a veth
+// (the pool's refill, a DEL) and, to compare, memif interfaces. An operation's pause is the longest
+// round trip that overlapped it; "no operation" is the longest of the others.
+//
+//   TSVPP_VPP=PREFIX node dist/perf/vpp-pause.js [--ops N] [--json FILE]
+//
+// A tool beside `tsvpp perf --all`, not in it: it measures VPP, not tsvpp. On this VM each
+// af_packet create or delete stops VPP's forwarding for 30-60 ms (docs/vpp.md).
+import { randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { VppClient } from '../src/vppapi/client/index.js';
+import { MemifInterface } from '../src/memif/index.js';
+import { createVeth, deleteLinkIfExists } from '../src/cni/linux/ip.js';
+import { af_packet } from '../src/vppapi/bindings/index.js';
+import { startVppPeer, stopVppPeerSync } from './peers/vpp.js';
+import { startProc } from './peers/procs.js';
+import { pinnedNode } from './harness/machine.js';
+import { makeTemplate } from './memif/traffic.js';
+import { RxBurst, TxBurst } from '../src/memif/index.js';
+
+const THIS = fileURLToPath(import.meta.url);
+const VPP_CPU = 0;
+const PINGER_CPU = 1;
+/** Round trips are logged from here: one line per round trip, `<end ms since epoch> <rtt ms>`. */
+const RTT_PREFIX = 'rtt ';
+/** Asked between round trips (Node's timers make it ~1 ms): the pinger sleeps, VPP and the API get the CPUs. */
+const GAP_MS = 0.2;
+
+export type PausedOp = 'af_packet_create_v3' | 'af_packet_delete' | 'memif_create_v2' | 'memif_delete';
+export const PAUSED_OPS: readonly PausedOp[] = ['af_packet_create_v3', 'af_packet_delete', 'memif_create_v2', 'memif_delete'];
+
+export interface PauseFigure { op: PausedOp | 'idle'; n: number; opMs: number[]; pauseMs: number[] }
+/** gapMs: the median time between round trips' ends, about how short a pause can go unseen. */
+export interface PauseResult { vpp: string; roundTrips: number; gapMs: number; figures: PauseFigure[]; lost: number }
+
+interface Window { op: PausedOp; t0: number; t1: number }
+interface Rtt { end: number; ms: number }
+
+/**
+ * The longest round trip that overlapped each operation's window, and the longest of those that
+ * overlapped none ("idle"). A round trip spans [end - ms, end].
+ */
+export function attribute(windows: readonly Window[], rtts: readonly Rtt[]): PauseFigure[] {
+  const figs = new Map<PausedOp | 'idle', PauseFigure>();
+  const fig = (op: PausedOp | 'idle') => {
+    let f = figs.get(op);
+    if (!f) figs.set(op, (f = { op, n: 0, opMs: [], pauseMs: [] }));
+    return f;
+  };
+  const overlapped = new Set<Rtt>();
+  for (const w of windows) {
+    let worst = 0;
+    for (const r of rtts) {
+      if (r.end - r.ms <= w.t1 && r.end >= w.t0) { overlapped.add(r); if (r.ms > worst) worst = r.ms; }
+    }
+    const f = fig(w.op);
+    f.n++;
+    f.opMs.push(w.t1 - w.t0);
+    f.pauseMs.push(worst);
+  }
+  const idle = fig('idle');
+  for (const r of rtts) if (!overlapped.has(r)) { idle.n++; if (r.ms > (idle.pauseMs[0] ?? 0)) idle.pauseMs[0] = r.ms; }
+  return [...PAUSED_OPS.filter((op) => figs.has(op)).map((op) => figs.get(op)!), idle];
+}
+
+/** The pinger: slave of VPP's memif on `socket`, one packet in flight, until the file `stop` exists. */
+async function pinger(socket: string, stop: string): Promise<void> {
+  const iface = new MemifInterface({ socket, role: 'slave', id: 0, reconnectMs: 100, ifName: 'tsvpp-pause' });
+  iface.on('connect-failed', () => {});
+  const conn = await iface.waitConnected(15_000);
+  conn.setRxMode(0, 'polling');
+  const template = makeTemplate(64);
+  const txb = new TxBurst(1, 2), rxb = new RxBurst(32, 256);
+  let lost = 0;
+  console.log('pinging');
+  const out: string[] = [];
+  for (let i = 1; conn.open && (i % 64 !== 0 || !existsSync(stop)); i++) {
+    if (conn.allocTx(0, txb, 1, [64]) === 1) {
+      txb.write(0, template);
+      const t0 = performance.now();
+      conn.commitTx(0, 1);
+      let got = 0, t1 = t0;
+      // Busy-waits for the echo (VPP answers in a microsecond when it forwards at all), up to 2 s.
+      while ((got = conn.rxBurst(0, rxb)) === 0 && (t1 = performance.now()) - t0 < 2000);
+      if (got > 0) { t1 = performance.now(); conn.release(0, got); out.push(`${RTT_PREFIX}${(performance.timeOrigin + t1).toFixed(3)} ${(t1 - t0).toFixed(3)}`); } else lost++;
+      if (out.length >= 512) console.log(out.splice(0).join('\n'));
+    }
+    await new Promise((r) => setTimeout(r, GAP_MS));
+  }
+  if (out.length) console.log(out.join('\n'));
+  console.log(`lost ${lost}`);
+  await iface.close();
+}
+
+export async function measurePauses(prefix: string, ops: number): Promise<PauseResult> {
+  const rnd = randomBytes(3).toString('hex');
+  const vpp = await startVppPeer(prefix, `pause${rnd}`, { cpu: VPP_CPU });
+  const onExit = () => stopVppPeerSync(vpp);
+  process.on('exit', onExit);
+  const veth = `tsvpz${rnd}`;
+  const socketId = 0x7e00 + (parseInt(rnd, 16) & 0xff);
+  const memifSock = join(dirname(vpp.apiSocket), `pause-${rnd}.sock`);
+  const api = await VppClient.connect({ socket: vpp.apiSocket, apiDir: vpp.apiDir, name: 'tsvpp-pause', reconnect: false });
+  const stopFile = join(dirname(vpp.apiSocket), `pause-${rnd}.stop`);
+  const c = pinnedNode(PINGER_CPU, THIS, ['--pinger', memifSock, stopFile]);
+  // Every round trip is a line: keep them all (a run of 10 operations logs ~20,000).
+  const pingerProc = startProc({ name: 'vpp-pause-pinger', cmd: c.cmd, args: c.args, keepChars: 64 << 20 });
+  const windows: Window[] = [];
+  const timed = async <R extends { retval: number }>(op: PausedOp, fn: () => Promise<R>): Promise<R> => {
+    const t0 = performance.timeOrigin + performance.now();
+    const r = await fn();
+    windows.push({ op, t0, t1: performance.timeOrigin + performance.now() });
+    if (r.retval !== 0) throw new Error(`${op}: retval ${r.retval}`);
+    return r;
+  };
+  try {
+    await api.request('memif_socket_filename_add_del_v2', { is_add: true, socket_id: socketId, socket_filename: memifSock });
+    const { sw_if_index: sw } = await api.request<{ sw_if_index: number }>('memif_create_v2', {
+      role: 0, mode: 0, rx_queues: 1, tx_queues: 1, id: 0, socket_id: socketId, ring_size: 1024, buffer_size: 2048, no_zero_copy: false, use_dma: false, secret: '',
+    });
+    await api.request('l2_patch_add_del', { rx_sw_if_index: sw, tx_sw_if_index: sw, is_add: true });
+    await api.request('sw_interface_set_flags', { sw_if_index: sw, flags: 1 });
+    await pingerProc.waitFor(/^pinging$/m, 20_000);
+    await new Promise((r) => setTimeout(r, 300)); // idle round trips first
+    await createVeth({ name: veth, peer: `${veth}q`, up: true });
+    for (let i = 0; i < ops; i++) {
+      await timed('af_packet_create_v3', () => api.request<{ retval: number }>('af_packet_create_v3', {
+        mode: af_packet.AfPacketMode.AF_PACKET_API_MODE_ETHERNET, use_random_hw_addr: true, host_if_name: veth, num_rx_queues: 1, num_tx_queues: 1,
+        flags: af_packet.AfPacketFlags.AF_PACKET_API_FLAG_QDISC_BYPASS | af_packet.AfPacketFlags.AF_PACKET_API_FLAG_CKSUM_GSO,
+        tx_frames_per_block: 256, tx_frame_size: 0, rx_frames_per_block: 0, rx_frame_size: 0,
+      }));
+      await new Promise((r) => setTimeout(r, 50));
+      await timed('af_packet_delete', () => api.request<{ retval: number }>('af_packet_delete', { host_if_name: veth }));
+      await new Promise((r) => setTimeout(r, 50));
+      const m = await timed('memif_create_v2', () => api.request<{ retval: number; sw_if_index: number }>('memif_create_v2', {
+        role: 0, mode: 0, rx_queues: 1, tx_queues: 1, id: 1000 + i, socket_id: socketId, ring_size: 1024, buffer_size: 2048, no_zero_copy: false, use_dma: false, secret: '',
+      }));
+      await new Promise((r) => setTimeout(r, 50));
+      await timed('memif_delete', () => api.request<{ retval: number }>('memif_delete', { sw_if_index: m.sw_if_index }));
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await new Promise((r) => setTimeout(r, 300)); // idle round trips last
+    writeFileSync(stopFile, '');
+    if (!(await pingerProc.waitExit(10_000)) || pingerProc.exit?.code !== 0) throw new Error(`the pinger did not stop cleanly (${JSON.stringify(pingerProc.exit)}): ${pingerProc.tail(10)}`);
+    const lines = pingerProc.output().split('\n');
+    const rtts = lines.filter((l) => l.startsWith(RTT_PREFIX)).map((l) => { const [end, ms] = l.slice(RTT_PREFIX.length).split(' ').map(Number); return { end: end!, ms: ms! }; });
+    const lost = Number(lines.find((l) => l.startsWith('lost '))?.slice(5) ?? NaN);
+    if (rtts.length === 0) throw new Error(`the pinger measured nothing: ${pingerProc.tail(10)}`);
+    const gaps = rtts.slice(1).map((r, i) => r.end - rtts[i]!.end);
+    return { vpp: vpp.version, roundTrips: rtts.length, gapMs: pct(gaps, 0.5), figures: attribute(windows, rtts), lost };
+  } finally {
+    await pingerProc.stop(2_000);
+    await deleteLinkIfExists(veth).catch(() => undefined);
+    await api.close();
+    await vpp.stop();
+    process.off('exit', onExit);
+  }
+}
+
+const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.floor(s.length * p))] ?? 0; };
+
+export function formatPauses(r: PauseResult): string[] {
+  const lines = [
+    `VPP ${r.vpp}: forwarding pauses (longest round trip through a VPP memif during each operation), ${r.roundTrips} round trips, ${r.lost} lost,`,
+    `  one every ${r.gapMs.toFixed(2)} ms (a pause shorter than that can go unseen; an operation no round trip overlapped counts 0)`,
+  ];
+  for (const f of r.figures) {
+    lines.push(f.op === 'idle'
+      ? `  no operation             longest round trip ${f.pauseMs[0]!.toFixed(2)} ms (${f.n} round trips)`
+      : `  ${f.op.padEnd(24)} operation p50 ${pct(f.opMs, 0.5).toFixed(1)} ms; pause p50 ${pct(f.pauseMs, 0.5).toFixed(2)} ms, max ${Math.max(...f.pauseMs).toFixed(2)} ms (${f.n} operations)`);
+  }
+  return lines;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === THIS) {
+  const args = process.argv.slice(2);
+  const opt = (n: string) => { const i = args.indexOf(n); return i >= 0 ? args[i + 1] : undefined; };
+  // The memif's reactor keeps the pinger's event loop alive after close: its work is done here.
+  if (args[0] === '--pinger') { await pinger(args[1]!, args[2]!); process.exit(0); }
+  else {
+    const prefix = process.env.TSVPP_VPP;
+    const ops = Number(opt('--ops') ?? 10);
+    if (!prefix) { console.error('vpp-pause: set TSVPP_VPP to a VPP install prefix'); process.exit(2); }
+    if (!Number.isInteger(ops) || ops < 1) { console.error(`vpp-pause: --ops ${opt('--ops')}: expected a whole number of at least 1`); process.exit(2); }
+    try {
+      const r = await measurePauses(prefix, ops);
+      for (const l of formatPauses(r)) console.log(l);
+      const json = opt('--json');
+      if (json) writeFileSync(json, JSON.stringify(r, null, 2));
+    } catch (e) {
+      console.error(`vpp-pause: ${(e as Error).message}`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,36 @@
+// perf/vpp-pause.ts against a real VPP of its own: the pinger's round trips through a VPP memif
+// while af_packet and memif interfaces are made and deleted. Checked: every operation was timed
+// and got a pause figure, the pinger lost nothing, and the VPP instance, its veth and the pinger
+// are gone afterwards. No thresholds on the pauses themselves (docs/vpp.md has what they were).
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readdirSync } from 'node:fs';
+import { listLinks } from '../../src/cni/linux/ip.js';
+import { liveProcs } from '../../perf/peers/procs.js';
+import { measurePauses, PAUSED_OPS } from '../../perf/vpp-pause.js';
+import { vppPrefix } from './support/vpp.js';
+
+const RUN_DIR = process.env.TSVPP_VPP_RUN_DIR || '/run/tsvpp-vpp';
+const pauseInstances = () => { try { return readdirSync(RUN_DIR).filter((d) => d.startsWith('pause')); } catch { return []; } };
+
+test('2 of each operation: all timed, a pause figure each, nothing lost, nothing left', async () => {
+  const before = pauseInstances();
+  const r = await measurePauses(vppPrefix(), 2);
+  assert.match(r.vpp, /^\d\d\.\d\d/);
+  assert.is(r.lost, 0);
+  assert.ok(r.roundTrips > 100, `${r.roundTrips} round trips`);
+  assert.ok(r.gapMs > 0 && r.gapMs < 20, `one round trip every ${r.gapMs} ms`);
+  assert.equal(r.figures.map((f) => f.op), [...PAUSED_OPS, 'idle']);
+  for (const f of r.figures.filter((x) => x.op !== 'idle')) {
+    assert.is(f.n, 2, f.op);
+    assert.is(f.opMs.length, 2, f.op);
+    assert.ok(f.opMs.every((ms) => ms > 0) && f.pauseMs.every((ms) => ms >= 0), JSON.stringify(f));
+  }
+  const idle = r.figures.find((f) => f.op === 'idle')!;
+  assert.ok(idle.n > 0 && idle.pauseMs.length === 1, JSON.stringify(idle));
+  assert.equal(pauseInstances(), before, 'VPP instances left');
+  assert.equal((await listLinks()).map((l) => l.ifname).filter((n) => n.startsWith('tsvpz')), [], 'veths left');
+  assert.equal(liveProcs().map((p) => p.name), [], 'processes left');
+});
+
+test.run();
