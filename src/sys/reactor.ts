@@ -4,6 +4,9 @@
 // call on a background thread; when it returns, the callbacks run on this thread (where they do
 // their non-blocking reads) and the wait is issued again. With nothing watched no wait is pending,
 // so the process can exit. Level-triggered: a callback that leaves data unread is called again.
+// process.exit() while a wait is pending (a signal handler's exit, an error path) would never end:
+// Node joins its thread pool on the way out, and epoll_wait(-1) on a pool thread does not return
+// by itself. So the thread's 'exit' wakes the wait.
 import { C, errno, libc } from './libc.js';
 import { SysError } from './errors.js';
 import { allocNative } from './scratch.js';
@@ -30,12 +33,15 @@ export class Reactor {
   readonly #ctl = allocNative(EVENT_SIZE);
   #waiting = false;
   #dispatching = false;
+  #disposed = false;
+  readonly #onExit = (): void => { if (this.#waiting && !this.#disposed) signalEventfd(this.#wakeFd); };
 
   private constructor() {
     this.#epfd = libc.epoll_create1(C.EPOLL_CLOEXEC);
     if (this.#epfd < 0) throw new SysError('epoll_create1', errno());
     this.#wakeFd = createEventfd();
     this.#control(C.EPOLL_CTL_ADD, this.#wakeFd, C.EPOLLIN);
+    process.once('exit', this.#onExit);
   }
 
   #control(op: number, fd: number, events: number): void {
@@ -104,6 +110,8 @@ export class Reactor {
   /** For tests: closes the epoll set when nothing is watched. */
   dispose(): void {
     if (this.#watchers.size) throw new Error(`reactor still watches ${this.#watchers.size} fds`);
+    this.#disposed = true;
+    process.off('exit', this.#onExit);
     closeFd(this.#wakeFd);
     closeFd(this.#epfd);
     Reactor.#instance = undefined;

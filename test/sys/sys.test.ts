@@ -1,5 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -136,6 +137,18 @@ test('reactor: calls back on readiness without blocking the event loop, then let
   reactor.unwatch(fd);
   assert.is(reactor.watching, 0);
   closeFd(fd);
+});
+
+test('reactor: process.exit() while a wait is pending ends the process (a wait on a pool thread would hold the exit)', () => {
+  // In a process of its own: the exit is the point. Without the wake at exit it never ends; the
+  // 60 s is only there to turn that hang into a failure.
+  const sys = new URL('../../src/sys/index.js', import.meta.url).href;
+  const script = `import { Reactor, createEventfd } from ${JSON.stringify(sys)};
+    Reactor.get().watch(createEventfd(), () => {});
+    setTimeout(() => process.exit(7), 50);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 60_000, encoding: 'utf8' });
+  assert.is(r.signal, null, `the process hung in exit and was killed (${r.signal}); stderr: ${r.stderr}`);
+  assert.is(r.status, 7, r.stderr);
 });
 
 test('closeFdAsync closes off the event loop; a closed fd is refused with EBADF', async () => {

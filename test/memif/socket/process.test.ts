@@ -36,6 +36,34 @@ for (const [role, size, queues, mode] of [
   });
 }
 
+test('perf interrupted (SIGINT) while traffic runs ends (130), its memif still connected', async () => {
+  // The peer is a process of the test's own, so that the connection stays up while perf exits
+  // (a wait for the control socket is pending then; with --peer self perf kills its peer first).
+  const dir = mkdtempSync(join(tmpdir(), 'tsvpp-perf-int-'));
+  const socket = join(dir, 'memif.sock');
+  const echo = spawn(process.execPath, [cli, 'memif', 'echo', '--socket', socket, '--role', 'master'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [cli, 'perf', '--peer', 'external', '--socket', socket, '--packets', '1000000000'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  try {
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const ended = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.once('exit', (code, signal) => r({ code, signal })));
+    for (const until = Date.now() + 30_000; !out.includes('connected to') && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(out.includes('connected to'), `no connection within 30 s: ${out}`);
+    await new Promise((r) => setTimeout(r, 200)); // traffic flowing
+    child.kill('SIGINT');
+    // A process that hangs in its exit (a wait on a pool thread) never ends; 60 s turn that into a failure.
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    const end = await ended;
+    clearTimeout(timer);
+    assert.equal(end, { code: 130, signal: null }, `perf did not end on SIGINT: ${out}`);
+  } finally {
+    child.kill('SIGKILL');
+    echo.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('perf refuses bad flags with a message naming the flag', async () => {
   const r = await perf(['--size', '10']);
   assert.is(r.code, 2);
