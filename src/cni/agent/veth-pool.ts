@@ -2,7 +2,7 @@
 // (~50 ms on real VPP: the packet socket's bind waits out an RCU grace period, the rings are
 // allocated, zeroed and mapped) and VPP's API is serial, so the agent keeps `size` members ready:
 // a veth pair in the agent's namespace (host end `tsvp…`, peer `tsvq…`, down) whose host end has
-// its af_packet in VPP (admin down, MTU lowered, tagged `tsvpp-pool:<host end>`). An ADD of a veth
+// its af_packet in VPP (admin up, MTU lowered, tagged `tsvpp-pool:<host end>`). An ADD of a veth
 // on the default or stub network takes one (kinds/veth.ts): the peer moves into the pod under the
 // pod's interface name and the af_packet is re-tagged for the pod. Refilled one member at a time,
 // in the pipeline's turn, when no CNI request waits.
@@ -201,6 +201,11 @@ export class VethPool {
       m.swIfIndex = a.swIfIndex;
       if (a.mac) m.mac = a.mac;
       await vs.setInterfaceMtu(a.swIfIndex, podAfPacketMtu(mtu));
+      // Up now, so that the ADD's admin-up finds nothing to change: VPP sets an af_packet's Linux
+      // link up by netlink when it goes up, which waits for rtnl, and an ADD holds rtnl while it
+      // moves the peer into the pod (~20 ms), all that time with VPP's main thread (its API and,
+      // without workers, its forwarding) stopped. Nothing arrives on it meanwhile: its peer is down.
+      await vs.setInterfaceUp(a.swIfIndex, true);
       this.ready.push(m as PoolMember);
       return true;
     } catch (e) {
