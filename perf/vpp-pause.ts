@@ -35,6 +35,7 @@ const GAP_MS = 0.2;
 export type PausedOp = 'af_packet_create_v3' | 'af_packet_delete' | 'memif_create_v2' | 'memif_delete';
 export const PAUSED_OPS: readonly PausedOp[] = ['af_packet_create_v3', 'af_packet_delete', 'memif_create_v2', 'memif_delete'];
 
+/** n: operations (idle: round trips overlapping none); opMs and pauseMs per operation (idle: pauseMs holds the longest of its round trips, opMs nothing). */
 export interface PauseFigure { op: PausedOp | 'idle'; n: number; opMs: number[]; pauseMs: number[] }
 /** gapMs: the median time between round trips' ends, about how short a pause can go unseen. */
 export interface PauseResult { vpp: string; roundTrips: number; gapMs: number; figures: PauseFigure[]; lost: number }

@@ -33,8 +33,7 @@ export class Reactor {
   readonly #ctl = allocNative(EVENT_SIZE);
   #waiting = false;
   #dispatching = false;
-  #disposed = false;
-  readonly #onExit = (): void => { if (this.#waiting && !this.#disposed) signalEventfd(this.#wakeFd); };
+  readonly #onExit = (): void => { if (this.#waiting) signalEventfd(this.#wakeFd); };
 
   private constructor() {
     this.#epfd = libc.epoll_create1(C.EPOLL_CLOEXEC);
@@ -110,7 +109,6 @@ export class Reactor {
   /** For tests: closes the epoll set when nothing is watched. */
   dispose(): void {
     if (this.#watchers.size) throw new Error(`reactor still watches ${this.#watchers.size} fds`);
-    this.#disposed = true;
     process.off('exit', this.#onExit);
     closeFd(this.#wakeFd);
     closeFd(this.#epfd);
