@@ -19,7 +19,7 @@ import { MemifInterface } from '../src/memif/index.js';
 import { createVeth, deleteLinkIfExists } from '../src/cni/linux/ip.js';
 import { af_packet } from '../src/vppapi/bindings/index.js';
 import { startVppPeer, stopVppPeerSync } from './peers/vpp.js';
-import { startProc } from './peers/procs.js';
+import { startProc, type Proc } from './peers/procs.js';
 import { pinnedNode } from './harness/machine.js';
 import { makeTemplate } from './memif/traffic.js';
 import { RxBurst, TxBurst } from '../src/memif/index.js';
@@ -107,11 +107,9 @@ export async function measurePauses(prefix: string, ops: number): Promise<PauseR
   const veth = `tsvpz${rnd}`;
   const socketId = 0x7e00 + (parseInt(rnd, 16) & 0xff);
   const memifSock = join(dirname(vpp.apiSocket), `pause-${rnd}.sock`);
-  const api = await VppClient.connect({ socket: vpp.apiSocket, apiDir: vpp.apiDir, name: 'tsvpp-pause', reconnect: false });
   const stopFile = join(dirname(vpp.apiSocket), `pause-${rnd}.stop`);
-  const c = pinnedNode(PINGER_CPU, THIS, ['--pinger', memifSock, stopFile]);
-  // Every round trip is a line: keep them all (a run of 10 operations logs ~20,000).
-  const pingerProc = startProc({ name: 'vpp-pause-pinger', cmd: c.cmd, args: c.args, keepChars: 64 << 20 });
+  let api: VppClient | undefined;
+  let pingerProc: Proc | undefined;
   const windows: Window[] = [];
   const timed = async <R extends { retval: number }>(op: PausedOp, fn: () => Promise<R>): Promise<R> => {
     const t0 = performance.timeOrigin + performance.now();
@@ -121,44 +119,48 @@ export async function measurePauses(prefix: string, ops: number): Promise<PauseR
     return r;
   };
   try {
-    await api.request('memif_socket_filename_add_del_v2', { is_add: true, socket_id: socketId, socket_filename: memifSock });
-    const { sw_if_index: sw } = await api.request<{ sw_if_index: number }>('memif_create_v2', {
+    const client = api = await VppClient.connect({ socket: vpp.apiSocket, apiDir: vpp.apiDir, name: 'tsvpp-pause', reconnect: false });
+    const c = pinnedNode(PINGER_CPU, THIS, ['--pinger', memifSock, stopFile]);
+    // Every round trip is a line: keep them all (a run of 10 operations logs ~20,000).
+    const child = pingerProc = startProc({ name: 'vpp-pause-pinger', cmd: c.cmd, args: c.args, keepChars: 64 << 20 });
+    await client.request('memif_socket_filename_add_del_v2', { is_add: true, socket_id: socketId, socket_filename: memifSock });
+    const { sw_if_index: sw } = await client.request<{ sw_if_index: number }>('memif_create_v2', {
       role: 0, mode: 0, rx_queues: 1, tx_queues: 1, id: 0, socket_id: socketId, ring_size: 1024, buffer_size: 2048, no_zero_copy: false, use_dma: false, secret: '',
     });
-    await api.request('l2_patch_add_del', { rx_sw_if_index: sw, tx_sw_if_index: sw, is_add: true });
-    await api.request('sw_interface_set_flags', { sw_if_index: sw, flags: 1 });
-    await pingerProc.waitFor(/^pinging$/m, 20_000);
+    await client.request('l2_patch_add_del', { rx_sw_if_index: sw, tx_sw_if_index: sw, is_add: true });
+    await client.request('sw_interface_set_flags', { sw_if_index: sw, flags: 1 });
+    await child.waitFor(/^pinging$/m, 20_000);
     await new Promise((r) => setTimeout(r, 300)); // idle round trips first
     await createVeth({ name: veth, peer: `${veth}q`, up: true });
     for (let i = 0; i < ops; i++) {
-      await timed('af_packet_create_v3', () => api.request<{ retval: number }>('af_packet_create_v3', {
+      await timed('af_packet_create_v3', () => client.request<{ retval: number }>('af_packet_create_v3', {
         mode: af_packet.AfPacketMode.AF_PACKET_API_MODE_ETHERNET, use_random_hw_addr: true, host_if_name: veth, num_rx_queues: 1, num_tx_queues: 1,
         flags: af_packet.AfPacketFlags.AF_PACKET_API_FLAG_QDISC_BYPASS | af_packet.AfPacketFlags.AF_PACKET_API_FLAG_CKSUM_GSO,
         tx_frames_per_block: 256, tx_frame_size: 0, rx_frames_per_block: 0, rx_frame_size: 0,
       }));
       await new Promise((r) => setTimeout(r, 50));
-      await timed('af_packet_delete', () => api.request<{ retval: number }>('af_packet_delete', { host_if_name: veth }));
+      await timed('af_packet_delete', () => client.request<{ retval: number }>('af_packet_delete', { host_if_name: veth }));
       await new Promise((r) => setTimeout(r, 50));
-      const m = await timed('memif_create_v2', () => api.request<{ retval: number; sw_if_index: number }>('memif_create_v2', {
+      const m = await timed('memif_create_v2', () => client.request<{ retval: number; sw_if_index: number }>('memif_create_v2', {
         role: 0, mode: 0, rx_queues: 1, tx_queues: 1, id: 1000 + i, socket_id: socketId, ring_size: 1024, buffer_size: 2048, no_zero_copy: false, use_dma: false, secret: '',
       }));
       await new Promise((r) => setTimeout(r, 50));
-      await timed('memif_delete', () => api.request<{ retval: number }>('memif_delete', { sw_if_index: m.sw_if_index }));
+      await timed('memif_delete', () => client.request<{ retval: number }>('memif_delete', { sw_if_index: m.sw_if_index }));
       await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 300)); // idle round trips last
     writeFileSync(stopFile, '');
-    if (!(await pingerProc.waitExit(10_000)) || pingerProc.exit?.code !== 0) throw new Error(`the pinger did not stop cleanly (${JSON.stringify(pingerProc.exit)}): ${pingerProc.tail(10)}`);
-    const lines = pingerProc.output().split('\n');
+    if (!(await child.waitExit(10_000)) || child.exit?.code !== 0) throw new Error(`the pinger did not stop cleanly (${JSON.stringify(child.exit)}): ${child.tail(10)}`);
+    const lines = child.output().split('\n');
     const rtts = lines.filter((l) => l.startsWith(RTT_PREFIX)).map((l) => { const [end, ms] = l.slice(RTT_PREFIX.length).split(' ').map(Number); return { end: end!, ms: ms! }; });
     const lost = Number(lines.find((l) => l.startsWith('lost '))?.slice(5) ?? NaN);
-    if (rtts.length === 0) throw new Error(`the pinger measured nothing: ${pingerProc.tail(10)}`);
+    if (rtts.length === 0) throw new Error(`the pinger measured nothing: ${child.tail(10)}`);
     const gaps = rtts.slice(1).map((r, i) => r.end - rtts[i]!.end);
     return { vpp: vpp.version, roundTrips: rtts.length, gapMs: pct(gaps, 0.5), figures: attribute(windows, rtts), lost };
   } finally {
-    await pingerProc.stop(2_000);
+    await pingerProc?.stop(2_000);
     await deleteLinkIfExists(veth).catch(() => undefined);
-    await api.close();
+    await api?.close();
     await vpp.stop();
     process.off('exit', onExit);
   }
