@@ -2,11 +2,9 @@
 // side is its own process (perf/harness/endpoint.ts or `tsvpp memif echo`), pinned with taskset
 // to the CPU opposite its peer when the machine has two or more; testpmd pins itself (--lcores).
 // The receiver measures: a tsvpp sink counts what arrived, testpmd rxonly reports Rx-pps.
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startProc, type Proc } from '../peers/procs.js';
+import { startProc, tempDirRemovedAtExit, type Proc } from '../peers/procs.js';
 import { pinnedNode } from './machine.js';
 import type { Testpmd, TestpmdOptions } from '../peers/testpmd.js';
 import { RESULT_PREFIX } from './endpoint.js';
@@ -65,8 +63,8 @@ export function testpmdRate(series: number[], size: number): { mpps: number; gbp
 }
 
 export async function runMemifScenario(s: MemifScenario, o: RunOptions): Promise<RunFigure> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsvpp-perf-'));
-  const sock = join(dir, 'memif.sock');
+  const tmp = tempDirRemovedAtExit('tsvpp-perf-');
+  const sock = join(tmp.dir, 'memif.sock');
   const procs: Proc[] = [];
   const pmds: Testpmd[] = [];
   const D = o.durationMs;
@@ -136,15 +134,15 @@ export async function runMemifScenario(s: MemifScenario, o: RunOptions): Promise
     }
   } finally {
     await Promise.all([...procs.map((p) => p.stop(3000)), ...pmds.map((p) => p.stop(5000))]);
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 }
 
 export interface LatencyFigure { p50: number; p99: number; p999: number; count: number; lost: number; error?: string }
 
 export async function runLatencyScenario(s: MemifScenario, o: RunOptions): Promise<LatencyFigure> {
-  const dir = mkdtempSync(join(tmpdir(), 'tsvpp-perf-'));
-  const sock = join(dir, 'memif.sock');
+  const tmp = tempDirRemovedAtExit('tsvpp-perf-');
+  const sock = join(tmp.dir, 'memif.sock');
   const procs: Proc[] = [];
   let tp: Testpmd | null = null;
   try {
@@ -167,6 +165,6 @@ export async function runLatencyScenario(s: MemifScenario, o: RunOptions): Promi
     return { p50: r.p50, p99: r.p99, p999: r.p999, count: r.count, lost: r.lost, ...(r.firstError ? { error: r.firstError } : {}) };
   } finally {
     await Promise.all([...procs.map((p) => p.stop(3000)), ...(tp ? [tp.stop(5000)] : [])]);
-    rmSync(dir, { recursive: true, force: true });
+    tmp.remove();
   }
 }

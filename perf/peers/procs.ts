@@ -5,6 +5,9 @@
 // on an uncaught error, or on SIGINT/SIGTERM) everything still running is SIGKILLed, so a
 // failing test never leaves dpdk-testpmd or etcd running.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 
 export interface StartOptions {
   /** Short label; a counter and the pid of this process are appended to make it unique. */
@@ -187,6 +190,18 @@ const exitHooks = new Set<() => void>();
 export function onExitCleanup(fn: () => void): () => void {
   exitHooks.add(fn);
   return () => { exitHooks.delete(fn); };
+}
+
+/**
+ * A fresh temp dir (`<tmpdir>/<prefix>XXXXXX`) that goes when remove() is called or, if the
+ * process is interrupted first (SIGINT/SIGTERM exit through the handlers below, not through the
+ * caller's finally), at exit.
+ */
+export function tempDirRemovedAtExit(prefix: string): { dir: string; remove(): void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  const rm = () => rmSync(dir, { recursive: true, force: true });
+  const forget = onExitCleanup(rm);
+  return { dir, remove: () => { rm(); forget(); } };
 }
 
 // Last-resort cleanup: at exit only synchronous work is possible, so SIGKILL.

@@ -2,13 +2,12 @@
 // a second tsvpp process (`self`), DPDK's testpmd in macswap mode (`dpdk`), or anything already
 // listening/connecting on --socket (`external`) — sends numbered packets, checks each echo and
 // prints a table (or one JSON object). Exit status 1 when anything was lost or corrupted.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
 import { runEchoTraffic, warmUp, type TrafficResult } from '../../perf/memif/traffic.js';
-import { startProc, type Proc } from '../../perf/peers/procs.js';
+import { startProc, tempDirRemovedAtExit, type Proc } from '../../perf/peers/procs.js';
 import { parseFlags, UsageError } from '../flags.js';
 import { SECTIONS, section } from '../../perf/harness/sections.js';
 
@@ -119,8 +118,9 @@ async function singleMain(argv: string[]): Promise<number> {
   if (flags.peer === 'external' && !flags.socket) throw new UsageError('--peer external needs --socket');
   const role = flags.role as 'master' | 'slave';
   const peerRole = role === 'master' ? 'slave' : 'master';
-  const tmp = flags.socket ? null : mkdtempSync(join(tmpdir(), 'tsvpp-perf-'));
-  const socket = flags.socket ?? join(tmp!, 'memif.sock');
+  // Removed at exit too: an interrupted run (SIGINT) exits from procs.ts's handler, not through finally.
+  const tmp = flags.socket ? null : tempDirRemovedAtExit('tsvpp-perf-');
+  const socket = flags.socket ?? join(tmp!.dir, 'memif.sock');
   const say = (s: string) => { if (!flags.json) console.log(s); else console.error(s); };
   const progress = process.stderr.isTTY && !flags.json;
 
@@ -163,7 +163,7 @@ async function singleMain(argv: string[]): Promise<number> {
   } finally {
     (iface as MemifInterface | null)?.close('perf run finished');
     await (peer as { stop(): Promise<unknown> } | null)?.stop();
-    if (tmp) rmSync(tmp, { recursive: true, force: true });
+    tmp?.remove();
   }
 }
 

@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MemifInterface, RxBurst } from '../../../src/memif/index.js';
@@ -61,6 +61,35 @@ test('perf interrupted (SIGINT) while traffic runs ends (130), its memif still c
     child.kill('SIGKILL');
     echo.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('perf interrupted (SIGINT) with its own echo peer: the peer and perf\'s socket dir go with it', async () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'tsvpp-perf-int-'));
+  // perf makes its socket dir in TMPDIR: a dir of this test's own, so nothing else lands there.
+  const child = spawn(process.execPath, [cli, 'perf', '--packets', '1000000000'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+  try {
+    let out = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { out += d; });
+    const ended = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    const pid = /connected to .*pid (\d+)/;
+    for (const until = Date.now() + 30_000; !pid.test(out) && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+    const peer = Number(pid.exec(out)?.[1]);
+    assert.ok(peer > 0, `no connection within 30 s: ${out}`);
+    assert.equal(readdirSync(tmp).length, 1, 'perf made its socket dir');
+    child.kill('SIGINT');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+    assert.is(await ended, 130, `perf did not end on SIGINT: ${out}`);
+    clearTimeout(timer);
+    assert.equal(readdirSync(tmp), [], 'perf\'s socket dir was left behind');
+    // Killed at perf's exit: gone, or a zombie until whoever inherited it reaps it.
+    const alive = () => { try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${peer}/stat`, 'utf8')); } catch { return false; } };
+    for (const until = Date.now() + 10_000; alive() && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
+    assert.not.ok(alive(), `the echo peer (pid ${peer}) is still running`);
+  } finally {
+    child.kill('SIGKILL');
+    rmSync(tmp, { recursive: true, force: true });
   }
 });
 
