@@ -13,12 +13,11 @@
 //   node dist/perf/vppapi-client.js [--count N] [--windows 1,16,256] [--interfaces N] [--dumps N]
 //        [--profile] [--reflector | --socket PATH --api-dir DIR] [--json]
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ApiRegistry } from '../src/vppapi/codec/index.js';
 import { VppClient, shippedApiDir } from '../src/vppapi/client/index.js';
-import { startProc, type Proc } from './peers/procs.js';
+import { startProc, tempDirRemovedAtExit, type Proc } from './peers/procs.js';
 import { pinnedNode } from './harness/machine.js';
 import { profiled, type StageShare } from './vppapi-profile.js';
 
@@ -139,11 +138,11 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
   const kind = opts.peer ?? 'emulator';
   // The local peer's socket dir, the peer and the client: whatever of them was made is undone,
   // however far this got (a --socket with no VPP behind it fails at connect).
-  const dir = opts.socket ? null : fs.mkdtempSync(path.join(os.tmpdir(), 'tsvpp-bench-'));
+  const tmp = opts.socket ? null : tempDirRemovedAtExit('tsvpp-bench-');
   let emu: { socket: string; proc: Proc } | null = null;
   let c: VppClient | null = null;
   try {
-    if (dir) emu = await startLocalPeer(kind, dir, apiDir);
+    if (tmp) emu = await startLocalPeer(kind, tmp.dir, apiDir);
     const registry = ApiRegistry.fromDir(apiDir);
     c = await VppClient.connect({ socket: opts.socket ?? emu!.socket, registry, name: 'tsvpp-bench', timeoutMs: 30_000 });
     const version = (await c.request<{ version: string }>('show_version')).version;
@@ -189,7 +188,7 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
   } finally {
     await c?.close();
     await emu?.proc.stop(5_000);
-    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+    tmp?.remove();
   }
 }
 
