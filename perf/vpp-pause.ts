@@ -6,7 +6,10 @@
 // (the pool's refill, a DEL) and, to compare, memif interfaces. An operation's pause is the longest
 // round trip that overlapped it; "no operation" is the longest of the others.
 //
-//   TSVPP_VPP=PREFIX node dist/perf/vpp-pause.js [--ops N] [--json FILE]
+//   TSVPP_VPP=PREFIX node dist/perf/vpp-pause.js [--ops N] [--workers 1] [--json FILE]
+//
+// With --workers 1, VPP runs a worker thread on CPU 1 that forwards (its main thread on CPU 0,
+// asleep between polls, beside the pinger): whether the API's barrier stops workers too.
 //
 // A tool beside `tsvpp perf --all`, not in it: it measures VPP, not tsvpp. On this VM each
 // af_packet create or delete stops VPP's forwarding for 30-60 ms (docs/vpp.md).
@@ -26,7 +29,8 @@ import { RxBurst, TxBurst } from '../src/memif/index.js';
 
 const THIS = fileURLToPath(import.meta.url);
 const VPP_CPU = 0;
-const PINGER_CPU = 1;
+/** Opposite VPP's forwarding thread: its main thread, or with a worker (on CPU 1) beside the main thread, which sleeps between polls. */
+const pingerCpu = (workers: number) => (workers > 0 ? 0 : 1);
 /** Round trips are logged from here: one line per round trip, `<end ms since epoch> <rtt ms>`. */
 const RTT_PREFIX = 'rtt ';
 /** Asked between round trips (Node's timers make it ~1 ms): the pinger sleeps, VPP and the API get the CPUs. */
@@ -38,7 +42,8 @@ export const PAUSED_OPS: readonly PausedOp[] = ['af_packet_create_v3', 'af_packe
 /** n: operations (idle: round trips overlapping none); opMs and pauseMs per operation (idle: pauseMs holds the longest of its round trips, opMs nothing). */
 export interface PauseFigure { op: PausedOp | 'idle'; n: number; opMs: number[]; pauseMs: number[] }
 /** gapMs: the median time between round trips' ends, about how short a pause can go unseen. */
-export interface PauseResult { vpp: string; roundTrips: number; gapMs: number; figures: PauseFigure[]; lost: number }
+/** forwardingThread: the VPP thread polling the pinger's memif (0: main; 1: the first worker). */
+export interface PauseResult { vpp: string; workers: number; forwardingThread: number; roundTrips: number; gapMs: number; figures: PauseFigure[]; lost: number }
 
 interface Window { op: PausedOp; t0: number; t1: number }
 interface Rtt { end: number; ms: number }
@@ -99,9 +104,9 @@ async function pinger(socket: string, stop: string): Promise<void> {
   await iface.close();
 }
 
-export async function measurePauses(prefix: string, ops: number): Promise<PauseResult> {
+export async function measurePauses(prefix: string, ops: number, workers = 0): Promise<PauseResult> {
   const rnd = randomBytes(3).toString('hex');
-  const vpp = await startVppPeer(prefix, `pause${rnd}`, { cpu: VPP_CPU });
+  const vpp = await startVppPeer(prefix, `pause${rnd}`, workers > 0 ? { cpu: false, workers, pollSleepUsec: 'script default' } : { cpu: VPP_CPU });
   const onExit = () => stopVppPeerSync(vpp);
   process.on('exit', onExit);
   const veth = `tsvpz${rnd}`;
@@ -120,7 +125,7 @@ export async function measurePauses(prefix: string, ops: number): Promise<PauseR
   };
   try {
     const client = api = await VppClient.connect({ socket: vpp.apiSocket, apiDir: vpp.apiDir, name: 'tsvpp-pause', reconnect: false });
-    const c = pinnedNode(PINGER_CPU, THIS, ['--pinger', memifSock, stopFile]);
+    const c = pinnedNode(pingerCpu(workers), THIS, ['--pinger', memifSock, stopFile]);
     // Every round trip is a line: keep them all (a run of 10 operations logs ~20,000).
     const child = pingerProc = startProc({ name: 'vpp-pause-pinger', cmd: c.cmd, args: c.args, keepChars: 64 << 20 });
     await client.request('memif_socket_filename_add_del_v2', { is_add: true, socket_id: socketId, socket_filename: memifSock });
@@ -130,6 +135,10 @@ export async function measurePauses(prefix: string, ops: number): Promise<PauseR
     await client.request('l2_patch_add_del', { rx_sw_if_index: sw, tx_sw_if_index: sw, is_add: true });
     await client.request('sw_interface_set_flags', { sw_if_index: sw, flags: 1 });
     await child.waitFor(/^pinging$/m, 20_000);
+    // Which thread forwards: what the figures are about (with workers, not the thread the API runs in).
+    const placement = await client.dump<{ sw_if_index: number; worker_id: number }>('sw_interface_rx_placement_dump', { sw_if_index: sw });
+    if (placement.length !== 1) throw new Error(`the pinger's memif has ${placement.length} rx queues in VPP's placement, expected 1`);
+    const forwardingThread = placement[0]!.worker_id;
     await new Promise((r) => setTimeout(r, 300)); // idle round trips first
     await createVeth({ name: veth, peer: `${veth}q`, up: true });
     for (let i = 0; i < ops; i++) {
@@ -156,7 +165,7 @@ export async function measurePauses(prefix: string, ops: number): Promise<PauseR
     const lost = Number(lines.find((l) => l.startsWith('lost '))?.slice(5) ?? NaN);
     if (rtts.length === 0) throw new Error(`the pinger measured nothing: ${child.tail(10)}`);
     const gaps = rtts.slice(1).map((r, i) => r.end - rtts[i]!.end);
-    return { vpp: vpp.version, roundTrips: rtts.length, gapMs: pct(gaps, 0.5), figures: attribute(windows, rtts), lost };
+    return { vpp: vpp.version, workers, forwardingThread, roundTrips: rtts.length, gapMs: pct(gaps, 0.5), figures: attribute(windows, rtts), lost };
   } finally {
     await pingerProc?.stop(2_000);
     await deleteLinkIfExists(veth).catch(() => undefined);
@@ -170,7 +179,7 @@ const pct = (xs: number[], p: number) => { const s = [...xs].sort((a, b) => a - 
 
 export function formatPauses(r: PauseResult): string[] {
   const lines = [
-    `VPP ${r.vpp}: forwarding pauses (longest round trip through a VPP memif during each operation), ${r.roundTrips} round trips, ${r.lost} lost,`,
+    `VPP ${r.vpp}, ${r.workers > 0 ? `${r.workers} worker` : 'no workers'}, forwarding in ${r.forwardingThread === 0 ? 'its main thread' : `worker thread ${r.forwardingThread}`}: pauses (longest round trip through a VPP memif during each operation), ${r.roundTrips} round trips, ${r.lost} lost,`,
     `  one every ${r.gapMs.toFixed(2)} ms (a pause shorter than that can go unseen; an operation no round trip overlapped counts 0)`,
   ];
   for (const f of r.figures) {
@@ -189,10 +198,12 @@ if (process.argv[1] && resolve(process.argv[1]) === THIS) {
   else {
     const prefix = process.env.TSVPP_VPP;
     const ops = Number(opt('--ops') ?? 10);
+    const workers = Number(opt('--workers') ?? 0);
     if (!prefix) { console.error('vpp-pause: set TSVPP_VPP to a VPP install prefix'); process.exit(2); }
     if (!Number.isInteger(ops) || ops < 1) { console.error(`vpp-pause: --ops ${opt('--ops')}: expected a whole number of at least 1`); process.exit(2); }
+    if (workers !== 0 && workers !== 1) { console.error(`vpp-pause: --workers ${opt('--workers')}: expected 0 or 1 (the pinger needs a CPU)`); process.exit(2); }
     try {
-      const r = await measurePauses(prefix, ops);
+      const r = await measurePauses(prefix, ops, workers);
       for (const l of formatPauses(r)) console.log(l);
       const json = opt('--json');
       if (json) writeFileSync(json, JSON.stringify(r, null, 2));

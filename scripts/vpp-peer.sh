@@ -2,7 +2,7 @@
 # Runs VPP instances as test peers for `npm run test:vpp`, without hugepages or DPDK (root).
 #
 #   scripts/vpp-peer.sh check PREFIX
-#   scripts/vpp-peer.sh start PREFIX NAME [--netns NS] [--poll-sleep-usec N]
+#   scripts/vpp-peer.sh start PREFIX NAME [--netns NS] [--poll-sleep-usec N] [--workers N]
 #   scripts/vpp-peer.sh stop  PREFIX NAME
 #   scripts/vpp-peer.sh cli   PREFIX NAME COMMAND...
 #
@@ -17,6 +17,8 @@
 #   (af_packet then attaches to that namespace's links). Returns once VPP answers on its CLI socket
 #   and its API socket exists, printing one JSON line with the paths and pid; on failure prints
 #   the end of VPP's log, removes what it made and exits 1.
+#   --workers N: N worker threads, the main thread on CPU 0 and worker i on CPU i (VPP pins them);
+#   without it, no workers: the main thread forwards too.
 # stop: SIGTERM (SIGKILL after 10 s) and removal of everything start made, /dev/shm/NAME-* included.
 #   Idempotent: stopping an instance that is not running only removes its leftovers.
 # cli: vppctl against the instance. vppctl itself exits 0 when the command failed; this exits 1
@@ -86,7 +88,7 @@ live_pid() {
 }
 
 write_conf() {
-  local run=$1 name=$2 pd=$3 sleep_us=$4 f
+  local run=$1 name=$2 pd=$3 sleep_us=$4 workers=$5 f
   {
     echo "unix {"
     echo "  nodaemon"
@@ -97,6 +99,7 @@ write_conf() {
     echo "  nosyslog"
     [[ $sleep_us -gt 0 ]] && echo "  poll-sleep-usec $sleep_us"
     echo "}"
+    [[ $workers -gt 0 ]] && echo "cpu { main-core 0 corelist-workers 1-$workers }"
     echo "socksvr { socket-name $run/api.sock }"
     echo "api-segment { prefix $name }"
     echo "memory { main-heap-size 512M main-heap-page-size 4k }"
@@ -119,12 +122,14 @@ remove_leftovers() {
 
 start() {
   local p=$1 name=$2; shift 2
-  local netns='' sleep_us=100
+  local netns='' sleep_us=100 workers=0
   while [[ $# -gt 0 ]]; do
     case $1 in
       --netns) netns=${2:?--netns needs a namespace name}; shift 2 ;;
       --poll-sleep-usec) sleep_us=${2:?--poll-sleep-usec needs a number}; [[ $sleep_us =~ ^[0-9]+$ ]] || die "--poll-sleep-usec $sleep_us: not a whole number"; shift 2 ;;
-      *) die "start: unknown option $1 (expected --netns NS, --poll-sleep-usec N)" ;;
+      --workers) workers=${2:?--workers needs a number}; [[ $workers =~ ^[0-9]+$ ]] || die "--workers $workers: not a whole number"; shift 2
+        (( workers < $(nproc) )) || die "--workers $workers: this machine has $(nproc) CPUs, and CPU 0 is the main thread's" ;;
+      *) die "start: unknown option $1 (expected --netns NS, --poll-sleep-usec N, --workers N)" ;;
     esac
   done
   check_name "$name"
@@ -136,7 +141,7 @@ start() {
   [[ -z $(live_pid "$run") ]] || die "start: an instance named $name is already running (pid $(live_pid "$run")); stop it first"
   remove_leftovers "$run" "$name"
   mkdir -p -- "$run"
-  write_conf "$run" "$name" "$pd" "$sleep_us"
+  write_conf "$run" "$name" "$pd" "$sleep_us" "$workers"
   local -a cmd=("$p/bin/vpp" -c "$run/startup.conf")
   [[ -n $netns ]] && cmd=(ip netns exec "$netns" "${cmd[@]}")
   # Its own session: a Ctrl-C meant for the caller does not kill it uncleanly; stop does.

@@ -31,15 +31,18 @@ export interface VppPeerOptions {
   cpu?: number | false;
   /** unix { poll-sleep-usec }: 0 (the default here) spins; 'script default' leaves scripts/vpp-peer.sh's. */
   pollSleepUsec?: number | 'script default';
+  /** Worker threads (default 0: the main thread forwards). VPP pins them itself (main on CPU 0, worker i on CPU i), so `cpu` must be false. */
+  workers?: number;
 }
 
 /** Starts VPP from the install at prefix as instance `name`. */
 export async function startVppPeer(prefix: string, name: string, o: VppPeerOptions = {}): Promise<VppPeer> {
   if (!existsSync(SCRIPT)) throw new Error(`${SCRIPT} is missing: it starts and stops VPP instances`);
-  const cpu = o.cpu ?? 0, sleep = o.pollSleepUsec ?? 0;
+  const cpu = o.cpu ?? 0, sleep = o.pollSleepUsec ?? 0, workers = o.workers ?? 0;
+  if (workers > 0 && cpu !== false) throw new Error('startVppPeer: with workers VPP pins its threads itself; pass cpu: false');
   let info: { pid: number; version: string; apiSocket: string; apiDir: string };
   try {
-    const { stdout } = await run('bash', [SCRIPT, 'start', prefix, name, ...(sleep === 'script default' ? [] : ['--poll-sleep-usec', String(sleep)])], { maxBuffer: 1 << 20 });
+    const { stdout } = await run('bash', [SCRIPT, 'start', prefix, name, ...(sleep === 'script default' ? [] : ['--poll-sleep-usec', String(sleep)]), ...(workers > 0 ? ['--workers', String(workers)] : [])], { maxBuffer: 1 << 20 });
     info = JSON.parse(stdout.trim().split('\n').pop()!);
   } catch (e) {
     const x = e as { stderr?: string; message: string };

@@ -1,7 +1,8 @@
 // perf/vpp-pause.ts against a real VPP of its own: the pinger's round trips through a VPP memif
 // while af_packet and memif interfaces are made and deleted. Checked: every operation was timed
 // and got a pause figure, the pinger lost nothing, and the VPP instance, its veth and the pinger
-// are gone afterwards. No thresholds on the pauses themselves (docs/vpp.md has what they were).
+// are gone afterwards; with a worker, that the worker forwards. No thresholds on the pauses
+// themselves (docs/vpp.md has what they were).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
@@ -13,10 +14,12 @@ import { vppPrefix } from './support/vpp.js';
 const RUN_DIR = process.env.TSVPP_VPP_RUN_DIR || '/run/tsvpp-vpp';
 const pauseInstances = () => { try { return readdirSync(RUN_DIR).filter((d) => d.startsWith('pause')); } catch { return []; } };
 
-test('2 of each operation: all timed, a pause figure each, nothing lost, nothing left', async () => {
+async function check(workers: number) {
   const before = pauseInstances();
-  const r = await measurePauses(vppPrefix(), 2);
+  const r = await measurePauses(vppPrefix(), 2, workers);
   assert.match(r.vpp, /^\d\d\.\d\d/);
+  assert.is(r.workers, workers);
+  assert.is(r.forwardingThread, workers > 0 ? 1 : 0, 'the thread polling the memif');
   assert.is(r.lost, 0);
   assert.ok(r.roundTrips > 100, `${r.roundTrips} round trips`);
   assert.ok(r.gapMs > 0 && r.gapMs < 20, `one round trip every ${r.gapMs} ms`);
@@ -31,6 +34,10 @@ test('2 of each operation: all timed, a pause figure each, nothing lost, nothing
   assert.equal(pauseInstances(), before, 'VPP instances left');
   assert.equal((await listLinks()).map((l) => l.ifname).filter((n) => n.startsWith('tsvpz')), [], 'veths left');
   assert.equal(liveProcs().map((p) => p.name), [], 'processes left');
-});
+}
+
+test('2 of each operation: all timed, a pause figure each, nothing lost, nothing left', () => check(0));
+
+test('with a worker thread: the worker forwards; the same figures, nothing left', () => check(1));
 
 test.run();
