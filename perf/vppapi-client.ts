@@ -78,9 +78,19 @@ export interface DumpFigure {
   clientMsCpu: number;
 }
 
+/** What answered. Only real VPP is judged against both goals; the reflector (the client's ceiling)
+ *  against the pipelined one; the emulator is CI's test double and judged against none. */
+export type PeerKind = 'emulator' | 'reflector' | 'vpp';
+export const GOALS_JUDGED: Record<PeerKind, { pipelined: boolean; dump: boolean }> = {
+  vpp: { pipelined: true, dump: true },
+  reflector: { pipelined: true, dump: false },
+  emulator: { pipelined: false, dump: false },
+};
+
 export interface BenchResult {
   /** What answered: the emulator or VPP with its version. */
   peer: string;
+  peerKind: PeerKind;
   figures: ClientFigure[];
   dump: DumpFigure | null;
   breakdown: StageShare[] | null;
@@ -182,6 +192,7 @@ export async function measureClient(opts: BenchOptions): Promise<BenchResult> {
     const top = figures.filter((f) => f.window > 1).pop();
     return {
       peer: !emu ? `VPP ${version}` : kind === 'emulator' ? `VPP emulator (test double, ${version})` : 'API reflector (the client\'s ceiling)',
+      peerKind: emu ? kind : 'vpp',
       figures, dump, breakdown, count,
       sequentialPerSec: seq?.perSec ?? 0, pipelinedPerSec: top?.perSec ?? 0, window: top?.window ?? 0,
     };

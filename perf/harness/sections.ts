@@ -123,9 +123,9 @@ export const SECTIONS: readonly PerfSection[] = [
           progress.done(lbl, `FAILED ${firstLine(e)}`);
         }
       }
-      const clients = [clientRow(emulator[0]?.peer ?? 'the VPP emulator', emulator), clientRow(reflector[0]?.peer ?? 'the API reflector', reflector)];
+      const clients = [clientRow('emulator', emulator[0]?.peer ?? 'the VPP emulator', emulator), clientRow('reflector', reflector[0]?.peer ?? 'the API reflector', reflector)];
       const vpp = await vppClientRuns(o.repeats, progress, report.notes);
-      if (vpp.length) clients.push(clientRow(vpp[0]!.peer, vpp));
+      if (vpp.length) clients.push(clientRow('vpp', vpp[0]!.peer, vpp));
       report.vppapi = {
         codec: [...codec].map(([k, v]) => { const [name, op] = k.split('\t'); return { name: name!, op: op!, perSec: summarize(v) }; }),
         client: { sequentialPerSec: summarize(emulator.map((c) => c.sequentialPerSec)), pipelinedPerSec: summarize(emulator.map((c) => c.pipelinedPerSec)), window: emulator[0]?.window ?? 0 },

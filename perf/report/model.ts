@@ -2,7 +2,7 @@
 // by table.ts and svg.ts.
 import type { Machine } from '../harness/machine.js';
 import type { CniLatencyReport } from '../harness/cni-latency.js';
-import type { BenchResult as ClientBenchResult } from '../vppapi-client.js';
+import type { BenchResult as ClientBenchResult, PeerKind } from '../vppapi-client.js';
 import type { StageShare } from '../vppapi-profile.js';
 import type { CriLatencyReport } from '../harness/cri-latency.js';
 import {
@@ -59,6 +59,7 @@ export interface PerfReport {
 /** The VPP API client against one peer over the repeats; raw holds every run's result. */
 export interface ClientRow {
   peer: string;
+  peerKind: PeerKind;
   windows: Array<{ window: number; perSec: Summary; clientUsPerOp: Summary; clientBusy: Summary; peerBusy: Summary | null; peerUsPerOp: Summary | null }>;
   dump: { interfaces: number; ms: Summary; clientMsCpu: Summary } | null;
   /** Where the client's time went at the largest window (from the last repeat). */
@@ -67,11 +68,12 @@ export interface ClientRow {
 }
 
 /** Summaries per window over the repeats of one peer. */
-export function clientRow(peer: string, raw: ClientBenchResult[]): ClientRow {
+export function clientRow(peerKind: PeerKind, peer: string, raw: ClientBenchResult[]): ClientRow {
   const windows = [...new Set(raw.flatMap((r) => r.figures.map((f) => f.window)))].sort((a, b) => a - b);
   const dumps = raw.map((r) => r.dump).filter((d) => d !== null);
   return {
     peer,
+    peerKind,
     windows: windows.map((window) => {
       const fs = raw.map((r) => r.figures.find((f) => f.window === window)).filter((f) => f !== undefined);
       const peers = fs.map((f) => f.peerBusy).filter((b) => b !== null);

@@ -5,7 +5,7 @@ import { REFERENCE_PAIR, noisePct, type Summary } from '../harness/scenarios.js'
 import type { ClientRow, PerfReport } from './model.js';
 import { overheadVerdict } from '../cni-start.js';
 import { BRIDGE_LABEL, CRI_RUN_GOAL_RATIO, ratioToBridge } from '../harness/cri-latency.js';
-import { DUMP_GOAL_MS, PIPELINED_GOAL_PER_SEC } from '../vppapi-client.js';
+import { DUMP_GOAL_MS, PIPELINED_GOAL_PER_SEC, GOALS_JUDGED } from '../vppapi-client.js';
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
 const range = (s: Summary, d = 2) => (s.n ? `${f(s.min, d)}..${f(s.max, d)}` : '-');
@@ -99,15 +99,17 @@ function clientTable(c: ClientRow): string[] {
     String(w.window), big(w.perSec.median), `${big(w.perSec.min)}..${big(w.perSec.max)}`, `${f(w.clientUsPerOp.median, 2)} µs`, pct(w.clientBusy),
     w.peerUsPerOp ? `${f(w.peerUsPerOp.median, 2)} µs` : '-', pct(w.peerBusy),
   ]), [true, true, true, true, true, true, true]));
+  const judged = GOALS_JUDGED[c.peerKind];
+  if (!judged.pipelined && !judged.dump) out.push('no goal against the emulator: it is CI\'s test double; the goals are judged against the API reflector (the client\'s ceiling) and real VPP');
   const best = c.windows.reduce<ClientRow['windows'][number] | undefined>((b, w) => (b && b.perSec.median >= w.perSec.median ? b : w), undefined);
-  if (best) {
+  if (best && judged.pipelined) {
     const met = best.perSec.median >= PIPELINED_GOAL_PER_SEC;
     out.push(`goal: ≥ ${big(PIPELINED_GOAL_PER_SEC)} round trips/s pipelined: ${big(best.perSec.median)} with ${best.window} in flight, ${met ? 'met' : 'MISSED'}` +
       (met ? '' : ` (client busy ${pct(best.clientBusy)}: ${best.clientBusy.median < 0.9 ? 'the peer was the limit' : 'the client was the limit'})`));
   }
   if (c.dump) {
-    out.push(`sw_interface_dump of ${c.dump.interfaces} interfaces: ${f(c.dump.ms.median, 2)} ms [${range(c.dump.ms, 2)}], client CPU ${f(c.dump.clientMsCpu.median, 2)} ms; ` +
-      `goal under ${DUMP_GOAL_MS} ms: ${c.dump.ms.median < DUMP_GOAL_MS ? 'met' : 'MISSED'}`);
+    out.push(`sw_interface_dump of ${c.dump.interfaces} interfaces: ${f(c.dump.ms.median, 2)} ms [${range(c.dump.ms, 2)}], client CPU ${f(c.dump.clientMsCpu.median, 2)} ms` +
+      (judged.dump ? `; goal under ${DUMP_GOAL_MS} ms: ${c.dump.ms.median < DUMP_GOAL_MS ? 'met' : 'MISSED'}` : ''));
   }
   if (c.breakdown) {
     out.push(`where the client's time went at ${c.windows[c.windows.length - 1]?.window} in flight (CPU profile, self time):`);

@@ -20,6 +20,7 @@ test('against the emulator: sequential and pipelined figures, a dump of every in
   const windows = [1, 16, 64];
   const r = await benchClient({ count: 20_000, windows, interfaces: 40, dumps: 3, profile: true });
   assert.match(r.peer, /^VPP emulator \(test double, /);
+  assert.is(r.peerKind, 'emulator');
   assertFigures(r, windows);
   assert.ok(r.dump, 'a dump figure');
   // The emulator's local0 and the 40 memifs made for the dump.
@@ -32,6 +33,7 @@ test('against the reflector: the client\'s ceiling, no dump figure (the reflecto
   const windows = [1, 256];
   const r = await benchClient({ peer: 'reflector', count: 20_000, windows, interfaces: 40 });
   assert.is(r.peer, 'API reflector (the client\'s ceiling)');
+  assert.is(r.peerKind, 'reflector');
   assertFigures(r, windows);
   assert.is(r.dump, null);
   assert.is(r.breakdown, null);

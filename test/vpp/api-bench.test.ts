@@ -17,6 +17,7 @@ test('against VPP: round trips at 1, 16 and 256 in flight, a dump of 1,000 memif
     const windows = [1, 16, 256];
     const r = await benchClient({ socket: vpp.apiSocket, apiDir: vpp.info.apiDir, count: 20_000, windows, interfaces: 1000, dumps: 5, profile: true });
     assert.is(r.peer, `VPP ${vpp.info.version}`);
+    assert.is(r.peerKind, 'vpp');
     assertFigures(r, windows);
     assert.ok(r.dump, 'a dump figure');
     assert.is(r.dump.interfaces, before.length + 1000, 'the dump returned VPP\'s interfaces and the 1,000 memifs');
