@@ -25,6 +25,8 @@ export interface TrafficOptions {
   /** Untimed traffic first (JIT warm-up; see window.ts): checked, but left out of the rate. Default 0. */
   warmupMs?: number;
   onProgress?: (p: { tx: number; rx: number }) => void;
+  /** Aborted: send nothing more, wait for what is in flight, and return what was measured (`interrupted`). */
+  signal?: AbortSignal;
 }
 
 export interface TrafficResult {
@@ -38,6 +40,8 @@ export interface TrafficResult {
   /** Echoed bits per second (frame bytes), billions. */
   gbps: number;
   firstError?: string;
+  /** The signal stopped the run before all `packets` were sent. */
+  interrupted?: boolean;
 }
 
 const ETHERTYPE = 0x88b5;
@@ -129,6 +133,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   let spins = 0;
   let slice = performance.now();
   let progressed = false;
+  let interrupted = false;
   const fail = (msg: string) => { corrupted++; firstError ??= msg; };
 
   while (conn.open) {
@@ -182,8 +187,10 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
     if ((++spins & 15) !== 0 && !sleepNow) continue;
     const now = performance.now();
     win.tick(now, rx);
-    if (now >= win.end && target > tx) {
-      // Time is up: send nothing more, wait for what is in flight.
+    const stop = now >= win.end || o.signal?.aborted === true;
+    if (stop && target > tx) {
+      // Time is up (or the caller stops): send nothing more, wait for what is in flight.
+      if (o.signal?.aborted) interrupted = true;
       target = tx;
       for (let q = 0; q < queues; q++) perQueue[q] = sent[q]!;
     }
@@ -213,7 +220,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   const { count, seconds } = win.result(rx);
   if (rx > 0 && count === 0) firstError ??= `the run ended within the ${win.warmupMs} ms warm-up`;
   o.onProgress?.({ tx, rx });
-  return { tx, rx, lost, corrupted, seconds, mpps: count / seconds / 1e6, gbps: (count * size * 8) / seconds / 1e9, firstError };
+  return { tx, rx, lost, corrupted, seconds, mpps: count / seconds / 1e6, gbps: (count * size * 8) / seconds / 1e9, firstError, ...(interrupted ? { interrupted } : {}) };
 }
 
 /** Segments longer than this are compared by memcmp (Buffer#compare with offsets: one native call,

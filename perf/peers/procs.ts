@@ -2,8 +2,9 @@
 // output, wait for a log line, stop with SIGINT then SIGKILL, and never leave one behind.
 //
 // Every process started here is put in a registry; when the test process exits (normally,
-// on an uncaught error, or on SIGINT/SIGTERM) everything still running is SIGKILLed, so a
-// failing test never leaves dpdk-testpmd or etcd running.
+// on an uncaught error, or on SIGINT/SIGTERM/SIGHUP) everything still running is SIGKILLed, so a
+// failing test never leaves dpdk-testpmd or etcd running. A run may take the first SIGINT for
+// itself (takeInterrupt) to stop and report before it exits.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -216,7 +217,24 @@ function killAllSync(): void {
   }
   exitHooks.clear();
 }
+let interruptTaker: (() => void) | null = null;
+
+/**
+ * The next SIGINT (a user's Ctrl-C) calls fn instead of ending the process, so a run can stop and
+ * print what it measured; a second SIGINT, SIGTERM and SIGHUP end it as before. Returns a function
+ * that gives SIGINT back.
+ */
+export function takeInterrupt(fn: () => void): () => void {
+  interruptTaker = fn;
+  return () => { if (interruptTaker === fn) interruptTaker = null; };
+}
+
 process.on('exit', killAllSync);
 for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-  process.once(sig, () => { killAllSync(); process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1)); });
+  process.on(sig, () => {
+    const taker = sig === 'SIGINT' ? interruptTaker : null;
+    if (taker) { interruptTaker = null; taker(); return; }
+    killAllSync();
+    process.exit(128 + (sig === 'SIGINT' ? 2 : sig === 'SIGTERM' ? 15 : 1));
+  });
 }

@@ -7,7 +7,7 @@ import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
 import { runEchoTraffic, warmUp, type TrafficResult } from '../../perf/memif/traffic.js';
-import { startProc, tempDirRemovedAtExit, type Proc } from '../../perf/peers/procs.js';
+import { startProc, takeInterrupt, tempDirRemovedAtExit, type Proc } from '../../perf/peers/procs.js';
 import { parseFlags, UsageError } from '../flags.js';
 import { SECTIONS, section } from '../../perf/harness/sections.js';
 
@@ -31,6 +31,8 @@ With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets).
   --allow-unsealed-regions
                     the master end accepts a slave whose memory cannot be sealed against
                     shrinking (DPDK zero-copy clients); a slave that then truncates it crashes it
+  Ctrl-C stops sending, waits for the packets in flight and prints what was measured ("interrupted",
+  exit 130); a second Ctrl-C quits at once.
 
 tsvpp perf --all [--full | --goals] [--repeats N] [--duration-ms MS] [--sizes 64,1500] [--skip LIST]
                  [--json FILE] [--svg FILE] [--ping-count N] [--verbose]
@@ -145,20 +147,35 @@ async function singleMain(argv: string[]): Promise<number> {
     const peerName = flags.peer === 'external' ? `external (${conn.peerName})` : peer!.describe;
     say(`connected to ${peerName}: ${conn.rx.length} queue(s), ring ${conn.tx[0]!.queue.size}, ${flags.size}-byte frames, ${flags.packets} packets, ${flags.mode}`);
     if (!(await warmUp(conn, flags.size!))) throw new Error(`${peerName} echoed nothing within 10 s: is it forwarding?`);
-    const r = await runEchoTraffic(conn, {
-      size: flags.size!, packets: flags.packets!, burst: flags.burst, mode: flags.mode as 'polling',
-      onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${bar(rx / flags.packets!)} ${rx}/${flags.packets}`) : undefined,
+    // Ctrl-C stops the traffic and prints what was measured; a second one quits at once.
+    const stop = new AbortController();
+    const giveBack = takeInterrupt(() => {
+      if (progress) process.stderr.write('\n');
+      console.error('interrupted: waiting for the packets in flight (Ctrl-C again to quit at once)');
+      stop.abort();
     });
+    let r: TrafficResult;
+    try {
+      r = await runEchoTraffic(conn, {
+        size: flags.size!, packets: flags.packets!, burst: flags.burst, mode: flags.mode as 'polling', signal: stop.signal,
+        onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${bar(rx / flags.packets!)} ${rx}/${flags.packets}`) : undefined,
+      });
+    } finally {
+      giveBack();
+    }
     if (progress) process.stderr.write('\n');
     if (flags.json) {
       console.log(JSON.stringify({
         peer: flags.peer, role, size: flags.size, queues: conn.rx.length, mode: flags.mode,
         tx: r.tx, rx: r.rx, lost: r.lost, corrupted: r.corrupted, seconds: round(r.seconds, 6),
         mpps: round(r.mpps, 4), gbps: round(r.gbps, 4), ...(r.firstError ? { error: r.firstError } : {}),
+        ...(r.interrupted ? { interrupted: true } : {}),
       }));
     } else {
-      printTable(peerName, role, flags.size!, r);
+      printTable(peerName, role, flags.size!, flags.packets!, r);
     }
+    // Interrupted: the figures are printed, the exit status is a shell's for SIGINT.
+    if (r.interrupted) return 130;
     return r.lost || r.corrupted || r.rx === 0 ? 1 : 0;
   } finally {
     (iface as MemifInterface | null)?.close('perf run finished');
@@ -196,10 +213,10 @@ function bar(frac: number): string {
 
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
-function printTable(peer: string, role: string, size: number, r: TrafficResult): void {
+function printTable(peer: string, role: string, size: number, packets: number, r: TrafficResult): void {
   const rows: [string, string][] = [
     ['peer', peer], ['this end', role], ['frame size', `${size} B`],
-    ['sent', String(r.tx)], ['echoed', String(r.rx)], ['lost', String(r.lost)], ['corrupted', String(r.corrupted)],
+    ['sent', r.interrupted ? `${r.tx} of ${packets} (interrupted)` : String(r.tx)], ['echoed', String(r.rx)], ['lost', String(r.lost)], ['corrupted', String(r.corrupted)],
     ['time', `${r.seconds.toFixed(3)} s`], ['rate', `${r.mpps.toFixed(3)} Mpps`], ['throughput', `${r.gbps.toFixed(3)} Gbit/s`],
   ];
   if (r.firstError) rows.push(['first error', r.firstError]);

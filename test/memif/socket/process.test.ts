@@ -36,7 +36,7 @@ for (const [role, size, queues, mode] of [
   });
 }
 
-test('perf interrupted (SIGINT) while traffic runs ends (130), its memif still connected', async () => {
+test('perf terminated (SIGTERM) while traffic runs ends (143), its memif still connected', async () => {
   // The peer is a process of the test's own, so that the connection stays up while perf exits
   // (a wait for the control socket is pending then; with --peer self perf kills its peer first).
   const dir = mkdtempSync(join(tmpdir(), 'tsvpp-perf-int-'));
@@ -51,12 +51,13 @@ test('perf interrupted (SIGINT) while traffic runs ends (130), its memif still c
     for (const until = Date.now() + 30_000; !out.includes('connected to') && Date.now() < until;) await new Promise((r) => setTimeout(r, 50));
     assert.ok(out.includes('connected to'), `no connection within 30 s: ${out}`);
     await new Promise((r) => setTimeout(r, 200)); // traffic flowing
-    child.kill('SIGINT');
+    // SIGTERM exits from procs.ts's handler with the memif open (SIGINT stops the traffic first).
+    child.kill('SIGTERM');
     // A process that hangs in its exit (a wait on a pool thread) never ends; 60 s turn that into a failure.
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     const end = await ended;
     clearTimeout(timer);
-    assert.equal(end, { code: 130, signal: null }, `perf did not end on SIGINT: ${out}`);
+    assert.equal(end, { code: 143, signal: null }, `perf did not end on SIGTERM: ${out}`);
   } finally {
     child.kill('SIGKILL');
     echo.kill('SIGKILL');
@@ -64,13 +65,14 @@ test('perf interrupted (SIGINT) while traffic runs ends (130), its memif still c
   }
 });
 
-test('perf interrupted (SIGINT) with its own echo peer: the peer and perf\'s socket dir go with it', async () => {
+for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+test(`perf ${sig === 'SIGINT' ? 'interrupted (SIGINT): prints what it measured' : 'terminated (SIGTERM)'} with its own echo peer: the peer and perf's socket dir go with it`, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'tsvpp-perf-int-'));
   // perf makes its socket dir in TMPDIR: a dir of this test's own, so nothing else lands there.
-  const child = spawn(process.execPath, [cli, 'perf', '--packets', '1000000000'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+  const child = spawn(process.execPath, [cli, 'perf', '--json', '--packets', '1000000000'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
   try {
-    let out = '';
-    child.stdout.on('data', (d) => { out += d; });
+    let out = '', stdout = '';
+    child.stdout.on('data', (d) => { out += d; stdout += d; });
     child.stderr.on('data', (d) => { out += d; });
     const ended = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     const pid = /connected to .*pid (\d+)/;
@@ -78,10 +80,22 @@ test('perf interrupted (SIGINT) with its own echo peer: the peer and perf\'s soc
     const peer = Number(pid.exec(out)?.[1]);
     assert.ok(peer > 0, `no connection within 30 s: ${out}`);
     assert.equal(readdirSync(tmp).length, 1, 'perf made its socket dir');
-    child.kill('SIGINT');
+    await new Promise((r) => setTimeout(r, 200)); // traffic flowing
+    child.kill(sig);
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
-    assert.is(await ended, 130, `perf did not end on SIGINT: ${out}`);
+    assert.is(await ended, sig === 'SIGINT' ? 130 : 143, `perf did not end on ${sig}: ${out}`);
     clearTimeout(timer);
+    if (sig === 'SIGINT') {
+      // Stopped sending, waited for what was in flight: every packet sent came back, unharmed.
+      assert.match(out, /interrupted: waiting for the packets in flight/);
+      const j = JSON.parse(stdout.trim().split('\n').pop()!);
+      assert.is(j.interrupted, true);
+      assert.ok(j.tx > 0 && j.tx < 1e9, `sent ${j.tx}`);
+      assert.equal([j.rx, j.lost, j.corrupted], [j.tx, 0, 0]);
+      assert.ok(j.mpps > 0, `${j.mpps} Mpps`);
+    } else {
+      assert.is(stdout, '', 'no figures on SIGTERM');
+    }
     assert.equal(readdirSync(tmp), [], 'perf\'s socket dir was left behind');
     // Killed at perf's exit: gone, or a zombie until whoever inherited it reaps it.
     const alive = () => { try { return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${peer}/stat`, 'utf8')); } catch { return false; } };
@@ -92,6 +106,7 @@ test('perf interrupted (SIGINT) with its own echo peer: the peer and perf\'s soc
     rmSync(tmp, { recursive: true, force: true });
   }
 });
+}
 
 test('perf refuses bad flags with a message naming the flag', async () => {
   const r = await perf(['--size', '10']);
