@@ -17,6 +17,8 @@ export interface AllOptions extends SectionOptions {
   goals?: boolean;
   progress?: Progress;
   out?: (line: string) => void;
+  /** Aborted (Ctrl-C): the step in progress finishes, no further one starts, the report holds what was measured. */
+  signal?: AbortSignal;
 }
 
 /** null when testpmd and its memif PMD are usable, else why not (naming the packages). */
@@ -58,7 +60,15 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
     options: { full: o.full, goals: o.goals, repeats: o.repeats, durationMs: o.durationMs, warmupMs: WARMUP_MS, pinned: canPin, testpmd: missing === null },
     notes, memif: [], latency: [], goals: [],
   };
-  for (const s of sections) await s.run({ o, matrix, report, progress, say });
+  const stopped = () => o.signal?.aborted === true;
+  for (const s of sections) {
+    if (stopped()) break;
+    await s.run({ o, matrix, report, progress, say, stopped });
+  }
+  if (stopped()) {
+    report.interrupted = { stepsDone: progress.finished, steps: progress.total };
+    report.notes.push(`interrupted (Ctrl-C) after ${progress.finished} of ${progress.total} steps: the figures are those of the steps that ran`);
+  }
   report.seconds = (Date.now() - t0) / 1000;
   return report;
 }

@@ -3,6 +3,8 @@
 export class Progress {
   #done = 0;
   #start = Date.now();
+  /** Runs finished so far. */
+  get finished(): number { return this.#done; }
   constructor(readonly total: number, private readonly out: NodeJS.WriteStream = process.stderr, private readonly tty = Boolean(out.isTTY)) {}
 
   /** A run starts: on a terminal, show what is running. */

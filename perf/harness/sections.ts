@@ -31,6 +31,8 @@ export interface SectionRun {
   report: PerfReport;
   progress: Progress;
   say: (line: string) => void;
+  /** The user interrupted the run (Ctrl-C): start no further step; what was measured is reported. */
+  stopped(): boolean;
 }
 
 export interface PerfSection {
@@ -51,9 +53,10 @@ export const SECTIONS: readonly PerfSection[] = [
     what: 'one-way and echo throughput: tsvpp<->tsvpp, tsvpp<->testpmd, testpmd->testpmd (reference)',
     inGoals: true,
     steps: (o, m) => memifOrder(o, m).length,
-    run: async ({ o, matrix, report, progress }) => {
+    run: async ({ o, matrix, report, progress, stopped }) => {
       const results: { s: MemifScenario; fig: RunFigure }[] = [];
       for (const { item: s, repeat } of memifOrder(o, matrix)) {
+        if (stopped()) break;
         const lbl = `${scenarioKey(s)} #${repeat + 1}`;
         progress.start(lbl);
         let fig: RunFigure;
@@ -62,6 +65,7 @@ export const SECTIONS: readonly PerfSection[] = [
         } catch (e) {
           fig = { mpps: 0, gbps: 0, lost: 0, corrupted: 0, error: firstLine(e) };
         }
+        if (fig.error && stopped()) { leftOut(progress, lbl); break; }
         results.push({ s, fig });
         progress.done(lbl, fig.error && !fig.mpps ? `FAILED ${fig.error}` : `${fig.mpps.toFixed(3)} Mpps ${fig.gbps.toFixed(2)} Gbit/s${fig.lost || fig.corrupted ? ` lost ${fig.lost} bad ${fig.corrupted}` : ''}`);
       }
@@ -74,10 +78,10 @@ export const SECTIONS: readonly PerfSection[] = [
     what: 'ping-pong latency p50/p99/p99.9 (one packet in flight)',
     inGoals: false,
     steps: (o, m) => latencyScenarios(m).length * o.repeats,
-    run: async ({ o, matrix, report, progress }) => {
+    run: async ({ o, matrix, report, progress, stopped }) => {
       for (const s of latencyScenarios(matrix)) {
         const runs: LatencyFigure[] = [];
-        for (let r = 0; r < o.repeats; r++) {
+        for (let r = 0; r < o.repeats && !stopped(); r++) {
           const lbl = `latency ${s.pair} ${s.size}B #${r + 1}`;
           progress.start(lbl);
           try {
@@ -85,11 +89,12 @@ export const SECTIONS: readonly PerfSection[] = [
             const x = runs[runs.length - 1]!;
             progress.done(lbl, `p50 ${x.p50.toFixed(1)} µs p99 ${x.p99.toFixed(1)} µs p99.9 ${x.p999.toFixed(1)} µs`);
           } catch (e) {
+            if (stopped()) { leftOut(progress, lbl); break; }
             runs.push({ p50: NaN, p99: NaN, p999: NaN, count: 0, lost: 0, error: firstLine(e) });
             progress.done(lbl, `FAILED ${firstLine(e)}`);
           }
         }
-        report.latency.push(latencyRow(s.pair, s.size, runs));
+        if (runs.length) report.latency.push(latencyRow(s.pair, s.size, runs));
       }
     },
   },
@@ -98,13 +103,13 @@ export const SECTIONS: readonly PerfSection[] = [
     what: 'VPP API codec encode/decode rates; client round trips and a 1000-interface dump against the VPP emulator, the client\'s ceiling against the API reflector, and against real VPP when TSVPP_VPP is set',
     inGoals: false,
     steps: (o) => o.repeats * (process.env.TSVPP_VPP ? 2 : 1),
-    run: async ({ o, report, progress }) => {
+    run: async ({ o, report, progress, stopped }) => {
       const { benchCodec } = await import('../vppapi-codec.js');
       const { benchClient } = await import('../vppapi-client.js');
       const codec = new Map<string, number[]>();
       const emulator: ClientBenchResult[] = [];
       const reflector: ClientBenchResult[] = [];
-      for (let r = 0; r < o.repeats; r++) {
+      for (let r = 0; r < o.repeats && !stopped(); r++) {
         const lbl = `vppapi codec + client #${r + 1}`;
         progress.start(lbl);
         try {
@@ -120,11 +125,12 @@ export const SECTIONS: readonly PerfSection[] = [
           reflector.push(top);
           progress.done(lbl, `client ${cl.sequentialPerSec}/s one at a time, ${cl.pipelinedPerSec}/s with ${cl.window} in flight; ceiling ${top.pipelinedPerSec}/s with ${top.window} in flight`);
         } catch (e) {
-          progress.done(lbl, `FAILED ${firstLine(e)}`);
+          if (stopped()) leftOut(progress, lbl);
+          else progress.done(lbl, `FAILED ${firstLine(e)}`);
         }
       }
       const clients = [clientRow('emulator', emulator[0]?.peer ?? 'the VPP emulator', emulator), clientRow('reflector', reflector[0]?.peer ?? 'the API reflector', reflector)];
-      const vpp = await vppClientRuns(o.repeats, progress, report.notes);
+      const vpp = stopped() ? [] : await vppClientRuns(o.repeats, progress, report.notes, stopped);
       if (vpp.length) clients.push(clientRow('vpp', vpp[0]!.peer, vpp));
       report.vppapi = {
         codec: [...codec].map(([k, v]) => { const [name, op] = k.split('\t'); return { name: name!, op: op!, perSec: summarize(v) }; }),
@@ -140,6 +146,7 @@ export const SECTIONS: readonly PerfSection[] = [
     steps: () => (process.env.TSVPP_VPP ? 3 : 2),
     run: async (c) => {
       const { report, progress } = c;
+      if (c.stopped()) return;
       progress.start('tsvpp-cni start');
       try {
         const { measure, overheadVerdict } = await import('../cni-start.js');
@@ -172,7 +179,7 @@ export function section(name: string): PerfSection | undefined {
  * CNI ADD/DEL latency into report.cniLatency: against the emulator, and against a real VPP of its
  * own when TSVPP_VPP names an install. Without root a note instead (the part is skipped).
  */
-async function runCniLatency({ o, report, progress, say }: SectionRun): Promise<void> {
+async function runCniLatency({ o, report, progress, say, stopped }: SectionRun): Promise<void> {
   const pods = o.cniPods ?? 20;
   const { cniLatencySkipReason, runCniLatency } = await import('./cni-latency.js');
   const why = cniLatencySkipReason();
@@ -188,16 +195,19 @@ async function runCniLatency({ o, report, progress, say }: SectionRun): Promise<
   if (!prefix) report.notes.push('CNI ADD/DEL latency against real VPP: not run (set TSVPP_VPP to a VPP install prefix)');
   const targets: LatencyVswitch[] = [{ kind: 'emulator' }, ...(prefix ? [{ kind: 'vpp' as const, prefix }] : [])];
   for (const t of targets) {
+    if (stopped()) break;
     const on = t.kind === 'vpp' ? 'real VPP' : 'emulator';
     const lbl = `CNI ADD/DEL latency (${on}), ${pods} pods x 0/1/3 custom interfaces`;
     progress.start(lbl);
     try {
       const r = await runCniLatency({ podsPerSize: pods, vswitch: t });
+      if (stopped() && r.rows.some((x) => x.errors.length)) { leftOut(progress, lbl); break; }
       (report.cniLatency ??= []).push(r);
       const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
       if (left.length) report.notes.push(`CNI ADD/DEL latency (${on}) left behind: ${left.map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}`);
       progress.done(lbl, r.rows.map((x) => `${x.customIfs} if: ADD p50 ${x.add.p50.toFixed(0)} DEL p50 ${x.del.p50.toFixed(0)} ms`).join(', '));
     } catch (e) {
+      if (stopped()) { leftOut(progress, lbl); break; }
       report.notes.push(`CNI ADD/DEL latency (${on}) failed: ${firstLine(e)}`);
       progress.done(lbl, `FAILED ${firstLine(e)}`);
     }
@@ -208,7 +218,7 @@ async function runCniLatency({ o, report, progress, say }: SectionRun): Promise<
  * Pod sandbox latency through containerd into report.criLatency: tsvpp on the emulator, and on a
  * real VPP of its own when TSVPP_VPP names an install; without root or containerd a note.
  */
-async function runCriLatency({ o, report, progress, say }: SectionRun): Promise<void> {
+async function runCriLatency({ o, report, progress, say, stopped }: SectionRun): Promise<void> {
   const pods = o.criPods ?? 10;
   const cri = await import('./cri-latency.js');
   const why = cri.criLatencySkipReason();
@@ -224,21 +234,33 @@ async function runCriLatency({ o, report, progress, say }: SectionRun): Promise<
   if (!prefix) report.notes.push('CRI pod sandbox latency with real VPP: not run (set TSVPP_VPP to a VPP install prefix)');
   const targets: LatencyVswitch[] = [{ kind: 'emulator' }, ...(prefix ? [{ kind: 'vpp' as const, prefix }] : [])];
   for (const t of targets) {
+    if (stopped()) break;
     const on = t.kind === 'vpp' ? 'real VPP' : 'emulator';
     const lbl = `CRI pod sandboxes through containerd (${on}), ${pods} pods x tsvpp/bridge`;
     progress.start(lbl);
     try {
       const r = await cri.runCriLatency({ pods, vswitch: t });
+      if (stopped() && r.rows.some((x) => x.errors.length)) { leftOut(progress, lbl); break; }
       (report.criLatency ??= []).push(r);
       const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
       if (left.length) report.notes.push(`CRI pod sandbox latency (${on}) left behind: ${left.map(([k, v]) => `${k}: ${v.join(', ')}`).join('; ')}`);
       progress.done(lbl, r.rows.map((x) => `${x.label}: Run p50 ${x.run.p50.toFixed(0)} Stop p50 ${x.stop.p50.toFixed(0)} ms`).join(', ') +
         `; tsvpp/bridge Run ${cri.ratioToBridge(r, r.rows[1]?.label ?? '', 'run').toFixed(2)}x`);
     } catch (e) {
+      if (stopped()) { leftOut(progress, lbl); break; }
       report.notes.push(`CRI pod sandbox latency (${on}) failed: ${firstLine(e)}`);
       progress.done(lbl, `FAILED ${firstLine(e)}`);
     }
   }
+}
+
+/**
+ * A step that failed once the run was interrupted is left out of the report: a terminal's Ctrl-C
+ * also reaches the processes a step starts while they are being made (and, in the CNI and CRI
+ * steps, every tsvpp-cni and `ip` it runs), so its failure says nothing about what it measures.
+ */
+function leftOut(progress: Progress, lbl: string): void {
+  progress.note(`${lbl}: cut short by the interrupt, left out`);
 }
 
 export const firstLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split('\n')[0]!.slice(0, 200);
@@ -248,7 +270,7 @@ export const firstLine = (e: unknown) => (e instanceof Error ? e.message : Strin
  * of its own (scripts/vpp-peer.sh: own runtime dir, socket and api-segment prefix, no
  * poll-sleep-usec), stopped afterwards. Without TSVPP_VPP: nothing (a note says so).
  */
-async function vppClientRuns(repeats: number, progress: Progress, notes: string[]): Promise<ClientBenchResult[]> {
+async function vppClientRuns(repeats: number, progress: Progress, notes: string[], stopped: () => boolean): Promise<ClientBenchResult[]> {
   const prefix = process.env.TSVPP_VPP;
   if (!prefix) {
     notes.push('vppapi client against real VPP: not run (set TSVPP_VPP to a VPP install prefix)');
@@ -268,7 +290,7 @@ async function vppClientRuns(repeats: number, progress: Progress, notes: string[
     return [];
   }
   try {
-    for (let r = 0; r < repeats; r++) {
+    for (let r = 0; r < repeats && !stopped(); r++) {
       const lbl = `vppapi client vs VPP #${r + 1}`;
       progress.start(lbl);
       try {
@@ -276,7 +298,8 @@ async function vppClientRuns(repeats: number, progress: Progress, notes: string[
         out.push(cl);
         progress.done(lbl, `${cl.sequentialPerSec}/s one at a time, ${cl.pipelinedPerSec}/s with ${cl.window} in flight`);
       } catch (e) {
-        progress.done(lbl, `FAILED ${firstLine(e)}`);
+        if (stopped()) leftOut(progress, lbl);
+        else progress.done(lbl, `FAILED ${firstLine(e)}`);
       }
     }
   } finally {

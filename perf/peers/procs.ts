@@ -53,6 +53,9 @@ export class Proc {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: opts.env ?? process.env,
       cwd: opts.cwd,
+      // A process group of its own: a terminal's Ctrl-C reaches only the process that started it,
+      // which stops it (at once, or after the step in progress: takeInterrupt), not mid-run.
+      detached: true,
     };
     this.child = spawn(opts.cmd, opts.args, spawnOpts);
     this.exited = new Promise<void>((resolve) => {

@@ -37,6 +37,8 @@ export interface PerfReport {
   options: { full: boolean; goals?: boolean; repeats: number; durationMs: number; warmupMs?: number; pinned: boolean; testpmd: boolean };
   notes: string[];
   memif: MemifRow[];
+  /** The run was interrupted (Ctrl-C) after this many of its steps: every figure is from the steps that ran. */
+  interrupted?: { stepsDone: number; steps: number };
   /** The memif goals (GOALS) evaluated on this run's rows, where both sides of a ratio ran. */
   goals?: GoalRow[];
   latency: LatencyRow[];

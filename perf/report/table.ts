@@ -20,6 +20,7 @@ export function renderTable(headers: string[], rows: string[][], right: boolean[
 export function formatReport(r: PerfReport): string {
   const out: string[] = [];
   out.push(`tsvpp perf --all  ${r.startedAt}  (${Math.round(r.seconds)} s)`);
+  if (r.interrupted) out.push(`INTERRUPTED (Ctrl-C) after ${r.interrupted.stepsDone} of ${r.interrupted.steps} steps: partial figures`);
   out.push(`machine: ${describeMachine(r.machine)}`);
   out.push(`matrix: ${r.options.goals ? 'the goal scenarios (--goals)' : r.options.full ? 'full (--full)' : 'default subset (use --full for every size x burst x mode x queues)'}; ` +
     `${r.options.repeats} repeats of ${r.options.durationMs} ms${r.options.warmupMs ? ` (tsvpp timed after ${r.options.warmupMs} ms of warm-up traffic)` : ''}; figures are median [min..max]; ` +

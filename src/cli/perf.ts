@@ -2,8 +2,8 @@
 // a second tsvpp process (`self`), DPDK's testpmd in macswap mode (`dpdk`), or anything already
 // listening/connecting on --socket (`external`) — sends numbered packets, checks each echo and
 // prints a table (or one JSON object). Exit status 1 when anything was lost or corrupted.
-import { writeFileSync } from 'node:fs';
-import { join, dirname } from 'node:path';
+import { accessSync, constants, statSync, writeFileSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
 import { runEchoTraffic, warmUp, type TrafficResult } from '../../perf/memif/traffic.js';
@@ -49,7 +49,9 @@ ${SECTIONS.map((s) => `    ${s.name.padEnd(10)}${s.what}`).join('\n')}
   --sizes LIST      override the packet sizes
   --skip LIST       leave out sections: ${SECTIONS.map((s) => s.name).join(',')}
   --json FILE       write every figure as JSON (here --json takes a file)
-  --svg FILE        write the throughput chart (Mpps and Gbit/s per size, one series per pair)`;
+  --svg FILE        write the throughput chart (Mpps and Gbit/s per size, one series per pair)
+  Ctrl-C finishes the step in progress and prints (and writes) the report of what ran, marked
+  INTERRUPTED (exit 130); a second Ctrl-C quits at once without one.`;
 
 export async function main(argv: string[]): Promise<number> {
   if (argv.includes('--all')) return allMain(argv);
@@ -76,12 +78,27 @@ async function allMain(argv: string[]): Promise<number> {
   if (repeats < 1) throw new UsageError(`--repeats must be at least 1, got ${repeats}`);
   if (flags.goals && flags.full) throw new UsageError('--goals and --full exclude each other');
   if (flags['duration-ms']! < 100) throw new UsageError(`--duration-ms must be at least 100, got ${flags['duration-ms']}`);
+  if (flags['ping-count']! < 1) throw new UsageError(`--ping-count must be at least 1, got ${flags['ping-count']}`);
+  // Checked before a run of many minutes, not after it.
+  if (flags.json) writableFile('--json', flags.json);
+  if (flags.svg) writableFile('--svg', flags.svg);
   const { runAll } = await import('../../perf/harness/all.js');
   const { formatReport } = await import('../../perf/report/table.js');
-  const report = await runAll({
-    full: flags.full, goals: flags.goals, repeats, durationMs: flags['duration-ms']!, pingCount: flags['ping-count']!,
-    sizes, skip, verbose: flags.verbose,
+  // Ctrl-C: the step in progress finishes, then the report of what ran; a second one quits at once.
+  const stop = new AbortController();
+  const giveBack = takeInterrupt(() => {
+    console.error('\ninterrupted: finishing the step in progress, then the report of what ran (Ctrl-C again to quit at once, without one)');
+    stop.abort();
   });
+  let report;
+  try {
+    report = await runAll({
+      full: flags.full, goals: flags.goals, repeats, durationMs: flags['duration-ms']!, pingCount: flags['ping-count']!,
+      sizes, skip, verbose: flags.verbose, signal: stop.signal,
+    });
+  } finally {
+    giveBack();
+  }
   console.log(formatReport(report));
   if (flags.json) {
     writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
@@ -92,8 +109,20 @@ async function allMain(argv: string[]): Promise<number> {
     writeFileSync(flags.svg, renderSvg(report));
     console.log(`wrote ${flags.svg}`);
   }
+  if (report.interrupted) return 130;
   const failed = report.memif.filter((r) => r.mpps.n === 0).length + report.latency.filter((r) => r.p50.n === 0).length;
   return failed ? 1 : 0;
+}
+
+/** A file perf can write: not a directory, in a directory that exists and is writable. */
+function writableFile(flag: string, path: string): void {
+  try {
+    if (statSync(path, { throwIfNoEntry: false })?.isDirectory()) throw new Error('is a directory');
+    accessSync(dirname(resolve(path)), constants.W_OK);
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? `directory ${dirname(resolve(path))} does not exist` : (e as Error).message;
+    throw new UsageError(`${flag} ${path}: cannot write there (${why})`);
+  }
 }
 
 async function singleMain(argv: string[]): Promise<number> {

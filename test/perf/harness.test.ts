@@ -123,6 +123,9 @@ test('tsvpp perf --all rejects bad flags with the flag named', async () => {
   for (const [argv, re] of [
     [['--all', '--sizes', '64,10'], /--sizes/], [['--all', '--skip', 'gpu'], /--skip: unknown section 'gpu'/],
     [['--all', '--repeats', '0'], /--repeats/], [['--all', '--bogus'], /--bogus/],
+    [['--all', '--ping-count', '0'], /--ping-count must be at least 1/],
+    [['--all', '--json', '/nonexistent-dir/r.json'], /--json \/nonexistent-dir\/r.json: cannot write there \(directory \/nonexistent-dir does not exist\)/],
+    [['--all', '--svg', '/tmp'], /--svg \/tmp: cannot write there \(is a directory\)/],
   ] as [string[], RegExp][]) {
     try { await main(argv); assert.unreachable(`${argv.join(' ')} was accepted`); } catch (e) {
       assert.instance(e, UsageError);

@@ -69,7 +69,8 @@ for (const sig of ['SIGTERM', 'SIGINT'] as const) {
 test(`perf ${sig === 'SIGINT' ? 'interrupted (SIGINT): prints what it measured' : 'terminated (SIGTERM)'} with its own echo peer: the peer and perf's socket dir go with it`, async () => {
   const tmp = mkdtempSync(join(tmpdir(), 'tsvpp-perf-int-'));
   // perf makes its socket dir in TMPDIR: a dir of this test's own, so nothing else lands there.
-  const child = spawn(process.execPath, [cli, 'perf', '--json', '--packets', '1000000000'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp } });
+  // A process group of its own, as a shell gives a command: Ctrl-C is SIGINT to the whole group.
+  const child = spawn(process.execPath, [cli, 'perf', '--json', '--packets', '1000000000'], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TMPDIR: tmp }, detached: true });
   try {
     let out = '', stdout = '';
     child.stdout.on('data', (d) => { out += d; stdout += d; });
@@ -81,12 +82,13 @@ test(`perf ${sig === 'SIGINT' ? 'interrupted (SIGINT): prints what it measured' 
     assert.ok(peer > 0, `no connection within 30 s: ${out}`);
     assert.equal(readdirSync(tmp).length, 1, 'perf made its socket dir');
     await new Promise((r) => setTimeout(r, 200)); // traffic flowing
-    child.kill(sig);
+    if (sig === 'SIGINT') process.kill(-child.pid!, sig); else child.kill(sig);
     const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
     assert.is(await ended, sig === 'SIGINT' ? 130 : 143, `perf did not end on ${sig}: ${out}`);
     clearTimeout(timer);
     if (sig === 'SIGINT') {
-      // Stopped sending, waited for what was in flight: every packet sent came back, unharmed.
+      // Stopped sending, waited for what was in flight: every packet sent came back, unharmed (the
+      // Ctrl-C reached perf, not its echo peer).
       assert.match(out, /interrupted: waiting for the packets in flight/);
       const j = JSON.parse(stdout.trim().split('\n').pop()!);
       assert.is(j.interrupted, true);
