@@ -65,10 +65,7 @@ export async function runAll(o: AllOptions): Promise<PerfReport> {
     if (stopped()) break;
     await s.run({ o, matrix, report, progress, say, stopped });
   }
-  if (stopped()) {
-    report.interrupted = { stepsDone: progress.finished, steps: progress.total };
-    report.notes.push(`interrupted (Ctrl-C) after ${progress.finished} of ${progress.total} steps: the figures are those of the steps that ran`);
-  }
+  if (stopped()) report.interrupted = { stepsDone: progress.finished, steps: progress.total };
   report.seconds = (Date.now() - t0) / 1000;
   return report;
 }

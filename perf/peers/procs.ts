@@ -4,7 +4,7 @@
 // Every process started here is put in a registry; when the test process exits (normally,
 // on an uncaught error, or on SIGINT/SIGTERM/SIGHUP) everything still running is SIGKILLed, so a
 // failing test never leaves dpdk-testpmd or etcd running. A run may take the first SIGINT for
-// itself (takeInterrupt) to stop and report before it exits.
+// itself (untilInterrupted) to stop and report before it exits.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,7 +54,7 @@ export class Proc {
       env: opts.env ?? process.env,
       cwd: opts.cwd,
       // A process group of its own: a terminal's Ctrl-C reaches only the process that started it,
-      // which stops it (at once, or after the step in progress: takeInterrupt), not mid-run.
+      // which stops it (at once, or after the step in progress: untilInterrupted), not mid-run.
       detached: true,
     };
     this.child = spawn(opts.cmd, opts.args, spawnOpts);
@@ -223,13 +223,19 @@ function killAllSync(): void {
 let interruptTaker: (() => void) | null = null;
 
 /**
- * The next SIGINT (a user's Ctrl-C) calls fn instead of ending the process, so a run can stop and
- * print what it measured; a second SIGINT, SIGTERM and SIGHUP end it as before. Returns a function
- * that gives SIGINT back.
+ * Runs fn with a signal that the next SIGINT (a user's Ctrl-C) aborts, after calling onInterrupt,
+ * instead of ending the process, so a run can stop and report what it measured; a second SIGINT,
+ * SIGTERM and SIGHUP end it as before. SIGINT is given back when fn settles.
  */
-export function takeInterrupt(fn: () => void): () => void {
-  interruptTaker = fn;
-  return () => { if (interruptTaker === fn) interruptTaker = null; };
+export async function untilInterrupted<T>(onInterrupt: () => void, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const ac = new AbortController();
+  const taker = () => { onInterrupt(); ac.abort(); };
+  interruptTaker = taker;
+  try {
+    return await fn(ac.signal);
+  } finally {
+    if (interruptTaker === taker) interruptTaker = null;
+  }
 }
 
 process.on('exit', killAllSync);

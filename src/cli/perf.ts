@@ -7,7 +7,7 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
 import { runEchoTraffic, warmUp, type TrafficResult } from '../../perf/memif/traffic.js';
-import { startProc, takeInterrupt, tempDirRemovedAtExit, type Proc } from '../../perf/peers/procs.js';
+import { startProc, tempDirRemovedAtExit, untilInterrupted, type Proc } from '../../perf/peers/procs.js';
 import { parseFlags, UsageError } from '../flags.js';
 import { SECTIONS, section } from '../../perf/harness/sections.js';
 
@@ -85,20 +85,12 @@ async function allMain(argv: string[]): Promise<number> {
   const { runAll } = await import('../../perf/harness/all.js');
   const { formatReport } = await import('../../perf/report/table.js');
   // Ctrl-C: the step in progress finishes, then the report of what ran; a second one quits at once.
-  const stop = new AbortController();
-  const giveBack = takeInterrupt(() => {
-    console.error('\ninterrupted: finishing the step in progress, then the report of what ran (Ctrl-C again to quit at once, without one)');
-    stop.abort();
-  });
-  let report;
-  try {
-    report = await runAll({
+  const report = await untilInterrupted(
+    () => console.error('\ninterrupted: finishing the step in progress, then the report of what ran (Ctrl-C again to quit at once, without one)'),
+    (signal) => runAll({
       full: flags.full, goals: flags.goals, repeats, durationMs: flags['duration-ms']!, pingCount: flags['ping-count']!,
-      sizes, skip, verbose: flags.verbose, signal: stop.signal,
-    });
-  } finally {
-    giveBack();
-  }
+      sizes, skip, verbose: flags.verbose, signal,
+    }));
   console.log(formatReport(report));
   if (flags.json) {
     writeFileSync(flags.json, JSON.stringify(report, null, 2) + '\n');
@@ -177,21 +169,12 @@ async function singleMain(argv: string[]): Promise<number> {
     say(`connected to ${peerName}: ${conn.rx.length} queue(s), ring ${conn.tx[0]!.queue.size}, ${flags.size}-byte frames, ${flags.packets} packets, ${flags.mode}`);
     if (!(await warmUp(conn, flags.size!))) throw new Error(`${peerName} echoed nothing within 10 s: is it forwarding?`);
     // Ctrl-C stops the traffic and prints what was measured; a second one quits at once.
-    const stop = new AbortController();
-    const giveBack = takeInterrupt(() => {
-      if (progress) process.stderr.write('\n');
-      console.error('interrupted: waiting for the packets in flight (Ctrl-C again to quit at once)');
-      stop.abort();
-    });
-    let r: TrafficResult;
-    try {
-      r = await runEchoTraffic(conn, {
-        size: flags.size!, packets: flags.packets!, burst: flags.burst, mode: flags.mode as 'polling', signal: stop.signal,
+    const r = await untilInterrupted(
+      () => console.error(`${progress ? '\n' : ''}interrupted: waiting for the packets in flight (Ctrl-C again to quit at once)`),
+      (signal) => runEchoTraffic(conn, {
+        size: flags.size!, packets: flags.packets!, burst: flags.burst, mode: flags.mode as 'polling', signal,
         onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${bar(rx / flags.packets!)} ${rx}/${flags.packets}`) : undefined,
-      });
-    } finally {
-      giveBack();
-    }
+      }));
     if (progress) process.stderr.write('\n');
     if (flags.json) {
       console.log(JSON.stringify({
