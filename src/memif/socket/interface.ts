@@ -32,6 +32,8 @@ export class MemifInterface extends EventEmitter implements MasterEndpoint, Slav
   #retry: NodeJS.Timeout | null = null;
   #closed = false;
   #failing = false;
+  /** Why the last attempt or connection failed: the end of waitConnected's timeout message. */
+  #lastFailure: string | undefined;
   #onRejected = (info: { code: MemifErrorCode; reason: string; id?: number }) => {
     if (info.id === undefined || info.id === this.config.id) this.emit('rejected', info);
   };
@@ -74,6 +76,7 @@ export class MemifInterface extends EventEmitter implements MasterEndpoint, Slav
     if (session === this.#slave) this.#slave = null;
     // Every bound master session and every slave session that got past connect() ends with this
     // event, so failed handshakes (wrong secret, version, …) are reported too.
+    this.#lastFailure = `${byPeer ? 'the peer disconnected' : 'disconnected'}: ${f.reason}`;
     this.emit('disconnected', { code: f.code, reason: f.reason, byPeer } satisfies DisconnectInfo);
     if (this.config.role === 'slave') this.#scheduleReconnect();
   }
@@ -87,6 +90,7 @@ export class MemifInterface extends EventEmitter implements MasterEndpoint, Slav
       this.#failing = false;
     } catch (e) {
       const f = e instanceof SysError ? fault(connectErrorCode(e.code), `cannot connect to ${this.config.socket}: ${e.code}`) : fault(MemifErrorCode.INTERNAL, String(e));
+      this.#lastFailure = f.reason;
       if (!this.#failing) this.emit('connect-failed', { code: f.code, reason: f.reason });
       this.#failing = true;
       this.#scheduleReconnect();
@@ -102,7 +106,7 @@ export class MemifInterface extends EventEmitter implements MasterEndpoint, Slav
   waitConnected(timeoutMs = 10_000): Promise<MemifConnection> {
     if (this.connection) return Promise.resolve(this.connection);
     return new Promise((resolve, reject) => {
-      const t = setTimeout(() => { this.off('connected', on); reject(new Error(`memif ${this.config.ifName} (${this.config.role}, id ${this.config.id}) not connected after ${timeoutMs} ms on ${this.config.socket}`)); }, timeoutMs);
+      const t = setTimeout(() => { this.off('connected', on); reject(new Error(`memif ${this.config.ifName} (${this.config.role}, id ${this.config.id}) not connected after ${timeoutMs} ms on ${this.config.socket}${this.#lastFailure ? ` (last: ${this.#lastFailure})` : ''}`)); }, timeoutMs);
       const on = (c: MemifConnection) => { clearTimeout(t); resolve(c); };
       this.once('connected', on);
     });

@@ -109,6 +109,10 @@ for (const [name, master, slave, code] of [
     const info = await once<DisconnectInfo>(s, 'disconnected');
     assert.is(info.code, code);
     assert.ok(info.byPeer);
+    // A wait that times out says why the last attempt failed.
+    try { await s.waitConnected(50); assert.unreachable('connected'); } catch (e) {
+      assert.ok((e as Error).message.endsWith(`(last: the peer disconnected: ${info.reason})`), (e as Error).message);
+    }
     s.close();
     const ok = new MemifInterface({ socket: path, role: 'slave', ...master });
     await ok.waitConnected();

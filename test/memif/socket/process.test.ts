@@ -122,7 +122,7 @@ test('perf refuses bad flags with a message naming the flag', async () => {
 test('perf against an external peer that is not there fails clearly', async () => {
   const r = await perf(['--peer', 'external', '--socket', '/tmp/tsvpp-no-such.sock', '--timeout', '1']);
   assert.is(r.code, 1);
-  assert.match(r.err, /not connected after 1000 ms on \/tmp\/tsvpp-no-such\.sock/);
+  assert.match(r.err, /not connected after 1000 ms on \/tmp\/tsvpp-no-such\.sock \(last: cannot connect to \/tmp\/tsvpp-no-such\.sock: ENOENT\)/);
 });
 
 test('memif echo prints refused slaves, connects, disconnect reasons and counters', async () => {
