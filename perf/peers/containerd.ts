@@ -9,7 +9,7 @@ import { execFile, execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { startProc, type Proc } from './procs.js';
+import { machineProcesses, startProc, type Proc } from './procs.js';
 import { CriClient } from './cri/client.js';
 import { writeOciImage } from './oci-image.js';
 export const SANDBOX_IMAGE = 'localhost/tsvpp-test-sandbox:1';
@@ -204,13 +204,7 @@ ${handlers}
   }
 
   private shims(): string[] {
-    const out: string[] = [];
-    for (const pid of readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
-      let cmd: string;
-      try { cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' '); } catch { continue; }
-      if (cmd.includes('containerd-shim') && cmd.includes(this.socket)) out.push(pid);
-    }
-    return out;
+    return machineProcesses().filter((p) => { const cmd = p.argv.join(' '); return cmd.includes('containerd-shim') && cmd.includes(this.socket); }).map((p) => String(p.pid));
   }
 
   /** Removes the cgroup parent in every hierarchy; returns the child cgroups that were still there. */

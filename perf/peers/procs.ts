@@ -6,7 +6,7 @@
 // failing test never leaves dpdk-testpmd or etcd running. A run may take the first SIGINT for
 // itself (untilInterrupted) to stop and report before it exits.
 import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -183,6 +183,24 @@ export function liveProcs(): Proc[] {
 /** Stops every registered process (SIGINT, then SIGKILL after graceMs). */
 export async function stopAll(graceMs = 5_000): Promise<void> {
   await Promise.all(liveProcs().map((p) => p.stop(graceMs)));
+}
+
+/** A process of this machine (any, not only ours): its argv, and whether it is a zombie (read when asked). */
+export interface MachineProcess { pid: number; argv: string[]; zombie(): boolean }
+
+/** Every process /proc lists now; one that goes away meanwhile is left out. */
+export function machineProcesses(): MachineProcess[] {
+  const out: MachineProcess[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    let cmd: string;
+    try { cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8'); } catch { continue; }
+    const zombie = () => { try { return /^State:\s*Z/m.test(readFileSync(`/proc/${d}/status`, 'utf8')); } catch { return true; } };
+    const argv = cmd.split('\0');
+    if (argv[argv.length - 1] === '') argv.pop(); // each argument ends with a NUL
+    out.push({ pid: Number(d), argv, zombie });
+  }
+  return out;
 }
 
 const exitHooks = new Set<() => void>();

@@ -8,10 +8,10 @@
 //
 // If dpdk-testpmd or the memif PMD is missing, startTestpmd throws an error that names the
 // Debian packages to install: system tests fail loudly, they never skip.
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { startProc, onExitCleanup, type Proc, type ExitResult } from './procs.js';
+import { machineProcesses, startProc, onExitCleanup, type Proc, type ExitResult } from './procs.js';
 
 export type ForwardMode = 'io' | 'macswap' | 'rxonly' | 'txonly';
 
@@ -205,17 +205,9 @@ const clean = (s: string) => s.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
 
 /** Pids of running dpdk-testpmd processes, optionally only those with an argument containing `needle` (e.g. this process's pid, part of every --file-prefix it gives). */
 export function testpmdPids(needle?: string): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    let cmd: string;
-    try { cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8'); } catch { continue; }
-    const argv = cmd.split('\0');
-    if (!argv[0] || !argv[0].endsWith('dpdk-testpmd')) continue;
-    try { if (/^State:\s*Z/m.test(readFileSync(`/proc/${d}/status`, 'utf8'))) continue; } catch { continue; }
-    if (needle === undefined || argv.some((a) => a.includes(needle))) out.push(Number(d));
-  }
-  return out;
+  return machineProcesses()
+    .filter((p) => p.argv[0]?.endsWith('dpdk-testpmd') && (needle === undefined || p.argv.some((a) => a.includes(needle))) && !p.zombie())
+    .map((p) => p.pid);
 }
 
 export async function startTestpmd(o: TestpmdOptions): Promise<Testpmd> {

@@ -9,22 +9,13 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { machineProcesses } from '../../perf/peers/procs.js';
 
 const cli = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 
 /** Processes (not zombies) whose command line names `dir`: the run's sockets are made there. */
-function namingDir(dir: string): string[] {
-  const out: string[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, 'utf8').replaceAll('\0', ' ');
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      if (cmd.includes(dir) && stat.slice(stat.lastIndexOf(')') + 2)[0] !== 'Z') out.push(`${d}: ${cmd.slice(0, 120)}`);
-    } catch { /* gone */ }
-  }
-  return out;
-}
+const namingDir = (dir: string): string[] =>
+  machineProcesses().filter((p) => p.argv.some((a) => a.includes(dir)) && !p.zombie()).map((p) => `${p.pid}: ${p.argv.join(' ').slice(0, 120)}`);
 
 /**
  * Interrupts a run `delayMs` into its second step (past the start of its processes, which a
