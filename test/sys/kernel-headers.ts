@@ -14,7 +14,8 @@ function multiarch(): string {
   return d;
 }
 
-export interface CField { name: string; offset: number; size: number; signed: boolean; struct?: string }
+/** A member; `flexible`: a trailing `[]` array, which takes no room in the struct (it follows it). */
+export interface CField { name: string; offset: number; size: number; signed: boolean; bigEndian?: boolean; struct?: string; flexible?: boolean }
 export interface CStruct { size: number; align: number; fields: CField[] }
 
 export interface Headers {
@@ -65,9 +66,10 @@ function evaluate(expr: string, lookup: (name: string) => number | undefined): n
   return i === tokens.length ? v : undefined;
 }
 
-const SCALARS: Record<string, { size: number; signed: boolean }> = {
+const SCALARS: Record<string, { size: number; signed: boolean; bigEndian?: boolean }> = {
   'unsigned char': { size: 1, signed: false }, __u8: { size: 1, signed: false }, char: { size: 1, signed: true }, __s8: { size: 1, signed: true },
   'unsigned short': { size: 2, signed: false }, __u16: { size: 2, signed: false }, __kernel_sa_family_t: { size: 2, signed: false }, __s16: { size: 2, signed: true },
+  short: { size: 2, signed: true }, __be16: { size: 2, signed: false, bigEndian: true }, __be32: { size: 4, signed: false, bigEndian: true },
   int: { size: 4, signed: true }, __s32: { size: 4, signed: true }, unsigned: { size: 4, signed: false }, 'unsigned int': { size: 4, signed: false }, __u32: { size: 4, signed: false },
   __u64: { size: 8, signed: false }, __s64: { size: 8, signed: true },
 };
@@ -130,7 +132,9 @@ export function readHeaders(paths: readonly string[]): Headers {
     if (body === undefined) return undefined;
     const fields: CField[] = [];
     let off = 0, align = 1;
-    for (const decl of body.split(';').map((x) => x.trim().replace(/\s+/g, ' ')).filter(Boolean)) {
+    // A member list behind a macro (pkt_cls.h's tc_gen) is spelled out first.
+    const members = body.replace(/^\s*(\w+)\s*;/gm, (m, name: string) => raw.get(name)?.find((e) => e.includes(';'))?.concat(';') ?? m);
+    for (const decl of members.split(';').map((x) => x.trim().replace(/\s+/g, ' ')).filter(Boolean)) {
       const m = /^(.*?)\s*\b(\w+)(\[(\w*)\])?$/.exec(decl);
       if (!m) throw new Error(`struct ${name}: cannot read member "${decl}"`);
       const type = m[1]!, count = m[4] === undefined ? 1 : m[4] === '' ? 0 : Number(m[4]);
@@ -139,7 +143,10 @@ export function readHeaders(paths: readonly string[]): Headers {
       if (!t) throw new Error(`struct ${name}: member ${m[2]} has type "${type}" this reader does not know`);
       const a = nested ? (t as CStruct).align : (t as { size: number }).size;
       off = Math.ceil(off / a) * a;
-      fields.push({ name: m[2]!, offset: off, size: t.size, signed: nested ? false : (t as { signed: boolean }).signed, ...(nested ? { struct: nested[1]! } : {}) });
+      const scalar = nested ? undefined : t as { signed: boolean; bigEndian?: boolean };
+      fields.push({
+        name: m[2]!, offset: off, size: t.size, signed: scalar?.signed ?? false, ...(scalar?.bigEndian ? { bigEndian: true } : {}), ...(nested ? { struct: nested[1]! } : {}), ...(count === 0 ? { flexible: true } : {}),
+      });
       off += t.size * count;
       align = Math.max(align, a);
     }

@@ -17,6 +17,7 @@ const {
 
 const headers = readHeaders([
   'linux/netlink.h', 'linux/rtnetlink.h', 'linux/fib_rules.h', 'linux/if_link.h', 'linux/if_addr.h', 'linux/neighbour.h', 'linux/if.h', 'linux/if_arp.h', 'linux/veth.h',
+  'linux/if_ether.h', 'linux/pkt_sched.h', 'linux/pkt_cls.h', 'linux/tc_act/tc_mirred.h',
   '<arch>/bits/socket.h', '<arch>/bits/socket_type.h', 'linux/sched.h', '<arch>/sys/mount.h', 'linux/if_tun.h', 'linux/fcntl.h', 'asm-generic/fcntl.h',
   'asm-generic/errno-base.h', 'asm-generic/errno.h', 'spawn.h', '<arch>/bits/waitflags.h', '<arch>/bits/signum-generic.h', '<arch>/bits/signum-arch.h',
 ]);
@@ -32,10 +33,12 @@ test('every struct of the table is laid out as the kernel declares it: size, and
     const fields = t.fields as Record<string, readonly [number, string]>;
     for (const kf of k!.fields) {
       const f = fields[kf.name];
+      // A trailing flexible array is its own struct of the table, written after this one.
+      if (!f && kf.flexible) { assert.ok(kf.struct && kf.struct in STRUCTS, `struct ${name}: its flexible ${kf.name}[] is a struct of the table`); continue; }
       if (!f) { assert.match(kf.name, /pad|^res\d$/, `struct ${name}: ${kf.name} is left out of the table but is not a pad`); continue; }
       assert.is(f[0], kf.offset, `${name}.${kf.name} offset`);
       if (kf.struct) { assert.is(f[1], kf.struct, `${name}.${kf.name} is a struct ${kf.struct}`); continue; }
-      assert.is(f[1], `${kf.signed ? 's' : 'u'}${kf.size * 8}`, `${name}.${kf.name} type`);
+      assert.is(f[1], `${kf.bigEndian ? 'be' : kf.signed ? 's' : 'u'}${kf.size * 8}`, `${name}.${kf.name} type`);
     }
     for (const f of Object.keys(fields)) assert.ok(k!.fields.some((x) => x.name === f), `${name}.${f} is a field of the kernel's struct`);
   }
@@ -60,8 +63,9 @@ test('every number of the table, and the syscall constants netlink, namespaces a
 });
 
 /** Any value of a field of type t. */
-const fieldArb = (t: string): fc.Arbitrary<unknown> => t === 'u8' ? fc.integer({ min: 0, max: 0xff }) : t === 'u16' ? fc.integer({ min: 0, max: 0xffff })
-  : t === 'u32' ? fc.integer({ min: 0, max: 0xffffffff }) : t === 's32' ? fc.integer({ min: -0x80000000, max: 0x7fffffff }) : structArb(t as Name);
+const fieldArb = (t: string): fc.Arbitrary<unknown> => t === 'u8' ? fc.integer({ min: 0, max: 0xff }) : t === 'u16' || t === 'be16' ? fc.integer({ min: 0, max: 0xffff })
+  : t === 's16' ? fc.integer({ min: -0x8000, max: 0x7fff }) : t === 'u32' || t === 'be32' ? fc.integer({ min: 0, max: 0xffffffff })
+    : t === 's32' ? fc.integer({ min: -0x80000000, max: 0x7fffffff }) : structArb(t as Name);
 function structArb(name: Name): fc.Arbitrary<Record<string, unknown>> {
   const fields = STRUCTS[name].fields as Record<string, readonly [number, string]>;
   return fc.record(Object.fromEntries(Object.entries(fields).map(([f, [, t]]) => [f, fieldArb(t)])));
@@ -70,9 +74,12 @@ function structArb(name: Name): fc.Arbitrary<Record<string, unknown>> {
 function readKernel(dv: DataView, off: number, name: string): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   for (const f of headers.struct(name)!.fields) {
+    if (f.flexible) continue;
     if (/pad|^res\d$/.test(f.name)) { assert.is(f.size === 1 ? dv.getUint8(off + f.offset) : dv.getUint16(off + f.offset, true), 0, `${name}.${f.name} is zero`); continue; }
     const at = off + f.offset;
-    out[f.name] = f.struct ? readKernel(dv, at, f.struct) : f.size === 1 ? dv.getUint8(at) : f.size === 2 ? dv.getUint16(at, true) : f.signed ? dv.getInt32(at, true) : dv.getUint32(at, true);
+    const le = !f.bigEndian;
+    out[f.name] = f.struct ? readKernel(dv, at, f.struct) : f.size === 1 ? dv.getUint8(at)
+      : f.size === 2 ? (f.signed ? dv.getInt16(at, le) : dv.getUint16(at, le)) : f.signed ? dv.getInt32(at, le) : dv.getUint32(at, le);
   }
   return out;
 }
@@ -145,6 +152,72 @@ test('requests are byte for byte what `ip` sends for the same command', () => {
   // ip neigh replace 10.1.1.1 lladdr 02:fe:00:00:00:01 dev veth1 nud permanent
   eqBytes(encodeRequests([rtnl.replaceNeighbor(2, '10.1.1.1', '02:fe:00:00:00:01')], SEQ + 1),
     cat(nlmsghdr(48, 28, 0x505, SEQ + 1), hex('02000000 02000000 80000000 08000100 0a010101 0a000200 02fe00000001 0000')), 'neighbour');
+});
+
+test('link groups and traffic control: byte for byte what `ip` and `tc` send', () => {
+  // ip link add gh0 group 77 type veth peer name gp0 netns NS group 77 (NS open as fd 4)
+  eqBytes(encodeRequests([rtnl.createVeth({ name: 'gh0', group: 77 }, { name: 'gp0', netnsFd: 4, group: 77 })], SEQ), cat(
+    nlmsghdr(108, 16, 0x605), new Uint8Array(16), hex('08001b00 4d000000 08000300 67683000'),
+    hex('3c001200 08000100 76657468 30000200 2c000100'), new Uint8Array(16), hex('08001c00 04000000 08001b00 4d000000 08000300 67703000'),
+  ), 'veth pair in group 77');
+  // ip link del group 77
+  eqBytes(encodeRequests([rtnl.deleteLinkGroup(77)], SEQ), cat(nlmsghdr(40, 17, 0x5), new Uint8Array(16), hex('08001b00 4d000000')), 'delete group');
+  for (const g of [0, -1, 1.5, 2 ** 32]) assert.throws(() => rtnl.deleteLinkGroup(g), new RegExp(`link group ${g}: must be an integer from 1`));
+  assert.throws(() => rtnl.createVeth({ name: 'a', group: 0 }, { name: 'b' }), /link group 0/);
+  // tc qdisc add dev xa clsact (xa: index 3)
+  eqBytes(encodeRequests([rtnl.addClsact(3)], SEQ),
+    cat(nlmsghdr(48, 36, 0x605), hex('00000000 03000000 0000ffff f1ffffff 00000000 0b000100 636c7361 63740000')), 'clsact qdisc');
+  // tc filter add dev xa ingress u32 match u32 0 0 action mirred egress redirect dev pa (pa: index 5)
+  eqBytes(encodeRequests([rtnl.addIngressRedirect(3, 5)], SEQ), cat(
+    nlmsghdr(140, 44, 0x605), hex('00000000 03000000 00000000 f2ffffff 00030000 08000100 75333200 60000200'),
+    // TCA_U32_ACT { 1 { TCA_ACT_KIND "mirred", TCA_ACT_OPTIONS (nested) { TCA_MIRRED_PARMS tc_mirred } } }
+    hex('38000700 34000100 0b000100 6d697272 65640000 24000280 20000200'), hex('00000000 00000000 04000000 00000000 00000000 01000000 05000000'),
+    // TCA_U32_SEL: terminal, one key; the key: mask 0, value 0 at offset 0
+    hex('24000500 01000100 00000000 00000000 00000000'), new Uint8Array(16),
+  ), 'ingress u32 redirect');
+  // tc filter del dev xa ingress; tc filter show dev xa ingress
+  eqBytes(encodeRequests([rtnl.deleteIngressFilters(3)], SEQ), cat(nlmsghdr(36, 45, 0x5), hex('00000000 03000000 00000000 f2ffffff 00000000')), 'delete ingress filters');
+  eqBytes(encodeRequests([rtnl.dumpIngressFilters(3)], SEQ), cat(nlmsghdr(36, 46, 0x301), hex('00000000 03000000 00000000 f2ffffff 00000000')), 'dump ingress filters');
+  for (const bad of [0, -1, 1.5]) {
+    assert.throws(() => rtnl.addClsact(bad), new RegExp(`interface index ${bad}: must be a positive integer`));
+    assert.throws(() => rtnl.addIngressRedirect(3, bad), new RegExp(`redirect target index ${bad}: must be a positive integer`));
+  }
+});
+
+test('filter dumps parse: priority, protocol, kind and the mirred actions of a u32 key node', () => {
+  // The key node 800::800 of the filter above, as the kernel dumps it (with attributes the parser skips).
+  const key = cat(encodeStruct('tcmsg', { tcm_ifindex: 3, tcm_handle: 0x80000800, tcm_parent: 0xfffffff2, tcm_info: (49152 << 16) | 0x0300 }), encodeAttrs([
+    { type: NL.TCA_KIND, value: rtnl.cstring('u32') },
+    { type: 5 /* TCA_CHAIN */, value: rtnl.u32(0) },
+    {
+      type: NL.TCA_OPTIONS | NL.NLA_F_NESTED, value: [
+        { type: NL.TCA_U32_SEL, value: cat(encodeStruct('tc_u32_sel', { flags: 1, nkeys: 1 }), encodeStruct('tc_u32_key', {})) },
+        { type: NL.TCA_U32_ACT | NL.NLA_F_NESTED, value: [
+          { type: 1, value: [{ type: NL.TCA_ACT_KIND, value: rtnl.cstring('gact') }] },
+          { type: 2, value: [
+            { type: NL.TCA_ACT_KIND, value: rtnl.cstring('mirred') },
+            { type: NL.TCA_ACT_OPTIONS | NL.NLA_F_NESTED, value: [
+              { type: 1 /* TCA_MIRRED_TM */, value: new Uint8Array(32) },
+              { type: NL.TCA_MIRRED_PARMS, value: encodeStruct('tc_mirred', { index: 3, refcnt: 1, bindcnt: 1, action: 4, eaction: 1, ifindex: 9 }) },
+            ] },
+          ] },
+        ] },
+      ],
+    },
+  ]));
+  assert.equal(rtnl.parseFilter(key), { ifindex: 3, parent: 0xfffffff2, handle: 0x80000800, prio: 49152, protocol: NL.ETH_P_ALL, kind: 'u32', mirred: [{ eaction: 1, ifindex: 9 }] });
+  // The filter's own node (no options) and its hash table node carry no action.
+  assert.equal(rtnl.parseFilter(cat(encodeStruct('tcmsg', { tcm_ifindex: 3, tcm_parent: 0xfffffff2, tcm_info: (49152 << 16) | 0x0300 }), encodeAttrs([
+    { type: NL.TCA_KIND, value: rtnl.cstring('u32') },
+  ]))).mirred, []);
+  assert.throws(() => rtnl.parseFilter(new Uint8Array(19)), /RTM_NEWTFILTER: 19 bytes, needs 20/);
+  const noParms = cat(encodeStruct('tcmsg', { tcm_ifindex: 3 }), encodeAttrs([{ type: NL.TCA_KIND, value: rtnl.cstring('u32') }, { type: NL.TCA_OPTIONS, value: [
+    { type: NL.TCA_U32_ACT, value: [{ type: 1, value: [{ type: NL.TCA_ACT_KIND, value: rtnl.cstring('mirred') }] }] },
+  ] }]));
+  assert.throws(() => rtnl.parseFilter(noParms), /mirred action 1 has no TCA_MIRRED_PARMS/);
+  // IFLA_GROUP of a link
+  const link = cat(encodeStruct('ifinfomsg', { ifi_index: 7 }), encodeAttrs([{ type: NL.IFLA_IFNAME, value: rtnl.cstring('eth0') }, { type: NL.IFLA_GROUP, value: rtnl.u32(77) }]));
+  assert.is(rtnl.parseLink(link).group, 77);
 });
 
 test('a batch is the requests back to back, numbered from the first sequence number', () => {

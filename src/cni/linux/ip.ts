@@ -1,7 +1,7 @@
 // Linux network configuration of the node and its pods over rtnetlink (src/sys): links, veth
-// pairs, addresses, routes, neighbours, named network namespaces and taps. No process is started;
-// what `ip` would print is mirrored in the shapes returned (Link, AddrInfo, RouteInfo), so reports
-// read the same. Every failure is a NetlinkError or SysError naming the operation, the interface,
+// pairs, link groups, addresses, routes, neighbours, tc ingress redirects, named network
+// namespaces and taps. No process is started; what `ip` would print is mirrored in the shapes
+// returned (Link, AddrInfo, RouteInfo), so reports read the same. Every failure is a NetlinkError or SysError naming the operation, the interface,
 // the namespace and the errno (with the kernel's own reason when it gives one).
 //
 // A network namespace is referred to as CNI gives it: a path (/var/run/netns/NAME,
@@ -110,13 +110,16 @@ export async function getLink(name: string, netns?: string): Promise<Link | unde
  * Creates a veth pair whose peer is created directly inside `netns` under its final name, so a
  * pod-side name never clashes with host interfaces (without `netns`: in the agent's namespace,
  * down). `up` brings the host end up in the same request; `podMac` is the pod end's MAC (else the
- * kernel picks one); `noGso` makes the pod's kernel segment what it sends itself (IFLA_GSO_MAX_SEGS 1).
+ * kernel picks one); `noGso` makes the pod's kernel segment what it sends itself (IFLA_GSO_MAX_SEGS 1);
+ * `group` puts both ends in that link group (IFLA_GROUP), so deleteLinkGroup removes them together.
  */
-export async function createVethPair(o: { hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean }): Promise<void> {
-  const mtu = o.mtu !== undefined ? { mtu: o.mtu } : {};
+export async function createVethPair(o: {
+  hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean; group?: number;
+}): Promise<void> {
+  const both = { ...(o.mtu !== undefined ? { mtu: o.mtu } : {}), ...(o.group !== undefined ? { group: o.group } : {}) };
   const create = (fd?: number) => inNs(undefined, (s) => s.call(
-    rtnl.createVeth({ name: o.hostName, ...mtu, ...(o.up ? { up: true } : {}) }, {
-      name: o.podName, ...mtu, ...(fd !== undefined ? { netnsFd: fd } : {}), ...(o.podMac !== undefined ? { address: o.podMac } : {}), ...(o.noGso ? { gsoMaxSegs: 1 } : {}),
+    rtnl.createVeth({ name: o.hostName, ...both, ...(o.up ? { up: true } : {}) }, {
+      name: o.podName, ...both, ...(fd !== undefined ? { netnsFd: fd } : {}), ...(o.podMac !== undefined ? { address: o.podMac } : {}), ...(o.noGso ? { gsoMaxSegs: 1 } : {}),
     }),
     `create veth ${o.hostName} with peer ${o.podName}${o.netns !== undefined ? ` in ${o.netns}` : ''}`,
   ));
@@ -162,6 +165,76 @@ export async function deleteLinkIfExists(name: string, netns?: string): Promise<
     if (isErrno(e, 'ENODEV') || (netns !== undefined && (e as { code?: string }).code === 'ENOENT')) return false;
     throw e;
   }
+}
+
+/**
+ * Deletes every link of `group` in `netns` (undefined: the agent's namespace) with one
+ * RTM_DELLINK (`ip link del group G`): the kernel unregisters them as one batch, waiting out one
+ * set of RCU grace periods for all instead of one per link, and a veth's other end (wherever it
+ * is) goes with it. Returns how many links the group had when listed just before; 0 (and no
+ * error) when it had none or they went meanwhile. A group holding a link that cannot be deleted
+ * (a physical device) is refused whole (EOPNOTSUPP).
+ */
+export async function deleteLinkGroup(group: number, netns?: string): Promise<number> {
+  return inNs(netns, async (s, where) => {
+    const n = (await dumpLinks(s, where)).filter((l) => l.group === group).length;
+    if (n === 0) return 0;
+    try {
+      await s.call(rtnl.deleteLinkGroup(group), `delete link group ${group}${where}`);
+    } catch (e) {
+      if (isErrno(e, 'ENODEV')) return 0;
+      throw e;
+    }
+    return n;
+  });
+}
+
+/**
+ * Sends everything arriving on `dev` out of `to` (both in `netns`, undefined: the agent's
+ * namespace), in the kernel, with no bridge and no process: a clsact qdisc on `dev` (one already
+ * there, clsact or ingress, is kept) and, as its only ingress filter, a u32 filter matching every
+ * packet with a mirred egress redirect to `to` — `tc filter add dev DEV ingress u32 match u32 0 0
+ * action mirred egress redirect dev TO`. Any ingress filter `dev` had before is deleted in the
+ * same write, just before the new one is added. Two calls, each way, make a patch cable between
+ * two links (as Kata containers' tcfilter model does).
+ */
+export async function redirectIngress(o: { dev: string; to: string; netns?: string }): Promise<void> {
+  await inNs(o.netns, async (s, where) => {
+    const what = `redirect ingress of ${o.dev} to ${o.to}${where}`;
+    const [[d], [t]] = await s.all([o.dev, o.to].map((name) => ({ req: rtnl.getLink({ name }), what: `${what}: get link ${name}` })));
+    if (!d || !t) throw new Error(`${what}: the kernel answered without the link`);
+    const [dev, to] = [rtnl.parseLink(d.payload).index, rtnl.parseLink(t.payload).index];
+    const [qdisc, ...rest] = await s.batch([
+      { req: rtnl.addClsact(dev), what: `${what}: add clsact qdisc to ${o.dev}` },
+      { req: rtnl.deleteIngressFilters(dev), what: `${what}: delete the ingress filters of ${o.dev}` },
+      { req: rtnl.addIngressRedirect(dev, to), what },
+    ]);
+    // EEXIST: the device has its clsact (or ingress) qdisc already, which takes the filter as well.
+    const failed = [...(qdisc!.error?.code === 'EEXIST' ? [] : [qdisc!]), ...rest].find((a) => a.error);
+    if (failed) throw failed.error;
+  });
+}
+
+/** The ingress filters of `dev` in `netns` as the kernel dumps them (a u32 filter: several nodes). */
+export async function listIngressFilters(dev: string, netns?: string): Promise<rtnl.FilterMessage[]> {
+  return inNs(netns, async (s, where) => {
+    const what = `list ingress filters of ${dev}${where}`;
+    const [m] = await s.call(rtnl.getLink({ name: dev }), `${what}: get link ${dev}`);
+    if (!m) throw new Error(`${what}: the kernel answered without the link`);
+    return (await s.dump(rtnl.dumpIngressFilters(rtnl.parseLink(m.payload).index), what)).map((f) => rtnl.parseFilter(f.payload));
+  });
+}
+
+/**
+ * The index of the link the ingress filters of `dev` redirect to (the first mirred egress
+ * redirect found, in the kernel's order), or undefined when there is none (no filter, no clsact).
+ */
+export async function ingressRedirectTarget(dev: string, netns?: string): Promise<number | undefined> {
+  for (const f of await listIngressFilters(dev, netns)) {
+    const r = f.mirred.find((a) => a.eaction === rtnl.NL.TCA_EGRESS_REDIR);
+    if (r) return r.ifindex;
+  }
+  return undefined;
 }
 
 /** A route through `dev`; `table` other than the main one when given. */

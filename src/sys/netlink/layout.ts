@@ -1,11 +1,12 @@
 // The netlink and rtnetlink wire layouts, in one table: every struct this package writes or reads
 // with each field's offset and type under the kernel's own names, and every number it uses
 // (message types, flags, attribute types, scopes, states) under the kernel's name for it. Host byte
-// order, which is little endian on every platform this package runs on (x86-64, aarch64).
+// order, which is little endian on every platform this package runs on (x86-64, aarch64), except
+// the fields the kernel declares __be16/__be32 (network order: be16, be32).
 // test/sys/netlink-wire.test.ts checks the whole table against the kernel's uapi headers.
 
 /** A field: its offset and a scalar type, or a struct of this table laid out there. */
-type Scalar = 'u8' | 'u16' | 'u32' | 's32';
+type Scalar = 'u8' | 'u16' | 's16' | 'u32' | 's32' | 'be16' | 'be32';
 type Field = readonly [offset: number, type: Scalar | 'nlmsghdr'];
 interface Layout { readonly size: number; readonly fields: Readonly<Record<string, Field>> }
 
@@ -34,6 +35,21 @@ export const STRUCTS = {
   ifaddrmsg: { size: 8, fields: { ifa_family: [0, 'u8'], ifa_prefixlen: [1, 'u8'], ifa_flags: [2, 'u8'], ifa_scope: [3, 'u8'], ifa_index: [4, 'u32'] } },
   // linux/neighbour.h
   ndmsg: { size: 12, fields: { ndm_family: [0, 'u8'], ndm_ifindex: [4, 's32'], ndm_state: [8, 'u16'], ndm_flags: [10, 'u8'], ndm_type: [11, 'u8'] } },
+  // linux/rtnetlink.h: traffic control (qdiscs, filters)
+  tcmsg: { size: 20, fields: { tcm_family: [0, 'u8'], tcm_ifindex: [4, 's32'], tcm_handle: [8, 'u32'], tcm_parent: [12, 'u32'], tcm_info: [16, 'u32'] } },
+  // linux/pkt_cls.h: the u32 classifier's selector, followed by its nkeys keys
+  tc_u32_sel: {
+    size: 16,
+    fields: {
+      flags: [0, 'u8'], offshift: [1, 'u8'], nkeys: [2, 'u8'], offmask: [4, 'be16'], off: [6, 'u16'], offoff: [8, 's16'], hoff: [10, 's16'], hmask: [12, 'be32'],
+    },
+  },
+  tc_u32_key: { size: 16, fields: { mask: [0, 'be32'], val: [4, 'be32'], off: [8, 's32'], offmask: [12, 's32'] } },
+  // linux/tc_act/tc_mirred.h (its first five fields are pkt_cls.h's tc_gen)
+  tc_mirred: {
+    size: 28,
+    fields: { index: [0, 'u32'], capab: [4, 'u32'], action: [8, 's32'], refcnt: [12, 's32'], bindcnt: [16, 's32'], eaction: [20, 's32'], ifindex: [24, 'u32'] },
+  },
 } as const satisfies Record<string, Layout>;
 
 export type StructName = keyof typeof STRUCTS;
@@ -68,11 +84,13 @@ export const NL = {
   RT_SCOPE_UNIVERSE: 0, RT_SCOPE_SITE: 200, RT_SCOPE_LINK: 253, RT_SCOPE_HOST: 254, RT_SCOPE_NOWHERE: 255,
   RTNH_F_DEAD: 1, RTNH_F_PERVASIVE: 2, RTNH_F_ONLINK: 4, RTNH_F_LINKDOWN: 16,
   RTEXT_FILTER_SKIP_STATS: 1 << 3,
+  RTM_NEWQDISC: 36, RTM_DELQDISC: 37, RTM_GETQDISC: 38,
+  RTM_NEWTFILTER: 44, RTM_DELTFILTER: 45, RTM_GETTFILTER: 46,
   // linux/fib_rules.h: policy routing rules
   FRA_DST: 1, FRA_SRC: 2, FRA_PRIORITY: 6, FRA_TABLE: 15, FR_ACT_TO_TBL: 1,
   // linux/if_link.h: links
   IFLA_ADDRESS: 1, IFLA_IFNAME: 3, IFLA_MTU: 4, IFLA_MASTER: 10, IFLA_OPERSTATE: 16, IFLA_LINKINFO: 18,
-  IFLA_NET_NS_FD: 28, IFLA_EXT_MASK: 29, IFLA_GSO_MAX_SEGS: 40,
+  IFLA_GROUP: 27, IFLA_NET_NS_FD: 28, IFLA_EXT_MASK: 29, IFLA_GSO_MAX_SEGS: 40,
   IFLA_INFO_KIND: 1, IFLA_INFO_DATA: 2,
   // linux/veth.h
   VETH_INFO_PEER: 1,
@@ -90,9 +108,19 @@ export const NL = {
   NDA_DST: 1, NDA_LLADDR: 2, NUD_PERMANENT: 0x80,
   // linux/socket.h
   AF_INET: 2, AF_INET6: 10,
+  // linux/if_ether.h
+  ETH_P_ALL: 0x0003,
+  // linux/rtnetlink.h and linux/pkt_sched.h: traffic control attributes and handles (major:minor, 16 bits each)
+  TCA_KIND: 1, TCA_OPTIONS: 2,
+  TC_H_CLSACT: 0xfffffff1, TC_H_MIN_INGRESS: 0xfff2, TC_H_MAJ_MASK: 0xffff0000,
+  // linux/pkt_cls.h: the u32 classifier and actions
+  TCA_U32_SEL: 5, TCA_U32_ACT: 7, TC_U32_TERMINAL: 1,
+  TCA_ACT_KIND: 1, TCA_ACT_OPTIONS: 2, TC_ACT_STOLEN: 4,
+  // linux/tc_act/tc_mirred.h
+  TCA_MIRRED_PARMS: 2, TCA_EGRESS_REDIR: 1,
 } as const;
 
-const SIZES: Record<Scalar, number> = { u8: 1, u16: 2, u32: 4, s32: 4 };
+const SIZES: Record<Scalar, number> = { u8: 1, u16: 2, s16: 2, u32: 4, s32: 4, be16: 2, be32: 4 };
 
 /** The bytes of one field (a nested struct: its size). */
 export function fieldSize(t: Field[1]): number {
@@ -109,8 +137,11 @@ export function writeStruct<N extends StructName>(dv: DataView, off: number, nam
     switch (t) {
       case 'u8': dv.setUint8(off + at, n); break;
       case 'u16': dv.setUint16(off + at, n, true); break;
+      case 's16': dv.setInt16(off + at, n, true); break;
       case 'u32': dv.setUint32(off + at, n >>> 0, true); break;
       case 's32': dv.setInt32(off + at, n, true); break;
+      case 'be16': dv.setUint16(off + at, n, false); break;
+      case 'be32': dv.setUint32(off + at, n >>> 0, false); break;
       default: { const never: never = t; throw new Error(`field type ${String(never)}`); }
     }
   }
@@ -130,8 +161,11 @@ export function readStruct<N extends StructName>(dv: DataView, off: number, name
     switch (t) {
       case 'u8': out[f] = dv.getUint8(off + at); break;
       case 'u16': out[f] = dv.getUint16(off + at, true); break;
+      case 's16': out[f] = dv.getInt16(off + at, true); break;
       case 'u32': out[f] = dv.getUint32(off + at, true); break;
       case 's32': out[f] = dv.getInt32(off + at, true); break;
+      case 'be16': out[f] = dv.getUint16(off + at, false); break;
+      case 'be32': out[f] = dv.getUint32(off + at, false); break;
       case 'nlmsghdr': out[f] = readStruct(dv, off + at, t); break;
       default: { const never: never = t; throw new Error(`field type ${String(never)}`); }
     }

@@ -1,6 +1,6 @@
 // rtnetlink links (RTM_*LINK): struct ifinfomsg, the IFLA_* attributes this package sets and reads,
-// and the requests: create a veth pair, set a link up/down, move or rename it, delete it, get one
-// or dump all. The encodings match what iproute2's `ip link` sends for the same command.
+// and the requests: create a veth pair, set a link up/down, move or rename it, delete it or a whole
+// group, get one or dump all. The encodings match what iproute2's `ip link` sends for the same command.
 import {
   NetlinkDecodeError, attrTable, concatBytes, cstring, decodeStruct, encodeAttrs, readString, readU32, readU8, u32, type NlAttr, type NlRequest,
 } from './wire.js';
@@ -29,6 +29,12 @@ export function ifname(name: string): Uint8Array {
   return b;
 }
 
+/** A link group as the kernel takes it: a u32; group 0 is every link's default, never deleted as a group (EPERM). */
+export function linkGroup(g: number): number {
+  if (!Number.isInteger(g) || g < 1 || g > 0xffffffff) throw new RangeError(`link group ${g}: must be an integer from 1 to 4294967295`);
+  return g;
+}
+
 /** Settings of one end of a new link. */
 export interface NewLinkEnd {
   name: string;
@@ -41,6 +47,8 @@ export interface NewLinkEnd {
   up?: boolean;
   /** IFLA_GSO_MAX_SEGS: 1 makes the kernel segment what it sends out of the link itself. */
   gsoMaxSegs?: number;
+  /** IFLA_GROUP: links of one group are deleted together (deleteLinkGroup). */
+  group?: number;
 }
 
 function endAttrs(e: NewLinkEnd): NlAttr[] {
@@ -49,6 +57,7 @@ function endAttrs(e: NewLinkEnd): NlAttr[] {
     ...(e.netnsFd !== undefined ? [{ type: IFLA_NET_NS_FD, value: u32(e.netnsFd) }] : []),
     ...(e.address !== undefined ? [{ type: IFLA_ADDRESS, value: macBytes(e.address) }] : []),
     ...(e.gsoMaxSegs !== undefined ? [{ type: NL.IFLA_GSO_MAX_SEGS, value: u32(e.gsoMaxSegs) }] : []),
+    ...(e.group !== undefined ? [{ type: NL.IFLA_GROUP, value: u32(linkGroup(e.group)) }] : []),
     { type: IFLA_IFNAME, value: ifname(e.name) },
   ];
 }
@@ -101,6 +110,15 @@ export function deleteLink(ref: LinkRef): NlRequest {
   return { type: NL.RTM_DELLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK, header: header(ref), attrs: nameAttr(ref) };
 }
 
+/**
+ * `ip link del group G`: every link of the group in the socket's namespace, unregistered as one
+ * batch (one set of RCU grace periods for all). ENODEV when the group has no link; EOPNOTSUPP
+ * (nothing deleted) when one of them cannot be deleted (a physical device).
+ */
+export function deleteLinkGroup(group: number): NlRequest {
+  return { type: NL.RTM_DELLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK, header: header(undefined), attrs: [{ type: NL.IFLA_GROUP, value: u32(linkGroup(group)) }] };
+}
+
 const skipStats: NlAttr = { type: NL.IFLA_EXT_MASK, value: u32(NL.RTEXT_FILTER_SKIP_STATS) };
 
 /** One link: the answer is an RTM_NEWLINK, or ENODEV. */
@@ -128,6 +146,8 @@ export interface LinkMessage {
   /** IFLA_INFO_KIND: veth, tun, ... */
   kind?: string;
   master?: number;
+  /** IFLA_GROUP (0: the default group). */
+  group?: number;
 }
 
 export function parseLink(payload: Uint8Array): LinkMessage {
@@ -141,6 +161,7 @@ export function parseLink(payload: Uint8Array): LinkMessage {
   if (v(NL.IFLA_OPERSTATE)) m.operstate = readU8(v(NL.IFLA_OPERSTATE)!, 'IFLA_OPERSTATE');
   if (v(IFLA_ADDRESS)) m.address = formatMac(v(IFLA_ADDRESS)!);
   if (v(NL.IFLA_MASTER)) m.master = readU32(v(NL.IFLA_MASTER)!, 'IFLA_MASTER');
+  if (v(NL.IFLA_GROUP)) m.group = readU32(v(NL.IFLA_GROUP)!, 'IFLA_GROUP');
   const info = v(NL.IFLA_LINKINFO);
   if (info) {
     const kind = attrTable(info).get(NL.IFLA_INFO_KIND);

@@ -1,5 +1,5 @@
 // rtnetlink in one namespace object: the requests and parsers for links, addresses, routes, rules
-// and neighbours, with the layouts and framing they share.
+// neighbours and traffic control, with the layouts and framing they share.
 export * from './layout.js';
 export * from './wire.js';
 export * from './inet.js';
@@ -8,3 +8,4 @@ export * from './address.js';
 export * from './route.js';
 export * from './neighbor.js';
 export * from './rule.js';
+export * from './tc.js';
