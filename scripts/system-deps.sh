@@ -3,8 +3,8 @@
 #
 #   bash scripts/system-deps.sh [--check] [--vpp]
 #
-# --vpp: also what the real-VPP suite (npm run test:vpp) needs beyond npm test: iputils-ping for
-# pings between pods and VPP, tcpdump to see on which pod interface service traffic arrives.
+# --vpp: also what the real-VPP suite (npm run test:vpp) needs beyond npm test: tcpdump to see on
+# which pod interface service traffic arrives.
 #
 # * Idempotent and quick when everything is present: a package counts as present when dpkg says
 #   "install ok installed" AND the file the tests actually use exists (so a half-removed package
@@ -36,6 +36,7 @@ done
 #   containerd / runc  the container runtime that drives tsvpp-cni in the CRI tests (and runs the agent image)
 #   busybox-static  the one binary of the CRI tests' sandbox image
 #   nftables      nft, for the agent's masquerade table (cluster networking) and its tests
+#   iputils-ping  ping across a tc redirect (cni-linux-tc) and, on real VPP, between pods and VPP
 DEPS=(
   "dpdk-dev|/usr/bin/dpdk-testpmd"
   "dpdk|-"
@@ -50,8 +51,9 @@ DEPS=(
   "runc|/usr/sbin/runc"
   "busybox-static|/bin/busybox"
   "nftables|/usr/sbin/nft"
+  "iputils-ping|/usr/bin/ping"
 )
-((vpp)) && DEPS+=("iputils-ping|/usr/bin/ping" "tcpdump|/usr/bin/tcpdump")
+((vpp)) && DEPS+=("tcpdump|/usr/bin/tcpdump")
 
 # The PMD path above is the amd64 one; on other architectures fall back to dpkg status only.
 multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)

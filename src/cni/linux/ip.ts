@@ -227,12 +227,14 @@ export async function listIngressFilters(dev: string, netns?: string): Promise<r
 
 /**
  * The index of the link the ingress filters of `dev` redirect to (the first mirred egress
- * redirect found, in the kernel's order), or undefined when there is none (no filter, no clsact).
+ * redirect found, in the kernel's order), or undefined when there is none (no filter, no clsact)
+ * or its target is gone: when a target link is deleted the kernel keeps the filter but clears its
+ * device (dumped as index 0), and it drops what it matches until redirectIngress rewires it.
  */
 export async function ingressRedirectTarget(dev: string, netns?: string): Promise<number | undefined> {
   for (const f of await listIngressFilters(dev, netns)) {
     const r = f.mirred.find((a) => a.eaction === rtnl.NL.TCA_EGRESS_REDIR);
-    if (r) return r.ifindex;
+    if (r) return r.ifindex || undefined;
   }
   return undefined;
 }
