@@ -115,6 +115,10 @@ export class FakeVswitch implements Vswitch {
   async addInterfaceAddress(swIfIndex: number, prefix: string): Promise<void> { this.step('addInterfaceAddress'); this.get('addInterfaceAddress', swIfIndex).addrs.push(prefix); }
   async interfaceAddresses(swIfIndex: number): Promise<string[]> { return [...this.get('interfaceAddresses', swIfIndex).addrs]; }
   async setUnnumbered(swIfIndex: number, from: number): Promise<void> { this.step('setUnnumbered'); this.get('setUnnumbered', from); this.get('setUnnumbered', swIfIndex).unnumberedFrom = from; }
+  async unsetUnnumbered(swIfIndex: number): Promise<void> { this.step('unsetUnnumbered'); delete this.get('unsetUnnumbered', swIfIndex).unnumberedFrom; }
+  async unnumberedFrom(swIfIndex: number): Promise<number | undefined> { return this.ifs.get(swIfIndex)?.unnumberedFrom; }
+  async interfaceVrf(swIfIndex: number): Promise<number> { return this.get('interfaceVrf', swIfIndex).vrf; }
+  async clearCounters(swIfIndex: number): Promise<void> { this.step('clearCounters'); this.get('clearCounters', swIfIndex); }
   async setInterfaceVrf(swIfIndex: number, vrfId: number): Promise<void> {
     this.step('setInterfaceVrf');
     if (!this.vrfs.has(vrfId)) throw new VswitchError('sw_interface_set_table', `no VRF ${vrfId}`);
@@ -186,6 +190,14 @@ export class FakeVswitch implements Vswitch {
     this.get('enableServiceNat', swIfIndex);
     this.serviceNat.set(swIfIndex, role);
   }
+  async disableServiceNat(swIfIndex: number, role: ServiceNatRole): Promise<void> {
+    this.step('disableServiceNat');
+    this.get('disableServiceNat', swIfIndex);
+    if (this.serviceNat.get(swIfIndex) === role) this.serviceNat.delete(swIfIndex);
+  }
+  async routesThrough(swIfIndex: number, vrfId: number): Promise<string[]> {
+    return [...this.routes.values()].filter((r) => r.swIfIndex === swIfIndex && r.vrfId === vrfId).map((r) => r.prefix);
+  }
   async addRejectRoute(ip: string): Promise<void> { this.step('addRejectRoute'); this.rejects.add(ip); }
   async deleteRejectRoute(ip: string): Promise<void> {
     this.step('deleteRejectRoute');
@@ -212,7 +224,7 @@ export class FakeVswitch implements Vswitch {
   }
 }
 
-interface FakeLink { name: string; up: boolean; addrs: string[]; routes: RouteSpec[]; peer?: { ns: string | undefined; name: string }; mac?: string }
+interface FakeLink { name: string; up: boolean; addrs: string[]; routes: RouteSpec[]; peer?: { ns: string | undefined; name: string }; mac?: string; group?: number; redirectTo?: FakeLink }
 const MAIN = 254;
 
 let macs = 0;
@@ -242,12 +254,33 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     return l;
   }
   async netnsExists(netns: string): Promise<boolean> { return this.ns.has(netns); }
-  async createVethPair(o: { hostName: string; podName: string; netns?: string; podMac?: string }): Promise<void> {
+  async createVethPair(o: { hostName: string; podName: string; netns?: string; podMac?: string; group?: number }): Promise<void> {
     this.step('link add veth');
     const host = this.links(undefined, 'link add'), pod = this.links(o.netns, 'link add');
     if (host.has(o.hostName) || pod.has(o.podName)) throw new Error('`ip link add` failed (exit 2): RTNETLINK answers: File exists');
-    host.set(o.hostName, { name: o.hostName, up: false, addrs: [], routes: [], peer: { ns: o.netns, name: o.podName }, mac: newMac() });
-    pod.set(o.podName, { name: o.podName, up: false, addrs: [], routes: [], peer: { ns: undefined, name: o.hostName }, mac: o.podMac ?? newMac() });
+    const group = o.group !== undefined ? { group: o.group } : {};
+    host.set(o.hostName, { name: o.hostName, up: false, addrs: [], routes: [], peer: { ns: o.netns, name: o.podName }, mac: newMac(), ...group });
+    pod.set(o.podName, { name: o.podName, up: false, addrs: [], routes: [], peer: { ns: undefined, name: o.hostName }, mac: o.podMac ?? newMac(), ...group });
+  }
+  async redirectIngress(o: { dev: string; to: string; netns?: string }): Promise<void> {
+    this.step('tc filter replace');
+    this.link(o.netns, o.dev, 'tc').redirectTo = this.link(o.netns, o.to, 'tc');
+  }
+  /** The link `dev`'s ingress is redirected to (while that link exists). */
+  redirectOf(dev: string, netns?: string): string | undefined {
+    const to = this.ns.get(netns ?? '')?.get(dev)?.redirectTo;
+    return to && this.ns.get(netns ?? '')?.get(to.name) === to ? to.name : undefined;
+  }
+  async deleteLinkGroup(group: number, netns?: string): Promise<number> {
+    const m = this.links(netns, 'link del group');
+    const grouped = [...m.values()].filter((l) => l.group === group);
+    if (grouped.length) this.step('link del group');
+    for (const l of grouped) this.remove(m, l);
+    return grouped.length;
+  }
+  private remove(m: Map<string, FakeLink>, l: FakeLink): void {
+    m.delete(l.name);
+    if (l.peer) this.ns.get(l.peer.ns ?? '')?.delete(l.peer.name);
   }
   async moveLink(o: { name: string; netns: string; newName: string }): Promise<void> {
     this.step('link set netns');
@@ -266,8 +299,7 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     const l = m?.get(name);
     if (!l) return false;
     this.step('link delete');
-    m!.delete(name);
-    if (l.peer) this.ns.get(l.peer.ns ?? '')?.delete(l.peer.name);
+    this.remove(m!, l);
     return true;
   }
   async setLinkUp(name: string, up: boolean, netns?: string): Promise<void> { this.step('link set up'); this.link(netns, name, 'link set').up = up; }

@@ -210,7 +210,7 @@ test('service endpoint (replies routed back through it, service NAT on the defau
   assert.ok((await listRoutes(podNs, 100)).some((r) => r.dst === 'default' && r.dev === add.out.interfaces[add.out.ips[1].interface].name));
   const podIfs = podIfsInEmu();
   const onDefault = podIfs.filter((i) => i.kind !== 'memif').map((i) => i.swIfIndex).sort((x, y) => x - y);
-  assert.equal([...emu.state.cnat.featureIfs].filter((x) => podIfs.some((i) => i.swIfIndex === x)).sort((x, y) => x - y), onDefault, 'service NAT on the default network\'s interfaces, not the L3 memif');
+  assert.equal([...emu.state.cnat.featureIfs.keys()].filter((x) => podIfs.some((i) => i.swIfIndex === x)).sort((x, y) => x - y), onDefault, 'service NAT on the default network\'s interfaces, not the L3 memif');
   assert.ok(emu.state.cnat.snat, 'the service NAT\'s source address is set');
   const memif = podIfsInEmu().find((i) => i.kind === 'memif')!;
   assert.ok(memif, 'VPP-side memif');

@@ -75,6 +75,29 @@ test('sw_interface_set_unnumbered: the borrower is checked first, then the lende
   } finally { await close(); }
 });
 
+test('ip_unnumbered_dump lists a borrower until is_add false ends it (the lender not checked then); sw_interface_clear_stats checks the index; cnat features are counted per enable', async () => {
+  const { emu, c, close } = await fresh();
+  try {
+    const [a, b] = [await c.request<any>('create_loopback', {}), await c.request<any>('create_loopback', {})].map((r) => r.sw_if_index);
+    const un = async (sw: number) => (await c.dump<any>('ip_unnumbered_dump', { sw_if_index: sw })).map((x) => [x.sw_if_index, x.ip_sw_if_index]);
+    await c.request('sw_interface_set_unnumbered', { sw_if_index: a, unnumbered_sw_if_index: b, is_add: true });
+    assert.equal(await un(b), [[b, a]]);
+    assert.equal(await un(a), []);
+    assert.equal(await un(NO_INDEX), [[b, a]]);
+    assert.equal(await un(999), [], 'a bad index: nothing');
+    await c.request('sw_interface_set_unnumbered', { sw_if_index: b, unnumbered_sw_if_index: b, is_add: false });
+    assert.equal(await un(b), []);
+    assert.is(await retval(c.request('sw_interface_clear_stats', { sw_if_index: b })), 'ok');
+    assert.is(await retval(c.request('sw_interface_clear_stats', { sw_if_index: 999 })), 'INVALID_SW_IF_INDEX');
+    assert.is(await retval(c.request('sw_interface_clear_stats', { sw_if_index: NO_INDEX })), 'ok');
+    const cnat = (on: boolean) => c.request('feature_cnat_enable_disable', { sw_if_index: a, enable_disable: on });
+    await cnat(true); await cnat(true); await cnat(false);
+    assert.ok(emu.state.cnat.featureIfs.has(a), 'enabled twice, disabled once: still on');
+    await cnat(false); await cnat(false);
+    assert.not.ok(emu.state.cnat.featureIfs.has(a));
+  } finally { await close(); }
+});
+
 test('ids for ~0: memif socket and bridge domain ids from VPP\'s seeded random walk (1013904223, 7271263 first)', async () => {
   const { c, close } = await fresh();
   try {

@@ -122,6 +122,17 @@ test('af_packet on a veth: host-<name>, tagged, MAC; route with next hop; static
   assert.equal(nd.map((x) => ({ ip: ip4(x.neighbor.ip_address.un.ip4), flags: x.neighbor.flags })), [{ ip: '10.202.0.7', flags: 1 }]);
   await vs.addNeighbor(n); // again: the agent re-adds on re-wire
 
+  // What a veth pool member handed back is checked for (veth-pool.ts), read back, then undone.
+  assert.is(await vs.unnumberedFrom(af.swIfIndex), loop.swIfIndex);
+  assert.is(await vs.unnumberedFrom(loop.swIfIndex), undefined);
+  assert.is(await vs.interfaceVrf(af.swIfIndex), 0);
+  assert.equal(await vs.routesThrough(af.swIfIndex, 0), ['10.202.0.7/32']);
+  await vs.clearCounters(af.swIfIndex);
+  await vs.unsetUnnumbered(af.swIfIndex);
+  assert.is(await vs.unnumberedFrom(af.swIfIndex), undefined);
+  assert.not.match(await vpp.cli(`show interface addr host-${veth.a}`), /unnumbered/);
+  await vs.unsetUnnumbered(af.swIfIndex); // not unnumbered: nothing happens
+
   await vs.deleteNeighbor(n);
   assert.equal(await api.dump<any>('ip_neighbor_dump', { sw_if_index: af.swIfIndex, af: 0 }), []);
   await notFound('ip_neighbor_add_del (delete) again', vs.deleteNeighbor(n));
@@ -191,6 +202,17 @@ test('service NAT (cnat): source NAT address and policy, a pod and an uplink int
   const features = await vpp.cli(`show interface features host-${veth.c}`);
   assert.match(features, /cnat-input-ip4/);
   assert.match(features, /cnat-output-ip4/);
+  // Off again (a veth pool member handed back). VPP counts enables: the one enabled twice keeps
+  // its features after one disable, until the second.
+  await vs.disableServiceNat(up.swIfIndex, 'uplink');
+  assert.not.match(await vpp.cli(`show interface features host-${veth.a}`), /cnat/);
+  await vs.disableServiceNat(af.swIfIndex, 'pod');
+  assert.match(await vpp.cli(`show interface features host-${veth.c}`), /cnat-input-ip4/);
+  await vs.disableServiceNat(af.swIfIndex, 'pod');
+  assert.not.match(await vpp.cli(`show interface features host-${veth.c}`), /cnat/);
+  await vs.disableServiceNat(af.swIfIndex, 'pod'); // none left: nothing happens
+  await vs.enableServiceNat(af.swIfIndex, 'pod');
+  await vs.enableServiceNat(up.swIfIndex, 'uplink');
 
   const t = { vip: '10.96.0.10', port: 80, proto: 'TCP' as const, backends: [{ ip: '10.204.0.5', port: 8080 }, { ip: '10.204.0.6', port: 8080 }], affinity: false };
   const id = await vs.putServiceTranslation(t);

@@ -215,6 +215,24 @@ export class VppVswitch implements Vswitch {
     await this.run('set unnumbered', () => this.api.request('sw_interface_set_unnumbered', { sw_if_index: fromSwIfIndex, unnumbered_sw_if_index: swIfIndex, is_add: true }));
   }
 
+  async unsetUnnumbered(swIfIndex: number): Promise<void> {
+    // VPP checks the lender (sw_if_index) only when adding: the borrower stands in for it.
+    await this.run('unset unnumbered', () => this.api.request('sw_interface_set_unnumbered', { sw_if_index: swIfIndex, unnumbered_sw_if_index: swIfIndex, is_add: false }));
+  }
+
+  async unnumberedFrom(swIfIndex: number): Promise<number | undefined> {
+    const d = await this.run('list unnumbered', () => this.api.dump('ip_unnumbered_dump', { sw_if_index: swIfIndex }));
+    return d.find((x) => x.sw_if_index === swIfIndex)?.ip_sw_if_index;
+  }
+
+  async interfaceVrf(swIfIndex: number): Promise<number> {
+    return (await this.run('get interface VRF', () => this.api.request('sw_interface_get_table', { sw_if_index: swIfIndex, is_ipv6: false }))).vrf_id;
+  }
+
+  async clearCounters(swIfIndex: number): Promise<void> {
+    await this.run('clear interface counters', () => this.api.request('sw_interface_clear_stats', { sw_if_index: swIfIndex }));
+  }
+
   async setInterfaceVrf(swIfIndex: number, vrfId: number): Promise<void> {
     await this.run('set interface VRF', () => this.api.request('sw_interface_set_table', { sw_if_index: swIfIndex, is_ipv6: false, vrf_id: vrfId }));
   }
@@ -372,6 +390,20 @@ export class VppVswitch implements Vswitch {
     }
   }
 
+  async disableServiceNat(swIfIndex: number, role: ServiceNatRole): Promise<void> {
+    // Both are no-ops in VPP where nothing was enabled (a feature's count, a policy's bitmap).
+    switch (role) {
+      case 'pod':
+        await this.run('unmark pod interface for service NAT', () => this.api.request('cnat_snat_policy_add_del_if', {
+          sw_if_index: swIfIndex, is_add: 0, table: cnat.CnatSnatPolicyTable.CNAT_POLICY_POD,
+        }));
+        break;
+      case 'uplink': break;
+      default: exhaustive(role, 'service NAT role');
+    }
+    await this.run('disable service NAT', () => this.api.request('feature_cnat_enable_disable', { sw_if_index: swIfIndex, enable_disable: false }));
+  }
+
   /** The ICMP-unreachable route of ip/32 in VRF 0. */
   private rejectRoute(addr: string, isAdd: boolean) {
     return this.api.request('ip_route_add_del', {
@@ -391,6 +423,12 @@ export class VppVswitch implements Vswitch {
     return d.filter(({ route: r }) => r.prefix.len === 32 && r.paths.length > 0 && r.paths.every((p) => p.type === fib_types.FibPathType.FIB_API_PATH_TYPE_ICMP_PROHIBIT))
       .map(({ route: r }) => ('ip4' in r.prefix.address.un ? ip4String(r.prefix.address.un.ip4) : ''))
       .filter((a) => a !== '');
+  }
+
+  async routesThrough(swIfIndex: number, vrfId: number): Promise<string[]> {
+    const d = await this.run('dump routes', () => this.api.dump('ip_route_dump', { table: { table_id: vrfId, is_ip6: false, name: '' } }));
+    return d.filter(({ route: r }) => r.paths.some((p) => p.sw_if_index === swIfIndex))
+      .map(({ route: r }) => `${'ip4' in r.prefix.address.un ? ip4String(r.prefix.address.un.ip4) : '?'}/${r.prefix.len}`);
   }
 
   async deleteLegacyNatMapping(m: LegacyNatMapping): Promise<void> {

@@ -75,6 +75,14 @@ export interface Vswitch {
   /** The interface's own IPv4 addresses (CIDR), not borrowed ones. */
   interfaceAddresses(swIfIndex: number): Promise<string[]>;
   setUnnumbered(swIfIndex: number, fromSwIfIndex: number): Promise<void>;
+  /** Ends the interface's unnumbered borrowing (none: nothing happens). */
+  unsetUnnumbered(swIfIndex: number): Promise<void>;
+  /** The interface it borrows its address from, if any. */
+  unnumberedFrom(swIfIndex: number): Promise<number | undefined>;
+  /** The IPv4 VRF the interface is in. */
+  interfaceVrf(swIfIndex: number): Promise<number>;
+  /** Zeroes the interface's counters (a recycled pool member starts at zero for its next pod). */
+  clearCounters(swIfIndex: number): Promise<void>;
   setInterfaceVrf(swIfIndex: number, vrfId: number): Promise<void>;
   addVrf(vrfId: number, name: string): Promise<void>;
   deleteVrf(vrfId: number): Promise<void>;
@@ -105,11 +113,18 @@ export interface Vswitch {
   setServiceSnat(ip: string): Promise<void>;
   /** Service NAT on an interface: translations of flows entering it, source NAT and replies of flows leaving it. */
   enableServiceNat(swIfIndex: number, role: ServiceNatRole): Promise<void>;
+  /**
+   * Undoes one enableServiceNat. VPP counts them: an interface enabled twice keeps the features
+   * until disabled twice (the agent enables once per interface life); where none is on, nothing happens.
+   */
+  disableServiceNat(swIfIndex: number, role: ServiceNatRole): Promise<void>;
   /** A VRF 0 route for ip/32 that answers ICMP unreachable (a ClusterIP: what no translation takes is refused). */
   addRejectRoute(ip: string): Promise<void>;
   deleteRejectRoute(ip: string): Promise<void>;
   /** The addresses with such a route. */
   dumpRejectRoutes(): Promise<string[]>;
+  /** The prefixes of VRF `vrfId` with a path through the interface. */
+  routesThrough(swIfIndex: number, vrfId: number): Promise<string[]>;
   /** Every interface, or only the one at `swIfIndex` (none when VPP has no such index). */
   dumpInterfaces(swIfIndex?: number): Promise<VswitchInterface[]>;
   /**

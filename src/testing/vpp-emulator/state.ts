@@ -70,8 +70,11 @@ export interface StaticMapping { key: string; request: Record<string, unknown> }
 export interface CnatState {
   translations: Map<number, Record<string, any>>;
   snat: { ip4: Uint8Array; flags: number; policy: number; tables: Map<number, Set<number>> } | null;
-  /** Interfaces with feature_cnat_enable_disable on (VPP leaves the policy's interface bits behind on delete; so does this). */
-  featureIfs: Set<number>;
+  /**
+   * Interfaces with feature_cnat_enable_disable on, and how many times (VPP counts enables; it
+   * leaves the policy's interface bits behind on delete, and so does this).
+   */
+  featureIfs: Map<number, number>;
 }
 export interface Neighbor { swIfIndex: number; ipAddress: ApiAddress; mac: Uint8Array; flags: number }
 
@@ -94,7 +97,7 @@ export class VppState {
   readonly vxlanInstances = new Set<number>();
   readonly vxlanPool = { size: 0, free: [] as number[] };
   readonly nat = { enabled: false, staticMappings: new Map<string, StaticMapping>(), outputInterfaces: [] as number[] };
-  readonly cnat: CnatState = { translations: new Map(), snat: null, featureIfs: new Set() };
+  readonly cnat: CnatState = { translations: new Map(), snat: null, featureIfs: new Map() };
   private freeIndices: number[] = [];
   private nextIndex = 0;
 

@@ -72,10 +72,12 @@ export const cnatHandlers: Record<string, Handler> = {
     return {};
   },
 
+  // VPP adds the features once per enable (vnet_config_add_feature keeps duplicates) and removes
+  // one per disable; a disable with none left does nothing.
   feature_cnat_enable_disable: (req, ctx) => {
     iface(ctx, req.sw_if_index);
-    if (req.enable_disable) ctx.state.cnat.featureIfs.add(req.sw_if_index);
-    else ctx.state.cnat.featureIfs.delete(req.sw_if_index);
+    const ifs = ctx.state.cnat.featureIfs, n = (ifs.get(req.sw_if_index) ?? 0) + (req.enable_disable ? 1 : -1);
+    if (n > 0) ifs.set(req.sw_if_index, n); else ifs.delete(req.sw_if_index);
     return {};
   },
 };

@@ -163,4 +163,19 @@ export const interfaceHandlers: Record<string, Handler> = {
     u.unnumberedVia = from.swIfIndex;
     return {};
   },
+
+  // ip_api.c: one index sends its binding if it is unnumbered; a bad index ends the dump with nothing.
+  ip_unnumbered_dump: (req, ctx) => {
+    const all = req.sw_if_index >>> 0 === 0xffffffff;
+    for (const i of ctx.state.interfaces.values()) {
+      if ((all || i.swIfIndex === req.sw_if_index >>> 0) && i.unnumberedVia !== null) ctx.details('ip_unnumbered_details', { sw_if_index: i.swIfIndex, ip_sw_if_index: i.unnumberedVia });
+    }
+    return undefined;
+  },
+
+  // The emulator keeps no counters: only the index is checked (~0: every interface).
+  sw_interface_clear_stats: (req, ctx) => {
+    if (req.sw_if_index >>> 0 !== 0xffffffff) iface(ctx, req.sw_if_index);
+    return {};
+  },
 };
