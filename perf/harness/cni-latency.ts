@@ -143,7 +143,7 @@ class LatencyRig {
     this.vs = await startLatencyVswitch(this.target, { dir: this.dir, apiSocket: this.config.vppApiSocket, clientName: 'perf-cni-latency' });
     Object.assign(this.config, { vppApiSocket: this.vs.apiSocket, ...(this.vs.apiDir ? { vppApiDir: this.vs.apiDir } : {}) });
     this.agent = await startAgent(this.config, { vswitch: this.vs.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: (m) => {
-      const taken = /^ADD (\S+): \S+ is pool member /.exec(m);
+      const taken = /^ADD (\S+): \S+ is carried by pool member /.exec(m);
       if (taken) this.pooled.set(taken[1]!, (this.pooled.get(taken[1]!) ?? 0) + 1);
     }, vhostNet: this.vs.vhostNet });
     // The server calls pipeline.handle per request: timed here, the agent's part of each command.

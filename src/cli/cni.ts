@@ -74,10 +74,10 @@ async function teardown(argv: string[]): Promise<number> {
     const r = { removed: [] as string[], errors: [] as string[] };
     const add = (x: { removed: string[]; errors: string[] }) => { r.removed.push(...x.removed); r.errors.push(...x.errors); };
     // The veth pool: whatever its file lists and this agent's pool links and af_packets no pod holds.
-    const { VethPool, podVethHostNames } = await import('../cni/agent/veth-pool.js');
+    const { VethPool, podPoolLinks } = await import('../cni/agent/veth-pool.js');
     const linux = await import('../cni/linux/ip.js');
     const pool = new VethPool({ size: 0, stateDir: config.stateDir, vswitch, linux, mtu: config.mtu, log, turn: (fn) => fn(), busy: () => false, eager: false });
-    try { r.removed.push(...(await pool.removeAll(podVethHostNames(await store.listPods()))).map((x) => `veth pool member ${x}`)); } catch (e) { r.errors.push(`veth pool: ${(e as Error).message}`); }
+    try { r.removed.push(...(await pool.removeAll(podPoolLinks(await store.listPods()))).map((x) => `veth pool member ${x}`)); } catch (e) { r.errors.push(`veth pool: ${(e as Error).message}`); }
     if (cluster) add(await cluster.teardown());
     else log('hostLink is "none": no host link or cluster routes were set up');
     // Services: the agent serves them in VPP unless they are off or it is chained (agent.ts).

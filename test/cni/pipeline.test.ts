@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { VethPool } from '../../src/cni/agent/veth-pool.js';
+import { listedPoolNames, VethPool } from '../../src/cni/agent/veth-pool.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { poolTag, VswitchError } from '../../src/cni/agent/vswitch.js';
 import { Pipeline } from '../../src/cni/agent/pipeline.js';
@@ -260,7 +260,7 @@ test('eth0 as veth + af_packet', async () => {
   assert.equal([...w.linux.ns.get('')!.keys()], []);
 });
 
-test('veth pool: an ADD cut short after taking a member (the re-tag fails) undoes it with the pod, its af_packet still tagged for the pool; nothing left', async () => {
+test('veth pool: an ADD cut short after taking a member (the re-tag fails) undoes the pod and hands the member back, its af_packet still tagged for the pool; nothing else left', async () => {
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
   await w.store.init(); w.linux.addNs('ns1');
   let p: Pipeline | undefined;
@@ -277,10 +277,11 @@ test('veth pool: an ADD cut short after taking a member (the re-tag fails) undoe
   const e = await cniErr(p.handle(req('ADD', 'c1', undefined)));
   assert.is(e.code, 103);
   assert.match(e.details!, /injected failure/);
-  assert.not.ok(w.vswitch.ifs.has(m.swIfIndex), 'the member\'s af_packet is deleted');
-  assert.equal([...w.linux.ns.get('')!.keys()], [], 'and its veth');
+  assert.is(w.vswitch.ifs.get(m.swIfIndex)?.tag, poolTag(m.hostName), 'the member\'s af_packet is kept, with the pool\'s tag');
+  assert.equal([...w.linux.ns.get('')!.keys()].sort(), [m.hostName, m.peerName].sort(), 'the pod\'s veth is gone, the member\'s pair is kept');
+  assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
   assert.equal(await w.store.listPods(), []);
-  assert.equal(pool.members(), []);
+  assert.equal(pool.members().map((x) => x.hostName), [m.hostName], 'back in the pool');
 });
 
 test('veth pool: a pod\'s members are checked at once before any moves (one link listing); a broken one is deleted, the rest handed out in order', async () => {
@@ -305,15 +306,73 @@ test('veth pool: a pod\'s members are checked at once before any moves (one link
   await p.handle(req('ADD', 'c1', 'p'));
   assert.is(listings, 1, 'one listing of the agent\'s links for the pod\'s members');
   const rec = (await w.store.loadPod('c1'))!;
-  const hostOf = (n: string) => rec.resources.find((r) => r.kind === 'veth' && r.ifName === n) as { hostName: string } | undefined;
-  assert.is(hostOf('eth0')!.hostName, m1.hostName);
-  assert.is(hostOf('veth1')!.hostName, m3.hostName);
-  assert.is(hostOf('veth2')!.hostName, vethHostName('c1', 'veth2'), 'the third veth is made: the pool ran out');
+  const afOf = (n: string) => rec.resources.find((r) => r.kind === 'afpacket' && r.ifName === n) as { hostIfName: string; pool?: { peerName: string } } | undefined;
+  assert.is(afOf('eth0')!.hostIfName, m1.hostName);
+  assert.is(afOf('veth1')!.hostIfName, m3.hostName);
+  assert.is(afOf('veth2')!.hostIfName, vethHostName('c1', 'veth2'), 'the third veth is made: the pool ran out');
+  assert.is(afOf('veth2')!.pool, undefined);
+  // Each lent member's peer and the pod veth's host end redirect to each other.
+  for (const [n, m] of [['eth0', m1], ['veth1', m3]] as const) {
+    assert.is(w.linux.redirectOf(vethHostName('c1', n)), m.peerName, n);
+    assert.is(w.linux.redirectOf(m.peerName), vethHostName('c1', n), n);
+  }
   assert.not.ok(w.vswitch.ifs.has(m2.swIfIndex), 'the broken member\'s af_packet is deleted');
   assert.not.ok(w.linux.ns.get('')!.has(m2.hostName), 'and its host end');
   assert.equal([...w.linux.ns.get('ns1')!.keys()].sort(), ['eth0', 'lo', 'veth1', 'veth2']);
+  const made = w.vswitch.calls.filter((c) => c === 'createAfPacket').length;
   await p.handle(req('DEL', 'c1', 'p'));
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
+  assert.equal(pool.members().map((m) => m.hostName).slice(-2).sort(), [m1.hostName, m3.hostName].sort(), 'the lent members are back in the pool');
+  const file = await listedPoolNames(w.dir);
+  assert.ok([m1, m3].every((m) => file.has(m.hostName) && file.has(m.peerName)), 'and in the pool file (handed back side by side, written one after the other)');
+  assert.is(w.vswitch.calls.filter((c) => c === 'deleteAfPacket').length, 2, 'only the broken member\'s and the made veth\'s af_packets are deleted');
+  assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo'], 'the pod\'s veths are gone');
+  assert.ok(made > 0);
+});
+
+test('veth pool: DEL hands a lent member back with nothing of the pod left on it in VPP, and the next pod gets it; a member with something left is deleted instead', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
+  await w.store.init(); w.linux.addNs('ns1'); w.linux.addNs('ns2');
+  w.vswitch.snat = '10.1.1.1';
+  let p: Pipeline | undefined;
+  const pool = new VethPool({ size: 1, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
+  p = new Pipeline({ ...w.p.d, pool, services: { podInterface: (sw) => w.vswitch.enableServiceNat(sw, 'pod'), podsChanged: () => {} } });
+  await p.reconcile();
+  pool.refill('reconcile');
+  await pool.settled();
+  const [m] = pool.members();
+  assert.ok(m, 'a member was made');
+  await p.handle(req('ADD', 'c1', undefined, 'ns1'));
+  const i = w.vswitch.ifs.get(m.swIfIndex)!;
+  assert.ok(i.tag.startsWith('tsvpp:') && i.unnumberedFrom !== undefined && w.vswitch.serviceNat.get(m.swIfIndex) === 'pod', 'the pod is attached through the member');
+  w.vswitch.neighbors.set(`${m.swIfIndex}:10.1.1.77`, { swIfIndex: m.swIfIndex, ip: '10.1.1.77', mac: '02:00:00:00:00:77', static: false }); // learned by ARP
+  pool.refill('request'); // as the agent does after each answer
+  await pool.settled();
+  assert.is(pool.members().length, 1, 'refilled behind the ADD');
+  const from = w.vswitch.calls.length;
+  await p.handle(req('DEL', 'c1', undefined, 'ns1'));
+  assert.not.ok(w.vswitch.calls.slice(from).includes('deleteAfPacket'), 'no af_packet deleted');
+  assert.is(i.tag, poolTag(m.hostName));
+  assert.is(i.unnumberedFrom, undefined);
+  assert.not.ok(w.vswitch.serviceNat.has(m.swIfIndex), 'service NAT off');
+  assert.equal(await w.vswitch.dumpNeighbors(m.swIfIndex), [], 'the learned neighbour is gone');
+  assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
+  assert.ok(w.linux.ns.get('')!.has(m.hostName) && w.linux.ns.get('')!.has(m.peerName), 'its pair is kept');
+  assert.ok(pool.members().some((x) => x.hostName === m.hostName), 'back in the pool');
+  pool.refill('request');
+  await pool.settled(); // one over `size`: the oldest is trimmed once no request comes
+  assert.equal(pool.members().map((x) => x.hostName), [m.hostName]);
+  assert.is(w.vswitch.calls.slice(from).filter((c) => c === 'deleteAfPacket').length, 1, 'the trimmed member');
+
+  await p.handle(req('ADD', 'c2', undefined, 'ns2'));
+  const rec = (await w.store.loadPod('c2'))!;
+  assert.ok(rec.resources.some((r) => r.kind === 'afpacket' && r.hostIfName === m.hostName), 'the next pod gets it');
+  w.vswitch.routes.set('0:10.9.9.9/32', { prefix: '10.9.9.9/32', vrfId: 0, swIfIndex: m.swIfIndex }); // not the pod's: nothing undoes it
+  await p.handle(req('DEL', 'c2', undefined, 'ns2'));
+  assert.not.ok(w.vswitch.ifs.has(m.swIfIndex), 'a member with a route through it is deleted');
+  assert.not.ok(w.linux.ns.get('')!.has(m.hostName) || w.linux.ns.get('')!.has(m.peerName), 'with its pair');
+  assert.not.ok(pool.members().some((x) => x.hostName === m.hostName));
+  assert.equal(w.vswitch.podObjects().ifs, []);
 });
 
 test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet route; memif on a per-pod socket', async () => {

@@ -37,6 +37,7 @@ test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane
     x.agentAddMs.forEach((a, i) => assert.ok(a < x.addMs[i]!, `${x.customIfs}: agent ${a} ms of an ADD of ${x.addMs[i]} ms`));
     x.agentDelMs.forEach((a, i) => assert.ok(a < x.delMs[i]!, `${x.customIfs}: agent ${a} ms of a DEL of ${x.delMs[i]} ms`));
   }
+  assert.ok(r.rows.some((x) => x.pooledPerPod.some((n) => n > 0)), `veths the pool carried are counted: ${JSON.stringify(r.rows.map((x) => x.pooledPerPod))}`);
   assert.is(r.nodeStartMs.length, 2, 'node -e 0 once per round');
   assert.ok(r.load.before >= 0 && r.load.after >= 0);
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);

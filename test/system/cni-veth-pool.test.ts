@@ -1,9 +1,11 @@
 // The veth pool (src/cni/agent/veth-pool.ts) end to end on this host (root): the real tsvpp-cni
 // executable, the agent (in this process, and as `tsvpp agent` in a child for SIGKILL and
 // restart), the VPP emulator (test double), real veths, netns and host-local. What is checked:
-// members are complete (both ends, the af_packet tagged for the pool, admin down, MTU lowered);
-// ADD takes them (recorded as the pod's veth and af_packet, re-tagged) and falls back to making a
-// veth when the pool is empty or for a CustomNetwork; the refill after ADD; broken members
+// members are complete (both ends up, the af_packet tagged for the pool, admin up, MTU lowered);
+// ADD lends them (the pod's own veth made in its netns, its host end and the member's peer
+// redirected to each other, the af_packet recorded and re-tagged) and falls back to making a veth
+// when the pool is empty or for a CustomNetwork; the refill after ADD; DEL hands the members back
+// and the pool is trimmed to its size once requests stop; broken members
 // (peer gone, af_packet gone) are deleted, never handed to a pod; a restart after SIGKILL keeps
 // the complete members and deletes the rest and what the pool does not know; shutdown and
 // `tsvpp agent teardown` leave nothing.
@@ -20,7 +22,7 @@ import { POOL_FILE, poolLinkPrefixes, type PoolMember } from '../../src/cni/agen
 import { poolTag, POOL_TAG_PREFIX } from '../../src/cni/agent/vswitch.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
-import { addNetns, createVeth, deleteNetns, listLinks, moveLink } from '../../src/cni/linux/ip.js';
+import { addNetns, createVeth, deleteNetns, ingressRedirectTarget, listLinks, moveLink } from '../../src/cni/linux/ip.js';
 import type { PodRecord } from '../../src/cni/agent/state.js';
 
 const run = promisify(execFile);
@@ -69,6 +71,8 @@ const poolLinks = async (rig: CniRig) => {
 };
 const record = (rig: CniRig, id: string) => JSON.parse(readFileSync(join(rig.config.stateDir, 'pods', `${id}.json`), 'utf8')) as PodRecord;
 const hostEnds = (rec: PodRecord) => Object.fromEntries(rec.resources.flatMap((r) => (r.kind === 'veth' ? [[r.ifName, r.hostName]] : [])));
+/** The host interface each pod interface's af_packet is on (a lent member's host end, or the pod veth's). */
+const carriers = (rec: PodRecord) => Object.fromEntries(rec.resources.flatMap((r) => (r.kind === 'afpacket' ? [[r.ifName, r.hostIfName]] : [])));
 const afpackets = (rec: PodRecord) => Object.fromEntries(rec.resources.flatMap((r) => (r.kind === 'afpacket' ? [[r.ifName, r.swIfIndex]] : [])));
 
 async function noLeftovers(rig: CniRig): Promise<void> {
@@ -93,7 +97,7 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
       assert.ok(m.hostName.startsWith(host) && m.hostName.length === 15, m.hostName);
       assert.ok(m.peerName.startsWith(peer) && m.peerName.length === 15, m.peerName);
       assert.ok(links.get(m.hostName)?.flags.includes('UP'), `${m.hostName} is up`);
-      assert.ok(links.has(m.peerName) && !links.get(m.peerName)!.flags.includes('UP'), `${m.peerName} is there, down`);
+      assert.ok(links.get(m.peerName)?.flags.includes('UP'), `${m.peerName} is up`);
       const i = rig.emu.state.interfaces.get(m.swIfIndex)!;
       assert.is(i.kind, 'af_packet');
       assert.is(i.name, `host-${m.hostName}`);
@@ -103,21 +107,28 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
     }
     assert.equal(listed(rig).map((m) => m.hostName).sort(), first.map((m) => m.hostName).sort(), 'the pool file lists them');
 
-    // ADD of eth0 + veth1: both from the pool, recorded as the pod's veths, re-tagged.
+    // ADD of eth0 + veth1: both carried by pool members, re-tagged; the pod's veths made in its netns.
     const ns1 = await rig.newNetns();
     const add = await rig.cni('ADD', `pool1${rig.rnd}`, ns1, {}, 'pool-two');
     assert.is(add.code, 0, JSON.stringify(add.out) + add.stderr);
     assert.equal((await listLinks(ns1)).map((l) => l.ifname).sort(), ['eth0', 'lo', 'veth1']);
     const rec = record(rig, `pool1${rig.rnd}`);
-    assert.equal(Object.values(hostEnds(rec)).sort(), first.map((m) => m.hostName).sort(), 'the pod\'s host ends are the members\'');
-    assert.equal(Object.values(afpackets(rec)).sort(), first.map((m) => m.swIfIndex).sort(), 'and their af_packets');
+    assert.equal(Object.values(carriers(rec)).sort(), first.map((m) => m.hostName).sort(), 'the pod\'s af_packets are the members\'');
+    assert.equal(Object.values(afpackets(rec)).sort(), first.map((m) => m.swIfIndex).sort(), 'at their sw_if_indexes');
+    assert.equal(hostEnds(rec), { eth0: vethHostName(`pool1${rig.rnd}`, 'eth0'), veth1: vethHostName(`pool1${rig.rnd}`, 'veth1') }, 'the pod\'s own veths');
+    const index = new Map((await listLinks()).map((l) => [l.ifname, l.ifindex]));
+    for (const [ifName, member] of Object.entries(carriers(rec))) {
+      const m = first.find((x) => x.hostName === member)!, end = hostEnds(rec)[ifName]!;
+      assert.is(await ingressRedirectTarget(end), index.get(m.peerName), `${end} redirects to ${m.peerName}`);
+      assert.is(await ingressRedirectTarget(m.peerName), index.get(end), `and back`);
+    }
     for (const [ifName, sw] of Object.entries(afpackets(rec))) {
       assert.is(rig.emu.state.interfaces.get(sw)!.tag, `tsvpp:pool1${rig.rnd}:${ifName}`);
       assert.is(rig.emu.state.interfaces.get(sw)!.adminUp, true);
     }
     assert.ok((await listLinks(ns1)).filter((l) => l.ifname !== 'lo').every((l) => l.flags.includes('UP')));
-    assert.equal(add.out.interfaces.filter((i: { sandbox?: string }) => !i.sandbox).map((i: { name: string }) => i.name).sort(), first.map((m) => m.hostName).sort(), 'the CNI result names the host ends');
-    assert.is(rig.log.filter((l) => /is pool member/.test(l)).length, 2);
+    assert.equal(add.out.interfaces.filter((i: { sandbox?: string }) => !i.sandbox).map((i: { name: string }) => i.name).sort(), Object.values(hostEnds(rec)).sort(), 'the CNI result names the host ends');
+    assert.is(rig.log.filter((l) => /is carried by pool member/.test(l)).length, 2);
     const check = await rig.cni('CHECK', `pool1${rig.rnd}`, ns1, { prevResult: add.out }, 'pool-two');
     assert.is(check.code, 0, JSON.stringify(check.out));
     // Refilled after the ADD answered, with new members.
@@ -131,7 +142,7 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
     const id2 = `pool2${rig.rnd}`;
     const add2 = await rig.cni('ADD', id2, ns2, {}, 'pool-four');
     assert.is(add2.code, 0, JSON.stringify(add2.out) + add2.stderr);
-    const ends = hostEnds(record(rig, id2));
+    const ends = carriers(record(rig, id2));
     assert.equal([ends.eth0, ends.veth1].sort(), taken);
     assert.is(ends.veth2, vethHostName(id2, 'veth2'));
     assert.is(ends.l2v, vethHostName(id2, 'l2v'));
@@ -147,20 +158,25 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
     const id3 = `pool3${rig.rnd}`;
     const add3 = await rig.cni('ADD', id3, ns3, {}, 'pool-eth0');
     assert.is(add3.code, 0, JSON.stringify(add3.out) + add3.stderr);
-    assert.is(hostEnds(record(rig, id3)).eth0, vethHostName(id3, 'eth0'), 'eth0 made at ADD, not a broken member');
+    assert.is(carriers(record(rig, id3)).eth0, vethHostName(id3, 'eth0'), 'eth0 made at ADD, not a broken member');
     assert.is(rig.log.filter((l) => /veth pool: .* is broken/.test(l)).length, 2, rig.log.join('\n'));
     const names = new Set((await listLinks()).map((l) => l.ifname));
     assert.not.ok(names.has(a!.hostName) || names.has(b!.hostName) || names.has(b!.peerName), 'the broken members\' veths are deleted');
     assert.equal((await listLinks(scratch)).map((l) => l.ifname), ['lo'], 'with the moved peer');
     assert.not.ok([...rig.emu.state.interfaces.values()].some((i) => i.name === `host-${a!.hostName}`), 'its af_packet too');
 
+    // DEL hands lent members back (their af_packets kept, re-tagged for the pool); the pool is
+    // trimmed back to its size once no request comes.
+    const lent = [...Object.values(carriers(record(rig, `pool1${rig.rnd}`))), ends.eth0!, ends.veth1!];
     for (const [id, ns, pod] of [[`pool1${rig.rnd}`, ns1, 'pool-two'], [id2, ns2, 'pool-four'], [id3, ns3, 'pool-eth0']] as const) {
       const del = await rig.cni('DEL', id, ns, {}, pod);
       assert.is(del.code, 0, JSON.stringify(del.out));
       assert.equal((await listLinks(ns)).map((l) => l.ifname), ['lo']);
     }
+    for (const h of lent) assert.ok(rig.log.some((l) => l.includes(`veth pool: ${h} is back`)), `${h} is back in the pool`);
     await noLeftovers(rig);
-    await waitFor('the refill', () => (pool.members().length === 2 ? true : undefined));
+    await waitFor('the trim', () => (pool.members().length === 2 && poolIfs(rig).length === 2 ? true : undefined));
+    assert.is((await poolLinks(rig)).length, 4, 'the members beyond the pool\'s size are deleted, their veths too');
 
     // Shutdown removes the pool: links, af_packets, the file.
     await rig.agent.close();
@@ -215,7 +231,7 @@ test('agent process: after SIGKILL the restart keeps complete members and delete
     const id = `poolk${rig.rnd}`;
     const add = await rig.cni('ADD', id, ns, {}, 'pool-two');
     assert.is(add.code, 0, JSON.stringify(add.out) + add.stderr);
-    assert.ok(Object.values(hostEnds(record(rig, id))).includes(a!.hostName));
+    assert.ok(Object.values(carriers(record(rig, id))).includes(a!.hostName));
     assert.is((await rig.cni('CHECK', id, ns, { prevResult: add.out }, 'pool-two')).code, 0);
     assert.is((await rig.cni('DEL', id, ns, {}, 'pool-two')).code, 0);
     await noLeftovers(rig);

@@ -28,13 +28,20 @@ import type { NetworkState, NodeState, PodInterfaceState, PodRecord, Resource, S
 import { Networks, type NodeSlice } from './networks.js';
 import { isVppIf, kindOf, kindOfVppName, resourceHandler } from './kinds/index.js';
 import type { KindAdd, KindContext, KindCreated } from './kinds/kind.js';
-import { podVethHostNames, type VethPool } from './veth-pool.js';
+import { podPoolLinks, type VethPool } from './veth-pool.js';
 
 /** The Linux network configuration the pipeline uses (src/cni/linux/ip.ts implements it over rtnetlink). */
 export interface LinuxOps {
   netnsExists(netns: string): Promise<boolean>;
-  /** `up`: the host end; `noGso`: the pod end sends no GSO packets; no `netns`: the peer stays in the agent's namespace. */
-  createVethPair(o: { hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean }): Promise<void>;
+  /**
+   * `up`: the host end; `noGso`: the pod end sends no GSO packets; no `netns`: the peer stays in the
+   * agent's namespace; `group`: both ends' link group (deleteLinkGroup).
+   */
+  createVethPair(o: { hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean; group?: number }): Promise<void>;
+  /** What arrives on `dev` is sent out of `to` (tc: clsact, a match-all u32 filter, mirred egress redirect); replaces the one before. */
+  redirectIngress(o: { dev: string; to: string; netns?: string }): Promise<void>;
+  /** Deletes the links of `group` in one batch (one RCU wait for all); returns how many there were. */
+  deleteLinkGroup(group: number, netns?: string): Promise<number>;
   moveLink(o: { name: string; netns: string; newName: string }): Promise<void>;
   deleteLinkIfExists(name: string, netns?: string): Promise<boolean>;
   /** One link's up, addresses, neighbours and routes at once; returns the link (its MAC). */
@@ -643,7 +650,7 @@ export class Pipeline implements KindContext {
   async removePool(): Promise<void> {
     const pool = this.d.pool;
     if (!pool) return;
-    await this.serial(async () => pool.removeAll(podVethHostNames(await this.d.store.listPods())));
+    await this.serial(async () => pool.removeAll(podPoolLinks(await this.d.store.listPods())));
   }
 
   // --- restart ----------------------------------------------------------------------------------
@@ -681,7 +688,7 @@ export class Pipeline implements KindContext {
       // The pool's members are no pod's; a member a pod took keeps its host end's name.
       let poolDeleted: string[] = [];
       if (this.d.pool) {
-        try { poolDeleted = await this.d.pool.reconcile(dump, podVethHostNames(pods)); } catch (e) { this.log(`reconcile: veth pool: ${(e as Error).message}`); }
+        try { poolDeleted = await this.d.pool.reconcile(dump, podPoolLinks(pods)); } catch (e) { this.log(`reconcile: veth pool: ${(e as Error).message}`); }
       }
       const orphansDeleted: number[] = [];
       for (const i of dump) {

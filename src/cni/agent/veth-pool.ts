@@ -1,11 +1,13 @@
 // A few pod veths made ahead of time. VPP's af_packet_create_v3 is most of a veth interface's ADD
 // (~50 ms on real VPP: the packet socket's bind waits out an RCU grace period, the rings are
 // allocated, zeroed and mapped) and VPP's API is serial, so the agent keeps `size` members ready:
-// a veth pair in the agent's namespace (host end `tsvp…`, peer `tsvq…`, down) whose host end has
+// a veth pair in the agent's namespace (host end `tsvp…`, peer `tsvq…`, both up) whose host end has
 // its af_packet in VPP (admin up, MTU lowered, tagged `tsvpp-pool:<host end>`). An ADD of a veth
-// on the default or stub network takes one (kinds/veth.ts): the peer moves into the pod under the
-// pod's interface name and the af_packet is re-tagged for the pod. Refilled one member at a time,
-// in the pipeline's turn, when no CNI request waits.
+// on the default or stub network takes one (kinds/veth.ts): the pod gets a veth of its own made
+// inside its netns, whose host end and the member's peer are joined by tc redirects, and the
+// af_packet is re-tagged for the pod. Neither end of the member ever enters a pod, so DEL hands it
+// back (giveBack) instead of deleting the af_packet. Refilled, and trimmed back to `size`, one
+// member at a time, in the pipeline's turn, when no CNI request waits.
 //
 // Members are listed in <stateDir>/veth-pool.json (before they are created, like pod resources),
 // so an agent restart keeps those complete in both Linux and VPP and deletes the rest, and the
@@ -14,7 +16,6 @@ import { createHash, randomBytes } from 'node:crypto';
 import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-file.js';
-import { randomMac } from '../mac.js';
 import type { LinuxOps } from './pipeline.js';
 import type { PodRecord } from './state.js';
 import type { Vswitch, VswitchInterface } from './vswitch.js';
@@ -22,8 +23,8 @@ import { poolTag, VswitchError } from './vswitch.js';
 import { AF_PACKET_PREFIX, POD_AF_PACKET_TX_FRAMES, podAfPacketMtu } from './kinds/veth.js';
 
 /** A ready member: the veth's two ends in the agent's namespace and the af_packet on its host end. */
-/** `mac`: the af_packet's (VPP's side); `peerMac`: the peer's, chosen when the pair was made (pool files of earlier agents have none). */
-export interface PoolMember { hostName: string; peerName: string; swIfIndex: number; mac?: string; peerMac?: string }
+/** `mac`: the af_packet's (VPP's side). */
+export interface PoolMember { hostName: string; peerName: string; swIfIndex: number; mac?: string }
 
 /** As listed in the pool file: without swIfIndex while it is being made. */
 type ListedMember = Omit<PoolMember, 'swIfIndex'> & { swIfIndex?: number };
@@ -42,12 +43,21 @@ export function poolLinkPrefixes(stateDir: string): { host: string; peer: string
   return { host: `tsvp${h}`, peer: `tsvq${h}` };
 }
 
-/** The veth host ends pod records hold (a pool member a pod took keeps its name). */
-export function podVethHostNames(pods: readonly PodRecord[]): Set<string> {
-  return new Set(pods.flatMap((rec) => rec.resources.flatMap((r) => (r.kind === 'veth' ? [r.hostName] : []))));
+/**
+ * The links pod records hold that may carry pool names: veth host ends (a member an agent before
+ * the redirects moved into a pod kept its host end's name), and both ends of a lent member.
+ */
+export function podPoolLinks(pods: readonly PodRecord[]): Set<string> {
+  return new Set(pods.flatMap((rec) => rec.resources.flatMap((r) => {
+    switch (r.kind) {
+      case 'veth': return [r.hostName];
+      case 'afpacket': return r.pool ? [r.hostIfName, r.pool.peerName] : [];
+      default: return [];
+    }
+  })));
 }
 
-/** Members beyond one per request gap are made only after this long without a request. */
+/** Members beyond one per request gap are made, and members beyond `size` deleted, only after this long without a request. */
 export const REFILL_QUIET_MS = 300;
 
 export interface VethPoolDeps {
@@ -82,6 +92,8 @@ export class VethPool {
   /** A member could not be made: no retry until the next request or reconcile. */
   private failed = false;
   private readonly file: string;
+  /** The last write of the pool file (save). */
+  private saved: Promise<void> = Promise.resolve();
   readonly prefixes: { host: string; peer: string };
 
   constructor(private readonly d: VethPoolDeps) {
@@ -162,13 +174,17 @@ export class VethPool {
   }
 
   private schedule(delayMs: number): void {
-    if (this.closed || this.timer || !this.wanted || this.full() || this.failed) return;
+    if (this.closed || this.timer || !this.wanted || this.ready.length === this.d.size || this.failed) return;
     this.timer = setTimeout(() => {
       const run = this.d.turn(async () => {
         this.timer = undefined;
-        if (this.closed || this.d.busy() || this.full()) return; // the request's end schedules again
+        if (this.closed || this.d.busy() || this.ready.length === this.d.size) return; // the request's end schedules again
         const quietIn = this.lastRequest + REFILL_QUIET_MS - Date.now();
-        if (this.madeSince > 0 && quietIn > 0) { this.schedule(quietIn); return; }
+        const over = this.ready.length > this.d.size;
+        // Members handed back beyond `size` (a burst of DELs) go only once requests stop: each
+        // deletion stops VPP's forwarding for as long as an af_packet_delete takes.
+        if ((over || this.madeSince > 0) && quietIn > 0) { this.schedule(quietIn); return; }
+        if (over) { await this.trimOne(); this.schedule(0); return; }
         this.madeSince++;
         if (await this.makeOne()) this.schedule(0);
       }).catch((e) => this.d.log(`veth pool: ${(e as Error).message}`));
@@ -186,17 +202,70 @@ export class VethPool {
     while (this.timer || this.running) await (this.running ?? new Promise((r) => setTimeout(r, 20)));
   }
 
-  private full(): boolean { return this.ready.length >= this.d.size; }
+  /** Deletes the oldest member, then unlists it (listed while any of it exists, as when made). */
+  private async trimOne(): Promise<void> {
+    const m = this.ready.shift()!;
+    await this.destroy(m).catch((e) => { this.failed = true; this.d.log(`veth pool: deleting ${m.hostName} failed: ${(e as Error).message}`); });
+    await this.save();
+  }
+
+  /**
+   * At DEL, a member a pod had (kinds/veth.ts) back in the pool instead of its af_packet deleted:
+   * what the pod's attachment set on the interface in VPP is undone (unnumbered first: without an
+   * address VPP learns no neighbour on it meanwhile), then checked; a member with anything left is
+   * deleted instead, never handed to another pod. `serviceNat`: the agent runs Services (service
+   * NAT was on for default-network pods). The member's peer keeps its redirect to the pod's veth
+   * until the next ADD replaces it; the pod's veth is the veth resource's to delete. In the
+   * pipeline's turn, after the pod's routes and neighbours were undone.
+   */
+  async giveBack(m: PoolMember, serviceNat: boolean): Promise<void> {
+    // Before the first reconcile read the pool file (rollbacks at agent start) a save would drop
+    // the members listed there: such a member is deleted.
+    const left = this.closed || !this.loaded ? ['the pool is not running'] : await this.reset(m, serviceNat).catch((e: Error) => [e.message]);
+    if (left.length === 0) {
+      this.ready.push(m);
+      await this.save();
+      this.d.log(`veth pool: ${m.hostName} is back (sw_if_index ${m.swIfIndex})`);
+      this.schedule(0);
+      return;
+    }
+    this.d.log(`veth pool: ${m.hostName} not taken back (${left.join('; ')}): deleted`);
+    await this.destroy(m);
+  }
+
+  /** Undoes a pod's VPP settings on m's af_packet and re-tags it for the pool; returns what is still set (nothing: done). */
+  private async reset(m: PoolMember, serviceNat: boolean): Promise<string[]> {
+    const vs = this.d.vswitch, sw = m.swIfIndex;
+    await vs.unsetUnnumbered(sw);
+    if (serviceNat) await vs.disableServiceNat(sw, 'pod');
+    for (const n of await vs.dumpNeighbors(sw)) await vs.deleteNeighbor(n).catch((e) => { if (!(e instanceof VswitchError && e.notFound)) throw e; });
+    await vs.clearCounters(sw);
+    const [[i], addresses, from, vrf, neighbors, routes] = await Promise.all([
+      vs.dumpInterfaces(sw), vs.interfaceAddresses(sw), vs.unnumberedFrom(sw), vs.interfaceVrf(sw), vs.dumpNeighbors(sw), vs.routesThrough(sw, 0),
+    ]);
+    const left = [
+      ...(!i || i.name !== afPacketName(m.hostName) ? [`its af_packet is not at sw_if_index ${sw}`] : !i.up ? ['its af_packet is down'] : []),
+      ...(addresses.length ? [`addresses ${addresses.join(', ')}`] : []),
+      ...(from !== undefined ? [`unnumbered to sw_if_index ${from}`] : []),
+      ...(vrf !== 0 ? [`in VRF ${vrf}`] : []),
+      ...(neighbors.length ? [`neighbours ${neighbors.map((n) => n.ip).join(', ')}`] : []),
+      ...(routes.length ? [`routes ${routes.join(', ')} through it`] : []),
+    ];
+    if (left.length === 0) await vs.tagInterface(sw, poolTag(m.hostName));
+    return left;
+  }
 
   /** Makes one member; false when that failed (logged, what was made deleted). */
   private async makeOne(): Promise<boolean> {
     const rnd = randomBytes(4).toString('hex').slice(0, 7);
-    const m: ListedMember = { hostName: this.prefixes.host + rnd, peerName: this.prefixes.peer + rnd, peerMac: randomMac() };
+    const m: ListedMember = { hostName: this.prefixes.host + rnd, peerName: this.prefixes.peer + rnd };
     this.making = m;
     try {
       await this.save(); // listed first: a crash in between still deletes it
       const { linux, vswitch: vs, mtu } = this.d;
-      await linux.createVethPair({ hostName: m.hostName, podName: m.peerName, podMac: m.peerMac!, up: true, ...(mtu ? { mtu } : {}) });
+      await linux.createVethPair({ hostName: m.hostName, podName: m.peerName, up: true, ...(mtu ? { mtu } : {}) });
+      // The peer carries the pod's traffic once an ADD redirects it (it stays here, never in a pod).
+      await linux.configureLink(undefined, { name: m.peerName, up: true });
       const a = await vs.createAfPacket({ hostIfName: m.hostName, tag: poolTag(m.hostName), txFrames: POD_AF_PACKET_TX_FRAMES });
       m.swIfIndex = a.swIfIndex;
       if (a.mac) m.mac = a.mac;
@@ -229,18 +298,18 @@ export class VethPool {
   /**
    * In the pipeline's turn, at agent start and after VPP reconnects (`dump`: VPP's interfaces):
    * keeps the members complete in both Linux and VPP, deletes the others, and deletes this agent's
-   * pool af_packets and links that neither the pool file nor a pod (`podHostNames`: the veth host
-   * ends pod records name; a member taken by a pod keeps its name) knows. With `keep` false
+   * pool af_packets and links that neither the pool file nor a pod (`podLinks`: podPoolLinks of
+   * the pod records; a member lent to a pod keeps its names) knows. With `keep` false
    * (teardown, shutdown) every member goes. Returns the host ends deleted.
    */
-  async reconcile(dump: readonly VswitchInterface[], podHostNames: ReadonlySet<string>, keep = true): Promise<string[]> {
+  async reconcile(dump: readonly VswitchInterface[], podLinks: ReadonlySet<string>, keep = true): Promise<string[]> {
     const listed: ListedMember[] = this.loaded ? [...this.ready] : await this.load();
     this.loaded = true;
     const links = new Set((await this.d.linux.listLinks()).map((l) => l.ifname));
     const kept: PoolMember[] = [];
     const deleted: string[] = [];
     for (const m of listed) {
-      if (podHostNames.has(m.hostName)) continue; // a pod's now (taken just before a crash)
+      if (podLinks.has(m.hostName)) continue; // a pod's now (taken just before a crash)
       const i = dump.find((x) => x.name === afPacketName(m.hostName));
       const complete = i && i.swIfIndex === m.swIfIndex && i.tag === poolTag(m.hostName) && links.has(m.hostName) && links.has(m.peerName);
       if (keep && complete) { kept.push(m as PoolMember); continue; }
@@ -249,7 +318,7 @@ export class VethPool {
     }
     this.ready = kept;
     await this.save();
-    const known = new Set([...kept.map((m) => m.hostName), ...podHostNames]);
+    const known = new Set([...kept.map((m) => m.hostName), ...podLinks]);
     // af_packets of this agent's pool that nothing knows, tagged or not (the agent died between create and tag).
     for (const i of dump) {
       const host = i.name.startsWith(AF_PACKET_PREFIX) ? i.name.slice(AF_PACKET_PREFIX.length) : '';
@@ -260,7 +329,7 @@ export class VethPool {
     }
     const peersKept = new Set(kept.map((m) => m.peerName));
     for (const l of links) {
-      const mine = (l.startsWith(this.prefixes.host) && !known.has(l)) || (l.startsWith(this.prefixes.peer) && !peersKept.has(l));
+      const mine = (l.startsWith(this.prefixes.host) || (l.startsWith(this.prefixes.peer) && !peersKept.has(l))) && !known.has(l);
       if (!mine || deleted.includes(l)) continue;
       await this.d.linux.deleteLinkIfExists(l);
       if (l.startsWith(this.prefixes.host)) deleted.push(l);
@@ -271,12 +340,12 @@ export class VethPool {
 
   /**
    * Stops refilling and deletes every member (agent shutdown, `tsvpp agent teardown`); with
-   * `podHostNames` (veth host ends pods hold) as in reconcile. Run it in the pipeline's turn.
+   * `podLinks` (podPoolLinks) as in reconcile. Run it in the pipeline's turn.
    */
-  async removeAll(podHostNames: ReadonlySet<string>): Promise<string[]> {
+  async removeAll(podLinks: ReadonlySet<string>): Promise<string[]> {
     this.closed = true;
     if (this.timer) { clearTimeout(this.timer); this.timer = undefined; }
-    return this.reconcile(await this.d.vswitch.dumpInterfaces(), podHostNames, false);
+    return this.reconcile(await this.d.vswitch.dumpInterfaces(), podLinks, false);
   }
 
   private async load(): Promise<ListedMember[]> {
@@ -287,7 +356,17 @@ export class VethPool {
     }
   }
 
-  private async save(): Promise<void> {
+  /**
+   * Writes the list as it is when the write starts, after the writes before it: a DEL hands back
+   * its members side by side, and two writes racing could land the older list last.
+   */
+  private save(): Promise<void> {
+    const write = this.saved.then(() => this.write());
+    this.saved = write.catch(() => undefined);
+    return write;
+  }
+
+  private async write(): Promise<void> {
     const members: ListedMember[] = [...this.ready, ...(this.making ? [this.making] : [])];
     if (members.length === 0) { await rm(this.file, { force: true }); return; }
     await writeFileAtomic(this.file, JSON.stringify({ members }, null, 2) + '\n', { cached: true });

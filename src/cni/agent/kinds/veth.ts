@@ -1,16 +1,29 @@
-// veth: a veth pair whose pod end is the pod's interface and whose host end (in the agent's netns)
-// VPP attaches to as an af_packet interface. The pair is Linux's: it outlives a VPP restart.
+// veth: a veth pair whose pod end is the pod's interface, made inside the pod's netns. VPP attaches
+// as an af_packet either to its host end (in the agent's netns), or, for a member of the veth pool,
+// to the member's host end, the member's peer and the pod veth's host end being joined by tc
+// redirects. The pair is Linux's: it outlives a VPP restart.
 import { createHash } from 'node:crypto';
 import { DEFAULT_NETWORK, STUB_NETWORK } from '../../annotations.js';
 import { randomMac } from '../../mac.js';
 import type { PodInterfaceState, PodRecord } from '../state.js';
 import type { PoolMember } from '../veth-pool.js';
 import { poolTag, type CreatedInterface } from '../vswitch.js';
-import { findResource, movingIntoPod, podInterface, unlessGone, type InterfaceKind, type KindContext, type KindCreated, type VppIfRecord } from './kind.js';
+import { findResource, podInterface, unlessGone, type InterfaceKind, type KindContext, type KindCreated, type VppIfRecord } from './kind.js';
 
+/**
+ * `pool`: the af_packet is a veth pool member's, lent to the pod (its host end is `hostIfName`, its
+ * peer `peerName` redirects to and from the pod veth's host end): DEL hands it back to the pool.
+ */
 export type VethResource =
   | { kind: 'veth'; ifName: string; hostName: string }
-  | ({ kind: 'afpacket'; hostIfName: string } & VppIfRecord);
+  | ({ kind: 'afpacket'; hostIfName: string; pool?: { peerName: string; mac?: string } } & VppIfRecord);
+
+/**
+ * The link group of every veth the agent makes for a pod (both ends): DEL deletes a pod's veths in
+ * one request, which the kernel unregisters as one batch, one RCU grace period for all of them
+ * (one by one, each waits ~20 ms under rtnl). 'tsvp' in ASCII: no other group number a tool picks.
+ */
+export const POD_VETH_GROUP = 0x74737670;
 
 /** Host-side name of a veth: deterministic (so it can be recorded before creation), ≤ 15 bytes. */
 export function vethHostName(containerId: string, ifName: string): string {
@@ -44,30 +57,41 @@ export const POD_AF_PACKET_TX_FRAMES = 256;
 export const AF_PACKET_PREFIX = 'host-';
 
 /**
- * A member of the veth pool (veth-pool.ts) becomes the pod's interface: recorded as a veth made for
- * the pod would be (host end, then the af_packet once it carries the pod's tag), the peer moved
- * into the pod's netns under the pod's interface name in one request. A crash at any point leaves
- * the member either in the pod's record (undone by its rollback: the veth's `untagged` handler
- * also takes an af_packet still tagged for the pool) or nowhere (the pool's sweep deletes it).
+ * A member of the veth pool (veth-pool.ts) carries the pod's interface: the pod gets a veth of its
+ * own, made inside its netns (a link made there never moves: no RCU grace period under rtnl, where
+ * moving the member's peer in took 15-30 ms), whose host end and the member's peer redirect to each
+ * other, and the member's af_packet is re-tagged for the pod. Both recorded before anything is
+ * made. A crash before the re-tag leaves the af_packet with the pool's tag, which the pod's undo
+ * skips (not the pod's tag): the pool's reconcile deletes such a member, in no pool list any more.
  */
 async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, m: PoolMember): Promise<KindCreated> {
-  // Both recorded in one save: until the re-tag lands, the undo takes the af_packet by its pool tag
-  // (the veth's `untagged`) and skips it by sw_if_index (not the pod's tag), and deleting the host
-  // end removes the pair wherever the peer is by then. The move starts beside the save, not after
-  // it (it is the longest step of an ADD): a crash before the save lands leaves a member that is
-  // in no record and no longer in the pool (its peer gone from the agent's namespace), which the
-  // pool's reconcile deletes by its pool names and tag like any unknown one.
-  const saved = c.record(rec, { kind: 'veth', ifName: st.name, hostName: m.hostName }, { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag });
-  const podEndReady = movingIntoPod(c, { name: m.peerName, netns: rec.netns!, newName: st.name });
+  const { linux, config } = c.d;
+  const hostName = vethHostName(rec.containerId, st.name), podMac = randomMac();
+  await c.record(rec, { kind: 'veth', ifName: st.name, hostName },
+    { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag, pool: { peerName: m.peerName, ...(m.mac ? { mac: m.mac } : {}) } });
+  // The Linux side goes on beside the re-tag (VPP's side needs neither).
+  const podEndReady = (async () => {
+    await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, podMac, up: true, group: POD_VETH_GROUP, ...(config.mtu ? { mtu: config.mtu } : {}) });
+    await linux.redirectIngress({ dev: hostName, to: m.peerName });
+    await linux.redirectIngress({ dev: m.peerName, to: hostName });
+  })();
+  podEndReady.catch(() => undefined); // the pipeline awaits it; handled meanwhile
   try {
-    await saved;
     await c.d.vswitch.tagInterface(m.swIfIndex, tag);
   } catch (e) {
     await podEndReady.catch(() => undefined); // settled before the rollback deletes the pair
     throw e;
   }
-  c.log(`ADD ${rec.containerId}: ${st.name} is pool member ${m.hostName} (sw_if_index ${m.swIfIndex})`);
-  return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}), ...(m.peerMac ? { podMac: m.peerMac } : {}), podEndReady };
+  c.log(`ADD ${rec.containerId}: ${st.name} is carried by pool member ${m.hostName} (sw_if_index ${m.swIfIndex})`);
+  return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}), podMac, podEndReady };
+}
+
+/** A lent pool member back to the pool (deleted when the agent runs none, or when it is not clean). */
+async function handBack(c: KindContext, r: Extract<VethResource, { kind: 'afpacket' }>, pool: { peerName: string; mac?: string }): Promise<void> {
+  const m = { hostName: r.hostIfName, peerName: pool.peerName, swIfIndex: r.swIfIndex, ...(pool.mac ? { mac: pool.mac } : {}) };
+  if (c.d.pool) return c.d.pool.giveBack(m, c.d.services !== undefined);
+  await unlessGone(c.d.vswitch.deleteAfPacket({ hostIfName: m.hostName, swIfIndex: m.swIfIndex }));
+  await c.d.linux.deleteLinkIfExists(m.hostName); // the peer goes with it
 }
 
 export const veth: InterfaceKind<VethResource> = {
@@ -88,7 +112,7 @@ export const veth: InterfaceKind<VethResource> = {
         if (member) return fromPool(c, rec, st, tag, member);
         const hostName = vethHostName(rec.containerId, st.name), podMac = randomMac();
         await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
-        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, podMac, up: true, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay(st.network) ? { noGso: true } : {}) });
+        await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, podMac, up: true, group: POD_VETH_GROUP, ...(config.mtu ? { mtu: config.mtu } : {}), ...(overlay(st.network) ? { noGso: true } : {}) });
         const a = await vs.createAfPacket({ hostIfName: hostName, tag, txFrames: POD_AF_PACKET_TX_FRAMES });
         await c.record(rec, { kind: 'afpacket', ifName: st.name, hostIfName: hostName, swIfIndex: a.swIfIndex, tag });
         return { ...(await lowerMtu(c, a)), podMac };
@@ -98,11 +122,25 @@ export const veth: InterfaceKind<VethResource> = {
 
   resources: {
     veth: {
-      undo: async (c, _rec, r) => { await c.d.linux.deleteLinkIfExists(r.hostName); },
+      async undo(c, rec, r) {
+        // The pod's veths in one batch: the first undo takes them all, the others find theirs gone.
+        if (rec.netns && await c.d.linux.netnsExists(rec.netns)) {
+          await c.d.linux.deleteLinkGroup(POD_VETH_GROUP, rec.netns).catch((e: Error) => c.log(`undo ${rec.containerId}: deleting the pod's veths in ${rec.netns} at once failed (${e.message}): one by one`));
+        }
+        await c.d.linux.deleteLinkIfExists(r.hostName);
+      },
       background: true, // beside the af_packet on it (see afpacket)
       // The af_packet is tagged after it is created (or, from the pool, re-tagged for the pod):
-      // one without the pod's tag is deleted before the veth it sits on.
+      // one without the pod's tag is deleted before the veth it sits on, a lent pool member that
+      // still has the pool's tag goes back to the pool (the pod's undo skips an interface without
+      // its tag). A member moved into a pod by an agent before the redirects is the first case.
       async untagged(c, rec, r, dump) {
+        const a = findResource(rec, 'afpacket', r.ifName);
+        if (a?.pool && dump.some((x) => x.swIfIndex === a.swIfIndex && x.tag === poolTag(a.hostIfName))) {
+          await handBack(c, a, a.pool);
+          c.log(`undo ${rec.containerId}: pool member ${a.hostIfName} was not re-tagged for ${r.ifName} yet: handed back`);
+          return;
+        }
         const i = dump.find((x) => x.name === `${AF_PACKET_PREFIX}${r.hostName}` && (x.tag === '' || x.tag === poolTag(r.hostName)));
         if (!i) return;
         await unlessGone(c.d.vswitch.deleteAfPacket({ hostIfName: r.hostName, swIfIndex: i.swIfIndex }));
@@ -111,13 +149,14 @@ export const veth: InterfaceKind<VethResource> = {
       missing: (_c, _rec, r, host) => (host.links.has(r.hostName) ? [] : [`host end ${r.hostName} of veth ${r.ifName} is gone`]),
     },
     afpacket: {
-      undo: (c, _rec, r) => c.d.vswitch.deleteAfPacket({ hostIfName: r.hostIfName, swIfIndex: r.swIfIndex }),
+      undo: (c, _rec, r) => (r.pool ? handBack(c, r, r.pool) : c.d.vswitch.deleteAfPacket({ hostIfName: r.hostIfName, swIfIndex: r.swIfIndex })),
       // Beside the deletion of the veth under it: each waits out RCU grace periods in the kernel
       // (VPP's socket teardown, the link's unregistration), and overlapped they share them. VPP
       // does not need the host link to delete an af_packet (by name; a socket whose link went
       // first only makes VPP log "af_packet_fd_error: Network is down"), and what refers to the
       // interface in VPP (its route and neighbour, recorded after it) is undone, awaited, before it.
       background: true,
+      missing: (_c, _rec, r, host) => (r.pool && !host.links.has(r.pool.peerName) ? [`pool member peer ${r.pool.peerName} of ${r.ifName} is gone`] : []),
     },
   },
 
