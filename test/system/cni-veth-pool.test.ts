@@ -22,7 +22,7 @@ import { POOL_FILE, poolLinkPrefixes, type PoolMember } from '../../src/cni/agen
 import { poolTag, POOL_TAG_PREFIX } from '../../src/cni/agent/vswitch.js';
 import { VppVswitch } from '../../src/cni/agent/vpp-vswitch.js';
 import { VppClient, shippedApiDir } from '../../src/vppapi/client/index.js';
-import { addNetns, createVeth, deleteNetns, ingressRedirectTarget, listLinks, moveLink } from '../../src/cni/linux/ip.js';
+import { addNetns, createVeth, deleteNetns, ingressRedirectTarget, listLinks, moveLink, setLinkUp } from '../../src/cni/linux/ip.js';
 import type { PodRecord } from '../../src/cni/agent/state.js';
 
 const run = promisify(execFile);
@@ -205,6 +205,7 @@ test('agent process: after SIGKILL the restart keeps complete members and delete
     // before the pod's record was saved.
     const vs = new VppVswitch(client);
     await vs.deleteAfPacket({ hostIfName: b!.hostName, swIfIndex: b!.swIfIndex });
+    await setLinkUp(a!.peerName, false); // as agents before the redirects left a member's peer
     const { host, peer } = poolLinkPrefixes(rig.config.stateDir);
     const stray = { hostName: `${host}0000000`, peerName: `${peer}0000000` };
     await createVeth({ name: stray.hostName, peer: stray.peerName, up: true });
@@ -219,6 +220,7 @@ test('agent process: after SIGKILL the restart keeps complete members and delete
     assert.ok(kept, `${a!.hostName} kept:\n${out}`);
     assert.is(kept!.swIfIndex, a!.swIfIndex);
     assert.is(rig.emu.state.interfaces.get(a!.swIfIndex)!.tag, poolTag(a!.hostName));
+    assert.ok((await listLinks()).find((l) => l.ifname === a!.peerName)?.flags.includes('UP'), 'the kept member\'s peer is up again');
     const names = new Set((await listLinks()).map((l) => l.ifname));
     for (const n of [b!.hostName, b!.peerName, stray.hostName, stray.peerName]) assert.not.ok(names.has(n), `${n} deleted`);
     assert.equal((await listLinks(podNs)).map((l) => l.ifname), ['lo'], 'the stray\'s peer in the pod\'s netns went with it');

@@ -1,6 +1,7 @@
-// A few pod veths made ahead of time. VPP's af_packet_create_v3 is most of a veth interface's ADD
-// (~50 ms on real VPP: the packet socket's bind waits out an RCU grace period, the rings are
-// allocated, zeroed and mapped) and VPP's API is serial, so the agent keeps `size` members ready:
+// A few af_packets kept ready for pod veths. VPP's af_packet_create_v3 is most of a veth interface's
+// ADD (~50 ms on real VPP: the packet socket's bind waits out an RCU grace period, the rings are
+// allocated, zeroed and mapped; af_packet_delete costs as much at DEL, both stopping VPP's
+// forwarding) and VPP's API is serial, so the agent keeps `size` members ready:
 // a veth pair in the agent's namespace (host end `tsvp…`, peer `tsvq…`, both up) whose host end has
 // its af_packet in VPP (admin up, MTU lowered, tagged `tsvpp-pool:<host end>`). An ADD of a veth
 // on the default or stub network takes one (kinds/veth.ts): the pod gets a veth of its own made
@@ -124,10 +125,10 @@ export class VethPool {
   }
 
   /**
-   * Checks the next `n` ready members with one link listing, before an ADD moves anything into the
-   * pod (a listing waits for the kernel's rtnl lock, which every move holds for an RCU grace
-   * period): broken ones are deleted. Returns those fit to hand out; take(fit) hands them out
-   * without a second check. Both run in the same turn of the pipeline (one ADD).
+   * Checks the next `n` ready members with one link listing, before an ADD makes anything of the
+   * pod (one listing instead of one per member: each waits for the kernel's rtnl lock): broken ones
+   * are deleted. Returns those fit to hand out; take(fit) hands them out without a second check.
+   * Both run in the same turn of the pipeline (one ADD).
    */
   async checkAhead(n: number): Promise<ReadonlySet<PoolMember>> {
     const fit = new Set<PoolMember>();
@@ -305,14 +306,20 @@ export class VethPool {
   async reconcile(dump: readonly VswitchInterface[], podLinks: ReadonlySet<string>, keep = true): Promise<string[]> {
     const listed: ListedMember[] = this.loaded ? [...this.ready] : await this.load();
     this.loaded = true;
-    const links = new Set((await this.d.linux.listLinks()).map((l) => l.ifname));
+    const listing = await this.d.linux.listLinks();
+    const links = new Set(listing.map((l) => l.ifname));
     const kept: PoolMember[] = [];
     const deleted: string[] = [];
     for (const m of listed) {
       if (podLinks.has(m.hostName)) continue; // a pod's now (taken just before a crash)
       const i = dump.find((x) => x.name === afPacketName(m.hostName));
       const complete = i && i.swIfIndex === m.swIfIndex && i.tag === poolTag(m.hostName) && links.has(m.hostName) && links.has(m.peerName);
-      if (keep && complete) { kept.push(m as PoolMember); continue; }
+      if (keep && complete) {
+        // Agents before the redirects left the peer down (it was moved into the pod at ADD).
+        if (!listing.find((l) => l.ifname === m.peerName)?.flags.includes('UP')) await this.d.linux.configureLink(undefined, { name: m.peerName, up: true });
+        kept.push(m as PoolMember);
+        continue;
+      }
       await this.destroy({ ...m, ...(i ? { swIfIndex: i.swIfIndex } : {}) });
       deleted.push(m.hostName);
     }

@@ -61,8 +61,8 @@ export const AF_PACKET_PREFIX = 'host-';
  * own, made inside its netns (a link made there never moves: no RCU grace period under rtnl, where
  * moving the member's peer in took 15-30 ms), whose host end and the member's peer redirect to each
  * other, and the member's af_packet is re-tagged for the pod. Both recorded before anything is
- * made. A crash before the re-tag leaves the af_packet with the pool's tag, which the pod's undo
- * skips (not the pod's tag): the pool's reconcile deletes such a member, in no pool list any more.
+ * made: a failure or crash before the re-tag leaves the af_packet with the pool's tag, and the
+ * pod's undo hands it back (the veth's `untagged`).
  */
 async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, tag: string, m: PoolMember): Promise<KindCreated> {
   const { linux, config } = c.d;
