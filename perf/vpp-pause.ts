@@ -3,8 +3,10 @@
 // CPU opposite VPP) sends one 64-byte packet at a time through a VPP memif that l2patch reflects,
 // about one round trip a millisecond (it sleeps between them), and logs each with its time.
 // Meanwhile this process makes and deletes, one after the other, af_packet interfaces on a veth
-// (the pool's refill, a DEL) and, to compare, memif interfaces. An operation's pause is the longest
-// round trip that overlapped it; "no operation" is the longest of the others.
+// (the pool's refill or trim, a DEL without the pool), memif interfaces, and lends a veth pool
+// member to a pod veth and hands it back (the agent's VethPool and joinPodVeth, with the VPP calls
+// the pipeline makes around them: what a pod veth's ADD and DEL ask of VPP now). An operation's
+// pause is the longest round trip that overlapped it; "no operation" is the longest of the others.
 //
 //   TSVPP_VPP=PREFIX node dist/perf/vpp-pause.js [--ops N] [--workers 1] [--json FILE]
 //
@@ -14,12 +16,17 @@
 // A tool beside `tsvpp perf --all`, not in it: it measures VPP, not tsvpp. On this VM each
 // af_packet create or delete stops VPP's forwarding for 30-60 ms (docs/vpp.md).
 import { randomBytes } from 'node:crypto';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { VppClient } from '../src/vppapi/client/index.js';
 import { MemifInterface } from '../src/memif/index.js';
-import { createVeth, deleteLinkIfExists } from '../src/cni/linux/ip.js';
+import * as linuxIp from '../src/cni/linux/ip.js';
+import { VethPool } from '../src/cni/agent/veth-pool.js';
+import { VppVswitch } from '../src/cni/agent/vpp-vswitch.js';
+import { joinPodVeth, POD_VETH_GROUP } from '../src/cni/agent/kinds/veth.js';
+import { randomMac } from '../src/cni/mac.js';
 import { af_packet } from '../src/vppapi/bindings/index.js';
 import { startVppPeer, stopVppPeerSync } from './peers/vpp.js';
 import { startProc, type Proc } from './peers/procs.js';
@@ -36,8 +43,8 @@ const RTT_PREFIX = 'rtt ';
 /** Asked between round trips (Node's timers make it ~1 ms): the pinger sleeps, VPP and the API get the CPUs. */
 const GAP_MS = 0.2;
 
-export type PausedOp = 'af_packet_create_v3' | 'af_packet_delete' | 'memif_create_v2' | 'memif_delete';
-export const PAUSED_OPS: readonly PausedOp[] = ['af_packet_create_v3', 'af_packet_delete', 'memif_create_v2', 'memif_delete'];
+export type PausedOp = 'af_packet_create_v3' | 'af_packet_delete' | 'memif_create_v2' | 'memif_delete' | 'veth pool lend' | 'veth pool hand-back';
+export const PAUSED_OPS: readonly PausedOp[] = ['af_packet_create_v3', 'af_packet_delete', 'memif_create_v2', 'memif_delete', 'veth pool lend', 'veth pool hand-back'];
 
 /** n: operations (idle: round trips overlapping none); opMs and pauseMs per operation (idle: pauseMs holds the longest of its round trips, opMs nothing). */
 export interface PauseFigure { op: PausedOp | 'idle'; n: number; opMs: number[]; pauseMs: number[] }
@@ -116,15 +123,33 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
   let api: VppClient | undefined;
   let pingerProc: Proc | undefined;
   const windows: Window[] = [];
-  const timed = async <R extends { retval: number }>(op: PausedOp, fn: () => Promise<R>): Promise<R> => {
+  const during = async <R>(op: PausedOp, fn: () => Promise<R>): Promise<R> => {
     const t0 = performance.timeOrigin + performance.now();
     const r = await fn();
     windows.push({ op, t0, t1: performance.timeOrigin + performance.now() });
+    return r;
+  };
+  const timed = async <R extends { retval: number }>(op: PausedOp, fn: () => Promise<R>): Promise<R> => {
+    const r = await during(op, fn);
     if (r.retval !== 0) throw new Error(`${op}: retval ${r.retval}`);
     return r;
   };
+  const podNs = `tsvpp-pause-${rnd}`, podHost = `tsvpz${rnd}p`, stateDir = mkdtempSync(join(tmpdir(), 'tsvpp-pause-pool-'));
+  let pool: VethPool | undefined;
   try {
     const client = api = await VppClient.connect({ socket: vpp.apiSocket, apiDir: vpp.apiDir, name: 'tsvpp-pause', reconnect: false });
+    // A veth pool of one member and a pod netns, made before the pinger starts (the member's
+    // af_packet_create is not measured here), and a gateway loopback the pod's interface borrows from.
+    const vs = new VppVswitch(client);
+    const gw = await vs.createLoopback({ tag: 'tsvpp-pause-gw' });
+    await vs.addInterfaceAddress(gw.swIfIndex, '10.250.0.1/24');
+    await vs.setInterfaceUp(gw.swIfIndex, true);
+    await linuxIp.addNetns(podNs);
+    pool = new VethPool({ size: 1, stateDir, vswitch: vs, linux: linuxIp, mtu: 0, turn: (fn) => fn(), busy: () => false, eager: true, log: () => {} });
+    await pool.reconcile([], new Set());
+    pool.refill('reconcile');
+    await pool.settled();
+    if (pool.members().length !== 1) throw new Error('the veth pool could not make its member');
     const c = pinnedNode(pingerCpu(workers), THIS, ['--pinger', memifSock, stopFile]);
     // Every round trip is a line: keep them all (a run of 10 operations logs ~20,000).
     const child = pingerProc = startProc({ name: 'vpp-pause-pinger', cmd: c.cmd, args: c.args, keepChars: 64 << 20 });
@@ -140,7 +165,7 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
     if (placement.length !== 1) throw new Error(`the pinger's memif has ${placement.length} rx queues in VPP's placement, expected 1`);
     const forwardingThread = placement[0]!.worker_id;
     await new Promise((r) => setTimeout(r, 300)); // idle round trips first
-    await createVeth({ name: veth, peer: `${veth}q`, up: true });
+    await linuxIp.createVeth({ name: veth, peer: `${veth}q`, up: true });
     for (let i = 0; i < ops; i++) {
       await timed('af_packet_create_v3', () => client.request<{ retval: number }>('af_packet_create_v3', {
         mode: af_packet.AfPacketMode.AF_PACKET_API_MODE_ETHERNET, use_random_hw_addr: true, host_if_name: veth, num_rx_queues: 1, num_tx_queues: 1,
@@ -156,6 +181,28 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
       await new Promise((r) => setTimeout(r, 50));
       await timed('memif_delete', () => client.request<{ retval: number }>('memif_delete', { sw_if_index: m.sw_if_index }));
       await new Promise((r) => setTimeout(r, 50));
+      // A pod veth's ADD and DEL through the pool: the member lent (the pod's veth made in its
+      // netns and joined by redirects, re-tagged, unnumbered, up, its route and neighbour), then
+      // handed back beside the deletion of the pod's veths.
+      const p = pool, addr = `10.250.0.${10 + (i % 200)}`;
+      const lent = await during('veth pool lend', async () => {
+        const member = await p.take();
+        if (!member) throw new Error('the veth pool is empty');
+        const podMac = randomMac();
+        await joinPodVeth(linuxIp, { hostName: podHost, podName: 'eth1', netns: podNs, podMac, mtu: 0, peerName: member.peerName });
+        await vs.tagInterface(member.swIfIndex, `tsvpp:pause${rnd}:eth1`);
+        await Promise.all([vs.setUnnumbered(member.swIfIndex, gw.swIfIndex), vs.setInterfaceUp(member.swIfIndex, true)]);
+        const route = { prefix: `${addr}/32`, vrfId: 0, swIfIndex: member.swIfIndex, nextHop: addr }, neighbor = { swIfIndex: member.swIfIndex, ip: addr, mac: podMac };
+        await Promise.all([vs.addRoute(route), vs.addNeighbor(neighbor)]);
+        return { member, route, neighbor };
+      });
+      await new Promise((r) => setTimeout(r, 50));
+      await during('veth pool hand-back', async () => {
+        await Promise.all([vs.deleteRoute(lent.route), vs.deleteNeighbor(lent.neighbor)]);
+        await Promise.all([p.giveBack(lent.member, false), linuxIp.deleteLinkGroup(POD_VETH_GROUP, podNs)]);
+        if (!p.members().includes(lent.member)) throw new Error(`the member was not taken back (${JSON.stringify(lent.member)})`);
+      });
+      await new Promise((r) => setTimeout(r, 50));
     }
     await new Promise((r) => setTimeout(r, 300)); // idle round trips last
     writeFileSync(stopFile, '');
@@ -168,7 +215,10 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
     return { vpp: vpp.version, workers, forwardingThread, roundTrips: rtts.length, gapMs: pct(gaps, 0.5), figures: attribute(windows, rtts), lost };
   } finally {
     await pingerProc?.stop(2_000);
-    await deleteLinkIfExists(veth).catch(() => undefined);
+    await linuxIp.deleteLinkIfExists(veth).catch(() => undefined);
+    await pool?.removeAll(new Set()).catch(() => undefined);
+    await linuxIp.deleteNetns(podNs).catch(() => undefined);
+    rmSync(stateDir, { recursive: true, force: true });
     await api?.close();
     await vpp.stop();
     process.off('exit', onExit);

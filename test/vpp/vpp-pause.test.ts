@@ -1,11 +1,13 @@
 // perf/vpp-pause.ts against a real VPP of its own: the pinger's round trips through a VPP memif
-// while af_packet and memif interfaces are made and deleted. Checked: every operation was timed
-// and got a pause figure, the pinger lost nothing, and the VPP instance, its veth and the pinger
-// are gone afterwards; with a worker, that the worker forwards. No thresholds on the pauses
-// themselves (docs/vpp.md has what they were).
+// while af_packet and memif interfaces are made and deleted and a veth pool member is lent and
+// handed back. Checked: every operation was timed and got a pause figure, the pinger lost nothing,
+// and the VPP instance, its veths, the pod netns, the pool and the pinger are gone afterwards; with
+// a worker, that the worker forwards. No thresholds on the pauses themselves (docs/vpp.md has what
+// they were).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { listLinks } from '../../src/cni/linux/ip.js';
 import { liveProcs } from '../../perf/peers/procs.js';
 import { measurePauses, PAUSED_OPS } from '../../perf/vpp-pause.js';
@@ -16,6 +18,7 @@ const pauseInstances = () => { try { return readdirSync(RUN_DIR).filter((d) => d
 
 async function check(workers: number) {
   const before = pauseInstances();
+  const linksBefore = new Set((await listLinks()).map((l) => l.ifname));
   const r = await measurePauses(vppPrefix(), 2, workers);
   assert.match(r.vpp, /^\d\d\.\d\d/);
   assert.is(r.workers, workers);
@@ -32,7 +35,9 @@ async function check(workers: number) {
   const idle = r.figures.find((f) => f.op === 'idle')!;
   assert.ok(idle.n > 0 && idle.pauseMs.length === 1, JSON.stringify(idle));
   assert.equal(pauseInstances(), before, 'VPP instances left');
-  assert.equal((await listLinks()).map((l) => l.ifname).filter((n) => n.startsWith('tsvpz')), [], 'veths left');
+  assert.equal((await listLinks()).map((l) => l.ifname).filter((n) => n.startsWith('tsv') && !linksBefore.has(n)), [], 'veths left (the pool\'s too)');
+  assert.equal(readdirSync('/var/run/netns').filter((n) => n.startsWith('tsvpp-pause-')), [], 'pod netns left');
+  assert.equal(readdirSync(tmpdir()).filter((n) => n.startsWith('tsvpp-pause-pool-')), [], 'pool state dirs left');
   assert.equal(liveProcs().map((p) => p.name), [], 'processes left');
 }
 

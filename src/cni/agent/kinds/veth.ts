@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { DEFAULT_NETWORK, STUB_NETWORK } from '../../annotations.js';
 import { randomMac } from '../../mac.js';
+import type { LinuxOps } from '../pipeline.js';
 import type { PodInterfaceState, PodRecord } from '../state.js';
 import type { PoolMember } from '../veth-pool.js';
 import { poolTag, type CreatedInterface } from '../vswitch.js';
@@ -70,11 +71,7 @@ async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, t
   await c.record(rec, { kind: 'veth', ifName: st.name, hostName },
     { kind: 'afpacket', ifName: st.name, hostIfName: m.hostName, swIfIndex: m.swIfIndex, tag, pool: { peerName: m.peerName, ...(m.mac ? { mac: m.mac } : {}) } });
   // The Linux side goes on beside the re-tag (VPP's side needs neither).
-  const podEndReady = (async () => {
-    await linux.createVethPair({ hostName, podName: st.name, netns: rec.netns!, podMac, up: true, group: POD_VETH_GROUP, ...(config.mtu ? { mtu: config.mtu } : {}) });
-    await linux.redirectIngress({ dev: hostName, to: m.peerName });
-    await linux.redirectIngress({ dev: m.peerName, to: hostName });
-  })();
+  const podEndReady = joinPodVeth(linux, { hostName, podName: st.name, netns: rec.netns!, podMac, mtu: config.mtu, peerName: m.peerName });
   podEndReady.catch(() => undefined); // the pipeline awaits it; handled meanwhile
   try {
     await c.d.vswitch.tagInterface(m.swIfIndex, tag);
@@ -84,6 +81,17 @@ async function fromPool(c: KindContext, rec: PodRecord, st: PodInterfaceState, t
   }
   c.log(`ADD ${rec.containerId}: ${st.name} is carried by pool member ${m.hostName} (sw_if_index ${m.swIfIndex})`);
   return { swIfIndex: m.swIfIndex, ...(m.mac ? { mac: m.mac } : {}), podMac, podEndReady };
+}
+
+/**
+ * The pod's own veth made inside its netns (`podName` there, `hostName` here, both in
+ * POD_VETH_GROUP; `mtu` 0: the kernel's default), joined by tc redirects both ways to a pool
+ * member's peer `peerName`.
+ */
+export async function joinPodVeth(linux: Pick<LinuxOps, 'createVethPair' | 'redirectIngress'>, o: { hostName: string; podName: string; netns: string; podMac: string; mtu: number; peerName: string }): Promise<void> {
+  await linux.createVethPair({ hostName: o.hostName, podName: o.podName, netns: o.netns, podMac: o.podMac, up: true, group: POD_VETH_GROUP, ...(o.mtu ? { mtu: o.mtu } : {}) });
+  await linux.redirectIngress({ dev: o.hostName, to: o.peerName });
+  await linux.redirectIngress({ dev: o.peerName, to: o.hostName });
 }
 
 /** A lent pool member back to the pool (deleted when the agent runs none, or when it is not clean). */
