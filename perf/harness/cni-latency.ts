@@ -7,7 +7,8 @@
 // 3 = veth1/veth, veth2/veth, memif1/memif. Each round adds one pod of every size, then deletes
 // them, the size order rotating per round, so drift hits every size alike and the node holds at
 // most one pod per size. Timed: the ADD or DEL child from spawn to exit; the netns creation and
-// deletion around it is not. Needs root.
+// deletion around it is not. A first round right after the agent starts is reported apart (a
+// node's first pods), then PODS_PER_SIZE rounds make the figures. Needs root.
 // Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE] [--vpp PREFIX] [--veth-pool N]
 import { randomBytes } from 'node:crypto';
 import { describeRcu } from './machine.js';
@@ -48,10 +49,16 @@ export interface CniLatencyRow {
   agentDel: LatencyMs;
   agentAddMs: number[];
   agentDelMs: number[];
-  /** VPP interfaces tagged for the pod right after each successful ADD (eth0 + custom): evidence the sizes differ. */
+  /** VPP interfaces tagged for the pod right after each successful ADD (eth0 + custom; the first round's included): evidence the sizes differ. */
   vppIfsPerPod: number[];
-  /** Of each successful ADD's veths, how many were taken from the agent's veth pool. */
+  /** Of each successful ADD's veths (the first round's included), how many were taken from the agent's veth pool. */
   pooledPerPod: number[];
+  /**
+   * The pod of this size in the first round, right after the agent started (while its veth pool
+   * fills, its networks are made in VPP, its code is cold), ms: not in the figures above, which
+   * are a running node's. Undefined where it failed (see errors).
+   */
+  first: { add?: number; del?: number; agentAdd?: number; agentDel?: number };
   errors: string[];
 }
 export interface CniLatencyReport {
@@ -63,11 +70,18 @@ export interface CniLatencyReport {
   vethPool: number;
   /** The 1-minute load average before and after the run (the machine is shared). */
   load: { before: number; after: number };
-  /** `node -e 0` from spawn to exit, once per round: what process start costs under this load. */
+  /** `node -e 0` from spawn to exit, once per timed round: what process start costs under this load. */
   nodeStart: LatencyMs;
   nodeStartMs: number[];
   rows: CniLatencyRow[];
   leftovers: Record<string, string[]>;
+}
+
+/** The first round's pods (right after the agent started), which the figures leave out. */
+export function firstPodsLine(r: CniLatencyReport): string {
+  const f = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(1) : '-');
+  return `first pods after the agent started (round 0, not in the figures): ${r.rows.map((x) =>
+    `${x.customIfs} custom ADD ${f(x.first.add)} (agent ${f(x.first.agentAdd)}) DEL ${f(x.first.del)} (agent ${f(x.first.agentDel)})`).join(', ')} ms`;
 }
 
 export function latencyMs(xs: readonly number[]): LatencyMs {
@@ -257,30 +271,39 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
   const rig = new LatencyRig(o.vswitch ?? { kind: 'emulator' }, o.runId, o.vethPool);
   const per = <T>() => new Map<CustomIfCount, T[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
   const add = per<number>(), del = per<number>(), agentAdd = per<number>(), agentDel = per<number>(), errors = per<string>(), vppIfs = per<number>(), pooled = per<number>();
+  const first = new Map<CustomIfCount, CniLatencyRow['first']>(CNI_LATENCY_SIZES.map((n) => [n, {}]));
   const nodeStart: number[] = [];
   const before = load1();
+  // Round 0 is the agent's first (its pool filling, its networks made, its code cold): reported
+  // apart, as what a node's first pods see; rounds 1..podsPerSize are the figures.
+  const rounds = o.podsPerSize + 1;
   try {
     await rig.start();
-    for (let r = 0; r < o.podsPerSize; r++) {
+    for (let r = 0; r < rounds; r++) {
       const pods: { n: CustomIfCount; id: string; ns: string }[] = [];
       for (const n of roundOrder(r)) {
         const id = `perf${rig.rnd}${r}x${n}`, ns = await rig.newNetns();
         pods.push({ n, id, ns });
         const x = await rig.cni('ADD', id, ns, podName(n));
         if (x.code === 0) {
-          add.get(n)!.push(x.ms);
-          agentAdd.get(n)!.push(rig.agentMs.get(`ADD ${id}`)!);
+          const agent = rig.agentMs.get(`ADD ${id}`)!;
+          if (r === 0) Object.assign(first.get(n)!, { add: x.ms, agentAdd: agent });
+          else { add.get(n)!.push(x.ms); agentAdd.get(n)!.push(agent); }
           vppIfs.get(n)!.push((await rig.podIfs(id)).length);
           pooled.get(n)!.push(rig.pooled.get(id) ?? 0);
         } else errors.get(n)!.push(`ADD exited ${x.code}: ${firstLine(x.stderr)}`);
       }
       for (const p of pods) {
         const x = await rig.cni('DEL', p.id, p.ns, podName(p.n));
-        if (x.code === 0) { del.get(p.n)!.push(x.ms); agentDel.get(p.n)!.push(rig.agentMs.get(`DEL ${p.id}`)!); } else errors.get(p.n)!.push(`DEL exited ${x.code}: ${firstLine(x.stderr)}`);
+        if (x.code === 0) {
+          const agent = rig.agentMs.get(`DEL ${p.id}`)!;
+          if (r === 0) Object.assign(first.get(p.n)!, { del: x.ms, agentDel: agent });
+          else { del.get(p.n)!.push(x.ms); agentDel.get(p.n)!.push(agent); }
+        } else errors.get(p.n)!.push(`DEL exited ${x.code}: ${firstLine(x.stderr)}`);
         await rig.dropNetns(p.ns);
       }
-      nodeStart.push(await rig.nodeStart());
-      o.onRound?.(r + 1, o.podsPerSize);
+      if (r > 0) nodeStart.push(await rig.nodeStart());
+      o.onRound?.(r + 1, rounds);
     }
     const leftovers = await rig.leftovers();
     return {
@@ -289,7 +312,7 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
       rows: CNI_LATENCY_SIZES.map((n) => ({
         customIfs: n, kinds: rig.pods.custom[n].map((s) => s.split('/')[1]!), add: latencyMs(add.get(n)!), del: latencyMs(del.get(n)!),
         addMs: add.get(n)!, delMs: del.get(n)!, agentAdd: latencyMs(agentAdd.get(n)!), agentDel: latencyMs(agentDel.get(n)!),
-        agentAddMs: agentAdd.get(n)!, agentDelMs: agentDel.get(n)!, vppIfsPerPod: vppIfs.get(n)!, pooledPerPod: pooled.get(n)!, errors: [...new Set(errors.get(n)!)],
+        agentAddMs: agentAdd.get(n)!, agentDelMs: agentDel.get(n)!, vppIfsPerPod: vppIfs.get(n)!, pooledPerPod: pooled.get(n)!, first: first.get(n)!, errors: [...new Set(errors.get(n)!)],
       })),
     };
   } finally {
@@ -317,6 +340,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
     console.log(`${row.customIfs} custom (${row.kinds.join(',') || 'eth0 only'}): ADD p50 ${f(row.add.p50)} p99 ${f(row.add.p99)} (agent ${f(row.agentAdd.p50)}/${f(row.agentAdd.p99)}) ms  ` +
       `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok, ${row.pooledPerPod.reduce((a, b) => a + b, 0)} veths from the pool)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
   }
+  console.log(firstPodsLine(r));
   const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
   console.log(left.length ? `LEFT BEHIND: ${JSON.stringify(Object.fromEntries(left))}` : 'nothing left behind');
   if (process.env.CNI_LATENCY_JSON) writeFileSync(process.env.CNI_LATENCY_JSON, JSON.stringify(r, null, 1));

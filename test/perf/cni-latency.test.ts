@@ -26,7 +26,7 @@ test('roundOrder rotates the sizes so each size goes first equally often', () =>
 const row = (n: 0 | 1 | 3, kinds: string[], add: number, del: number) => ({
   customIfs: n, kinds, add: latencyMs([add, add * 2]), del: latencyMs([del]), addMs: [add, add * 2], delMs: [del],
   agentAdd: latencyMs([add / 4]), agentDel: latencyMs([del / 5, del / 2]), agentAddMs: [add / 4], agentDelMs: [del / 5, del / 2],
-  vppIfsPerPod: [1 + n], pooledPerPod: [0], errors: n === 3 ? ['DEL exited 1: boom'] : [],
+  vppIfsPerPod: [1 + n], pooledPerPod: [0], first: n === 3 ? { add: add * 3, agentAdd: add } : { add: add * 3, del: del * 3, agentAdd: add, agentDel: del }, errors: n === 3 ? ['DEL exited 1: boom'] : [],
 });
 const nodeStart = latencyMs([40, 60]);
 
@@ -54,6 +54,11 @@ test('the report has, per vswitch, one CNI latency row per custom-interface coun
   assert.equal(at('1 (memif)')?.slice(1, 8), ['180.0', '240.0', '30.0/30.0', '60.0', '60.0', '21.0/30.0', '2/1']);
   assert.equal(at('3 (tap, veth, memif)')?.slice(1, 9), ['450.0', '600.0', '75.0/75.0', '150.0', '150.0', '52.5/75.0', '2/1', 'DEL exited 1: boom']);
   assert.equal(at('3 (veth, veth, memif)')?.slice(1, 8), ['45.0', '60.0', '7.5/7.5', '15.0', '15.0', '5.3/7.5', '2/1']);
+  // The first round, apart from the figures: each size's ADD and DEL ("-" where it failed).
+  assert.equal(lines.filter((l) => l.startsWith('first pods after the agent started')), [
+    'first pods after the agent started (round 0, not in the figures): 0 custom ADD 300.0 (agent 100.0) DEL 150.0 (agent 50.0), 1 custom ADD 360.0 (agent 120.0) DEL 180.0 (agent 60.0), 3 custom ADD 900.0 (agent 300.0) DEL - (agent -) ms',
+    'first pods after the agent started (round 0, not in the figures): 0 custom ADD 30.0 (agent 10.0) DEL 15.0 (agent 5.0), 1 custom ADD 36.0 (agent 12.0) DEL 18.0 (agent 6.0), 3 custom ADD 90.0 (agent 30.0) DEL - (agent -) ms',
+  ]);
   assert.not.match(formatReport({ ...r, cniLatency: undefined }), /ADD and DEL latency/);
 });
 

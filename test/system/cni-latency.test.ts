@@ -21,14 +21,16 @@ test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane
   let during: ReturnType<typeof ours> | undefined;
   const r = await runCniLatency({ podsPerSize: 2, runId, onRound: (i) => { rounds.push(i); during ??= ours(); } });
   assert.equal(during?.tmp.length, 1, 'the run id names the run\'s temp dir (so the check below can fail)');
-  assert.equal(rounds, [1, 2]);
+  assert.equal(rounds, [1, 2, 3], 'the first round (apart) and two timed ones');
   assert.equal(r.rows.map((x) => x.customIfs), [0, 1, 3]);
   for (const x of r.rows) {
     assert.equal(x.errors, [], `${x.customIfs} custom interfaces: ${x.errors.join('; ')}`);
     assert.is(x.add.n, 2, `${x.customIfs}: ADD samples`);
     assert.is(x.del.n, 2, `${x.customIfs}: DEL samples`);
     // eth0 plus each custom interface is a tagged VPP interface while the pod exists.
-    assert.equal(x.vppIfsPerPod, [1 + x.customIfs, 1 + x.customIfs], `${x.customIfs}: VPP interfaces per pod`);
+    assert.equal(x.vppIfsPerPod, [1 + x.customIfs, 1 + x.customIfs, 1 + x.customIfs], `${x.customIfs}: VPP interfaces per pod (the first round's too)`);
+    for (const k of ['add', 'del', 'agentAdd', 'agentDel'] as const) assert.ok((x.first[k] ?? 0) > 0, `${x.customIfs}: the first round's ${k} ${x.first[k]}`);
+    assert.ok(x.first.agentAdd! < x.first.add! && x.first.agentDel! < x.first.del!, JSON.stringify(x.first));
     for (const [what, l] of [['ADD', x.add], ['DEL', x.del], ['agent ADD', x.agentAdd], ['agent DEL', x.agentDel]] as const) {
       assert.ok(l.p50 > 0 && l.p50 < 60_000, `${x.customIfs} ${what} p50 ${l.p50}`);
       assert.ok(l.min <= l.p50 && l.p50 <= l.p99 && l.p99 <= l.max, `${x.customIfs} ${what} ${JSON.stringify(l)}`);
@@ -38,7 +40,7 @@ test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane
     x.agentDelMs.forEach((a, i) => assert.ok(a < x.delMs[i]!, `${x.customIfs}: agent ${a} ms of a DEL of ${x.delMs[i]} ms`));
   }
   assert.ok(r.rows.some((x) => x.pooledPerPod.some((n) => n > 0)), `veths the pool carried are counted: ${JSON.stringify(r.rows.map((x) => x.pooledPerPod))}`);
-  assert.is(r.nodeStartMs.length, 2, 'node -e 0 once per round');
+  assert.is(r.nodeStartMs.length, 2, 'node -e 0 once per timed round');
   assert.ok(r.load.before >= 0 && r.load.after >= 0);
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);
   assert.equal(ours(), { netns: [], tmp: [] }, 'netns or temp dir left after the run');

@@ -25,7 +25,8 @@ test('cni-latency on real VPP: 2 pods of 0, 1, 3 custom interfaces; each got eth
     assert.equal(row.errors, [], `${row.customIfs} custom: ${row.errors.join('; ')}`);
     sane(`${row.customIfs} custom ADD`, row.add, 2);
     sane(`${row.customIfs} custom DEL`, row.del, 2);
-    assert.equal(row.vppIfsPerPod, [1 + row.customIfs, 1 + row.customIfs], `${row.customIfs} custom: VPP interfaces per pod`);
+    assert.equal(row.vppIfsPerPod, [1 + row.customIfs, 1 + row.customIfs, 1 + row.customIfs], `${row.customIfs} custom: VPP interfaces per pod (the first round's too)`);
+    assert.ok((row.first.add ?? 0) > 0 && (row.first.del ?? 0) > 0, `${row.customIfs} custom: the first round ${JSON.stringify(row.first)}`);
   }
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);
 });
