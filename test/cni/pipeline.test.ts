@@ -375,6 +375,33 @@ test('veth pool: DEL hands a lent member back with nothing of the pod left on it
   assert.equal(w.vswitch.podObjects().ifs, []);
 });
 
+test('veth pool: a member is handed back only once the pod\'s veth is gone; while it cannot be deleted the member stays the pod\'s and DEL fails, a retry finishes', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
+  await w.store.init(); w.linux.addNs('ns1');
+  let p: Pipeline | undefined;
+  const pool = new VethPool({ size: 1, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
+  p = new Pipeline({ ...w.p.d, pool });
+  await p.reconcile();
+  pool.refill('reconcile');
+  await pool.settled();
+  const [m] = pool.members();
+  await p.handle(req('ADD', 'c1', undefined));
+  const host = vethHostName('c1', 'eth0');
+  const [group, del] = [w.linux.deleteLinkGroup.bind(w.linux), w.linux.deleteLinkIfExists.bind(w.linux)];
+  w.linux.deleteLinkGroup = async () => { throw new Error('injected: group'); };
+  w.linux.deleteLinkIfExists = async (n, ns) => { if (n === host) throw new Error(`injected: ${n}`); return del(n, ns); };
+  const e = await cniErr(p.handle(req('DEL', 'c1', undefined)));
+  assert.match(e.details!, /injected/);
+  assert.not.ok(pool.members().includes(m!), 'not handed back while the pod\'s veth is there');
+  assert.ok(w.vswitch.ifs.get(m!.swIfIndex)!.tag.startsWith('tsvpp:'), 'still the pod\'s');
+  assert.is(w.linux.redirectOf(host), m!.peerName, 'the pod\'s veth still redirects into it');
+  Object.assign(w.linux, { deleteLinkGroup: group, deleteLinkIfExists: del });
+  await p.handle(req('DEL', 'c1', undefined));
+  assert.ok(pool.members().some((x) => x.hostName === m!.hostName), 'handed back by the retry');
+  assert.not.ok(w.linux.ns.get('')!.has(host));
+  assert.equal(await w.store.listPods(), []);
+});
+
 test('networks: stub = no IP, L2 = bridge domain, L3 = VRF + node slice + subnet route; memif on a per-pod socket', async () => {
   const w = world();
   await w.store.init(); w.linux.addNs('ns1');

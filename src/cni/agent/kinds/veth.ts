@@ -94,12 +94,30 @@ export async function joinPodVeth(linux: Pick<LinuxOps, 'createVethPair' | 'redi
   await linux.redirectIngress({ dev: o.peerName, to: o.hostName });
 }
 
-/** A lent pool member back to the pool (deleted when the agent runs none, or when it is not clean). */
-async function handBack(c: KindContext, r: Extract<VethResource, { kind: 'afpacket' }>, pool: { peerName: string; mac?: string }): Promise<void> {
+/**
+ * A lent pool member back to the pool (deleted when the agent runs none, or when it is not clean),
+ * once the pod's veth is gone: while its host end exists it redirects what the pod sends into the
+ * member, which the next pod may have by then. A failure to delete it keeps the member the pod's.
+ */
+async function handBack(c: KindContext, rec: PodRecord, r: Extract<VethResource, { kind: 'afpacket' }>, pool: { peerName: string; mac?: string }): Promise<void> {
+  const v = findResource(rec, 'veth', r.ifName);
+  if (v) await deletePodVeths(c, rec, v.hostName);
   const m = { hostName: r.hostIfName, peerName: pool.peerName, swIfIndex: r.swIfIndex, ...(pool.mac ? { mac: pool.mac } : {}) };
   if (c.d.pool) return c.d.pool.giveBack(m, c.d.services !== undefined);
   await unlessGone(c.d.vswitch.deleteAfPacket({ hostIfName: m.hostName, swIfIndex: m.swIfIndex }));
   await c.d.linux.deleteLinkIfExists(m.hostName); // the peer goes with it
+}
+
+/**
+ * Deletes the pod veth with host end `hostName`: all the pod's veths in one batch (the link group
+ * in its netns; the first call takes them all, the others find theirs gone), then that host end if
+ * it is still there (no netns any more, or the batch failed).
+ */
+async function deletePodVeths(c: KindContext, rec: PodRecord, hostName: string): Promise<void> {
+  if (rec.netns && await c.d.linux.netnsExists(rec.netns)) {
+    await c.d.linux.deleteLinkGroup(POD_VETH_GROUP, rec.netns).catch((e: Error) => c.log(`undo ${rec.containerId}: deleting the pod's veths in ${rec.netns} at once failed (${e.message}): one by one`));
+  }
+  await c.d.linux.deleteLinkIfExists(hostName);
 }
 
 export const veth: InterfaceKind<VethResource> = {
@@ -130,13 +148,7 @@ export const veth: InterfaceKind<VethResource> = {
 
   resources: {
     veth: {
-      async undo(c, rec, r) {
-        // The pod's veths in one batch: the first undo takes them all, the others find theirs gone.
-        if (rec.netns && await c.d.linux.netnsExists(rec.netns)) {
-          await c.d.linux.deleteLinkGroup(POD_VETH_GROUP, rec.netns).catch((e: Error) => c.log(`undo ${rec.containerId}: deleting the pod's veths in ${rec.netns} at once failed (${e.message}): one by one`));
-        }
-        await c.d.linux.deleteLinkIfExists(r.hostName);
-      },
+      undo: (c, rec, r) => deletePodVeths(c, rec, r.hostName),
       background: true, // beside the af_packet on it (see afpacket)
       // The af_packet is tagged after it is created (or, from the pool, re-tagged for the pod):
       // one without the pod's tag is deleted before the veth it sits on, a lent pool member that
@@ -145,7 +157,7 @@ export const veth: InterfaceKind<VethResource> = {
       async untagged(c, rec, r, dump) {
         const a = findResource(rec, 'afpacket', r.ifName);
         if (a?.pool && dump.some((x) => x.swIfIndex === a.swIfIndex && x.tag === poolTag(a.hostIfName))) {
-          await handBack(c, a, a.pool);
+          await handBack(c, rec, a, a.pool);
           c.log(`undo ${rec.containerId}: pool member ${a.hostIfName} was not re-tagged for ${r.ifName} yet: handed back`);
           return;
         }
@@ -157,7 +169,7 @@ export const veth: InterfaceKind<VethResource> = {
       missing: (_c, _rec, r, host) => (host.links.has(r.hostName) ? [] : [`host end ${r.hostName} of veth ${r.ifName} is gone`]),
     },
     afpacket: {
-      undo: (c, _rec, r) => (r.pool ? handBack(c, r, r.pool) : c.d.vswitch.deleteAfPacket({ hostIfName: r.hostIfName, swIfIndex: r.swIfIndex })),
+      undo: (c, rec, r) => (r.pool ? handBack(c, rec, r, r.pool) : c.d.vswitch.deleteAfPacket({ hostIfName: r.hostIfName, swIfIndex: r.swIfIndex })),
       // Beside the deletion of the veth under it: each waits out RCU grace periods in the kernel
       // (VPP's socket teardown, the link's unregistration), and overlapped they share them. VPP
       // does not need the host link to delete an af_packet (by name; a socket whose link went
