@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { listedPoolNames, VethPool } from '../../src/cni/agent/veth-pool.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { poolTag, VswitchError } from '../../src/cni/agent/vswitch.js';
-import { Pipeline } from '../../src/cni/agent/pipeline.js';
+import { Pipeline, type PipelineDeps } from '../../src/cni/agent/pipeline.js';
 import { StateStore } from '../../src/cni/agent/state.js';
 import { DEFAULT_CONFIG, type AgentConfig } from '../../src/cni/agent/config.js';
 import { CniError } from '../../src/cni/spec.cjs';
@@ -47,6 +47,17 @@ function world(cfg: Partial<AgentConfig> = {}) {
   const etcd = new FakeKeyValueStore();
   const mk = (bootId?: string) => new Pipeline({ config, node: { podSubnet: '10.1.1.0/24', sliceIndex: 1 }, vswitch, linux, ipam, pods, store, vnfConfig: etcd, ...(bootId ? { bootId } : {}) });
   return { dir, config, linux, vswitch, ipam, pods, store, etcd, mk, p: mk() };
+}
+
+/** A pipeline with a veth pool of `size` members, filled (as the agent wires them; `extra`: more of the pipeline's deps). */
+async function withPool(w: ReturnType<typeof world>, size: number, extra: Partial<PipelineDeps> = {}): Promise<{ p: Pipeline; pool: VethPool }> {
+  let p: Pipeline | undefined;
+  const pool = new VethPool({ size, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
+  p = new Pipeline({ ...w.p.d, pool, ...extra });
+  await p.reconcile();
+  pool.refill('reconcile');
+  await pool.settled();
+  return { p, pool };
 }
 
 function req(command: 'ADD' | 'DEL' | 'CHECK', id: string, pod: string | undefined, netns = 'ns1', extra: Partial<AgentRequest> = {}): AgentRequest {
@@ -263,12 +274,7 @@ test('eth0 as veth + af_packet', async () => {
 test('veth pool: an ADD cut short after taking a member (the re-tag fails) undoes the pod and hands the member back, its af_packet still tagged for the pool; nothing else left', async () => {
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
   await w.store.init(); w.linux.addNs('ns1');
-  let p: Pipeline | undefined;
-  const pool = new VethPool({ size: 1, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
-  p = new Pipeline({ ...w.p.d, pool });
-  await p.reconcile();
-  pool.refill('reconcile');
-  for (let i = 0; i < 200 && pool.members().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+  const { p, pool } = await withPool(w, 1);
   const m = pool.members()[0]!;
   assert.ok(m, 'a member was made');
   assert.is(w.vswitch.ifs.get(m.swIfIndex)!.tag, poolTag(m.hostName));
@@ -288,14 +294,9 @@ test('veth pool: a pod\'s members are checked at once before any moves (one link
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 3 });
   await w.store.init(); w.linux.addNs('ns1');
   w.pods.put('p', { 'contivpp.io/custom-if': 'veth1/veth, veth2/veth' }, 0);
-  let p: Pipeline | undefined;
-  const pool = new VethPool({ size: 3, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
-  p = new Pipeline({ ...w.p.d, pool });
-  await p.reconcile();
-  pool.refill('reconcile');
   const create = w.vswitch.createAfPacket.bind(w.vswitch);
   w.vswitch.createAfPacket = async (o) => { await new Promise((r) => setTimeout(r, 30)); return create(o); }; // as slow as VPP's
-  await pool.settled(); // the refill ran to the end
+  const { p, pool } = await withPool(w, 3); // the refill ran to the end
   w.vswitch.createAfPacket = create;
   const [m1, m2, m3] = pool.members();
   assert.ok(m1 && m2 && m3, 'three members were made');
@@ -334,12 +335,7 @@ test('veth pool: DEL hands a lent member back with nothing of the pod left on it
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
   await w.store.init(); w.linux.addNs('ns1'); w.linux.addNs('ns2');
   w.vswitch.snat = '10.1.1.1';
-  let p: Pipeline | undefined;
-  const pool = new VethPool({ size: 1, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
-  p = new Pipeline({ ...w.p.d, pool, services: { podInterface: (sw) => w.vswitch.enableServiceNat(sw, 'pod'), podsChanged: () => {} } });
-  await p.reconcile();
-  pool.refill('reconcile');
-  await pool.settled();
+  const { p, pool } = await withPool(w, 1, { services: { podInterface: (sw) => w.vswitch.enableServiceNat(sw, 'pod'), podsChanged: () => {} } });
   const [m] = pool.members();
   assert.ok(m, 'a member was made');
   await p.handle(req('ADD', 'c1', undefined, 'ns1'));
@@ -378,12 +374,7 @@ test('veth pool: DEL hands a lent member back with nothing of the pod left on it
 test('veth pool: a member is handed back only once the pod\'s veth is gone; while it cannot be deleted the member stays the pod\'s and DEL fails, a retry finishes', async () => {
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
   await w.store.init(); w.linux.addNs('ns1');
-  let p: Pipeline | undefined;
-  const pool = new VethPool({ size: 1, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
-  p = new Pipeline({ ...w.p.d, pool });
-  await p.reconcile();
-  pool.refill('reconcile');
-  await pool.settled();
+  const { p, pool } = await withPool(w, 1);
   const [m] = pool.members();
   await p.handle(req('ADD', 'c1', undefined));
   const host = vethHostName('c1', 'eth0');

@@ -5,10 +5,9 @@
 // P in this process's namespace joined by a redirect each way; ping across proves packets pass.
 // Random names; everything created is removed in finally blocks.
 import { test } from 'uvu';
+import { ipj, run } from './iproute2.js';
 import * as assert from 'uvu/assert';
-import { execFile } from 'node:child_process';
 import { randomBytes, randomInt } from 'node:crypto';
-import { promisify } from 'node:util';
 import {
   addNetns, closeIdleSockets, configureLink, createVethPair, deleteLinkGroup, deleteLinkIfExists, deleteNetns, getLink, ingressRedirectTarget,
   listIngressFilters, listLinks, redirectIngress, setLinkUp,
@@ -16,11 +15,6 @@ import {
 import { NetlinkError, openFdCount } from '../../src/sys/index.js';
 
 const rnd = () => randomBytes(3).toString('hex');
-const run = promisify(execFile);
-async function ipj(args: string[], ns?: string): Promise<any[]> {
-  const { stdout } = await run('ip', [...(ns ? ['-n', ns] : []), '-j', ...args]);
-  return JSON.parse(stdout.trim() || '[]') as any[];
-}
 const ifindex = async (name: string, ns?: string): Promise<number> => (await ipj(['link', 'show', 'dev', name], ns))[0].ifindex as number;
 /** `tc filter show dev DEV ingress`, as text. */
 const tcShow = async (dev: string): Promise<string> => (await run('tc', ['filter', 'show', 'dev', dev, 'ingress'])).stdout;

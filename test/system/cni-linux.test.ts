@@ -3,11 +3,11 @@
 // independent reader, and what the module lists compared with what `ip` lists. Random names;
 // everything created is removed in finally blocks.
 import { test } from 'uvu';
+import { ipj } from './iproute2.js';
 import * as assert from 'uvu/assert';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { promisify } from 'node:util';
 import {
   addAddress, addNetns, addNeighbor, addRoute, addRule, closeIdleSockets, configureLink, createTapDevice, createVethPair, deleteLink, deleteLinkIfExists,
   deleteNetns, getLink, listAddresses, listLinks, listRoutes, listRules, moveLink, netnsExists, setLinkUp,
@@ -15,12 +15,6 @@ import {
 import { NetlinkError, SysError, closeFd, openFdCount, openTap } from '../../src/sys/index.js';
 
 const rnd = () => randomBytes(3).toString('hex');
-const run = promisify(execFile);
-/** iproute2's view, as JSON. */
-async function ipj(args: string[], ns?: string): Promise<any[]> {
-  const { stdout } = await run('ip', [...(ns ? ['-n', ns] : []), '-j', ...args]);
-  return JSON.parse(stdout.trim() || '[]') as any[];
-}
 
 async function withNetns(fn: (ns: string) => Promise<void>): Promise<void> {
   const ns = `tsvpp-test-${rnd()}`;
