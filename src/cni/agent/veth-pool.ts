@@ -215,9 +215,9 @@ export class VethPool {
    * what the pod's attachment set on the interface in VPP is undone (unnumbered first: without an
    * address VPP learns no neighbour on it meanwhile), then checked; a member with anything left is
    * deleted instead, never handed to another pod. `serviceNat`: the agent runs Services (service
-   * NAT was on for default-network pods). The member's peer keeps its redirect to the pod's veth
-   * until the next ADD replaces it; the pod's veth is the veth resource's to delete. In the
-   * pipeline's turn, after the pod's routes and neighbours were undone.
+   * NAT was on for default-network pods). Called once the pod's routes and neighbours were undone
+   * and its veth is gone (kinds/veth.ts), in the pipeline's turn; the member's peer keeps a
+   * redirect to nowhere until the next ADD replaces it.
    */
   async giveBack(m: PoolMember, serviceNat: boolean): Promise<void> {
     // Before the first reconcile read the pool file (rollbacks at agent start) a save would drop
