@@ -3,7 +3,7 @@
 // rename), so a crash leaves either the old or the new version, never a torn file; how much is
 // synced to disk depends on what the record must survive (see savePod).
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
-import { TMP_MARK, writeFileAtomic } from '../atomic-file.js';
+import { OrderedWrites, TMP_MARK, writeFileAtomic } from '../atomic-file.js';
 import { join } from 'node:path';
 import type { CniResult } from '../spec.cjs';
 import type { CustomIfType } from '../annotations.js';
@@ -105,9 +105,8 @@ export interface NodeState {
 export const emptyNodeState = (): NodeState => ({ networks: {}, clusterRoutes: [], nextVrfId: 1, nextBdId: 1, nextMemifSocketId: 1 });
 
 export class StateStore {
-  readonly #writes = new Map<string, Promise<void>>();
-  /** Per pod file: the write waiting behind the one in progress, which later saves join. */
-  readonly #queued = new Map<string, { data: string; durable: boolean; done: Promise<void> }>();
+  /** Saves of one record land in the order they were asked for (an ADD saves from steps that overlap). */
+  readonly #files = new OrderedWrites();
   readonly podsDir: string;
   readonly nodeFile: string;
   constructor(readonly dir: string) {
@@ -135,28 +134,8 @@ export class StateStore {
    * before anything is written to etcd.
    */
   async savePod(r: PodRecord, o: { durable?: boolean } = {}): Promise<void> {
-    const file = this.podFile(r.containerId), data = JSON.stringify(r, null, 2) + '\n';
-    // Saves of one record land in the order they were asked for (an ADD saves from steps that
-    // overlap). Saves asked for while one is being written are coalesced into the next write,
-    // which carries the newest (the record only grows or loses what was undone) and is durable if
-    // any of them asked for it: one write, not one per step.
-    const queued = this.#queued.get(file);
-    if (queued) {
-      queued.data = data;
-      queued.durable ||= o.durable === true;
-      return queued.done;
-    }
-    const next: { data: string; durable: boolean; done: Promise<void> } = { data, durable: o.durable === true, done: Promise.resolve() };
-    this.#queued.set(file, next);
-    const p = (this.#writes.get(file) ?? Promise.resolve()).then(() => {
-      this.#queued.delete(file);
-      return writeFileAtomic(file, next.data, next.durable ? { durable: true } : { cached: true });
-    });
-    next.done = p;
-    const tail = p.catch(() => undefined);
-    this.#writes.set(file, tail);
-    void tail.then(() => { if (this.#writes.get(file) === tail) this.#writes.delete(file); });
-    await p;
+    // Coalesced saves carry the newest record (it only grows or loses what was undone).
+    await this.#files.write(this.podFile(r.containerId), JSON.stringify(r, null, 2) + '\n', o);
   }
 
   async loadPod(containerId: string): Promise<PodRecord | undefined> {

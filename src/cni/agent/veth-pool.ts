@@ -14,9 +14,9 @@
 // so an agent restart keeps those complete in both Linux and VPP and deletes the rest, and the
 // sweep deletes pool links and af_packets of this agent that neither the list nor a pod names.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../atomic-file.js';
+import { OrderedWrites } from '../atomic-file.js';
 import type { LinuxOps } from './pipeline.js';
 import type { PodRecord } from './state.js';
 import type { Vswitch, VswitchInterface } from './vswitch.js';
@@ -93,8 +93,7 @@ export class VethPool {
   /** A member could not be made: no retry until the next request or reconcile. */
   private failed = false;
   private readonly file: string;
-  /** The last write of the pool file (save). */
-  private saved: Promise<void> = Promise.resolve();
+  private readonly files = new OrderedWrites();
   readonly prefixes: { host: string; peer: string };
 
   constructor(private readonly d: VethPoolDeps) {
@@ -363,20 +362,10 @@ export class VethPool {
     }
   }
 
-  /**
-   * Writes the list as it is when the write starts, after the writes before it: a DEL hands back
-   * its members side by side, and two writes racing could land the older list last.
-   */
+  /** Writes the list as it is now, after the writes before it: a DEL hands back its members side by side. */
   private save(): Promise<void> {
-    const write = this.saved.then(() => this.write());
-    this.saved = write.catch(() => undefined);
-    return write;
-  }
-
-  private async write(): Promise<void> {
     const members: ListedMember[] = [...this.ready, ...(this.making ? [this.making] : [])];
-    if (members.length === 0) { await rm(this.file, { force: true }); return; }
-    await writeFileAtomic(this.file, JSON.stringify({ members }, null, 2) + '\n', { cached: true });
+    return this.files.write(this.file, members.length ? JSON.stringify({ members }, null, 2) + '\n' : null);
   }
 }
 
