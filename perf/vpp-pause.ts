@@ -182,8 +182,8 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
       await timed('memif_delete', () => client.request<{ retval: number }>('memif_delete', { sw_if_index: m.sw_if_index }));
       await new Promise((r) => setTimeout(r, 50));
       // A pod veth's ADD and DEL through the pool: the member lent (the pod's veth made in its
-      // netns and joined by redirects, re-tagged, unnumbered, up, its route and neighbour), then
-      // handed back beside the deletion of the pod's veths.
+      // netns and joined by redirects, re-tagged, unnumbered, up, its route and neighbour), then,
+      // as the agent's DEL does, the pod's veths deleted and the member handed back after them.
       const p = pool, addr = `10.250.0.${10 + (i % 200)}`;
       const lent = await during('veth pool lend', async () => {
         const member = await p.take();
@@ -199,7 +199,8 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
       await new Promise((r) => setTimeout(r, 50));
       await during('veth pool hand-back', async () => {
         await Promise.all([vs.deleteRoute(lent.route), vs.deleteNeighbor(lent.neighbor)]);
-        await Promise.all([p.giveBack(lent.member, false), linuxIp.deleteLinkGroup(POD_VETH_GROUP, podNs)]);
+        await linuxIp.deleteLinkGroup(POD_VETH_GROUP, podNs);
+        await p.giveBack(lent.member, false);
         if (!p.members().includes(lent.member)) throw new Error(`the member was not taken back (${JSON.stringify(lent.member)})`);
       });
       await new Promise((r) => setTimeout(r, 50));
