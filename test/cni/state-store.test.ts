@@ -57,4 +57,21 @@ test('saves of different records do not wait for or join each other', async () =
   assert.equal(onDisk(store, 'b'), b);
 });
 
+test('a removal asked for while saves are queued lands after them: the record does not come back', async () => {
+  const store = new StateStore(join(dir, 'rm'));
+  await store.init();
+  const rec = record('c1');
+  const saves: Promise<void>[] = [];
+  for (let k = 0; k < 3; k++) {
+    rec.resources.push({ kind: 'lease', network: 'default', ifName: `if${k}` });
+    saves.push(store.savePod(rec, { durable: k === 1 }));
+  }
+  const removed = store.removePod('c1');
+  await Promise.all([...saves, removed]);
+  assert.equal(readdirSync(store.podsDir), [], 'the record and no temp file left');
+  assert.equal(await store.loadPod('c1'), undefined);
+  await store.savePod(rec); // a record saved after the removal is there again
+  assert.equal(onDisk(store, 'c1'), rec);
+});
+
 test.run();

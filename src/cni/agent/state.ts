@@ -145,7 +145,8 @@ export class StateStore {
     }
   }
 
-  async removePod(containerId: string): Promise<void> { await rm(this.podFile(containerId), { force: true }); }
+  /** In the same order as the record's saves: a save still queued cannot bring the file back after it. */
+  async removePod(containerId: string): Promise<void> { await this.#files.write(this.podFile(containerId), null); }
 
   async listPods(): Promise<PodRecord[]> {
     const out: PodRecord[] = [];
