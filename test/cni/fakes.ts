@@ -266,6 +266,10 @@ export class FakeLinux implements LinuxOps, LinuxSide {
     this.step('tc filter replace');
     this.link(o.netns, o.dev, 'tc').redirectTo = this.link(o.netns, o.to, 'tc');
   }
+  async clearIngress(devs: readonly string[], netns?: string): Promise<void> {
+    this.step('tc filter del');
+    for (const d of devs) { const l = this.links(netns, 'tc').get(d); if (l) delete l.redirectTo; }
+  }
   /** The link `dev`'s ingress is redirected to (while that link exists). */
   redirectOf(dev: string, netns?: string): string | undefined {
     const to = this.ns.get(netns ?? '')?.get(dev)?.redirectTo;

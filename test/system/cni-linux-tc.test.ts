@@ -9,7 +9,7 @@ import { ipj, run } from './iproute2.js';
 import * as assert from 'uvu/assert';
 import { randomBytes, randomInt } from 'node:crypto';
 import {
-  addNetns, closeIdleSockets, configureLink, createVethPair, deleteLinkGroup, deleteLinkIfExists, deleteNetns, getLink, ingressRedirectTarget,
+  addNetns, clearIngress, closeIdleSockets, configureLink, createVethPair, deleteLinkGroup, deleteLinkIfExists, deleteNetns, getLink, ingressRedirectTarget,
   listIngressFilters, listLinks, redirectIngress, setLinkUp,
 } from '../../src/cni/linux/ip.js';
 import { NetlinkError, openFdCount } from '../../src/sys/index.js';
@@ -80,6 +80,18 @@ test('a redirect each way joins a pod veth to another veth: ping passes, the tar
     assert.not.ok(await pings(pod, '10.213.0.2'), 'X now sends to Q, whose other end has no address');
     await redirectIngress({ dev: x, to: p });
     assert.ok(await pings(pod, '10.213.0.2'), 'and back to P');
+
+    // clearIngress cuts both redirects in one write: no filter left, no ping; links without a
+    // qdisc (U) or not there at all are no error; redirectIngress joins them again.
+    await clearIngress([x, p, u, `nx${id}`]);
+    assert.equal(await listIngressFilters(x), []);
+    assert.equal(await listIngressFilters(p), []);
+    assert.is(await ingressRedirectTarget(x), undefined);
+    assert.not.ok(await pings(pod, '10.213.0.2'), 'nothing carries packets from X to P once cleared');
+    assert.ok(await getLink(x) && await getLink(p), 'no link deleted');
+    await redirectIngress({ dev: x, to: p });
+    await redirectIngress({ dev: p, to: x });
+    assert.ok(await pings(pod, '10.213.0.2'), 'joined again');
 
     // A device whose qdisc is an `ingress` one (not clsact) takes the filter on it.
     await run('tc', ['qdisc', 'add', 'dev', q, 'ingress']);

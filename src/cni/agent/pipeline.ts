@@ -40,6 +40,8 @@ export interface LinuxOps {
   createVethPair(o: { hostName: string; podName: string; netns?: string; mtu?: number; up?: boolean; podMac?: string; noGso?: boolean; group?: number }): Promise<void>;
   /** What arrives on `dev` is sent out of `to` (tc: clsact, a match-all u32 filter, mirred egress redirect); replaces the one before. */
   redirectIngress(o: { dev: string; to: string; netns?: string }): Promise<void>;
+  /** Deletes the ingress filters (redirects) of each of `devs`; a link that is not there has none. */
+  clearIngress(devs: readonly string[], netns?: string): Promise<void>;
   /** Deletes the links of `group` in one batch (one RCU wait for all); returns how many there were. */
   deleteLinkGroup(group: number, netns?: string): Promise<number>;
   moveLink(o: { name: string; netns: string; newName: string }): Promise<void>;

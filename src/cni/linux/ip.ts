@@ -215,6 +215,28 @@ export async function redirectIngress(o: { dev: string; to: string; netns?: stri
   });
 }
 
+/**
+ * Deletes every ingress filter of each of `devs` (in `netns`; undefined: the agent's namespace),
+ * all in one write: redirectIngress undone without deleting a link (a filter goes without an RCU
+ * grace period to wait out). A link that is not there, or has no clsact qdisc, has none to delete.
+ */
+export async function clearIngress(devs: readonly string[], netns?: string): Promise<void> {
+  await inNs(netns, async (s, where) => {
+    const links = await s.batch(devs.map((name) => ({ req: rtnl.getLink({ name }), what: `clear ingress filters of ${name}${where}: get link` })));
+    const present = links.flatMap((a, i) => {
+      if (isErrno(a.error, 'ENODEV')) return [];
+      if (a.error) throw a.error;
+      const [m] = a.messages;
+      if (!m) throw new Error(`clear ingress filters of ${devs[i]}${where}: the kernel answered without the link`);
+      return [{ name: devs[i]!, index: rtnl.parseLink(m.payload).index }];
+    });
+    const answers = await s.batch(present.map((l) => ({ req: rtnl.deleteIngressFilters(l.index), what: `clear ingress filters of ${l.name}${where}` })));
+    // ENODEV: gone meanwhile; EINVAL: no clsact qdisc ("Parent Qdisc doesn't exists"), so no filter.
+    const failed = answers.find((a) => a.error && !isErrno(a.error, 'ENODEV') && !isErrno(a.error, 'EINVAL'));
+    if (failed) throw failed.error;
+  });
+}
+
 /** The ingress filters of `dev` in `netns` as the kernel dumps them (a u32 filter: several nodes). */
 export async function listIngressFilters(dev: string, netns?: string): Promise<rtnl.FilterMessage[]> {
   return inNs(netns, async (s, where) => {

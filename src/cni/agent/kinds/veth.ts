@@ -96,12 +96,22 @@ export async function joinPodVeth(linux: Pick<LinuxOps, 'createVethPair' | 'redi
 
 /**
  * A lent pool member back to the pool (deleted when the agent runs none, or when it is not clean),
- * once the pod's veth is gone: while its host end exists it redirects what the pod sends into the
- * member, which the next pod may have by then. A failure to delete it keeps the member the pod's.
+ * once nothing joins it to the pod's veth: while the redirects are there the pod's host end sends
+ * what the pod sends into the member, which the next pod may have by then. The redirects are
+ * deleted first (no RCU grace period), so the member's reset in VPP goes on beside the deletion of
+ * the pod's veths (the veth resource's undo, which waits out grace periods in the kernel). If they
+ * cannot be, the member waits for the pod's veth to be gone; a failure to delete it keeps the
+ * member the pod's.
  */
 async function handBack(c: KindContext, rec: PodRecord, r: Extract<VethResource, { kind: 'afpacket' }>, pool: { peerName: string; mac?: string }): Promise<void> {
   const v = findResource(rec, 'veth', r.ifName);
-  if (v) await deletePodVeths(c, rec, v.hostName);
+  if (v) {
+    const cut = await c.d.linux.clearIngress([v.hostName, pool.peerName]).then(() => true, (e: Error) => {
+      c.log(`undo ${rec.containerId}: deleting the redirects between ${v.hostName} and ${pool.peerName} failed (${e.message}): the member waits for the pod's veth to go`);
+      return false;
+    });
+    if (!cut) await deletePodVeths(c, rec, v.hostName);
+  }
   const m = { hostName: r.hostIfName, peerName: pool.peerName, swIfIndex: r.swIfIndex, ...(pool.mac ? { mac: pool.mac } : {}) };
   if (c.d.pool) return c.d.pool.giveBack(m, c.d.services !== undefined);
   await unlessGone(c.d.vswitch.deleteAfPacket({ hostIfName: m.hostName, swIfIndex: m.swIfIndex }));
