@@ -183,7 +183,8 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
       await new Promise((r) => setTimeout(r, 50));
       // A pod veth's ADD and DEL through the pool: the member lent (the pod's veth made in its
       // netns and joined by redirects, re-tagged, unnumbered, up, its route and neighbour), then,
-      // as the agent's DEL does, the pod's veths deleted and the member handed back after them.
+      // as the agent's DEL does, the redirects cleared, then the pod's veths deleted beside the
+      // member's hand-back.
       const p = pool, addr = `10.250.0.${10 + (i % 200)}`;
       const lent = await during('veth pool lend', async () => {
         const member = await p.take();
@@ -199,8 +200,8 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
       await new Promise((r) => setTimeout(r, 50));
       await during('veth pool hand-back', async () => {
         await Promise.all([vs.deleteRoute(lent.route), vs.deleteNeighbor(lent.neighbor)]);
-        await linuxIp.deleteLinkGroup(POD_VETH_GROUP, podNs);
-        await p.giveBack(lent.member, false);
+        await linuxIp.clearIngress([podHost, lent.member.peerName]);
+        await Promise.all([linuxIp.deleteLinkGroup(POD_VETH_GROUP, podNs), p.giveBack(lent.member, false)]);
         if (!p.members().includes(lent.member)) throw new Error(`the member was not taken back (${JSON.stringify(lent.member)})`);
       });
       await new Promise((r) => setTimeout(r, 50));
