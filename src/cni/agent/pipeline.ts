@@ -487,11 +487,14 @@ export class Pipeline implements KindContext {
    */
   private async undo(rec: PodRecord): Promise<Array<{ r: Resource; error: string }>> {
     const failed: Array<{ r: Resource; error: string }> = [];
+    const node = lazy(() => this.d.store.loadNode());
+    // Read beside the dump, for the leases' releases: later Node's thread pool (file reads) may be
+    // held by the kernel's waits (veth deletions).
+    if (rec.resources.some((r) => r.kind === 'lease')) node().catch(() => undefined);
     let dump: VswitchInterface[] | undefined;
     try { dump = await this.d.vswitch.dumpInterfaces(); } catch (e) {
       this.log(`undo ${rec.containerId}: interface dump failed, deleting blindly: ${(e as Error).message}`);
     }
-    const node = lazy(() => this.d.store.loadNode());
     const kept = new Set<Resource>();
     const background: Promise<void>[] = [];
     for (const r of [...rec.resources].reverse()) {

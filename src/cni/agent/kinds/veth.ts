@@ -124,10 +124,25 @@ async function handBack(c: KindContext, rec: PodRecord, r: Extract<VethResource,
  * it is still there (no netns any more, or the batch failed).
  */
 async function deletePodVeths(c: KindContext, rec: PodRecord, hostName: string): Promise<void> {
+  let group = groupDeletions.get(rec);
+  if (!group) {
+    group = deleteGroup(c, rec).finally(() => groupDeletions.delete(rec));
+    groupDeletions.set(rec, group);
+  }
+  await group;
+  await c.d.linux.deleteLinkIfExists(hostName);
+}
+
+/**
+ * The group deletion each of a pod's veth undoes asks for, side by side: one request, not one per
+ * veth (each would hold a thread of Node's pool, four in all, through the kernel's RCU wait).
+ */
+const groupDeletions = new WeakMap<PodRecord, Promise<void>>();
+
+async function deleteGroup(c: KindContext, rec: PodRecord): Promise<void> {
   if (rec.netns && await c.d.linux.netnsExists(rec.netns)) {
     await c.d.linux.deleteLinkGroup(POD_VETH_GROUP, rec.netns).catch((e: Error) => c.log(`undo ${rec.containerId}: deleting the pod's veths in ${rec.netns} at once failed (${e.message}): one by one`));
   }
-  await c.d.linux.deleteLinkIfExists(hostName);
 }
 
 export const veth: InterfaceKind<VethResource> = {
