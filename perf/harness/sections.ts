@@ -102,7 +102,8 @@ export const SECTIONS: readonly PerfSection[] = [
     name: 'vppapi',
     what: 'VPP API codec encode/decode rates; client round trips and a 1000-interface dump against the VPP emulator, the client\'s ceiling against the API reflector, and against real VPP when TSVPP_VPP is set',
     inGoals: false,
-    steps: (o) => o.repeats * (process.env.TSVPP_VPP ? 2 : 1),
+    // With TSVPP_VPP: the real VPP's repeats and its start (vppClientRuns).
+    steps: (o) => (process.env.TSVPP_VPP ? 2 * o.repeats + 1 : o.repeats),
     run: async ({ o, report, progress, stopped }) => {
       const { benchCodec } = await import('../vppapi-codec.js');
       const { benchClient } = await import('../vppapi-client.js');
