@@ -371,51 +371,52 @@ test('veth pool: DEL hands a lent member back with nothing of the pod left on it
   assert.equal(w.vswitch.podObjects().ifs, []);
 });
 
-test('veth pool: a member is handed back once the redirects joining it to the pod\'s veth are gone, beside the veth\'s deletion; a veth that cannot be deleted fails DEL, a retry finishes', async () => {
+/**
+ * A pod on a lent member (pool of one) whose veth cannot be deleted (the group deletion and its
+ * host end's deletion fail), nor, with `stuckRedirects`, its redirects; `restore` undoes that.
+ */
+async function lentWithStuckVeth(stuckRedirects: boolean) {
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
   await w.store.init(); w.linux.addNs('ns1');
   const { p, pool } = await withPool(w, 1);
-  const [m] = pool.members();
+  const m = pool.members()[0]!;
   await p.handle(req('ADD', 'c1', undefined));
   const host = vethHostName('c1', 'eth0');
-  assert.is(w.linux.redirectOf(host), m!.peerName);
-  const [group, del] = [w.linux.deleteLinkGroup.bind(w.linux), w.linux.deleteLinkIfExists.bind(w.linux)];
+  assert.is(w.linux.redirectOf(host), m.peerName);
+  const saved = { deleteLinkGroup: w.linux.deleteLinkGroup.bind(w.linux), deleteLinkIfExists: w.linux.deleteLinkIfExists.bind(w.linux), clearIngress: w.linux.clearIngress.bind(w.linux) };
   w.linux.deleteLinkGroup = async () => { throw new Error('injected: group'); };
-  w.linux.deleteLinkIfExists = async (n, ns) => { if (n === host) throw new Error(`injected: ${n}`); return del(n, ns); };
+  w.linux.deleteLinkIfExists = async (n, ns) => { if (n === host) throw new Error(`injected: ${n}`); return saved.deleteLinkIfExists(n, ns); };
+  if (stuckRedirects) w.linux.clearIngress = async () => { throw new Error('injected: tc'); };
+  return { w, p, pool, m, host, restore: () => Object.assign(w.linux, saved) };
+}
+
+test('veth pool: a member is handed back once the redirects joining it to the pod\'s veth are gone, beside the veth\'s deletion; a veth that cannot be deleted fails DEL, a retry finishes', async () => {
+  const { w, p, pool, m, host, restore } = await lentWithStuckVeth(false);
   const e = await cniErr(p.handle(req('DEL', 'c1', undefined)));
   assert.match(e.details!, /veth: .*injected/);
   assert.not.match(e.details!, /afpacket/, 'the member is not what failed');
   assert.ok(w.linux.ns.get('')!.has(host), 'the pod\'s veth is still there');
   assert.is(w.linux.redirectOf(host), undefined, 'but no longer redirects into the member');
-  assert.is(w.linux.redirectOf(m!.peerName), undefined, 'nor the member into it');
-  assert.ok(pool.members().some((x) => x.hostName === m!.hostName), 'so the member is back in the pool');
-  assert.is(w.vswitch.ifs.get(m!.swIfIndex)!.tag, poolTag(m!.hostName));
-  Object.assign(w.linux, { deleteLinkGroup: group, deleteLinkIfExists: del });
+  assert.is(w.linux.redirectOf(m.peerName), undefined, 'nor the member into it');
+  assert.ok(pool.members().some((x) => x.hostName === m.hostName), 'so the member is back in the pool');
+  assert.is(w.vswitch.ifs.get(m.swIfIndex)!.tag, poolTag(m.hostName));
+  restore();
   await p.handle(req('DEL', 'c1', undefined));
   assert.not.ok(w.linux.ns.get('')!.has(host), 'the retry deletes the veth');
-  assert.is(pool.members().filter((x) => x.hostName === m!.hostName).length, 1, 'and does not hand the member back twice');
+  assert.is(pool.members().filter((x) => x.hostName === m.hostName).length, 1, 'and does not hand the member back twice');
   assert.equal(await w.store.listPods(), []);
 });
 
 test('veth pool: when the redirects cannot be deleted, the member waits for the pod\'s veth to go; while it cannot be deleted the member stays the pod\'s', async () => {
-  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
-  await w.store.init(); w.linux.addNs('ns1');
-  const { p, pool } = await withPool(w, 1);
-  const [m] = pool.members();
-  await p.handle(req('ADD', 'c1', undefined));
-  const host = vethHostName('c1', 'eth0');
-  const [group, del, clear] = [w.linux.deleteLinkGroup.bind(w.linux), w.linux.deleteLinkIfExists.bind(w.linux), w.linux.clearIngress.bind(w.linux)];
-  w.linux.clearIngress = async () => { throw new Error('injected: tc'); };
-  w.linux.deleteLinkGroup = async () => { throw new Error('injected: group'); };
-  w.linux.deleteLinkIfExists = async (n, ns) => { if (n === host) throw new Error(`injected: ${n}`); return del(n, ns); };
+  const { w, p, pool, m, host, restore } = await lentWithStuckVeth(true);
   const e = await cniErr(p.handle(req('DEL', 'c1', undefined)));
   assert.match(e.details!, /afpacket: .*injected/);
-  assert.not.ok(pool.members().includes(m!), 'not handed back while the pod\'s veth is there');
-  assert.ok(w.vswitch.ifs.get(m!.swIfIndex)!.tag.startsWith('tsvpp:'), 'still the pod\'s');
-  assert.is(w.linux.redirectOf(host), m!.peerName, 'the pod\'s veth still redirects into it');
-  Object.assign(w.linux, { deleteLinkGroup: group, deleteLinkIfExists: del, clearIngress: clear });
+  assert.not.ok(pool.members().includes(m), 'not handed back while the pod\'s veth is there');
+  assert.ok(w.vswitch.ifs.get(m.swIfIndex)!.tag.startsWith('tsvpp:'), 'still the pod\'s');
+  assert.is(w.linux.redirectOf(host), m.peerName, 'the pod\'s veth still redirects into it');
+  restore();
   await p.handle(req('DEL', 'c1', undefined));
-  assert.ok(pool.members().some((x) => x.hostName === m!.hostName), 'handed back by the retry');
+  assert.ok(pool.members().some((x) => x.hostName === m.hostName), 'handed back by the retry');
   assert.not.ok(w.linux.ns.get('')!.has(host));
   assert.equal(await w.store.listPods(), []);
 });
