@@ -303,8 +303,9 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
         await rig.dropNetns(p.ns);
       }
       if (r > 0) nodeStart.push(await rig.nodeStart());
-      // A running node's pool is stocked: it fills once no request came for a while, which the
-      // rounds, back to back, never leave it (veth-pool.ts REFILL_QUIET_MS). Not timed.
+      // A running node's pool is stocked: beyond one member per request it fills only once no
+      // request came for REFILL_QUIET_MS (veth-pool.ts), which back-to-back rounds never leave
+      // it. Not timed.
       if (r === 0) await rig.agent?.pool?.settled();
       o.onRound?.(r + 1, rounds);
     }
