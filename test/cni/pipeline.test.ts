@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { listedPoolNames, VethPool } from '../../src/cni/agent/veth-pool.js';
+import { listedPoolNames, REFILL_QUIET_MS, VethPool } from '../../src/cni/agent/veth-pool.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { poolTag, VswitchError } from '../../src/cni/agent/vswitch.js';
 import { Pipeline, type PipelineDeps } from '../../src/cni/agent/pipeline.js';
@@ -369,6 +369,26 @@ test('veth pool: DEL hands a lent member back with nothing of the pod left on it
   assert.not.ok(w.linux.ns.get('')!.has(m.hostName) || w.linux.ns.get('')!.has(m.peerName), 'with its pair');
   assert.not.ok(pool.members().some((x) => x.hostName === m.hostName));
   assert.equal(w.vswitch.podObjects().ifs, []);
+});
+
+test('veth pool: one member right after a request, the rest once no request came for REFILL_QUIET_MS, also when the request ends while a member is being made', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 3 });
+  await w.store.init();
+  const { pool } = await withPool(w, 3);
+  const starts: number[] = [];
+  const create = w.vswitch.createAfPacket.bind(w.vswitch);
+  w.vswitch.createAfPacket = async (o) => { starts.push(Date.now()); await new Promise((r) => setTimeout(r, 60)); return create(o); }; // VPP takes its time
+  await pool.take(); await pool.take(); await pool.take();
+  const t0 = Date.now();
+  pool.refill('request');
+  await new Promise((r) => setTimeout(r, 20)); // the member for that request is being made ...
+  pool.refill('request'); // ... when the next request ends: that member is this one's too
+  const t1 = Date.now();
+  await pool.settled();
+  assert.is(pool.members().length, 3);
+  assert.is(starts.length, 3);
+  assert.ok(starts[0]! - t0 < REFILL_QUIET_MS, 'the first right after the request');
+  assert.ok(starts[1]! - t1 >= REFILL_QUIET_MS - 5, `the second only after ${REFILL_QUIET_MS} ms without a request (it came ${starts[1]! - t1} ms after the last one)`);
 });
 
 /**

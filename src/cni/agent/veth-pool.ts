@@ -168,7 +168,8 @@ export class VethPool {
    * only once no request came for REFILL_QUIET_MS (the end of a burst of pods).
    */
   refill(after: 'request' | 'reconcile'): void {
-    if (after === 'request') { this.lastRequest = Date.now(); this.madeSince = 0; }
+    // A member being made now (its turn came as the request ended) is this request's one.
+    if (after === 'request') { this.lastRequest = Date.now(); this.madeSince = this.making ? 1 : 0; }
     this.failed = false;
     this.schedule(0);
   }
