@@ -217,7 +217,7 @@ export async function redirectIngress(o: { dev: string; to: string; netns?: stri
 
 /**
  * Deletes every ingress filter of each of `devs` (in `netns`; undefined: the agent's namespace),
- * all in one write: redirectIngress undone without deleting a link (a filter goes without an RCU
+ * in two writes (the links looked up, then all their filters deleted): redirectIngress undone without deleting a link (a filter goes without an RCU
  * grace period to wait out). A link that is not there, or has no clsact qdisc, has none to delete.
  */
 export async function clearIngress(devs: readonly string[], netns?: string): Promise<void> {
