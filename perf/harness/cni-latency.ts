@@ -51,8 +51,10 @@ export interface CniLatencyRow {
   agentDelMs: number[];
   /** VPP interfaces tagged for the pod right after each successful ADD (eth0 + custom; the first round's included): evidence the sizes differ. */
   vppIfsPerPod: number[];
-  /** Of each successful ADD's veths (the first round's included), how many were taken from the agent's veth pool. */
+  /** Of each successful ADD's veths (the first round's included), how many were carried by the agent's veth pool's members. */
   pooledPerPod: number[];
+  /** Of those, how many members the ADD had to make (the pool was empty): an af_packet_create inside the ADD. */
+  madePerPod: number[];
   /**
    * The pod of this size in the first round, right after the agent started (while its veth pool
    * fills, its networks are made in VPP, its code is cold), ms: not in the figures above, which
@@ -136,6 +138,7 @@ class LatencyRig {
   /** `rnd` names this run's netns, container ids and temp dir (hex; random by default). */
   /** Pool members taken per container id (the agent's log). */
   readonly pooled = new Map<string, number>();
+  readonly made = new Map<string, number>();
 
   constructor(readonly target: LatencyVswitch, readonly rnd = randomBytes(3).toString('hex'), vethPoolSize = DEFAULT_CONFIG.vethPoolSize) {
     this.pods = POD_INTERFACES[target.kind];
@@ -159,6 +162,8 @@ class LatencyRig {
     this.agent = await startAgent(this.config, { vswitch: this.vs.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: (m) => {
       const taken = /^ADD (\S+): \S+ is carried by pool member /.exec(m);
       if (taken) this.pooled.set(taken[1]!, (this.pooled.get(taken[1]!) ?? 0) + 1);
+      const made = /^ADD (\S+): the veth pool is empty: member /.exec(m);
+      if (made) this.made.set(made[1]!, (this.made.get(made[1]!) ?? 0) + 1);
     }, vhostNet: this.vs.vhostNet });
     // The server calls pipeline.handle per request: timed here, the agent's part of each command.
     const p = this.agent.pipeline, handle = p.handle.bind(p);
@@ -270,7 +275,7 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
   if (why) throw new Error(why);
   const rig = new LatencyRig(o.vswitch ?? { kind: 'emulator' }, o.runId, o.vethPool);
   const per = <T>() => new Map<CustomIfCount, T[]>(CNI_LATENCY_SIZES.map((n) => [n, []]));
-  const add = per<number>(), del = per<number>(), agentAdd = per<number>(), agentDel = per<number>(), errors = per<string>(), vppIfs = per<number>(), pooled = per<number>();
+  const add = per<number>(), del = per<number>(), agentAdd = per<number>(), agentDel = per<number>(), errors = per<string>(), vppIfs = per<number>(), pooled = per<number>(), made = per<number>();
   const first = new Map<CustomIfCount, CniLatencyRow['first']>(CNI_LATENCY_SIZES.map((n) => [n, {}]));
   const nodeStart: number[] = [];
   const before = load1();
@@ -291,6 +296,7 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
           else { add.get(n)!.push(x.ms); agentAdd.get(n)!.push(agent); }
           vppIfs.get(n)!.push((await rig.podIfs(id)).length);
           pooled.get(n)!.push(rig.pooled.get(id) ?? 0);
+          made.get(n)!.push(rig.made.get(id) ?? 0);
         } else errors.get(n)!.push(`ADD exited ${x.code}: ${firstLine(x.stderr)}`);
       }
       for (const p of pods) {
@@ -305,7 +311,7 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
       if (r > 0) nodeStart.push(await rig.nodeStart());
       // A running node's pool is stocked: beyond one member per request it fills only once no
       // request came for REFILL_QUIET_MS (veth-pool.ts), which back-to-back rounds never leave
-      // it. Not timed.
+      // it; the members this round's pods had beyond its size stay for vethPoolIdleSeconds. Not timed.
       if (r === 0) await rig.agent?.pool?.settled();
       o.onRound?.(r + 1, rounds);
     }
@@ -316,7 +322,7 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
       rows: CNI_LATENCY_SIZES.map((n) => ({
         customIfs: n, kinds: rig.pods.custom[n].map((s) => s.split('/')[1]!), add: latencyMs(add.get(n)!), del: latencyMs(del.get(n)!),
         addMs: add.get(n)!, delMs: del.get(n)!, agentAdd: latencyMs(agentAdd.get(n)!), agentDel: latencyMs(agentDel.get(n)!),
-        agentAddMs: agentAdd.get(n)!, agentDelMs: agentDel.get(n)!, vppIfsPerPod: vppIfs.get(n)!, pooledPerPod: pooled.get(n)!, first: first.get(n)!, errors: [...new Set(errors.get(n)!)],
+        agentAddMs: agentAdd.get(n)!, agentDelMs: agentDel.get(n)!, vppIfsPerPod: vppIfs.get(n)!, pooledPerPod: pooled.get(n)!, madePerPod: made.get(n)!, first: first.get(n)!, errors: [...new Set(errors.get(n)!)],
       })),
     };
   } finally {
@@ -342,7 +348,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
     `node -e 0 p50 ${f(r.nodeStart.p50)} p99 ${f(r.nodeStart.p99)} ms; ${describeRcu()}`);
   for (const row of r.rows) {
     console.log(`${row.customIfs} custom (${row.kinds.join(',') || 'eth0 only'}): ADD p50 ${f(row.add.p50)} p99 ${f(row.add.p99)} (agent ${f(row.agentAdd.p50)}/${f(row.agentAdd.p99)}) ms  ` +
-      `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok, ${row.pooledPerPod.reduce((a, b) => a + b, 0)} veths from the pool)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
+      `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok, ${row.pooledPerPod.reduce((a, b) => a + b, 0)} veths on pool members, ${row.madePerPod.reduce((a, b) => a + b, 0)} of them made at ADD)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
   }
   console.log(firstPodsLine(r));
   const left = Object.entries(r.leftovers).filter(([, v]) => v.length);

@@ -157,7 +157,7 @@ export class CniRig {
       '--vpp-api-socket': c.vppApiSocket, '--vpp-api-dir': shippedApiDir(), '--state-dir': c.stateDir, '--memif-socket-dir': c.memifSocketDir,
       '--cni-socket': c.cniSocket, '--pod-manifests': c.podManifests!, '--node-name': c.nodeName, '--max-custom-interfaces': c.maxCustomInterfaces,
       // A separate process cannot be told that the emulator's taps need no /dev/vhost-net: eth0 is a veth here.
-      '--eth0-kind': 'veth-afpacket', '--veth-pool-size': c.vethPoolSize,
+      '--eth0-kind': 'veth-afpacket', '--veth-pool-size': c.vethPoolSize, '--veth-pool-idle-seconds': c.vethPoolIdleSeconds,
     };
     const p = startProc({ name: 'soak-agent', cmd: process.execPath, args: [TSVPP_MAIN, 'agent', ...Object.entries(flags).flatMap(([k, v]) => [k, String(v)])] });
     this.agentProc = p;

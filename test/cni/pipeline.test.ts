@@ -49,10 +49,13 @@ function world(cfg: Partial<AgentConfig> = {}) {
   return { dir, config, linux, vswitch, ipam, pods, store, etcd, mk, p: mk() };
 }
 
-/** A pipeline with a veth pool of `size` members, filled (as the agent wires them; `extra`: more of the pipeline's deps). */
-async function withPool(w: ReturnType<typeof world>, size: number, extra: Partial<PipelineDeps> = {}): Promise<{ p: Pipeline; pool: VethPool }> {
+/**
+ * A pipeline with a veth pool of `size` members, filled (as the agent wires them; `extra`: more of
+ * the pipeline's deps; `idleMs`: the pool's, else the config's).
+ */
+async function withPool(w: ReturnType<typeof world>, size: number, extra: Partial<PipelineDeps> = {}, idleMs = w.config.vethPoolIdleSeconds * 1000): Promise<{ p: Pipeline; pool: VethPool }> {
   let p: Pipeline | undefined;
-  const pool = new VethPool({ size, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
+  const pool = new VethPool({ size, idleMs, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
   p = new Pipeline({ ...w.p.d, pool, ...extra });
   await p.reconcile();
   pool.refill('reconcile');
@@ -290,7 +293,7 @@ test('veth pool: an ADD cut short after taking a member (the re-tag fails) undoe
   assert.equal(pool.members().map((x) => x.hostName), [m.hostName], 'back in the pool');
 });
 
-test('veth pool: a pod\'s members are checked at once before any moves (one link listing); a broken one is deleted, the rest handed out in order', async () => {
+test('veth pool: a pod\'s members are checked at once before any moves (one link listing); a broken one is deleted, the rest handed out in order; with the pool empty a member is made for the pod, and DEL hands every one back', async () => {
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 3 });
   await w.store.init(); w.linux.addNs('ns1');
   w.pods.put('p', { 'contivpp.io/custom-if': 'veth1/veth, veth2/veth' }, 0);
@@ -307,35 +310,36 @@ test('veth pool: a pod\'s members are checked at once before any moves (one link
   await p.handle(req('ADD', 'c1', 'p'));
   assert.is(listings, 1, 'one listing of the agent\'s links for the pod\'s members');
   const rec = (await w.store.loadPod('c1'))!;
-  const afOf = (n: string) => rec.resources.find((r) => r.kind === 'afpacket' && r.ifName === n) as { hostIfName: string; pool?: { peerName: string } } | undefined;
+  const afOf = (n: string) => rec.resources.find((r) => r.kind === 'afpacket' && r.ifName === n) as { hostIfName: string; swIfIndex: number; pool?: { peerName: string } } | undefined;
   assert.is(afOf('eth0')!.hostIfName, m1.hostName);
   assert.is(afOf('veth1')!.hostIfName, m3.hostName);
-  assert.is(afOf('veth2')!.hostIfName, vethHostName('c1', 'veth2'), 'the third veth is made: the pool ran out');
-  assert.is(afOf('veth2')!.pool, undefined);
+  const made = afOf('veth2')!;
+  assert.ok(made.hostIfName.startsWith(pool.prefixes.host) && ![m1, m2, m3].some((m) => m.hostName === made.hostIfName), `the pool ran out: a member is made for the third veth (${made.hostIfName})`);
+  const m4 = { hostName: made.hostIfName, peerName: made.pool!.peerName };
+  assert.is(w.vswitch.ifs.get(made.swIfIndex)!.tag.startsWith('tsvpp:'), true, 'tagged for the pod');
+  assert.not.ok((await listedPoolNames(w.dir)).has(m4.hostName), 'lent, so not in the pool file');
   // Each lent member's peer and the pod veth's host end redirect to each other.
-  for (const [n, m] of [['eth0', m1], ['veth1', m3]] as const) {
+  for (const [n, m] of [['eth0', m1], ['veth1', m3], ['veth2', m4]] as const) {
     assert.is(w.linux.redirectOf(vethHostName('c1', n)), m.peerName, n);
     assert.is(w.linux.redirectOf(m.peerName), vethHostName('c1', n), n);
   }
   assert.not.ok(w.vswitch.ifs.has(m2.swIfIndex), 'the broken member\'s af_packet is deleted');
   assert.not.ok(w.linux.ns.get('')!.has(m2.hostName), 'and its host end');
   assert.equal([...w.linux.ns.get('ns1')!.keys()].sort(), ['eth0', 'lo', 'veth1', 'veth2']);
-  const made = w.vswitch.calls.filter((c) => c === 'createAfPacket').length;
   await p.handle(req('DEL', 'c1', 'p'));
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
-  assert.equal(pool.members().map((m) => m.hostName).slice(-2).sort(), [m1.hostName, m3.hostName].sort(), 'the lent members are back in the pool');
+  assert.equal(pool.members().map((m) => m.hostName).sort(), [m1, m3, m4].map((m) => m.hostName).sort(), 'the lent members are back in the pool, the one made for the pod too');
   const file = await listedPoolNames(w.dir);
-  assert.ok([m1, m3].every((m) => file.has(m.hostName) && file.has(m.peerName)), 'and in the pool file (handed back side by side, written one after the other)');
-  assert.is(w.vswitch.calls.filter((c) => c === 'deleteAfPacket').length, 2, 'only the broken member\'s and the made veth\'s af_packets are deleted');
+  assert.ok([m1, m3, m4].every((m) => file.has(m.hostName) && file.has(m.peerName)), 'and in the pool file (handed back side by side, written one after the other)');
+  assert.is(w.vswitch.calls.filter((c) => c === 'deleteAfPacket').length, 1, 'only the broken member\'s af_packet is deleted');
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo'], 'the pod\'s veths are gone');
-  assert.ok(made > 0);
 });
 
 test('veth pool: DEL hands a lent member back with nothing of the pod left on it in VPP, and the next pod gets it; a member with something left is deleted instead', async () => {
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
   await w.store.init(); w.linux.addNs('ns1'); w.linux.addNs('ns2');
   w.vswitch.snat = '10.1.1.1';
-  const { p, pool } = await withPool(w, 1, { services: { podInterface: (sw) => w.vswitch.enableServiceNat(sw, 'pod'), podsChanged: () => {} } });
+  const { p, pool } = await withPool(w, 1, { services: { podInterface: (sw) => w.vswitch.enableServiceNat(sw, 'pod'), podsChanged: () => {} } }, 100);
   const [m] = pool.members();
   assert.ok(m, 'a member was made');
   await p.handle(req('ADD', 'c1', undefined, 'ns1'));
@@ -356,7 +360,9 @@ test('veth pool: DEL hands a lent member back with nothing of the pod left on it
   assert.ok(w.linux.ns.get('')!.has(m.hostName) && w.linux.ns.get('')!.has(m.peerName), 'its pair is kept');
   assert.ok(pool.members().some((x) => x.hostName === m.hostName), 'back in the pool');
   pool.refill('request');
-  await pool.settled(); // one over `size`: the oldest is trimmed once no request comes
+  // One over `size`: the oldest is trimmed once no request came for the idle time (100 ms here).
+  for (let i = 0; i < 100 && pool.members().length > 1; i++) await new Promise((r) => setTimeout(r, 10));
+  await pool.settled();
   assert.equal(pool.members().map((x) => x.hostName), [m.hostName]);
   assert.is(w.vswitch.calls.slice(from).filter((c) => c === 'deleteAfPacket').length, 1, 'the trimmed member');
 
@@ -389,6 +395,62 @@ test('veth pool: one member right after a request, the rest once no request came
   assert.is(starts.length, 3);
   assert.ok(starts[0]! - t0 < REFILL_QUIET_MS, 'the first right after the request');
   assert.ok(starts[1]! - t1 >= REFILL_QUIET_MS - 5, `the second only after ${REFILL_QUIET_MS} ms without a request (it came ${starts[1]! - t1} ms after the last one)`);
+});
+
+test('veth pool: members beyond its size are kept until no request came for the idle time, then trimmed; ADDs that take it below its size meanwhile get it refilled at once', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
+  await w.store.init();
+  for (const ns of ['ns1', 'ns2', 'ns3']) w.linux.addNs(ns);
+  w.pods.put('p', { 'contivpp.io/custom-if': 'veth1/veth, veth2/veth' }, 0);
+  const idleMs = 3 * REFILL_QUIET_MS; // a trim after REFILL_QUIET_MS (as before) shows
+  const { p, pool } = await withPool(w, 1, {}, idleMs);
+  const answered = async (r: AgentRequest) => { await p.handle(r); pool.refill('request'); return Date.now(); }; // as the agent does
+  const deletes = () => w.vswitch.calls.filter((c) => c === 'deleteAfPacket').length;
+  await answered(req('ADD', 'c1', 'p', 'ns1')); // one member taken, two made for the pod
+  await pool.settled();
+  assert.is(pool.members().length, 1, 'refilled');
+  let last = await answered(req('DEL', 'c1', 'p', 'ns1'));
+  await pool.settled(); // does not wait for the trim
+  assert.is(pool.members().length, 4, 'all three back, kept beyond the pool\'s size');
+  assert.is(deletes(), 0);
+  await new Promise((r) => setTimeout(r, 2 * REFILL_QUIET_MS));
+  assert.is(pool.members().length, 4, `still kept ${2 * REFILL_QUIET_MS} ms after the last request`);
+  await answered(req('ADD', 'c2', 'p', 'ns2')); // takes three of the four
+  const t = await answered(req('ADD', 'c3', 'p', 'ns3')); // takes the last, makes two
+  const creates = w.vswitch.calls.filter((c) => c === 'createAfPacket').length;
+  await pool.settled();
+  assert.is(pool.members().length, 1, 'refilled with a trim pending');
+  assert.is(w.vswitch.calls.filter((c) => c === 'createAfPacket').length, creates + 1);
+  assert.ok(Date.now() - t < idleMs, 'without waiting for the idle time');
+  const trims: number[] = [];
+  const del = w.vswitch.deleteAfPacket.bind(w.vswitch);
+  w.vswitch.deleteAfPacket = async (o) => { trims.push(Date.now()); return del(o); };
+  await answered(req('DEL', 'c2', 'p', 'ns2'));
+  last = await answered(req('DEL', 'c3', 'p', 'ns3'));
+  assert.is(pool.members().length, 7);
+  for (let i = 0; i < 200 && pool.members().length > 1; i++) await new Promise((r) => setTimeout(r, 10));
+  await pool.settled(); // the last trim's file write
+  assert.is(pool.members().length, 1, 'trimmed back to its size');
+  assert.is(deletes(), 6);
+  assert.ok(trims[0]! - last >= idleMs - 5, `the first trim ${trims[0]! - last} ms after the last request`);
+  assert.is((await listedPoolNames(w.dir)).size, 2, 'the pool file lists the one member left');
+  assert.equal(w.vswitch.podObjects().ifs, []);
+});
+
+test('veth pool: an ADD that finds the pool empty and cannot make a member fails naming it, and leaves nothing of it', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
+  await w.store.init(); w.linux.addNs('ns1');
+  w.pods.put('p', { 'contivpp.io/custom-if': 'veth1/veth' }, 0);
+  const { p, pool } = await withPool(w, 1);
+  const [m] = pool.members();
+  w.vswitch.createAfPacket = async () => { throw new VswitchError('af_packet_create_v3', 'injected failure', false, -1); };
+  const e = await cniErr(p.handle(req('ADD', 'c1', 'p')));
+  assert.match(e.details!, new RegExp(`making ${pool.prefixes.host}[0-9a-f]{7} failed: .*injected failure`));
+  assert.equal([...w.linux.ns.get('')!.keys()].sort(), [m!.hostName, m!.peerName].sort(), 'only the member the pool had');
+  assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
+  assert.equal(await w.store.listPods(), []);
+  assert.equal(pool.members(), [m], 'that member is back');
+  assert.equal([...await listedPoolNames(w.dir)].sort(), [m!.hostName, m!.peerName].sort());
 });
 
 /**

@@ -26,7 +26,7 @@ test('roundOrder rotates the sizes so each size goes first equally often', () =>
 const row = (n: 0 | 1 | 3, kinds: string[], add: number, del: number) => ({
   customIfs: n, kinds, add: latencyMs([add, add * 2]), del: latencyMs([del]), addMs: [add, add * 2], delMs: [del],
   agentAdd: latencyMs([add / 4]), agentDel: latencyMs([del / 5, del / 2]), agentAddMs: [add / 4], agentDelMs: [del / 5, del / 2],
-  vppIfsPerPod: [1 + n], pooledPerPod: [0], first: n === 3 ? { add: add * 3, agentAdd: add } : { add: add * 3, del: del * 3, agentAdd: add, agentDel: del }, errors: n === 3 ? ['DEL exited 1: boom'] : [],
+  vppIfsPerPod: [1 + n], pooledPerPod: [0], madePerPod: [0], first: n === 3 ? { add: add * 3, agentAdd: add } : { add: add * 3, del: del * 3, agentAdd: add, agentDel: del }, errors: n === 3 ? ['DEL exited 1: boom'] : [],
 });
 const nodeStart = latencyMs([40, 60]);
 

@@ -3,9 +3,9 @@
 // restart), the VPP emulator (test double), real veths, netns and host-local. What is checked:
 // members are complete (both ends up, the af_packet tagged for the pool, admin up, MTU lowered);
 // ADD lends them (the pod's own veth made in its netns, its host end and the member's peer
-// redirected to each other, the af_packet recorded and re-tagged) and falls back to making a veth
-// when the pool is empty or for a CustomNetwork; the refill after ADD; DEL hands the members back
-// and the pool is trimmed to its size once requests stop; broken members
+// redirected to each other, the af_packet recorded and re-tagged), makes a member for the pod when
+// the pool is empty, and a veth of the pod's own for a CustomNetwork; the refill after ADD; DEL
+// hands the members back and the pool is trimmed to its size once requests stop; broken members
 // (peer gone, af_packet gone) are deleted, never handed to a pod; a restart after SIGKILL keeps
 // the complete members and deletes the rest and what the pool does not know; shutdown and
 // `tsvpp agent teardown` leave nothing.
@@ -81,8 +81,9 @@ async function noLeftovers(rig: CniRig): Promise<void> {
   }
 }
 
-test('in-process agent: members made at start, taken by ADD, refilled after; empty pool and CustomNetworks make veths; broken members dropped; shutdown removes the pool', async () => {
-  const rig = await CniRig.start({ config: { eth0Kind: 'veth-afpacket', vethPoolSize: 2 } });
+test('in-process agent: members made at start, taken by ADD, refilled after; an empty pool makes members for the pod, CustomNetworks veths; broken members dropped; shutdown removes the pool', async () => {
+  // Members beyond the pool's size are kept 1 s after the last request (60 by default).
+  const rig = await CniRig.start({ config: { eth0Kind: 'veth-afpacket', vethPoolSize: 2, vethPoolIdleSeconds: 1 } });
   const scratch = `tsvpp-pool-${rig.rnd}`;
   try {
     writeFileSync(join(rig.config.podManifests!, 'pool.yaml'), PODS);
@@ -135,8 +136,8 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
     await waitFor('the refill', () => (pool.members().length === 2 ? true : undefined));
     assert.ok(pool.members().every((m) => !first.some((f) => f.hostName === m.hostName)), JSON.stringify({ first, now: pool.members() }));
 
-    // Four veths, a pool of two: eth0 and veth1 are taken, veth2 is made at ADD (the pool is
-    // empty), l2v on a CustomNetwork is always made at ADD (its pod end sends no GSO).
+    // Four veths, a pool of two: eth0 and veth1 are taken, a member is made for veth2 (the pool
+    // is empty), l2v on a CustomNetwork is always a veth of its own (its pod end sends no GSO).
     const taken = pool.members().map((m) => m.hostName).sort();
     const ns2 = await rig.newNetns();
     const id2 = `pool2${rig.rnd}`;
@@ -144,7 +145,7 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
     assert.is(add2.code, 0, JSON.stringify(add2.out) + add2.stderr);
     const ends = carriers(record(rig, id2));
     assert.equal([ends.eth0, ends.veth1].sort(), taken);
-    assert.is(ends.veth2, vethHostName(id2, 'veth2'));
+    assert.ok(ends.veth2!.startsWith(host) && !taken.includes(ends.veth2!) && !first.some((f) => f.hostName === ends.veth2), `a member made for veth2 (${ends.veth2})`);
     assert.is(ends.l2v, vethHostName(id2, 'l2v'));
     assert.is((await rig.cni('CHECK', id2, ns2, { prevResult: add2.out }, 'pool-four')).code, 0);
 
@@ -158,16 +159,17 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
     const id3 = `pool3${rig.rnd}`;
     const add3 = await rig.cni('ADD', id3, ns3, {}, 'pool-eth0');
     assert.is(add3.code, 0, JSON.stringify(add3.out) + add3.stderr);
-    assert.is(carriers(record(rig, id3)).eth0, vethHostName(id3, 'eth0'), 'eth0 made at ADD, not a broken member');
+    const eth03 = carriers(record(rig, id3)).eth0!;
+    assert.ok(eth03.startsWith(host) && eth03 !== a!.hostName && eth03 !== b!.hostName, `eth0 on a member made for it, not a broken one (${eth03})`);
     assert.is(rig.log.filter((l) => /veth pool: .* is broken/.test(l)).length, 2, rig.log.join('\n'));
     const names = new Set((await listLinks()).map((l) => l.ifname));
     assert.not.ok(names.has(a!.hostName) || names.has(b!.hostName) || names.has(b!.peerName), 'the broken members\' veths are deleted');
     assert.equal((await listLinks(scratch)).map((l) => l.ifname), ['lo'], 'with the moved peer');
     assert.not.ok([...rig.emu.state.interfaces.values()].some((i) => i.name === `host-${a!.hostName}`), 'its af_packet too');
 
-    // DEL hands lent members back (their af_packets kept, re-tagged for the pool); the pool is
-    // trimmed back to its size once no request comes.
-    const lent = [...Object.values(carriers(record(rig, `pool1${rig.rnd}`))), ends.eth0!, ends.veth1!];
+    // DEL hands lent members back (their af_packets kept, re-tagged for the pool), those made for
+    // pods too; the pool is trimmed back to its size once no request came for 1 s.
+    const lent = [...Object.values(carriers(record(rig, `pool1${rig.rnd}`))), ends.eth0!, ends.veth1!, ends.veth2!, eth03];
     for (const [id, ns, pod] of [[`pool1${rig.rnd}`, ns1, 'pool-two'], [id2, ns2, 'pool-four'], [id3, ns3, 'pool-eth0']] as const) {
       const del = await rig.cni('DEL', id, ns, {}, pod);
       assert.is(del.code, 0, JSON.stringify(del.out));
@@ -191,7 +193,7 @@ test('in-process agent: members made at start, taken by ADD, refilled after; emp
 });
 
 test('agent process: after SIGKILL the restart keeps complete members and deletes broken and unknown ones; teardown removes the pool', async () => {
-  const rig = await CniRig.start({ agentProcess: true, config: { vethPoolSize: 2 } });
+  const rig = await CniRig.start({ agentProcess: true, config: { vethPoolSize: 2, vethPoolIdleSeconds: 1 } });
   const client = await VppClient.connect({ socket: rig.config.vppApiSocket, registry: rig.registry, name: 'pool-test', reconnect: false });
   const podNs = `poolk-pod-${rig.rnd}`;
   try {
@@ -238,8 +240,9 @@ test('agent process: after SIGKILL the restart keeps complete members and delete
     assert.is((await rig.cni('DEL', id, ns, {}, 'pool-two')).code, 0);
     await noLeftovers(rig);
 
-    // Killed again with a full pool: `tsvpp agent teardown` removes it.
-    await waitFor('the refill', () => (listed(rig).filter((m) => m.swIfIndex !== undefined).length === 2 ? true : undefined));
+    // Killed again with a full pool (the pod's two members back, then trimmed 1 s after the DEL):
+    // `tsvpp agent teardown` removes it.
+    await waitFor('the trim', () => (listed(rig).filter((m) => m.swIfIndex !== undefined).length === 2 ? true : undefined));
     await rig.killAgentProcess();
     assert.is((await poolLinks(rig)).length, 4);
     const td = await run(process.execPath, [TSVPP_MAIN, 'agent', 'teardown', '--state-dir', rig.config.stateDir, '--vpp-api-socket', rig.config.vppApiSocket,

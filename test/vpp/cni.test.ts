@@ -17,7 +17,8 @@ import { MANIFESTS, TwoPods, ipOf } from './support/cni-pods.js';
 const VHOST_NET = existsSync('/dev/vhost-net');
 let node: CniNode;
 
-test.before(async () => { node = await CniNode.start(MANIFESTS); });
+// Members beyond the pool's size are trimmed 1 s after the last request (60 by default): a test below waits for it.
+test.before(async () => { node = await CniNode.start(MANIFESTS, { vethPoolIdleSeconds: 1 }); });
 test.after(async () => { await node?.close(); });
 
 /** The host interface each pod interface's af_packet is on (a lent pool member's host end, or the pod veth's). */

@@ -52,6 +52,8 @@ export interface AgentConfig {
   mtu: number;
   /** Pod veths (with their af_packet) kept ready for ADD (veth-pool.ts); 0 = none. */
   vethPoolSize: number;
+  /** Members beyond vethPoolSize (handed back after more pods had them at once) are deleted after this many seconds without a CNI request. */
+  vethPoolIdleSeconds: number;
   /** memif devices the device plugin advertises as contivpp.io/memif (0 = no device plugin). */
   memifDevices: number;
   /** kubelet's device-plugins directory (its kubelet.sock, and our plugin socket). */
@@ -88,6 +90,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   cniPluginDirs: [...DEFAULT_CNI_PLUGIN_DIRS],
   mtu: 0,
   vethPoolSize: 4,
+  vethPoolIdleSeconds: 60,
   memifDevices: 0,
   devicePluginDir: '/var/lib/kubelet/device-plugins',
   podResourcesSocket: '/var/lib/kubelet/pod-resources/kubelet.sock',
@@ -117,6 +120,7 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--cni-plugin-dirs': 'cniPluginDirs',
   '--mtu': 'mtu',
   '--veth-pool-size': 'vethPoolSize',
+  '--veth-pool-idle-seconds': 'vethPoolIdleSeconds',
   '--memif-devices': 'memifDevices',
   '--device-plugin-dir': 'devicePluginDir',
   '--pod-resources-socket': 'podResourcesSocket',
@@ -127,7 +131,7 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--host-link-subnet': 'hostLinkSubnet',
 };
 
-const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'maxCustomInterfaces', 'mtu', 'vethPoolSize', 'memifDevices']);
+const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'maxCustomInterfaces', 'mtu', 'vethPoolSize', 'vethPoolIdleSeconds', 'memifDevices']);
 
 /** Fields optional in AgentConfig (absent from DEFAULT_CONFIG) that a config file may set. */
 const OPTIONAL_FIELDS: ReadonlySet<string> = new Set(['podManifests', 'kubeconfig', 'vppApiDir', 'nodeIp', 'chainedCniConfDir']);
@@ -189,6 +193,7 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   if (!Number.isInteger(c.maxCustomInterfaces) || c.maxCustomInterfaces < 0) throw bad('maxCustomInterfaces', 'must be a non-negative integer');
   if (!Number.isInteger(c.mtu) || c.mtu < 0 || (c.mtu !== 0 && c.mtu < 576)) throw bad('mtu', 'must be 0 (default) or at least 576');
   if (!Number.isInteger(c.vethPoolSize) || c.vethPoolSize < 0 || c.vethPoolSize > 64) throw bad('vethPoolSize', 'must be an integer from 0 (no pool) to 64');
+  if (!Number.isInteger(c.vethPoolIdleSeconds) || c.vethPoolIdleSeconds < 0 || c.vethPoolIdleSeconds > 86400) throw bad('vethPoolIdleSeconds', 'must be a whole number of seconds from 0 to 86400');
   if (!Array.isArray(c.cniPluginDirs) || c.cniPluginDirs.some((d) => typeof d !== 'string')) throw bad('cniPluginDirs', 'must be a list of directories');
   if (!Number.isInteger(c.memifDevices) || c.memifDevices < 0 || c.memifDevices > 4096) throw bad('memifDevices', 'must be an integer from 0 to 4096');
   if (!Array.isArray(c.etcdEndpoints) || c.etcdEndpoints.some((e) => typeof e !== 'string' || !/^https?:\/\/[^/]+\/?$/.test(e))) {

@@ -7,7 +7,9 @@
 // on the default or stub network takes one (kinds/veth.ts): the pod gets a veth of its own made
 // inside its netns, whose host end and the member's peer are joined by tc redirects, and the
 // af_packet is re-tagged for the pod. Neither end of the member ever enters a pod, so DEL hands it
-// back (giveBack) instead of deleting the af_packet. Refilled, and trimmed back to `size`, one
+// back (giveBack) instead of deleting the af_packet. An ADD that finds the pool empty makes a member
+// for the pod (make), so every pod veth on those networks is a lent member and no DEL deletes an
+// af_packet. Refilled up to `size`, and trimmed back to it after `idleMs` without a request, one
 // member at a time, in the pipeline's turn, when no CNI request waits.
 //
 // Members are listed in <stateDir>/veth-pool.json (before they are created, like pod resources),
@@ -58,7 +60,7 @@ export function podPoolLinks(pods: readonly PodRecord[]): Set<string> {
   })));
 }
 
-/** Members beyond one per request gap are made, and members beyond `size` deleted, only after this long without a request. */
+/** Members beyond one per request gap are made only after this long without a request. */
 export const REFILL_QUIET_MS = 300;
 
 export interface VethPoolDeps {
@@ -68,6 +70,11 @@ export interface VethPoolDeps {
   linux: LinuxOps;
   /** The pod veths' MTU (config.mtu; 0: the kernel's default). */
   mtu: number;
+  /**
+   * Members beyond `size` (handed back after more pods than `size` had them at once) are deleted
+   * only after this long without a request (config.vethPoolIdleSeconds).
+   */
+  idleMs: number;
   /** Runs fn in the pipeline's turn; `busy`: a CNI request waits for its turn. */
   turn<T>(fn: () => Promise<T>): Promise<T>;
   busy(): boolean;
@@ -78,13 +85,15 @@ export interface VethPoolDeps {
 
 export class VethPool {
   private ready: PoolMember[] = [];
-  /** Being made (listed without swIfIndex). */
-  private making: ListedMember | undefined;
+  /** Being made (listed without swIfIndex): by the refill, or for an ADD (make). */
+  private readonly making = new Set<ListedMember>();
   private wanted: boolean;
   /** The pool file was read (the first reconcile, at agent start). */
   private loaded = false;
   private closed = false;
   private timer: NodeJS.Timeout | undefined;
+  /** The timer only waits to trim (settled() does not wait for it). */
+  private timerTrims = false;
   /** A refill's turn in flight. */
   private running: Promise<void> | undefined;
   /** When the last CNI request was answered, and how many members were made since. */
@@ -169,23 +178,31 @@ export class VethPool {
    */
   refill(after: 'request' | 'reconcile'): void {
     // A member being made now (its turn came as the request ended) is this request's one.
-    if (after === 'request') { this.lastRequest = Date.now(); this.madeSince = this.making ? 1 : 0; }
+    if (after === 'request') { this.lastRequest = Date.now(); this.madeSince = this.making.size ? 1 : 0; }
     this.failed = false;
+    // A trim waiting for idleMs: looked at again now (ADDs may have taken the pool below `size`).
+    if (this.timer && this.timerTrims) { clearTimeout(this.timer); this.timer = undefined; }
     this.schedule(0);
   }
 
-  private schedule(delayMs: number): void {
+  private schedule(delayMs: number, trims = false): void {
     if (this.closed || this.timer || !this.wanted || this.ready.length === this.d.size || this.failed) return;
+    this.timerTrims = trims;
     this.timer = setTimeout(() => {
       const run = this.d.turn(async () => {
         this.timer = undefined;
         if (this.closed || this.d.busy() || this.ready.length === this.d.size) return; // the request's end schedules again
-        const quietIn = this.lastRequest + REFILL_QUIET_MS - Date.now();
-        const over = this.ready.length > this.d.size;
-        // Members handed back beyond `size` (a burst of DELs) go only once requests stop: each
-        // deletion stops VPP's forwarding for as long as an af_packet_delete takes.
-        if ((over || this.madeSince > 0) && quietIn > 0) { this.schedule(quietIn); return; }
-        if (over) { await this.trimOne(); this.schedule(0); return; }
+        const since = Date.now() - this.lastRequest;
+        // Members handed back beyond `size` (more pods at once than the pool holds, then their
+        // DELs) go only after idleMs without a request: each deletion, and the create when pods
+        // come again, stops VPP's forwarding for as long as an af_packet_delete/create takes.
+        if (this.ready.length > this.d.size) {
+          if (since < this.d.idleMs) { this.schedule(this.d.idleMs - since, true); return; }
+          await this.trimOne();
+          this.schedule(0);
+          return;
+        }
+        if (this.madeSince > 0 && since < REFILL_QUIET_MS) { this.schedule(REFILL_QUIET_MS - since); return; }
         this.madeSince++;
         if (await this.makeOne()) this.schedule(0);
       }).catch((e) => this.d.log(`veth pool: ${(e as Error).message}`));
@@ -196,11 +213,12 @@ export class VethPool {
   }
 
   /**
-   * Resolves once no refill is scheduled or running (the pool is full, closed, or a member could
-   * not be made): leak checks sample the agent then, not while a member is half made.
+   * Resolves once no refill is scheduled or running and nothing is being trimmed (the pool holds
+   * `size` or more, is closed, or a member could not be made): leak checks sample the agent then,
+   * not while a member is half made. A trim still waiting for idleMs is not waited for.
    */
   async settled(): Promise<void> {
-    while (this.timer || this.running) await (this.running ?? new Promise((r) => setTimeout(r, 20)));
+    while ((this.timer && !this.timerTrims) || this.running) await (this.running ?? new Promise((r) => setTimeout(r, 20)));
   }
 
   /** Deletes the oldest member, then unlists it (listed while any of it exists, as when made). */
@@ -256,11 +274,41 @@ export class VethPool {
     return left;
   }
 
-  /** Makes one member; false when that failed (logged, what was made deleted). */
+  /**
+   * For an ADD that found the pool empty, in its turn: a member made as the refill makes them and
+   * handed out at once (unlisted when this returns, as take()'s; the caller records it in the pod's
+   * record), so the pod's DEL hands it back rather than deleting an af_packet. Throws (what was made
+   * deleted) when it cannot be made.
+   */
+  async make(): Promise<PoolMember> {
+    this.wanted = true;
+    const m = await this.build();
+    await this.save();
+    return m;
+  }
+
+  /** Makes one member for the pool; false when that failed (logged, what was made deleted). */
   private async makeOne(): Promise<boolean> {
+    try {
+      this.ready.push(await this.build());
+      await this.save();
+      return true;
+    } catch (e) {
+      this.failed = true;
+      this.d.log(`veth pool: ${(e as Error).message}`);
+      return false;
+    }
+  }
+
+  /**
+   * Makes one member, listed in the pool file while it is made (a crash in between still deletes
+   * it), unlisted at the end: the caller lists it as ready, or hands it to a pod. On failure what
+   * was made is deleted and the error names the member.
+   */
+  private async build(): Promise<PoolMember> {
     const rnd = randomBytes(4).toString('hex').slice(0, 7);
     const m: ListedMember = { hostName: this.prefixes.host + rnd, peerName: this.prefixes.peer + rnd };
-    this.making = m;
+    this.making.add(m);
     try {
       await this.save(); // listed first: a crash in between still deletes it
       const { linux, vswitch: vs, mtu } = this.d;
@@ -276,16 +324,13 @@ export class VethPool {
       // moves the peer into the pod (~20 ms), all that time with VPP's main thread (its API and,
       // without workers, its forwarding) stopped. Nothing arrives on it meanwhile: its peer is down.
       await vs.setInterfaceUp(a.swIfIndex, true);
-      this.ready.push(m as PoolMember);
-      return true;
+      this.making.delete(m);
+      return m as PoolMember;
     } catch (e) {
-      this.failed = true;
-      this.d.log(`veth pool: making ${m.hostName} failed: ${(e as Error).message}`);
       await this.destroy(m).catch((e2) => this.d.log(`veth pool: deleting ${m.hostName} failed: ${(e2 as Error).message}`));
-      return false;
-    } finally {
-      this.making = undefined;
+      this.making.delete(m);
       await this.save();
+      throw new Error(`making ${m.hostName} failed: ${(e as Error).message}`);
     }
   }
 
@@ -365,7 +410,7 @@ export class VethPool {
 
   /** Writes the list as it is now, after the writes before it: a DEL hands back its members side by side. */
   private save(): Promise<void> {
-    const members: ListedMember[] = [...this.ready, ...(this.making ? [this.making] : [])];
+    const members: ListedMember[] = [...this.ready, ...this.making];
     return this.files.write(this.file, members.length ? JSON.stringify({ members }, null, 2) + '\n' : null);
   }
 }

@@ -159,7 +159,14 @@ export const veth: InterfaceKind<VethResource> = {
     const fit = c.d.pool && pooled > 0 ? await c.d.pool.checkAhead(pooled) : undefined;
     return {
       async create(rec, st, tag) {
-        const member = overlay(st.network) ? undefined : await c.d.pool?.take(fit);
+        // With the pool empty a member is made for the pod: lent like the others, it goes back to
+        // the pool at DEL instead of an af_packet_delete (a forwarding pause for every pod).
+        const pool = overlay(st.network) ? undefined : c.d.pool;
+        let member = await pool?.take(fit);
+        if (pool && !member) {
+          member = await pool.make();
+          c.log(`ADD ${rec.containerId}: the veth pool is empty: member ${member.hostName} made for ${st.name}`);
+        }
         if (member) return fromPool(c, rec, st, tag, member);
         const hostName = vethHostName(rec.containerId, st.name), podMac = randomMac();
         await c.record(rec, { kind: 'veth', ifName: st.name, hostName });
