@@ -76,14 +76,27 @@ export interface CniLatencyReport {
   nodeStart: LatencyMs;
   nodeStartMs: number[];
   rows: CniLatencyRow[];
+  /**
+   * af_packet_create_v3 and af_packet_delete the agent sent (each stops VPP's forwarding for every
+   * pod while it runs, docs/perf.md): in the first round and the settling after it (the pool's
+   * first members included), and in the timed rounds.
+   */
+  afPackets?: { first: AfPacketOps; timed: AfPacketOps };
   leftovers: Record<string, string[]>;
 }
+export interface AfPacketOps { created: number; deleted: number }
 
 /** The first round's pods (right after the agent started), which the figures leave out. */
 export function firstPodsLine(r: CniLatencyReport): string {
   const f = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(1) : '-');
   return `first pods after the agent started (round 0, not in the figures): ${r.rows.map((x) =>
     `${x.customIfs} custom ADD ${f(x.first.add)} (agent ${f(x.first.agentAdd)}) DEL ${f(x.first.del)} (agent ${f(x.first.agentDel)})`).join(', ')} ms`;
+}
+
+/** The af_packets the agent made and deleted, each a pause of VPP's forwarding (reports before it have none). */
+export function afPacketsLine(r: CniLatencyReport): string {
+  const x = r.afPackets;
+  return x ? `af_packets the agent made / deleted (each pauses VPP's forwarding): ${x.timed.created} / ${x.timed.deleted} in the timed rounds, ${x.first.created} / ${x.first.deleted} in round 0 and the pool's start` : '';
 }
 
 export function latencyMs(xs: readonly number[]): LatencyMs {
@@ -139,6 +152,7 @@ class LatencyRig {
   /** Pool members taken per container id (the agent's log). */
   readonly pooled = new Map<string, number>();
   readonly made = new Map<string, number>();
+  readonly afPackets: AfPacketOps = { created: 0, deleted: 0 };
 
   constructor(readonly target: LatencyVswitch, readonly rnd = randomBytes(3).toString('hex'), vethPoolSize = DEFAULT_CONFIG.vethPoolSize) {
     this.pods = POD_INTERFACES[target.kind];
@@ -159,6 +173,9 @@ class LatencyRig {
     writeFileSync(join(this.config.podManifests!, 'pods.yaml'), CNI_LATENCY_SIZES.map((n) => manifest(n, this.pods.custom[n])).join('---\n'));
     this.vs = await startLatencyVswitch(this.target, { dir: this.dir, apiSocket: this.config.vppApiSocket, clientName: 'perf-cni-latency' });
     Object.assign(this.config, { vppApiSocket: this.vs.apiSocket, ...(this.vs.apiDir ? { vppApiDir: this.vs.apiDir } : {}) });
+    const vsw = this.vs.vswitch, create = vsw.createAfPacket.bind(vsw), del = vsw.deleteAfPacket.bind(vsw);
+    vsw.createAfPacket = (o) => { this.afPackets.created++; return create(o); };
+    vsw.deleteAfPacket = (o) => { this.afPackets.deleted++; return del(o); };
     this.agent = await startAgent(this.config, { vswitch: this.vs.vswitch, pods: new ManifestPodSource(this.config.podManifests!), log: (m) => {
       const taken = /^ADD (\S+): \S+ is carried by pool member /.exec(m);
       if (taken) this.pooled.set(taken[1]!, (this.pooled.get(taken[1]!) ?? 0) + 1);
@@ -278,6 +295,7 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
   const add = per<number>(), del = per<number>(), agentAdd = per<number>(), agentDel = per<number>(), errors = per<string>(), vppIfs = per<number>(), pooled = per<number>(), made = per<number>();
   const first = new Map<CustomIfCount, CniLatencyRow['first']>(CNI_LATENCY_SIZES.map((n) => [n, {}]));
   const nodeStart: number[] = [];
+  let firstOps: AfPacketOps = { created: 0, deleted: 0 };
   const before = load1();
   // Round 0 is the agent's first (its pool filling, its networks made, its code cold): reported
   // apart, as what a node's first pods see; rounds 1..podsPerSize are the figures.
@@ -312,13 +330,14 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
       // A running node's pool is stocked: beyond one member per request it fills only once no
       // request came for REFILL_QUIET_MS (veth-pool.ts), which back-to-back rounds never leave
       // it; the members this round's pods had beyond its size stay for vethPoolIdleSeconds. Not timed.
-      if (r === 0) await rig.agent?.pool?.settled();
+      if (r === 0) { await rig.agent?.pool?.settled(); firstOps = { ...rig.afPackets }; }
       o.onRound?.(r + 1, rounds);
     }
+    const timedOps = { created: rig.afPackets.created - firstOps.created, deleted: rig.afPackets.deleted - firstOps.deleted };
     const leftovers = await rig.leftovers();
     return {
       vswitch: rig.vswitchName, podsPerSize: o.podsPerSize, eth0: rig.config.eth0Kind, vethPool: rig.config.vethPoolSize, load: { before, after: load1() },
-      nodeStart: latencyMs(nodeStart), nodeStartMs: nodeStart, leftovers,
+      nodeStart: latencyMs(nodeStart), nodeStartMs: nodeStart, afPackets: { first: firstOps, timed: timedOps }, leftovers,
       rows: CNI_LATENCY_SIZES.map((n) => ({
         customIfs: n, kinds: rig.pods.custom[n].map((s) => s.split('/')[1]!), add: latencyMs(add.get(n)!), del: latencyMs(del.get(n)!),
         addMs: add.get(n)!, delMs: del.get(n)!, agentAdd: latencyMs(agentAdd.get(n)!), agentDel: latencyMs(agentDel.get(n)!),
@@ -351,6 +370,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
       `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok, ${row.pooledPerPod.reduce((a, b) => a + b, 0)} veths on pool members, ${row.madePerPod.reduce((a, b) => a + b, 0)} of them made at ADD)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
   }
   console.log(firstPodsLine(r));
+  console.log(afPacketsLine(r));
   const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
   console.log(left.length ? `LEFT BEHIND: ${JSON.stringify(Object.fromEntries(left))}` : 'nothing left behind');
   if (process.env.CNI_LATENCY_JSON) writeFileSync(process.env.CNI_LATENCY_JSON, JSON.stringify(r, null, 1));

@@ -5,7 +5,7 @@ import { REFERENCE_PAIR, noisePct, type Summary } from '../harness/scenarios.js'
 import type { ClientRow, PerfReport } from './model.js';
 import { overheadVerdict } from '../cni-start.js';
 import { BRIDGE_LABEL, CRI_RUN_GOAL_RATIO, ratioToBridge } from '../harness/cri-latency.js';
-import { firstPodsLine } from '../harness/cni-latency.js';
+import { afPacketsLine, firstPodsLine } from '../harness/cni-latency.js';
 import { DUMP_GOAL_MS, PIPELINED_GOAL_PER_SEC, GOALS_JUDGED } from '../vppapi-client.js';
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -79,6 +79,7 @@ export function formatReport(r: PerfReport): string {
       f(x.del.p50, 1), f(x.del.p99, 1), `${f(x.agentDel.p50, 1)}/${f(x.agentDel.p99, 1)}`, `${x.add.n}/${x.del.n}`, x.errors[0] ?? '',
     ]), [false, true, true, true, true, true, true, true, false]));
     out.push(firstPodsLine(c));
+    if (c.afPackets) out.push(afPacketsLine(c));
   }
   for (const c of r.criLatency ?? []) {
     const x = (label: string, op: 'run' | 'stop') => (label === BRIDGE_LABEL ? '1.00x' : `${f(ratioToBridge(c, label, op))}x`);

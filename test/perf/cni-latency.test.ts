@@ -37,6 +37,7 @@ test('the report has, per vswitch, one CNI latency row per custom-interface coun
   };
   const vpp: CniLatencyReport = {
     vswitch: 'VPP 26.10', podsPerSize: 3, eth0: 'veth-afpacket', vethPool: 0, load: { before: 1, after: 2 }, nodeStart, nodeStartMs: [40, 60], leftovers: {},
+    afPackets: { first: { created: 7, deleted: 1 }, timed: { created: 2, deleted: 0 } },
     rows: [row(0, [], 10, 5), row(1, ['memif'], 12, 6), row(3, ['veth', 'veth', 'memif'], 30, 15)],
   };
   const cniLatency = [emulator, vpp];
@@ -58,6 +59,10 @@ test('the report has, per vswitch, one CNI latency row per custom-interface coun
   assert.equal(lines.filter((l) => l.startsWith('first pods after the agent started')), [
     'first pods after the agent started (round 0, not in the figures): 0 custom ADD 300.0 (agent 100.0) DEL 150.0 (agent 50.0), 1 custom ADD 360.0 (agent 120.0) DEL 180.0 (agent 60.0), 3 custom ADD 900.0 (agent 300.0) DEL - (agent -) ms',
     'first pods after the agent started (round 0, not in the figures): 0 custom ADD 30.0 (agent 10.0) DEL 15.0 (agent 5.0), 1 custom ADD 36.0 (agent 12.0) DEL 18.0 (agent 6.0), 3 custom ADD 90.0 (agent 30.0) DEL - (agent -) ms',
+  ]);
+  // The af_packets the agent made and deleted, where the report has them (the emulator's here has none).
+  assert.equal(lines.filter((l) => l.startsWith('af_packets the agent made')), [
+    'af_packets the agent made / deleted (each pauses VPP\'s forwarding): 2 / 0 in the timed rounds, 7 / 1 in round 0 and the pool\'s start',
   ]);
   assert.not.match(formatReport({ ...r, cniLatency: undefined }), /ADD and DEL latency/);
 });

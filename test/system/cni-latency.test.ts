@@ -40,6 +40,12 @@ test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane
     x.agentDelMs.forEach((a, i) => assert.ok(a < x.delMs[i]!, `${x.customIfs}: agent ${a} ms of a DEL of ${x.delMs[i]} ms`));
   }
   assert.ok(r.rows.some((x) => x.pooledPerPod.some((n) => n > 0)), `veths the pool carried are counted: ${JSON.stringify(r.rows.map((x) => x.pooledPerPod))}`);
+  // Every pod veth is a lent pool member (one made at ADD when the pool was empty): its af_packet
+  // goes back to the pool at DEL, so the timed rounds delete none (each would pause forwarding).
+  const veths = (x: (typeof r.rows)[number]) => x.kinds.filter((k) => k === 'veth').length + (r.eth0 === 'veth-afpacket' ? 1 : 0);
+  for (const x of r.rows) assert.equal(x.pooledPerPod, x.pooledPerPod.map(() => veths(x)), `${x.customIfs}: every veth on a pool member`);
+  assert.ok(r.afPackets!.first.created >= 1, JSON.stringify(r.afPackets));
+  assert.is(r.afPackets!.timed.deleted, 0, `no af_packet deleted in the timed rounds: ${JSON.stringify(r.afPackets)}`);
   assert.is(r.nodeStartMs.length, 2, 'node -e 0 once per timed round');
   assert.ok(r.load.before >= 0 && r.load.after >= 0);
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);
