@@ -9,7 +9,7 @@
 // most one pod per size. Timed: the ADD or DEL child from spawn to exit; the netns creation and
 // deletion around it is not. A first round right after the agent starts is reported apart (a
 // node's first pods), then PODS_PER_SIZE rounds make the figures. Needs root.
-// Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE] [--vpp PREFIX] [--veth-pool N]
+// Usage (alone): node dist/perf/harness/cni-latency.js [PODS_PER_SIZE] [--vpp PREFIX] [--veth-pool N] [--gap MS]
 import { randomBytes } from 'node:crypto';
 import { describeRcu } from './machine.js';
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -287,7 +287,7 @@ const load1 = () => Math.round(loadavg()[0]! * 100) / 100;
  * counted as an error (its time is not a sample) and still DELed. Leftovers are taken after the
  * last DEL, before the rig closes; close() removes everything either way.
  */
-export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyVswitch; onRound?: (round: number, of: number) => void; runId?: string; vethPool?: number }): Promise<CniLatencyReport> {
+export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyVswitch; onRound?: (round: number, of: number) => void; runId?: string; vethPool?: number; gapMs?: number }): Promise<CniLatencyReport> {
   const why = cniLatencySkipReason();
   if (why) throw new Error(why);
   const rig = new LatencyRig(o.vswitch ?? { kind: 'emulator' }, o.runId, o.vethPool);
@@ -331,6 +331,8 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
       // request came for REFILL_QUIET_MS (veth-pool.ts), which back-to-back rounds never leave
       // it; the members this round's pods had beyond its size stay for vethPoolIdleSeconds. Not timed.
       if (r === 0) { await rig.agent?.pool?.settled(); firstOps = { ...rig.afPackets }; }
+      // Pods that come in bursts: the node is quiet between rounds (untimed).
+      if (o.gapMs) await new Promise((res) => setTimeout(res, o.gapMs));
       o.onRound?.(r + 1, rounds);
     }
     const timedOps = { created: rig.afPackets.created - firstOps.created, deleted: rig.afPackets.deleted - firstOps.deleted };
@@ -354,16 +356,19 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
   const at = args.indexOf('--vpp');
   const prefix = at >= 0 ? args.splice(at, 2)[1] : undefined;
   if (at >= 0 && !prefix) { console.error('--vpp needs a VPP install prefix'); process.exit(2); }
+  const atGap = args.indexOf('--gap');
+  const gapMs = atGap >= 0 ? Number(args.splice(atGap, 2)[1]) : 0;
+  if (!(Number.isInteger(gapMs) && gapMs >= 0)) { console.error('--gap needs the ms of quiet between rounds'); process.exit(2); }
   const atPool = args.indexOf('--veth-pool');
   const vethPool = atPool >= 0 ? Number(args.splice(atPool, 2)[1]) : undefined;
   if (vethPool !== undefined && !(Number.isInteger(vethPool) && vethPool >= 0)) { console.error('--veth-pool needs a member count (0: no pool)'); process.exit(2); }
   const n = Number(args[0] ?? 20);
   const why = cniLatencySkipReason();
   if (why) { console.log(`skipped: ${why}`); process.exit(0); }
-  const r = await runCniLatency({ podsPerSize: n, ...(prefix ? { vswitch: { kind: 'vpp', prefix } } : {}), ...(vethPool !== undefined ? { vethPool } : {}), onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
+  const r = await runCniLatency({ podsPerSize: n, ...(prefix ? { vswitch: { kind: 'vpp', prefix } } : {}), ...(vethPool !== undefined ? { vethPool } : {}), gapMs, onRound: (i, of) => process.stderr.write(`\rround ${i}/${of}`) });
   process.stderr.write('\n');
   const f = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : '-');
-  console.log(`${r.vswitch}, eth0 ${r.eth0}, veth pool ${r.vethPool}, ${r.podsPerSize} pods per size, load average ${r.load.before} -> ${r.load.after}; ` +
+  console.log(`${r.vswitch}, eth0 ${r.eth0}, veth pool ${r.vethPool}, ${r.podsPerSize} pods per size${gapMs ? `, ${gapMs} ms between rounds` : ''}, load average ${r.load.before} -> ${r.load.after}; ` +
     `node -e 0 p50 ${f(r.nodeStart.p50)} p99 ${f(r.nodeStart.p99)} ms; ${describeRcu()}`);
   for (const row of r.rows) {
     console.log(`${row.customIfs} custom (${row.kinds.join(',') || 'eth0 only'}): ADD p50 ${f(row.add.p50)} p99 ${f(row.add.p99)} (agent ${f(row.agentAdd.p50)}/${f(row.agentAdd.p99)}) ms  ` +

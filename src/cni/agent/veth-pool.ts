@@ -320,9 +320,9 @@ export class VethPool {
       if (a.mac) m.mac = a.mac;
       await vs.setInterfaceMtu(a.swIfIndex, podAfPacketMtu(mtu));
       // Up now, so that the ADD's admin-up finds nothing to change: VPP sets an af_packet's Linux
-      // link up by netlink when it goes up, which waits for rtnl, and an ADD holds rtnl while it
-      // moves the peer into the pod (~20 ms), all that time with VPP's main thread (its API and,
-      // without workers, its forwarding) stopped. Nothing arrives on it meanwhile: its peer is down.
+      // link up by netlink when it goes up, which waits for rtnl (held meanwhile by the ADD's own
+      // link work), all that time with VPP's main thread (its API and, without workers, its
+      // forwarding) stopped. Nothing arrives on it meanwhile: its peer redirects nowhere yet.
       await vs.setInterfaceUp(a.swIfIndex, true);
       this.making.delete(m);
       return m as PoolMember;
