@@ -6,6 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync } from 'node:fs';
 import { runCniLatency } from '../../perf/harness/cni-latency.js';
+import { REFILL_QUIET_MS } from '../../src/cni/agent/veth-pool.js';
 import { criVariants, runCriLatency } from '../../perf/harness/cri-latency.js';
 import { POD_INTERFACES } from '../../perf/harness/latency-vswitch.js';
 import type { LatencyMs } from '../../perf/harness/cni-latency.js';
@@ -17,8 +18,9 @@ const sane = (what: string, l: LatencyMs, n: number) => {
   assert.ok(l.min <= l.p50 && l.p50 <= l.p99 && l.p99 <= l.max, `${what} ${JSON.stringify(l)}`);
 };
 
-test('cni-latency on real VPP: 2 pods of 0, 1, 3 custom interfaces; each got eth0 + its interfaces in VPP; nothing left', async () => {
-  const r = await runCniLatency({ podsPerSize: 2, vswitch: { kind: 'vpp', prefix: vppPrefix() } });
+test('cni-latency on real VPP: 2 pods of 0, 1, 3 custom interfaces, rounds apart; each got eth0 + its interfaces in VPP, every veth on a pool member; no af_packet deleted between rounds; nothing left', async () => {
+  // Quiet between rounds for longer than REFILL_QUIET_MS: the pool keeps what the last round had.
+  const r = await runCniLatency({ podsPerSize: 2, vswitch: { kind: 'vpp', prefix: vppPrefix() }, gapMs: 2 * REFILL_QUIET_MS });
   assert.match(r.vswitch, /^VPP /);
   assert.is(r.eth0, POD_INTERFACES.vpp.eth0);
   for (const row of r.rows) {
@@ -27,7 +29,11 @@ test('cni-latency on real VPP: 2 pods of 0, 1, 3 custom interfaces; each got eth
     sane(`${row.customIfs} custom DEL`, row.del, 2);
     assert.equal(row.vppIfsPerPod, [1 + row.customIfs, 1 + row.customIfs, 1 + row.customIfs], `${row.customIfs} custom: VPP interfaces per pod (the first round's too)`);
     assert.ok((row.first.add ?? 0) > 0 && (row.first.del ?? 0) > 0, `${row.customIfs} custom: the first round ${JSON.stringify(row.first)}`);
+    const veths = row.kinds.filter((k) => k === 'veth').length + (r.eth0 === 'veth-afpacket' ? 1 : 0);
+    assert.equal(row.pooledPerPod, [veths, veths, veths], `${row.customIfs} custom: every veth on a pool member`);
   }
+  assert.ok(r.afPackets!.first.created >= 4, `the pool's members were made: ${JSON.stringify(r.afPackets)}`);
+  assert.is(r.afPackets!.timed.deleted, 0, `no af_packet deleted in the timed rounds (DEL hands members back, the pool keeps them): ${JSON.stringify(r.afPackets)}`);
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);
 });
 
