@@ -437,6 +437,23 @@ test('veth pool: members beyond its size are kept until no request came for the 
   assert.equal(w.vswitch.podObjects().ifs, []);
 });
 
+test('veth pool: members beyond its size that an agent restart finds are kept for the idle time after the start, then trimmed', async () => {
+  const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 3 });
+  await w.store.init();
+  const { pool: before } = await withPool(w, 3); // three members listed in the pool file
+  const idleMs = 3 * REFILL_QUIET_MS;
+  const t0 = Date.now();
+  const { pool } = await withPool(w, 1, {}, idleMs); // the restarted agent's pool is smaller
+  assert.equal(pool.members().map((m) => m.hostName).sort(), before.members().map((m) => m.hostName).sort(), 'all three kept at start');
+  await new Promise((r) => setTimeout(r, 2 * REFILL_QUIET_MS));
+  assert.is(pool.members().length, 3, `still kept ${Date.now() - t0} ms after the start`);
+  for (let i = 0; i < 200 && pool.members().length > 1; i++) await new Promise((r) => setTimeout(r, 10));
+  await pool.settled();
+  assert.is(pool.members().length, 1, 'trimmed to its size');
+  assert.ok(Date.now() - t0 >= idleMs - 5);
+  assert.is((await listedPoolNames(w.dir)).size, 2);
+});
+
 test('veth pool: an ADD that finds the pool empty and cannot make a member fails naming it, and leaves nothing of it', async () => {
   const w = world({ eth0Kind: 'veth-afpacket', vethPoolSize: 1 });
   await w.store.init(); w.linux.addNs('ns1');

@@ -96,8 +96,11 @@ export class VethPool {
   private timerTrims = false;
   /** A refill's turn in flight. */
   private running: Promise<void> | undefined;
-  /** When the last CNI request was answered, and how many members were made since. */
-  private lastRequest = 0;
+  /**
+   * When the last CNI request was answered (at first: when the agent started, so that members an
+   * agent restart finds beyond `size` are kept for idleMs too), and how many members were made since.
+   */
+  private lastRequest = Date.now();
   private madeSince = 0;
   /** A member could not be made: no retry until the next request or reconcile. */
   private failed = false;
