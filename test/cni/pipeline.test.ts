@@ -462,7 +462,7 @@ test('veth pool: an ADD that finds the pool empty and cannot make a member fails
   const [m] = pool.members();
   w.vswitch.createAfPacket = async () => { throw new VswitchError('af_packet_create_v3', 'injected failure', false, -1); };
   const e = await cniErr(p.handle(req('ADD', 'c1', 'p')));
-  assert.match(e.details!, new RegExp(`making ${pool.prefixes.host}[0-9a-f]{7} failed: .*injected failure`));
+  assert.match(e.details!, new RegExp(`making veth pool member ${pool.prefixes.host}[0-9a-f]{7} failed: .*injected failure`));
   assert.equal([...w.linux.ns.get('')!.keys()].sort(), [m!.hostName, m!.peerName].sort(), 'only the member the pool had');
   assert.equal([...w.linux.ns.get('ns1')!.keys()], ['lo']);
   assert.equal(await w.store.listPods(), []);

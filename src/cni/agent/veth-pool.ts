@@ -298,7 +298,7 @@ export class VethPool {
       return true;
     } catch (e) {
       this.failed = true;
-      this.d.log(`veth pool: ${(e as Error).message}`);
+      this.d.log((e as Error).message);
       return false;
     }
   }
@@ -333,7 +333,7 @@ export class VethPool {
       await this.destroy(m).catch((e2) => this.d.log(`veth pool: deleting ${m.hostName} failed: ${(e2 as Error).message}`));
       this.making.delete(m);
       await this.save();
-      throw new Error(`making ${m.hostName} failed: ${(e as Error).message}`);
+      throw new Error(`making veth pool member ${m.hostName} failed: ${(e as Error).message}`);
     }
   }
 
