@@ -81,7 +81,7 @@ export interface CniLatencyReport {
    * pod while it runs, docs/perf.md): in the first round and the settling after it (the pool's
    * first members included), and in the timed rounds.
    */
-  afPackets?: { first: AfPacketOps; timed: AfPacketOps };
+  afPackets?: { first: AfPacketOps; timed: AfPacketOps }; // absent from reports before 2026-12-04 night
   leftovers: Record<string, string[]>;
 }
 export interface AfPacketOps { created: number; deleted: number }
@@ -93,10 +93,9 @@ export function firstPodsLine(r: CniLatencyReport): string {
     `${x.customIfs} custom ADD ${f(x.first.add)} (agent ${f(x.first.agentAdd)}) DEL ${f(x.first.del)} (agent ${f(x.first.agentDel)})`).join(', ')} ms`;
 }
 
-/** The af_packets the agent made and deleted, each a pause of VPP's forwarding (reports before it have none). */
-export function afPacketsLine(r: CniLatencyReport): string {
-  const x = r.afPackets;
-  return x ? `af_packets the agent made / deleted (each pauses VPP's forwarding): ${x.timed.created} / ${x.timed.deleted} in the timed rounds, ${x.first.created} / ${x.first.deleted} in round 0 and the pool's start` : '';
+/** The af_packets the agent made and deleted (a report's `afPackets`), each a pause of VPP's forwarding. */
+export function afPacketsLine(x: NonNullable<CniLatencyReport['afPackets']>): string {
+  return `af_packets the agent made / deleted (each pauses VPP's forwarding): ${x.timed.created} / ${x.timed.deleted} in the timed rounds, ${x.first.created} / ${x.first.deleted} in round 0 and the pool's start`;
 }
 
 export function latencyMs(xs: readonly number[]): LatencyMs {
@@ -375,7 +374,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
       `DEL p50 ${f(row.del.p50)} p99 ${f(row.del.p99)} (agent ${f(row.agentDel.p50)}/${f(row.agentDel.p99)}) ms  (${row.add.n}/${row.del.n} ok, ${row.pooledPerPod.reduce((a, b) => a + b, 0)} veths on pool members, ${row.madePerPod.reduce((a, b) => a + b, 0)} of them made at ADD)${row.errors.length ? `  errors: ${row.errors.join('; ')}` : ''}`);
   }
   console.log(firstPodsLine(r));
-  console.log(afPacketsLine(r));
+  console.log(afPacketsLine(r.afPackets!));
   const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
   console.log(left.length ? `LEFT BEHIND: ${JSON.stringify(Object.fromEntries(left))}` : 'nothing left behind');
   if (process.env.CNI_LATENCY_JSON) writeFileSync(process.env.CNI_LATENCY_JSON, JSON.stringify(r, null, 1));

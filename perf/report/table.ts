@@ -79,7 +79,7 @@ export function formatReport(r: PerfReport): string {
       f(x.del.p50, 1), f(x.del.p99, 1), `${f(x.agentDel.p50, 1)}/${f(x.agentDel.p99, 1)}`, `${x.add.n}/${x.del.n}`, x.errors[0] ?? '',
     ]), [false, true, true, true, true, true, true, true, false]));
     out.push(firstPodsLine(c));
-    if (c.afPackets) out.push(afPacketsLine(c));
+    if (c.afPackets) out.push(afPacketsLine(c.afPackets));
   }
   for (const c of r.criLatency ?? []) {
     const x = (label: string, op: 'run' | 'stop') => (label === BRIDGE_LABEL ? '1.00x' : `${f(ratioToBridge(c, label, op))}x`);
