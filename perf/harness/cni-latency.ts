@@ -1,4 +1,5 @@
-// CNI ADD and DEL latency: the real tsvpp-cni executable (process start included) → the agent
+// CNI ADD and DEL latency: the real tsvpp-cni executable (the bash shim `tsvpp agent shim` writes,
+// process start included) → the agent
 // (startAgent, in this process) → VppVswitch → a vswitch: the VPP emulator (its kernel taps the
 // agent moves into real pod netns, as with VPP), or a real VPP of the harness's own (TSVPP_VPP=PREFIX, through
 // scripts/vpp-peer.sh); real netns, veths and host-local either way. Pods with 0, 1 and 3 custom
@@ -17,6 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
+import { rendezvousPath, tsvppCniShim } from '../../src/cni/invocation.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { listedPoolNames, unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { podTag, type VswitchInterface } from '../../src/cni/agent/vswitch.js';
@@ -162,7 +164,11 @@ class LatencyRig {
       vppApiSocket: join(this.dir, 'api.sock'), podManifests: join(this.dir, 'manifests'), nodeName: 'latency-node', maxCustomInterfaces: 4, eth0Kind: this.pods.eth0,
       vethPoolSize,
     };
+    // The executable a node runs (`tsvpp agent shim`), with this checkout's Node behind it.
+    writeFileSync(this.shim, tsvppCniShim({ rendezvous: rendezvousPath(this.config.cniSocket), node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
   }
+
+  get shim(): string { return join(this.dir, 'tsvpp-cni'); }
 
   get vswitchName(): string { return this.vs?.name ?? '-'; }
 
@@ -213,7 +219,7 @@ class LatencyRig {
   }
 
   /**
-   * Runs tsvpp-cni as a runtime would, timed from spawn to exit. Through posix_spawn off the event
+   * Runs tsvpp-cni (the shim) as a runtime would, timed from spawn to exit. Through posix_spawn off the event
    * loop (src/sys runProcess): Node's spawn forks this process, agent and all, blocking the loop the
    * agent under test runs on for ~9 ms per call — a cost no kubelet-run plugin puts on the agent.
    */
@@ -221,7 +227,7 @@ class LatencyRig {
     this.containerIds.add(containerId);
     const t0 = process.hrtime.bigint();
     try {
-      const r = await runProcess(process.execPath, [CNI_MAIN], {
+      const r = await runProcess(this.shim, [], {
         env: {
           PATH: process.env.PATH ?? '', CNI_COMMAND: command, CNI_CONTAINERID: containerId, CNI_NETNS: `/var/run/netns/${netns}`, CNI_IFNAME: 'eth0',
           CNI_ARGS: `IgnoreUnknown=1;K8S_POD_NAMESPACE=default;K8S_POD_NAME=${pod};K8S_POD_INFRA_CONTAINER_ID=${containerId}`, CNI_PATH: '/usr/lib/cni',

@@ -131,7 +131,7 @@ spec:
         ipam: { type: 'host-local', ranges: [[{ subnet: '10.223.0.0/24' }]], dataDir: join(this.dir, 'bridge-ipam') } }],
     }));
     const bin = makeCniBinDir(join(this.dir, 'bin'), ['loopback', 'bridge', 'host-local'], {
-      'tsvpp-cni': tsvppCniWrapper(CNI_MAIN),
+      'tsvpp-cni': tsvppCniWrapper(CNI_MAIN, this.config.cniSocket),
     });
     this.ctrd = await Containerd.start({ cniConfDir: tsvppConf, cniBinDir: bin, handlers: { [BRIDGE_HANDLER]: { cniConfDir: bridgeConf } } });
   }

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { machineProcesses, startProc, type Proc } from './procs.js';
 import { CriClient } from './cri/client.js';
 import { writeOciImage } from './oci-image.js';
+import { rendezvousPath, tsvppCniShim } from '../../src/cni/invocation.js';
 export const SANDBOX_IMAGE = 'localhost/tsvpp-test-sandbox:1';
 const BUSYBOX = '/bin/busybox';
 /** Debian's reference CNI plugins. */
@@ -55,11 +56,11 @@ export function makeCniBinDir(dir: string, debianPlugins: string[], extra: Recor
 }
 
 /**
- * tsvpp-cni as a CNI bin dir holds it: the shape of the wrapper deploy/daemonset.yaml's init
- * container writes on hosts (deploy.test.ts checks they agree), with this checkout's node and build.
+ * tsvpp-cni as a CNI bin dir holds it: the shim deploy/daemonset.yaml's init container writes on
+ * hosts (`tsvpp agent shim`), for the agent on `cniSocket`, with this checkout's node and build.
  */
-export function tsvppCniWrapper(cniMain: string): string {
-  return `#!/bin/sh\nunset NODE_OPTIONS NODE_EXTRA_CA_CERTS\nexec ${process.execPath} ${cniMain} "$@"\n`;
+export function tsvppCniWrapper(cniMain: string, cniSocket: string): string {
+  return tsvppCniShim({ rendezvous: rendezvousPath(cniSocket), node: process.execPath, cniMain });
 }
 
 /** The test sandbox ("pause") image: busybox-static, running `sleep inf`. */

@@ -2,19 +2,25 @@
 //   tsvpp agent [--config FILE] [flags]      run until SIGTERM/SIGINT
 //   tsvpp agent pods [--state-dir DIR] [--json]
 //   tsvpp agent teardown [--config FILE] [flags]
+//   tsvpp agent shim --node PATH --cni-main PATH [--config FILE] [flags]
 import { existsSync } from 'node:fs';
 import { loadConfig, ConfigError, FLAGS, DEFAULT_CONFIG, VHOST_NET } from '../cni/agent/config.js';
 
 const HELP = `usage: tsvpp agent [--config FILE] [flags]
        tsvpp agent pods [--state-dir DIR] [--json]
        tsvpp agent teardown [--config FILE] [flags]
+       tsvpp agent shim --node PATH --cni-main PATH [--config FILE] [flags]
 
-Runs the tsvpp CNI node agent: serves tsvpp-cni on a unix socket, configures VPP through its
+Runs the tsvpp CNI node agent: serves tsvpp-cni on a unix socket and on 127.0.0.1 (the tsvpp-cni
+shim's fast path), configures VPP through its
 binary API and pods through rtnetlink, allocates addresses with host-local.
 teardown removes what the agent set up for the node (with the same config): its pool of ready
 pod veths, the VPP <-> host link, VXLAN tunnels and routes to other nodes, its host routes and
 its nftables table, and the Service translations and ClusterIP reject routes in VPP; pods stay
 wired in VPP but lose the host, the other nodes and Services.
+shim prints the tsvpp-cni executable for this agent (install it as /opt/cni/bin/tsvpp-cni): a
+bash script that hands each call to the agent, and to the Node tsvpp-cni (--node, --cni-main: the
+host's paths) when the agent cannot take it.
 
 flags (override the config file; defaults in brackets):
 ${Object.entries(FLAGS).map(([f, k]) => `  ${f.padEnd(30)} ${k}${(DEFAULT_CONFIG as unknown as Record<string, unknown>)[k] !== undefined ? ` [${String((DEFAULT_CONFIG as unknown as Record<string, unknown>)[k])}]` : ''}`).join('\n')}
@@ -93,12 +99,29 @@ async function teardown(argv: string[]): Promise<number> {
   } finally { await vswitch.close?.(); }
 }
 
+/** Prints the tsvpp-cni executable for the agent of this config (deploy/daemonset.yaml installs it). */
+async function shim(argv: string[]): Promise<number> {
+  const take = (flag: string): string => {
+    const i = argv.indexOf(flag);
+    if (i < 0 || argv[i + 1] === undefined) throw new ConfigError(`tsvpp agent shim needs ${flag} PATH (see tsvpp agent --help)`);
+    return argv.splice(i, 2)[1];
+  };
+  const node = take('--node');
+  const cniMain = take('--cni-main');
+  const { config, rest } = await loadConfig(argv);
+  if (rest.length) throw new ConfigError(`unexpected argument ${JSON.stringify(rest[0])} (see tsvpp agent --help)`);
+  const { tsvppCniShim, rendezvousPath } = await import('../cni/invocation.js');
+  process.stdout.write(tsvppCniShim({ rendezvous: rendezvousPath(config.cniSocket), node, cniMain }));
+  return 0;
+}
+
 /** Runs the agent until SIGTERM/SIGINT; returns the exit code. */
 export async function agentMain(argv: string[]): Promise<number> {
   if (argv.includes('--help') || argv.includes('-h')) { process.stdout.write(HELP); return 0; }
   try {
     if (argv[0] === 'pods') return await showPods(argv.slice(1));
     if (argv[0] === 'teardown') return await teardown(argv.slice(1));
+    if (argv[0] === 'shim') return await shim(argv.slice(1));
     const { config, rest } = await loadConfig(argv);
     if (rest.length) throw new ConfigError(`unexpected argument ${JSON.stringify(rest[0])} (see tsvpp agent --help)`);
     const { startAgent } = await import('../cni/agent/agent.js');

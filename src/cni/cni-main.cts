@@ -24,7 +24,7 @@ export interface CniIo {
   stderr: (s: string) => void;
 }
 
-function agentRequest(req: CniRequest): AgentRequest {
+export function agentRequest(req: CniRequest): AgentRequest {
   const { command, containerId, netns, ifName, args, path, config } = req;
   if (command === 'VERSION') throw new Error('VERSION is answered locally');
   return { v: AGENT_PROTOCOL_VERSION, command, containerId, ifName, args, config, ...(netns ? { netns } : {}), ...(path ? { path } : {}) };
@@ -72,8 +72,18 @@ export function callAgent(socketPath: string, req: CniRequest, timeoutMs: number
   });
 }
 
+/** How a request reaches the agent: its unix socket (this executable), or a direct call (the agent's loopback listener, invocation.ts). */
+export type AgentCall = (socketPath: string, req: CniRequest, timeoutMs: number) => Promise<AgentResponse>;
+
+/**
+ * Set by the tsvpp-cni shim when it handed this invocation over after the agent took it on
+ * loopback TCP and gave no answer: asking again would wait a second timeout, so a DEL is recorded
+ * at once and an ADD fails with "try again later".
+ */
+export const UNANSWERED_ENV = 'TSVPP_CNI_UNANSWERED';
+
 /** Runs one CNI invocation; returns the exit code. Separated from process I/O for tests. */
-export async function runCni(io: CniIo): Promise<number> {
+export async function runCni(io: CniIo, call: AgentCall = callAgent): Promise<number> {
   let cniVersion = versionOf(io.stdin);
   const fail = (e: unknown): number => {
     const err = e instanceof CniError ? e : new CniError(ErrorCode.Internal, 'internal error in tsvpp-cni', (e as Error)?.message ?? String(e));
@@ -93,7 +103,11 @@ export async function runCni(io: CniIo): Promise<number> {
     const socketPath = req.config.agentSocket ?? io.env.TSVPP_CNI_SOCKET ?? DEFAULT_AGENT_SOCKET;
     const timeoutMs = (req.config.timeoutSeconds ?? 120) * 1000;
     let res: AgentResponse;
-    try { res = await callAgent(socketPath, req, timeoutMs); } catch (e) {
+    const unanswered = io.env[UNANSWERED_ENV];
+    try {
+      if (unanswered) throw new CniError(ErrorCode.TryAgainLater, 'the tsvpp agent gave no answer', unanswered);
+      res = await call(socketPath, req, timeoutMs);
+    } catch (e) {
       if (req.command !== 'DEL' || !(e instanceof CniError) || !UNREACHABLE.has(e.code)) throw e;
       const stateDir = req.config.agentStateDir ?? DEFAULT_AGENT_STATE_DIR;
       try {

@@ -43,14 +43,24 @@ test('the init container copies every module tsvpp-cni loads to the host', () =>
   assert.equal(copied, importGraph(resolve(here, '../../src/cni/cni-main.cjs')).local);
 });
 
-test('the host wrapper of tsvpp-cni is the one the harnesses and system tests run: no host Node settings', () => {
+test('the init container writes the tsvpp-cni shim the harnesses and system tests run, for the agent of the ConfigMap', () => {
   const ds = docs('daemonset.yaml').find((d) => d.kind === 'DaemonSet');
+  const cm = docs('daemonset.yaml').find((d) => d.kind === 'ConfigMap');
   const script: string = ds.spec.template.spec.initContainers.find((c: any) => c.name === 'install-cni').command.join('\n');
-  const fmt = /printf '([^']+)' "\$HOST_DIR" "\$HOST_DIR" > \/host\/opt\/cni\/bin\/tsvpp-cni\.new/.exec(script)?.[1];
-  assert.ok(fmt, 'the init container writes the wrapper with printf');
-  const wrapper = fmt.replaceAll('\\n', '\n').replace('%s/node', process.execPath).replace('%s/cni/cni-main.cjs', '/x/cni-main.cjs');
-  assert.is(wrapper, tsvppCniWrapper('/x/cni-main.cjs'));
-  assert.match(wrapper, /^unset NODE_OPTIONS NODE_EXTRA_CA_CERTS$/m);
+  const cmd = /node \/opt\/tsvpp\/dist\/src\/cli\/main\.js agent shim (.+?) > \/host\/opt\/cni\/bin\/tsvpp-cni\.new/s.exec(script)?.[1];
+  assert.ok(cmd, 'the init container writes the shim with tsvpp agent shim');
+  const args = cmd.replace(/\\\n\s*/g, '').split(/\s+/).map((a) => a.replace(/^"|"$/g, ''));
+  assert.equal(args, ['--config', '/etc/tsvpp-config/agent.yaml', '--node', '$HOST_DIR/node', '--cni-main', '$HOST_DIR/cni/cni-main.cjs']);
+  // Run it as the init container does, with the ConfigMap's agent.yaml and this checkout's node.
+  const tmp = mkdtempSync(join(tmpdir(), 'tsvpp-deploy-shim-'));
+  try {
+    writeFileSync(join(tmp, 'agent.yaml'), cm.data['agent.yaml']);
+    const shim = execFileSync(process.execPath, [resolve(here, '../../src/cli/main.js'), 'agent', 'shim', '--config', join(tmp, 'agent.yaml'), '--node', process.execPath, '--cni-main', '/x/cni-main.cjs'], { encoding: 'utf8' });
+    const cniSocket = (parseYaml(cm.data['agent.yaml']) as { cniSocket?: string }).cniSocket ?? '/run/tsvpp/cni.sock';
+    assert.is(shim, tsvppCniWrapper('/x/cni-main.cjs', cniSocket));
+    assert.match(shim, `< '${cniSocket}.tcp'`);
+    assert.match(shim, /unset NODE_OPTIONS NODE_EXTRA_CA_CERTS; exec /);
+  } finally { rmSync(tmp, { recursive: true, force: true }); }
 });
 
 test('DaemonSet: host network, privileged, the host mounts the agent needs', () => {

@@ -140,8 +140,13 @@ test('the DaemonSet\'s install-cni init container puts tsvpp-cni (the image\'s n
   containers.push(name);
   await ctrd!.ctr(runArgs(init, name, ['--rm', '--env', `TSVPP_HOST_DIR=${host('/opt/tsvpp')}`]));
   containers.pop();
-  const wrapper = readFileSync(join(host('/opt/cni/bin'), 'tsvpp-cni'), 'utf8');
-  assert.match(wrapper, `exec ${host('/opt/tsvpp')}/node ${host('/opt/tsvpp')}/cni/cni-main.cjs "$@"`);
+  const shimPath = join(host('/opt/cni/bin'), 'tsvpp-cni');
+  const shim = readFileSync(shimPath, 'utf8');
+  assert.match(shim, `exec '${host('/opt/tsvpp')}/node' '${host('/opt/tsvpp')}/cni/cni-main.cjs'`);
+  // The agent's rendezvous file as the ConfigMap's agent.yaml puts it; this test's host has it
+  // under its temp dir (as the conflist's socket, below), so the pods below take the fast path.
+  assert.match(shim, `< '/run/tsvpp/cni.sock.tcp'`);
+  writeFileSync(shimPath, shim.replace(`'/run/tsvpp/cni.sock.tcp'`, `'${join(host('/run/tsvpp'), 'cni.sock.tcp')}'`));
   // The host's Node settings do not reach it: a NODE_OPTIONS --require of a missing file would
   // make node exit at start.
   const versionOut = execFileSync(join(host('/opt/cni/bin'), 'tsvpp-cni'), {
@@ -174,13 +179,14 @@ test('the agent container (DaemonSet mounts, host network, privileged) serves po
     '--detach', '--log-uri', `file://${log}`, '--env', `NODE_NAME=${NODE_NAME}`,
     '--mount', `type=bind,src=${MANIFESTS},dst=/etc/tsvpp-manifests,options=rbind:ro`,
   ])]);
-  const sock = join(host('/run/tsvpp'), 'cni.sock');
+  // The shim's rendezvous file: written once both listeners are up.
+  const sock = join(host('/run/tsvpp'), 'cni.sock.tcp');
   const deadline = Date.now() + 60_000;
   while (!existsSync(sock)) {
-    if (Date.now() > deadline) assert.unreachable(`the agent did not open ${sock}:\n${existsSync(log) ? readFileSync(log, 'utf8') : '(no log)'}`);
+    if (Date.now() > deadline) assert.unreachable(`the agent did not write ${sock}:\n${existsSync(log) ? readFileSync(log, 'utf8') : '(no log)'}`);
     await new Promise((r) => setTimeout(r, 200));
   }
-  assert.match(readFileSync(log, 'utf8'), `listening on /run/tsvpp/cni.sock (node ${NODE_NAME}, pods 10.1.6.0/24`);
+  assert.match(readFileSync(log, 'utf8'), new RegExp(`listening on /run/tsvpp/cni\\.sock and 127\\.0\\.0\\.1:\\d+ \\(node ${NODE_NAME}, pods 10\\.1\\.6\\.0/24`));
 
   let id: string;
   try {

@@ -139,7 +139,7 @@ spec: { type: L3, subnetCIDR: 10.98.0.0/16, subnetOneNodePrefixLen: 24 }
   Object.assign(conflist.plugins[0], { agentSocket: config.cniSocket, agentStateDir: config.stateDir, timeoutSeconds: 30 });
   mkdirSync(join(dir, 'net.d'));
   writeFileSync(join(dir, 'net.d', '10-tsvpp.conflist'), JSON.stringify(conflist));
-  const bin = makeCniBinDir(join(dir, 'bin'), ['loopback'], { 'tsvpp-cni': tsvppCniWrapper(CNI_MAIN) });
+  const bin = makeCniBinDir(join(dir, 'bin'), ['loopback'], { 'tsvpp-cni': tsvppCniWrapper(CNI_MAIN, config.cniSocket) });
   ctrd = await Containerd.start({ cniConfDir: join(dir, 'net.d'), cniBinDir: bin, netnsUnderStateDir: true });
 });
 

@@ -1,10 +1,15 @@
-// The agent's CNI socket: a unix stream socket (mode 0600) where each connection carries one
-// AgentRequest line and gets one AgentResponse line back.
-import { createServer, type Server, type Socket } from 'node:net';
+// The agent's two CNI listeners: a unix stream socket (mode 0600) where each connection carries
+// one AgentRequest line from the Node tsvpp-cni and gets one AgentResponse line back, and the
+// loopback TCP port the bash tsvpp-cni shim hands whole invocations to (invocation.ts).
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
+import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../agent-protocol.cjs';
-import { CniError, ErrorCode, type CniResult } from '../spec.cjs';
+import { CNI_VERSION, CniError, ErrorCode, type CniResult } from '../spec.cjs';
+import { InvocationReader, encodeAnswer, type Invocation, type InvocationAnswer, type InvocationError } from '../invocation.js';
+import { writeFileAtomic } from '../atomic-file.js';
+import { agentRequest, runCni } from '../cni-main.cjs';
 import { peerCredentials, type PeerCredentials } from '../../sys/index.js';
 
 export type RequestHandler = (req: AgentRequest) => Promise<CniResult | undefined>;
@@ -40,6 +45,18 @@ export interface CniServerOptions {
   /** The uid the default peer check admits (0; tests running unprivileged set their own). */
   allowedUid?: number;
   peerCheck?: (sock: Socket) => PeerCheck;
+}
+
+/** The handler's result or error as the agent answers it, on either listener. */
+export function answerRequest(handler: RequestHandler, req: AgentRequest, log: (msg: string) => void): Promise<AgentResponse> {
+  return handler(req).then(
+    (result): AgentResponse => (result ? { ok: true, result } : { ok: true }),
+    (e: unknown): AgentResponse => {
+      const err = e instanceof CniError ? e : new CniError(ErrorCode.Internal, 'internal agent error', (e as Error)?.stack ?? String(e));
+      log(`${req.command} ${req.containerId}: error ${err.code} ${err.message}`);
+      return { ok: false, error: { code: err.code, msg: err.msg, ...(err.details !== undefined ? { details: err.details } : {}) } };
+    },
+  );
 }
 
 export async function startCniServer(o: CniServerOptions): Promise<Server> {
@@ -78,14 +95,7 @@ export async function startCniServer(o: CniServerOptions): Promise<Server> {
         reply({ ok: false, error: { code: ErrorCode.DecodeFailure, msg: 'bad request', details: (e as Error).message } });
         return;
       }
-      o.handler(req).then(
-        (result) => reply(result ? { ok: true, result } : { ok: true }),
-        (e: unknown) => {
-          const err = e instanceof CniError ? e : new CniError(ErrorCode.Internal, 'internal agent error', (e as Error)?.stack ?? String(e));
-          log(`${req.command} ${req.containerId}: error ${err.code} ${err.message}`);
-          reply({ ok: false, error: { code: err.code, msg: err.msg, ...(err.details !== undefined ? { details: err.details } : {}) } });
-        },
-      );
+      void answerRequest(o.handler, req, log).then(reply);
     });
     sock.on('error', (e) => log(`cni socket connection: ${e.message}`));
   });
@@ -97,4 +107,83 @@ export async function startCniServer(o: CniServerOptions): Promise<Server> {
   });
   await chmod(o.socketPath, 0o600);
   return server;
+}
+
+/** A connection has this long to send its whole invocation (a stranger cannot hold one open). */
+const INVOCATION_READ_MS = 10_000;
+
+export interface InvocationServer {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The tsvpp-cni shim's listener (invocation.ts): 127.0.0.1 on a port the kernel picks, announced
+ * with a fresh token and proof in the rendezvous file (0600; only root, as kubelet and containerd
+ * run CNI plugins, can read it). Each connection carries one invocation. The file goes first on close, so a shim that starts then hands over to the
+ * Node tsvpp-cni instead of connecting. The answer is runCni's, with the request handed to the
+ * handler directly: the same checks, results and errors as over the unix socket.
+ */
+export async function startInvocationServer(o: {
+  rendezvous: string;
+  handler: RequestHandler;
+  log?: (msg: string) => void;
+}): Promise<InvocationServer> {
+  const log = o.log ?? (() => {});
+  const run = async (inv: Invocation): Promise<InvocationAnswer> => {
+    let stdout = '', stderr = '';
+    const io = { env: inv.env, stdin: inv.stdin, stdout: (s: string) => { stdout += s; }, stderr: (s: string) => { stderr += s; } };
+    const code = await runCni(io, (_socket, req) => answerRequest(o.handler, agentRequest(req), log));
+    return { code, stdout, stderr };
+  };
+  const token = randomBytes(32).toString('hex'), proof = randomBytes(32).toString('hex');
+  const server = createServer((sock) => {
+    const reader = new InvocationReader(Buffer.from(token, 'latin1'));
+    let taken = false;
+    const timer = setTimeout(() => { log(`cni tcp: a connection sent no complete invocation within ${INVOCATION_READ_MS} ms`); sock.destroy(); }, INVOCATION_READ_MS);
+    timer.unref();
+    sock.on('error', (e) => log(`cni tcp connection: ${e.message}`));
+    sock.on('close', () => clearTimeout(timer));
+    sock.on('data', (chunk: Buffer) => {
+      if (taken) return;
+      let inv: Invocation | undefined;
+      try { inv = reader.push(chunk); } catch (e) {
+        taken = true;
+        clearTimeout(timer);
+        const err = e as InvocationError;
+        log(`cni tcp: refused a connection: ${err.message}`);
+        if (err.tokenRefused) { sock.destroy(); return; }
+        // The token was right: the shim is ours and prints this.
+        const res = new CniError(ErrorCode.DecodeFailure, 'tsvpp agent: bad request from tsvpp-cni', err.message).toResult(CNI_VERSION);
+        sock.end(encodeAnswer(proof, { code: 1, stdout: JSON.stringify(res) + '\n', stderr: `tsvpp-cni: ${err.message}\n` }));
+        return;
+      }
+      if (!inv) return;
+      taken = true;
+      clearTimeout(timer);
+      run(inv).then(
+        (a) => { if (!sock.destroyed) sock.end(encodeAnswer(proof, a)); },
+        (e: unknown) => { log(`cni tcp: answering failed: ${(e as Error)?.stack ?? String(e)}`); sock.destroy(); },
+      );
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
+  });
+  const port = (server.address() as AddressInfo).port;
+  try {
+    await mkdir(dirname(o.rendezvous), { recursive: true, mode: 0o755 });
+    await writeFileAtomic(o.rendezvous, `${port} ${token} ${proof}\n`, { cached: true });
+  } catch (e) {
+    server.close();
+    throw e;
+  }
+  return {
+    port,
+    async close() {
+      await rm(o.rendezvous, { force: true });
+      await new Promise<void>((r) => server.close(() => r()));
+    },
+  };
 }
