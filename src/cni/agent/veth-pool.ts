@@ -60,7 +60,7 @@ export function podPoolLinks(pods: readonly PodRecord[]): Set<string> {
   })));
 }
 
-/** Members beyond one per request gap are made only after this long without a request. */
+/** Once the agent has served a request, members are made only after this long without one. */
 export const REFILL_QUIET_MS = 300;
 
 export interface VethPoolDeps {
@@ -101,7 +101,8 @@ export class VethPool {
    * agent restart finds beyond `size` are kept for idleMs too), and how many members were made since.
    */
   private lastRequest = Date.now();
-  private madeSince = 0;
+  /** A request came since the agent started (before, the pool fills at once). */
+  private requested = false;
   /** A member could not be made: no retry until the next request or reconcile. */
   private failed = false;
   private readonly file: string;
@@ -175,13 +176,15 @@ export class VethPool {
   /**
    * After a CNI request was answered (or a reconcile): makes members up to `size`, one per turn
    * of the pipeline and only while no request waits. VPP's API is serial, so an af_packet_create
-   * in flight holds up every call of a request that arrives meanwhile: one member right after each
-   * request (the gap before the next one is a tsvpp-cni process start, longer than a create), more
-   * only once no request came for REFILL_QUIET_MS (the end of a burst of pods).
+   * in flight (40-200 ms) holds up every call of a request that arrives meanwhile, and the next
+   * request of a burst of pods comes a few ms after the last answer (the tsvpp-cni shim starts in
+   * ~3 ms): members are made only once no request came for REFILL_QUIET_MS, the end of a burst.
+   * Within a burst an ADD that finds the pool empty makes its own member (make), which every later
+   * burst then finds in the pool.
    */
   refill(after: 'request' | 'reconcile'): void {
     // A member being made now (its turn came as the request ended) is this request's one.
-    if (after === 'request') { this.lastRequest = Date.now(); this.madeSince = this.making.size ? 1 : 0; }
+    if (after === 'request') { this.lastRequest = Date.now(); this.requested = true; }
     this.failed = false;
     // A trim waiting for idleMs: looked at again now (ADDs may have taken the pool below `size`).
     if (this.timer && this.timerTrims) { clearTimeout(this.timer); this.timer = undefined; }
@@ -205,8 +208,7 @@ export class VethPool {
           this.schedule(0);
           return;
         }
-        if (this.madeSince > 0 && since < REFILL_QUIET_MS) { this.schedule(REFILL_QUIET_MS - since); return; }
-        this.madeSince++;
+        if (this.requested && since < REFILL_QUIET_MS) { this.schedule(REFILL_QUIET_MS - since); return; }
         if (await this.makeOne()) this.schedule(0);
       }).catch((e) => this.d.log(`veth pool: ${(e as Error).message}`));
       this.running = run;
