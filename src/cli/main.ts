@@ -11,7 +11,7 @@ commands:
   api call              send one VPP API message and print the reply
   api vectors           check VPP API codec test vectors (.jsonl)
   api gen               generate TypeScript bindings from .api.json files
-  fuzz TARGET           fuzz a codec: memif-msg, memif-ring, vppapi, cni-annotations
+  fuzz TARGET           fuzz a codec: memif-msg, memif-ring, vppapi, cni-annotations, cni-invocation
   soak SCENARIO         soak and fault scenarios (cycles, kill -9, long traffic, pods, VPP restart)
   agent                 the CNI node agent
   memif-agent           pod side: memif slaves configured from etcd (microservice label)
