@@ -164,6 +164,14 @@ test('through the agent listener: the same requests and answers as the Node tsvp
     unix.close();
   }
   assert.not.ok(existsSync(rendezvousPath(sock)), 'the rendezvous file goes with the listener');
+  // A listener whose file another agent has overwritten leaves that agent's file alone.
+  const a = await startInvocationServer({ rendezvous: rendezvousPath(sock), handler });
+  const b = await startInvocationServer({ rendezvous: rendezvousPath(sock), handler });
+  const theirs = readFileSync(rendezvousPath(sock), 'utf8');
+  await a.close();
+  assert.is(readFileSync(rendezvousPath(sock), 'utf8'), theirs);
+  await b.close();
+  assert.not.ok(existsSync(rendezvousPath(sock)));
 });
 
 test('VERSION, an agent away, one that answers nothing: the Node tsvpp-cni takes over (a DEL is recorded)', async () => {

@@ -3,7 +3,7 @@
 // loopback TCP port the bash tsvpp-cni shim hands whole invocations to (invocation.ts).
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../agent-protocol.cjs';
 import { CNI_VERSION, CniError, ErrorCode, type CniResult } from '../spec.cjs';
@@ -182,7 +182,8 @@ export async function startInvocationServer(o: {
   return {
     port,
     async close() {
-      await rm(o.rendezvous, { force: true });
+      // Unless another agent has written its own meanwhile (a restart that overlapped this one).
+      if ((await readFile(o.rendezvous, 'latin1').catch(() => '')).includes(token)) await rm(o.rendezvous, { force: true });
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
