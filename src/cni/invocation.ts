@@ -128,8 +128,10 @@ const quote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
 
 /**
  * The tsvpp-cni executable: the fast path over TCP, and the Node tsvpp-cni for the rest — VERSION,
- * an agent that is not listening (it records a DEL for the agent to carry out when it starts), an
- * agent that took the invocation and gave no answer within the conflist's timeoutSeconds.
+ * an agent that is not listening, closed the connection unanswered or answered without the proof
+ * (it asks the unix socket, and records a DEL the agent cannot take), and an agent that took the
+ * invocation and gave no answer within the conflist's timeoutSeconds (told so: it does not wait a
+ * second time).
  */
 export function tsvppCniShim(p: ShimPaths): string {
   const node = `unset NODE_OPTIONS NODE_EXTRA_CA_CERTS; exec ${quote(p.node)} ${quote(p.cniMain)}`;
@@ -140,9 +142,11 @@ export function tsvppCniShim(p: ShimPaths): string {
 # would run in every call, and NODE_EXTRA_CA_CERTS is parsed at every Node start (~55 ms).
 [ -n "$BASH_VERSION" ] || { [ -x /bin/bash ] && exec /bin/bash "$0" "$@"; ${node}; }
 export LC_ALL=C
+trap '' PIPE # an agent that closes the connection early: a failed write, not a killed shim
 handover() {
   exec 3>&-
-  [[ -n $1 ]] && export ${UNANSWERED_ENV}="$1"
+  [[ -n $1 ]] && printf 'tsvpp-cni: %s: handed to the Node tsvpp-cni\n' "$1" >&2
+  [[ -n $2 ]] && export ${UNANSWERED_ENV}="$1"
   ${node} <<<"$stdin"
 }
 case $CNI_COMMAND in
@@ -159,11 +163,11 @@ for v in ${INVOCATION_ENV.join(' ')}; do
   req+="$v=\${!v}"$'\\n'
 done
 { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || handover
-printf '%s\\n%s' "$req" "$stdin" >&3 2>/dev/null || handover
+printf '%s\\n%s' "$req" "$stdin" >&3 2>/dev/null || handover "sending to the tsvpp agent on 127.0.0.1:$port failed"
 wait=120
 [[ $stdin =~ \\"timeoutSeconds\\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && wait=\${BASH_REMATCH[1]}
 IFS=' ' read -r -t "$wait" shown code olen elen <&3 || {
-  (( $? > 128 )) && handover "no answer from the tsvpp agent on 127.0.0.1:$port within $wait s"
+  (( $? > 128 )) && handover "no answer from the tsvpp agent on 127.0.0.1:$port within $wait s" unanswered
   handover "the tsvpp agent on 127.0.0.1:$port closed the connection without an answer"
 }
 [[ $shown == "$proof" ]] || handover "what answered on 127.0.0.1:$port is not the tsvpp agent (no proof)"

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { INVOCATION_ENV, InvocationReader, encodeAnswer, rendezvousPath, tsvppCniShim, type Invocation } from '../../src/cni/invocation.js';
-import { startCniServer, startInvocationServer, type InvocationServer } from '../../src/cni/agent/server.js';
+import { MAX_INVOCATION_CONNECTIONS, startCniServer, startInvocationServer, type InvocationServer } from '../../src/cni/agent/server.js';
 import { listPendingDels } from '../../src/cni/pending-del.js';
 import { CniError, ErrorCode, type CniResult } from '../../src/cni/spec.cjs';
 import type { AgentRequest } from '../../src/cni/agent-protocol.cjs';
@@ -159,6 +159,19 @@ test('through the agent listener: the same requests and answers as the Node tsvp
     assert.is(reply, '');
     assert.equal(seen, []);
     assert.ok(logs.some((l) => /refused a connection: wrong token/.test(l)), logs.join('\n'));
+    // The port full (connections that send nothing): the shim's call goes through the socket.
+    const idle: Socket[] = [];
+    for (let i = 0; i < MAX_INVOCATION_CONNECTIONS; i++) {
+      const c = connect(tcp.port, '127.0.0.1');
+      c.on('error', () => {});
+      idle.push(c);
+      await new Promise((r) => c.once('connect', r));
+    }
+    const full = await run(shim, env('ADD'), conf(sock, { cniVersion: '0.4.0' }));
+    for (const c of idle) c.destroy();
+    assert.is(full.code, 0, JSON.stringify(full));
+    assert.equal(full.stdout, add.stdout);
+    assert.match(full.stderr, /(closed the connection without an answer|sending to the tsvpp agent on \S+ failed): handed to the Node tsvpp-cni/);
   } finally {
     await tcp.close();
     unix.close();
@@ -204,17 +217,20 @@ test('VERSION, an agent away, one that answers nothing: the Node tsvpp-cni takes
   assert.match(rec?.record?.reason ?? '', new RegExp(`no answer from the tsvpp agent on 127\\.0\\.0\\.1:${hung.port} within 1 s`));
   for (const s of held) s.destroy();
   await hung.close();
-  // One that closes without an answer: an ADD fails with "try again later", saying so.
+  // One that closes without an answer: the Node tsvpp-cni asks the unix socket (here there is
+  // none: "try again later"), and stderr says why the shim handed it over.
   const closer = await rawAgent(sock, TOKEN, (s) => { s.resume(); s.on('data', () => s.end()); });
   const cut = await run(shim, env('ADD'), conf(sock));
   assert.is(JSON.parse(cut.stdout).code, ErrorCode.TryAgainLater);
-  assert.match(cut.stdout, /closed the connection without an answer/);
+  assert.match(cut.stdout, /not reachable/);
+  assert.match(cut.stderr, new RegExp(`tsvpp-cni: the tsvpp agent on 127\\.0\\.0\\.1:${closer.port} closed the connection without an answer: handed to the Node tsvpp-cni`));
   await closer.close();
   // Whatever took the port of an agent that died learns the token, but cannot answer as the agent.
   const impostor = await rawAgent(sock, TOKEN, (s) => { s.on('data', () => s.end(encodeAnswer('ef'.repeat(32), { code: 0, stdout: '{"cniVersion":"1.0.0","ips":[]}\n', stderr: '' }))); });
   const fake = await run(shim, env('ADD'), conf(sock));
   assert.is(fake.code, 1);
-  assert.match(fake.stdout, /is not the tsvpp agent \(no proof\)/);
+  assert.is(JSON.parse(fake.stdout).code, ErrorCode.TryAgainLater);
+  assert.match(fake.stderr, /is not the tsvpp agent \(no proof\)/);
   await impostor.close();
   // A value the line format cannot carry goes to the Node tsvpp-cni, which names it.
   const nl = await run(shim, env('ADD', { CNI_IFNAME: 'eth\n0' }), conf(sock));

@@ -111,6 +111,8 @@ export async function startCniServer(o: CniServerOptions): Promise<Server> {
 
 /** A connection has this long to send its whole invocation (a stranger cannot hold one open). */
 const INVOCATION_READ_MS = 10_000;
+/** Connections served at once on the loopback port (pods a node starts at once, with room). */
+export const MAX_INVOCATION_CONNECTIONS = 512;
 
 export interface InvocationServer {
   port: number;
@@ -167,6 +169,9 @@ export async function startInvocationServer(o: {
       );
     });
   });
+  // Any local process can connect: beyond this many at once, connections are closed unread and
+  // a shim among them hands its call to the Node tsvpp-cni (the unix socket), as for an agent away.
+  server.maxConnections = MAX_INVOCATION_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => { server.off('error', reject); resolve(); });
