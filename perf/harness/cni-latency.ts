@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
-import { rendezvousPath, tsvppCniShim } from '../../src/cni/invocation.js';
+import { HANDOVER_MARK, rendezvousPath, tsvppCniShim } from '../../src/cni/invocation.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { listedPoolNames, unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { podTag, type VswitchInterface } from '../../src/cni/agent/vswitch.js';
@@ -84,6 +84,8 @@ export interface CniLatencyReport {
    * first members included), and in the timed rounds.
    */
   afPackets?: { first: AfPacketOps; timed: AfPacketOps }; // absent from reports before 2026-12-04 night
+  /** Calls the shim handed to the Node tsvpp-cni (it could not use the agent's port), with why: none on a sound node. Absent before 2026-12-04 21:00. */
+  handedOver?: string[];
   leftovers: Record<string, string[]>;
 }
 export interface AfPacketOps { created: number; deleted: number }
@@ -93,6 +95,11 @@ export function firstPodsLine(r: CniLatencyReport): string {
   const f = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x.toFixed(1) : '-');
   return `first pods after the agent started (round 0, not in the figures): ${r.rows.map((x) =>
     `${x.customIfs} custom ADD ${f(x.first.add)} (agent ${f(x.first.agentAdd)}) DEL ${f(x.first.del)} (agent ${f(x.first.agentDel)})`).join(', ')} ms`;
+}
+
+/** The calls the shim handed to the Node tsvpp-cni (a report's `handedOver`): their figures include a Node start. */
+export function handedOverLine(x: readonly string[]): string | undefined {
+  return x.length ? `${x.length} calls were handed to the Node tsvpp-cni (their times include a Node start): ${[...new Set(x)].slice(0, 3).join('; ')}` : undefined;
 }
 
 /** The af_packets the agent made and deleted (a report's `afPackets`), each a pause of VPP's forwarding. */
@@ -154,6 +161,7 @@ class LatencyRig {
   readonly pooled = new Map<string, number>();
   readonly made = new Map<string, number>();
   readonly afPackets: AfPacketOps = { created: 0, deleted: 0 };
+  readonly handedOver: string[] = [];
 
   constructor(readonly target: LatencyVswitch, readonly rnd = randomBytes(3).toString('hex'), vethPoolSize = DEFAULT_CONFIG.vethPoolSize) {
     this.pods = POD_INTERFACES[target.kind];
@@ -236,6 +244,8 @@ class LatencyRig {
         timeoutMs: 120_000,
       });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const handed = r.stderr.split('\n').find((l) => l.includes(HANDOVER_MARK));
+      if (handed) this.handedOver.push(`${command}: ${handed}`);
       return { code: r.code ?? -1, ms, stderr: r.timedOut ? `timed out\n${r.stderr}` : r.stderr };
     } catch (e) {
       return { code: -1, ms: Number(process.hrtime.bigint() - t0) / 1e6, stderr: String(e) };
@@ -332,8 +342,8 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
         await rig.dropNetns(p.ns);
       }
       if (r > 0) nodeStart.push(await rig.nodeStart());
-      // A running node's pool is stocked: beyond one member per request it fills only once no
-      // request came for REFILL_QUIET_MS (veth-pool.ts), which back-to-back rounds never leave
+      // A running node's pool is stocked: once the agent has served a request it fills only after
+      // no request came for REFILL_QUIET_MS (veth-pool.ts), which back-to-back rounds never leave
       // it; the members this round's pods had beyond its size stay for vethPoolIdleSeconds. Not timed.
       if (r === 0) { await rig.agent?.pool?.settled(); firstOps = { ...rig.afPackets }; }
       // Pods that come in bursts: the node is quiet between rounds (untimed).
@@ -344,7 +354,7 @@ export async function runCniLatency(o: { podsPerSize: number; vswitch?: LatencyV
     const leftovers = await rig.leftovers();
     return {
       vswitch: rig.vswitchName, podsPerSize: o.podsPerSize, eth0: rig.config.eth0Kind, vethPool: rig.config.vethPoolSize, load: { before, after: load1() },
-      nodeStart: latencyMs(nodeStart), nodeStartMs: nodeStart, afPackets: { first: firstOps, timed: timedOps }, leftovers,
+      nodeStart: latencyMs(nodeStart), nodeStartMs: nodeStart, afPackets: { first: firstOps, timed: timedOps }, handedOver: rig.handedOver, leftovers,
       rows: CNI_LATENCY_SIZES.map((n) => ({
         customIfs: n, kinds: rig.pods.custom[n].map((s) => s.split('/')[1]!), add: latencyMs(add.get(n)!), del: latencyMs(del.get(n)!),
         addMs: add.get(n)!, delMs: del.get(n)!, agentAdd: latencyMs(agentAdd.get(n)!), agentDel: latencyMs(agentDel.get(n)!),
@@ -381,6 +391,8 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === resolve(process.argv[1
   }
   console.log(firstPodsLine(r));
   console.log(afPacketsLine(r.afPackets!));
+  const handed = handedOverLine(r.handedOver ?? []);
+  if (handed) console.log(handed);
   const left = Object.entries(r.leftovers).filter(([, v]) => v.length);
   console.log(left.length ? `LEFT BEHIND: ${JSON.stringify(Object.fromEntries(left))}` : 'nothing left behind');
   if (process.env.CNI_LATENCY_JSON) writeFileSync(process.env.CNI_LATENCY_JSON, JSON.stringify(r, null, 1));

@@ -5,7 +5,7 @@ import { REFERENCE_PAIR, noisePct, type Summary } from '../harness/scenarios.js'
 import type { ClientRow, PerfReport } from './model.js';
 import { overheadVerdict } from '../cni-start.js';
 import { BRIDGE_LABEL, CRI_RUN_GOAL_RATIO, ratioToBridge } from '../harness/cri-latency.js';
-import { afPacketsLine, firstPodsLine } from '../harness/cni-latency.js';
+import { afPacketsLine, firstPodsLine, handedOverLine } from '../harness/cni-latency.js';
 import { DUMP_GOAL_MS, PIPELINED_GOAL_PER_SEC, GOALS_JUDGED } from '../vppapi-client.js';
 
 const f = (x: number, d = 2) => (Number.isFinite(x) ? x.toFixed(d) : '-');
@@ -80,6 +80,8 @@ export function formatReport(r: PerfReport): string {
     ]), [false, true, true, true, true, true, true, true, false]));
     out.push(firstPodsLine(c));
     if (c.afPackets) out.push(afPacketsLine(c.afPackets));
+    const handed = handedOverLine(c.handedOver ?? []);
+    if (handed) out.push(handed);
   }
   for (const c of r.criLatency ?? []) {
     const x = (label: string, op: 'run' | 'stop') => (label === BRIDGE_LABEL ? '1.00x' : `${f(ratioToBridge(c, label, op))}x`);

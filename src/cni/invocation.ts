@@ -116,6 +116,9 @@ export function encodeAnswer(proof: string, a: InvocationAnswer): Buffer {
   return Buffer.concat([Buffer.from(`${proof} ${a.code} ${out.length} ${err.length}\n`, 'latin1'), out, err]);
 }
 
+/** What the shim writes on stderr, after its reason, when it hands a call to the Node tsvpp-cni. */
+export const HANDOVER_MARK = 'handed to the Node tsvpp-cni';
+
 export interface ShimPaths {
   /** The agent's rendezvous file (rendezvousPath of its cniSocket). */
   rendezvous: string;
@@ -145,7 +148,7 @@ export LC_ALL=C
 trap '' PIPE # an agent that closes the connection early: a failed write, not a killed shim
 handover() {
   exec 3>&-
-  [[ -n $1 ]] && printf 'tsvpp-cni: %s: handed to the Node tsvpp-cni\n' "$1" >&2
+  [[ -n $1 ]] && printf 'tsvpp-cni: %s: ${HANDOVER_MARK}\\n' "$1" >&2
   [[ -n $2 ]] && export ${UNANSWERED_ENV}="$1"
   ${node} <<<"$stdin"
 }
@@ -154,15 +157,15 @@ case $CNI_COMMAND in
   *) ${node} ;;
 esac
 IFS= read -r -d '' stdin
-{ read -r port token proof < ${quote(p.rendezvous)}; } 2>/dev/null || handover
-[[ $port =~ ^[0-9]+$ && $token =~ ^[0-9a-f]+$ && $proof =~ ^[0-9a-f]+$ ]] || handover
+{ read -r port token proof < ${quote(p.rendezvous)}; } 2>/dev/null || handover ${quote(`no ${p.rendezvous} (the agent is not running)`)}
+[[ $port =~ ^[0-9]+$ && $token =~ ^[0-9a-f]+$ && $proof =~ ^[0-9a-f]+$ ]] || handover ${quote(`${p.rendezvous} is not "<port> <token> <proof>"`)}
 req="${INVOCATION_MAGIC} ${INVOCATION_VERSION} $token"$'\\n'"\${#stdin}"$'\\n'
 for v in ${INVOCATION_ENV.join(' ')}; do
   [[ -v $v ]] || continue
-  [[ \${!v} == *$'\\n'* ]] && handover
+  [[ \${!v} == *$'\\n'* ]] && handover "$v has a newline"
   req+="$v=\${!v}"$'\\n'
 done
-{ exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || handover
+{ exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || handover "nothing listens on 127.0.0.1:$port"
 printf '%s\\n%s' "$req" "$stdin" >&3 2>/dev/null || handover "sending to the tsvpp agent on 127.0.0.1:$port failed"
 wait=120
 [[ $stdin =~ \\"timeoutSeconds\\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && wait=\${BASH_REMATCH[1]}

@@ -46,6 +46,7 @@ test('2 pods with 0, 1 and 3 custom interfaces: every ADD and DEL succeeds, sane
   for (const x of r.rows) assert.equal(x.pooledPerPod, x.pooledPerPod.map(() => veths(x)), `${x.customIfs}: every veth on a pool member`);
   assert.ok(r.afPackets!.first.created >= 1, JSON.stringify(r.afPackets));
   assert.is(r.afPackets!.timed.deleted, 0, `no af_packet deleted in the timed rounds: ${JSON.stringify(r.afPackets)}`);
+  assert.equal(r.handedOver, [], 'every call went to the agent\'s port, none through the Node tsvpp-cni');
   assert.is(r.nodeStartMs.length, 2, 'node -e 0 once per timed round');
   assert.ok(r.load.before >= 0 && r.load.after >= 0);
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);

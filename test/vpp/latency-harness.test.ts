@@ -34,6 +34,7 @@ test('cni-latency on real VPP: 2 pods of 0, 1, 3 custom interfaces, rounds apart
   }
   assert.ok(r.afPackets!.first.created >= 4, `the pool's members were made: ${JSON.stringify(r.afPackets)}`);
   assert.is(r.afPackets!.timed.deleted, 0, `no af_packet deleted in the timed rounds (DEL hands members back, the pool keeps them): ${JSON.stringify(r.afPackets)}`);
+  assert.equal(r.handedOver, [], 'every call went to the agent\'s port, none through the Node tsvpp-cni');
   for (const [k, v] of Object.entries(r.leftovers)) assert.equal(v, [], `left behind: ${k}`);
 });
 
