@@ -150,13 +150,14 @@ export const SECTIONS: readonly PerfSection[] = [
       if (c.stopped()) return;
       progress.start('tsvpp-cni start');
       try {
-        const { measure, overheadVerdict } = await import('../cni-start.js');
+        const { measure, measureShim, overheadVerdict } = await import('../cni-start.js');
         const cniMain = join(dirname(fileURLToPath(import.meta.url)), '..', '..', 'src', 'cni', 'cni-main.cjs');
         const n = 10;
         const base = measure(['-e', '0'], {}, '', n);
         const cni = measure([cniMain], { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"1.0.0"}', n);
-        report.cni = { startMs: summarize(cni), nodeBaselineMs: summarize(base), runs: n };
-        progress.done('tsvpp-cni start', `median ${report.cni.startMs.median.toFixed(1)} ms (node -e 0: ${report.cni.nodeBaselineMs.median.toFixed(1)} ms), ${overheadVerdict(report.cni.startMs.median, report.cni.nodeBaselineMs.median)}`);
+        const shim = await measureShim(n);
+        report.cni = { startMs: summarize(cni), nodeBaselineMs: summarize(base), shimMs: summarize(shim), runs: n };
+        progress.done('tsvpp-cni start', `median ${report.cni.startMs.median.toFixed(1)} ms (node -e 0: ${report.cni.nodeBaselineMs.median.toFixed(1)} ms), ${overheadVerdict(report.cni.startMs.median, report.cni.nodeBaselineMs.median)}; the shim's DEL ${report.cni.shimMs!.median.toFixed(1)} ms`);
       } catch (e) {
         progress.done('tsvpp-cni start', `FAILED ${firstLine(e)}`);
       }

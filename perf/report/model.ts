@@ -49,7 +49,8 @@ export interface PerfReport {
     /** Every client figure, per peer: the emulator, and real VPP when TSVPP_VPP was set. */
     clients?: ClientRow[];
   };
-  cni?: { startMs: Summary; nodeBaselineMs: Summary; runs: number };
+  /** startMs: the Node tsvpp-cni's VERSION; shimMs: the shim's DEL to an agent answering at once (absent before 2026-12-04 21:30). */
+  cni?: { startMs: Summary; nodeBaselineMs: Summary; shimMs?: Summary; runs: number };
   /** ADD/DEL through the real tsvpp-cni and agent, one run per vswitch: the VPP emulator, and real
    *  VPP when TSVPP_VPP was set (absent when skipped: not root). */
   cniLatency?: CniLatencyReport[];

@@ -6,7 +6,7 @@ import {
 import { testpmdRate } from '../../perf/harness/memif-run.js';
 import { memifRows, latencyRow, type PerfReport } from '../../perf/report/model.js';
 import { formatReport } from '../../perf/report/table.js';
-import { overheadVerdict } from '../../perf/cni-start.js';
+import { measureShim, overheadVerdict } from '../../perf/cni-start.js';
 import { renderSvg, chartSeries } from '../../perf/report/svg.js';
 import { main } from '../../src/cli/perf.js';
 import { UsageError } from '../../src/flags.js';
@@ -88,6 +88,17 @@ test('memifRows: medians, min/max and the ratio to testpmd->testpmd of the same 
 test('tsvpp-cni start-up is a perf figure with its goal, reported as met or missed', () => {
   assert.is(overheadVerdict(61.2, 39.0), 'overhead 22.2 ms (goal < 250 ms: met)');
   assert.is(overheadVerdict(330, 40), 'overhead 290.0 ms (goal < 250 ms: MISSED)');
+});
+
+test('the shim\'s DEL to a listener that answers at once is measured (through the agent\'s port, not the Node part) and reported beside the Node start', async () => {
+  const shim = await measureShim(3);
+  assert.is(shim.length, 3);
+  assert.ok(shim.every((ms) => ms > 0 && Number.isFinite(ms)));
+  const s = (median: number) => ({ median, min: median, max: median, n: 3 });
+  const t = formatReport({ ...sampleReport(), cni: { startMs: s(25.4), nodeBaselineMs: s(21.1), shimMs: s(3.6), runs: 3 } });
+  assert.match(t, /tsvpp-cni \(Node: VERSION, hand-overs\)\s+25\.4/);
+  assert.match(t, /tsvpp-cni shim: DEL, agent answers at once\s+3\.6/);
+  assert.match(t, 'the Node part\'s median overhead 4.3 ms');
 });
 
 test('formatReport shows the machine, the matrix note, ratios and ranges', () => {
