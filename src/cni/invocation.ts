@@ -54,9 +54,10 @@ export class InvocationReader {
   push(chunk: Buffer): Invocation | undefined {
     this.chunks.push(chunk);
     this.size += chunk.length;
-    const buf = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks, this.size);
-    this.chunks = [buf];
     if (!this.header) {
+      // Joined while the header is incomplete (at most HEADER_LIMIT); stdin's chunks only once it is all there.
+      const buf = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.size);
+      this.chunks = [buf];
       this.header = this.parseHeader(buf);
       if (!this.header) {
         if (buf.length > HEADER_LIMIT) throw new InvocationError(`no complete header in the first ${HEADER_LIMIT} bytes`);
@@ -64,10 +65,10 @@ export class InvocationReader {
       }
     }
     const { env, stdinLength, bodyStart } = this.header;
-    const have = buf.length - bodyStart;
+    const have = this.size - bodyStart;
     if (have > stdinLength) throw new InvocationError(`${have} bytes of stdin where the header said ${stdinLength}`);
     if (have < stdinLength) return undefined;
-    return { env, stdin: buf.toString('utf8', bodyStart) };
+    return { env, stdin: Buffer.concat(this.chunks, this.size).toString('utf8', bodyStart) };
   }
 
   private parseHeader(buf: Buffer): { env: Record<string, string>; stdinLength: number; bodyStart: number } | undefined {
