@@ -31,6 +31,9 @@ export function assertBreakdown(r: BenchResult): void {
   const sum = b.reduce((a, s) => a + s.share, 0);
   assert.ok(Math.abs(sum - 1) < 1e-6, `shares add up to ${sum}`);
   assert.equal([...b].sort((x, y) => y.share - x.share).map((s) => s.stage), b.map((s) => s.stage), 'largest first');
-  assert.ok(b.some((s) => s.stage === 'client bookkeeping'), `no client bookkeeping in ${b.map((s) => s.stage).join(', ')}`);
+  // A sampling profile of a short run against a slow peer (the emulator: the client ~95% idle) may
+  // catch none of one stage: any of the client's own stages will do.
+  const own: readonly string[] = ['encode', 'decode', 'framing', 'socket write (Node streams + syscall)', 'socket read (Node streams)', 'client bookkeeping', 'promises and ticks'];
+  assert.ok(b.some((s) => own.includes(s.stage)), `none of the client's own work in ${b.map((s) => s.stage).join(', ')}`);
 }
 
