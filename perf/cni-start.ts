@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startInvocationServer } from '../src/cni/agent/server.js';
-import { HANDOVER_MARK, rendezvousPath, tsvppCniShim } from '../src/cni/invocation.js';
+import { HANDOVER_MARK, tsvppCniShim } from '../src/cni/invocation.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const CNI_MAIN = join(here, '../src/cni/cni-main.cjs');
@@ -47,10 +47,10 @@ export function stats(t: number[]): { min: number; median: number; p90: number }
 export async function measureShim(n: number): Promise<number[]> {
   const dir = mkdtempSync(join(tmpdir(), 'tsvpp-cni-start-'));
   const sock = join(dir, 'cni.sock');
-  const server = await startInvocationServer({ rendezvous: rendezvousPath(sock), handler: async () => undefined });
+  const server = await startInvocationServer({ cniSocket: sock, handler: async () => undefined });
   try {
     const shim = join(dir, 'tsvpp-cni');
-    writeFileSync(shim, tsvppCniShim({ rendezvous: rendezvousPath(sock), node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
+    writeFileSync(shim, tsvppCniShim({ cniSocket: sock, node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
     const env = { PATH: process.env.PATH ?? '', CNI_COMMAND: 'DEL', CNI_CONTAINERID: 'cnistart', CNI_IFNAME: 'eth0', CNI_ARGS: '', CNI_PATH: '/opt/cni/bin' };
     const input = JSON.stringify({ cniVersion: '1.0.0', name: 'tsvpp', type: 'tsvpp-cni', agentSocket: sock, agentStateDir: dir });
     const times: number[] = [];

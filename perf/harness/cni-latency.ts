@@ -18,7 +18,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startAgent, type Agent } from '../../src/cni/agent/agent.js';
-import { HANDOVER_MARK, rendezvousPath, tsvppCniShim } from '../../src/cni/invocation.js';
+import { HANDOVER_MARK, tsvppCniShim } from '../../src/cni/invocation.js';
 import { vethHostName } from '../../src/cni/agent/kinds/veth.js';
 import { listedPoolNames, unlistedPoolLinks } from '../../src/cni/agent/veth-pool.js';
 import { podTag, type VswitchInterface } from '../../src/cni/agent/vswitch.js';
@@ -173,7 +173,7 @@ class LatencyRig {
       vethPoolSize,
     };
     // The executable a node runs (`tsvpp agent shim`), with this checkout's Node behind it.
-    writeFileSync(this.shim, tsvppCniShim({ rendezvous: rendezvousPath(this.config.cniSocket), node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
+    writeFileSync(this.shim, tsvppCniShim({ cniSocket: this.config.cniSocket, node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
   }
 
   get shim(): string { return join(this.dir, 'tsvpp-cni'); }

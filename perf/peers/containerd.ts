@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { machineProcesses, startProc, type Proc } from './procs.js';
 import { CriClient } from './cri/client.js';
 import { writeOciImage } from './oci-image.js';
-import { rendezvousPath, tsvppCniShim } from '../../src/cni/invocation.js';
+import { tsvppCniShim } from '../../src/cni/invocation.js';
 export const SANDBOX_IMAGE = 'localhost/tsvpp-test-sandbox:1';
 const BUSYBOX = '/bin/busybox';
 /** Debian's reference CNI plugins. */
@@ -60,7 +60,7 @@ export function makeCniBinDir(dir: string, debianPlugins: string[], extra: Recor
  * hosts (`tsvpp agent shim`), for the agent on `cniSocket`, with this checkout's node and build.
  */
 export function tsvppCniWrapper(cniMain: string, cniSocket: string): string {
-  return tsvppCniShim({ rendezvous: rendezvousPath(cniSocket), node: process.execPath, cniMain });
+  return tsvppCniShim({ cniSocket, node: process.execPath, cniMain });
 }
 
 /** The test sandbox ("pause") image: busybox-static, running `sleep inf`. */

@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { rendezvousPath, tsvppCniShim } from '../../src/cni/invocation.js';
+import { tsvppCniShim } from '../../src/cni/invocation.js';
 import { fileURLToPath } from 'node:url';
 
 const CNI_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cni/cni-main.cjs'); // from dist/perf/soak
@@ -25,7 +25,7 @@ export interface CniCall {
 /** The shim (`tsvpp agent shim`) for the agent on `agentSocket`, written once beside its socket. */
 function shimFor(agentSocket: string): string {
   const f = join(dirname(agentSocket), `tsvpp-cni-${basename(agentSocket)}`);
-  if (!existsSync(f)) writeFileSync(f, tsvppCniShim({ rendezvous: rendezvousPath(agentSocket), node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
+  if (!existsSync(f)) writeFileSync(f, tsvppCniShim({ cniSocket: agentSocket, node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
   return f;
 }
 

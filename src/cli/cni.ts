@@ -110,8 +110,8 @@ async function shim(argv: string[]): Promise<number> {
   const cniMain = take('--cni-main');
   const { config, rest } = await loadConfig(argv);
   if (rest.length) throw new ConfigError(`unexpected argument ${JSON.stringify(rest[0])} (see tsvpp agent --help)`);
-  const { tsvppCniShim, rendezvousPath } = await import('../cni/invocation.js');
-  process.stdout.write(tsvppCniShim({ rendezvous: rendezvousPath(config.cniSocket), node, cniMain }));
+  const { tsvppCniShim } = await import('../cni/invocation.js');
+  process.stdout.write(tsvppCniShim({ cniSocket: config.cniSocket, node, cniMain }));
   return 0;
 }
 

@@ -121,8 +121,8 @@ export function encodeAnswer(proof: string, a: InvocationAnswer): Buffer {
 export const HANDOVER_MARK = 'handed to the Node tsvpp-cni';
 
 export interface ShimPaths {
-  /** The agent's rendezvous file (rendezvousPath of its cniSocket). */
-  rendezvous: string;
+  /** The agent's unix socket (its cniSocket): the rendezvous file is beside it. */
+  cniSocket: string;
   /** The Node tsvpp-cni the shim hands an invocation to when the agent cannot take it over TCP. */
   node: string;
   cniMain: string;
@@ -138,6 +138,7 @@ const quote = (s: string): string => `'${s.replaceAll("'", `'\\''`)}'`;
  * second time).
  */
 export function tsvppCniShim(p: ShimPaths): string {
+  const rendezvous = rendezvousPath(p.cniSocket);
   const node = `unset NODE_OPTIONS NODE_EXTRA_CA_CERTS; exec ${quote(p.node)} ${quote(p.cniMain)}`;
   return `#!/bin/sh
 # tsvpp-cni, written by \`tsvpp agent shim\` (src/cni/invocation.ts). Hands this CNI invocation
@@ -158,8 +159,8 @@ case $CNI_COMMAND in
   *) ${node} ;;
 esac
 IFS= read -r -d '' stdin
-{ read -r port token proof < ${quote(p.rendezvous)}; } 2>/dev/null || handover ${quote(`no ${p.rendezvous} (the agent is not running)`)}
-[[ $port =~ ^[0-9]+$ && $token =~ ^[0-9a-f]+$ && $proof =~ ^[0-9a-f]+$ ]] || handover ${quote(`${p.rendezvous} is not "<port> <token> <proof>"`)}
+{ read -r port token proof < ${quote(rendezvous)}; } 2>/dev/null || handover ${quote(`no ${rendezvous} (the agent is not running)`)}
+[[ $port =~ ^[0-9]+$ && $token =~ ^[0-9a-f]+$ && $proof =~ ^[0-9a-f]+$ ]] || handover ${quote(`${rendezvous} is not "<port> <token> <proof>"`)}
 req="${INVOCATION_MAGIC} ${INVOCATION_VERSION} $token"$'\\n'"\${#stdin}"$'\\n'
 for v in ${INVOCATION_ENV.join(' ')}; do
   [[ -v $v ]] || continue

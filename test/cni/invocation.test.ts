@@ -25,7 +25,7 @@ let n = 0;
 /** A shim for an agent whose unix socket would be `sock` (the Node tsvpp-cni behind it uses the conflist's). */
 function shimFor(sock: string): string {
   const f = join(dir, `tsvpp-cni-${n++}`);
-  writeFileSync(f, tsvppCniShim({ rendezvous: rendezvousPath(sock), node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
+  writeFileSync(f, tsvppCniShim({ cniSocket: sock, node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
   return f;
 }
 
@@ -122,7 +122,7 @@ test('through the agent listener: the same requests and answers as the Node tsvp
   };
   const logs: string[] = [];
   const unix = await startCniServer({ socketPath: sock, handler, allowedUid: process.getuid!() });
-  const tcp: InvocationServer = await startInvocationServer({ rendezvous: rendezvousPath(sock), handler, log: (m) => logs.push(m) });
+  const tcp: InvocationServer = await startInvocationServer({ cniSocket: sock, handler, log: (m) => logs.push(m) });
   const shim = shimFor(sock);
   try {
     assert.is(statSync(rendezvousPath(sock)).mode & 0o777, 0o600);
@@ -178,8 +178,8 @@ test('through the agent listener: the same requests and answers as the Node tsvp
   }
   assert.not.ok(existsSync(rendezvousPath(sock)), 'the rendezvous file goes with the listener');
   // A listener whose file another agent has overwritten leaves that agent's file alone.
-  const a = await startInvocationServer({ rendezvous: rendezvousPath(sock), handler });
-  const b = await startInvocationServer({ rendezvous: rendezvousPath(sock), handler });
+  const a = await startInvocationServer({ cniSocket: sock, handler });
+  const b = await startInvocationServer({ cniSocket: sock, handler });
   const theirs = readFileSync(rendezvousPath(sock), 'utf8');
   await a.close();
   assert.is(readFileSync(rendezvousPath(sock), 'utf8'), theirs);

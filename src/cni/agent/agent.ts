@@ -7,7 +7,6 @@ import { join } from 'node:path';
 import { StateStore } from './state.js';
 import { Pipeline, type Ipam, type LinuxOps, type PipelineDeps } from './pipeline.js';
 import { startCniServer, startInvocationServer } from './server.js';
-import { rendezvousPath } from '../invocation.js';
 import { resolveEth0Kind, resolveHostLink, VHOST_NET, type AgentConfig } from './config.js';
 import { PendingDels } from './pending.js';
 import { VethPool } from './veth-pool.js';
@@ -269,7 +268,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   };
   const server = await startCniServer({ socketPath: config.cniSocket, handler, log });
   // The shim's fast path; without it (no 127.0.0.1 here) the shim hands every call to the Node tsvpp-cni.
-  const invocations = await startInvocationServer({ rendezvous: rendezvousPath(config.cniSocket), handler, log }).catch((e: Error) => {
+  const invocations = await startInvocationServer({ cniSocket: config.cniSocket, handler, log }).catch((e: Error) => {
     log(`cni tcp: not listening (${e.message}): tsvpp-cni goes through ${config.cniSocket}, ~35 ms slower per call`);
     return undefined;
   });

@@ -7,7 +7,7 @@ import { chmod, mkdir, readFile, rm } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { LineReader, decodeRequest, encodeLine, type AgentRequest, type AgentResponse } from '../agent-protocol.cjs';
 import { CNI_VERSION, CniError, ErrorCode, type CniResult } from '../spec.cjs';
-import { InvocationReader, encodeAnswer, type Invocation, type InvocationAnswer, type InvocationError } from '../invocation.js';
+import { InvocationReader, encodeAnswer, rendezvousPath, type Invocation, type InvocationAnswer, type InvocationError } from '../invocation.js';
 import { writeFileAtomic } from '../atomic-file.js';
 import { agentRequest, runCni } from '../cni-main.cjs';
 import { peerCredentials, type PeerCredentials } from '../../sys/index.js';
@@ -127,11 +127,13 @@ export interface InvocationServer {
  * handler directly: the same checks, results and errors as over the unix socket.
  */
 export async function startInvocationServer(o: {
-  rendezvous: string;
+  /** The agent's unix socket: the rendezvous file is beside it (rendezvousPath). */
+  cniSocket: string;
   handler: RequestHandler;
   log?: (msg: string) => void;
 }): Promise<InvocationServer> {
   const log = o.log ?? (() => {});
+  const rendezvous = rendezvousPath(o.cniSocket);
   const run = async (inv: Invocation): Promise<InvocationAnswer> => {
     let stdout = '', stderr = '';
     const io = { env: inv.env, stdin: inv.stdin, stdout: (s: string) => { stdout += s; }, stderr: (s: string) => { stderr += s; } };
@@ -178,8 +180,8 @@ export async function startInvocationServer(o: {
   });
   const port = (server.address() as AddressInfo).port;
   try {
-    await mkdir(dirname(o.rendezvous), { recursive: true, mode: 0o755 });
-    await writeFileAtomic(o.rendezvous, `${port} ${token} ${proof}\n`, { cached: true });
+    await mkdir(dirname(rendezvous), { recursive: true, mode: 0o755 });
+    await writeFileAtomic(rendezvous, `${port} ${token} ${proof}\n`, { cached: true });
   } catch (e) {
     server.close();
     throw e;
@@ -188,7 +190,7 @@ export async function startInvocationServer(o: {
     port,
     async close() {
       // Unless another agent has written its own meanwhile (a restart that overlapped this one).
-      if ((await readFile(o.rendezvous, 'latin1').catch(() => '')).includes(token)) await rm(o.rendezvous, { force: true });
+      if ((await readFile(rendezvous, 'latin1').catch(() => '')).includes(token)) await rm(rendezvous, { force: true });
       await new Promise<void>((r) => server.close(() => r()));
     },
   };
