@@ -2,10 +2,18 @@
  * The sending side of a ring: SlaveTxQueue on S2M (fills its own buffers, writes whole
  * descriptors, advances head) and MasterTxQueue on M2S (fills the buffers the slave posted, each
  * posted descriptor's length being that buffer's capacity, writes only flags and length, advances
- * tail). Both share one copy loop (tx) and one zero-copy pair (allocTx/commitTx), written once in
- * TxQueue; a subclass says only what differs per slot: where its buffer is (buffer: the slave's own,
- * or the posted descriptor, read once and validated), how its first line is claimed, what of its
- * descriptor is written, and which index is stored.
+ * tail). Both share tx (room, chains, publishing) and one zero-copy pair (allocTx/commitTx),
+ * written once in TxQueue; a subclass says what differs: where a slot's buffer is (buffer: the
+ * slave's own, or the posted descriptor, read once and validated), what of its descriptor is
+ * written, which index is stored, and, per burst, the two loops of tx that run once per packet
+ * (claim and fill).
+ *
+ * Why those two loops are the subclass's and not built from per-slot calls: V8 decides per
+ * compilation what to inline, within a budget for the whole compiled function. When the caller's
+ * loop (a generator calling txBurst) had tx inlined into it, the budget ran out before tx's
+ * per-slot helpers, which then stayed calls, three per packet, and the same code sent 23-25 Mpps
+ * where a run that compiled tx alone sent 35 (docs/perf.md, "Where the sender's time goes"). A
+ * per-packet loop with no call in it but the copy runs the same whatever the caller inlines.
  */
 import { type RxBurst, type TxBurst } from './burst.js';
 import { copyBytes, setBytes } from './copy.js';
@@ -61,8 +69,15 @@ export abstract class TxQueue extends MemifQueue {
    * bufRegion/bufOffset. A master reads the posted descriptor once and validates it here.
    */
   protected abstract buffer(slot: number): number;
-  /** claimLines for free `slot`: one byte into its buffer's first line, never outside a region. */
-  protected abstract claimBuffer(slot: number): void;
+  /** claimLines for the n free slots from pos: one byte into each buffer's first line (never
+   *  outside a region) and zero into each descriptor's flags. */
+  protected abstract claim(pos: number, n: number): void;
+  /**
+   * Copies packets[at ..] (n of them, n free slots from pos) each into the buffer of its slot and
+   * describes it, up to the first one longer than that buffer; returns how many. The per-packet
+   * loop of tx, one per side, with no call in it but the copy (see tx).
+   */
+  protected abstract fill(packets: ArrayLike<Uint8Array>, at: number, n: number, pos: number): number;
   /** Writes the descriptor of `slot` for a segment of `len` bytes in the buffer of that slot. */
   protected abstract describe(slot: number, flags: number, len: number): void;
   /** Makes everything up to `pos` visible to the peer. */
@@ -108,39 +123,30 @@ export abstract class TxQueue extends MemifQueue {
   /**
    * Copy packets[start .. start+count-1] into free buffers and publish them with one index store.
    * A packet larger than one buffer is chained with NEXT. Stops at the first packet that does not
-   * fit whole; returns the number of packets sent.
+   * fit whole; returns the number of packets sent. One-buffer packets go through the subclass's
+   * fill loop (no call per packet but the copy), a longer one through chain().
    */
   override tx(packets: ArrayLike<Uint8Array>, count = packets.length, start = 0): number {
     this.checkIdle('tx');
     if (count > packets.length - start) count = packets.length - start;
     let free = this.room(count);
-    const mask = this.mask;
-    const regU8 = this.regU8;
     let pos = this.own;
     // Claim the buffers and descriptors the burst will fill before copying (see claimLines).
-    const desc16 = this.desc16;
-    for (let i = 0, nt = count < free ? count : free; i < nt; i++) {
-      const slot = (pos + i) & mask;
-      this.claimBuffer(slot);
-      desc16[slot * DESC_U16] = 0;
-    }
+    this.claim(pos, count < free ? count : free);
     let sent = 0;
-    for (; sent < count; sent++) {
-      const pkt = packets[start + sent]!;
-      const len = pkt.length;
+    while (sent < count) {
       if (free === 0 && (free = this.refill(free, pos)) === 0) break;
-      const slot = pos & mask;
-      const cap = this.buffer(slot);
-      if (len <= cap) {
-        if (len > 0) setBytes(regU8[this.bufRegion]!, pkt, this.bufOffset);
-        this.describe(slot, 0, len);
-        pos = (pos + 1) & 0xffff;
-        free--;
-        continue;
-      }
-      const k = this.chain(pkt, len, pos, free, cap);
-      if (k === 0) break; // does not fit whole: not sent
+      const k = this.fill(packets, start + sent, count - sent < free ? count - sent : free, pos);
+      sent += k;
       pos = (pos + k) & 0xffff;
+      free -= k;
+      if (sent === count || free === 0) continue;
+      // packets[start + sent] is longer than the buffer of slot pos
+      const pkt = packets[start + sent]!;
+      const c = this.chain(pkt, pkt.length, pos, free, this.buffer(pos & this.mask));
+      if (c === 0) break; // does not fit whole: not sent
+      sent++;
+      pos = (pos + c) & 0xffff;
       free = this.chainFree;
     }
     if (sent > 0) {
@@ -440,8 +446,34 @@ export class SlaveTxQueue extends TxQueue {
     return this.bufs.size;
   }
 
-  protected claimBuffer(slot: number): void {
-    this.regU8[this.bufs.region[slot]!]![this.bufs.offset[slot]!] = 0;
+  protected claim(pos: number, n: number): void {
+    const { region, offset } = this.bufs;
+    const regU8 = this.regU8, desc16 = this.desc16, mask = this.mask;
+    for (let i = 0; i < n; i++) {
+      const slot = (pos + i) & mask;
+      regU8[region[slot]!]![offset[slot]!] = 0;
+      desc16[slot * DESC_U16] = 0;
+    }
+  }
+
+  protected fill(packets: ArrayLike<Uint8Array>, at: number, n: number, pos: number): number {
+    const { region, offset, size } = this.bufs;
+    const regU8 = this.regU8, desc = this.desc, mask = this.mask;
+    let i = 0;
+    for (; i < n; i++) {
+      const pkt = packets[at + i]!;
+      const len = pkt.length;
+      if (len > size) break;
+      const slot = (pos + i) & mask;
+      const r = region[slot]!, off = offset[slot]!;
+      if (len > 0) setBytes(regU8[r]!, pkt, off);
+      const w = slot * DESC_WORDS;
+      desc[w + W_FR] = r << DESC_REGION_SHIFT;
+      desc[w + W_LEN] = len;
+      desc[w + W_OFF] = off;
+      desc[w + W_META] = 0;
+    }
+    return i;
   }
 
   protected describe(slot: number, flags: number, len: number): void {
@@ -492,27 +524,58 @@ export class MasterTxQueue extends TxQueue {
     const region = this.desc[w + W_FR]! >>> DESC_REGION_SHIFT;
     const cap = this.desc[w + W_LEN]!;
     const off = this.desc[w + W_OFF]!;
-    if (region >= this.nRegions) {
-      throw new MemifRingError(E.DESC_REGION, `${this.name} slot ${slot}: posted descriptor region ${region} does not exist (${this.nRegions} regions)`);
-    }
-    if (off + cap > this.regSize[region]!) {
-      throw new MemifRingError(
-        E.DESC_BOUNDS,
-        `${this.name} slot ${slot}: posted descriptor offset 0x${off.toString(16)} + length ${cap} exceeds region ${region} size ${this.regSize[region]}`,
-      );
-    }
-    if (cap === 0) throw new MemifRingError(E.DESC_LENGTH, `${this.name} slot ${slot}: posted descriptor has length 0 (no room)`);
+    if (region >= this.nRegions || off + cap > this.regSize[region]! || cap === 0) throw this.badPosted(slot, region, cap, off);
     this.bufRegion = region;
     this.bufOffset = off;
     return cap;
   }
 
-  /** Only a byte inside a region: buffer() validates the descriptor again before anything is copied. */
-  protected claimBuffer(slot: number): void {
-    const w = slot * DESC_WORDS;
-    const region = this.desc[w + W_FR]! >>> DESC_REGION_SHIFT;
-    const off = this.desc[w + W_OFF]!;
-    if (region < this.nRegions && off < this.regSize[region]!) this.regU8[region]![off] = 0;
+  /** What is wrong with the descriptor posted at slot (region, length cap, offset off as read once). */
+  private badPosted(slot: number, region: number, cap: number, off: number): MemifRingError {
+    if (region >= this.nRegions) {
+      return new MemifRingError(E.DESC_REGION, `${this.name} slot ${slot}: posted descriptor region ${region} does not exist (${this.nRegions} regions)`);
+    }
+    if (off + cap > this.regSize[region]!) {
+      return new MemifRingError(
+        E.DESC_BOUNDS,
+        `${this.name} slot ${slot}: posted descriptor offset 0x${off.toString(16)} + length ${cap} exceeds region ${region} size ${this.regSize[region]}`,
+      );
+    }
+    return new MemifRingError(E.DESC_LENGTH, `${this.name} slot ${slot}: posted descriptor has length 0 (no room)`);
+  }
+
+  /** Only a byte inside a region: fill() or buffer() validates the descriptor again before anything is copied. */
+  protected claim(pos: number, n: number): void {
+    const desc = this.desc, desc16 = this.desc16, regU8 = this.regU8, regSize = this.regSize, nRegions = this.nRegions, mask = this.mask;
+    for (let i = 0; i < n; i++) {
+      const slot = (pos + i) & mask;
+      const w = slot * DESC_WORDS;
+      const region = desc[w + W_FR]! >>> DESC_REGION_SHIFT;
+      const off = desc[w + W_OFF]!;
+      if (region < nRegions && off < regSize[region]!) regU8[region]![off] = 0;
+      desc16[slot * DESC_U16] = 0;
+    }
+  }
+
+  protected fill(packets: ArrayLike<Uint8Array>, at: number, n: number, pos: number): number {
+    const desc = this.desc, desc16 = this.desc16, regU8 = this.regU8, regSize = this.regSize, nRegions = this.nRegions, mask = this.mask;
+    let i = 0;
+    for (; i < n; i++) {
+      const pkt = packets[at + i]!;
+      const len = pkt.length;
+      const slot = (pos + i) & mask;
+      // The posted descriptor, read once and validated as buffer() does.
+      const w = slot * DESC_WORDS;
+      const region = desc[w + W_FR]! >>> DESC_REGION_SHIFT;
+      const cap = desc[w + W_LEN]!;
+      const off = desc[w + W_OFF]!;
+      if (region >= nRegions || off + cap > regSize[region]! || cap === 0) throw this.badPosted(slot, region, cap, off);
+      if (len > cap) break;
+      if (len > 0) setBytes(regU8[region]!, pkt, off);
+      desc16[slot * DESC_U16] = 0;
+      desc[w + W_LEN] = len;
+    }
+    return i;
   }
 
   protected describe(slot: number, flags: number, len: number): void {
