@@ -11,7 +11,7 @@
  * Why those two loops are the subclass's and not built from per-slot calls: V8 decides per
  * compilation what to inline, within a budget for the whole compiled function. When the caller's
  * loop (a generator calling txBurst) had tx inlined into it, the budget ran out before tx's
- * per-slot helpers, which then stayed calls, three per packet, and the same code sent 23-25 Mpps
+ * per-slot helpers, which then stayed calls, three per packet, and the same code sent 23-30 Mpps
  * where a run that compiled tx alone sent 35 (docs/perf.md, "Where the sender's time goes"). A
  * per-packet loop with no call in it but the copy runs the same whatever the caller inlines.
  */
