@@ -132,7 +132,7 @@ export async function benchRing(opts: BenchOptions): Promise<BenchResult> {
 }
 
 function formatRow(r: BenchResult): string {
-  const mode = r.zeroCopyTx ? 'allocTx+commit' : r.txOnly ? 'tx alone' : r.rxCopy ? 'tx + rx copy' : 'tx + zero-copy rx';
+  const mode = r.zeroCopyTx ? (r.txOnly ? 'allocTx alone' : 'allocTx+commit') : r.txOnly ? 'tx alone' : r.rxCopy ? 'tx + rx copy' : 'tx + zero-copy rx';
   return (
     `${r.direction.padEnd(9)} ${String(r.size).padStart(5)} ${String(r.burst).padStart(6)}  ${mode.padEnd(17)} ` +
     `${r.mpps.toFixed(2).padStart(6)} ${r.cpuMpps.toFixed(2).padStart(8)} ${r.gbps.toFixed(1).padStart(8)} ${String(r.gcCount).padStart(5)} ${r.gcMs.toFixed(1).padStart(6)}`
@@ -161,6 +161,7 @@ async function main(argv: string[]): Promise<void> {
     cases.push({ direction, size: 64, burst: 32, rxCopy: true });
     cases.push({ direction, size: 1500, burst: 32, rxCopy: true });
     cases.push({ direction, size: 64, burst: 32, zeroCopyTx: true });
+    cases.push({ direction, size: 64, burst: 32, zeroCopyTx: true, txOnly: true });
     cases.push({ direction, size: 9000, burst: 32 });
   }
   for (const c of cases) {

@@ -12,7 +12,7 @@
  * segOffset[s]). Write payload there, set segLength[s] (<= segCapacity[s]) or use write(), then
  * commitTx().
  */
-import { copyBytes, copyWords, setBytes, WORD_COPY_MAX } from './copy.js';
+import { copyBytes, setBytes } from './copy.js';
 import { regionWords } from './region.js';
 
 abstract class BurstBase {
@@ -97,8 +97,6 @@ export class RxBurst extends BurstBase {
 export class TxBurst extends BurstBase {
   /** Writable bytes at segOffset[s]. */
   readonly segCapacity: Uint32Array;
-  private lastSrc: Uint8Array | null = null;
-  private lastSrc32: Uint32Array | null = null;
 
   constructor(maxPackets: number, maxSegments = Math.max(64, maxPackets * 8)) {
     super(maxPackets, maxSegments);
@@ -122,24 +120,9 @@ export class TxBurst extends BurstBase {
     const s0 = this.pktFirstSeg[i]!;
     const len = src.length;
     if (this.pktSegCount[i] === 1 && len <= this.segCapacity[s0]!) {
-      // The common case, one buffer: a word loop for short aligned copies of a repeated source (no
-      // call into the runtime; 64-byte packets to testpmd 1.4 -> 2.2-2.7 Mpps), else set().
-      const r = this.segRegion[s0]!;
-      const off = this.segOffset[s0]!;
-      const d32 = this.regions32[r];
-      if (len <= WORD_COPY_MAX && d32 && ((off | len) & 3) === 0) {
-        // A word view of src costs an allocation: make one only for a source written again and
-        // again (a template), never per packet; other sources go through set().
-        let s32: Uint32Array | null = null;
-        if (src === this.lastSrc) s32 = this.lastSrc32 ??= regionWords(src);
-        else { this.lastSrc = src; this.lastSrc32 = null; }
-        if (s32) {
-          copyWords(d32, off >>> 2, s32, 0, len >>> 2);
-          this.segLength[s0] = len;
-          return len;
-        }
-      }
-      setBytes(this.regions[r]!, src, off);
+      // The common case, one buffer: one setBytes (a word loop for a repeated template source was
+      // faster once, when a set() call cost a method lookup; now it is 15-20 % slower).
+      setBytes(this.regions[this.segRegion[s0]!]!, src, this.segOffset[s0]!);
       this.segLength[s0] = len;
       return len;
     }

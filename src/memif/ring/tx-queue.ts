@@ -5,10 +5,10 @@
  * tail). Both share tx (room, chains, publishing) and one zero-copy pair (allocTx/commitTx),
  * written once in TxQueue; a subclass says what differs: where a slot's buffer is (buffer: the
  * slave's own, or the posted descriptor, read once and validated), what of its descriptor is
- * written, which index is stored, and, per burst, the two loops of tx that run once per packet
- * (claim and fill).
+ * written, which index is stored, and, per burst, the loops that run once per packet: tx's claim
+ * and fill, allocTx's reserve and commitTx's describeBurst.
  *
- * Why those two loops are the subclass's and not built from per-slot calls: V8 decides per
+ * Why those loops are the subclass's and not built from per-slot calls: V8 decides per
  * compilation what to inline, within a budget for the whole compiled function. When the caller's
  * loop (a generator calling txBurst) had tx inlined into it, the budget ran out before tx's
  * per-slot helpers, which then stayed calls, three per packet, and the same code sent 23-30 Mpps
@@ -78,6 +78,15 @@ export abstract class TxQueue extends MemifQueue {
    * loop of tx, one per side, with no call in it but the copy (see tx).
    */
   protected abstract fill(packets: ArrayLike<Uint8Array>, at: number, n: number, pos: number): number;
+  /**
+   * allocTx's loop for packets that each fit one buffer: describes in burst up to n packets (n free
+   * slots from pos), packet i in segment i, with segLength sizes[i] or, without sizes, the buffer's
+   * capacity; stops at the first packet longer than its buffer. Returns how many.
+   */
+  protected abstract reserve(burst: TxBurst, n: number, pos: number, sizes: ArrayLike<number> | undefined): number;
+  /** commitTx's loop: writes the descriptors of burst's first `count` packets, their segments in
+   *  the slots from pos, NEXT on every segment but a packet's last. */
+  protected abstract describeBurst(burst: TxBurst, count: number, pos: number): void;
   /** Writes the descriptor of `slot` for a segment of `len` bytes in the buffer of that slot. */
   protected abstract describe(slot: number, flags: number, len: number): void;
   /** Makes everything up to `pos` visible to the peer. */
@@ -199,14 +208,15 @@ export abstract class TxQueue extends MemifQueue {
     const maxSegs = burst.maxSegments;
     if (n > burst.maxPackets) n = burst.maxPackets;
     const pos0 = this.own;
-    let used = 0;
-    let seg = 0;
-    let p = 0;
+    // Packets of one buffer each: the subclass's loop (no call per packet, as tx's fill).
+    let p = this.reserve(burst, n < free ? n : free, pos0, sizes);
+    let used = p;
+    let seg = p;
     for (; p < n; p++) {
       let want = -1;
       if (sizes !== undefined) {
         want = sizes[p]!;
-        if (!Number.isInteger(want) || want < 0) throw new RangeError(`allocTx: sizes[${p}] must be a non-negative integer, got ${want}`);
+        if (!Number.isInteger(want) || want < 0) throw badSize(p, want);
       }
       let k = 0;
       let left = want < 0 ? 0 : want;
@@ -236,13 +246,8 @@ export abstract class TxQueue extends MemifQueue {
     // Claim the reserved buffers' first lines and descriptors for the caller's writes (see
     // claimLines): a loop of its own, since a store in the reservation loop above, between the
     // descriptor reads, costs more than it saves.
-    const regU8 = this.regU8;
-    const desc16 = this.desc16;
-    for (let s = 0; s < seg; s++) {
-      regU8[burst.segRegion[s]!]![burst.segOffset[s]!] = 0;
-      desc16[((pos0 + s) & mask) * DESC_U16] = 0;
-    }
-    burst.regions = regU8;
+    this.claim(pos0, seg);
+    burst.regions = this.regU8;
     burst.regions32 = this.regU32;
     // Nothing reserved, nothing to commit: the next allocTx/tx may follow directly.
     this.pendingBurst = p > 0 ? burst : null;
@@ -273,17 +278,9 @@ export abstract class TxQueue extends MemifQueue {
       }
     }
     this.pendingBurst = null;
-    const mask = this.mask;
-    let pos = this.pendingPos;
-    for (let p = 0; p < count; p++) {
-      const s0 = burst.pktFirstSeg[p]!;
-      const k = burst.pktSegCount[p]!;
-      for (let j = 0; j < k; j++) {
-        this.describe(pos & mask, j + 1 < k ? NEXT : 0, burst.segLength[s0 + j]!);
-        pos = (pos + 1) & 0xffff;
-      }
-    }
     if (count > 0) {
+      const pos = (this.pendingPos + nseg) & 0xffff;
+      this.describeBurst(burst, count, this.pendingPos);
       this.own = pos;
       this.publish(pos);
     }
@@ -476,6 +473,48 @@ export class SlaveTxQueue extends TxQueue {
     return i;
   }
 
+  protected reserve(burst: TxBurst, n: number, pos: number, sizes: ArrayLike<number> | undefined): number {
+    const { region, offset, size } = this.bufs;
+    const mask = this.mask;
+    const { segRegion, segOffset, segCapacity, segLength, pktFirstSeg, pktSegCount } = burst;
+    let i = 0;
+    for (; i < n; i++) {
+      let len = size;
+      if (sizes !== undefined) {
+        len = sizes[i]!;
+        if (!(len >= 0 && Number.isInteger(len))) throw badSize(i, len);
+        if (len > size) break;
+      }
+      const slot = (pos + i) & mask;
+      segRegion[i] = region[slot]!;
+      segOffset[i] = offset[slot]!;
+      segCapacity[i] = size;
+      segLength[i] = len;
+      pktFirstSeg[i] = i;
+      pktSegCount[i] = 1;
+    }
+    return i;
+  }
+
+  protected describeBurst(burst: TxBurst, count: number, pos: number): void {
+    const { region, offset } = this.bufs;
+    const desc = this.desc, mask = this.mask;
+    const { segLength, pktFirstSeg, pktSegCount } = burst;
+    for (let p = 0; p < count; p++) {
+      const s0 = pktFirstSeg[p]!;
+      const k = pktSegCount[p]!;
+      for (let j = 0; j < k; j++) {
+        const slot = (pos + j) & mask;
+        const w = slot * DESC_WORDS;
+        desc[w + W_FR] = (j + 1 < k ? NEXT : 0) | (region[slot]! << DESC_REGION_SHIFT);
+        desc[w + W_LEN] = segLength[s0 + j]!;
+        desc[w + W_OFF] = offset[slot]!;
+        desc[w + W_META] = 0;
+      }
+      pos += k;
+    }
+  }
+
   protected describe(slot: number, flags: number, len: number): void {
     const w = slot * DESC_WORDS;
     const desc = this.desc;
@@ -578,6 +617,49 @@ export class MasterTxQueue extends TxQueue {
     return i;
   }
 
+  protected reserve(burst: TxBurst, n: number, pos: number, sizes: ArrayLike<number> | undefined): number {
+    const desc = this.desc, regSize = this.regSize, nRegions = this.nRegions, mask = this.mask;
+    const { segRegion, segOffset, segCapacity, segLength, pktFirstSeg, pktSegCount } = burst;
+    let i = 0;
+    for (; i < n; i++) {
+      let want = -1;
+      if (sizes !== undefined) {
+        want = sizes[i]!;
+        if (!(want >= 0 && Number.isInteger(want))) throw badSize(i, want);
+      }
+      const slot = (pos + i) & mask;
+      // The posted descriptor, read once and validated as buffer() does.
+      const w = slot * DESC_WORDS;
+      const region = desc[w + W_FR]! >>> DESC_REGION_SHIFT;
+      const cap = desc[w + W_LEN]!;
+      const off = desc[w + W_OFF]!;
+      if (region >= nRegions || off + cap > regSize[region]! || cap === 0) throw this.badPosted(slot, region, cap, off);
+      if (want > cap) break;
+      segRegion[i] = region;
+      segOffset[i] = off;
+      segCapacity[i] = cap;
+      segLength[i] = want < 0 ? cap : want;
+      pktFirstSeg[i] = i;
+      pktSegCount[i] = 1;
+    }
+    return i;
+  }
+
+  protected describeBurst(burst: TxBurst, count: number, pos: number): void {
+    const desc = this.desc, desc16 = this.desc16, mask = this.mask;
+    const { segLength, pktFirstSeg, pktSegCount } = burst;
+    for (let p = 0; p < count; p++) {
+      const s0 = pktFirstSeg[p]!;
+      const k = pktSegCount[p]!;
+      for (let j = 0; j < k; j++) {
+        const slot = (pos + j) & mask;
+        desc16[slot * DESC_U16] = j + 1 < k ? NEXT : 0;
+        desc[slot * DESC_WORDS + W_LEN] = segLength[s0 + j]!;
+      }
+      pos += k;
+    }
+  }
+
   protected describe(slot: number, flags: number, len: number): void {
     this.desc16[slot * DESC_U16] = flags;
     this.desc[slot * DESC_WORDS + W_LEN] = len;
@@ -586,4 +668,9 @@ export class MasterTxQueue extends TxQueue {
   protected publish(pos: number): void {
     this.ring.storeTail(pos);
   }
+}
+
+/** allocTx: what is wrong with sizes[p]. */
+function badSize(p: number, want: number): RangeError {
+  return new RangeError(`allocTx: sizes[${p}] must be a non-negative integer, got ${want}`);
 }

@@ -219,6 +219,30 @@ test('allocTx on a full ring reserves nothing, so the next allocTx or tx goes st
   assert.is(tx.commitTx(), 1);
 });
 
+test('allocTx names a size that is not a non-negative integer, on either side, and reserves nothing', () => {
+  const p = makePair({ log2RingSize: 4, bufferSize: 1024 });
+  for (const [tx, rx] of [
+    [p.slave.s2m[0]!, p.master.s2m[0]!],
+    [p.master.m2s[0]!, p.slave.m2s[0]!],
+  ] as const) {
+    const tb = new TxBurst(8);
+    // One-buffer packets go through each side's own loop, a chained one (3000 B) through the
+    // general one: the same error from both.
+    for (const [sizes, at] of [[[64, -1], 1], [[1.5], 0], [[64, 64, NaN], 2], [[3000, -2], 1], [[3000, 64, 0.5], 2]] as const) {
+      const before = tx.txSpace();
+      assert.throws(() => tx.allocTx(tb, sizes.length, sizes), (e: Error) => e instanceof RangeError && e.message === `allocTx: sizes[${at}] must be a non-negative integer, got ${sizes[at]}`);
+      assert.is(tx.txSpace(), before, 'nothing reserved');
+    }
+    const a = packet(64, 9);
+    assert.is(tx.tx([a]), 1, 'no reservation left pending');
+    const rb = new RxBurst(8);
+    assert.is(rx.rx(rb), 1);
+    assert.is(rb.pktLength[0], 64);
+    rx.releaseAll();
+  }
+  assert.ok(p.guardsIntact());
+});
+
 test('zero-copy allocTx/commitTx both directions, with sizes and partial commit', () => {
   const p = makePair({ log2RingSize: 4, bufferSize: 1024 });
   for (const [tx, rx] of [
