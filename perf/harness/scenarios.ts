@@ -28,7 +28,26 @@ export interface RunFigure {
   corrupted: number;
   /** What testpmd as receiver reported, for a cross-check of a tsvpp generator's count. */
   peerMpps?: number;
+  /** Round trip (µs) of a cache line between CPU 0 and CPU 1, probed just before and just after
+   *  the run (perf/harness/placement.ts); null where a probe failed. Absent when not probed. */
+  placement?: { before: number | null; after: number | null };
   error?: string;
+}
+
+/**
+ * Probes above this ran with the two CPUs far apart: twice the fastest probe of the run. (On the
+ * VMs measured, near was 0.09-0.13 µs and far 0.34-0.39; on one socket of bare metal every probe
+ * is near.) Infinity when nothing was probed.
+ */
+export function farLimit(figs: readonly RunFigure[]): number {
+  const us = figs.flatMap((f) => [f.placement?.before, f.placement?.after]).filter((x): x is number => typeof x === 'number' && x > 0);
+  return us.length ? 2 * Math.min(...us) : Infinity;
+}
+
+/** The run was probed near before and after (false when either probe is missing or far). */
+export function ranNear(f: RunFigure, limit: number): boolean {
+  const p = f.placement;
+  return !!p && p.before !== null && p.after !== null && p.before <= limit && p.after <= limit;
 }
 
 export const usesTestpmd = (p: MemifPair): boolean => p.includes('testpmd');

@@ -4,6 +4,8 @@
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { runLatencyScenario, runMemifScenario, type LatencyFigure } from './memif-run.js';
+import { canPin } from './machine.js';
+import { probePlacement } from './placement.js';
 import type { Progress } from './progress.js';
 import {
   latencyScenarios, memifMatrix, runOrder, scenarioKey, summarize, type MatrixOptions, type MemifScenario, type RunFigure,
@@ -47,6 +49,16 @@ export interface PerfSection {
 
 const memifOrder = (o: SectionOptions, m: MatrixOptions) => runOrder(memifMatrix(m), o.repeats);
 
+/** One placement probe's round trip in µs; null when it failed, undefined when the CPUs cannot be pinned apart. */
+async function placementUs(): Promise<number | null | undefined> {
+  if (!canPin) return undefined;
+  try {
+    return (await probePlacement())?.roundTripUs ?? null;
+  } catch {
+    return null;
+  }
+}
+
 export const SECTIONS: readonly PerfSection[] = [
   {
     name: 'memif',
@@ -60,11 +72,15 @@ export const SECTIONS: readonly PerfSection[] = [
         const lbl = `${scenarioKey(s)} #${repeat + 1}`;
         progress.start(lbl);
         let fig: RunFigure;
+        // Where the host had the two CPUs, just before and just after the round (placement.ts).
+        const before = await placementUs();
         try {
           fig = await runMemifScenario(s, { durationMs: o.durationMs, pingCount: o.pingCount, verbose: o.verbose });
         } catch (e) {
           fig = { mpps: 0, gbps: 0, lost: 0, corrupted: 0, error: firstLine(e) };
         }
+        const after = stopped() ? null : await placementUs();
+        if (before !== undefined) fig.placement = { before, after: after ?? null };
         if (fig.error && stopped()) { leftOut(progress, lbl); break; }
         results.push({ s, fig });
         progress.done(lbl, fig.error && !fig.mpps ? `FAILED ${fig.error}` : `${fig.mpps.toFixed(3)} Mpps ${fig.gbps.toFixed(2)} Gbit/s${fig.lost || fig.corrupted ? ` lost ${fig.lost} bad ${fig.corrupted}` : ''}`);

@@ -6,7 +6,7 @@ import type { BenchResult as ClientBenchResult, PeerKind } from '../vppapi-clien
 import type { StageShare } from '../vppapi-profile.js';
 import type { CriLatencyReport } from '../harness/cri-latency.js';
 import {
-  GOALS, REFERENCE_PAIR, configKey, summarize, type Kind, type MemifPair, type MemifScenario, type RunFigure, type Summary,
+  GOALS, REFERENCE_PAIR, configKey, farLimit, percentile, ranNear, summarize, type Kind, type MemifPair, type MemifScenario, type RunFigure, type Summary,
 } from '../harness/scenarios.js';
 
 export interface MemifRow {
@@ -128,17 +128,28 @@ export interface GoalRow {
   rounds: { min: number; max: number };
   goal: number;
   met: boolean;
+  /** The ratio of medians over the rounds where both sides ran with the CPUs near (ranNear) and
+   *  how many rounds that was; null when the rounds were not probed. */
+  near: { ratio: number; rounds: number } | null;
 }
 
 export function goalRows(rows: readonly MemifRow[]): GoalRow[] {
   const find = (pair: MemifPair, size: number) =>
     rows.find((r) => r.pair === pair && r.size === size && r.burst === 32 && r.mode === 'polling' && r.queues === 1);
   const out: GoalRow[] = [];
+  const limit = farLimit(rows.flatMap((r) => r.runs));
   const add = (size: number, what: string, num: MemifRow | undefined, den: MemifRow | undefined, goal: number) => {
     if (!num || !den || !(den.mpps.median > 0) || !Number.isFinite(num.mpps.median)) return;
     const per = num.runs.flatMap((r, i) => (den.runs[i] && den.runs[i]!.mpps > 0 ? [r.mpps / den.runs[i]!.mpps] : []));
     const ratio = num.mpps.median / den.mpps.median;
-    out.push({ size, what, ratio, rounds: { min: Math.min(...per), max: Math.max(...per) }, goal, met: ratio >= goal });
+    const both = num.runs.flatMap((r, i) => {
+      const d = den.runs[i];
+      return d && d.mpps > 0 && r.mpps > 0 && ranNear(r, limit) && ranNear(d, limit) ? [[r.mpps, d.mpps] as const] : [];
+    });
+    const probed = [...num.runs, ...den.runs].some((r) => r.placement);
+    const near = !probed ? null
+      : { ratio: both.length ? percentile(both.map((b) => b[0]), 50) / percentile(both.map((b) => b[1]), 50) : NaN, rounds: both.length };
+    out.push({ size, what, ratio, rounds: { min: Math.min(...per), max: Math.max(...per) }, goal, met: ratio >= goal, near });
   };
   for (const size of GOALS.sizes) {
     const oneway = find('tsvpp->tsvpp', size);

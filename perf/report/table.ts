@@ -1,8 +1,8 @@
 // The text report: the machine, then one table per section, each figure as median [min..max]
 // over the repeats, memif rows with their ratio to the reference pair.
 import { describeMachine } from '../harness/machine.js';
-import { REFERENCE_PAIR, noisePct, type Summary } from '../harness/scenarios.js';
-import type { ClientRow, PerfReport } from './model.js';
+import { GOALS, REFERENCE_PAIR, farLimit, noisePct, ranNear, type Summary } from '../harness/scenarios.js';
+import type { ClientRow, MemifRow, PerfReport } from './model.js';
 import { overheadVerdict } from '../cni-start.js';
 import { BRIDGE_LABEL, CRI_RUN_GOAL_RATIO, ratioToBridge } from '../harness/cri-latency.js';
 import { afPacketsLine, firstPodsLine, handedOverLine } from '../harness/cni-latency.js';
@@ -40,11 +40,16 @@ export function formatReport(r: PerfReport): string {
       rows, [false, false, true, true, false, true, true, true, true, true, true, true, false]));
   }
   if (r.goals?.length) {
-    out.push('', 'memif goals (ratio of medians in this run; rounds = the same ratio round by round, min..max)');
-    out.push(renderTable(['size', 'ratio', 'value', 'rounds', 'goal', ''], r.goals.map((g) => [
-      String(g.size), g.what, `${f(g.ratio, 2)}x`, `${f(g.rounds.min, 2)}..${f(g.rounds.max, 2)}`, `>= ${g.goal}x`, g.met ? 'met' : 'NOT met',
-    ]), [true, false, true, true, true, false]));
+    const probed = r.goals.some((g) => g.near);
+    out.push('', 'memif goals (ratio of medians in this run; rounds = the same ratio round by round, min..max' +
+      `${probed ? '; both near = the ratio over the rounds where both sides ran with the CPUs near' : ''})`);
+    out.push(renderTable(['size', 'ratio', 'value', 'rounds', ...(probed ? ['both near'] : []), 'goal', ''], r.goals.map((g) => [
+      String(g.size), g.what, `${f(g.ratio, 2)}x`, `${f(g.rounds.min, 2)}..${f(g.rounds.max, 2)}`,
+      ...(probed ? [g.near ? (g.near.rounds ? `${f(g.near.ratio, 2)}x (${g.near.rounds} round${g.near.rounds === 1 ? '' : 's'})` : 'no round') : '-'] : []),
+      `>= ${g.goal}x`, g.met ? 'met' : 'NOT met',
+    ]), [true, false, true, true, ...(probed ? [true] : []), true, false]));
   }
+  out.push(...placementLines(r.memif));
   if (r.latency.length) {
     out.push('', 'memif latency: ping-pong round trip, µs (median of runs [min..max])');
     out.push(renderTable(['pair', 'size', 'p50', 'p99', 'p99.9', 'samples'], r.latency.map((l) => [
@@ -121,6 +126,37 @@ function clientTable(c: ClientRow): string[] {
   if (c.breakdown) {
     out.push(`where the client's time went at ${c.windows[c.windows.length - 1]?.window} in flight (CPU profile, self time):`);
     for (const s of c.breakdown) out.push(`  ${(s.share * 100).toFixed(1).padStart(5)}%  ${s.stage}`);
+  }
+  return out;
+}
+
+/**
+ * The goal pairs round by round, each round marked when the CPUs were far apart before or after
+ * it, and the placement probes' two levels (nothing when no round was probed).
+ */
+function placementLines(rows: readonly MemifRow[]): string[] {
+  const runs = rows.flatMap((m) => m.runs);
+  const limit = farLimit(runs);
+  if (!Number.isFinite(limit)) return [];
+  const us = runs.flatMap((x) => [x.placement?.before, x.placement?.after]).filter((x): x is number => typeof x === 'number' && x > 0);
+  const near = us.filter((x) => x <= limit);
+  const far = us.filter((x) => x > limit);
+  const span = (xs: number[]) => (xs.length ? `${xs.length} probes, ${f(Math.min(...xs), 3)}..${f(Math.max(...xs), 3)} µs` : 'none');
+  const failed = runs.filter((x) => x.placement && (x.placement.before === null || x.placement.after === null)).length;
+  const out = ['', `CPU placement: a cache line's round trip between CPU 0 and CPU 1, probed before and after each memif round; ` +
+    `near (≤ ${f(limit, 3)} µs, twice the fastest): ${span(near)}; far: ${span(far)}${failed ? `; ${failed} rounds with a failed probe` : ''}`];
+  const goalRows = rows.filter((m) => GOALS.pairs.includes(m.pair) && GOALS.sizes.includes(m.size) && m.burst === 32 && m.mode === 'polling' && m.queues === 1);
+  if (goalRows.length) {
+    const n = Math.max(...goalRows.map((m) => m.runs.length));
+    out.push('memif goal pairs round by round, Mpps (* = the CPUs were far apart before or after the round, ? = not probed)');
+    out.push(renderTable(['size', 'pair', ...Array.from({ length: n }, (_, i) => `#${i + 1}`)], goalRows.map((m) => [
+      String(m.size), m.pair, ...Array.from({ length: n }, (_, i) => {
+        const x = m.runs[i];
+        if (!x) return '';
+        const mark = !x.placement || x.placement.before === null || x.placement.after === null ? '?' : ranNear(x, limit) ? ' ' : '*';
+        return `${x.error && !x.mpps ? 'failed' : f(x.mpps, 2)}${mark}`;
+      }),
+    ]), [true, false, ...Array.from({ length: n }, () => true)]));
   }
   return out;
 }

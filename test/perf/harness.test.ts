@@ -1,10 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
-  memifMatrix, latencyScenarios, runOrder, percentile, summarize, noisePct, usesTestpmd, REFERENCE_PAIR,
+  memifMatrix, latencyScenarios, runOrder, percentile, summarize, noisePct, usesTestpmd, REFERENCE_PAIR, farLimit, ranNear,
+  type RunFigure,
 } from '../../perf/harness/scenarios.js';
 import { testpmdRate } from '../../perf/harness/memif-run.js';
-import { memifRows, latencyRow, type PerfReport } from '../../perf/report/model.js';
+import { goalRows, memifRows, latencyRow, type PerfReport } from '../../perf/report/model.js';
 import { formatReport } from '../../perf/report/table.js';
 import { measureShim, overheadVerdict } from '../../perf/cni-start.js';
 import { renderSvg, chartSeries } from '../../perf/report/svg.js';
@@ -83,6 +84,36 @@ test('memifRows: medians, min/max and the ratio to testpmd->testpmd of the same 
   assert.is(failed.mpps.n, 0, 'a failed run is not a figure');
   assert.is(failed.ratio, null);
   assert.equal(failed.errors, ['nothing arrived']);
+});
+
+test('placement: far is above twice the fastest probe; a round is near only when probed near before and after', () => {
+  const at = (mpps: number, before: number | null, after: number | null): RunFigure => ({ ...fig(mpps), placement: { before, after } });
+  const runs = [at(40, 0.1, 0.12), at(15, 0.35, 0.1), at(45, 0.11, null), fig(44)];
+  assert.is(farLimit(runs), 0.2);
+  assert.is(farLimit([fig(1), fig(2)]), Infinity, 'nothing probed');
+  assert.equal(runs.map((r) => ranNear(r, 0.2)), [true, false, false, false]);
+});
+
+test('goalRows: beside the ratio of medians, the ratio over the rounds where both sides ran near', () => {
+  const at = (mpps: number, before: number, after: number): RunFigure => ({ ...fig(mpps), placement: { before, after } });
+  const results = [
+    // Rounds 1 and 3 near for both; round 2 far for tsvpp; round 4 far for testpmd.
+    ...[at(40, 0.1, 0.1), at(15, 0.1, 0.36), at(44, 0.12, 0.11), at(42, 0.1, 0.1)].map((f) => ({ s: { ...base, kind: 'oneway' as const, pair: 'tsvpp->tsvpp' as const }, fig: f })),
+    ...[at(50, 0.1, 0.1), at(52, 0.1, 0.1), at(55, 0.1, 0.1), at(16, 0.37, 0.35)].map((f) => ({ s: { ...base, kind: 'oneway' as const, pair: 'testpmd->testpmd' as const }, fig: f })),
+  ];
+  const rows = memifRows(results);
+  const g = goalRows(rows).find((x) => x.size === 64 && x.what.startsWith('tsvpp->tsvpp'))!;
+  assert.is(g.ratio, 41 / 51);
+  assert.is(g.near!.rounds, 2);
+  assert.is(g.near!.ratio, 42 / 52.5);
+  const unprobed = goalRows(memifRows(results.map((r) => ({ s: r.s, fig: fig(r.fig.mpps) })))).find((x) => x.size === 64)!;
+  assert.is(unprobed.near, null);
+  const t = formatReport({ ...sampleReport(), memif: rows, goals: goalRows(rows) });
+  assert.match(t, /0\.80x \(2 rounds\)/);
+  assert.match(t, /near \(≤ 0\.200 µs, twice the fastest\): 13 probes, 0\.100\.\.0\.120 µs; far: 3 probes, 0\.350\.\.0\.370 µs/);
+  assert.match(t, /64  tsvpp->tsvpp\s+40\.00\s+15\.00\*\s+44\.00\s+42\.00$/m);
+  assert.match(t, /64  testpmd->testpmd\s+50\.00\s+52\.00\s+55\.00\s+16\.00\*/);
+  assert.not.match(formatReport(sampleReport()), 'CPU placement', 'nothing probed, nothing said');
 });
 
 test('tsvpp-cni start-up is a perf figure with its goal, reported as met or missed', () => {

@@ -4,6 +4,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runMemifScenario, runLatencyScenario } from '../../perf/harness/memif-run.js';
 import { liveProcs } from '../../perf/peers/procs.js';
+import { probePlacement } from '../../perf/harness/placement.js';
+import { canPin } from '../../perf/harness/machine.js';
 
 const s = { size: 64, burst: 32, mode: 'polling' as const, queues: 1 };
 
@@ -32,6 +34,15 @@ test('tsvpp<->tsvpp echo and ping-pong', async () => {
   assert.is(l.count, 200);
   assert.is(l.lost, 0);
   assert.ok(l.p50 > 0 && l.p50 <= l.p99 && l.p99 <= l.p999);
+  assert.is(liveProcs().length, 0, 'children stopped');
+});
+
+test('the placement probe: two pinned processes pass a cache line back and forth, and both are gone after', async () => {
+  assert.ok(canPin, 'this machine has two CPUs and taskset (scripts/system-deps.sh installs util-linux)');
+  const p = await probePlacement(50);
+  assert.ok(p, 'probed');
+  assert.ok(p!.batches >= 5, `${p!.batches} batches`);
+  assert.ok(p!.minUs > 0 && p!.minUs <= p!.roundTripUs && Number.isFinite(p!.roundTripUs), JSON.stringify(p));
   assert.is(liveProcs().length, 0, 'children stopped');
 });
 
