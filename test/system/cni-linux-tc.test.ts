@@ -12,7 +12,7 @@ import {
   addNetns, clearIngress, closeIdleSockets, configureLink, createVethPair, deleteLinkGroup, deleteLinkIfExists, deleteNetns, getLink, ingressRedirectTarget,
   listIngressFilters, listLinks, redirectIngress, setLinkUp,
 } from '../../src/cni/linux/ip.js';
-import { NetlinkError, openFdCount } from '../../src/sys/index.js';
+import { NetlinkError, openFdCount, openNetlinkIn, rtnl } from '../../src/sys/index.js';
 
 const rnd = () => randomBytes(3).toString('hex');
 const ifindex = async (name: string, ns?: string): Promise<number> => (await ipj(['link', 'show', 'dev', name], ns))[0].ifindex as number;
@@ -133,6 +133,42 @@ test('a redirect each way joins a pod veth to another veth: ping passes, the tar
     await deleteNetns(peer);
   }
   for (const l of [x, x2, u, p, q]) assert.is(await getLink(l), undefined);
+});
+
+test('a socket that joined RTNLGRP_LINK learns the indexes of the links the kernel removes; deleteLinkGroup with `late` returns with the group gone', async () => {
+  const id = rnd(), pod = `tsvpp-tc-pod-${id}`;
+  const x = `ttx${id}`, x2 = `tty${id}`, u = `ttu${id}`;
+  const group = randomInt(1000, 0x7fffffff);
+  await addNetns(pod);
+  const watch = await openNetlinkIn(`/var/run/netns/${pod}`);
+  try {
+    watch.join(rtnl.NL.RTNLGRP_LINK);
+    await createVethPair({ hostName: x, podName: 'eth0', netns: pod, group, up: true });
+    await createVethPair({ hostName: u, podName: 'eth9', netns: pod });
+    const [e0, e9] = [await ifindex('eth0', pod), await ifindex('eth9', pod)];
+    assert.equal(watch.takeRemovedLinks(), [], 'creating links removes none');
+    await run('ip', ['-n', pod, 'link', 'del', 'eth9']);
+    // The announcement is queued before `ip` gets its answer.
+    assert.equal(watch.takeRemovedLinks(), [e9]);
+    assert.equal(watch.takeRemovedLinks(), [], 'read once');
+
+    await createVethPair({ hostName: x2, podName: 'eth1', netns: pod, group });
+    const e1 = await ifindex('eth1', pod);
+    const late: Error[] = [];
+    assert.is(await deleteLinkGroup(group, pod, (e) => late.push(e)), 2);
+    // Gone when it returns, both ends (the host ends in this namespace too).
+    assert.equal((await listLinks(pod)).map((l) => l.ifname), ['lo']);
+    assert.is(await getLink(x), undefined);
+    assert.is(await getLink(x2), undefined);
+    assert.equal(watch.takeRemovedLinks().sort((a, b) => a - b), [e0, e1].sort((a, b) => a - b));
+    assert.is(await deleteLinkGroup(group, pod, (e) => late.push(e)), 0, 'an empty group: nothing to wait for');
+    await new Promise((r) => setTimeout(r, 200)); // the kernel's RCU wait, finishing in the background
+    assert.equal(late, [], 'nothing reported late');
+  } finally {
+    watch.close();
+    for (const l of [x, x2, u]) await deleteLinkIfExists(l);
+    await deleteNetns(pod);
+  }
 });
 
 test('no file descriptor is left open (idle sockets closed here)', () => {

@@ -42,8 +42,10 @@ export interface LinuxOps {
   redirectIngress(o: { dev: string; to: string; netns?: string }): Promise<void>;
   /** Deletes the ingress filters (redirects) of each of `devs`; a link that is not there has none. */
   clearIngress(devs: readonly string[], netns?: string): Promise<void>;
-  /** Deletes the links of `group` in one batch (one RCU wait for all); returns how many there were. */
-  deleteLinkGroup(group: number, netns?: string): Promise<number>;
+  /** Deletes the links of `group` in one batch (one RCU wait for all); returns how many there were.
+   *  With `late`: as soon as the kernel announced their removal, the RCU wait finishing in the
+   *  background (an error it reports goes to `late`). */
+  deleteLinkGroup(group: number, netns?: string, late?: (e: Error) => void): Promise<number>;
   moveLink(o: { name: string; netns: string; newName: string }): Promise<void>;
   deleteLinkIfExists(name: string, netns?: string): Promise<boolean>;
   /** One link's up, addresses, neighbours and routes at once; returns the link (its MAC). */

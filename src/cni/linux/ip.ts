@@ -9,6 +9,7 @@
 // namespace go through one long-lived socket; requests about another one through a socket opened
 // inside it (src/sys/netns.ts) for the duration of the call.
 import { stat } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   NetlinkError, NetlinkSocket, createNetns, createPersistentTap, deleteNetns as unbindNetns, openNetlinkIn, rtnl, withNetnsFd,
   type NetlinkCall,
@@ -174,19 +175,56 @@ export async function deleteLinkIfExists(name: string, netns?: string): Promise<
  * is) goes with it. Returns how many links the group had when listed just before; 0 (and no
  * error) when it had none or they went meanwhile. A group holding a link that cannot be deleted
  * (a physical device) is refused whole (EOPNOTSUPP).
+ *
+ * With `late`, it returns as soon as the kernel has announced every one of those links' removal
+ * (RTM_DELLINK on a socket of the namespace that joined RTNLGRP_LINK first): by then they are
+ * unregistered, gone from the namespace with their names free, and whatever redirected to them
+ * points nowhere. The request's own write returns only after the kernel's RCU wait that follows
+ * (an rcu_barrier once the rtnl lock is released: 15-50 ms on the VMs measured), which finishes
+ * in the background; an error it still reports goes to `late`. Without `late`, or when the
+ * notifications cannot be read, it returns with the request's answer.
  */
-export async function deleteLinkGroup(group: number, netns?: string): Promise<number> {
-  return inNs(netns, async (s, where) => {
-    const n = (await dumpLinks(s, where)).filter((l) => l.group === group).length;
-    if (n === 0) return 0;
-    try {
-      await s.call(rtnl.deleteLinkGroup(group), `delete link group ${group}${where}`);
-    } catch (e) {
-      if (isErrno(e, 'ENODEV')) return 0;
-      throw e;
+export async function deleteLinkGroup(group: number, netns?: string, late?: (e: Error) => void): Promise<number> {
+  const where = netns === undefined ? '' : ` in ${netns}`;
+  const open = async (): Promise<NetlinkSocket> => (netns === undefined ? NetlinkSocket.open('the agent\'s namespace') : openNetlinkIn(netnsPath(netns)));
+  const opened = await Promise.allSettled([netns === undefined && idle.length ? Promise.resolve(idle.pop()!) : open(), late ? open() : Promise.resolve(undefined)]);
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    for (const o of opened) if (o.status === 'fulfilled') o.value?.close();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const [s, watch] = opened.map((o) => (o as PromiseFulfilledResult<NetlinkSocket | undefined>).value) as [NetlinkSocket, NetlinkSocket | undefined];
+  let call: Promise<unknown> | undefined;
+  try {
+    watch?.join(rtnl.NL.RTNLGRP_LINK); // before anything is deleted: no announcement is missed
+    const links = (await dumpLinks(s, where)).filter((l) => l.group === group);
+    if (links.length === 0) return 0;
+    const req = s.call(rtnl.deleteLinkGroup(group), `delete link group ${group}${where}`);
+    call = req;
+    const answer = req.then(() => null, (e: Error) => e);
+    let answered = false;
+    void answer.then(() => { answered = true; });
+    const left = new Set(links.map((l) => l.index));
+    while (watch && !answered && left.size > 0) {
+      try {
+        for (const i of watch.takeRemovedLinks()) left.delete(i);
+      } catch { break; } // announcements lost (ENOBUFS): the answer decides
+      if (left.size > 0) await Promise.race([answer, sleep(1)]);
     }
-    return n;
-  });
+    if (left.size > 0 || answered) {
+      const e = await answer;
+      if (e) { if (isErrno(e, 'ENODEV')) return 0; throw e; }
+      return links.length;
+    }
+    void answer.then((e) => { if (e && !isErrno(e, 'ENODEV')) late!(e); });
+    return links.length;
+  } finally {
+    watch?.close();
+    // The request's socket only once its write and answer are done (the write may still be in the kernel).
+    const release = () => { if (netns === undefined && idle.length < 4) idle.push(s); else s.close(); };
+    if (call) void call.then(release, release);
+    else release();
+  }
 }
 
 /**

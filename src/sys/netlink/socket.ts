@@ -57,8 +57,8 @@ function giveBack(b: Scratch): void {
   else libc.free(b.addr);
 }
 
-function setIntOpt(fd: number, name: number, b: Scratch): void {
-  b.dv.setInt32(0, 1, true);
+function setIntOpt(fd: number, name: number, b: Scratch, value = 1): void {
+  b.dv.setInt32(0, value, true);
   if (libc.setsockopt(fd, C.SOL_NETLINK, name, b.addr, 4) !== 0) throw new SysError('setsockopt', errno(), `SOL_NETLINK ${name} on fd ${fd}`);
 }
 
@@ -93,6 +93,45 @@ export class NetlinkSocket {
     const fd = this.#fd;
     this.#fd = -1;
     closeFd(fd);
+  }
+
+  /**
+   * Joins rtnetlink multicast group `group` (RTNLGRP_*): the kernel's notifications of that group
+   * in the socket's namespace queue on this socket from then on. For a fresh socket that only
+   * listens (calls on it would skip the notifications, and they would crowd out its answers).
+   */
+  join(group: number): void {
+    const b = takeBlock();
+    try {
+      // Bound first (the kernel picks the port id): an unbound socket's port id is 0, the kernel's
+      // own, and the kernel skips the sender's port id when it broadcasts.
+      b.u8.fill(0, 0, STRUCTS.sockaddr_nl.size);
+      b.dv.setUint16(0, C.AF_NETLINK, true);
+      if (libc.bind(this.#fd, b.addr, STRUCTS.sockaddr_nl.size) !== 0) throw new SysError('bind', errno(), `netlink (${this.where}), to join group ${group}`);
+      setIntOpt(this.#fd, C.NETLINK_ADD_MEMBERSHIP, b, group);
+    } finally { giveBack(b); }
+  }
+
+  /**
+   * Non-blocking: reads every notification queued on a socket that joined RTNLGRP_LINK and returns
+   * the indexes of the links whose removal (RTM_DELLINK) the kernel announced. Throws when
+   * notifications were lost (ENOBUFS: the receive buffer overflowed).
+   */
+  takeRemovedLinks(): number[] {
+    const out: number[] = [];
+    const b = takeBlock();
+    try {
+      for (;;) {
+        const n = this.#recv(b);
+        if (n === 'again') return out;
+        if (n === 'foreign') continue;
+        for (const m of decodeMessages(b.u8.subarray(DATA, DATA + n))) {
+          if (m.type !== NL.RTM_DELLINK || m.payload.length < STRUCTS.ifinfomsg.size) continue;
+          const h = readStruct(new DataView(m.payload.buffer, m.payload.byteOffset, m.payload.length), 0, 'ifinfomsg');
+          if (h.ifi_family === 0) out.push(h.ifi_index); // AF_BRIDGE ones say a port left a bridge
+        }
+      }
+    } finally { giveBack(b); }
   }
 
   /**

@@ -141,7 +141,10 @@ const groupDeletions = new WeakMap<PodRecord, Promise<void>>();
 
 async function deleteGroup(c: KindContext, rec: PodRecord): Promise<void> {
   if (rec.netns && await c.d.linux.netnsExists(rec.netns)) {
-    await c.d.linux.deleteLinkGroup(POD_VETH_GROUP, rec.netns).catch((e: Error) => c.log(`undo ${rec.containerId}: deleting the pod's veths in ${rec.netns} at once failed (${e.message}): one by one`));
+    // Answered once the kernel announced the veths' removal; its RCU wait after that (15-50 ms)
+    // finishes in the background (docs/perf.md, "DEL without the kernel's RCU wait").
+    const late = (e: Error) => c.log(`undo ${rec.containerId}: deleting the pod's veths in ${rec.netns}: the kernel announced their removal, then answered ${e.message}`);
+    await c.d.linux.deleteLinkGroup(POD_VETH_GROUP, rec.netns, late).catch((e: Error) => c.log(`undo ${rec.containerId}: deleting the pod's veths in ${rec.netns} at once failed (${e.message}): one by one`));
   }
 }
 
