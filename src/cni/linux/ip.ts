@@ -193,10 +193,13 @@ export async function deleteLinkGroup(group: number, netns?: string, late?: (e: 
     for (const o of opened) if (o.status === 'fulfilled') o.value?.close();
     throw (failed as PromiseRejectedResult).reason;
   }
-  const [s, watch] = opened.map((o) => (o as PromiseFulfilledResult<NetlinkSocket | undefined>).value) as [NetlinkSocket, NetlinkSocket | undefined];
+  const [s, listener] = opened.map((o) => (o as PromiseFulfilledResult<NetlinkSocket | undefined>).value) as [NetlinkSocket, NetlinkSocket | undefined];
+  let watch = listener;
   let call: Promise<unknown> | undefined;
   try {
-    watch?.join(rtnl.NL.RTNLGRP_LINK); // before anything is deleted: no announcement is missed
+    // Joined before anything is deleted, so no announcement is missed; a socket that cannot join
+    // leaves the answer to decide.
+    try { watch?.join(rtnl.NL.RTNLGRP_LINK); } catch { watch?.close(); watch = undefined; }
     const links = (await dumpLinks(s, where)).filter((l) => l.group === group);
     if (links.length === 0) return 0;
     const req = s.call(rtnl.deleteLinkGroup(group), `delete link group ${group}${where}`);
