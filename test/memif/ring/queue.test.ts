@@ -3,6 +3,9 @@ import * as assert from 'uvu/assert';
 import { MEMIF_DESC_FLAG_NEXT, MemifRingError, RxBurst, TxBurst, type MemifQueue } from '../../../src/memif/ring/index.js';
 import { equalBytes, makePair, packet } from './helpers.js';
 
+/** Each direction of a pair: [sender, receiver] on S2M, then on M2S. */
+const lanes = (p: ReturnType<typeof makePair>) => [[p.slave.s2m[0]!, p.master.s2m[0]!], [p.master.m2s[0]!, p.slave.m2s[0]!]] as const;
+
 const SIZES = [64, 65, 1500, 2047, 2048, 2049, 4096, 4097, 9000];
 
 function receiveAll(q: MemifQueue, burst: RxBurst): Uint8Array[] {
@@ -151,10 +154,7 @@ test('wrap-around: head/tail pass 65535 in both directions', () => {
   let sent = 0;
   for (let round = 0; round < 70000 / 3; round++) {
     const pkts = [packet(60, round), packet(200, round + 1), packet(1, round + 2)];
-    for (const [tx, rx] of [
-      [p.slave.s2m[0]!, p.master.s2m[0]!],
-      [p.master.m2s[0]!, p.slave.m2s[0]!],
-    ] as const) {
+    for (const [tx, rx] of lanes(p)) {
       assert.is(tx.tx(pkts), 3);
       const n = rx.rx(burst);
       assert.is(n, 3);
@@ -221,10 +221,7 @@ test('allocTx on a full ring reserves nothing, so the next allocTx or tx goes st
 
 test('allocTx names a size that is not a non-negative integer, on either side, and reserves nothing', () => {
   const p = makePair({ log2RingSize: 4, bufferSize: 1024 });
-  for (const [tx, rx] of [
-    [p.slave.s2m[0]!, p.master.s2m[0]!],
-    [p.master.m2s[0]!, p.slave.m2s[0]!],
-  ] as const) {
+  for (const [tx, rx] of lanes(p)) {
     const tb = new TxBurst(8);
     // One-buffer packets go through each side's own loop, a chained one (3000 B) through the
     // general one: the same error from both.
@@ -245,10 +242,7 @@ test('allocTx names a size that is not a non-negative integer, on either side, a
 
 test('zero-copy allocTx/commitTx both directions, with sizes and partial commit', () => {
   const p = makePair({ log2RingSize: 4, bufferSize: 1024 });
-  for (const [tx, rx] of [
-    [p.slave.s2m[0]!, p.master.s2m[0]!],
-    [p.master.m2s[0]!, p.slave.m2s[0]!],
-  ] as const) {
+  for (const [tx, rx] of lanes(p)) {
     const tb = new TxBurst(8);
     assert.is(tx.allocTx(tb, 3, [100, 3000, 0]), 3);
     assert.equal([tb.pktSegCount[0], tb.pktSegCount[1], tb.pktSegCount[2]], [1, 3, 1]);
