@@ -34,13 +34,18 @@ export interface RunFigure {
   error?: string;
 }
 
+/** Every placement probe of `figs` that gave a round trip (µs). */
+export function probesUs(figs: readonly RunFigure[]): number[] {
+  return figs.flatMap((f) => [f.placement?.before, f.placement?.after]).filter((x): x is number => typeof x === 'number' && x > 0);
+}
+
 /**
  * Probes above this ran with the two CPUs far apart: twice the fastest probe of the run. (On the
- * VMs measured, near was 0.09-0.13 µs and far 0.34-0.39; on one socket of bare metal every probe
+ * VM measured, near was 0.07-0.13 µs and far 0.32-0.43; on one socket of bare metal every probe
  * is near.) Infinity when nothing was probed.
  */
 export function farLimit(figs: readonly RunFigure[]): number {
-  const us = figs.flatMap((f) => [f.placement?.before, f.placement?.after]).filter((x): x is number => typeof x === 'number' && x > 0);
+  const us = probesUs(figs);
   return us.length ? 2 * Math.min(...us) : Infinity;
 }
 

@@ -1,7 +1,7 @@
 // The text report: the machine, then one table per section, each figure as median [min..max]
 // over the repeats, memif rows with their ratio to the reference pair.
 import { describeMachine } from '../harness/machine.js';
-import { GOALS, REFERENCE_PAIR, farLimit, noisePct, ranNear, type Summary } from '../harness/scenarios.js';
+import { GOALS, REFERENCE_PAIR, farLimit, noisePct, probesUs, ranNear, type Summary } from '../harness/scenarios.js';
 import type { ClientRow, MemifRow, PerfReport } from './model.js';
 import { overheadVerdict } from '../cni-start.js';
 import { BRIDGE_LABEL, CRI_RUN_GOAL_RATIO, ratioToBridge } from '../harness/cri-latency.js';
@@ -138,7 +138,7 @@ function placementLines(rows: readonly MemifRow[]): string[] {
   const runs = rows.flatMap((m) => m.runs);
   const limit = farLimit(runs);
   if (!Number.isFinite(limit)) return [];
-  const us = runs.flatMap((x) => [x.placement?.before, x.placement?.after]).filter((x): x is number => typeof x === 'number' && x > 0);
+  const us = probesUs(runs);
   const near = us.filter((x) => x <= limit);
   const far = us.filter((x) => x > limit);
   const span = (xs: number[]) => (xs.length ? `${xs.length} probes, ${f(Math.min(...xs), 3)}..${f(Math.max(...xs), 3)} µs` : 'none');
