@@ -3,7 +3,7 @@
 // alike; then latency, the vppapi codec and client, the tsvpp-cni start time and CNI ADD/DEL latency
 // (pods with 0, 1, 3 custom interfaces; root only, else the output says so and skips that part).
 import { canPin, describeMachine, machineInfo } from './machine.js';
-import { WARMUP_MS } from './memif-run.js';
+import { WARMUP_MS } from '../memif/window.js';
 import { Progress } from './progress.js';
 import { SECTIONS, type SectionOptions } from './sections.js';
 import type { PerfReport } from '../report/model.js';

@@ -8,18 +8,12 @@ import { startProc, tempDirRemovedAtExit, type Proc } from '../peers/procs.js';
 import { pinnedNode } from './machine.js';
 import type { Testpmd, TestpmdOptions } from '../peers/testpmd.js';
 import { RESULT_PREFIX } from './endpoint.js';
+import { WARMUP_MS } from '../memif/window.js';
 import { type MemifScenario, type RunFigure, percentile } from './scenarios.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ENDPOINT = join(HERE, 'endpoint.js');
 const TSVPP_MAIN = join(HERE, '..', '..', 'src', 'cli', 'main.js');
-
-/**
- * Untimed traffic before every tsvpp measurement: V8 compiles the hot loops during it (a cold
- * endpoint takes 300-800 ms to reach its steady rate on this machine), as testpmd's first stats
- * interval is left out of its figure. Packets sent during it are still checked.
- */
-export const WARMUP_MS = 500;
 
 export interface RunOptions {
   /** Measured time per throughput run. */

@@ -11,8 +11,8 @@ import { TimedWindow } from './window.js';
 export interface TrafficOptions {
   /** Frame size in bytes (>= 20). */
   size: number;
-  /** Packets to send in all (spread over the queues). */
-  packets: number;
+  /** Packets to send in all (spread over the queues). Default: no count, durationMs ends the run. */
+  packets?: number;
   burst?: number;
   /** Packets in flight per queue. Default: 3/4 of what one ring holds. */
   window?: number;
@@ -107,7 +107,9 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   const window = o.window ?? Math.max(1, Math.floor((ringSize / segsPerPkt) * 0.75));
   const rxb = new RxBurst(burst, burst * (segsPerPkt + 1));
   const pools = Array.from({ length: queues }, (_, q) => new StampedPool(template, burst, q));
-  const perQueue = Array.from({ length: queues }, (_, q) => Math.floor(o.packets / queues) + (q < o.packets % queues ? 1 : 0));
+  const packets = o.packets ?? Infinity;
+  if (packets === Infinity && !((o.durationMs ?? Infinity) < Infinity) && !o.signal) throw new RangeError('runEchoTraffic: neither packets nor durationMs nor a signal ends the run');
+  const perQueue = Array.from({ length: queues }, (_, q) => Math.floor(packets / queues) + (q < packets % queues ? 1 : 0));
   const sent = new Float64Array(queues);
   const expect = new Float64Array(queues);
   const got = new Float64Array(queues);
@@ -128,7 +130,7 @@ export async function runEchoTraffic(conn: MemifConnection, o: TrafficOptions): 
   win.begin(t0);
   let lastProgress = t0;
   let lastKick = t0;
-  let target = o.packets;
+  let target = packets;
   let lastReport = 0;
   let spins = 0;
   let slice = performance.now();

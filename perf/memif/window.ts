@@ -2,6 +2,13 @@
 // V8 to compile the hot loops (a cold tsvpp endpoint needs 300-800 ms to reach its steady rate, and
 // testpmd's own first stats interval is left out the same way) — and then for `durationMs` timed.
 // Every packet is still counted and checked during the warm-up; only the rate leaves it out.
+
+/**
+ * The warm-up before every timed tsvpp run (the --all harness's rounds and a plain `tsvpp perf`):
+ * V8 compiles the hot loops during it (a cold endpoint takes 300-800 ms to reach its steady rate on
+ * this machine), as testpmd's first stats interval is left out of its figure.
+ */
+export const WARMUP_MS = 500;
 export class TimedWindow {
   /** Start of the timed part (valid once `opened`). */
   t0 = 0;

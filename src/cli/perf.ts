@@ -7,19 +7,22 @@ import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MemifInterface, type DisconnectInfo } from '../memif/index.js';
 import { runEchoTraffic, warmUp, type TrafficResult } from '../../perf/memif/traffic.js';
+import { WARMUP_MS } from '../../perf/memif/window.js';
 import { startProc, tempDirRemovedAtExit, untilInterrupted, type Proc } from '../../perf/peers/procs.js';
 import { parseFlags, UsageError } from '../flags.js';
 import { SECTIONS, section } from '../../perf/harness/sections.js';
 
 const help = (): string => `usage: tsvpp perf [flags]
 
-With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets).
+With no flags: a quick tsvpp <-> tsvpp run (two processes, 64-byte packets): 0.5 s of traffic
+untimed while V8 compiles the hot loops (checked all the same), then 2 s timed.
 
   --peer P          self (a second tsvpp process running 'memif echo'), dpdk (starts testpmd
                     in macswap mode), external (an echoing peer on --socket) (default self)
   --role R          this end's role: master | slave (default slave; the peer takes the other)
   --size BYTES      frame size, 20..65535; larger than the buffer size means chained buffers (default 64)
-  --packets N       packets to send (default 2000000)
+  --duration-ms MS  timed part of the run, after the warm-up (default 2000)
+  --packets N       send exactly N packets instead, all of them timed (no warm-up)
   --socket PATH     control socket (default: a fresh one in a temp dir; required for external)
   --id N            memif interface id (default 0)
   --secret S        memif secret
@@ -122,7 +125,8 @@ async function singleMain(argv: string[]): Promise<number> {
     peer: { type: 'string', choices: ['self', 'dpdk', 'external'], default: 'self' },
     role: { type: 'string', choices: ['master', 'slave'], default: 'slave' },
     size: { type: 'int', default: 64 },
-    packets: { type: 'int', default: 2_000_000 },
+    packets: { type: 'int' },
+    'duration-ms': { type: 'int' },
     socket: { type: 'string' },
     id: { type: 'int', default: 0 },
     secret: { type: 'string' },
@@ -137,7 +141,13 @@ async function singleMain(argv: string[]): Promise<number> {
   if (flags.help) { console.log(help()); return 0; }
   if (rest.length) throw new UsageError(`unexpected argument '${rest[0]}'`);
   if (flags.size! < 20 || flags.size! > 65535) throw new UsageError(`--size must be 20..65535, got ${flags.size}`);
-  if (flags.packets! < 1) throw new UsageError(`--packets must be at least 1, got ${flags.packets}`);
+  if (flags.packets !== undefined && flags.packets < 1) throw new UsageError(`--packets must be at least 1, got ${flags.packets}`);
+  if (flags.packets !== undefined && flags['duration-ms'] !== undefined) throw new UsageError('--packets and --duration-ms: give one (a count, or a time)');
+  if (flags['duration-ms'] !== undefined && flags['duration-ms'] < 100) throw new UsageError(`--duration-ms must be at least 100, got ${flags['duration-ms']}`);
+  // A count is sent and timed whole, as asked; a time run leaves V8's compile out of the rate.
+  const run: Run = flags.packets !== undefined
+    ? { packets: flags.packets, warmupMs: 0 }
+    : { durationMs: flags['duration-ms'] ?? 2000, warmupMs: WARMUP_MS };
   if (flags.peer === 'external' && !flags.socket) throw new UsageError('--peer external needs --socket');
   const role = flags.role as 'master' | 'slave';
   const peerRole = role === 'master' ? 'slave' : 'master';
@@ -166,25 +176,27 @@ async function singleMain(argv: string[]): Promise<number> {
     if (role === 'master') { openOurs(); await startPeer(); } else { await startPeer(); openOurs(); }
     const conn = await iface!.waitConnected(flags.timeout! * 1000);
     const peerName = flags.peer === 'external' ? `external (${conn.peerName})` : peer!.describe;
-    say(`connected to ${peerName}: ${conn.rx.length} queue(s), ring ${conn.tx[0]!.queue.size}, ${flags.size}-byte frames, ${flags.packets} packets, ${flags.mode}`);
+    say(`connected to ${peerName}: ${conn.rx.length} queue(s), ring ${conn.tx[0]!.queue.size}, ${flags.size}-byte frames, ${describeRun(run)}, ${flags.mode}`);
     if (!(await warmUp(conn, flags.size!))) throw new Error(`${peerName} echoed nothing within 10 s: is it forwarding?`);
     // Ctrl-C stops the traffic and prints what was measured; a second one quits at once.
+    const t0 = performance.now();
     const r = await untilInterrupted(
       () => console.error(`${progress ? '\n' : ''}interrupted: waiting for the packets in flight (Ctrl-C again to quit at once)`),
       (signal) => runEchoTraffic(conn, {
-        size: flags.size!, packets: flags.packets!, burst: flags.burst, mode: flags.mode as 'polling', signal,
-        onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${bar(rx / flags.packets!)} ${rx}/${flags.packets}`) : undefined,
+        size: flags.size!, ...run, burst: flags.burst, mode: flags.mode as 'polling', signal,
+        onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${bar(run.packets !== undefined ? rx / run.packets
+          : (performance.now() - t0) / (run.warmupMs + run.durationMs))} ${rx}${run.packets !== undefined ? `/${run.packets}` : ''}`) : undefined,
       }));
     if (progress) process.stderr.write('\n');
     if (flags.json) {
       console.log(JSON.stringify({
         peer: flags.peer, role, size: flags.size, queues: conn.rx.length, mode: flags.mode,
-        tx: r.tx, rx: r.rx, lost: r.lost, corrupted: r.corrupted, seconds: round(r.seconds, 6),
+        tx: r.tx, rx: r.rx, lost: r.lost, corrupted: r.corrupted, warmupMs: run.warmupMs, seconds: round(r.seconds, 6),
         mpps: round(r.mpps, 4), gbps: round(r.gbps, 4), ...(r.firstError ? { error: r.firstError } : {}),
         ...(r.interrupted ? { interrupted: true } : {}),
       }));
     } else {
-      printTable(peerName, role, flags.size!, flags.packets!, r);
+      printTable(peerName, role, flags.size!, run, r);
     }
     // Interrupted: the figures are printed, the exit status is a shell's for SIGINT.
     if (r.interrupted) return 130;
@@ -225,11 +237,20 @@ function bar(frac: number): string {
 
 const round = (x: number, d: number) => Math.round(x * 10 ** d) / 10 ** d;
 
-function printTable(peer: string, role: string, size: number, packets: number, r: TrafficResult): void {
+/** What ends a run: a packet count (all timed), or a time after an untimed warm-up. */
+type Run = { packets: number; warmupMs: 0; durationMs?: undefined } | { packets?: undefined; warmupMs: number; durationMs: number };
+
+const describeRun = (run: Run): string => run.packets !== undefined
+  ? `${run.packets} packets`
+  : `${run.warmupMs / 1000} s warm-up, then ${run.durationMs / 1000} s timed`;
+
+function printTable(peer: string, role: string, size: number, run: Run, r: TrafficResult): void {
+  const sent = !r.interrupted ? String(r.tx) : run.packets !== undefined ? `${r.tx} of ${run.packets} (interrupted)` : `${r.tx} (interrupted)`;
   const rows: [string, string][] = [
     ['peer', peer], ['this end', role], ['frame size', `${size} B`],
-    ['sent', r.interrupted ? `${r.tx} of ${packets} (interrupted)` : String(r.tx)], ['echoed', String(r.rx)], ['lost', String(r.lost)], ['corrupted', String(r.corrupted)],
-    ['time', `${r.seconds.toFixed(3)} s`], ['rate', `${r.mpps.toFixed(3)} Mpps`], ['throughput', `${r.gbps.toFixed(3)} Gbit/s`],
+    ['sent', sent], ['echoed', String(r.rx)], ['lost', String(r.lost)], ['corrupted', String(r.corrupted)],
+    ['time', run.warmupMs > 0 ? `${r.seconds.toFixed(3)} s timed (after ${run.warmupMs / 1000} s of warm-up, checked but not timed)` : `${r.seconds.toFixed(3)} s`],
+    ['rate', `${r.mpps.toFixed(3)} Mpps`], ['throughput', `${r.gbps.toFixed(3)} Gbit/s`],
   ];
   if (r.firstError) rows.push(['first error', r.firstError]);
   const w = Math.max(...rows.map(([k]) => k.length));

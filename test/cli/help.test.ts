@@ -75,4 +75,13 @@ test('perf does not run on a stray argument (it used to ignore it and start a ru
   assert.match(r.err, /unexpected argument 'extra'/);
 });
 
+test('perf takes a count or a time, not both, and no time too short to measure', async () => {
+  const both = await tsvpp(['perf', '--packets', '5', '--duration-ms', '300']);
+  assert.is(both.code, 2);
+  assert.match(both.err, /--packets and --duration-ms: give one/);
+  const short = await tsvpp(['perf', '--duration-ms', '50']);
+  assert.is(short.code, 2);
+  assert.match(short.err, /--duration-ms must be at least 100, got 50/);
+});
+
 test.run();
