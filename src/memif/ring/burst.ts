@@ -46,6 +46,19 @@ abstract class BurstBase {
     this.segLength = new Uint32Array(maxSegments);
   }
 
+  /**
+   * Segments s .. end-1 lie in one region, each starting where the one before ends: the packet's
+   * bytes are one run there (a slave's own buffers, and the ones DPDK, VPP and libmemif slaves
+   * post, follow each other in ring order), which one copy moves.
+   */
+  protected contiguous(s: number, end: number): boolean {
+    const r = this.segRegion[s]!;
+    for (let j = s + 1; j < end; j++) {
+      if (this.segRegion[j] !== r || this.segOffset[j] !== this.segOffset[j - 1]! + this.segLength[j - 1]!) return false;
+    }
+    return true;
+  }
+
   /** Zero-copy view of segment s (allocates a subarray view; the hot path should not need it). */
   segment(s: number): Uint8Array {
     if (s >= this.segCount) throw new RangeError(`segment ${s} >= segCount ${this.segCount}`);
@@ -83,6 +96,12 @@ export class RxBurst extends BurstBase {
     const d32 = this.lastDst32;
     let s = this.pktFirstSeg[i]!;
     const end = s + this.pktSegCount[i]!;
+    const r0 = this.segRegion[s]!;
+    if (end - s > 1 && this.contiguous(s, end)) {
+      // Buffers that follow each other: one copy (and one view of the region) for the packet.
+      copyBytes(dst, d32, dstOffset, this.regions[r0]!, this.regions32[r0]!, this.segOffset[s]!, total);
+      return total;
+    }
     let at = dstOffset;
     for (; s < end; s++) {
       const r = this.segRegion[s]!;
@@ -127,17 +146,28 @@ export class TxBurst extends BurstBase {
       return len;
     }
     const end = s0 + this.pktSegCount[i]!;
+    if (len > this.packetCapacity(i)) throw new RangeError(`packet ${i}: ${len} bytes exceed capacity ${this.packetCapacity(i)}`);
     let left = len;
-    if (left > this.packetCapacity(i)) throw new RangeError(`packet ${i}: ${left} bytes exceed capacity ${this.packetCapacity(i)}`);
-    let at = 0;
+    let used = s0;
     for (let s = s0; s < end; s++) {
       const n = Math.min(left, this.segCapacity[s]!);
+      this.segLength[s] = n;
+      left -= n;
+      if (n > 0) used = s + 1;
+    }
+    if (used - s0 > 1 && this.contiguous(s0, used)) {
+      // Buffers that follow each other take the packet in one copy (segment by segment, each
+      // copy is a set() of a view of src: an allocation per segment).
+      setBytes(this.regions[this.segRegion[s0]!]!, src, this.segOffset[s0]!);
+      return len;
+    }
+    let at = 0;
+    for (let s = s0; s < used; s++) {
+      const n = this.segLength[s]!;
       const r = this.segRegion[s]!;
       if (n > 0) copyBytes(this.regions[r]!, this.regions32[r]!, this.segOffset[s]!, src, null, at, n);
-      this.segLength[s] = n;
       at += n;
-      left -= n;
     }
-    return src.length;
+    return len;
   }
 }

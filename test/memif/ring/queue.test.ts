@@ -321,6 +321,60 @@ test('misuse is a plain Error, not a MemifRingError', () => {
   check(() => rb.copyPacket(0, new Uint8Array(100)), /2000 bytes/);
 });
 
+test('a chained packet lands byte-exact whether its buffers follow each other (one copy) or not (the ring wraps, a slave posts out of order): tx, allocTx + write, copyPacket', () => {
+  const big = (seed: number) => packet(9000, seed); // 4 full 2048 B buffers + 808
+  /** Each packet received, copied out whole and read segment by segment, equals what was sent. */
+  const expectReceived = (rx: MemifQueue, sent: Uint8Array[], what: string) => {
+    const rb = new RxBurst(8, 64);
+    assert.is(rx.rx(rb), sent.length, what);
+    sent.forEach((want, i) => {
+      const whole = new Uint8Array(want.length);
+      assert.is(rb.copyPacket(i, whole), want.length);
+      assert.ok(equalBytes(whole, want), `${what}: packet ${i} copied out`);
+      const parts: number[] = [];
+      for (let s = rb.pktFirstSeg[i]!; s < rb.pktFirstSeg[i]! + rb.pktSegCount[i]!; s++) parts.push(...rb.segment(s));
+      assert.ok(equalBytes(Uint8Array.from(parts), want), `${what}: packet ${i} read segment by segment`);
+    });
+    rx.release(sent.length);
+  };
+  for (const zeroCopy of [false, true]) {
+    const how = zeroCopy ? 'allocTx + write' : 'tx';
+    const send = (q: MemifQueue, pkts: Uint8Array[]) => {
+      if (!zeroCopy) return q.tx(pkts);
+      const tb = new TxBurst(8, 64);
+      const n = q.allocTx(tb, pkts.length, pkts.map((x) => x.length));
+      for (let i = 0; i < n; i++) tb.write(i, pkts[i]!);
+      return q.commitTx();
+    };
+    // Slave: its own buffers follow each other in ring order, except where the ring wraps.
+    const p = makePair({ log2RingSize: 3, bufferSize: 2048 });
+    const small = Array.from({ length: 6 }, (_, i) => packet(64, i));
+    assert.is(send(p.slave.s2m[0]!, small), 6);
+    expectReceived(p.master.s2m[0]!, small, `${how}, S2M 64 B`);
+    const wrapped = big(1); // slots 6, 7, 0, 1, 2
+    assert.is(send(p.slave.s2m[0]!, [wrapped]), 1);
+    expectReceived(p.master.s2m[0]!, [wrapped], `${how}, S2M across the wrap`);
+    const straight = big(2); // slots 3..7
+    assert.is(send(p.slave.s2m[0]!, [straight]), 1);
+    expectReceived(p.master.s2m[0]!, [straight], `${how}, S2M in buffers that follow each other`);
+    // Master: the slave posted its buffers in reverse slot order, so no two segments are neighbours
+    // the right way round; then in slot order again, across the wrap.
+    const m2s = p.master.m2s[0]!.ring;
+    const offsets = Array.from({ length: 8 }, (_, j) => m2s.descOffset(j));
+    for (let j = 0; j < 8; j++) m2s.setDesc(j, 0, m2s.descRegion(j), 2048, offsets[7 - j]!);
+    const reversed = big(3);
+    assert.is(send(p.master.m2s[0]!, [reversed]), 1);
+    assert.equal([0, 1, 2, 3, 4].map((j) => m2s.descOffset(j)), offsets.slice(3).reverse(), 'the master wrote into the buffers as posted');
+    expectReceived(p.slave.m2s[0]!, [reversed], `${how}, M2S into buffers posted out of order`);
+    // Released slots 0..4 were posted again with the slave's own buffers; 5..7 get theirs back too.
+    for (let j = 5; j < 8; j++) m2s.setDesc(j, 0, m2s.descRegion(j), 2048, offsets[j]!);
+    const again = big(4); // slots 5, 6, 7, 0, 1
+    assert.is(send(p.master.m2s[0]!, [again]), 1);
+    expectReceived(p.slave.m2s[0]!, [again], `${how}, M2S after the slave posted its own again`);
+    assert.ok(p.guardsIntact(), p.brokenGuard());
+  }
+});
+
 test('dpdk single-region layout exchanges packets too', () => {
   const p = makePair({ layout: 'dpdk', log2RingSize: 4, bufferSize: 2048, s2mRings: 2, m2sRings: 2 });
   for (let q = 0; q < 2; q++) {
