@@ -9,6 +9,7 @@
  * this machine), as testpmd's first stats interval is left out of its figure.
  */
 export const WARMUP_MS = 500;
+
 export class TimedWindow {
   /** Start of the timed part (valid once `opened`). */
   t0 = 0;

@@ -184,8 +184,7 @@ async function singleMain(argv: string[]): Promise<number> {
       () => console.error(`${progress ? '\n' : ''}interrupted: waiting for the packets in flight (Ctrl-C again to quit at once)`),
       (signal) => runEchoTraffic(conn, {
         size: flags.size!, ...run, burst: flags.burst, mode: flags.mode as 'polling', signal,
-        onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${bar(run.packets !== undefined ? rx / run.packets
-          : (performance.now() - t0) / (run.warmupMs + run.durationMs))} ${rx}${run.packets !== undefined ? `/${run.packets}` : ''}`) : undefined,
+        onProgress: progress ? ({ rx }) => process.stderr.write(`\r  ${progressBar(run, rx, performance.now() - t0)}`) : undefined,
       }));
     if (progress) process.stderr.write('\n');
     if (flags.json) {
@@ -228,6 +227,11 @@ async function startDpdkPeer(socket: string, role: 'master' | 'slave', f: { id?:
   });
   return { describe: `DPDK testpmd macswap (${role === 'master' ? 'server' : 'client'})`, stop: () => pmd.stop() };
 }
+
+/** How far the run is: packets echoed of the count, or time of warm-up + timed part. */
+const progressBar = (run: Run, rx: number, ms: number): string => run.packets !== undefined
+  ? `${bar(rx / run.packets)} ${rx}/${run.packets}`
+  : `${bar(ms / (run.warmupMs + run.durationMs))} ${rx}`;
 
 function bar(frac: number): string {
   const w = 30;
