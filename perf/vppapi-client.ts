@@ -32,6 +32,13 @@ const THIS = path.join(ROOT, 'dist', 'perf', 'vppapi-client.js');
 /** Issue 15's goals: pipelined round trips per second, and a 1,000-interface dump. */
 export const PIPELINED_GOAL_PER_SEC = 500_000;
 export const DUMP_GOAL_MS = 10;
+/**
+ * The windows the pipelined goal is judged over (the reflector and real VPP): the best of them
+ * counts. On the first VM 1024 in flight gained nothing over 256 against VPP; on the second it
+ * gained 25-30 % (VPP reads and answers more requests per turn of its loop, the client takes more
+ * replies per read).
+ */
+export const PIPELINED_WINDOWS = [1, 16, 256, 1024];
 
 /** The local peer's process and the client's, on different CPUs. */
 const PEER_CPU = 0;

@@ -122,7 +122,7 @@ export const SECTIONS: readonly PerfSection[] = [
     steps: (o) => (process.env.TSVPP_VPP ? 2 * o.repeats + 1 : o.repeats),
     run: async ({ o, report, progress, stopped }) => {
       const { benchCodec } = await import('../vppapi-codec.js');
-      const { benchClient } = await import('../vppapi-client.js');
+      const { benchClient, PIPELINED_WINDOWS } = await import('../vppapi-client.js');
       const codec = new Map<string, number[]>();
       const emulator: ClientBenchResult[] = [];
       const reflector: ClientBenchResult[] = [];
@@ -138,7 +138,7 @@ export const SECTIONS: readonly PerfSection[] = [
           const cl = await benchClient({ profile: r === o.repeats - 1 });
           emulator.push(cl);
           // The client's own ceiling: a peer that answers at almost no cost.
-          const top = await benchClient({ peer: 'reflector', windows: [1, 16, 256, 1024] });
+          const top = await benchClient({ peer: 'reflector', windows: PIPELINED_WINDOWS });
           reflector.push(top);
           progress.done(lbl, `client ${cl.sequentialPerSec}/s one at a time, ${cl.pipelinedPerSec}/s with ${cl.window} in flight; ceiling ${top.pipelinedPerSec}/s with ${top.window} in flight`);
         } catch (e) {
@@ -295,7 +295,7 @@ async function vppClientRuns(repeats: number, progress: Progress, notes: string[
     return [];
   }
   const { startVppPeer } = await import('../peers/vpp.js');
-  const { benchClient } = await import('../vppapi-client.js');
+  const { benchClient, PIPELINED_WINDOWS } = await import('../vppapi-client.js');
   const out: ClientBenchResult[] = [];
   progress.start('VPP for the client benchmark');
   let vpp;
@@ -312,7 +312,7 @@ async function vppClientRuns(repeats: number, progress: Progress, notes: string[
       const lbl = `vppapi client vs VPP #${r + 1}`;
       progress.start(lbl);
       try {
-        const cl = await benchClient({ socket: vpp.apiSocket, apiDir: vpp.apiDir, profile: r === repeats - 1 });
+        const cl = await benchClient({ socket: vpp.apiSocket, apiDir: vpp.apiDir, windows: PIPELINED_WINDOWS, profile: r === repeats - 1 });
         out.push(cl);
         progress.done(lbl, `${cl.sequentialPerSec}/s one at a time, ${cl.pipelinedPerSec}/s with ${cl.window} in flight`);
       } catch (e) {

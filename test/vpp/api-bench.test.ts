@@ -4,17 +4,17 @@
 // thresholds (the issue's goals are reported by `tsvpp perf --all`, not asserted in a test).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { benchClient } from '../../perf/vppapi-client.js';
+import { benchClient, PIPELINED_WINDOWS } from '../../perf/vppapi-client.js';
 import { assertBreakdown, assertFigures } from '../perf/vppapi-bench-checks.js';
 import { Vpp } from './support/vpp.js';
 
-test('against VPP: round trips at 1, 16 and 256 in flight, a dump of 1,000 memifs, a profile; the memifs deleted again', async () => {
+test('against VPP: round trips at 1, 16, 256 and 1024 in flight, a dump of 1,000 memifs, a profile; the memifs deleted again', async () => {
   const vpp = await Vpp.start();
   const c = await vpp.connect();
   try {
     const interfaces = async () => (await c.dump<{ sw_if_index: number; interface_name: string }>('sw_interface_dump', { sw_if_index: 0xffffffff }));
     const before = await interfaces();
-    const windows = [1, 16, 256];
+    const windows = PIPELINED_WINDOWS;
     const r = await benchClient({ socket: vpp.apiSocket, apiDir: vpp.info.apiDir, count: 20_000, windows, interfaces: 1000, dumps: 5, profile: true });
     assert.is(r.peer, `VPP ${vpp.info.version}`);
     assert.is(r.peerKind, 'vpp');
