@@ -85,6 +85,20 @@ test('a byte flipped in the last, odd-length part of a 1501-byte packet is caugh
   assert.is(r.corrupted, 1);
 });
 
+test('short one-buffer packets: a flipped byte past the last whole word, in the ethertype or in the queue stamp, a packet cut short: each caught, counted once; a changed MAC is not an error', async () => {
+  const flip = (txb: TxBurst, i: number, at: number) => { txb.regions[txb.segRegion[txb.pktFirstSeg[i]!]!]![txb.segOffset[txb.pktFirstSeg[i]!]! + at]! ^= 0x10; };
+  const r = await run(67, 300, (seq, txb, i) => {
+    if (seq === 5) flip(txb, i, 66); // the last of the 3 bytes after 16 whole words
+    if (seq === 7) flip(txb, i, 13); // ethertype
+    if (seq === 9) flip(txb, i, 14); // queue stamp (its sequence number is still the next one: not lost too)
+    if (seq === 11) flip(txb, i, 3); // a MAC address: reflectors swap them, the checker skips them
+    if (seq === 13) txb.segLength[txb.pktFirstSeg[i]!] = 60; // cut short
+    return 'send';
+  });
+  assert.match(r.firstError ?? '', /seq 5: payload differs/);
+  assert.equal({ rx: r.rx, lost: r.lost, corrupted: r.corrupted }, { rx: 296, lost: 0, corrupted: 4 }, 'each damaged packet counted once');
+});
+
 test('a dropped packet is lost; a duplicate is corrupted', async () => {
   const dropped = await run(64, 1000, (seq) => (seq === 500 ? 'drop' : 'send'));
   assert.is(dropped.lost, 1);
