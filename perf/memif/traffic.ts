@@ -271,7 +271,7 @@ class EchoCheck {
   /**
    * Every check of packet i, one by one, counting and naming what was wrong. A damaged packet that
    * arrived is corrupted, not also lost: its sequence number is taken whenever it can be trusted
-   * (its queue stamp is this queue's, or it is exactly the next one expected).
+   * (its queue stamp is this queue's, or names no queue of the run and it is the next one expected).
    */
   private one(q: number, rxb: RxBurst, i: number, sent: number): void {
     const size = this.#t.length;
@@ -285,9 +285,10 @@ class EchoCheck {
     const seq = stampedSeq(buf, off);
     const e = this.expect[q]!;
     if (pq !== q) {
-      // Another queue's packet, or one of this queue's with its stamp damaged: only the second
-      // can be the next one expected.
-      if (seq === e) this.expect[q] = e + 1;
+      // Stamped for a queue this run does not have: this queue's packet with its stamp damaged,
+      // which takes its number if it is the next one. Another queue's (sent back on the wrong
+      // queue) leaves this queue's numbers alone.
+      if (pq >= this.expect.length && seq === e) this.expect[q] = e + 1;
       return this.fail(`queue ${q}: packet stamped for queue ${pq}`);
     }
     if (seq === e) this.expect[q] = e + 1;
