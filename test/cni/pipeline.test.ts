@@ -349,8 +349,12 @@ test('veth pool: DEL hands a lent member back with nothing of the pod left on it
   pool.refill('request'); // as the agent does after each answer
   await pool.settled();
   assert.is(pool.members().length, 1, 'refilled behind the ADD');
+  // A quiet spell longer than the idle time, then the DEL: the DEL is a request too, so the member
+  // it hands back (one over `size`) waits the idle time from there, not from the ADD.
+  await new Promise((r) => setTimeout(r, 150));
   const from = w.vswitch.calls.length;
   await p.handle(req('DEL', 'c1', undefined, 'ns1'));
+  await new Promise((r) => setTimeout(r, 20));
   assert.not.ok(w.vswitch.calls.slice(from).includes('deleteAfPacket'), 'no af_packet deleted');
   assert.is(i.tag, poolTag(m.hostName));
   assert.is(i.unnumberedFrom, undefined);

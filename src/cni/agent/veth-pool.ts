@@ -248,6 +248,10 @@ export class VethPool {
     const left = this.closed || !this.loaded ? ['the pool is not running'] : await this.reset(m, serviceNat).catch((e: Error) => [e.message]);
     if (left.length === 0) {
       this.ready.push(m);
+      // The DEL handing it back is a request: a member beyond `size` waits idleMs from now, not
+      // from the request before (the agent notes this one only once it is answered, and the trim
+      // could take its turn first, right after a DEL that came after a quiet spell).
+      this.lastRequest = Date.now();
       await this.save();
       this.d.log(`veth pool: ${m.hostName} is back (sw_if_index ${m.swIfIndex})`);
       this.schedule(0);
