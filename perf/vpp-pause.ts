@@ -145,7 +145,7 @@ export async function measurePauses(prefix: string, ops: number, workers = 0): P
     await vs.addInterfaceAddress(gw.swIfIndex, '10.250.0.1/24');
     await vs.setInterfaceUp(gw.swIfIndex, true);
     await linuxIp.addNetns(podNs);
-    pool = new VethPool({ size: 1, idleMs: 0, stateDir, vswitch: vs, linux: linuxIp, mtu: 0, turn: (fn) => fn(), busy: () => false, eager: true, log: () => {} });
+    pool = new VethPool({ size: 1, idleMs: 0, stateDir, vswitch: vs, linux: linuxIp, mtu: 0, turn: (fn) => fn(), busy: () => false, servedAt: () => 0, eager: true, log: () => {} });
     await pool.reconcile([], new Set());
     pool.refill('reconcile');
     await pool.settled();

@@ -82,7 +82,7 @@ async function teardown(argv: string[]): Promise<number> {
     // The veth pool: whatever its file lists and this agent's pool links and af_packets no pod holds.
     const { VethPool, podPoolLinks } = await import('../cni/agent/veth-pool.js');
     const linux = await import('../cni/linux/ip.js');
-    const pool = new VethPool({ size: 0, idleMs: 0, stateDir: config.stateDir, vswitch, linux, mtu: config.mtu, log, turn: (fn) => fn(), busy: () => false, eager: false });
+    const pool = new VethPool({ size: 0, idleMs: 0, stateDir: config.stateDir, vswitch, linux, mtu: config.mtu, log, turn: (fn) => fn(), busy: () => false, servedAt: () => 0, eager: false });
     try { r.removed.push(...(await pool.removeAll(podPoolLinks(await store.listPods()))).map((x) => `veth pool member ${x}`)); } catch (e) { r.errors.push(`veth pool: ${(e as Error).message}`); }
     if (cluster) add(await cluster.teardown());
     else log('hostLink is "none": no host link or cluster routes were set up');

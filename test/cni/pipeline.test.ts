@@ -55,7 +55,7 @@ function world(cfg: Partial<AgentConfig> = {}) {
  */
 async function withPool(w: ReturnType<typeof world>, size: number, extra: Partial<PipelineDeps> = {}, idleMs = w.config.vethPoolIdleSeconds * 1000): Promise<{ p: Pipeline; pool: VethPool }> {
   let p: Pipeline | undefined;
-  const pool = new VethPool({ size, idleMs, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, eager: true });
+  const pool = new VethPool({ size, idleMs, stateDir: w.dir, vswitch: w.vswitch, linux: w.linux, mtu: 0, log: () => {}, turn: (fn) => p!.exclusive(fn), busy: () => p!.serving, servedAt: () => p!.servedAt, eager: true });
   p = new Pipeline({ ...w.p.d, pool, ...extra });
   await p.reconcile();
   pool.refill('reconcile');

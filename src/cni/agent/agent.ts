@@ -213,7 +213,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   // Pod veths made ahead (eth0 is a veth: from the start; else once a pod asks for a veth).
   const pool = config.vethPoolSize === 0 ? undefined : new VethPool({
     size: config.vethPoolSize, idleMs: config.vethPoolIdleSeconds * 1000, stateDir: config.stateDir, vswitch, linux, mtu: config.mtu, log,
-    turn: (fn) => pipeline.exclusive(fn), busy: () => pipeline.serving,
+    turn: (fn) => pipeline.exclusive(fn), busy: () => pipeline.serving, servedAt: () => pipeline.servedAt,
     eager: config.eth0Kind === 'veth-afpacket' && config.chainedCniConfDir === undefined,
   });
   const pipeline: Pipeline = new Pipeline({

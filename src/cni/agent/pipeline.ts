@@ -136,6 +136,7 @@ export class Pipeline implements KindContext {
   private queue: Promise<unknown> = Promise.resolve();
   /** CNI requests received and not yet answered. */
   private requests = 0;
+  private lastServed = Date.now();
   readonly log: (msg: string) => void;
   private readonly networks: Networks;
   /** etcd did not answer during this pod's request: its undo does not wait on etcd again (the
@@ -163,6 +164,10 @@ export class Pipeline implements KindContext {
   /** Whether a CNI request is waiting for its turn or being served. */
   get serving(): boolean { return this.requests > 0; }
 
+  /** When the last CNI request was answered (before the first: when the pipeline was made). Set
+   *  before any turn queued behind that request runs (the veth pool's trim counts from it). */
+  get servedAt(): number { return this.lastServed; }
+
   async handle(req: AgentRequest): Promise<CniResult | undefined> {
     this.requests++;
     try {
@@ -174,7 +179,7 @@ export class Pipeline implements KindContext {
           default: return exhaustive(req.command, 'CNI command');
         }
       });
-    } finally { this.requests--; }
+    } finally { this.requests--; this.lastServed = Date.now(); }
   }
 
   // --- ADD --------------------------------------------------------------------------------------

@@ -75,9 +75,11 @@ export interface VethPoolDeps {
    * only after this long without a request (config.vethPoolIdleSeconds).
    */
   idleMs: number;
-  /** Runs fn in the pipeline's turn; `busy`: a CNI request waits for its turn. */
+  /** Runs fn in the pipeline's turn; `busy`: a CNI request waits for its turn; `servedAt`: when
+   *  the last one was answered (the pipeline's, so a request that is not yet refill()'s counts). */
   turn<T>(fn: () => Promise<T>): Promise<T>;
   busy(): boolean;
+  servedAt(): number;
   /** Fill from the start (eth0 is a veth); otherwise only once an ADD asked for a member. */
   eager: boolean;
   log(msg: string): void;
@@ -97,8 +99,8 @@ export class VethPool {
   /** A refill's turn in flight. */
   private running: Promise<void> | undefined;
   /**
-   * When the last CNI request was answered (at first: when the agent started, so that members an
-   * agent restart finds beyond `size` are kept for idleMs too), and how many members were made since.
+   * When refill('request') last came (at first: when the agent started, so that members an agent
+   * restart finds beyond `size` are kept for idleMs too).
    */
   private lastRequest = Date.now();
   /** A request came since the agent started (before, the pool fills at once). */
@@ -198,7 +200,10 @@ export class VethPool {
       const run = this.d.turn(async () => {
         this.timer = undefined;
         if (this.closed || this.d.busy() || this.ready.length === this.d.size) return; // the request's end schedules again
-        const since = Date.now() - this.lastRequest;
+        // Since the last request: refill('request') comes once the agent has written the answer, and
+        // a turn queued behind that request (a trim after a DEL that handed a member back) can run
+        // before it; the pipeline notes each request's end before such a turn.
+        const since = Date.now() - Math.max(this.lastRequest, this.d.servedAt());
         // Members handed back beyond `size` (more pods at once than the pool holds, then their
         // DELs) go only after idleMs without a request: each deletion, and the create when pods
         // come again, stops VPP's forwarding for as long as an af_packet_delete/create takes.
@@ -248,10 +253,6 @@ export class VethPool {
     const left = this.closed || !this.loaded ? ['the pool is not running'] : await this.reset(m, serviceNat).catch((e: Error) => [e.message]);
     if (left.length === 0) {
       this.ready.push(m);
-      // The DEL handing it back is a request: a member beyond `size` waits idleMs from now, not
-      // from the request before (the agent notes this one only once it is answered, and the trim
-      // could take its turn first, right after a DEL that came after a quiet spell).
-      this.lastRequest = Date.now();
       await this.save();
       this.d.log(`veth pool: ${m.hostName} is back (sw_if_index ${m.swIfIndex})`);
       this.schedule(0);
