@@ -96,9 +96,9 @@ export class RxBurst extends BurstBase {
     const d32 = this.lastDst32;
     let s = this.pktFirstSeg[i]!;
     const end = s + this.pktSegCount[i]!;
-    const r0 = this.segRegion[s]!;
     if (end - s > 1 && this.contiguous(s, end)) {
       // Buffers that follow each other: one copy (and one view of the region) for the packet.
+      const r0 = this.segRegion[s]!;
       copyBytes(dst, d32, dstOffset, this.regions[r0]!, this.regions32[r0]!, this.segOffset[s]!, total);
       return total;
     }
