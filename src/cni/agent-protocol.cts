@@ -1,7 +1,7 @@
 // Wire protocol between tsvpp-cni and the node agent over a unix stream socket: the client writes
 // one JSON line (AgentRequest) and reads one JSON line (AgentResponse), then both sides close.
 // Dependency-free on purpose: tsvpp-cni imports this.
-import type { CniCommand, CniRequest, CniResult } from './spec.cjs';
+import { CNI_COMMANDS, type CniCommand, type CniRequest, type CniResult } from './spec.cjs';
 
 export const AGENT_PROTOCOL_VERSION = 1;
 export const DEFAULT_AGENT_SOCKET = '/run/tsvpp/cni.sock';
@@ -9,6 +9,9 @@ export const DEFAULT_AGENT_SOCKET = '/run/tsvpp/cni.sock';
 export const DEFAULT_AGENT_STATE_DIR = '/var/lib/tsvpp';
 /** A request or response line longer than this is refused (a conflist plus prevResult fits easily). */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
+
+/** The commands the agent serves: every CNI command but VERSION, which tsvpp-cni answers itself. */
+export const AGENT_COMMANDS = CNI_COMMANDS.filter((c): c is AgentRequest['command'] => c !== 'VERSION');
 
 /** A CNI request as tsvpp-cni parsed it; VERSION never reaches the agent. */
 export interface AgentRequest extends Omit<CniRequest, 'command'> {
@@ -45,7 +48,7 @@ export function decodeRequest(line: string): AgentRequest {
   const m = JSON.parse(line) as Partial<AgentRequest>;
   if (typeof m !== 'object' || m === null) throw new Error('request is not a JSON object');
   if (m.v !== AGENT_PROTOCOL_VERSION) throw new Error(`unsupported protocol version ${JSON.stringify(m.v)} (expected ${AGENT_PROTOCOL_VERSION})`);
-  if (m.command !== 'ADD' && m.command !== 'DEL' && m.command !== 'CHECK') throw new Error(`unknown command ${JSON.stringify(m.command)}`);
+  if (!(AGENT_COMMANDS as readonly unknown[]).includes(m.command)) throw new Error(`unknown command ${JSON.stringify(m.command)}`);
   if (typeof m.containerId !== 'string' || typeof m.ifName !== 'string') throw new Error('containerId and ifName must be strings');
   if (m.netns !== undefined && typeof m.netns !== 'string') throw new Error('netns must be a string');
   if (typeof m.args !== 'object' || m.args === null) throw new Error('args must be an object');

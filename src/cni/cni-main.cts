@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // tsvpp-cni: the CNI plugin executable. Thin by design: it validates the CNI environment and
-// stdin, answers VERSION itself, forwards ADD/DEL/CHECK to the node agent over its unix socket and
-// prints the agent's answer. A DEL the agent cannot take (not running, restarting, no answer) is
+// stdin, answers VERSION itself, forwards ADD/DEL/CHECK and STATUS/GC to the node agent over its
+// unix socket and prints the agent's answer. STATUS with no agent to ask is "not available" (50). A DEL the agent cannot take (not running, restarting, no answer) is
 // recorded in the agent's state dir and reported as done: a runtime whose DEL fails keeps the
 // sandbox and its netns (containerd: SANDBOX_UNKNOWN), and the agent carries it out when it starts.
 // Imports only node: builtins and small dependency-free modules so that start-up stays fast (see
@@ -108,6 +108,10 @@ export async function runCni(io: CniIo, call: AgentCall = callAgent): Promise<nu
       if (unanswered) throw new CniError(ErrorCode.TryAgainLater, 'the tsvpp agent gave no answer', unanswered);
       res = await call(socketPath, req, timeoutMs);
     } catch (e) {
+      // STATUS: an agent that does not answer cannot serve ADDs either (spec: code 50).
+      if (req.command === 'STATUS' && e instanceof CniError && (UNREACHABLE.has(e.code) || e.code === ErrorCode.DecodeFailure)) {
+        throw new CniError(ErrorCode.NotAvailable, `tsvpp is not available: ${e.msg}`, e.details);
+      }
       if (req.command !== 'DEL' || !(e instanceof CniError) || !UNREACHABLE.has(e.code)) throw e;
       const stateDir = req.config.agentStateDir ?? DEFAULT_AGENT_STATE_DIR;
       try {
@@ -124,7 +128,7 @@ export async function runCni(io: CniIo, call: AgentCall = callAgent): Promise<nu
       const result: CniResult = res.result ?? { cniVersion };
       io.stdout(JSON.stringify(resultForVersion(result, cniVersion)) + '\n');
     }
-    // DEL and CHECK print nothing on success.
+    // DEL, CHECK, STATUS and GC print nothing on success.
     return 0;
   } catch (e) {
     return fail(e);

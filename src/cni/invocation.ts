@@ -16,6 +16,7 @@
 // Answer: "<proof> <exit code> <stdout length> <stderr length>\n<stdout><stderr>", then the agent closes.
 import { timingSafeEqual } from 'node:crypto';
 import { UNANSWERED_ENV } from './cni-main.cjs';
+import { AGENT_COMMANDS } from './agent-protocol.cjs';
 
 export const INVOCATION_MAGIC = 'tsvpp-cni';
 export const INVOCATION_VERSION = 1;
@@ -155,7 +156,7 @@ handover() {
   ${node} <<<"$stdin"
 }
 case $CNI_COMMAND in
-  ADD|DEL|CHECK) ;;
+  ${AGENT_COMMANDS.join('|')}) ;;
   *) ${node} ;;
 esac
 IFS= read -r -d '' stdin

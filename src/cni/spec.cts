@@ -1,4 +1,4 @@
-// The CNI plugin protocol (spec 1.0.0): environment parameters, network configuration on stdin,
+// The CNI plugin protocol (spec 1.1.0): environment parameters, network configuration on stdin,
 // and the Success / Error / Version result types. Types mirror the JSON on the wire.
 // Dependency-free on purpose: tsvpp-cni imports this and must start fast.
 import { ifNameProblem } from './ifname.cjs';
@@ -7,14 +7,18 @@ export const CNI_VERSION = '1.0.0';
 /**
  * 0.3.x and 0.4.0 results differ from 1.0.0 only in `ips[].version`, which we add when asked for
  * them; 0.3.x has no CHECK. 0.3.x matters in chained mode: Calico, Cilium and flannel write 0.3.1
- * conflists, and every plugin in a conflist is called with its version.
+ * conflists, and every plugin in a conflist is called with its version. 1.1.0 adds STATUS and GC
+ * (and optional result fields tsvpp does not set); runtimes on libcni 1.2 or later pick it from a
+ * conflist's `cniVersions`.
  */
-export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] as const;
+export const SUPPORTED_VERSIONS = ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] as const;
 /** Versions whose results carry `ips[].version`. */
 const IP_VERSION_FIELD: ReadonlySet<string> = new Set(['0.3.0', '0.3.1', '0.4.0']);
 
-export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'VERSION';
-export const CNI_COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'VERSION'];
+export type CniCommand = 'ADD' | 'DEL' | 'CHECK' | 'STATUS' | 'GC' | 'VERSION';
+export const CNI_COMMANDS: readonly CniCommand[] = ['ADD', 'DEL', 'CHECK', 'STATUS', 'GC', 'VERSION'];
+/** Commands about the network as a whole (1.1.0): no attachment, so no CNI_CONTAINERID, CNI_NETNS or CNI_IFNAME. */
+const NETWORK_COMMANDS: ReadonlySet<CniCommand> = new Set(['STATUS', 'GC']);
 
 /** Well-known error codes (spec section 5); 100+ are ours. */
 export const ErrorCode = {
@@ -26,6 +30,10 @@ export const ErrorCode = {
   DecodeFailure: 6,
   InvalidNetworkConfig: 7,
   TryAgainLater: 11,
+  /** STATUS: the plugin cannot serve ADDs (1.1.0). */
+  NotAvailable: 50,
+  /** STATUS: cannot serve ADDs, and pods on the network may have limited connectivity (1.1.0). */
+  NotAvailableLimitedConnectivity: 51,
   /** A pod annotation is invalid (contivpp.io/...). */
   InvalidPodAnnotation: 100,
   /** Pod metadata could not be read (Kubernetes API or manifests). */
@@ -113,8 +121,13 @@ export interface NetConf {
   timeoutSeconds?: number;
   /** tsvpp: the agent's state dir (default /var/lib/tsvpp): DELs the agent cannot take are recorded there. */
   agentStateDir?: string;
+  /** GC (1.1.0): the attachments to this network that are still valid; every other one may go. */
+  'cni.dev/valid-attachments'?: GcAttachment[];
   [key: string]: unknown;
 }
+
+/** One still valid attachment in a GC request, as the runtime gave it at ADD. */
+export interface GcAttachment { containerID: string; ifname: string }
 
 export interface CniRequest {
   command: CniCommand;
@@ -158,9 +171,9 @@ export function versionResult(cniVersion: string): CniVersionResult {
 
 export function parseCommand(env: NodeJS.ProcessEnv): CniCommand {
   const c = env.CNI_COMMAND;
-  if (!c) throw new CniError(ErrorCode.InvalidEnvironment, 'missing CNI_COMMAND', 'CNI_COMMAND must be one of ADD, DEL, CHECK, VERSION');
+  if (!c) throw new CniError(ErrorCode.InvalidEnvironment, 'missing CNI_COMMAND', `CNI_COMMAND must be one of ${CNI_COMMANDS.join(', ')}`);
   if (!(CNI_COMMANDS as readonly string[]).includes(c)) {
-    throw new CniError(ErrorCode.InvalidEnvironment, 'invalid CNI_COMMAND', `CNI_COMMAND=${JSON.stringify(c)} is not one of ADD, DEL, CHECK, VERSION`);
+    throw new CniError(ErrorCode.InvalidEnvironment, 'invalid CNI_COMMAND', `CNI_COMMAND=${JSON.stringify(c)} is not one of ${CNI_COMMANDS.join(', ')}`);
   }
   return c as CniCommand;
 }
@@ -193,6 +206,10 @@ export function parseNetConf(stdin: string, command: CniCommand): NetConf {
   if (command === 'CHECK' && c.prevResult === undefined) {
     throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', 'CHECK requires prevResult');
   }
+  if (NETWORK_COMMANDS.has(command) && !atLeast110(c.cniVersion)) {
+    throw new CniError(ErrorCode.IncompatibleVersion, 'incompatible CNI version', `cniVersion ${c.cniVersion} has no ${command} (it came with 1.1.0)`);
+  }
+  if (command === 'GC') validAttachments(c as NetConf);
   for (const k of ['agentSocket', 'agentStateDir'] as const) {
     if (c[k] !== undefined && (typeof c[k] !== 'string' || c[k] === '')) throw new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', `${k} is not a non-empty string`);
   }
@@ -202,9 +219,36 @@ export function parseNetConf(stdin: string, command: CniCommand): NetConf {
   return c as NetConf;
 }
 
+const atLeast110 = (v: string) => !/^0\.|^1\.0\./.test(v);
+
+/**
+ * A GC request's still valid attachments (`cni.dev/valid-attachments`; libcni 1.2 also sends them
+ * as `cni.dev/attachments`, the name an earlier text of the spec used). Without the list nothing may
+ * be collected: an error, not an empty list.
+ */
+export function validAttachments(c: NetConf): GcAttachment[] {
+  const key = c['cni.dev/valid-attachments'] !== undefined ? 'cni.dev/valid-attachments' : 'cni.dev/attachments';
+  const list = c[key];
+  const bad = (why: string) => new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', why);
+  if (list === undefined) throw bad('GC without cni.dev/valid-attachments: nothing can be told stale, so nothing was collected');
+  if (!Array.isArray(list)) throw bad(`${key} is not an array`);
+  list.forEach((a: unknown, i) => {
+    const o = a as Partial<GcAttachment> | null;
+    if (typeof o !== 'object' || o === null || typeof o.containerID !== 'string' || typeof o.ifname !== 'string') {
+      throw bad(`${key}[${i}] is not {"containerID": string, "ifname": string}: ${JSON.stringify(a)?.slice(0, 120)}`);
+    }
+  });
+  return list as GcAttachment[];
+}
+
 /** Builds a request from the environment and stdin; VERSION is not a request (answer it locally). */
 export function parseRequest(env: NodeJS.ProcessEnv, stdin: string): CniRequest {
   const command = parseCommand(env);
+  if (NETWORK_COMMANDS.has(command)) {
+    // No attachment: libcni sets the attachment's variables empty; whatever they hold is not used.
+    const config = parseNetConf(stdin, command);
+    return { command, containerId: '', ifName: '', args: {}, config, ...(env.CNI_PATH ? { path: env.CNI_PATH } : {}) };
+  }
   const bad: string[] = [];
   const containerId = env.CNI_CONTAINERID ?? '';
   if (!CONTAINER_ID.test(containerId)) bad.push(`CNI_CONTAINERID=${JSON.stringify(containerId)} (must start with a letter or digit, then letters, digits, "_", "." or "-")`);

@@ -62,7 +62,7 @@ test('CNI_ARGS parsing', () => {
 test('VERSION is answered locally with the supported versions', async () => {
   const r = await run({ CNI_COMMAND: 'VERSION' }, JSON.stringify({ cniVersion: '1.0.0' }));
   assert.is(r.code, 0);
-  assert.equal(JSON.parse(r.stdout), { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
+  assert.equal(JSON.parse(r.stdout), { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   assert.is(seen.length, 0);
 });
 
@@ -199,6 +199,58 @@ test('DEL the agent answers with an error is not recorded: the runtime retries i
   const e = await errOf(env('DEL'), conf({ agentStateDir: stateDir }));
   assert.is(e.code, 103);
   assert.equal(await listPendingDels(stateDir), []);
+});
+
+/** STATUS and GC as libcni 1.2 runs them: the attachment's variables empty, the config at 1.1.0. */
+const networkEnv = (cmd: string) => ({ CNI_COMMAND: cmd, CNI_CONTAINERID: '', CNI_NETNS: '', CNI_IFNAME: '', CNI_ARGS: '', CNI_PATH: '/opt/cni/bin' });
+const conf110 = (extra: Record<string, unknown> = {}) => conf({ cniVersion: '1.1.0', ...extra });
+
+test('STATUS and GC (1.1.0) go to the agent with no attachment, print nothing on success and the agent\'s error on failure', async () => {
+  seen = [];
+  answer = () => ({ ok: true });
+  const valid = [{ containerID: 'abc123', ifname: 'eth0' }];
+  const st = await run(networkEnv('STATUS'), conf110());
+  assert.is(st.code, 0, st.stdout + st.stderr);
+  assert.is(st.stdout, '');
+  const gc = await run(networkEnv('GC'), conf110({ 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid }));
+  assert.is(gc.code, 0, gc.stdout + gc.stderr);
+  assert.is(gc.stdout, '');
+  assert.equal(seen.map((r) => [r.command, r.containerId, r.ifName, r.netns]), [['STATUS', '', '', undefined], ['GC', '', '', undefined]]);
+  assert.equal(seen[1]!.config['cni.dev/valid-attachments'], valid);
+  // The earlier spec text's name alone (libcni 1.2 sends both).
+  const legacy = await run(networkEnv('GC'), conf110({ 'cni.dev/attachments': valid }));
+  assert.is(legacy.code, 0, legacy.stdout + legacy.stderr);
+  answer = () => ({ ok: false, error: { code: 51, msg: 'tsvpp is not available: VPP does not answer its API', details: 'no answer within 3000 ms' } });
+  const down = await errOf(networkEnv('STATUS'), conf110());
+  assert.equal(down, { cniVersion: '1.1.0', code: 51, msg: 'tsvpp is not available: VPP does not answer its API', details: 'no answer within 3000 ms' });
+});
+
+test('STATUS and GC are refused below 1.1.0 (code 1); GC without a list of valid attachments, or a malformed one, is code 7; neither reaches the agent', async () => {
+  seen = [];
+  for (const cmd of ['STATUS', 'GC']) {
+    const e = await errOf(networkEnv(cmd), conf({ 'cni.dev/valid-attachments': [] }));
+    assert.equal(e, { cniVersion: '1.0.0', code: 1, msg: 'incompatible CNI version', details: `cniVersion 1.0.0 has no ${cmd} (it came with 1.1.0)` });
+  }
+  const none = await errOf(networkEnv('GC'), conf110());
+  assert.is(none.code, 7);
+  assert.match(none.details!, /GC without cni\.dev\/valid-attachments: .*nothing was collected/);
+  const notList = await errOf(networkEnv('GC'), conf110({ 'cni.dev/valid-attachments': { containerID: 'x' } }));
+  assert.match(notList.details!, /cni\.dev\/valid-attachments is not an array/);
+  const badItem = await errOf(networkEnv('GC'), conf110({ 'cni.dev/valid-attachments': [{ containerID: 'x', ifname: 'eth0' }, { containerID: 'y' }] }));
+  assert.match(badItem.details!, /cni\.dev\/valid-attachments\[1\] is not \{"containerID": string, "ifname": string\}/);
+  assert.equal(seen, []);
+});
+
+test('STATUS with the agent away is "not available" (code 50) naming the socket; GC with the agent away fails for the runtime to retry, and records nothing', async () => {
+  const stateDir = mkdtempSync(join(dir, 'state-'));
+  const absent = { agentSocket: join(dir, 'nobody.sock'), agentStateDir: stateDir };
+  const st = await errOf(networkEnv('STATUS'), conf110(absent));
+  assert.is(st.code, ErrorCode.NotAvailable);
+  assert.match(st.msg, /tsvpp is not available: tsvpp agent is not reachable/);
+  assert.match(st.details!, /nobody\.sock: ENOENT/);
+  const gc = await errOf(networkEnv('GC'), conf110({ ...absent, 'cni.dev/valid-attachments': [] }));
+  assert.is(gc.code, ErrorCode.TryAgainLater);
+  assert.equal(readdirSync(stateDir), []);
 });
 
 test.run();

@@ -192,7 +192,7 @@ test('VERSION, an agent away, one that answers nothing: the Node tsvpp-cni takes
   const shim = shimFor(sock);
   const stateDir = join(dir, 'state');
   const version = await run(shim, { CNI_COMMAND: 'VERSION' }, '{"cniVersion":"0.4.0"}');
-  assert.equal(JSON.parse(version.stdout), { cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] });
+  assert.equal(JSON.parse(version.stdout), { cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   // No rendezvous file, no socket.
   const add = await run(shim, env('ADD'), conf(sock));
   assert.is(add.code, 1);

@@ -1015,3 +1015,107 @@ test('a failed ADD releases the label it claimed; etcd unreachable at the claim 
 });
 
 test.run();
+
+// --- STATUS and GC (CNI 1.1) ----------------------------------------------------------------------
+
+function gcReq(network: string, valid: unknown, extra: Record<string, unknown> = {}): AgentRequest {
+  return { v: 1, command: 'GC', containerId: '', ifName: '', args: {}, config: { cniVersion: '1.1.0', name: network, type: 'tsvpp-cni', 'cni.dev/valid-attachments': valid, ...extra } as AgentRequest['config'] };
+}
+const statusReq: AgentRequest = { v: 1, command: 'STATUS', containerId: '', ifName: '', args: {}, config: { cniVersion: '1.1.0', name: 'tsvpp', type: 'tsvpp-cni' } };
+/** The containers that own pod interfaces in VPP. */
+const vppOwners = (w: ReturnType<typeof world>) => [...new Set(w.vswitch.podObjects().ifs.map((i) => i.tag.split(':')[1]))].sort();
+const leaseOwners = (w: ReturnType<typeof world>) => [...new Set([...w.ipam.leases.keys()].map((k) => k.split('/')[1]))].sort();
+
+test('GC: attachments of its network the runtime no longer lists are removed as by DEL; listed ones, other networks\' and records from before GC stay; leases no record holds are released', async () => {
+  const w = world();
+  await w.store.init();
+  for (const ns of ['ns1', 'ns2', 'ns3', 'ns4', 'ns5']) w.linux.addNs(ns);
+  w.pods.put('a', { 'contivpp.io/custom-if': 'tap1/tap' });
+  w.pods.put('b', { 'contivpp.io/custom-if': 'veth1/veth, m1/memif/l3net' }, 1);
+  for (const n of ['c', 'd', 'e']) w.pods.put(n, {});
+  await w.p.handle(req('ADD', 'ca', 'a', 'ns1'));
+  await w.p.handle(req('ADD', 'cb', 'b', 'ns2'));
+  await w.p.handle(req('ADD', 'cc', 'c', 'ns3', { config: { cniVersion: '1.1.0', name: 'other', type: 'tsvpp-cni' } }));
+  await w.p.handle(req('ADD', 'cd', 'd', 'ns4'));
+  await w.p.handle(req('ADD', 'ce', 'e', 'ns5'));
+  assert.is((await w.store.loadPod('cb'))!.cniNetwork, 'tsvpp', 'ADD records its CNI network');
+  // An older agent's record: no network name.
+  const old = (await w.store.loadPod('cd'))!;
+  delete old.cniNetwork;
+  await w.store.savePod(old);
+  // A lease no record holds (an agent that died between host-local and its record).
+  await w.ipam.allocate({ network: 'default', subnet: '10.1.1.0/24', rangeStart: '10.1.1.2', rangeEnd: '10.1.1.254' }, { containerId: 'gone', ifName: 'eth0' });
+  assert.equal(vppOwners(w), ['ca', 'cb', 'cc', 'cd', 'ce']);
+  // ce is listed with another interface name: not the attachment ADD made.
+  await w.p.handle(gcReq('tsvpp', [{ containerID: 'ca', ifname: 'eth0' }, { containerID: 'ce', ifname: 'net1' }, { containerID: 'unknown', ifname: 'eth0' }]));
+  assert.equal((await w.store.listPods()).map((r) => r.containerId), ['ca', 'cc', 'cd']);
+  assert.equal(vppOwners(w), ['ca', 'cc', 'cd']);
+  assert.equal(leaseOwners(w), ['ca', 'cc', 'cd']);
+  assert.equal([...w.linux.ns.get('ns2')!.keys()], ['lo']);
+  assert.equal([...w.linux.ns.get('ns5')!.keys()], ['lo']);
+  assert.equal([...w.linux.ns.get('ns1')!.keys()].sort(), ['eth0', 'lo', 'tap1']);
+  assert.is(w.vswitch.memifSockets.size, 0, 'the memif socket of b went with it');
+  // GC counts as a request (the veth pool's idle time starts again), STATUS does not.
+  const served = w.p.servedAt;
+  await new Promise((r) => setTimeout(r, 5));
+  await w.p.handle(statusReq);
+  assert.is(w.p.servedAt, served, 'STATUS is not a pod\'s request');
+  // What is left goes with its DEL, as always.
+  for (const [id, pod, ns] of [['ca', 'a', 'ns1'], ['cc', 'c', 'ns3'], ['cd', 'd', 'ns4']] as const) await w.p.handle(req('DEL', id, pod, ns));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
+  assert.is(w.ipam.leases.size, 0);
+});
+
+test('GC goes on past an attachment it cannot remove, reports it (code 103) and leaves it recorded for the next GC; without the list of valid attachments it removes nothing (code 7)', async () => {
+  const w = world();
+  await w.store.init();
+  for (const ns of ['ns1', 'ns2']) w.linux.addNs(ns);
+  for (const n of ['a', 'b']) w.pods.put(n, {});
+  await w.p.handle(req('ADD', 'c1', 'a', 'ns1'));
+  await w.p.handle(req('ADD', 'c2', 'b', 'ns2'));
+  for (const bad of [undefined, 'c1', [{ containerID: 'c1' }], [null]]) {
+    const e = await cniErr(w.p.handle(gcReq('tsvpp', bad)));
+    assert.is(e.code, 7, JSON.stringify(bad));
+    assert.match(e.details!, /cni\.dev\/valid-attachments/);
+  }
+  assert.equal(vppOwners(w), ['c1', 'c2'], 'nothing removed by a GC without a valid list');
+  // The first tap deletion fails (c1's: records are visited in order).
+  const deleteTap = w.vswitch.deleteTap.bind(w.vswitch);
+  let failed = 0;
+  w.vswitch.deleteTap = async (sw) => { if (failed++ === 0) throw new VswitchError('sw_interface_tap_v2_delete', 'injected failure', false, -1); return deleteTap(sw); };
+  const e = await cniErr(w.p.handle(gcReq('tsvpp', [])));
+  assert.is(e.code, 103);
+  assert.match(e.msg, /GC could not remove everything of 1 stale attachment/);
+  assert.match(e.details!, /^c1: .*injected failure/);
+  assert.equal(vppOwners(w), ['c1'], 'c2 removed all the same');
+  assert.equal((await w.store.listPods()).map((r) => [r.containerId, r.phase]), [['c1', 'deleting']]);
+  await w.p.handle(gcReq('tsvpp', []));
+  assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
+  assert.equal(await w.store.listPods(), []);
+  assert.is(w.ipam.leases.size, 0);
+});
+
+test('STATUS: ready while VPP answers and the node\'s pod range has a free address; 51 when VPP does not answer (fails or is silent), 50 when every address is leased', async () => {
+  const w = world();
+  await w.store.init();
+  await w.p.handle(statusReq);
+  const dump = w.vswitch.dumpInterfaces.bind(w.vswitch);
+  w.vswitch.dumpInterfaces = async () => { throw new VswitchError('sw_interface_dump', 'not connected to VPP (/run/vpp/api.sock: ECONNREFUSED)', false, -1); };
+  let e = await cniErr(w.p.handle(statusReq));
+  assert.is(e.code, 51);
+  assert.match(`${e.msg}: ${e.details}`, /VPP does not answer its API.*ECONNREFUSED/);
+  w.vswitch.dumpInterfaces = () => new Promise(() => undefined);
+  const t0 = Date.now();
+  e = await cniErr(w.p.handle(statusReq));
+  assert.is(e.code, 51);
+  assert.match(e.details!, /no answer within 3000 ms/);
+  assert.ok(Date.now() - t0 >= 2900, 'waited for VPP');
+  w.vswitch.dumpInterfaces = dump;
+  const range = { network: 'default', subnet: '10.1.1.0/24', rangeStart: '10.1.1.2', rangeEnd: '10.1.1.254' };
+  for (let i = 0; i < 252; i++) await w.ipam.allocate(range, { containerId: `c${i}`, ifName: 'eth0' });
+  await w.p.handle(statusReq); // one address left
+  await w.ipam.allocate(range, { containerId: 'last', ifName: 'eth0' });
+  e = await cniErr(w.p.handle(statusReq));
+  assert.is(e.code, 50);
+  assert.match(e.details!, /all 253 addresses of the node's pod range 10\.1\.1\.0\/24 \(10\.1\.1\.2-10\.1\.1\.254\) are leased/);
+});

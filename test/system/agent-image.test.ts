@@ -163,7 +163,7 @@ test('the DaemonSet\'s install-cni init container puts tsvpp-cni (the image\'s n
   await sh('ln', ['-s', join(DEBIAN_CNI_DIR, 'loopback'), join(host('/opt/cni/bin'), 'loopback')]);
   await ctrd!.networkReady();
   const version = execFileSync(join(host('/opt/cni/bin'), 'tsvpp-cni'), { env: { CNI_COMMAND: 'VERSION' }, input: '{"cniVersion":"1.0.0"}', timeout: 30_000 }).toString();
-  assert.equal(JSON.parse(version), { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0'] }, 'runs on the host');
+  assert.equal(JSON.parse(version), { cniVersion: '1.0.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] }, 'runs on the host');
   assert.ok(existsSync(join(host('/opt/cni/bin'), 'host-local')));
 });
 

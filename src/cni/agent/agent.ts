@@ -264,6 +264,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   timer?.unref();
   const handler = async (req: Parameters<Pipeline['handle']>[0]) => {
     if (req.command === 'ADD' && pending.has(req.containerId)) await pending.run();
+    if (req.command === 'STATUS') return pipeline.handle(req); // no pod's request: the pool's idle time goes on
     try { return await pipeline.handle(req); } finally { pool?.refill('request'); } // made after the answer is written
   };
   const server = await startCniServer({ socketPath: config.cniSocket, handler, log });

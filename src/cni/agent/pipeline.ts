@@ -11,10 +11,10 @@ import {
   AnnotationError, DEFAULT_NETWORK, STUB_NETWORK, CUSTOM_IF_ANNOTATION, MICROSERVICE_LABEL_ANNOTATION, SERVICE_ENDPOINT_IF_ANNOTATION, memifResourceCount, parsePodAnnotations,
   referencedNetworks, type CustomInterface, type CustomIfType,
 } from '../annotations.js';
-import { CniError, ErrorCode, type CniInterface, type CniIpConfig, type CniResult, type CniRoute } from '../spec.cjs';
+import { CniError, ErrorCode, validAttachments, type CniInterface, type CniIpConfig, type CniResult, type CniRoute } from '../spec.cjs';
 import type { AgentRequest } from '../agent-protocol.cjs';
 import { exhaustive } from '../exhaustive.js';
-import { contains4, parsePrefix4 } from '../ipv4.js';
+import { contains4, parseIp4, parsePrefix4 } from '../ipv4.js';
 import type { Link, AddrInfo, LinkConfig, RouteInfo, RuleInfo, RuleSpec } from '../linux/ip.js';
 import { IpamError, type IpamRange, type Lease, type LeaseFile } from '../ipam.js';
 import type { CustomNetwork, PodSource } from '../pods/types.js';
@@ -120,6 +120,9 @@ export function kernelBootId(): string {
 export const SERVICE_REPLY_TABLE = 100;
 export const SERVICE_REPLY_RULE_PRIORITY = 100;
 
+/** How long STATUS waits for VPP's answer before it says VPP does not answer. */
+export const STATUS_VPP_MS = 3000;
+
 const ip32 = (cidr: string) => `${cidr.split('/')[0]}/32`;
 const addrOf = (cidr: string) => cidr.split('/')[0]!;
 
@@ -169,14 +172,19 @@ export class Pipeline implements KindContext {
   get servedAt(): number { return this.lastServed; }
 
   async handle(req: AgentRequest): Promise<CniResult | undefined> {
+    const command = req.command;
+    // STATUS asks about VPP and the address range, not about a pod: it waits for no turn, and a
+    // runtime asking every few seconds does not count as pods coming (the veth pool's idle trim).
+    if (command === 'STATUS') { await this.status(); return undefined; }
     this.requests++;
     try {
       return await this.serial(async () => {
-        switch (req.command) {
+        switch (command) {
           case 'ADD': return this.add(req);
           case 'DEL': await this.del(req); return undefined;
           case 'CHECK': await this.check(req); return undefined;
-          default: return exhaustive(req.command, 'CNI command');
+          case 'GC': await this.gc(req); return undefined;
+          default: return exhaustive(command, 'CNI command');
         }
       });
     } finally { this.requests--; this.lastServed = Date.now(); }
@@ -257,6 +265,7 @@ export class Pipeline implements KindContext {
       interfaces: [],
       ...(parsed.microserviceLabel ? { microserviceLabel: parsed.microserviceLabel } : {}),
       ...(prev ? { chained: true } : {}),
+      cniNetwork: req.config.name,
       createdAt: new Date().toISOString(),
       bootId: this.bootId,
     };
@@ -566,6 +575,11 @@ export class Pipeline implements KindContext {
       if (await this.d.ipam.mayHold(range, key).catch(() => true)) await this.d.ipam.release(range, key).catch(() => undefined);
       return;
     }
+    await this.remove(rec);
+  }
+
+  /** Undoes everything `rec` holds and forgets it (DEL, and GC for a stale attachment). */
+  private async remove(rec: PodRecord): Promise<void> {
     // A DEL cut short (or failed) is finished by the next reconcile, never re-wired as a ready pod.
     rec.phase = 'deleting';
     await this.d.store.savePod(rec);
@@ -577,7 +591,59 @@ export class Pipeline implements KindContext {
       throw new CniError(ErrorCode.Wiring, 'DEL could not remove everything (retry DEL)', left.map((f) => `${f.r.kind}: ${f.error}`).join('; '));
     }
     await this.d.store.removePod(rec.containerId);
-    this.log(`DEL ${req.containerId}: removed`);
+    this.log(`DEL ${rec.containerId}: removed`);
+  }
+
+  // --- STATUS and GC (CNI 1.1) ------------------------------------------------------------------
+
+  /**
+   * STATUS: throws when an ADD could not be served now. VPP not answering its API within
+   * STATUS_VPP_MS is code 51 (pods on the node forward through VPP: theirs is limited too); every
+   * address of the node's pod range leased is 50. host-local, the agent's IPAM, is asked nothing:
+   * its lease files are read here (the spec's STATUS for a delegated IPAM came with 1.1.0, which
+   * the host-local of most nodes does not speak).
+   */
+  async status(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_VPP_MS} ms`)), STATUS_VPP_MS); });
+    try {
+      await Promise.race([this.d.vswitch.dumpInterfaces(0), late]);
+    } catch (e) {
+      throw new CniError(ErrorCode.NotAvailableLimitedConnectivity, 'tsvpp is not available: VPP does not answer its API', (e as Error).message);
+    } finally { clearTimeout(timer); }
+    const range = this.networks.defaultRange();
+    const size = parseIp4(range.rangeEnd!) - parseIp4(range.rangeStart!) + 1;
+    const leased = (await this.d.ipam.listLeases(range)).length;
+    if (leased >= size) {
+      throw new CniError(ErrorCode.NotAvailable, 'tsvpp is not available: no free pod address', `all ${size} addresses of the node's pod range ${range.subnet} (${range.rangeStart}-${range.rangeEnd}) are leased`);
+    }
+  }
+
+  /**
+   * GC: every attachment of this CNI network (the conflist's name, recorded at ADD) that the
+   * runtime does not list as still valid is removed as its DEL would remove it, then every lease
+   * that no record holds is released (as at agent start). Goes on past a failure and reports them
+   * all; what is left stays recorded for the next GC or DEL. Records of agents before GC name no
+   * network and are left alone (told in the log).
+   */
+  async gc(req: AgentRequest): Promise<void> {
+    const valid = new Set(validAttachments(req.config).map((a) => `${a.containerID}\n${a.ifname}`));
+    const network = req.config.name;
+    const removed: string[] = [], failed: string[] = [], unnamed: string[] = [];
+    for (const rec of await this.d.store.listPods()) {
+      if (valid.has(`${rec.containerId}\n${rec.ifName}`)) continue;
+      if (rec.cniNetwork === undefined) { unnamed.push(rec.containerId); continue; }
+      if (rec.cniNetwork !== network) continue;
+      try {
+        await this.remove(rec);
+        removed.push(rec.containerId);
+      } catch (e) { failed.push(`${rec.containerId}: ${(e as Error).message}`); }
+    }
+    const leases = await this.sweepLeases(await this.d.store.listPods());
+    if (removed.length || failed.length || leases.length || unnamed.length) {
+      this.log(`GC ${network}: ${valid.size} valid; removed ${removed.length ? removed.join(', ') : 'none'}${failed.length ? `; failed ${failed.length}` : ''}${leases.length ? `; leases released ${leases.join(', ')}` : ''}${unnamed.length ? `; left alone (recorded before GC, no network name): ${unnamed.join(', ')}` : ''}`);
+    }
+    if (failed.length) throw new CniError(ErrorCode.Wiring, `GC could not remove everything of ${failed.length} stale attachment(s) (the next GC or DEL retries)`, failed.join('; '));
   }
 
   // --- CHECK ------------------------------------------------------------------------------------

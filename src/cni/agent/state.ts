@@ -68,6 +68,8 @@ export interface PodRecord {
   /** Chained after another CNI (it made eth0; the result extends its prevResult). */
   chained?: boolean;
   result?: CniResult;
+  /** The CNI network (the conflist's name) ADD came through: GC collects its own network's only. Absent in records of agents before GC. */
+  cniNetwork?: string;
   createdAt: string;
   /**
    * The kernel's boot id when ADD began (/proc/sys/kernel/random/boot_id): a record of another boot
