@@ -28,6 +28,14 @@ test('chainConflist: the primary\'s network unchanged (name, version, its plugin
   assert.is(conf.agentSocket, '/run/tsvpp/cni.sock');
 });
 
+test('chainConflist: a primary offering several versions (cniVersions, CNI 1.1) keeps only those tsvpp-cni speaks, so a runtime on libcni 1.2+ picks one both plugins speak', () => {
+  const modern = { ...calico, cniVersion: '1.0.0', cniVersions: ['0.4.0', '1.0.0', '1.1.0', '1.2.0'] };
+  const c = chainConflist(JSON.stringify(modern), '10-calico.conflist', plugin);
+  assert.equal(c, { ...modern, cniVersions: ['0.4.0', '1.0.0', '1.1.0'], plugins: [...calico.plugins, plugin] });
+  const ours = (c.plugins as object[]).at(-1)!;
+  assert.is(parseNetConf(JSON.stringify({ cniVersion: '1.1.0', name: c.name, ...ours, prevResult: { cniVersion: '1.1.0' } }), 'ADD').cniVersion, '1.1.0');
+});
+
 test('chainConflist: a single-plugin .conf becomes a list of one; what cannot be chained is refused, naming the file', () => {
   const flannel = { cniVersion: '0.3.1', name: 'cbr0', type: 'flannel', delegate: { hairpinMode: true, isDefaultGateway: true } };
   assert.equal(chainConflist(JSON.stringify(flannel), 'x.conf', plugin), { cniVersion: '0.3.1', name: 'cbr0', plugins: [{ type: 'flannel', delegate: flannel.delegate }, plugin] });
@@ -36,7 +44,7 @@ test('chainConflist: a single-plugin .conf becomes a list of one; what cannot be
   assert.is(err('[]'), '/n/f.conflist: not a JSON object');
   assert.is(err('{"cniVersion":"0.3.1","name":"n"}'), '/n/f.conflist: neither a conflist (plugins) nor a plugin config (type)');
   assert.is(err('{"cniVersion":"0.3.1","name":"n","plugins":[{}]}'), '/n/f.conflist: plugins must be a list of plugin configs, each with a type');
-  assert.is(err('{"cniVersion":"0.2.0","name":"n","plugins":[{"type":"x"}]}'), '/n/f.conflist: cniVersion "0.2.0" is not one tsvpp-cni speaks (0.3.0, 0.3.1, 0.4.0, 1.0.0)');
+  assert.is(err('{"cniVersion":"0.2.0","name":"n","plugins":[{"type":"x"}]}'), '/n/f.conflist: cniVersion "0.2.0" is not one tsvpp-cni speaks (0.3.0, 0.3.1, 0.4.0, 1.0.0, 1.1.0)');
   assert.is(err('{"cniVersion":"1.0.0","plugins":[{"type":"x"}]}'), '/n/f.conflist: no network name');
   assert.is(err(JSON.stringify({ ...calico, plugins: [...calico.plugins, plugin] })), '/n/f.conflist: tsvpp-cni is in it already');
 });

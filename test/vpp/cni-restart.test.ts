@@ -9,6 +9,7 @@ import { POOL_TAG_PREFIX } from '../../src/cni/agent/vswitch.js';
 import * as assert from 'uvu/assert';
 import { sleep } from '../../perf/soak/common.js';
 import { CniNode } from './support/cni-node.js';
+import { CniError } from '../../src/cni/spec.cjs';
 import { MANIFESTS, TwoPods, ipOf } from './support/cni-pods.js';
 
 let node: CniNode;
@@ -38,9 +39,13 @@ test('agent restart with pods in place: CHECK passes, traffic flows, VPP untouch
   await pods!.checkTraffic('after the agent restart');
 });
 
-test('VPP restart with pods in place: the agent re-wires them; CHECK, the first packet, memif and service NAT are back', async () => {
+test('VPP restart with pods in place: STATUS says so while VPP is away (51); the agent re-wires them; CHECK, the first packet, memif and service NAT are back', async () => {
   const { a } = pods!;
-  await node.vpp.restart();
+  let whileDown: unknown;
+  await node.vpp.restart(async () => { whileDown = await node.agent!.pipeline.status().then(() => 'ready', (e: unknown) => e); });
+  assert.instance(whileDown, CniError);
+  assert.is((whileDown as CniError).code, 51, String(whileDown));
+  assert.match((whileDown as CniError).message, /tsvpp is not available: VPP does not answer its API/);
   await node.api.waitConnected(30_000);
   // The agent re-wires in the background once its client is back: wait (bounded) for CHECK.
   let last = '';
@@ -62,6 +67,7 @@ test('VPP restart with pods in place: the agent re-wires them; CHECK, the first 
   }
   await pods!.checkTraffic('after the VPP restart');
   await pods!.checkStub();
+  await node.agent!.pipeline.status(); // ready again
 });
 
 test('DEL after the restarts leaves nothing in VPP or Linux', async () => {

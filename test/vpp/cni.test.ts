@@ -7,14 +7,19 @@
 // Linux. tap needs /dev/vhost-net: where it is missing, ADD and the agent say so.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { CniNode } from './support/cni-node.js';
 import { poolLinkPrefixes } from '../../src/cni/agent/veth-pool.js';
 import { poolTag } from '../../src/cni/agent/vswitch.js';
 import type { PodRecord } from '../../src/cni/agent/state.js';
-import { MANIFESTS, TwoPods, ipOf } from './support/cni-pods.js';
+import { GATEWAY, MANIFESTS, TwoPods, ipOf } from './support/cni-pods.js';
+import { LibcniStandin } from '../../src/testing/libcni-standin.js';
+import { tsvppCniShim } from '../../src/cni/invocation.js';
 
 const VHOST_NET = existsSync('/dev/vhost-net');
+const CNI_MAIN = resolve(dirname(fileURLToPath(import.meta.url)), '../../src/cni/cni-main.cjs');
 let node: CniNode;
 
 // Members beyond the pool's size are trimmed 1 s after the last request (60 by default): a test below waits for it.
@@ -121,6 +126,32 @@ test('members handed back carry the next pods: traffic through them again, DEL l
     assert.ok(taken.length > 0 && taken.every((h) => lent.includes(h)), `members pods c had carry pods d (${JSON.stringify({ lent, taken })})`);
     await pods.addressL2();
     await pods.checkTraffic('through handed-back members');
+    const addrs = pods.addresses();
+    await pods.del();
+    assert.equal(empty(await node.leftovers(addrs)), {}, 'nothing left in VPP or Linux');
+  } finally {
+    pods.slave?.close();
+  }
+});
+
+test('CNI 1.1: STATUS is ready while VPP answers; GC takes a pod the runtime no longer lists (every kind and network, its memif) out of VPP and Linux as its DEL would, the listed pod keeps its traffic', async () => {
+  // As a runtime on libcni 1.2+ runs deploy/'s conflist (cniVersions up to 1.1.0), through the shim.
+  const bin = join(node.dir, 'cni-bin');
+  mkdirSync(bin, { recursive: true });
+  writeFileSync(join(bin, 'tsvpp-cni'), tsvppCniShim({ cniSocket: node.config.cniSocket, node: process.execPath, cniMain: CNI_MAIN }), { mode: 0o755 });
+  const cni = new LibcniStandin({ cniVersion: '1.0.0', cniVersions: ['1.0.0', '1.1.0'], name: 'tsvpp', plugins: [{ type: 'tsvpp-cni', agentSocket: node.config.cniSocket }] }, [bin]);
+  const st = await cni.status();
+  assert.is(st, undefined, st && JSON.stringify(st.out));
+  const pods = await TwoPods.add(node, 'g');
+  try {
+    const runs = await cni.gc([{ containerID: pods.b.id, ifname: 'eth0' }]);
+    assert.equal(runs.map((r) => [r.code, r.out]), [[0, undefined]], runs.map((r) => r.stderr).join(' | '));
+    assert.equal((await node.agent!.store.listPods()).map((r) => r.containerId), [pods.b.id]);
+    const tags = [...(await node.vppInterfaces()).values()].map((i) => i.tag);
+    assert.not.ok(tags.some((t) => t.includes(pods.a.id)), `pod-a's interfaces gone from VPP: ${tags.join(', ')}`);
+    assert.equal((await node.inNetns(pods.a.ns, ['ip', '-o', 'link', 'show'])).trim().split('\n').length, 1, 'only lo in pod-a');
+    const gw = await node.ping(pods.b.ns, GATEWAY);
+    assert.is(gw.received, 1, `pod-b -> gateway after the GC\n${gw.output}`);
     const addrs = pods.addresses();
     await pods.del();
     assert.equal(empty(await node.leftovers(addrs)), {}, 'nothing left in VPP or Linux');

@@ -56,7 +56,8 @@ const hasTsvpp = (c: Json) => (c.plugins as Json[]).some((p) => p.type === 'tsvp
 
 /**
  * The primary's network with tsvpp-cni appended. Name, cniVersion and every other field stay the
- * primary's (the runtime files results under the network name). Throws when tsvpp-cni cannot
+ * primary's (the runtime files results under the network name), but cniVersions keeps only the
+ * versions tsvpp-cni speaks. Throws when tsvpp-cni cannot
  * join it (a cniVersion it does not speak, no name, or tsvpp-cni is in it already).
  */
 export function chainConflist(primaryText: string, primaryFile: string, plugin: TsvppPluginConf): Json {
@@ -66,7 +67,10 @@ export function chainConflist(primaryText: string, primaryFile: string, plugin: 
     throw new ChainedConfError(`${primaryFile}: cniVersion ${JSON.stringify(c.cniVersion)} is not one tsvpp-cni speaks (${SUPPORTED_VERSIONS.join(', ')})`);
   }
   if (hasTsvpp(c)) throw new ChainedConfError(`${primaryFile}: tsvpp-cni is in it already`);
-  return { ...c, plugins: [...(c.plugins as Json[]), { ...plugin }] };
+  // A runtime on libcni 1.2+ calls every plugin with the highest of cniVersion and cniVersions it
+  // knows: of the primary's cniVersions, only those tsvpp-cni speaks too stay.
+  const versions = Array.isArray(c.cniVersions) ? { cniVersions: c.cniVersions.filter((v) => (SUPPORTED_VERSIONS as readonly unknown[]).includes(v)) } : {};
+  return { ...c, ...versions, plugins: [...(c.plugins as Json[]), { ...plugin }] };
 }
 
 /**

@@ -111,9 +111,10 @@ export class Vpp {
     running.delete(this);
   }
 
-  /** Stop and start again with the same name, sockets and namespace: a VPP restart. */
-  async restart(): Promise<void> {
+  /** Stop and start again with the same name, sockets and namespace: a VPP restart (`whileDown` runs in between). */
+  async restart(whileDown?: () => Promise<void>): Promise<void> {
     await this.stop();
+    await whileDown?.();
     await this.launch();
   }
 }
