@@ -1014,7 +1014,6 @@ test('a failed ADD releases the label it claimed; etcd unreachable at the claim 
   assert.is(await w.store.loadPod('a1'), undefined);
 });
 
-test.run();
 
 // --- STATUS and GC (CNI 1.1) ----------------------------------------------------------------------
 
@@ -1119,3 +1118,5 @@ test('STATUS: ready while VPP answers and the node\'s pod range has a free addre
   assert.is(e.code, 50);
   assert.match(e.details!, /all 253 addresses of the node's pod range 10\.1\.1\.0\/24 \(10\.1\.1\.2-10\.1\.1\.254\) are leased/);
 });
+
+test.run();
