@@ -30,6 +30,9 @@ export function agentRequest(req: CniRequest): AgentRequest {
   return { v: AGENT_PROTOCOL_VERSION, command, containerId, ifName, args, config, ...(netns ? { netns } : {}), ...(path ? { path } : {}) };
 }
 
+/** The longest STATUS waits for the agent (timeoutSeconds is for the pod requests). */
+export const STATUS_TIMEOUT_MS = 10_000;
+
 /** Errors of callAgent that mean the agent did not take the request (it may be down). */
 const UNREACHABLE: ReadonlySet<number> = new Set([ErrorCode.TryAgainLater, ErrorCode.IoFailure]);
 
@@ -101,7 +104,8 @@ export async function runCni(io: CniIo, call: AgentCall = callAgent): Promise<nu
     const req = parseRequest(io.env, io.stdin);
     cniVersion = req.config.cniVersion;
     const socketPath = req.config.agentSocket ?? io.env.TSVPP_CNI_SOCKET ?? DEFAULT_AGENT_SOCKET;
-    const timeoutMs = (req.config.timeoutSeconds ?? 120) * 1000;
+    // STATUS is answered at once by a live agent; a runtime asks it with no deadline of its own.
+    const timeoutMs = Math.min((req.config.timeoutSeconds ?? 120) * 1000, req.command === 'STATUS' ? STATUS_TIMEOUT_MS : Infinity);
     let res: AgentResponse;
     const unanswered = io.env[UNANSWERED_ENV];
     try {

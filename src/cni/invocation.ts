@@ -15,7 +15,7 @@
 //   <stdin>
 // Answer: "<proof> <exit code> <stdout length> <stderr length>\n<stdout><stderr>", then the agent closes.
 import { timingSafeEqual } from 'node:crypto';
-import { UNANSWERED_ENV } from './cni-main.cjs';
+import { STATUS_TIMEOUT_MS, UNANSWERED_ENV } from './cni-main.cjs';
 import { AGENT_COMMANDS } from './agent-protocol.cjs';
 
 export const INVOCATION_MAGIC = 'tsvpp-cni';
@@ -172,6 +172,7 @@ done
 printf '%s\\n%s' "$req" "$stdin" >&3 2>/dev/null || handover "sending to the tsvpp agent on 127.0.0.1:$port failed"
 wait=120
 [[ $stdin =~ \\"timeoutSeconds\\"[[:space:]]*:[[:space:]]*([0-9]+) ]] && wait=\${BASH_REMATCH[1]}
+[[ $CNI_COMMAND == STATUS ]] && (( wait > ${STATUS_TIMEOUT_MS / 1000} )) && wait=${STATUS_TIMEOUT_MS / 1000}
 IFS=' ' read -r -t "$wait" shown code olen elen <&3 || {
   (( $? > 128 )) && handover "no answer from the tsvpp agent on 127.0.0.1:$port within $wait s" unanswered
   handover "the tsvpp agent on 127.0.0.1:$port closed the connection without an answer"

@@ -121,8 +121,8 @@ export interface NetConf {
   timeoutSeconds?: number;
   /** tsvpp: the agent's state dir (default /var/lib/tsvpp): DELs the agent cannot take are recorded there. */
   agentStateDir?: string;
-  /** GC (1.1.0): the attachments to this network that are still valid; every other one may go. */
-  'cni.dev/valid-attachments'?: GcAttachment[];
+  /** GC (1.1.0): the attachments to this network that are still valid; every other one may go (null: none). */
+  'cni.dev/valid-attachments'?: GcAttachment[] | null;
   [key: string]: unknown;
 }
 
@@ -223,14 +223,16 @@ const atLeast110 = (v: string) => !/^0\.|^1\.0\./.test(v);
 
 /**
  * A GC request's still valid attachments (`cni.dev/valid-attachments`; libcni 1.2 also sends them
- * as `cni.dev/attachments`, the name an earlier text of the spec used). Without the list nothing may
- * be collected: an error, not an empty list.
+ * as `cni.dev/attachments`, the name an earlier text of the spec used). `null` is none: a Go
+ * runtime's empty list (CRI-O passes a nil slice for a network with no pods; libcni sends it as
+ * null). Without the key nothing may be collected: an error, not an empty list.
  */
 export function validAttachments(c: NetConf): GcAttachment[] {
   const key = c['cni.dev/valid-attachments'] !== undefined ? 'cni.dev/valid-attachments' : 'cni.dev/attachments';
   const list = c[key];
   const bad = (why: string) => new CniError(ErrorCode.InvalidNetworkConfig, 'invalid network configuration', why);
   if (list === undefined) throw bad('GC without cni.dev/valid-attachments: nothing can be told stale, so nothing was collected');
+  if (list === null) return [];
   if (!Array.isArray(list)) throw bad(`${key} is not an array`);
   list.forEach((a: unknown, i) => {
     const o = a as Partial<GcAttachment> | null;

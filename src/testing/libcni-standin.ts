@@ -61,11 +61,15 @@ export class LibcniStandin {
     return undefined;
   }
 
-  /** GC through every plugin (libcni's GCNetworkList without its cache); every plugin's answer. */
+  /**
+   * GC through every plugin (libcni's GCNetworkList without its cache); every plugin's answer. An
+   * empty list goes as null, as from CRI-O (a nil Go slice for a network without pods).
+   */
   async gc(valid: GcAttachment[]): Promise<PluginRun[]> {
     if (!atLeast110(this.version)) return [];
+    const list = valid.length ? valid : null;
     const out: PluginRun[] = [];
-    for (const p of this.conflist.plugins) out.push(await this.exec(p, 'GC', NO_ATTACHMENT, undefined, { 'cni.dev/valid-attachments': valid, 'cni.dev/attachments': valid }));
+    for (const p of this.conflist.plugins) out.push(await this.exec(p, 'GC', NO_ATTACHMENT, undefined, { 'cni.dev/valid-attachments': list, 'cni.dev/attachments': list }));
     return out;
   }
 

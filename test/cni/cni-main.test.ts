@@ -217,9 +217,12 @@ test('STATUS and GC (1.1.0) go to the agent with no attachment, print nothing on
   assert.is(gc.stdout, '');
   assert.equal(seen.map((r) => [r.command, r.containerId, r.ifName, r.netns]), [['STATUS', '', '', undefined], ['GC', '', '', undefined]]);
   assert.equal(seen[1]!.config['cni.dev/valid-attachments'], valid);
-  // The earlier spec text's name alone (libcni 1.2 sends both).
+  // The earlier spec text's name alone (libcni 1.2 sends both); null, a Go runtime's empty list.
   const legacy = await run(networkEnv('GC'), conf110({ 'cni.dev/attachments': valid }));
   assert.is(legacy.code, 0, legacy.stdout + legacy.stderr);
+  const none = await run(networkEnv('GC'), conf110({ 'cni.dev/valid-attachments': null, 'cni.dev/attachments': null }));
+  assert.is(none.code, 0, none.stdout + none.stderr);
+  assert.is(seen.at(-1)!.config['cni.dev/valid-attachments'], null);
   answer = () => ({ ok: false, error: { code: 51, msg: 'tsvpp is not available: VPP does not answer its API', details: 'no answer within 3000 ms' } });
   const down = await errOf(networkEnv('STATUS'), conf110());
   assert.equal(down, { cniVersion: '1.1.0', code: 51, msg: 'tsvpp is not available: VPP does not answer its API', details: 'no answer within 3000 ms' });

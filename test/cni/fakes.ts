@@ -208,6 +208,7 @@ export class FakeVswitch implements Vswitch {
     this.step('deleteLegacyNatMapping');
     if (!this.legacyNat.delete(`${m.localIp}>${m.externalIp}@${m.vrfId}`)) throw new VswitchError('nat44_add_del_static_mapping_v2', 'no such mapping', true, -6);
   }
+  async ping(): Promise<void> { this.calls.push('ping'); }
   async dumpInterfaces(swIfIndex?: number): Promise<VswitchInterface[]> {
     return [...this.ifs.values()].filter((i) => swIfIndex === undefined || i.swIfIndex === swIfIndex).map((i) => ({ swIfIndex: i.swIfIndex, name: i.name, tag: i.tag, up: i.up, mac: i.mac, mtu: i.mtu ?? 9000 }));
   }

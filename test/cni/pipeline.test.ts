@@ -1088,35 +1088,58 @@ test('GC goes on past an attachment it cannot remove, reports it (code 103) and 
   assert.match(e.details!, /^c1: .*injected failure/);
   assert.equal(vppOwners(w), ['c1'], 'c2 removed all the same');
   assert.equal((await w.store.listPods()).map((r) => [r.containerId, r.phase]), [['c1', 'deleting']]);
-  await w.p.handle(gcReq('tsvpp', []));
+  // null: none valid (a Go runtime's empty list: CRI-O's for a network without pods).
+  await w.p.handle(gcReq('tsvpp', null));
   assert.equal(w.vswitch.podObjects(), { ifs: [], routes: 0, neighbors: 0, sockets: 0 });
   assert.equal(await w.store.listPods(), []);
   assert.is(w.ipam.leases.size, 0);
 });
 
-test('STATUS: ready while VPP answers and the node\'s pod range has a free address; 51 when VPP does not answer (fails or is silent), 50 when every address is leased', async () => {
+test('STATUS: ready while VPP answers a ping; 51 when it fails or is silent, and while the pods are re-wired after a VPP restart; each change logged once; chained mode and a full pod range are not reported', async () => {
   const w = world();
   await w.store.init();
-  await w.p.handle(statusReq);
-  const dump = w.vswitch.dumpInterfaces.bind(w.vswitch);
-  w.vswitch.dumpInterfaces = async () => { throw new VswitchError('sw_interface_dump', 'not connected to VPP (/run/vpp/api.sock: ECONNREFUSED)', false, -1); };
-  let e = await cniErr(w.p.handle(statusReq));
+  const logs: string[] = [];
+  const p = new Pipeline({ ...w.p.d, log: (m) => logs.push(m) });
+  await p.handle(statusReq);
+  assert.ok(w.vswitch.calls.includes('ping'));
+  const ping = w.vswitch.ping.bind(w.vswitch);
+  w.vswitch.ping = async () => { throw new VswitchError('control ping', 'not connected to VPP (/run/vpp/api.sock: ECONNREFUSED)', false, -1); };
+  let e = await cniErr(p.handle(statusReq));
   assert.is(e.code, 51);
-  assert.match(`${e.msg}: ${e.details}`, /VPP does not answer its API.*ECONNREFUSED/);
-  w.vswitch.dumpInterfaces = () => new Promise(() => undefined);
+  assert.match(e.message, /^tsvpp is not available: VPP does not answer its API: .*ECONNREFUSED/);
+  await cniErr(p.handle(statusReq));
+  w.vswitch.ping = () => new Promise(() => undefined);
   const t0 = Date.now();
-  e = await cniErr(w.p.handle(statusReq));
+  e = await cniErr(p.handle(statusReq));
   assert.is(e.code, 51);
-  assert.match(e.details!, /no answer within 3000 ms/);
+  assert.match(e.details!, /VPP does not answer its API: no answer within 3000 ms/);
   assert.ok(Date.now() - t0 >= 2900, 'waited for VPP');
-  w.vswitch.dumpInterfaces = dump;
+  w.vswitch.ping = ping;
+  let rewired!: () => void;
+  p.rewiringUntil(new Promise<void>((r) => { rewired = r; }));
+  e = await cniErr(p.handle(statusReq));
+  assert.is(e.code, 51);
+  assert.match(e.details!, /VPP restarted: the agent is re-wiring the node's pods/);
+  rewired();
+  await new Promise((r) => setImmediate(r));
+  await p.handle(statusReq);
+  const statusLog = logs.filter((l) => l.startsWith('STATUS'));
+  const want = [
+    /^STATUS: not available \(51\): VPP does not answer its API: .*ECONNREFUSED/,
+    /^STATUS: not available \(51\): VPP does not answer its API: no answer within 3000 ms$/,
+    /^STATUS: not available \(51\): VPP restarted: the agent is re-wiring the node's pods$/,
+    /^STATUS: ready$/,
+  ];
+  assert.is(statusLog.length, want.length, statusLog.join('\n'));
+  want.forEach((re, i) => assert.match(statusLog[i]!, re));
+  // Every address of the node's range leased: ADDs fail naming it, the node stays ready.
   const range = { network: 'default', subnet: '10.1.1.0/24', rangeStart: '10.1.1.2', rangeEnd: '10.1.1.254' };
-  for (let i = 0; i < 252; i++) await w.ipam.allocate(range, { containerId: `c${i}`, ifName: 'eth0' });
-  await w.p.handle(statusReq); // one address left
-  await w.ipam.allocate(range, { containerId: 'last', ifName: 'eth0' });
-  e = await cniErr(w.p.handle(statusReq));
-  assert.is(e.code, 50);
-  assert.match(e.details!, /all 253 addresses of the node's pod range 10\.1\.1\.0\/24 \(10\.1\.1\.2-10\.1\.1\.254\) are leased/);
+  for (let i = 0; i < 253; i++) await w.ipam.allocate(range, { containerId: `c${i}`, ifName: 'eth0' });
+  await p.handle(statusReq);
+  // Chained: the pods' network is the primary's; VPP away stops custom interfaces only.
+  const chained = new Pipeline({ ...w.p.d, config: { ...w.config, chainedCniConfDir: join(w.dir, 'net.d') } });
+  w.vswitch.ping = async () => { throw new VswitchError('control ping', 'not connected', false, -1); };
+  await chained.handle(statusReq);
 });
 
 test.run();

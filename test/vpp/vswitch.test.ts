@@ -63,6 +63,10 @@ const addresses = async (sw: number) => (await api.dump<any>('ip_address_dump', 
 const routes = async (table: number) => (await api.dump<any>('ip_route_dump', { table: { table_id: table, is_ip6: false, name: '' } }))
   .map((x) => ({ prefix: `${ip4(x.route.prefix.address.un.ip4)}/${x.route.prefix.len}`, paths: x.route.paths.map((p: any) => ({ sw: p.sw_if_index, nh: ip4(p.nh.address.ip4) })) }));
 
+test('ping (STATUS): a control ping that VPP answers', async () => {
+  await vs.ping();
+});
+
 test('loopback with a tag, address, admin up; VRF and binding; unnumbered; delete and delete again', async () => {
   const loop = await vs.createLoopback({ tag: 'tsvpp-net:test' });
   let i = (await ifs()).get(loop.swIfIndex)!;

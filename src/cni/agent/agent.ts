@@ -257,7 +257,9 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   vswitch.onReconnected?.(() => {
     if (closed) return;
     services?.vppRestarted();
-    reconcile('VPP reconnected').then(() => pool?.refill('reconcile'), (e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`));
+    const rewired = reconcile('VPP reconnected');
+    pipeline.rewiringUntil(rewired); // STATUS is not ready meanwhile
+    rewired.then(() => pool?.refill('reconcile'), (e) => log(`reconcile after VPP reconnect failed: ${(e as Error).message}`));
   });
   nodes.onChange(() => resync('node set changed'));
   const timer = cluster ? setInterval(() => resync('periodic'), CLUSTER_RESYNC_MS) : undefined;

@@ -14,7 +14,7 @@ import {
 import { CniError, ErrorCode, validAttachments, type CniInterface, type CniIpConfig, type CniResult, type CniRoute } from '../spec.cjs';
 import type { AgentRequest } from '../agent-protocol.cjs';
 import { exhaustive } from '../exhaustive.js';
-import { contains4, parseIp4, parsePrefix4 } from '../ipv4.js';
+import { contains4, parsePrefix4 } from '../ipv4.js';
 import type { Link, AddrInfo, LinkConfig, RouteInfo, RuleInfo, RuleSpec } from '../linux/ip.js';
 import { IpamError, type IpamRange, type Lease, type LeaseFile } from '../ipam.js';
 import type { CustomNetwork, PodSource } from '../pods/types.js';
@@ -120,7 +120,7 @@ export function kernelBootId(): string {
 export const SERVICE_REPLY_TABLE = 100;
 export const SERVICE_REPLY_RULE_PRIORITY = 100;
 
-/** How long STATUS waits for VPP's answer before it says VPP does not answer. */
+/** How long STATUS waits for VPP's answer to a control ping before it says VPP does not answer. */
 export const STATUS_VPP_MS = 3000;
 
 const ip32 = (cidr: string) => `${cidr.split('/')[0]}/32`;
@@ -147,6 +147,9 @@ export class Pipeline implements KindContext {
   private readonly etcdDown = new WeakMap<PodRecord, string>();
 
   private readonly bootId: string;
+  /** Re-wirings after a VPP restart under way (STATUS), and STATUS's last answer (undefined: ready). */
+  private rewiring = 0;
+  private lastStatus: string | undefined;
 
   constructor(readonly d: PipelineDeps) {
     this.log = d.log ?? (() => {});
@@ -575,11 +578,11 @@ export class Pipeline implements KindContext {
       if (await this.d.ipam.mayHold(range, key).catch(() => true)) await this.d.ipam.release(range, key).catch(() => undefined);
       return;
     }
-    await this.remove(rec);
+    await this.remove(rec, 'DEL');
   }
 
   /** Undoes everything `rec` holds and forgets it (DEL, and GC for a stale attachment). */
-  private async remove(rec: PodRecord): Promise<void> {
+  private async remove(rec: PodRecord, by: 'DEL' | 'GC'): Promise<void> {
     // A DEL cut short (or failed) is finished by the next reconcile, never re-wired as a ready pod.
     rec.phase = 'deleting';
     await this.d.store.savePod(rec);
@@ -591,32 +594,44 @@ export class Pipeline implements KindContext {
       throw new CniError(ErrorCode.Wiring, 'DEL could not remove everything (retry DEL)', left.map((f) => `${f.r.kind}: ${f.error}`).join('; '));
     }
     await this.d.store.removePod(rec.containerId);
-    this.log(`DEL ${rec.containerId}: removed`);
+    this.log(`${by} ${rec.containerId}: removed`);
   }
 
   // --- STATUS and GC (CNI 1.1) ------------------------------------------------------------------
 
   /**
-   * STATUS: throws when an ADD could not be served now. VPP not answering its API within
-   * STATUS_VPP_MS is code 51 (pods on the node forward through VPP: theirs is limited too); every
-   * address of the node's pod range leased is 50. host-local, the agent's IPAM, is asked nothing:
-   * its lease files are read here (the spec's STATUS for a delegated IPAM came with 1.1.0, which
-   * the host-local of most nodes does not speak).
+   * STATUS: throws when the node's pods cannot be served. A runtime takes any STATUS error for the
+   * node's network not being ready, and Kubernetes then marks the node NotReady and evicts its
+   * pods after five minutes: so only what stops every pod counts. As the primary CNI that is VPP
+   * not answering a control ping within STATUS_VPP_MS, or re-wiring the pods after it restarted:
+   * code 51 (every pod forwards through VPP, theirs is limited too). In chained mode the pods'
+   * network is the primary's (a VPP outage stops custom interfaces only): ready whenever the agent
+   * answers. A full pod range (the spec's example of an exhausted resource) is not reported: ADDs
+   * fail naming it (102) and the node's running pods are not evicted for it. The agent's log gets
+   * each change of the answer.
    */
   async status(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_VPP_MS} ms`)), STATUS_VPP_MS); });
-    try {
-      await Promise.race([this.d.vswitch.dumpInterfaces(0), late]);
-    } catch (e) {
-      throw new CniError(ErrorCode.NotAvailableLimitedConnectivity, 'tsvpp is not available: VPP does not answer its API', (e as Error).message);
-    } finally { clearTimeout(timer); }
-    const range = this.networks.defaultRange();
-    const size = parseIp4(range.rangeEnd!) - parseIp4(range.rangeStart!) + 1;
-    const leased = (await this.d.ipam.listLeases(range)).length;
-    if (leased >= size) {
-      throw new CniError(ErrorCode.NotAvailable, 'tsvpp is not available: no free pod address', `all ${size} addresses of the node's pod range ${range.subnet} (${range.rangeStart}-${range.rangeEnd}) are leased`);
+    let problem: string | undefined;
+    if (this.d.config.chainedCniConfDir === undefined) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`no answer within ${STATUS_VPP_MS} ms`)), STATUS_VPP_MS); });
+      try {
+        await Promise.race([this.d.vswitch.ping(), late]);
+        if (this.rewiring > 0) problem = 'VPP restarted: the agent is re-wiring the node\'s pods';
+      } catch (e) {
+        problem = `VPP does not answer its API: ${(e as Error).message}`;
+      } finally { clearTimeout(timer); }
     }
+    if (problem !== this.lastStatus) this.log(`STATUS: ${problem ? `not available (51): ${problem}` : 'ready'}`);
+    this.lastStatus = problem;
+    if (problem) throw new CniError(ErrorCode.NotAvailableLimitedConnectivity, 'tsvpp is not available', problem);
+  }
+
+  /** Marks the re-wiring after a VPP restart (agent.ts): STATUS is not ready until it has ended. */
+  rewiringUntil(done: Promise<unknown>): void {
+    this.rewiring++;
+    const end = () => { this.rewiring--; };
+    done.then(end, end);
   }
 
   /**
@@ -635,7 +650,7 @@ export class Pipeline implements KindContext {
       if (rec.cniNetwork === undefined) { unnamed.push(rec.containerId); continue; }
       if (rec.cniNetwork !== network) continue;
       try {
-        await this.remove(rec);
+        await this.remove(rec, 'GC');
         removed.push(rec.containerId);
       } catch (e) { failed.push(`${rec.containerId}: ${(e as Error).message}`); }
     }

@@ -53,7 +53,8 @@ export function answerRequest(handler: RequestHandler, req: AgentRequest, log: (
     (result): AgentResponse => (result ? { ok: true, result } : { ok: true }),
     (e: unknown): AgentResponse => {
       const err = e instanceof CniError ? e : new CniError(ErrorCode.Internal, 'internal agent error', (e as Error)?.stack ?? String(e));
-      log(`${req.command} ${req.containerId}: error ${err.code} ${err.message}`);
+      // STATUS logs a change of its answer itself (a runtime asks it every few seconds).
+      if (req.command !== 'STATUS') log(`${req.command} ${req.containerId}: error ${err.code} ${err.message}`);
       return { ok: false, error: { code: err.code, msg: err.msg, ...(err.details !== undefined ? { details: err.details } : {}) } };
     },
   );

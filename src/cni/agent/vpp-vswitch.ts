@@ -95,6 +95,10 @@ export class VppVswitch implements Vswitch {
     this.client.on('reconnected', cb);
   }
 
+  async ping(): Promise<void> {
+    await this.run('control ping', () => this.client.request('control_ping', {}));
+  }
+
   /** Runs one call; `gone` are the retvals that mean the object to delete is not there. */
   private async run<T>(op: string, call: () => Promise<T>, gone?: ReadonlySet<number>): Promise<T> {
     try {

@@ -135,6 +135,8 @@ export interface Vswitch {
   deleteLegacyNatMapping(m: LegacyNatMapping): Promise<void>;
   /** Calls `cb` each time the connection to the vswitch is back after it went away (VPP restarted). */
   onReconnected?(cb: () => void): void;
+  /** One round trip that changes nothing (VPP's control_ping): whether the vswitch answers (STATUS). */
+  ping(): Promise<void>;
   close?(): Promise<void>;
 }
 
