@@ -14,12 +14,12 @@ const slice = (name: string, service: string, o: { ports?: unknown[]; endpoints?
 }, 'test');
 const ep = (ip: string, ready?: boolean) => ({ addresses: [ip], ...(ready === undefined ? {} : { conditions: { ready } }) });
 const plan = (services: ServiceInfo[], slices: EndpointSliceInfo[], o: { rewrites?: Record<string, string>; vip?: string } = {}) =>
-  planServices({ services, slices, endpointRewrites: new Map(Object.entries(o.rewrites ?? {})), ...(o.vip ? { nodePortVip: o.vip } : {}) });
+  planServices({ services, slices, endpointRewrites: new Map(Object.entries(o.rewrites ?? {})), nodeName: 'n1', ...(o.vip ? { nodePortVip: o.vip } : {}) });
 
 test('objects: a Service and an EndpointSlice as the API writes them', () => {
-  const s = svc('web', { type: 'NodePort', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], sessionAffinity: 'ClientIP',
+  const s = svc('web', { type: 'NodePort', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], sessionAffinity: 'ClientIP', internalTrafficPolicy: 'Local',
     ports: [{ name: 'http', port: 80, targetPort: 'http-port', nodePort: 30080 }, { name: 'dns', protocol: 'UDP', port: 53, targetPort: '5353' }] });
-  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', clusterIPs: ['10.96.0.10'], ports: [
+  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', internalTrafficPolicy: 'Local', clusterIPs: ['10.96.0.10'], ports: [
     { name: 'http', protocol: 'TCP', port: 80, targetPort: 'http-port', nodePort: 30080 },
     { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 },
   ] });
@@ -125,6 +125,24 @@ test('plan: ClientIP affinity, NodePorts on the node\'s VIP only when it has one
   assert.equal(p.translations.map((t) => `${translationKey(t)}${t.affinity ? ' affinity' : ''}`),
     ['10.96.0.30:80/TCP affinity', '10.96.0.31:443/TCP', '169.254.100.1:30080/TCP affinity', '169.254.100.1:30443/TCP']);
   assert.equal(p.nodePorts, [{ proto: 'TCP', port: 30080 }, { proto: 'TCP', port: 30443 }]);
+});
+
+test('plan: internalTrafficPolicy Local sends ClusterIP traffic to this node\'s ready endpoints only (no node named: not local); none here = no translation, the ClusterIP refused; NodePorts still go to all', () => {
+  const local = (name: string, clusterIP: string) => svc(name, { type: 'NodePort', clusterIP, internalTrafficPolicy: 'Local', ports: [{ port: 80, nodePort: 30090 + Number(clusterIP.slice(-1)) }] });
+  const at = (ip: string, nodeName?: string, ready = true) => ({ addresses: [ip], conditions: { ready }, ...(nodeName ? { nodeName } : {}) });
+  const p = plan([local('mixed', '10.96.0.51'), local('remote', '10.96.0.52')], [
+    slice('mixed-1', 'mixed', { ports: [{ port: 8080 }], endpoints: [at('10.1.1.2', 'n1'), at('10.1.2.2', 'n2'), at('10.1.1.3', 'n1', false), at('10.1.3.2')] }),
+    slice('remote-1', 'remote', { ports: [{ port: 8080 }], endpoints: [at('10.1.2.3', 'n2')] }),
+  ], { vip: '169.254.100.1' });
+  const show = p.translations.map((t) => `${translationKey(t)} -> ${t.backends.map((b) => b.ip).join(',')}`);
+  assert.equal(show, [
+    '10.96.0.51:80/TCP -> 10.1.1.2',
+    '169.254.100.1:30091/TCP -> 10.1.1.2,10.1.2.2,10.1.3.2',
+    '169.254.100.1:30092/TCP -> 10.1.2.3',
+  ]);
+  assert.equal(p.rejects, ['10.96.0.51', '10.96.0.52']);
+  assert.is(svc('c', { clusterIP: '10.96.0.53' }).internalTrafficPolicy, 'Cluster');
+  assert.throws(() => svc('bad', { clusterIP: '10.96.0.54', internalTrafficPolicy: 'Node' }), /Service default\/bad: spec\.internalTrafficPolicy "Node" \(expected Cluster or Local\)/);
 });
 
 test('plan: two Services claiming one VIP port: the first by name keeps it, the other is named in a warning', () => {

@@ -39,7 +39,7 @@ async function world(extra: { nodePortVip?: () => string | undefined; hostChange
   const store = new StateStore(dir);
   await store.init();
   const vswitch = new FakeVswitch(), source = new Source(), log: string[] = [];
-  const services = new Services({ vswitch, source, store, snatIp: '10.1.1.1', log: (m) => log.push(m), ...extra });
+  const services = new Services({ vswitch, source, store, snatIp: '10.1.1.1', nodeName: 'node-1', log: (m) => log.push(m), ...extra });
   const vpp = () => [...vswitch.translations.values()].map((t) => `${t.vip}:${t.port}/${t.proto}${t.affinity ? '~' : ''} -> ${t.backends.map((b) => `${b.ip}:${b.port}`).join(',')}`).sort();
   return { store, vswitch, source, services, log, vpp };
 }
@@ -200,7 +200,7 @@ test('reconcile (property): from any VPP state and any Service set, one run leav
     };
     await apply(before);
     await apply(after);
-    const p = planServices({ ...w.source.snap, endpointRewrites: new Map() });
+    const p = planServices({ ...w.source.snap, endpointRewrites: new Map(), nodeName: 'node-1' });
     assert.equal(w.vpp(), p.translations.map((t) => `${t.vip}:${t.port}/${t.proto}${t.affinity ? '~' : ''} -> ${t.backends.map((b) => `${b.ip}:${b.port}`).join(',')}`).sort());
     assert.equal([...w.vswitch.rejects].sort(), p.rejects);
     w.vswitch.calls = [];

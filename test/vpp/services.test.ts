@@ -4,7 +4,8 @@
 // spread over both; each backend saw the client's own address and the client's socket, connected to
 // the ClusterIP, got the answer), UDP, sessionAffinity ClientIP (one backend per client), a backend
 // removed from the EndpointSlice (no new connections to it), a Service without endpoints and a port
-// no Service serves (refused at once, not a timeout), a pod reaching itself through its Service, a
+// no Service serves (refused at once, not a timeout), internalTrafficPolicy Local (this node's
+// endpoint only; none here: refused at once), a pod reaching itself through its Service, a
 // pod whose contivpp.io/service-endpoint-if is veth1 (its service traffic arrives on veth1, seen by
 // tcpdump there, and the reply leaves through veth1, while a ping to its IP arrives on eth0), and
 // everything gone from VPP once the Services are. The same with `service-endpoint-if: tap1` needs
@@ -52,7 +53,7 @@ ${extra}  ports:
 ${ports.map((p) => `    - name: ${p.name}\n      port: ${p.port}\n      targetPort: ${p.targetPort}\n      protocol: ${p.protocol ?? 'TCP'}\n`).join('')}`;
 }
 
-function slice(svc: string, ports: Array<{ name: string; port: number; protocol?: string }>, eps: Array<{ ip: string; ready?: boolean }>): string {
+function slice(svc: string, ports: Array<{ name: string; port: number; protocol?: string }>, eps: Array<{ ip: string; ready?: boolean; nodeName?: string }>): string {
   return `apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
@@ -63,7 +64,7 @@ metadata:
 addressType: IPv4
 ports:
 ${ports.map((p) => `  - name: ${p.name}\n    port: ${p.port}\n    protocol: ${p.protocol ?? 'TCP'}\n`).join('')}endpoints:
-${eps.map((e) => `  - addresses: [${e.ip}]\n    conditions:\n      ready: ${e.ready ?? true}\n`).join('') || '  []\n'}`;
+${eps.map((e) => `  - addresses: [${e.ip}]\n    conditions:\n      ready: ${e.ready ?? true}\n${e.nodeName ? `    nodeName: ${e.nodeName}\n` : ''}`).join('') || '  []\n'}`;
 }
 
 const WEB_PORTS = [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'dns', port: 53, targetPort: 8080, protocol: 'UDP' }];
@@ -176,6 +177,22 @@ test('a Service without endpoints, and a port no Service serves, are refused at 
   node.writeManifest('empty.yaml', `${service('empty', '10.96.0.12', [WEB_PORTS[0]!])}---\n${slice('empty', [WEB_SLICE_PORTS[0]!], [{ ip: pods['web-b']!.ip }])}`);
   await translated('10.96.0.12:80/TCP', [`${pods['web-b']!.ip}:8080`]);
   assert.equal(answers(await connectFrom(pods['client']!, '10.96.0.12', 80, 2), 'client -> empty with an endpoint').map((g) => g.backend), ['web-b', 'web-b']);
+});
+
+test('internalTrafficPolicy Local: connections go to this node\'s endpoint only; with none here the ClusterIP is refused at once', async () => {
+  const here = node.config.nodeName;
+  const local = (eps: Array<{ ip: string; nodeName?: string }>) => `${service('near', '10.96.0.15', [WEB_PORTS[0]!], '  internalTrafficPolicy: Local\n')}---\n${slice('near', [WEB_SLICE_PORTS[0]!], eps)}`;
+  node.writeManifest('near.yaml', local([{ ip: pods['web-a']!.ip, nodeName: here }, { ip: pods['web-b']!.ip, nodeName: 'another-node' }]));
+  await translated('10.96.0.15:80/TCP', [`${pods['web-a']!.ip}:8080`]);
+  const got = answers(await connectFrom(pods['client']!, '10.96.0.15', 80, 12), 'client -> near');
+  assert.equal([...count(got.map((g) => g.backend)).keys()], ['web-a'], 'only the endpoint on this node');
+  node.writeManifest('near.yaml', local([{ ip: pods['web-b']!.ip, nodeName: 'another-node' }]));
+  await node.waitFor('near translation removed', async () => ((await node.serviceTranslations()).has('10.96.0.15:80/TCP') ? undefined : true));
+  const t0 = Date.now();
+  const [none] = await connectFrom(pods['client']!, '10.96.0.15', 80, 1);
+  assert.ok(none!.error && none!.error !== 'timeout', `no local endpoint: refused, got ${JSON.stringify(none)}`);
+  assert.ok(Date.now() - t0 < 5000, `refused after ${Date.now() - t0} ms`);
+  node.removeManifest('near.yaml');
 });
 
 test('a pod reaches itself through its Service (hairpin: source NAT to the node\'s gateway)', async () => {

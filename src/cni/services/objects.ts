@@ -58,8 +58,10 @@ export function serviceFromObject(o: unknown, where: string): ServiceInfo {
   });
   const affinity = spec.sessionAffinity ?? 'None';
   if (affinity !== 'None' && affinity !== 'ClientIP') throw new ServiceSourceError(`${w}: spec.sessionAffinity ${JSON.stringify(affinity)} (expected None or ClientIP)`);
+  const internalTrafficPolicy = spec.internalTrafficPolicy ?? 'Cluster';
+  if (internalTrafficPolicy !== 'Cluster' && internalTrafficPolicy !== 'Local') throw new ServiceSourceError(`${w}: spec.internalTrafficPolicy ${JSON.stringify(internalTrafficPolicy)} (expected Cluster or Local)`);
   return {
-    namespace: m.namespace, name: m.name, type, ports, affinity,
+    namespace: m.namespace, name: m.name, type, ports, affinity, internalTrafficPolicy,
     clusterIPs: type === 'ExternalName' ? [] : (ips as string[]).filter(isIp4),
   };
 }

@@ -4,8 +4,11 @@
 //
 // - One load-balancing translation per (virtual IP, port, protocol) that has ready backends: every
 //   IPv4 ClusterIP and port, and with a NodePort address, every nodePort.
+//   A Service with internalTrafficPolicy Local translates its ClusterIPs to this node's ready
+//   endpoints only (the EndpointSlice's nodeName), as kube-proxy does; its NodePorts to all.
 // - A reject route (ICMP unreachable) per ClusterIP: what no translation takes (a Service without
-//   ready endpoints, a port it does not serve, a ping) is refused at once instead of vanishing.
+//   ready endpoints, or without local ones under internalTrafficPolicy Local, a port it does not
+//   serve, a ping) is refused at once instead of vanishing.
 // - For a local pod with a service-endpoint interface that is a ready endpoint: a translation of
 //   its eth0 address at each such target port to the interface's address. Other nodes translate
 //   the ClusterIP to the pod IP (the EndpointSlice's); this node moves the flow on to the
@@ -18,6 +21,8 @@ export interface ServicePlanInput extends ServiceSnapshot {
   endpointRewrites: ReadonlyMap<string, string>;
   /** VPP's address that the host forwards NodePort traffic to; none = NodePorts are not served. */
   nodePortVip?: string;
+  /** This node's name, as EndpointSlices name the node of each endpoint (internalTrafficPolicy Local). */
+  nodeName: string;
 }
 
 export interface ServicePlan {
@@ -32,8 +37,8 @@ export interface ServicePlan {
 
 export const translationKey = (t: Pick<ServiceTranslation, 'vip' | 'port' | 'proto'>): string => `${t.vip}:${t.port}/${t.proto}`;
 
-/** The ready IPv4 endpoint addresses of one service port, each at the port the slices name for it. */
-function* readyEndpoints(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[]): Generator<ServiceBackend> {
+/** The ready IPv4 endpoint addresses of one service port (on node `onNode` only, when given), each at the port the slices name for it. */
+function* readyEndpoints(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], onNode?: string): Generator<ServiceBackend> {
   for (const sl of slices) {
     if (sl.namespace !== svc.namespace || sl.service !== svc.name || sl.addressType !== 'IPv4') continue;
     // kube-proxy matches a slice's port to the Service's by name (and protocol); the slice carries
@@ -42,15 +47,16 @@ function* readyEndpoints(svc: ServiceInfo, sp: ServicePort, slices: readonly End
     if (port === undefined) continue;
     for (const e of sl.endpoints) {
       if (!e.ready) continue; // not ready (or going away): no new connections
+      if (onNode !== undefined && e.nodeName !== onNode) continue; // another node's (or no node named: not local)
       for (const ip of e.addresses) yield { ip, port };
     }
   }
 }
 
-/** The backends of one service port: its ready endpoints, a service-endpoint pod at its interface's address. */
-function backendsOf(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], rewrites: ReadonlyMap<string, string>): ServiceBackend[] {
+/** The backends of one service port: its ready endpoints (on `onNode` only, when given), a service-endpoint pod at its interface's address. */
+function backendsOf(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], rewrites: ReadonlyMap<string, string>, onNode?: string): ServiceBackend[] {
   const out = new Map<string, ServiceBackend>();
-  for (const { ip: a, port } of readyEndpoints(svc, sp, slices)) {
+  for (const { ip: a, port } of readyEndpoints(svc, sp, slices, onNode)) {
     const ip = rewrites.get(a) ?? a;
     out.set(`${ip}:${port}`, { ip, port });
   }
@@ -84,7 +90,8 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       const backends = backendsOf(svc, sp, input.slices, input.endpointRewrites);
       if (backends.length === 0) continue; // rejected by the ClusterIP's route; NodePort left to the host (refused there)
       const affinity = svc.affinity === 'ClientIP';
-      for (const ip of svc.clusterIPs) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends, affinity });
+      const internal = svc.internalTrafficPolicy === 'Local' ? backendsOf(svc, sp, input.slices, input.endpointRewrites, input.nodeName) : backends;
+      if (internal.length > 0) for (const ip of svc.clusterIPs) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends: internal, affinity });
       if (input.nodePortVip && sp.nodePort !== undefined && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
         put(svc, { vip: input.nodePortVip, port: sp.nodePort, proto: sp.protocol, backends, affinity });
         nodePorts.set(`${sp.protocol}/${sp.nodePort}`, { proto: sp.protocol, port: sp.nodePort });

@@ -26,6 +26,8 @@ export interface ServicesDeps {
   store: StateStore;
   /** The source address of flows that must come back through this node (the node's pod gateway). */
   snatIp: string;
+  /** This node's name (EndpointSlices name each endpoint's node: internalTrafficPolicy Local). */
+  nodeName: string;
   /** VPP's address the host hands NodePort traffic to, when the node has a host link. */
   nodePortVip?: () => string | undefined;
   /** Called after a run whose NodePorts or ClusterIPs differ from the last (the host's part changes). */
@@ -151,7 +153,7 @@ export class Services implements ServiceHooks, ClusterServices {
   private async run(): Promise<ServiceReport> {
     const vs = this.d.vswitch;
     const vip = this.d.nodePortVip?.();
-    const plan = planServices({ ...this.d.source.snapshot(), endpointRewrites: await this.endpointRewrites(), ...(vip ? { nodePortVip: vip } : {}) });
+    const plan = planServices({ ...this.d.source.snapshot(), endpointRewrites: await this.endpointRewrites(), nodeName: this.d.nodeName, ...(vip ? { nodePortVip: vip } : {}) });
     this.lastPlan = plan;
     const r: ServiceReport = { put: [], deleted: [], rejectsAdded: [], rejectsDeleted: [], warnings: plan.warnings, errors: [], plan };
     const warnings = plan.warnings.join('\n');

@@ -25,6 +25,8 @@ export interface ServiceInfo {
   ports: ServicePort[];
   /** sessionAffinity: ClientIP (timeoutSeconds is not honoured: VPP's affinity is a hash, see docs/cni.md). */
   affinity: 'None' | 'ClientIP';
+  /** spec.internalTrafficPolicy (absent: Cluster): Local sends in-cluster traffic to this node's endpoints only. */
+  internalTrafficPolicy: 'Cluster' | 'Local';
 }
 
 export interface EndpointPort { name: string; protocol: ServiceProtocol; port: number }
