@@ -19,7 +19,7 @@ const plan = (services: ServiceInfo[], slices: EndpointSliceInfo[], o: { rewrite
 test('objects: a Service and an EndpointSlice as the API writes them', () => {
   const s = svc('web', { type: 'NodePort', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], sessionAffinity: 'ClientIP', internalTrafficPolicy: 'Local',
     ports: [{ name: 'http', port: 80, targetPort: 'http-port', nodePort: 30080 }, { name: 'dns', protocol: 'UDP', port: 53, targetPort: '5353' }] });
-  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', internalTrafficPolicy: 'Local', clusterIPs: ['10.96.0.10'], ports: [
+  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', internalTrafficPolicy: 'Local', externalTrafficPolicy: 'Cluster', clusterIPs: ['10.96.0.10'], ports: [
     { name: 'http', protocol: 'TCP', port: 80, targetPort: 'http-port', nodePort: 30080 },
     { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 },
   ] });
@@ -143,6 +143,37 @@ test('plan: internalTrafficPolicy Local sends ClusterIP traffic to this node\'s 
   assert.equal(p.rejects, ['10.96.0.51', '10.96.0.52']);
   assert.is(svc('c', { clusterIP: '10.96.0.53' }).internalTrafficPolicy, 'Cluster');
   assert.throws(() => svc('bad', { clusterIP: '10.96.0.54', internalTrafficPolicy: 'Node' }), /Service default\/bad: spec\.internalTrafficPolicy "Node" \(expected Cluster or Local\)/);
+});
+
+test('plan: externalTrafficPolicy Local: NodePorts to this node\'s ready endpoints only (none here: no translation, not handed to VPP); a LoadBalancer\'s health check counts them, none included; no health check without NodePorts served', () => {
+  const at = (ip: string, nodeName?: string) => ({ addresses: [ip], ...(nodeName ? { nodeName } : {}) });
+  const lb = (name: string, n: number) => svc(name, { type: 'LoadBalancer', clusterIP: `10.96.0.${n}`, externalTrafficPolicy: 'Local', healthCheckNodePort: 32000 + n, ports: [{ port: 80, nodePort: 30000 + n }] });
+  const services = [lb('here', 61), lb('away', 62), svc('np', { type: 'NodePort', clusterIP: '10.96.0.63', externalTrafficPolicy: 'Local', ports: [{ port: 80, nodePort: 30063 }] })];
+  const slices = [
+    slice('here-1', 'here', { ports: [{ port: 8080 }], endpoints: [at('10.1.1.2', 'n1'), at('10.1.2.2', 'n2'), at('10.1.1.3', 'n1'), at('10.1.3.3')] }),
+    slice('away-1', 'away', { ports: [{ port: 8080 }], endpoints: [at('10.1.2.3', 'n2')] }),
+    slice('np-1', 'np', { ports: [{ port: 8080 }], endpoints: [at('10.1.1.4', 'n1')] }),
+  ];
+  const p = plan(services, slices, { vip: '169.254.100.1' });
+  assert.equal(p.translations.map((t) => `${translationKey(t)} -> ${t.backends.map((b) => b.ip).join(',')}`), [
+    '10.96.0.61:80/TCP -> 10.1.1.2,10.1.1.3,10.1.2.2,10.1.3.3',
+    '10.96.0.62:80/TCP -> 10.1.2.3',
+    '10.96.0.63:80/TCP -> 10.1.1.4',
+    '169.254.100.1:30061/TCP -> 10.1.1.2,10.1.1.3',
+    '169.254.100.1:30063/TCP -> 10.1.1.4',
+  ]);
+  assert.equal(p.nodePorts, [{ proto: 'TCP', port: 30061 }, { proto: 'TCP', port: 30063 }]);
+  assert.equal(p.healthChecks, [
+    { namespace: 'default', name: 'away', port: 32062, localEndpoints: 0 },
+    { namespace: 'default', name: 'here', port: 32061, localEndpoints: 2 },
+  ]);
+  assert.equal(plan(services, slices).healthChecks, [], 'no NodePorts served (no host link): no health checks either');
+  const same = plan([lb('here', 61), svc('dup', { type: 'LoadBalancer', clusterIP: '10.96.0.64', externalTrafficPolicy: 'Local', healthCheckNodePort: 32061, ports: [{ port: 80, nodePort: 30064 }] })], [], { vip: '169.254.100.1' });
+  assert.equal(same.healthChecks.map((h) => h.name), ['dup']);
+  assert.equal(same.warnings, ['health check node port 32061 belongs to Service default/dup; Service default/here asks for it too and gets none']);
+  assert.is(svc('c', { clusterIP: '10.96.0.65' }).externalTrafficPolicy, 'Cluster');
+  assert.throws(() => svc('bad', { clusterIP: '10.96.0.66', externalTrafficPolicy: 'Global' }), /spec\.externalTrafficPolicy "Global" \(expected Cluster or Local\)/);
+  assert.throws(() => svc('bad', { clusterIP: '10.96.0.66', healthCheckNodePort: 0 }), /spec\.healthCheckNodePort: 0 is not a port/);
 });
 
 test('plan: two Services claiming one VIP port: the first by name keeps it, the other is named in a warning', () => {

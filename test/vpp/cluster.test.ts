@@ -12,7 +12,8 @@
 // outside, seen with the node's address (nftables counters where the packets arrive); host → pod;
 // Services (a NodePort Service in the shared manifests dir, served by one pod): NodePort from either
 // host and the other node's pod, to a backend on either node; host → ClusterIP; pod → ClusterIP
-// across nodes; no endpoints refused at once; a service-endpoint-if pod on node a reached from node b
+// across nodes; no endpoints refused at once; a LoadBalancer with externalTrafficPolicy Local (the
+// client's address kept, the node without an endpoint refusing, the health check node port 200/503); a service-endpoint-if pod on node a reached from node b
 // through its ClusterIP on that interface (tcpdump there), a ping on eth0; a node that leaves (its
 // agent stopped, `tsvpp agent teardown`, its Node deleted) leaves no tunnel, route or table behind on the other and comes
 // back; DEL and teardown leave nothing.
@@ -480,6 +481,53 @@ test('Services: NodePort from both hosts and a pod of the other node, to a backe
     }
   } finally {
     for (const c of servers) c.kill('SIGKILL');
+  }
+});
+
+/** GET http://host:port/ from namespace `ns`: the status and body, or the error's code. */
+async function healthOf(ns: string, host: string, port: number): Promise<{ status?: number; body?: any; error?: string }> {
+  const script = `require('http').get({ host: '${host}', port: ${port}, path: '/', agent: false, timeout: 5000 }, (r) => { let b = ''; r.on('data', (d) => { b += d; }); r.on('end', () => console.log(JSON.stringify({ status: r.statusCode, body: JSON.parse(b) }))); }).on('error', (e) => console.log(JSON.stringify({ error: e.code || e.message })));`;
+  return JSON.parse(await runIn(ns, process.execPath, ['-e', script]));
+}
+
+test('externalTrafficPolicy Local (a LoadBalancer, its backend on node a): node a serves the NodePort and the backend sees the client\'s own address; node b does not take it (refused at once); the health check node port says 200 on a, 503 on b; gone with the Service', async () => {
+  const NP = 30081, HC = 32081;
+  const LB = `apiVersion: v1
+kind: Service
+metadata: {name: lb, namespace: default}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.21
+  clusterIPs: [10.96.0.21]
+  externalTrafficPolicy: Local
+  healthCheckNodePort: ${HC}
+  ports:
+    - {name: http, port: 80, targetPort: 8080, nodePort: ${NP}, protocol: TCP}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: lb-1, namespace: default, labels: {kubernetes.io/service-name: lb}}
+addressType: IPv4
+ports: [{name: http, port: 8080, protocol: TCP}]
+endpoints: [{addresses: [${A.pod.eth0}], nodeName: ${A.name}}]
+`;
+  const server = spawn('ip', ['netns', 'exec', A.pod.ns, process.execPath, PEER, 'serve', '8080', 'pod-a'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    await new Promise<void>((res, rej) => { server.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); server.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
+    writeFileSync(join(manifests, 'lb.yaml'), LB);
+    await until('node a: the NodePort in its host\'s table', async () => new RegExp(`tcp dport ${NP} dnat to 169\\.254\\.100\\.1`).test(await runIn(A.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
+    await until('node a: its health check answers', async () => (await healthOf(B.ns, A.ip, HC)).status === 200);
+    assert.not.match(await runIn(B.ns, 'nft', ['list', 'table', 'ip', 'tsvpp']), `dport ${NP}`, 'node b has no endpoint: its host does not hand the port to VPP');
+    await assertServed(B.ns, A.ip, NP, 'pod-a', B.ip, 'host b → node a\'s NodePort (Local: the client\'s address kept)');
+    const [r] = await connect(A.ns, B.ip, NP, 1);
+    assert.ok(r!.error && r!.error !== 'timeout', `node b's NodePort without a local endpoint: refused at once, got ${JSON.stringify(r)}`);
+    assert.equal(await healthOf(B.ns, A.ip, HC), { status: 200, body: { service: { namespace: 'default', name: 'lb' }, localEndpoints: 1, serviceProxyHealthy: true } });
+    assert.equal(await healthOf(A.ns, B.ip, HC), { status: 503, body: { service: { namespace: 'default', name: 'lb' }, localEndpoints: 0, serviceProxyHealthy: true } });
+    rmSync(join(manifests, 'lb.yaml'));
+    for (const n of [A, B]) await until(`node ${n.name}: the health check port closed`, async () => (await healthOf(n === A ? B.ns : A.ns, n.ip, HC)).error === 'ECONNREFUSED');
+    await until('node a: the NodePort gone from its host', async () => !new RegExp(`dport ${NP}`).test(await runIn(A.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
+  } finally {
+    server.kill('SIGKILL');
   }
 });
 

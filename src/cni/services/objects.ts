@@ -58,10 +58,15 @@ export function serviceFromObject(o: unknown, where: string): ServiceInfo {
   });
   const affinity = spec.sessionAffinity ?? 'None';
   if (affinity !== 'None' && affinity !== 'ClientIP') throw new ServiceSourceError(`${w}: spec.sessionAffinity ${JSON.stringify(affinity)} (expected None or ClientIP)`);
-  const internalTrafficPolicy = spec.internalTrafficPolicy ?? 'Cluster';
-  if (internalTrafficPolicy !== 'Cluster' && internalTrafficPolicy !== 'Local') throw new ServiceSourceError(`${w}: spec.internalTrafficPolicy ${JSON.stringify(internalTrafficPolicy)} (expected Cluster or Local)`);
+  const policy = (field: 'internalTrafficPolicy' | 'externalTrafficPolicy'): 'Cluster' | 'Local' => {
+    const v = spec[field] ?? 'Cluster';
+    if (v !== 'Cluster' && v !== 'Local') throw new ServiceSourceError(`${w}: spec.${field} ${JSON.stringify(v)} (expected Cluster or Local)`);
+    return v;
+  };
+  const healthCheckNodePort = spec.healthCheckNodePort === undefined || spec.healthCheckNodePort === null ? undefined : port(spec.healthCheckNodePort, `${w}: spec.healthCheckNodePort`);
   return {
-    namespace: m.namespace, name: m.name, type, ports, affinity, internalTrafficPolicy,
+    namespace: m.namespace, name: m.name, type, ports, affinity, internalTrafficPolicy: policy('internalTrafficPolicy'), externalTrafficPolicy: policy('externalTrafficPolicy'),
+    ...(healthCheckNodePort !== undefined ? { healthCheckNodePort } : {}),
     clusterIPs: type === 'ExternalName' ? [] : (ips as string[]).filter(isIp4),
   };
 }

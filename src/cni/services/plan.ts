@@ -5,7 +5,10 @@
 // - One load-balancing translation per (virtual IP, port, protocol) that has ready backends: every
 //   IPv4 ClusterIP and port, and with a NodePort address, every nodePort.
 //   A Service with internalTrafficPolicy Local translates its ClusterIPs to this node's ready
-//   endpoints only (the EndpointSlice's nodeName), as kube-proxy does; its NodePorts to all.
+//   endpoints only (the EndpointSlice's nodeName), as kube-proxy does; externalTrafficPolicy Local
+//   its NodePorts likewise (none here: no translation, the host does not hand the port to VPP).
+// - With NodePorts served, a health check per LoadBalancer with externalTrafficPolicy Local and a
+//   healthCheckNodePort: how many ready endpoints this node has (load balancers skip nodes with none).
 // - A reject route (ICMP unreachable) per ClusterIP: what no translation takes (a Service without
 //   ready endpoints, or without local ones under internalTrafficPolicy Local, a port it does not
 //   serve, a ping) is refused at once instead of vanishing.
@@ -31,9 +34,14 @@ export interface ServicePlan {
   rejects: string[];
   /** NodePorts with ready backends: what the host hands to VPP. */
   nodePorts: Array<{ proto: ServiceTranslation['proto']; port: number }>;
+  /** What the node answers on each health check node port (health-check.ts). */
+  healthChecks: HealthCheck[];
   /** Things the plan could not honour, one sentence each. */
   warnings: string[];
 }
+
+/** A LoadBalancer's health check node port and the Service's ready endpoints on this node. */
+export interface HealthCheck { namespace: string; name: string; port: number; localEndpoints: number }
 
 export const translationKey = (t: Pick<ServiceTranslation, 'vip' | 'port' | 'proto'>): string => `${t.vip}:${t.port}/${t.proto}`;
 
@@ -68,6 +76,7 @@ export function planServices(input: ServicePlanInput): ServicePlan {
   const owner = new Map<string, string>();
   const rejects = new Set<string>();
   const nodePorts = new Map<string, { proto: ServiceTranslation['proto']; port: number }>();
+  const healthChecks: HealthCheck[] = [];
   const warnings: string[] = [];
   const services = [...input.services].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
   const put = (svc: ServiceInfo, t: ServiceTranslation, shared = false) => {
@@ -90,14 +99,25 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       const backends = backendsOf(svc, sp, input.slices, input.endpointRewrites);
       if (backends.length === 0) continue; // rejected by the ClusterIP's route; NodePort left to the host (refused there)
       const affinity = svc.affinity === 'ClientIP';
-      const internal = svc.internalTrafficPolicy === 'Local' ? backendsOf(svc, sp, input.slices, input.endpointRewrites, input.nodeName) : backends;
+      const local = () => backendsOf(svc, sp, input.slices, input.endpointRewrites, input.nodeName);
+      const internal = svc.internalTrafficPolicy === 'Local' ? local() : backends;
       if (internal.length > 0) for (const ip of svc.clusterIPs) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends: internal, affinity });
       if (input.nodePortVip && sp.nodePort !== undefined && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
-        put(svc, { vip: input.nodePortVip, port: sp.nodePort, proto: sp.protocol, backends, affinity });
+        // Local endpoints only: the flow stays on this node, so the backend sees the client's address.
+        const external = svc.externalTrafficPolicy === 'Local' ? local() : backends;
+        if (external.length === 0) continue;
+        put(svc, { vip: input.nodePortVip, port: sp.nodePort, proto: sp.protocol, backends: external, affinity });
         nodePorts.set(`${sp.protocol}/${sp.nodePort}`, { proto: sp.protocol, port: sp.nodePort });
       }
     }
+    if (input.nodePortVip && svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' && svc.healthCheckNodePort !== undefined) {
+      const here = new Set<string>();
+      for (const sp of svc.ports) for (const e of readyEndpoints(svc, sp, input.slices, input.nodeName)) here.add(e.ip);
+      const had = healthChecks.find((h) => h.port === svc.healthCheckNodePort);
+      if (had) warnings.push(`health check node port ${had.port} belongs to Service ${had.namespace}/${had.name}; Service ${svc.namespace}/${svc.name} asks for it too and gets none`);
+      else healthChecks.push({ namespace: svc.namespace, name: svc.name, port: svc.healthCheckNodePort, localEndpoints: here.size });
+    }
   }
   const byKey = <T>(m: Map<string, T>) => [...m.keys()].sort().map((k) => m.get(k)!);
-  return { translations: byKey(translations), rejects: [...rejects].sort(), nodePorts: byKey(nodePorts), warnings };
+  return { translations: byKey(translations), rejects: [...rejects].sort(), nodePorts: byKey(nodePorts), healthChecks, warnings };
 }

@@ -15,6 +15,7 @@ import type { HostServices } from '../cluster/plan.js';
 import type { StateStore } from '../agent/state.js';
 import type { ServiceTranslation, Vswitch } from '../agent/vswitch.js';
 import { planServices, translationKey, type ServicePlan } from './plan.js';
+import { HealthCheckServers } from './health-check.js';
 import type { ServiceSource } from './types.js';
 
 export const SERVICES_RESYNC_MS = 30_000;
@@ -32,6 +33,8 @@ export interface ServicesDeps {
   nodePortVip?: () => string | undefined;
   /** Called after a run whose NodePorts or ClusterIPs differ from the last (the host's part changes). */
   hostChanged?: () => void;
+  /** Where health check node ports listen (default every address; tests: 127.0.0.1). */
+  healthCheckHost?: string;
   log: (msg: string) => void;
 }
 
@@ -78,7 +81,14 @@ export class Services implements ServiceHooks, ClusterServices {
   /** The last run's plan, for `tsvpp agent services`-like inspection and tests. */
   lastPlan: ServicePlan | undefined;
 
-  constructor(private readonly d: ServicesDeps) {}
+  private readonly health: HealthCheckServers;
+
+  constructor(private readonly d: ServicesDeps) {
+    this.health = new HealthCheckServers(d.log, d.healthCheckHost);
+  }
+
+  /** The health check node ports served now. */
+  healthCheckPorts(): number[] { return this.health.ports(); }
 
   /** Follows the source and resyncs periodically; the first reconcile is the caller's. */
   start(): void {
@@ -90,6 +100,7 @@ export class Services implements ServiceHooks, ClusterServices {
   async close(): Promise<void> {
     clearInterval(this.timer);
     await this.queue;
+    await this.health.close();
   }
 
   /** cnat's source NAT address and policy, set once per VPP life (pod interfaces need it first). */
@@ -196,6 +207,7 @@ export class Services implements ServiceHooks, ClusterServices {
     // The host's part follows VPP's: a NodePort is DNATed to VPP once its translation is there.
     const host = JSON.stringify(this.hostServices());
     if (host !== this.lastHost) { this.lastHost = host; this.d.hostChanged?.(); }
+    await this.health.update(plan.healthChecks);
     return r;
   }
 }

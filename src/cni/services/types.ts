@@ -27,6 +27,10 @@ export interface ServiceInfo {
   affinity: 'None' | 'ClientIP';
   /** spec.internalTrafficPolicy (absent: Cluster): Local sends in-cluster traffic to this node's endpoints only. */
   internalTrafficPolicy: 'Cluster' | 'Local';
+  /** spec.externalTrafficPolicy (absent: Cluster): Local sends NodePort traffic to this node's endpoints only. */
+  externalTrafficPolicy: 'Cluster' | 'Local';
+  /** spec.healthCheckNodePort: LoadBalancer with externalTrafficPolicy Local, where load balancers ask which nodes have endpoints. */
+  healthCheckNodePort?: number;
 }
 
 export interface EndpointPort { name: string; protocol: ServiceProtocol; port: number }
