@@ -45,6 +45,10 @@ test('200 with the count while the Service has endpoints here, 503 with none; th
   assert.is((await fetch(p2) as { status: number }).status, 200);
   await h.update([web(p2, 1)]);
   assert.equal(h.ports(), [p2]);
+  assert.equal(await fetch(p2), { status: 200, weight: '1', body: { service: { namespace: 'default', name: 'web' }, localEndpoints: 1, serviceProxyHealthy: true } }, 'the port now answers for the Service that has it');
+  h.proxyHealthy(false);
+  assert.equal(await fetch(p2), { status: 503, weight: '1', body: { service: { namespace: 'default', name: 'web' }, localEndpoints: 1, serviceProxyHealthy: false } });
+  h.proxyHealthy(true);
   assert.equal(await fetch(p1), { error: 'ECONNREFUSED' });
   await h.close();
   assert.equal(h.ports(), []);

@@ -6,6 +6,8 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { get } from 'node:http';
+import { createServer, type AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { removeServices, Services } from '../../src/cni/services/services.js';
 import { planServices } from '../../src/cni/services/plan.js';
@@ -15,6 +17,18 @@ import { StateStore, type PodRecord } from '../../src/cni/agent/state.js';
 import { FakeVswitch } from './fakes.js';
 
 const dirs: string[] = [];
+const freePort = () => new Promise<number>((resolve) => {
+  const s = createServer();
+  s.listen(0, '127.0.0.1', () => { const { port } = s.address() as AddressInfo; s.close(() => resolve(port)); });
+});
+/** GET http://127.0.0.1:port/: status, the local endpoint count and serviceProxyHealthy, or the error's code. */
+const health = (port: number) => new Promise<{ status: number; local: number; healthy: boolean } | { error: string }>((resolve) => {
+  get({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+    let b = '';
+    res.on('data', (d) => { b += d; });
+    res.on('end', () => { const j = JSON.parse(b) as { localEndpoints: number; serviceProxyHealthy: boolean }; resolve({ status: res.statusCode!, local: j.localEndpoints, healthy: j.serviceProxyHealthy }); });
+  }).on('error', (e: NodeJS.ErrnoException) => resolve({ error: e.code ?? e.message }));
+});
 test.after(() => { for (const d of dirs) rmSync(d, { recursive: true, force: true }); });
 
 class Source implements ServiceSource {
@@ -33,7 +47,7 @@ const slice = (svc: string, ips: Array<string | [string, boolean]>) => endpointS
   endpoints: ips.map((x) => (typeof x === 'string' ? { addresses: [x] } : { addresses: [x[0]], conditions: { ready: x[1] } })),
 }, 'test');
 
-async function world(extra: { nodePortVip?: () => string | undefined; hostChanged?: () => void } = {}) {
+async function world(extra: { nodePortVip?: () => string | undefined; hostChanged?: () => void; healthCheckHost?: string } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'tsvpp-services-'));
   dirs.push(dir);
   const store = new StateStore(dir);
@@ -229,6 +243,32 @@ test('NodePorts with a host link: a translation on the link\'s address per nodeP
   const link = await w.vswitch.createAfPacket({ hostIfName: 'tsvpp-vpp', tag: 'tsvpp-node:host-link' });
   await w.services.enableOnHostLink(link.swIfIndex);
   assert.is(w.vswitch.serviceNat.get(link.swIfIndex), 'uplink');
+});
+
+test('health check node ports: opened by the run that plans them, 200 while VPP holds the plan, 503 after a VPP restart or a failed run until a run succeeds; closed with the Services, and nothing reopens them after', async () => {
+  const w = await world({ nodePortVip: () => '169.254.100.1', healthCheckHost: '127.0.0.1' });
+  const hc = await freePort();
+  const lb = serviceFromObject({ metadata: { name: 'lb' }, spec: { type: 'LoadBalancer', clusterIP: '10.96.0.30', externalTrafficPolicy: 'Local', healthCheckNodePort: hc, ports: [{ port: 80, targetPort: 8080, nodePort: 30081 }] } }, 'test');
+  const lbSlice = endpointSliceFromObject({ metadata: { name: 'lb-1', labels: { 'kubernetes.io/service-name': 'lb' } }, addressType: 'IPv4', ports: [{ port: 8080 }], endpoints: [{ addresses: ['10.1.1.2'], nodeName: 'node-1' }, { addresses: ['10.1.2.2'], nodeName: 'node-2' }] }, 'test');
+  w.source.snap = { services: [lb], slices: [lbSlice] };
+  await w.services.reconcile();
+  assert.equal(w.services.healthCheckPorts(), [hc]);
+  assert.ok(w.vpp().includes('169.254.100.1:30081/TCP -> 10.1.1.2:8080'), w.vpp().join('\n'));
+  assert.equal(await health(hc), { status: 200, local: 1, healthy: true });
+  w.services.vppRestarted();
+  assert.equal(await health(hc), { status: 503, local: 1, healthy: false });
+  await w.services.reconcile();
+  assert.equal(await health(hc), { status: 200, local: 1, healthy: true });
+  w.vswitch.dumpServiceTranslations = async () => { throw new Error('VPP went away'); };
+  await w.services.reconcile().catch(() => undefined);
+  assert.equal(await health(hc), { status: 503, local: 1, healthy: false });
+  await w.services.close();
+  assert.equal(w.services.healthCheckPorts(), []);
+  assert.equal(await health(hc), { error: 'ECONNREFUSED' });
+  w.services.kick('a source change after close');
+  for (const cb of w.source.cbs) cb();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(w.services.healthCheckPorts(), [], 'nothing reopened');
 });
 
 test('NodePorts without a host link (nodePortVip absent): ClusterIPs only', async () => {

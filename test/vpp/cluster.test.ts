@@ -12,8 +12,9 @@
 // outside, seen with the node's address (nftables counters where the packets arrive); host → pod;
 // Services (a NodePort Service in the shared manifests dir, served by one pod): NodePort from either
 // host and the other node's pod, to a backend on either node; host → ClusterIP; pod → ClusterIP
-// across nodes; no endpoints refused at once; a LoadBalancer with externalTrafficPolicy Local (the
-// client's address kept, the node without an endpoint refusing, the health check node port 200/503); a service-endpoint-if pod on node a reached from node b
+// across nodes; no endpoints refused at once; a LoadBalancer with externalTrafficPolicy Local (each
+// node's own backend only, the client's address kept, a node without one refusing, the health check
+// node port 200/503); a service-endpoint-if pod on node a reached from node b
 // through its ClusterIP on that interface (tcpdump there), a ping on eth0; a node that leaves (its
 // agent stopped, `tsvpp agent teardown`, its Node deleted) leaves no tunnel, route or table behind on the other and comes
 // back; DEL and teardown leave nothing.
@@ -490,9 +491,9 @@ async function healthOf(ns: string, host: string, port: number): Promise<{ statu
   return JSON.parse(await runIn(ns, process.execPath, ['-e', script]));
 }
 
-test('externalTrafficPolicy Local (a LoadBalancer, its backend on node a): node a serves the NodePort and the backend sees the client\'s own address; node b does not take it (refused at once); the health check node port says 200 on a, 503 on b; gone with the Service', async () => {
+test('externalTrafficPolicy Local (a LoadBalancer with a backend on each node): each node\'s NodePort reaches its own backend only and the backend sees the client\'s own address; with the backend on node a only, node b refuses at once; the health check node port says 200 where a backend is, 503 where none is; gone with the Service', async () => {
   const NP = 30081, HC = 32081;
-  const LB = `apiVersion: v1
+  const lb = (eps: Array<{ ip: string; node: string }>) => `apiVersion: v1
 kind: Service
 metadata: {name: lb, namespace: default}
 spec:
@@ -509,25 +510,36 @@ kind: EndpointSlice
 metadata: {name: lb-1, namespace: default, labels: {kubernetes.io/service-name: lb}}
 addressType: IPv4
 ports: [{name: http, port: 8080, protocol: TCP}]
-endpoints: [{addresses: [${A.pod.eth0}], nodeName: ${A.name}}]
+endpoints: [${eps.map((e) => `{addresses: [${e.ip}], nodeName: ${e.node}}`).join(', ')}]
 `;
-  const server = spawn('ip', ['netns', 'exec', A.pod.ns, process.execPath, PEER, 'serve', '8080', 'pod-a'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const servers = [A, B].map((n) => spawn('ip', ['netns', 'exec', n.pod.ns, process.execPath, PEER, 'serve', '8080', `pod-${n.name}`], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  const nft = (n: Node) => runIn(n.ns, 'nft', ['list', 'table', 'ip', 'tsvpp']);
+  const body = (name: string, local: number) => ({ service: { namespace: 'default', name }, localEndpoints: local, serviceProxyHealthy: true });
   try {
-    await new Promise<void>((res, rej) => { server.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); server.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
-    writeFileSync(join(manifests, 'lb.yaml'), LB);
-    await until('node a: the NodePort in its host\'s table', async () => new RegExp(`tcp dport ${NP} dnat to 169\\.254\\.100\\.1`).test(await runIn(A.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
-    await until('node a: its health check answers', async () => (await healthOf(B.ns, A.ip, HC)).status === 200);
-    assert.not.match(await runIn(B.ns, 'nft', ['list', 'table', 'ip', 'tsvpp']), `dport ${NP}`, 'node b has no endpoint: its host does not hand the port to VPP');
-    await assertServed(B.ns, A.ip, NP, 'pod-a', B.ip, 'host b → node a\'s NodePort (Local: the client\'s address kept)');
+    await Promise.all(servers.map((c) => new Promise<void>((res, rej) => { c.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); c.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); })));
+    writeFileSync(join(manifests, 'lb.yaml'), lb([{ ip: A.pod.eth0, node: A.name }, { ip: B.pod.eth0, node: B.name }]));
+    for (const n of [A, B]) await until(`node ${n.name}: the NodePort in its host's table`, async () => new RegExp(`tcp dport ${NP} dnat to 169\\.254\\.100\\.1`).test(await nft(n)));
+    // Under Cluster a node would spread these over both backends and source-NAT the remote ones.
+    await assertServed(B.ns, A.ip, NP, 'pod-a', B.ip, 'host b → node a\'s NodePort: node a\'s backend only, the client\'s address kept');
+    await assertServed(A.ns, B.ip, NP, 'pod-b', A.ip, 'host a → node b\'s NodePort: node b\'s backend only, the client\'s address kept');
+    for (const [n, from] of [[A, B], [B, A]] as const) {
+      await until(`node ${n.name}: its health check answers`, async () => (await healthOf(from.ns, n.ip, HC)).status === 200);
+      assert.equal(await healthOf(from.ns, n.ip, HC), { status: 200, body: body('lb', 1) });
+    }
+    // The backend on node b goes: node b keeps no NodePort, and says so.
+    writeFileSync(join(manifests, 'lb.yaml'), lb([{ ip: A.pod.eth0, node: A.name }]));
+    await until('node b: the NodePort gone from its host', async () => !new RegExp(`dport ${NP}`).test(await nft(B)));
     const [r] = await connect(A.ns, B.ip, NP, 1);
     assert.ok(r!.error && r!.error !== 'timeout', `node b's NodePort without a local endpoint: refused at once, got ${JSON.stringify(r)}`);
-    assert.equal(await healthOf(B.ns, A.ip, HC), { status: 200, body: { service: { namespace: 'default', name: 'lb' }, localEndpoints: 1, serviceProxyHealthy: true } });
-    assert.equal(await healthOf(A.ns, B.ip, HC), { status: 503, body: { service: { namespace: 'default', name: 'lb' }, localEndpoints: 0, serviceProxyHealthy: true } });
+    await assertServed(B.ns, A.ip, NP, 'pod-a', B.ip, 'host b → node a\'s NodePort');
+    await until('node b: its health check says none', async () => (await healthOf(A.ns, B.ip, HC)).status === 503);
+    assert.equal(await healthOf(A.ns, B.ip, HC), { status: 503, body: body('lb', 0) });
+    assert.equal(await healthOf(B.ns, A.ip, HC), { status: 200, body: body('lb', 1) });
     rmSync(join(manifests, 'lb.yaml'));
-    for (const n of [A, B]) await until(`node ${n.name}: the health check port closed`, async () => (await healthOf(n === A ? B.ns : A.ns, n.ip, HC)).error === 'ECONNREFUSED');
-    await until('node a: the NodePort gone from its host', async () => !new RegExp(`dport ${NP}`).test(await runIn(A.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
+    for (const [n, from] of [[A, B], [B, A]] as const) await until(`node ${n.name}: the health check port closed`, async () => (await healthOf(from.ns, n.ip, HC)).error === 'ECONNREFUSED');
+    await until('node a: the NodePort gone from its host', async () => !new RegExp(`dport ${NP}`).test(await nft(A)));
   } finally {
-    server.kill('SIGKILL');
+    for (const c of servers) c.kill('SIGKILL');
   }
 });
 

@@ -246,6 +246,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
     await pending.run();
     await reconcile('agent start');
   } catch (e) {
+    await services?.close(); // its health check ports may be listening already
     if (!deps.nodes) await nodes.close?.();
     if (!deps.serviceSource) await serviceSource?.close();
     throw services && /cnat/.test((e as Error).message)

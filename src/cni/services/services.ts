@@ -77,6 +77,7 @@ export class Services implements ServiceHooks, ClusterServices {
   private pending = false;
   private timer: NodeJS.Timeout | undefined;
   private lastWarnings = '';
+  private closed = false;
   private lastHost = JSON.stringify({ nodePorts: [], clusterIps: [] });
   /** The last run's plan, for `tsvpp agent services`-like inspection and tests. */
   lastPlan: ServicePlan | undefined;
@@ -98,6 +99,7 @@ export class Services implements ServiceHooks, ClusterServices {
   }
 
   async close(): Promise<void> {
+    this.closed = true; // a source change or a kick from now on runs nothing (no port opened again)
     clearInterval(this.timer);
     await this.queue;
     await this.health.close();
@@ -133,11 +135,12 @@ export class Services implements ServiceHooks, ClusterServices {
   /** VPP restarted: it has none of the service NAT any more. Call before pod interfaces are re-made. */
   vppRestarted(): void {
     this.snat = undefined;
+    this.health.proxyHealthy(false); // until a run has put everything back
   }
 
   /** A reconcile in the background, at most one waiting behind the running one. */
   kick(why: string): void {
-    if (this.pending) return;
+    if (this.pending || this.closed) return;
     this.pending = true;
     this.serial(async () => {
       this.pending = false;
@@ -161,7 +164,20 @@ export class Services implements ServiceHooks, ClusterServices {
     return m;
   }
 
+  /** One run; the health check ports say whether it left VPP at the plan. */
   private async run(): Promise<ServiceReport> {
+    if (this.closed) throw new Error('services: closed');
+    try {
+      const r = await this.runOnce();
+      this.health.proxyHealthy(r.errors.length === 0);
+      return r;
+    } catch (e) {
+      this.health.proxyHealthy(false);
+      throw e;
+    }
+  }
+
+  private async runOnce(): Promise<ServiceReport> {
     const vs = this.d.vswitch;
     const vip = this.d.nodePortVip?.();
     const plan = planServices({ ...this.d.source.snapshot(), endpointRewrites: await this.endpointRewrites(), nodeName: this.d.nodeName, ...(vip ? { nodePortVip: vip } : {}) });
