@@ -27,7 +27,7 @@ test('objects: a Service and an EndpointSlice as the API writes them', () => {
   assert.equal(svc('d', { clusterIPs: ['10.96.0.11', 'fd00::11'], ports: [{ port: 80 }] }).clusterIPs, ['10.96.0.11'], 'IPv4 only');
   const sl = slice('web-abc', 'web', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: ['10.1.1.2'], conditions: { ready: false }, nodeName: 'n1', targetRef: { kind: 'Pod', name: 'p1', namespace: 'default' } }] });
   assert.equal(sl, { namespace: 'default', name: 'web-abc', service: 'web', addressType: 'IPv4', ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
-    endpoints: [{ addresses: ['10.1.1.2'], ready: false, nodeName: 'n1', pod: { namespace: 'default', name: 'p1' } }] });
+    endpoints: [{ addresses: ['10.1.1.2'], ready: false, serving: false, terminating: false, nodeName: 'n1', pod: { namespace: 'default', name: 'p1' } }] });
 });
 
 test('objects: malformed Services and EndpointSlices are named with the field', () => {
@@ -174,6 +174,30 @@ test('plan: externalTrafficPolicy Local: NodePorts to this node\'s ready endpoin
   assert.is(svc('c', { clusterIP: '10.96.0.65' }).externalTrafficPolicy, 'Cluster');
   assert.throws(() => svc('bad', { clusterIP: '10.96.0.66', externalTrafficPolicy: 'Global' }), /spec\.externalTrafficPolicy "Global" \(expected Cluster or Local\)/);
   assert.throws(() => svc('bad', { clusterIP: '10.96.0.66', healthCheckNodePort: 0 }), /spec\.healthCheckNodePort: 0 is not a port/);
+});
+
+test('plan: with no ready endpoint, those still serving while they terminate take the connections (kube-proxy\'s fallback), per policy: cluster-wide, and on this node under Local; the health check counts ready ones only', () => {
+  const e = (ip: string, c: { ready?: boolean; serving?: boolean; terminating?: boolean }, nodeName?: string) => ({ addresses: [ip], conditions: c, ...(nodeName ? { nodeName } : {}) });
+  const going = { ready: false, serving: true, terminating: true }, gone = { ready: false, serving: false, terminating: true };
+  const p = plan([
+    svc('mixed', { clusterIP: '10.96.0.71', ports: [{ port: 80 }] }),
+    svc('last', { clusterIP: '10.96.0.72', ports: [{ port: 80 }] }),
+    svc('dead', { clusterIP: '10.96.0.73', ports: [{ port: 80 }] }),
+    svc('lb', { type: 'LoadBalancer', clusterIP: '10.96.0.74', externalTrafficPolicy: 'Local', healthCheckNodePort: 32074, ports: [{ port: 80, nodePort: 30074 }] }),
+  ], [
+    slice('mixed-1', 'mixed', { ports: [{ port: 8080 }], endpoints: [e('10.1.1.2', {}), e('10.1.1.3', going)] }),
+    slice('last-1', 'last', { ports: [{ port: 8080 }], endpoints: [e('10.1.1.4', going), e('10.1.1.5', gone), e('10.1.1.6', { ready: false })] }),
+    slice('dead-1', 'dead', { ports: [{ port: 8080 }], endpoints: [e('10.1.1.7', gone)] }),
+    slice('lb-1', 'lb', { ports: [{ port: 8080 }], endpoints: [e('10.1.2.2', {}, 'n2'), e('10.1.1.8', going, 'n1')] }),
+  ], { vip: '169.254.100.1' });
+  assert.equal(p.translations.map((t) => `${translationKey(t)} -> ${t.backends.map((b) => b.ip).join(',')}`), [
+    '10.96.0.71:80/TCP -> 10.1.1.2',
+    '10.96.0.72:80/TCP -> 10.1.1.4',
+    '10.96.0.74:80/TCP -> 10.1.2.2',
+    '169.254.100.1:30074/TCP -> 10.1.1.8',
+  ]);
+  assert.equal(p.healthChecks, [{ namespace: 'default', name: 'lb', port: 32074, localEndpoints: 0 }]);
+  assert.equal(slice('x', 'x', { endpoints: [e('10.1.1.9', { ready: false })] }).endpoints.map((x) => [x.serving, x.terminating]), [[false, false]], 'serving follows ready when absent');
 });
 
 test('plan: two Services claiming one VIP port: the first by name keeps it, the other is named in a warning', () => {

@@ -3,7 +3,8 @@
 // tsvpp-cni connect to ClusterIPs. Checked: a ClusterIP with two backends on two pods (connections
 // spread over both; each backend saw the client's own address and the client's socket, connected to
 // the ClusterIP, got the answer), UDP, sessionAffinity ClientIP (one backend per client), a backend
-// removed from the EndpointSlice (no new connections to it), a Service without endpoints and a port
+// removed from the EndpointSlice (no new connections to it), with none ready one still serving while
+// it terminates (it takes the connections until a ready one is back), a Service without endpoints and a port
 // no Service serves (refused at once, not a timeout), internalTrafficPolicy Local (this node's
 // endpoint only; none here: refused at once), a pod reaching itself through its Service, a
 // pod whose contivpp.io/service-endpoint-if is veth1 (its service traffic arrives on veth1, seen by
@@ -53,7 +54,7 @@ ${extra}  ports:
 ${ports.map((p) => `    - name: ${p.name}\n      port: ${p.port}\n      targetPort: ${p.targetPort}\n      protocol: ${p.protocol ?? 'TCP'}\n`).join('')}`;
 }
 
-function slice(svc: string, ports: Array<{ name: string; port: number; protocol?: string }>, eps: Array<{ ip: string; ready?: boolean; nodeName?: string }>): string {
+function slice(svc: string, ports: Array<{ name: string; port: number; protocol?: string }>, eps: Array<{ ip: string; ready?: boolean; nodeName?: string; serving?: boolean; terminating?: boolean }>): string {
   return `apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
@@ -64,7 +65,7 @@ metadata:
 addressType: IPv4
 ports:
 ${ports.map((p) => `  - name: ${p.name}\n    port: ${p.port}\n    protocol: ${p.protocol ?? 'TCP'}\n`).join('')}endpoints:
-${eps.map((e) => `  - addresses: [${e.ip}]\n    conditions:\n      ready: ${e.ready ?? true}\n${e.nodeName ? `    nodeName: ${e.nodeName}\n` : ''}`).join('') || '  []\n'}`;
+${eps.map((e) => `  - addresses: [${e.ip}]\n    conditions:\n      ready: ${e.ready ?? true}\n${e.serving !== undefined ? `      serving: ${e.serving}\n` : ''}${e.terminating !== undefined ? `      terminating: ${e.terminating}\n` : ''}${e.nodeName ? `    nodeName: ${e.nodeName}\n` : ''}`).join('') || '  []\n'}`;
 }
 
 const WEB_PORTS = [{ name: 'http', port: 80, targetPort: 8080 }, { name: 'dns', port: 53, targetPort: 8080, protocol: 'UDP' }];
@@ -158,6 +159,18 @@ test('a backend removed from the EndpointSlice (not ready) gets no new connectio
   await translated('10.96.0.10:80/TCP', [`${pods['web-a']!.ip}:8080`]);
   const got = answers(await connectFrom(pods['client']!, '10.96.0.10', 80, 16), 'client -> web after web-b left');
   assert.equal([...count(got.map((g) => g.backend)).keys()], ['web-a']);
+});
+
+test('with no endpoint ready, one still serving while it terminates takes the connections (not one that stopped serving); a ready one takes them back', async () => {
+  const web = (eps: Parameters<typeof slice>[2]) => `${service('web', '10.96.0.10', WEB_PORTS)}---\n${slice('web', WEB_SLICE_PORTS, eps)}`;
+  node.writeManifest('web.yaml', web([{ ip: pods['web-a']!.ip, ready: false, serving: true, terminating: true }, { ip: pods['web-b']!.ip, ready: false, serving: false, terminating: true }]));
+  await translated('10.96.0.10:80/TCP', [`${pods['web-a']!.ip}:8080`]);
+  assert.equal([...count(answers(await connectFrom(pods['client']!, '10.96.0.10', 80, 8), 'client -> web, web-a terminating').map((g) => g.backend)).keys()], ['web-a']);
+  node.writeManifest('web.yaml', web([{ ip: pods['web-a']!.ip, ready: false, serving: true, terminating: true }, { ip: pods['web-b']!.ip }]));
+  await translated('10.96.0.10:80/TCP', [`${pods['web-b']!.ip}:8080`]);
+  assert.equal([...count(answers(await connectFrom(pods['client']!, '10.96.0.10', 80, 8), 'client -> web, web-b ready').map((g) => g.backend)).keys()], ['web-b']);
+  node.writeManifest('web.yaml', web([{ ip: pods['web-a']!.ip }, { ip: pods['web-b']!.ip, ready: false }]));
+  await translated('10.96.0.10:80/TCP', [`${pods['web-a']!.ip}:8080`]);
 });
 
 test('a Service without endpoints, and a port no Service serves, are refused at once (not a timeout)', async () => {

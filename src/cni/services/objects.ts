@@ -96,6 +96,7 @@ export function endpointSliceFromObject(o: unknown, where: string): EndpointSlic
     const pod = ref && ref.kind === 'Pod' && typeof ref.name === 'string' ? { namespace: typeof ref.namespace === 'string' ? ref.namespace : m.namespace, name: ref.name } : undefined;
     return {
       addresses: e.addresses as string[], ready: cond.ready !== false,
+      serving: cond.serving === undefined || cond.serving === null ? cond.ready !== false : cond.serving !== false, terminating: cond.terminating === true,
       ...(typeof e.nodeName === 'string' ? { nodeName: e.nodeName } : {}), ...(pod ? { pod } : {}),
     };
   });

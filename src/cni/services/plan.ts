@@ -2,7 +2,8 @@
 // this node knows (its service-endpoint interfaces, its NodePort address). Pure: the reconciler
 // (services.ts) makes VPP match it.
 //
-// - One load-balancing translation per (virtual IP, port, protocol) that has ready backends: every
+// - One load-balancing translation per (virtual IP, port, protocol) that has ready backends (or,
+//   with none ready, backends still serving while they terminate, as kube-proxy does): every
 //   IPv4 ClusterIP and port, and with a NodePort address, every nodePort.
 //   A Service with internalTrafficPolicy Local translates its ClusterIPs to this node's ready
 //   endpoints only (the EndpointSlice's nodeName), as kube-proxy does; externalTrafficPolicy Local
@@ -17,7 +18,7 @@
 //   the ClusterIP to the pod IP (the EndpointSlice's); this node moves the flow on to the
 //   interface. cnat interposes on the pod's /32, so pings and other ports still reach eth0.
 import type { ServiceBackend, ServiceTranslation } from '../agent/vswitch.js';
-import type { EndpointSliceInfo, ServiceInfo, ServicePort, ServiceSnapshot } from './types.js';
+import type { Endpoint, EndpointSliceInfo, ServiceInfo, ServicePort, ServiceSnapshot } from './types.js';
 
 export interface ServicePlanInput extends ServiceSnapshot {
   /** Pod IP → the address of the pod's service-endpoint interface (contivpp.io/service-endpoint-if). */
@@ -45,8 +46,19 @@ export interface HealthCheck { namespace: string; name: string; port: number; lo
 
 export const translationKey = (t: Pick<ServiceTranslation, 'vip' | 'port' | 'proto'>): string => `${t.vip}:${t.port}/${t.proto}`;
 
-/** The ready IPv4 endpoint addresses of one service port (on node `onNode` only, when given), each at the port the slices name for it. */
-function* readyEndpoints(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], onNode?: string): Generator<ServiceBackend> {
+/**
+ * The IPv4 endpoint addresses of one service port that take new connections (on node `onNode`
+ * only, when given), each at the port the slices name for it: the ready ones; when there is none,
+ * as kube-proxy does, those still serving while they terminate (a rolling update's last pods keep
+ * their connections coming until they are gone, and load balancers notice a Local node's 503).
+ */
+function usableEndpoints(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], onNode?: string): ServiceBackend[] {
+  const ready = [...endpointsOf(svc, sp, slices, (e) => e.ready, onNode)];
+  return ready.length ? ready : [...endpointsOf(svc, sp, slices, (e) => e.serving && e.terminating, onNode)];
+}
+
+/** The IPv4 endpoint addresses of one service port that `take` accepts (on node `onNode` only, when given). */
+function* endpointsOf(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], take: (e: Endpoint) => boolean, onNode?: string): Generator<ServiceBackend> {
   for (const sl of slices) {
     if (sl.namespace !== svc.namespace || sl.service !== svc.name || sl.addressType !== 'IPv4') continue;
     // kube-proxy matches a slice's port to the Service's by name (and protocol); the slice carries
@@ -54,17 +66,17 @@ function* readyEndpoints(svc: ServiceInfo, sp: ServicePort, slices: readonly End
     const port = sl.ports.find((p) => p.name === sp.name && p.protocol === sp.protocol)?.port;
     if (port === undefined) continue;
     for (const e of sl.endpoints) {
-      if (!e.ready) continue; // not ready (or going away): no new connections
+      if (!take(e)) continue;
       if (onNode !== undefined && e.nodeName !== onNode) continue; // another node's (or no node named: not local)
       for (const ip of e.addresses) yield { ip, port };
     }
   }
 }
 
-/** The backends of one service port: its ready endpoints (on `onNode` only, when given), a service-endpoint pod at its interface's address. */
+/** The backends of one service port: its usable endpoints (on `onNode` only, when given), a service-endpoint pod at its interface's address. */
 function backendsOf(svc: ServiceInfo, sp: ServicePort, slices: readonly EndpointSliceInfo[], rewrites: ReadonlyMap<string, string>, onNode?: string): ServiceBackend[] {
   const out = new Map<string, ServiceBackend>();
-  for (const { ip: a, port } of readyEndpoints(svc, sp, slices, onNode)) {
+  for (const { ip: a, port } of usableEndpoints(svc, sp, slices, onNode)) {
     const ip = rewrites.get(a) ?? a;
     out.set(`${ip}:${port}`, { ip, port });
   }
@@ -92,7 +104,7 @@ export function planServices(input: ServicePlanInput): ServicePlan {
     for (const ip of svc.clusterIPs) rejects.add(ip);
     for (const sp of svc.ports) {
       // Several Services may name one pod port: the same translation, shared.
-      for (const e of readyEndpoints(svc, sp, input.slices)) {
+      for (const e of usableEndpoints(svc, sp, input.slices)) {
         const to = input.endpointRewrites.get(e.ip);
         if (to !== undefined) put(svc, { vip: e.ip, port: e.port, proto: sp.protocol, backends: [{ ip: to, port: e.port }], affinity: false }, true);
       }
@@ -112,7 +124,8 @@ export function planServices(input: ServicePlanInput): ServicePlan {
     }
     if (input.nodePortVip && svc.type === 'LoadBalancer' && svc.externalTrafficPolicy === 'Local' && svc.healthCheckNodePort !== undefined) {
       const here = new Set<string>();
-      for (const sp of svc.ports) for (const e of readyEndpoints(svc, sp, input.slices, input.nodeName)) here.add(e.ip);
+      // Ready ones only: a node whose endpoints are all terminating says 503, so load balancers leave it.
+      for (const sp of svc.ports) for (const e of endpointsOf(svc, sp, input.slices, (x) => x.ready, input.nodeName)) here.add(e.ip);
       const had = healthChecks.find((h) => h.port === svc.healthCheckNodePort);
       if (had) warnings.push(`health check node port ${had.port} belongs to Service ${had.namespace}/${had.name}; Service ${svc.namespace}/${svc.name} asks for it too and gets none`);
       else healthChecks.push({ namespace: svc.namespace, name: svc.name, port: svc.healthCheckNodePort, localEndpoints: here.size });

@@ -39,6 +39,10 @@ export interface Endpoint {
   addresses: string[];
   /** conditions.ready (absent = ready, as the API says). */
   ready: boolean;
+  /** conditions.serving (absent = as ready) and conditions.terminating (absent = false): a pod that is
+   *  shutting down but still answers is serving and terminating, and not ready. */
+  serving: boolean;
+  terminating: boolean;
   nodeName?: string;
   /** targetRef when it is a Pod: the backend pod. */
   pod?: { namespace: string; name: string };
