@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // tsvpp-cni: the CNI plugin executable. Thin by design: it validates the CNI environment and
 // stdin, answers VERSION itself, forwards ADD/DEL/CHECK and STATUS/GC to the node agent over its
-// unix socket and prints the agent's answer. STATUS with no agent to ask is "not available" (50). A DEL the agent cannot take (not running, restarting, no answer) is
+// unix socket and prints the agent's answer. STATUS with no agent to ask is "not available" (50).
+// A DEL the agent cannot take (not running, restarting, no answer) is
 // recorded in the agent's state dir and reported as done: a runtime whose DEL fails keeps the
 // sandbox and its netns (containerd: SANDBOX_UNKNOWN), and the agent carries it out when it starts.
 // Imports only node: builtins and small dependency-free modules so that start-up stays fast (see

@@ -16,7 +16,7 @@ function testFiles(dir: string): string[] {
   });
 }
 
-/** Lines that register a test or a suite's test: `test('…'`, `test.only(`, `s('…'`, … at the start of a line. */
+/** Lines that register a test or a suite's test at the start of a line: test, its only and skip forms, or a suite's name, then a quoted title. */
 const REGISTERS = /^(?:test|[a-z]\w*)(?:\.(?:only|skip))?\(\s*['"`]/;
 const RUNS = /^\s*\w+\.run\(\);?\s*$/;
 

@@ -176,8 +176,8 @@ export class Pipeline implements KindContext {
 
   async handle(req: AgentRequest): Promise<CniResult | undefined> {
     const command = req.command;
-    // STATUS asks about VPP and the address range, not about a pod: it waits for no turn, and a
-    // runtime asking every few seconds does not count as pods coming (the veth pool's idle trim).
+    // STATUS asks about VPP, not about a pod: it waits for no turn, and a runtime asking every few
+    // seconds does not count as pods coming (the veth pool's idle trim).
     if (command === 'STATUS') { await this.status(); return undefined; }
     this.requests++;
     try {

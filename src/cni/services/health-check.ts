@@ -3,9 +3,9 @@
 // `GET http://<node>:<healthCheckNodePort>/` answers 200 (the Service has a ready endpoint on this
 // node: only those get that traffic here); 503 when it has none, and while the service proxy is
 // not working (`serviceProxyHealthy: false`: VPP away or restarted, the last run failed). The body
-// and the endpoint-weight header are kube-proxy's. One HTTP server per port, on every address of the node's namespace (the
-// agent runs in the host's), kept equal to the plan's list; a port that cannot be bound is logged
-// (once per error) and tried again at the next run.
+// and the endpoint-weight header are kube-proxy's. One HTTP server per port, on every address of
+// the node's namespace (the agent runs in the host's), kept equal to the plan's list; a port that
+// cannot be bound is logged (once per error) and tried again at the next run.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { HealthCheck } from './plan.js';
 
