@@ -49,6 +49,9 @@ test('config errors name the field and value', async () => {
   assert.match(await cfgErr(['--eth0-kind', 'vhost']), /config eth0Kind="vhost": must be "auto", "tap" or "veth-afpacket"/);
   assert.match(await cfgErr(['--chained-cni-conf-dir', 'net.d']), /config chainedCniConfDir="net.d": must be an absolute directory/);
   assert.is((await loadConfig(['--chained-cni-conf-dir', '/etc/cni/net.d'])).config.chainedCniConfDir, '/etc/cni/net.d');
+  assert.match(await cfgErr(['--node-interconnect', 'bgp']), /config nodeInterconnect="bgp": must be "host-gw" or "vxlan"/);
+  assert.is((await loadConfig([])).config.nodeInterconnect, 'host-gw');
+  assert.is((await loadConfig(['--node-interconnect', 'vxlan'])).config.nodeInterconnect, 'vxlan');
   assert.match(await cfgErr(['--frob']), /unknown flag --frob/);
   assert.match(await cfgErr(['--pod-manifests', '/a', '--kubeconfig', '/b']), /either podManifests or kubeconfig/);
   const f = join(dir, 'bad.yaml');

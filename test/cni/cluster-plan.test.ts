@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import fc from 'fast-check';
-import { hostLinkAddresses, networkVni, nftTable, plan, tunnelTag, vtepOf, type PlanInput } from '../../src/cni/cluster/plan.js';
+import { hostLinkAddresses, networkVni, nftTable, overlayAddressOf, overlayMac, plan, tunnelTag, vtepOf, type NodeInterconnect, type PlanInput } from '../../src/cni/cluster/plan.js';
 import { NodeListError, validateNodes, type ClusterNode } from '../../src/cni/cluster/nodes.js';
 import type { NetworkState } from '../../src/cni/agent/state.js';
 import { contains4, parsePrefix4 } from '../../src/cni/ipv4.js';
@@ -14,9 +14,9 @@ const nets = (k: number): NetworkState[] => [
   { name: 'l2net', kind: 'L2', vrfId: 0, bdId: 1, vni: networkVni('l2net') },
   { name: 'l3net', kind: 'L3', vrfId: 1, bdId: 2, vni: networkVni('l3net'), loopbackSwIfIndex: 5, gateway: `10.99.${k}.1/16`, nodeSubnet: `10.99.${k}.0/24`, subnetCIDR: '10.99.0.0/16' },
 ];
-const input = (self: number, nodes: ClusterNode[], networks = nets(self)): PlanInput => ({
+const input = (self: number, nodes: ClusterNode[], networks = nets(self), interconnect: NodeInterconnect = 'host-gw'): PlanInput => ({
   self: { name: `n${self}`, podSubnet: `10.1.${self}.0/24`, internalIp: `192.168.50.${self}` },
-  nodes, podSubnet: '10.1.0.0/16', nodePrefixLen: 24, hostLinkSubnet: '169.254.100.0/30', hostLinkSwIfIndex: 3, networks,
+  nodes, podSubnet: '10.1.0.0/16', nodePrefixLen: 24, hostLinkSubnet: '169.254.100.0/30', hostLinkSwIfIndex: 3, networks, interconnect,
 });
 
 test('one node: default route to the host, its slice routed into VPP, masquerade; no tunnels', () => {
@@ -51,6 +51,36 @@ test('three nodes: everything per other node; a node gone takes its routes and t
   const two = plan(input(2, [node(1), node(2)]));
   assert.not.ok(JSON.stringify(two).includes('10.1.3.'));
   assert.not.ok(JSON.stringify(two).includes('10.99.3.'));
+});
+
+test('vxlan: a host overlay device from the node\'s InternalIP, each other slice on-link via that node\'s device address; VPP\'s side unchanged', () => {
+  const nodes = [node(1), node(2), { name: 'far', internalIp: '10.200.0.5', podSubnet: '10.1.9.0/24' }];
+  const p = plan(input(1, nodes, nets(1), 'vxlan'));
+  assert.equal(p.overlay, {
+    device: { name: 'tsvpp-vxlan', vni: 1, port: 4789, local: '192.168.50.1', mac: '02:01:0a:01:01:00', address: '10.1.1.0/32' },
+    peers: [
+      { node: 'far', ip: '10.1.9.0', mac: '02:01:0a:01:09:00', remote: '10.200.0.5' },
+      { node: 'n2', ip: '10.1.2.0', mac: '02:01:0a:01:02:00', remote: '192.168.50.2' },
+    ],
+  });
+  assert.equal(p.hostRoutes.slice(1), [
+    { dst: '10.1.9.0/24', via: '10.1.9.0', dev: 'tsvpp-vxlan', onlink: true },
+    { dst: '10.1.2.0/24', via: '10.1.2.0', dev: 'tsvpp-vxlan', onlink: true },
+  ]);
+  const hostGw = plan(input(1, nodes));
+  assert.is(hostGw.overlay, undefined);
+  assert.equal({ ...p, overlay: undefined, hostRoutes: [] }, { ...hostGw, overlay: undefined, hostRoutes: [] }, 'tunnels, VPP routes, nftables: the same');
+  assert.equal(p.warnings, []);
+  // Addresses and MACs: the slice's network address, which IPAM never hands out; one MAC per node.
+  assert.is(overlayAddressOf('10.1.7.0/24'), '10.1.7.0');
+  assert.is(overlayMac('10.1.7.128/25'), '02:01:0a:01:07:80');
+  // This node without an InternalIP: no device, no routes to others, said why.
+  const lost = plan({ ...input(1, nodes, nets(1), 'vxlan'), self: { name: 'n1', podSubnet: '10.1.1.0/24' } });
+  assert.is(lost.overlay, undefined);
+  assert.is(lost.hostRoutes.length, 1);
+  assert.match(lost.warnings.join(), /nodeInterconnect vxlan: this node has no InternalIP in the node list/);
+  // Alone: a device without peers (a node that joins later needs no restart).
+  assert.equal(plan(input(1, [node(1)], nets(1), 'vxlan')).overlay?.peers, []);
 });
 
 test('a peer with no slice in an L3 network, or with this node\'s slice, is named in a warning', () => {
@@ -109,9 +139,14 @@ test('Services: NodePorts DNATed to VPP\'s end of the link on the host\'s own ad
 });
 
 test('property: for any cluster, tunnels and routes match the peers exactly', () => {
-  fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }), fc.nat(), (ids, pick) => {
+  fc.assert(fc.property(fc.uniqueArray(fc.integer({ min: 0, max: 255 }), { minLength: 1, maxLength: 12 }), fc.nat(), fc.constantFrom<NodeInterconnect>('host-gw', 'vxlan'), (ids, pick, mode) => {
     const self = ids[pick % ids.length]!;
-    const p = plan(input(self, ids.map(node)));
+    const p = plan(input(self, ids.map(node), nets(self), mode));
+    if (mode === 'vxlan') {
+      assert.equal(p.overlay!.peers.map((x) => x.remote).sort(), ids.filter((k) => k !== self).map((k) => `192.168.50.${k}`).sort());
+      assert.is(new Set(p.overlay!.peers.map((x) => x.mac)).add(p.overlay!.device.mac).size, ids.length, 'MACs are unique');
+      for (const r of p.hostRoutes.slice(1)) assert.ok(r.onlink && r.dev === 'tsvpp-vxlan' && contains4(parsePrefix4(r.dst), r.via));
+    } else assert.is(p.overlay, undefined);
     const peers = ids.length - 1;
     assert.is(p.tunnels.length, 2 * peers);
     assert.is(new Set(p.tunnels.map((t) => t.tag)).size, p.tunnels.length, 'tags are unique');

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, type ClusterConfig, type ClusterServices } from '../../src/cni/cluster/cluster.js';
 import { StaticNodeSource, type ClusterNode } from '../../src/cni/cluster/nodes.js';
-import { HOST_LINK_TAG, networkVni, plan, tunnelTag, type HostServices } from '../../src/cni/cluster/plan.js';
+import { HOST_LINK_TAG, OVERLAY_IFNAME, networkVni, plan, tunnelTag, type HostServices, type NodeInterconnect } from '../../src/cni/cluster/plan.js';
 import { StateStore } from '../../src/cni/agent/state.js';
 import { FakeHost, FakeVswitch } from './fakes.js';
 
@@ -19,9 +19,9 @@ test.after(() => rmSync(top, { recursive: true, force: true }));
 let runs = 0;
 
 const entry = (k: number): ClusterNode => ({ name: `n${k}`, internalIp: `192.168.50.${k}`, podSubnet: `10.1.${k}.0/24` });
-const config: ClusterConfig = { nodeName: 'n1', podSubnet: '10.1.1.0/24', clusterPodSubnet: '10.1.0.0/16', nodePrefixLen: 24, hostLinkSubnet: '169.254.100.0/30', hostLink: 'veth-afpacket' };
+const config: ClusterConfig = { nodeName: 'n1', podSubnet: '10.1.1.0/24', clusterPodSubnet: '10.1.0.0/16', nodePrefixLen: 24, hostLinkSubnet: '169.254.100.0/30', hostLink: 'veth-afpacket', interconnect: 'host-gw' };
 
-async function rig(services?: ClusterServices) {
+async function rig(services?: ClusterServices, interconnect: NodeInterconnect = 'host-gw') {
   const store = new StateStore(join(top, `r${runs++}`));
   await store.init();
   const vs = new FakeVswitch();
@@ -39,8 +39,8 @@ async function rig(services?: ClusterServices) {
   await store.saveNode(node);
   const nodes = new StaticNodeSource([entry(1)]);
   const log: string[] = [];
-  const c = new Cluster({ config, vswitch: vs, host, store, nodes, ...(services ? { services } : {}), log: (m) => log.push(m) });
-  return { store, vs, host, nodes, c, log };
+  const c = new Cluster({ config: { ...config, interconnect }, vswitch: vs, host, store, nodes, ...(services ? { services } : {}), log: (m) => log.push(m) });
+  return { store, vs, host, nodes, c, log, interconnect };
 }
 type Rig = Awaited<ReturnType<typeof rig>>;
 
@@ -54,8 +54,11 @@ async function assertMatchesPlan(r: Rig): Promise<void> {
   assert.ok(host.forwarding);
   const p = plan({
     self: { name: 'n1', podSubnet: '10.1.1.0/24', internalIp: '192.168.50.1' }, nodes: await nodes.list(), podSubnet: '10.1.0.0/16', nodePrefixLen: 24,
-    hostLinkSubnet: '169.254.100.0/30', hostLinkSwIfIndex: link[0]!.swIfIndex, networks: Object.values((await store.loadNode()).networks),
+    hostLinkSubnet: '169.254.100.0/30', hostLinkSwIfIndex: link[0]!.swIfIndex, networks: Object.values((await store.loadNode()).networks), interconnect: r.interconnect,
   });
+  const dev = host.links.get(OVERLAY_IFNAME);
+  assert.equal(dev && { device: dev.vxlan, up: dev.up, addrs: dev.addrs, entries: dev.entries },
+    p.overlay && { device: p.overlay.device, up: true, addrs: [p.overlay.device.address], entries: p.overlay.peers.map(({ ip, mac, remote }) => ({ ip, mac, remote })) }, 'overlay device');
   const tunnels = [...vs.ifs.values()].filter((i) => i.vxlan);
   assert.equal(tunnels.map((t) => t.tag).sort(), p.tunnels.map((t) => t.tag).sort(), 'tunnels');
   for (const t of tunnels) {
@@ -81,11 +84,14 @@ const op = fc.oneof(
   fc.constant({ kind: 'vpp-lost-link' as const }),
   fc.constant({ kind: 'state-lost-routes' as const }),
   fc.record({ kind: fc.constant('learn' as const), k: fc.integer({ min: 2, max: 7 }) }),
+  fc.constant({ kind: 'drop-overlay' as const }),
+  fc.constant({ kind: 'stray-overlay-entry' as const }),
+  fc.constant({ kind: 'overlay-in-wrong-mode' as const }),
 );
 
-test('property: any node set changes and drift end in exactly the plan; teardown leaves nothing', async () => {
-  await fc.assert(fc.asyncProperty(fc.array(op, { maxLength: 12 }), async (ops) => {
-    const r = await rig();
+test('property: any node set changes and drift end in exactly the plan (host-gw or vxlan); teardown leaves nothing', async () => {
+  await fc.assert(fc.asyncProperty(fc.constantFrom<NodeInterconnect>('host-gw', 'vxlan'), fc.array(op, { maxLength: 12 }), async (mode, ops) => {
+    const r = await rig(undefined, mode);
     const { vs, host, store, nodes, c } = r;
     assert.equal((await c.reconcile()).errors, []);
     await assertMatchesPlan(r);
@@ -123,6 +129,11 @@ test('property: any node set changes and drift end in exactly the plan; teardown
           vs.neighbors.set(`${loop}:10.99.${o.k}.1`, { swIfIndex: loop, ip: `10.99.${o.k}.1`, mac: `02:00:0a:63:0${o.k}:01`, static: false });
           break;
         }
+        case 'drop-overlay': await host.deleteLinkIfExists(OVERLAY_IFNAME); break; // its routes go with it
+        case 'stray-overlay-entry': host.links.get(OVERLAY_IFNAME)?.entries?.push({ ip: '10.1.200.0', mac: '02:01:0a:01:c8:00', remote: '192.168.50.200' }); break;
+        case 'overlay-in-wrong-mode': // a device of another mode's run, or of an older config
+          if (!host.links.has(OVERLAY_IFNAME)) await host.ensureVxlan({ name: OVERLAY_IFNAME, vni: 1, port: 8472, local: '192.168.50.1', mac: '02:01:0a:01:01:00', address: '10.1.1.0/32' });
+          break;
       }
       const rep = await c.reconcile();
       assert.equal(rep.errors, [], JSON.stringify(o));
@@ -145,9 +156,33 @@ test('a node that is not on this node\'s link: its host route is an error naming
   r.nodes.set([entry(1), entry(2), { name: 'far', internalIp: '10.200.0.5', podSubnet: '10.1.9.0/24' }]);
   const rep = await r.c.reconcile();
   assert.is(rep.errors.length, 1);
-  assert.match(rep.errors[0]!, /host route 10.1.9.0\/24 via 10.200.0.5 \(host-gw: the node must be on this node's link\): .*Nexthop has invalid gateway/);
+  assert.match(rep.errors[0]!, /host route 10.1.9.0\/24 via 10.200.0.5 \(host-gw: the node must be on this node's link; nodeInterconnect vxlan crosses routers\): .*Nexthop has invalid gateway/);
   assert.ok(r.host.routes.has('10.1.2.0/24'));
   assert.is([...r.vs.ifs.values()].filter((i) => i.vxlan).length, 4, 'tunnels to both (the far node\'s VTEP may be reachable otherwise)');
+});
+
+test('vxlan: the same far node is reached through the overlay (no error); a second round changes nothing; back to host-gw the device goes', async () => {
+  const r = await rig(undefined, 'vxlan');
+  r.nodes.set([entry(1), entry(2), { name: 'far', internalIp: '10.200.0.5', podSubnet: '10.1.9.0/24' }]);
+  let rep = await r.c.reconcile();
+  assert.equal(rep.errors, []);
+  assert.is(rep.overlay, 'created');
+  assert.equal(rep.overlayPeers.added.sort(), ['10.1.2.0 02:01:0a:01:02:00 192.168.50.2', '10.1.9.0 02:01:0a:01:09:00 10.200.0.5']);
+  assert.equal(r.host.routes.get('10.1.9.0/24'), { dst: '10.1.9.0/24', via: '10.1.9.0', dev: 'tsvpp-vxlan', onlink: true });
+  await assertMatchesPlan(r);
+  rep = await r.c.reconcile();
+  assert.is(rep.overlay, 'ok');
+  assert.equal(rep.overlayPeers, { added: [], deleted: [] });
+  assert.equal(rep.hostRoutes, { replaced: [], deleted: [] });
+  r.nodes.set([entry(1), entry(2)]);
+  rep = await r.c.reconcile();
+  assert.equal(rep.overlayPeers.deleted, ['10.1.9.0 02:01:0a:01:09:00 10.200.0.5']);
+  assert.equal(rep.hostRoutes.deleted, ['10.1.9.0/24']);
+  const hostGw = new Cluster({ ...r.c.d, config: { ...r.c.d.config, interconnect: 'host-gw' } });
+  rep = await hostGw.reconcile();
+  assert.is(rep.overlay, 'deleted');
+  assert.not.ok(r.host.links.has(OVERLAY_IFNAME));
+  assert.equal(r.host.routes.get('10.1.2.0/24'), { dst: '10.1.2.0/24', via: '192.168.50.2' });
 });
 
 test('this node missing from the node list, or listed with another slice: warnings, logged once', async () => {
@@ -166,7 +201,7 @@ test('nothing to do: a second round changes nothing', async () => {
   await r.c.reconcile();
   const calls = r.vs.calls.length;
   const rep = await r.c.reconcile();
-  assert.equal(rep, { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
+  assert.equal(rep, { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, overlay: 'none', overlayPeers: { added: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
   assert.equal(r.vs.calls.slice(calls), ['setInterfaceUp'], 'only the idempotent admin-up of the link');
   assert.is([...r.vs.ifs.values()].find((i) => i.tag === HOST_LINK_TAG)!.mtu, 1500, 'VPP\'s MTU of the link is the Linux end\'s');
 });

@@ -10,7 +10,7 @@ import { IpamError } from '../../src/cni/ipam.js';
 import { formatIp4, parseIp4 } from '../../src/cni/ipv4.js';
 import type { KeyValueStore } from '../../src/cni/etcd/store.js';
 import type { HostNet } from '../../src/cni/cluster/host.js';
-import type { PlannedHostRoute } from '../../src/cni/cluster/plan.js';
+import type { PlannedHostRoute, PlannedOverlay } from '../../src/cni/cluster/plan.js';
 import type { LegacyNatMapping } from '../../src/cni/agent/state.js';
 
 export interface FakeIf { mtu?: number; swIfIndex: number; name: string; tag: string; up: boolean; kind: string; vrf: number; bd?: number; bvi?: boolean; shg?: number; unnumberedFrom?: number; addrs: string[]; hostIfName?: string; tapDevice?: unknown; mac: string; vxlan?: VxlanArgs }
@@ -427,10 +427,13 @@ export class FakeKeyValueStore implements KeyValueStore {
   async close(): Promise<void> {}
 }
 
-/** In-memory host network stack for the cluster reconciler (HostNet): links, the agent's routes, its nftables table. */
+type OverlayDevice = PlannedOverlay['device'];
+type OverlayPeer = PlannedOverlay['peers'][number];
+
+/** In-memory host network stack for the cluster reconciler (HostNet): links (a VXLAN device with its peers' entries), the agent's routes, its nftables table. */
 export class FakeHost implements HostNet {
   forwarding = false;
-  links = new Map<string, { up: boolean; addrs: string[]; peer?: string }>();
+  links = new Map<string, { up: boolean; addrs: string[]; peer?: string; vxlan?: OverlayDevice; entries?: Array<Omit<OverlayPeer, 'node'>> }>();
   routes = new Map<string, PlannedHostRoute>();
   nft: string | undefined;
   /** Next hops a route may use (the node's on-link subnet); others fail like `ip route` does. */
@@ -458,6 +461,24 @@ export class FakeHost implements HostNet {
   async setLinkUp(name: string): Promise<void> { this.link(name).up = true; }
   async linkMtu(name: string): Promise<number> { this.link(name); return 1500; }
   async setOnlyAddress(dev: string, cidr: string): Promise<void> { this.link(dev).addrs = [cidr]; }
+  async ensureVxlan(d: OverlayDevice): Promise<'created' | 'replaced' | 'ok'> {
+    const l = this.links.get(d.name);
+    const same = l?.vxlan && JSON.stringify(l.vxlan) === JSON.stringify(d);
+    if (l && !same) await this.deleteLinkIfExists(d.name);
+    if (!same) this.links.set(d.name, { up: false, addrs: [], vxlan: { ...d }, entries: [] });
+    const v = this.link(d.name);
+    v.up = true;
+    v.addrs = [d.address];
+    return same ? 'ok' : l ? 'replaced' : 'created';
+  }
+  async setVxlanPeers(dev: string, peers: readonly OverlayPeer[]): Promise<{ added: string[]; deleted: string[] }> {
+    const l = this.link(dev);
+    if (!l.vxlan) throw new Error(`${dev} is not a VXLAN device`);
+    const key = (p: Omit<OverlayPeer, 'node'>) => `${p.ip} ${p.mac} ${p.remote}`;
+    const want = new Set(peers.map(key)), have = new Set((l.entries ?? []).map(key));
+    l.entries = peers.map(({ ip, mac, remote }) => ({ ip, mac, remote }));
+    return { added: [...want].filter((k) => !have.has(k)), deleted: [...have].filter((k) => !want.has(k)) };
+  }
   async listRoutes(): Promise<PlannedHostRoute[]> { return [...this.routes.values()].map((r) => ({ ...r, dev: r.dev ?? 'underlay' })); }
   async replaceRoute(r: PlannedHostRoute): Promise<void> {
     if (r.dev) this.link(r.dev);

@@ -220,6 +220,31 @@ test('filter dumps parse: priority, protocol, kind and the mirred actions of a u
   assert.is(rtnl.parseLink(link).group, 77);
 });
 
+test('VXLAN device and its forwarding entries: the attributes the kernel reads, in their byte orders; a VXLAN link parsed back', () => {
+  // ip link add vx0 address 02:01:0a:01:01:00 type vxlan id 1 dev <3> local 192.168.61.1 nolearning dstport 4789
+  const req = rtnl.createVxlan({ name: 'vx0', vni: 1, port: 4789, local: '192.168.61.1', link: 3, address: '02:01:0a:01:01:00' });
+  eqBytes(encodeRequests([req], SEQ), cat(
+    nlmsghdr(112, 16, 0x605), new Uint8Array(16), hex('0a000100 02010a01 01000000 08000300 76783000'),
+    // IFLA_LINKINFO { KIND "vxlan" (no NUL, as iproute2), DATA { ID 1, LINK 3, LOCAL 192.168.61.1, LEARNING 0, PORT 4789 big endian } }
+    hex('3c001200 09000100 76786c61 6e000000 2c000200'), hex('08000100 01000000 08000300 03000000 08000400 c0a83d01 05000700 00000000 06000f00 12b50000'),
+  ), 'vxlan device');
+  for (const vni of [0, 1 << 24, 1.5]) assert.throws(() => rtnl.createVxlan({ name: 'v', vni, port: 4789, local: '1.2.3.4', address: '02:00:00:00:00:01' }), /VNI .* must be an integer from 1 to 16777215/);
+  assert.throws(() => rtnl.createVxlan({ name: 'v', vni: 1, port: 0, local: '1.2.3.4', address: '02:00:00:00:00:01' }), /port 0 must be an integer from 1 to 65535/);
+  // bridge fdb replace 02:01:0a:01:02:00 dev <9> dst 192.168.62.1 self permanent
+  eqBytes(encodeRequests([rtnl.replaceFdb(9, '02:01:0a:01:02:00', '192.168.62.1')], SEQ), cat(
+    nlmsghdr(48, 28, 0x505), hex('07000000 09000000 80000200'), hex('0a000200 02010a01 02000000 08000100 c0a83e01'),
+  ), 'fdb entry');
+  eqBytes(encodeRequests([rtnl.deleteFdb(9, '02:01:0a:01:02:00', '192.168.62.1')], SEQ), cat(
+    nlmsghdr(48, 29, 0x5), hex('07000000 09000000 00000200'), hex('0a000200 02010a01 02000000 08000100 c0a83e01'),
+  ), 'fdb delete');
+  eqBytes(encodeRequests([rtnl.deleteNeighbor(9, '10.1.2.0')], SEQ), cat(nlmsghdr(36, 29, 0x5), hex('02000000 09000000 00000000'), hex('08000100 0a010200')), 'neighbour delete');
+  // The kernel's answer for such a device, and one for an entry.
+  const answer = cat(encodeStruct('ifinfomsg', { ifi_index: 12 }), encodeAttrs([{ type: NL.IFLA_IFNAME, value: rtnl.cstring('vx0') }, ...req.attrs.slice(2)]));
+  assert.equal(rtnl.parseLink(answer).vxlan, { vni: 1, port: 4789, learning: false, local: '192.168.61.1', link: 3 });
+  const fdb = cat(encodeStruct('ndmsg', { ndm_family: NL.AF_BRIDGE, ndm_ifindex: 9, ndm_state: NL.NUD_PERMANENT, ndm_flags: NL.NTF_SELF }), encodeAttrs(rtnl.replaceFdb(9, '02:01:0a:01:02:00', '192.168.62.1').attrs));
+  assert.equal(rtnl.parseNeighbor(fdb), { family: NL.AF_BRIDGE, ifindex: 9, state: NL.NUD_PERMANENT, flags: NL.NTF_SELF, dst: '192.168.62.1', lladdr: '02:01:0a:01:02:00' });
+});
+
 test('a batch is the requests back to back, numbered from the first sequence number', () => {
   const reqs = [rtnl.setLink({ index: 2 }, { up: true }), rtnl.addAddress(2, '10.1.1.7/32'), rtnl.deleteLink({ name: 'x' })];
   const b = encodeRequests(reqs, 0xfffffffe);

@@ -200,7 +200,7 @@ test('one node: host link both sides, default route into the host, slice routed 
   assert.is(n1.network('l2net').vni, VNI_L2);
   // Nothing changes on a second look.
   const again = await n1.agent!.reconcileCluster();
-  assert.equal({ ...again!, warnings: [] }, { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
+  assert.equal({ ...again!, warnings: [] }, { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, overlay: 'none', overlayPeers: { added: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] });
 });
 
 test('two, then three nodes join without restarts: tunnels per network and node, L3 routes, host-gw routes', async () => {

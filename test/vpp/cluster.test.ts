@@ -18,6 +18,12 @@
 // through its ClusterIP on that interface (tcpdump there), a ping on eth0; a node that leaves (its
 // agent stopped, `tsvpp agent teardown`, its Node deleted) leaves no tunnel, route or table behind on the other and comes
 // back; DEL and teardown leave nothing.
+//
+// test/vpp/cluster-overlay.test.ts runs this file again with nodeInterconnect vxlan
+// (TSVPP_TEST_INTERCONNECT): node b then sits on a subnet of its own (192.168.78.0/24) that only
+// the outside namespace routes to, as a node behind a router, so host-gw could not carry it; every
+// test is the same but for what differs by design (the routes between hosts, the overlay's entries,
+// the source a host's packets to another node's pod carry: its overlay address).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
@@ -26,13 +32,15 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { addNetns, deleteNetns } from '../../src/cni/linux/ip.js';
-import { networkVni } from '../../src/cni/cluster/plan.js';
+import { NODE_INTERCONNECTS, OVERLAY_IFNAME, networkVni, overlayAddressOf, overlayMac, type NodeInterconnect } from '../../src/cni/cluster/plan.js';
 import type { VppClient } from '../../src/vppapi/client/index.js';
 import { runCni } from '../../perf/soak/cni-call.js';
 import { nodeManifest } from '../../src/testing/node-manifest.js';
 import { REPO, Vpp } from './support/vpp.js';
 import { capture, reIp } from './support/capture.js';
 
+const MODE = (process.env.TSVPP_TEST_INTERCONNECT ?? 'host-gw') as NodeInterconnect;
+if (!NODE_INTERCONNECTS.includes(MODE)) throw new Error(`TSVPP_TEST_INTERCONNECT=${MODE}: not one of ${NODE_INTERCONNECTS.join(', ')}`);
 const MAIN = resolve(REPO, 'dist/src/cli/main.js');
 const rnd = randomBytes(2).toString('hex');
 const top = mkdtempSync(join(tmpdir(), 'tsvpp-vpp-cluster-'));
@@ -177,7 +185,15 @@ class Node {
     this.dir = join(top, name);
     this.configFile = join(this.dir, 'agent.yaml');
   }
-  get ip(): string { return `192.168.77.${this.k}`; }
+  /** The node's InternalIP: both on 192.168.77.0/24, or (vxlan) node b on 192.168.78.0/24. */
+  get ip(): string { return `192.168.${this.subnet}.${this.k}`; }
+  private get subnet(): number { return MODE === 'vxlan' ? 76 + this.k : 77; }
+  /** Its default router: the outside namespace, on the node's subnet. */
+  get router(): string { return `192.168.${this.subnet}.3`; }
+  /** The source of what this node's host sends to another node's pod: its InternalIP, or its overlay address. */
+  get hostSource(): string { return MODE === 'vxlan' ? overlayAddressOf(this.slice) : this.ip; }
+  /** This node's route on another node's host toward its slice, as `ip route` prints it. */
+  get routeToIt(): string { return MODE === 'vxlan' ? `${this.slice} via ${this.hostSource} dev ${OVERLAY_IFNAME} onlink` : `${this.slice} via ${this.ip} dev eth0`; }
   get slice(): string { return `10.1.${this.k}.0/24`; }
   get vtep(): string { return `10.1.${this.k}.1`; }
   get cniSocket(): string { return join(this.dir, 'cni.sock'); }
@@ -186,14 +202,14 @@ class Node {
     mkdirSync(this.dir);
     await netns(this.ns);
     await wire(this.ns, this.ip);
-    await ip(['route', 'add', 'default', 'via', ROUTER], this.ns);
+    await ip(['route', 'add', 'default', 'via', this.router], this.ns);
     this.vpp = await Vpp.start({ netns: this.ns });
     this.api = await this.vpp.connect({ reconnect: false });
     writeFileSync(this.configFile, [
       `vppApiSocket: ${this.vpp.apiSocket}`, `vppApiDir: ${this.vpp.info.apiDir}`, 'podSubnet: 10.1.0.0/16', 'podSubnetNodePrefixLen: 24',
       `nodeName: ${this.name}`, `stateDir: ${join(this.dir, 'state')}`, `memifSocketDir: ${join(this.dir, 'memif')}`,
       `cniSocket: ${this.cniSocket}`, `podManifests: ${manifests}`, 'eth0Kind: veth-afpacket', 'hostLink: veth-afpacket',
-      'cniPluginDirs: [/usr/lib/cni]', '',
+      'cniPluginDirs: [/usr/lib/cni]', `nodeInterconnect: ${MODE}`, '',
     ].join('\n'));
     await this.startAgent();
   }
@@ -283,14 +299,24 @@ class Node {
       ...(await this.vppRoutes()).filter(theirs).map((r) => `VPP route ${r}`),
       ...(await this.neighbors()).filter(theirs).map((n) => `VPP neighbour ${n}`),
       ...(await this.hostRoutes()).filter((r) => r.startsWith(`${other.slice} `)).map((r) => `host route ${r}`),
+      ...(await this.overlayEntries()).filter((e) => e.includes(other.hostSource) || e.includes(other.ip)).map((e) => `overlay ${e}`),
     ];
   }
 
-  /** Whether this node has its paths to `other`: a tunnel per network, the L3 slice route, the host-gw route. */
+  /** The overlay device's neighbours ("IP MAC") and forwarding entries ("MAC dst IP"); none without the device. */
+  async overlayEntries(): Promise<string[]> {
+    if (!(await this.links()).includes(OVERLAY_IFNAME)) return [];
+    const neigh = JSON.parse(await ip(['-j', 'neigh', 'show', 'dev', OVERLAY_IFNAME], this.ns)) as Array<{ dst: string; lladdr: string }>;
+    const fdb = JSON.parse(await runIn(this.ns, 'bridge', ['-j', 'fdb', 'show', 'dev', OVERLAY_IFNAME])) as Array<{ mac: string; dst?: string }>;
+    return [...neigh.map((n) => `${n.dst} ${n.lladdr}`), ...fdb.filter((f) => f.dst).map((f) => `${f.mac} dst ${f.dst}`)];
+  }
+
+  /** Whether this node has its paths to `other`: a tunnel per network, the L3 slice route, the host route (and over vxlan the overlay's two entries). */
   async connected(other: Node): Promise<boolean> {
     return (await this.tunnels()).filter((t) => t.startsWith(`${other.vtep} `)).length === VNIS.length
       && (await this.vppRoutes()).some((r) => r.endsWith(` 10.99.${other.k}.0/24`))
-      && (await this.hostRoutes()).some((r) => r.startsWith(`${other.slice} via ${other.ip} `));
+      && (await this.hostRoutes()).some((r) => r.startsWith(`${other.slice} via ${MODE === 'vxlan' ? other.hostSource : other.ip} `))
+      && (MODE === 'host-gw' || (await this.overlayEntries()).length === 2);
   }
 }
 
@@ -324,6 +350,11 @@ async function setUp(): Promise<void> {
   await ip(['link', 'set', 'br0', 'up'], WIRE);
   await netns(OUT);
   await wire(OUT, ROUTER);
+  if (MODE === 'vxlan') {
+    // Node b's own subnet, routed by the outside namespace only.
+    await ip(['addr', 'add', `${B.router}/24`, 'dev', 'eth0'], OUT);
+    await runIn(OUT, 'sysctl', ['-q', '-w', 'net.ipv4.ip_forward=1']);
+  }
   // The outside address on a dummy interface; kernels built without the dummy driver (this VM's)
   // get it on lo, which answers the same way.
   const dev = await ip(['link', 'add', 'name', 'outside0', 'type', 'dummy'], OUT).then(() => 'outside0', (e: Error) => {
@@ -360,8 +391,11 @@ test('both nodes up: host link, host routes, masquerade, and per network a tunne
   for (const [n, o] of [[A, B], [B, A]] as const) {
     assert.equal(await n.tunnels(), VNIS.map((v) => `${o.vtep} ${v}`), `node ${n.name}: a tunnel per CustomNetwork to ${o.name}`);
     assert.equal(await n.hostRoutes(), [
-      `${n.slice} via ${HOST_LINK.vpp} dev tsvpp-host src ${n.ip}`, `${o.slice} via ${o.ip} dev eth0`,
+      `${n.slice} via ${HOST_LINK.vpp} dev tsvpp-host src ${n.ip}`, o.routeToIt,
     ].sort(), `node ${n.name}: host routes`);
+    if (MODE === 'vxlan') {
+      assert.equal((await n.overlayEntries()).sort(), [`${o.hostSource} ${overlayMac(o.slice)}`, `${overlayMac(o.slice)} dst ${o.ip}`].sort(), `node ${n.name}: overlay entries`);
+    }
     assert.ok((await n.vppRoutes()).some((r) => r.endsWith(` 10.99.${o.k}.0/24`)), `node ${n.name}: VPP routes ${o.name}'s L3 slice`);
     assert.match(await runIn(n.ns, 'nft', ['list', 'table', 'ip', 'tsvpp']), `ip saddr ${n.slice} ip daddr != 10.1.0.0/16 masquerade`);
     assert.ok((await n.tagged()).some((t) => t.startsWith('host-tsvpp-vpp tsvpp-node:host-link')), `node ${n.name}: host link in VPP`);
@@ -390,8 +424,9 @@ test('pod → its host, the other node\'s host and the outside, seen with the no
     assert.ok(await outside(`node_${n.name}`) >= 6, `the outside saw node ${n.name}'s address`);
   }
   assert.is(await outside('pods'), 0, 'the outside never saw a pod address');
-  // Host → pod: the node's own host (the route's src is its InternalIP) and the other node (host-gw).
-  const seenByPod = await countEchoes(A.pod.ns, { node_a: A.ip, node_b: B.ip });
+  // Host → pod: the node's own host (the route's src is its InternalIP) and the other node (its
+  // InternalIP over host-gw, its overlay address over vxlan).
+  const seenByPod = await countEchoes(A.pod.ns, { node_a: A.ip, node_b: B.hostSource });
   await assertReaches(A.ns, A.pod.eth0, 'host a → pod a');
   await assertReaches(B.ns, A.pod.eth0, 'host b → pod a');
   assert.ok(await seenByPod('node_a') >= 6 && await seenByPod('node_b') >= 6, 'pod a saw both nodes\' addresses');

@@ -80,7 +80,7 @@ export function makeCluster(c: AgentConfig, node: { name: string; podSubnet?: st
   const kind = resolveHostLink(c, d.vhostNet);
   if (!kind) return undefined;
   return new Cluster({
-    config: { nodeName: node.name, ...(node.podSubnet ? { podSubnet: node.podSubnet } : {}), clusterPodSubnet: c.podSubnet, nodePrefixLen: c.podSubnetNodePrefixLen, hostLinkSubnet: c.hostLinkSubnet, hostLink: kind },
+    config: { nodeName: node.name, ...(node.podSubnet ? { podSubnet: node.podSubnet } : {}), clusterPodSubnet: c.podSubnet, nodePrefixLen: c.podSubnetNodePrefixLen, hostLinkSubnet: c.hostLinkSubnet, hostLink: kind, interconnect: c.nodeInterconnect },
     vswitch: d.vswitch, store: d.store, host: d.host ?? linuxHost(), ...(d.nodes ? { nodes: d.nodes } : {}), ...(d.services ? { services: d.services } : {}), log: d.log,
   });
 }

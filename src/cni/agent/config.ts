@@ -6,6 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { overlaps4, parseIp4, parsePrefix4 } from '../ipv4.js';
 import { DEFAULT_AGENT_SOCKET, DEFAULT_AGENT_STATE_DIR } from '../agent-protocol.cjs';
 import { DEFAULT_CNI_PLUGIN_DIRS } from '../ipam.js';
+import { NODE_INTERCONNECTS, type NodeInterconnect } from '../cluster/plan.js';
 
 export type Eth0Kind = 'auto' | 'tap' | 'veth-afpacket';
 /** What eth0Kind means on this node, decided once when the agent starts. */
@@ -72,6 +73,9 @@ export interface AgentConfig {
   hostLink: HostLinkSetting;
   /** Addresses of the VPP ↔ host link (at least a /30): VPP .1, host .2. */
   hostLinkSubnet: string;
+  /** How the default network crosses between nodes: host-gw (nodes on one L2 segment) or vxlan
+   *  (a Linux VXLAN overlay between the hosts: nodes anywhere they reach each other over UDP 4789). */
+  nodeInterconnect: NodeInterconnect;
 }
 
 export type ServicesMode = 'vpp' | 'off';
@@ -99,6 +103,7 @@ export const DEFAULT_CONFIG: AgentConfig = {
   // Off unless configured (deploy/ turns it on): it changes the host's routes and nftables.
   hostLink: 'none',
   hostLinkSubnet: '169.254.100.0/30',
+  nodeInterconnect: 'host-gw',
 };
 
 /** Flag name ↔ config field. */
@@ -129,6 +134,7 @@ export const FLAGS: Record<string, keyof AgentConfig> = {
   '--services': 'services',
   '--host-link': 'hostLink',
   '--host-link-subnet': 'hostLinkSubnet',
+  '--node-interconnect': 'nodeInterconnect',
 };
 
 const NUMERIC: ReadonlySet<keyof AgentConfig> = new Set(['podSubnetNodePrefixLen', 'maxCustomInterfaces', 'mtu', 'vethPoolSize', 'vethPoolIdleSeconds', 'memifDevices']);
@@ -209,6 +215,7 @@ export function validateConfig(c: AgentConfig): AgentConfig {
   try { link = parsePrefix4(c.hostLinkSubnet); } catch (e) { throw bad('hostLinkSubnet', (e as Error).message); }
   if (link.len > 30) throw bad('hostLinkSubnet', 'must be at least a /30 (VPP and the host each need an address)');
   if (overlaps4(link, subnet)) throw bad('hostLinkSubnet', `overlaps the pod subnet ${c.podSubnet}`);
+  if (!NODE_INTERCONNECTS.includes(c.nodeInterconnect)) throw bad('nodeInterconnect', `must be ${NODE_INTERCONNECTS.map((x) => JSON.stringify(x)).join(' or ')}`);
   return c;
 }
 

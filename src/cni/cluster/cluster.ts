@@ -10,13 +10,17 @@
 //   node's VTEP is a half-made one and is deleted. An af_packet host link is tagged right after it
 //   is created; an untagged host-tsvpp-vpp is a half-made one.
 // - VPP routes (which carry no tag) are recorded in the node state before they are added.
-// - Host routes by their protocol number (proto 116); the nftables table by its name.
+// - Host routes by their protocol number (proto 116); the nftables table and the overlay's VXLAN
+//   device by their names (the device's entries are all the agent's).
 // - Service NAT on the host link by the sw_if_index recorded in the node state (VPP cannot list it).
 import { VswitchError, type Vswitch, type VswitchInterface } from '../agent/vswitch.js';
 import type { ClusterRoute, NodeState, StateStore } from '../agent/state.js';
 import type { HostNet } from './host.js';
 import type { NodeSource, ClusterNode } from './nodes.js';
-import { HOST_LINK_IFNAME, HOST_LINK_TAG, TUNNEL_TAG_PREFIX, VETH_VPP_END, plan, vtepOf, type HostServices, type Plan, type PlannedHostRoute, type PlannedRoute } from './plan.js';
+import {
+  HOST_LINK_IFNAME, HOST_LINK_TAG, OVERLAY_IFNAME, TUNNEL_TAG_PREFIX, VETH_VPP_END, plan, vtepOf,
+  type HostServices, type NodeInterconnect, type Plan, type PlannedHostRoute, type PlannedRoute,
+} from './plan.js';
 
 export type HostLinkKind = 'tap' | 'veth-afpacket';
 
@@ -28,6 +32,7 @@ export interface ClusterConfig {
   nodePrefixLen: number;
   hostLinkSubnet: string;
   hostLink: HostLinkKind;
+  interconnect: NodeInterconnect;
 }
 
 /** The node's service proxy (src/cni/services/services.ts), as far as the host link concerns it. */
@@ -59,6 +64,10 @@ export interface ClusterReport {
   /** Neighbours VPP had learned for the gateways of nodes that are gone. */
   neighbors: { deleted: string[] };
   hostRoutes: { replaced: string[]; deleted: string[] };
+  /** The host's overlay device (nodeInterconnect vxlan); 'none' when there is none and was none. */
+  overlay: 'created' | 'replaced' | 'deleted' | 'ok' | 'none';
+  /** Its peers' entries ("IP MAC REMOTE" added; "neighbour IP" / "fdb MAC REMOTE" deleted). */
+  overlayPeers: { added: string[]; deleted: string[] };
   nft: 'created' | 'replaced' | 'ok';
   warnings: string[];
   /** What could not be done this round (each names the object); the next round retries. */
@@ -67,11 +76,13 @@ export interface ClusterReport {
 
 const routeKey = (r: { prefix: string; vrfId: number }) => `${r.vrfId}:${r.prefix}`;
 const sameRoute = (a: PlannedRoute | ClusterRoute, b: PlannedRoute | ClusterRoute) => routeKey(a) === routeKey(b) && a.swIfIndex === b.swIfIndex && a.nextHop === b.nextHop;
-const sameHostRoute = (want: PlannedHostRoute, have: PlannedHostRoute) => want.dst === have.dst && want.via === have.via && (want.src ?? '') === (have.src ?? '') && (!want.dev || want.dev === have.dev);
+const sameHostRoute = (want: PlannedHostRoute, have: PlannedHostRoute) => want.dst === have.dst && want.via === have.via && (want.src ?? '') === (have.src ?? '')
+  && (!want.dev || want.dev === have.dev) && !!want.onlink === !!have.onlink;
 const tunnelName = (t: { vni: number; dst: string }) => `vni ${t.vni} to ${t.dst}`;
 
 export function changed(r: ClusterReport): boolean {
   return r.hostLink !== 'ok' || r.hostLinkServiceNat || r.nft !== 'ok' || r.errors.length > 0 || r.warnings.length > 0
+    || (r.overlay !== 'ok' && r.overlay !== 'none') || r.overlayPeers.added.length + r.overlayPeers.deleted.length > 0
     || [r.vppRoutes, r.tunnels].some((x) => x.added.length + x.deleted.length > 0) || r.neighbors.deleted.length > 0
     || r.hostRoutes.replaced.length + r.hostRoutes.deleted.length > 0;
 }
@@ -133,7 +144,7 @@ export class Cluster {
     const { vswitch: vs, host, store, config: c } = this.d;
     const podSubnet = c.podSubnet;
     if (!podSubnet) throw new Error('the cluster reconciler needs this node\'s pod slice');
-    const r: ClusterReport = { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] };
+    const r: ClusterReport = { hostLink: 'ok', hostLinkServiceNat: false, vppRoutes: { added: [], deleted: [] }, tunnels: { added: [], deleted: [] }, neighbors: { deleted: [] }, hostRoutes: { replaced: [], deleted: [] }, overlay: 'none', overlayPeers: { added: [], deleted: [] }, nft: 'ok', warnings: [], errors: [] };
     await host.enableForwarding();
     const dump = await vs.dumpInterfaces();
     const link = await this.hostLink(dump);
@@ -144,7 +155,7 @@ export class Cluster {
       self: { name: c.nodeName, podSubnet, ...(self ? { internalIp: self.internalIp } : {}) },
       nodes, podSubnet: c.clusterPodSubnet, nodePrefixLen: c.nodePrefixLen, hostLinkSubnet: c.hostLinkSubnet,
       hostLinkSwIfIndex: link.swIfIndex, networks: Object.values(node.networks),
-      ...(this.d.services ? { services: this.d.services.hostServices() } : {}),
+      ...(this.d.services ? { services: this.d.services.hostServices() } : {}), interconnect: c.interconnect,
     });
     r.warnings.push(...p.warnings);
 
@@ -175,6 +186,7 @@ export class Cluster {
     await this.vppRoutes(node, p, link.created, r);
     await this.forgetNeighbors(node, new Set(p.vppRoutes.map((x) => `${x.swIfIndex}/${x.nextHop}`)), r.neighbors.deleted, r.errors);
     await this.tunnels(dump, p, r);
+    await this.overlay(p, r);
     await this.hostRoutes(p, r);
     const nft = await host.nftList();
     if (nft !== p.nftTable) {
@@ -277,6 +289,19 @@ export class Cluster {
     }
   }
 
+  /** The overlay device and its peers' entries, or no device (host-gw, or no InternalIP yet). */
+  private async overlay(p: Plan, r: ClusterReport): Promise<void> {
+    const host = this.d.host;
+    if (!p.overlay) {
+      if (await host.deleteLinkIfExists(OVERLAY_IFNAME)) r.overlay = 'deleted';
+      return;
+    }
+    try {
+      r.overlay = await host.ensureVxlan(p.overlay.device);
+      r.overlayPeers = await host.setVxlanPeers(OVERLAY_IFNAME, p.overlay.peers);
+    } catch (e) { r.errors.push(`overlay ${OVERLAY_IFNAME}: ${(e as Error).message}`); }
+  }
+
   private async hostRoutes(p: Plan, r: ClusterReport): Promise<void> {
     const host = this.d.host;
     const have = await host.listRoutes();
@@ -290,12 +315,12 @@ export class Cluster {
       const h = have.find((y) => y.dst === x.dst);
       if (h && sameHostRoute(x, h)) continue;
       try { await host.replaceRoute(x); r.hostRoutes.replaced.push(`${x.dst} via ${x.via}`); } catch (e) {
-        r.errors.push(`host route ${x.dst} via ${x.via}${x.dev ? '' : ' (host-gw: the node must be on this node\'s link)'}: ${(e as Error).message}`);
+        r.errors.push(`host route ${x.dst} via ${x.via}${x.dev ? ` dev ${x.dev}` : ' (host-gw: the node must be on this node\'s link; nodeInterconnect vxlan crosses routers)'}: ${(e as Error).message}`);
       }
     }
   }
 
-  /** Removes everything reconcile made: tunnels, VPP routes, learned neighbours of other nodes' gateways, the host link, host routes, the nftables table. */
+  /** Removes everything reconcile made: tunnels, VPP routes, learned neighbours of other nodes' gateways, the host link, host routes, the overlay device, the nftables table. */
   async teardown(): Promise<{ removed: string[]; errors: string[] }> {
     const { vswitch: vs, host, store } = this.d;
     const removed: string[] = [], errors: string[] = [];
@@ -325,7 +350,7 @@ export class Cluster {
       await attempt(`host link ${i.name}`, () => this.deleteHostLinkIf(i));
     }
     for (const h of await host.listRoutes()) await attempt(`host route ${h.dst}`, () => host.deleteRoute(h.dst));
-    for (const l of [HOST_LINK_IFNAME, VETH_VPP_END]) if (await host.deleteLinkIfExists(l)) removed.push(`link ${l}`);
+    for (const l of [HOST_LINK_IFNAME, VETH_VPP_END, OVERLAY_IFNAME]) if (await host.deleteLinkIfExists(l)) removed.push(`link ${l}`);
     if (await host.nftDelete()) removed.push('nftables table ip tsvpp');
     return { removed, errors };
   }

@@ -1,5 +1,5 @@
 // The host (Linux) half of the cluster data path: the host end of the VPP ↔ host link, IP
-// forwarding, the routes the agent owns in the main table (marked `proto 116`, so they are found
+// forwarding, the overlay's VXLAN device with its neighbour and forwarding entries, the routes the agent owns in the main table (marked `proto 116`, so they are found
 // again after a restart without any state), and the agent's nftables table. Links, addresses and
 // routes over rtnetlink (src/cni/linux/ip.ts); the nftables table and the forwarding switch
 // through `nft` and `sysctl`, the one part with no rtnetlink request. All in the agent's own
@@ -9,9 +9,9 @@ import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { runProcess } from '../../sys/index.js';
 import {
-  createVeth, deleteLinkIfExists, deleteOwnedRoute, getLink, listOwnedRoutes, netnsPath, replaceOwnedRoute, setLinkUp, setOnlyAddress,
+  createVeth, deleteLinkIfExists, deleteOwnedRoute, ensureVxlan, getLink, listOwnedRoutes, netnsPath, replaceOwnedRoute, setLinkUp, setOnlyAddress, setVxlanPeers,
 } from '../linux/ip.js';
-import { HOST_ROUTE_PROTO, NFT_TABLE, type PlannedHostRoute } from './plan.js';
+import { HOST_ROUTE_PROTO, NFT_TABLE, type PlannedHostRoute, type PlannedOverlay } from './plan.js';
 
 export interface HostNet {
   enableForwarding(): Promise<void>;
@@ -23,6 +23,10 @@ export interface HostNet {
   linkMtu(name: string): Promise<number>;
   /** Makes `cidr` the only IPv4 address of `dev`. */
   setOnlyAddress(dev: string, cidr: string): Promise<void>;
+  /** The overlay's VXLAN device as planned, up and addressed (made anew when its settings differ). */
+  ensureVxlan(d: PlannedOverlay['device']): Promise<'created' | 'replaced' | 'ok'>;
+  /** The device's neighbour and forwarding entries: exactly the peers'. */
+  setVxlanPeers(dev: string, peers: PlannedOverlay['peers']): Promise<{ added: string[]; deleted: string[] }>;
   /** The agent's routes (proto 116) in the main table. */
   listRoutes(): Promise<PlannedHostRoute[]>;
   replaceRoute(r: PlannedHostRoute): Promise<void>;
@@ -89,6 +93,8 @@ export function linuxHost(netns?: string): HostNet {
       return l.mtu;
     },
     setOnlyAddress: (dev, cidr) => setOnlyAddress(netns, dev, cidr),
+    ensureVxlan: (d) => ensureVxlan(netns, d),
+    setVxlanPeers: (dev, peers) => setVxlanPeers(netns, dev, peers),
     async listRoutes() { return listOwnedRoutes(netns, HOST_ROUTE_PROTO); },
     replaceRoute: (r) => replaceOwnedRoute(netns, r, HOST_ROUTE_PROTO),
     deleteRoute: (dst) => deleteOwnedRoute(netns, dst, HOST_ROUTE_PROTO),

@@ -6,12 +6,21 @@
 // - VPP ↔ host: a /30 link (hostLinkSubnet): VPP .1, host .2. VPP's default route (VRF 0) points
 //   at the host; the host routes this node's pod slice into VPP and masquerades what the slice
 //   sends beyond the cluster pod subnet (nftables table `ip tsvpp`).
-// - Default network between nodes: host-gw. Each host routes every other node's slice via that
-//   node's InternalIP (so nodes must share an L2 segment).
+// - Default network between nodes, by `nodeInterconnect`:
+//   host-gw: each host routes every other node's slice via that node's InternalIP (so nodes must
+//   share an L2 segment).
+//   vxlan: each host has a Linux VXLAN device (OVERLAY_IFNAME) addressed with its slice's network
+//   address (x.y.z.0/32, which IPAM never hands out) and a MAC derived from it, and routes every
+//   other node's slice via that node's device address, on-link through the device; a permanent
+//   neighbour entry gives that address its MAC and a forwarding entry sends the MAC to the node's
+//   InternalIP. No learning, no multicast, nothing to agree on but the node list (flannel's vxlan
+//   backend, with the MACs computed instead of published). Nodes then only need to reach each
+//   other's InternalIP over UDP (OVERLAY_PORT), across routers.
 // - L2 and L3 CustomNetworks between nodes: one VXLAN tunnel per (network, other node) between the
 //   VPPs, in the network's bridge domain (split-horizon group 1: what comes from one tunnel is
 //   not flooded into another). A node's VTEP is its default-network gateway (first address of its
-//   pod slice), which host-gw routing already carries. On an L3 network the gateway loopback is the
+//   pod slice), which the default network's routes between hosts already carry (over vxlan: inside
+//   the host overlay). On an L3 network the gateway loopback is the
 //   bridge domain's BVI, addressed with the network's whole subnetCIDR, and every other node's
 //   slice is routed via that node's gateway, found by ARP across the segment.
 import { contains4, formatIp4, formatPrefix4, hostRange4, parseIp4, parsePrefix4, slice4, type Prefix4 } from '../ipv4.js';
@@ -29,6 +38,19 @@ export const HOST_LINK_TAG = 'tsvpp-node:host-link';
 export const TUNNEL_TAG_PREFIX = 'tsvpp-vx:';
 /** VPP's VXLAN UDP port (IANA 4789). */
 export const VXLAN_PORT = 4789;
+/** The host's VXLAN device of the default network's overlay (nodeInterconnect vxlan). */
+export const OVERLAY_IFNAME = 'tsvpp-vxlan';
+export const OVERLAY_VNI = 1;
+/**
+ * The overlay's UDP port: IANA's too. VPP's own tunnels (CustomNetworks) travel inside it between
+ * VTEPs that are pod-slice addresses, which the host forwards into VPP: the host's socket on the
+ * port only ever sees packets for its InternalIP.
+ */
+export const OVERLAY_PORT = 4789;
+
+/** How the default network crosses between nodes. */
+export type NodeInterconnect = 'host-gw' | 'vxlan';
+export const NODE_INTERCONNECTS: readonly NodeInterconnect[] = ['host-gw', 'vxlan'];
 
 export interface PlanInput {
   /** This node: its name, and its InternalIP when the node set knows it. */
@@ -44,6 +66,7 @@ export interface PlanInput {
   networks: readonly NetworkState[];
   /** What the host hands to VPP for the Services (absent: the node serves no Services). */
   services?: HostServices;
+  interconnect: NodeInterconnect;
 }
 
 export interface NodePort { proto: 'TCP' | 'UDP' | 'SCTP'; port: number }
@@ -53,7 +76,14 @@ export interface HostServices { nodePorts: readonly NodePort[]; clusterIps: read
 
 export interface PlannedRoute { prefix: string; vrfId: number; swIfIndex: number; nextHop: string }
 export interface PlannedTunnel { network: string; node: string; vni: number; src: string; dst: string; bdId: number; tag: string }
-export interface PlannedHostRoute { dst: string; via: string; dev?: string; src?: string }
+export interface PlannedHostRoute { dst: string; via: string; dev?: string; src?: string; onlink?: boolean }
+
+/** The host's overlay device and its peers (nodeInterconnect vxlan). */
+export interface PlannedOverlay {
+  device: { name: string; vni: number; port: number; local: string; mac: string; address: string };
+  /** One per other node: its device's address and MAC, and the InternalIP they are reached at. */
+  peers: Array<{ node: string; ip: string; mac: string; remote: string }>;
+}
 
 export interface Plan {
   /** The VPP ↔ host link's addresses (CIDR). */
@@ -62,6 +92,8 @@ export interface Plan {
   vppRoutes: PlannedRoute[];
   tunnels: PlannedTunnel[];
   hostRoutes: PlannedHostRoute[];
+  /** Absent: no overlay device on this host (host-gw, or vxlan without this node's InternalIP). */
+  overlay?: PlannedOverlay;
   /** The whole `ip tsvpp` table, as `nft -f` reads it. */
   nftTable: string;
   /** Things the plan had to leave out, each naming the node or network. */
@@ -79,6 +111,16 @@ export function hostLinkAddresses(subnet: string): { vpp: string; host: string; 
 /** A node's VXLAN endpoint: the gateway (first address) of its pod slice. */
 export function vtepOf(podSlice: string): string {
   return hostRange4(parsePrefix4(podSlice)).gateway;
+}
+
+/** A node's address on the host overlay: its slice's network address (IPAM starts at .2). */
+export function overlayAddressOf(podSlice: string): string {
+  return formatIp4(parsePrefix4(podSlice).addr);
+}
+
+/** The MAC of a node's overlay device: 02:01 (locally administered) and its overlay address. */
+export function overlayMac(podSlice: string): string {
+  return ['02', '01', ...overlayAddressOf(podSlice).split('.').map((b) => Number(b).toString(16).padStart(2, '0'))].join(':');
 }
 
 /**
@@ -128,13 +170,30 @@ export function plan(i: PlanInput): Plan {
   }
   const myVtep = vtepOf(i.self.podSubnet);
   const peers = i.nodes.filter((n) => n.name !== i.self.name);
-  const overlay = i.networks.filter((n) => n.kind === 'L2' || n.kind === 'L3').sort((a, b) => a.name.localeCompare(b.name));
+  let overlay: PlannedOverlay | undefined;
+  switch (i.interconnect) {
+    case 'host-gw': break;
+    case 'vxlan':
+      if (i.self.internalIp) {
+        overlay = {
+          device: { name: OVERLAY_IFNAME, vni: OVERLAY_VNI, port: OVERLAY_PORT, local: i.self.internalIp, mac: overlayMac(i.self.podSubnet), address: `${overlayAddressOf(i.self.podSubnet)}/32` },
+          peers: [],
+        };
+      } else if (peers.length > 0) warnings.push('nodeInterconnect vxlan: this node has no InternalIP in the node list: no overlay, other nodes\' slices not routed');
+      break;
+    default: { const never: never = i.interconnect; throw new Error(`unknown nodeInterconnect ${String(never)}`); }
+  }
+  const tunnelled = i.networks.filter((n) => n.kind === 'L2' || n.kind === 'L3').sort((a, b) => a.name.localeCompare(b.name));
   for (const peer of [...peers].sort((a, b) => a.name.localeCompare(b.name))) {
     if (peer.podSubnet === i.self.podSubnet) { warnings.push(`node ${peer.name} has this node's pod subnet ${peer.podSubnet}: left out`); continue; }
-    hostRoutes.push({ dst: peer.podSubnet, via: peer.internalIp });
+    if (overlay) {
+      const ip = overlayAddressOf(peer.podSubnet);
+      overlay.peers.push({ node: peer.name, ip, mac: overlayMac(peer.podSubnet), remote: peer.internalIp });
+      hostRoutes.push({ dst: peer.podSubnet, via: ip, dev: OVERLAY_IFNAME, onlink: true });
+    } else if (i.interconnect === 'host-gw') hostRoutes.push({ dst: peer.podSubnet, via: peer.internalIp });
     const vtep = vtepOf(peer.podSubnet);
     const idx = sliceIndex(subnet, i.nodePrefixLen, parsePrefix4(peer.podSubnet));
-    for (const net of overlay) {
+    for (const net of tunnelled) {
       if (net.bdId === undefined || net.vni === undefined) { warnings.push(`network ${net.name} has no bridge domain or VNI yet`); continue; }
       tunnels.push({ network: net.name, node: peer.name, vni: net.vni, src: myVtep, dst: vtep, bdId: net.bdId, tag: tunnelTag(net.vni, vtep) });
       if (net.kind !== 'L3') continue;
@@ -143,7 +202,7 @@ export function plan(i: PlanInput): Plan {
       vppRoutes.push({ prefix: formatPrefix4(s), vrfId: net.vrfId, swIfIndex: net.loopbackSwIfIndex!, nextHop: hostRange4(s).gateway });
     }
   }
-  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet), { vip: link.vpp, nodePorts: i.services?.nodePorts ?? [] }), warnings };
+  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, ...(overlay ? { overlay } : {}), nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet), { vip: link.vpp, nodePorts: i.services?.nodePorts ?? [] }), warnings };
 }
 
 /**

@@ -369,15 +369,15 @@ export async function setOnlyAddress(netns: string | undefined, dev: string, cid
 }
 
 /** A route of the main table marked with a protocol number of its owner's (`proto P`), so it is found again without any state. */
-export interface OwnedRoute { dst: string; via: string; dev?: string; src?: string }
+export interface OwnedRoute { dst: string; via: string; dev?: string; src?: string; onlink?: boolean }
 
-/** `ip route replace DST via GW [dev DEV] [src SRC] proto P` (without dev: the gateway's link). */
+/** `ip route replace DST via GW [dev DEV] [src SRC] [onlink] proto P` (without dev: the gateway's link). */
 export async function replaceOwnedRoute(netns: string | undefined, r: OwnedRoute, protocol: number): Promise<void> {
   await inNs(netns, async (s, where) => {
     const oif = r.dev !== undefined ? (await linkIndex(s, r.dev, where)).index : undefined;
     await s.call(
-      rtnl.replaceRoute({ dst: r.dst, via: r.via, protocol, ...(oif !== undefined ? { oif } : {}), ...(r.src !== undefined ? { prefsrc: r.src } : {}) }),
-      `replace route ${r.dst} via ${r.via}${r.dev ? ` dev ${r.dev}` : ''}${r.src ? ` src ${r.src}` : ''} proto ${protocol}${where}`,
+      rtnl.replaceRoute({ dst: r.dst, via: r.via, protocol, ...(oif !== undefined ? { oif } : {}), ...(r.src !== undefined ? { prefsrc: r.src } : {}), ...(r.onlink ? { onlink: true } : {}) }),
+      `replace route ${r.dst} via ${r.via}${r.dev ? ` dev ${r.dev}` : ''}${r.src ? ` src ${r.src}` : ''}${r.onlink ? ' onlink' : ''} proto ${protocol}${where}`,
     );
   });
 }
@@ -401,8 +401,77 @@ export async function listOwnedRoutes(netns: string | undefined, protocol: numbe
       .filter((r) => r.table === rtnl.NL.RT_TABLE_MAIN && r.protocol === protocol && r.family === rtnl.NL.AF_INET)
       .map((r) => ({
         dst: `${r.dstLen === 0 ? '0.0.0.0' : r.dst}/${r.dstLen}`, via: r.gateway ?? '', dev: names.get(r.oif ?? -1) ?? '',
-        ...(r.prefsrc !== undefined ? { src: r.prefsrc } : {}),
+        ...(r.prefsrc !== undefined ? { src: r.prefsrc } : {}), ...(r.flags & rtnl.NL.RTNH_F_ONLINK ? { onlink: true } : {}),
       }));
+  });
+}
+
+/** A VXLAN device as the node overlay has it: static entries only, `cidr` its one address. */
+export interface VxlanDevice { name: string; vni: number; port: number; local: string; mac: string; address: string }
+
+/**
+ * Makes `d.name` that VXLAN device, up, with `d.address` its only address: created when missing,
+ * made anew when its VNI, port, local address, learning or MAC differ (or it is another kind of
+ * link). Bound to the link holding `local` (its MTU less VXLAN's 50 bytes); an error naming the
+ * address when no link of the namespace holds it.
+ */
+export async function ensureVxlan(netns: string | undefined, d: VxlanDevice): Promise<'created' | 'replaced' | 'ok'> {
+  const result = await inNs(netns, async (s, where) => {
+    const have = await findLink(s, d.name, where);
+    const v = have?.vxlan;
+    if (have && v && v.vni === d.vni && v.port === d.port && v.local === d.local && !v.learning && have.address === d.mac) return 'ok' as const;
+    const under = (await s.dump(rtnl.dumpAddresses(), `list addresses${where}`)).map((m) => rtnl.parseAddress(m.payload))
+      .find((a) => a.family === rtnl.NL.AF_INET && a.local === d.local);
+    if (!under) throw new Error(`VXLAN device ${d.name}${where}: no link has the address ${d.local} to send from (the node's InternalIP)`);
+    if (have) await s.call(rtnl.deleteLink({ index: have.index }), `delete link ${d.name}${where} (not the VXLAN device wanted)`);
+    await s.call(rtnl.createVxlan({ name: d.name, vni: d.vni, port: d.port, local: d.local, link: under.index, address: d.mac }),
+      `create VXLAN device ${d.name} id ${d.vni} dstport ${d.port} local ${d.local}${where}`);
+    return have ? 'replaced' as const : 'created' as const;
+  });
+  await setLinkUp(d.name, true, netns);
+  await setOnlyAddress(netns, d.name, d.address);
+  return result;
+}
+
+/** One other node on the overlay: its device's address and MAC, and where its packets go. */
+export interface VxlanPeer { ip: string; mac: string; remote: string }
+
+/**
+ * Makes the VXLAN device's permanent neighbour entries and its forwarding entries exactly those of
+ * `peers` (`ip neigh replace IP lladdr MAC dev DEV nud permanent`, `bridge fdb replace MAC dev DEV
+ * dst REMOTE self permanent`, and the deletes of every other entry of the device). Returns each
+ * entry added or deleted, as "IP MAC REMOTE" and "neighbour IP" / "fdb MAC REMOTE".
+ */
+export async function setVxlanPeers(netns: string | undefined, dev: string, peers: readonly VxlanPeer[]): Promise<{ added: string[]; deleted: string[] }> {
+  return inNs(netns, async (s, where) => {
+    const l = await linkIndex(s, dev, where);
+    const neigh = (await s.dump(rtnl.dumpNeighbors(rtnl.NL.AF_INET), `list neighbours${where}`)).map((m) => rtnl.parseNeighbor(m.payload))
+      .filter((n) => n.ifindex === l.index && n.dst !== undefined && n.state & rtnl.NL.NUD_PERMANENT);
+    const fdb = (await s.dump(rtnl.dumpNeighbors(rtnl.NL.AF_BRIDGE), `list forwarding entries${where}`)).map((m) => rtnl.parseNeighbor(m.payload))
+      .filter((n) => n.ifindex === l.index && n.dst !== undefined && n.lladdr !== undefined);
+    const added: string[] = [], deleted: string[] = [], calls: NetlinkCall[] = [];
+    const wantNeigh = new Map(peers.map((p) => [p.ip, p.mac]));
+    const wantFdb = new Set(peers.map((p) => `${p.mac} ${p.remote}`));
+    for (const n of neigh) {
+      if (wantNeigh.has(n.dst!)) continue;
+      calls.push({ req: rtnl.deleteNeighbor(l.index, n.dst!), what: `delete neighbour ${n.dst} on ${dev}${where}` });
+      deleted.push(`neighbour ${n.dst}`);
+    }
+    for (const f of fdb) {
+      if (wantFdb.has(`${f.lladdr} ${f.dst}`)) continue;
+      calls.push({ req: rtnl.deleteFdb(l.index, f.lladdr!, f.dst!), what: `delete fdb ${f.lladdr} dst ${f.dst} on ${dev}${where}` });
+      deleted.push(`fdb ${f.lladdr} ${f.dst}`);
+    }
+    for (const p of peers) {
+      const hasNeigh = neigh.some((n) => n.dst === p.ip && n.lladdr === p.mac);
+      const hasFdb = fdb.some((f) => f.lladdr === p.mac && f.dst === p.remote);
+      if (hasNeigh && hasFdb) continue;
+      if (!hasNeigh) calls.push({ req: rtnl.replaceNeighbor(l.index, p.ip, p.mac), what: `set neighbour ${p.ip} lladdr ${p.mac} on ${dev}${where}` });
+      if (!hasFdb) calls.push({ req: rtnl.replaceFdb(l.index, p.mac, p.remote), what: `set fdb ${p.mac} dst ${p.remote} on ${dev}${where}` });
+      added.push(`${p.ip} ${p.mac} ${p.remote}`);
+    }
+    if (calls.length) await s.all(calls);
+    return { added, deleted };
   });
 }
 

@@ -96,6 +96,8 @@ export const NL = {
   IFLA_INFO_KIND: 1, IFLA_INFO_DATA: 2,
   // linux/veth.h
   VETH_INFO_PEER: 1,
+  // linux/if_link.h: VXLAN links (IFLA_INFO_DATA of kind "vxlan")
+  IFLA_VXLAN_ID: 1, IFLA_VXLAN_LINK: 3, IFLA_VXLAN_LOCAL: 4, IFLA_VXLAN_LEARNING: 7, IFLA_VXLAN_PORT: 15,
   // linux/if.h: link flags and operational states
   IFF_UP: 0x1, IFF_BROADCAST: 0x2, IFF_DEBUG: 0x4, IFF_LOOPBACK: 0x8, IFF_POINTOPOINT: 0x10, IFF_NOTRAILERS: 0x20,
   IFF_RUNNING: 0x40, IFF_NOARP: 0x80, IFF_PROMISC: 0x100, IFF_ALLMULTI: 0x200, IFF_MASTER: 0x400, IFF_SLAVE: 0x800,
@@ -107,9 +109,9 @@ export const NL = {
   // linux/if_addr.h: addresses
   IFA_ADDRESS: 1, IFA_LOCAL: 2, IFA_LABEL: 3, IFA_FLAGS: 8,
   // linux/neighbour.h: neighbours
-  NDA_DST: 1, NDA_LLADDR: 2, NUD_PERMANENT: 0x80,
+  NDA_DST: 1, NDA_LLADDR: 2, NUD_NOARP: 0x40, NUD_PERMANENT: 0x80, NTF_SELF: 0x02,
   // linux/socket.h
-  AF_INET: 2, AF_INET6: 10,
+  AF_INET: 2, AF_BRIDGE: 7, AF_INET6: 10,
   // linux/if_ether.h
   ETH_P_ALL: 0x0003,
   // linux/rtnetlink.h and linux/pkt_sched.h: traffic control attributes and handles (major:minor, 16 bits each)

@@ -1,11 +1,11 @@
 // rtnetlink links (RTM_*LINK): struct ifinfomsg, the IFLA_* attributes this package sets and reads,
-// and the requests: create a veth pair, set a link up/down, move or rename it, delete it or a whole
-// group, get one or dump all. The encodings match what iproute2's `ip link` sends for the same command.
+// and the requests: create a veth pair or a VXLAN device, set a link up/down, move or rename it,
+// delete it or a whole group, get one or dump all. The encodings match what iproute2's `ip link` sends for the same command.
 import {
   NetlinkDecodeError, attrTable, concatBytes, cstring, decodeStruct, encodeAttrs, readString, readU32, readU8, u32, type NlAttr, type NlRequest,
 } from './wire.js';
 import { NL, STRUCTS, encodeStruct } from './layout.js';
-import { formatMac, macBytes } from './inet.js';
+import { formatIp, formatMac, ipv4Bytes, macBytes } from './inet.js';
 
 const { IFLA_ADDRESS, IFLA_IFNAME, IFLA_MTU, IFLA_NET_NS_FD } = NL;
 
@@ -80,6 +80,51 @@ export function createVeth(host: NewLinkEnd, peer: NewLinkEnd): NlRequest {
   };
 }
 
+/** A VXLAN device with static forwarding entries only (learning off): what the node overlay uses. */
+export interface NewVxlan {
+  name: string;
+  vni: number;
+  /** UDP port the device sends to and listens on. */
+  port: number;
+  /** Source address of the encapsulated packets. */
+  local: string;
+  /** The underlay link (its index): the device's MTU is that link's less the 50 bytes of VXLAN. */
+  link?: number;
+  /** The device's MAC address. */
+  address: string;
+}
+
+/**
+ * `ip link add NAME address MAC type vxlan id VNI local IP [dev LINK] dstport PORT nolearning`:
+ * fails with EEXIST when the name (or another device's VNI and port) is taken.
+ */
+export function createVxlan(v: NewVxlan): NlRequest {
+  if (!Number.isInteger(v.vni) || v.vni < 1 || v.vni > 0xffffff) throw new RangeError(`VXLAN ${v.name}: VNI ${v.vni} must be an integer from 1 to 16777215`);
+  if (!Number.isInteger(v.port) || v.port < 1 || v.port > 0xffff) throw new RangeError(`VXLAN ${v.name}: port ${v.port} must be an integer from 1 to 65535`);
+  return {
+    type: NL.RTM_NEWLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK | NL.NLM_F_CREATE | NL.NLM_F_EXCL, header: header(undefined),
+    attrs: [
+      { type: IFLA_ADDRESS, value: macBytes(v.address) },
+      { type: IFLA_IFNAME, value: ifname(v.name) },
+      {
+        type: NL.IFLA_LINKINFO, value: [
+          { type: NL.IFLA_INFO_KIND, value: new TextEncoder().encode('vxlan') },
+          {
+            type: NL.IFLA_INFO_DATA, value: [
+              { type: NL.IFLA_VXLAN_ID, value: u32(v.vni) },
+              ...(v.link !== undefined ? [{ type: NL.IFLA_VXLAN_LINK, value: u32(v.link) }] : []),
+              { type: NL.IFLA_VXLAN_LOCAL, value: ipv4Bytes(v.local) },
+              { type: NL.IFLA_VXLAN_LEARNING, value: Uint8Array.of(0) },
+              // __be16, as iproute2 sends it (htons, without NLA_F_NET_BYTEORDER).
+              { type: NL.IFLA_VXLAN_PORT, value: Uint8Array.of(v.port >> 8, v.port & 0xff) },
+            ],
+          },
+        ],
+      },
+    ],
+  };
+}
+
 /** What `ip link set` changes; the link is found by `ref` (an index when it is being renamed). */
 export interface LinkChange {
   up?: boolean;
@@ -148,6 +193,8 @@ export interface LinkMessage {
   master?: number;
   /** IFLA_GROUP (0: the default group). */
   group?: number;
+  /** A VXLAN device's settings (kind "vxlan"). */
+  vxlan?: { vni: number; port: number; local?: string; link?: number; learning: boolean };
 }
 
 export function parseLink(payload: Uint8Array): LinkMessage {
@@ -164,10 +211,24 @@ export function parseLink(payload: Uint8Array): LinkMessage {
   if (v(NL.IFLA_GROUP)) m.group = readU32(v(NL.IFLA_GROUP)!, 'IFLA_GROUP');
   const info = v(NL.IFLA_LINKINFO);
   if (info) {
-    const kind = attrTable(info).get(NL.IFLA_INFO_KIND);
+    const it = attrTable(info);
+    const kind = it.get(NL.IFLA_INFO_KIND);
     if (kind) m.kind = readString(kind);
+    const data = it.get(NL.IFLA_INFO_DATA);
+    if (m.kind === 'vxlan' && data) m.vxlan = parseVxlan(data, h.ifi_index);
   }
   return m;
+}
+
+function parseVxlan(data: Uint8Array, index: number): NonNullable<LinkMessage['vxlan']> {
+  const t = attrTable(data);
+  const id = t.get(NL.IFLA_VXLAN_ID), port = t.get(NL.IFLA_VXLAN_PORT);
+  if (!id || !port || port.length !== 2) throw new NetlinkDecodeError(`VXLAN link ${index}: no IFLA_VXLAN_ID or IFLA_VXLAN_PORT`);
+  const local = t.get(NL.IFLA_VXLAN_LOCAL), link = t.get(NL.IFLA_VXLAN_LINK), learning = t.get(NL.IFLA_VXLAN_LEARNING);
+  return {
+    vni: readU32(id, 'IFLA_VXLAN_ID'), port: (port[0]! << 8) | port[1]!, learning: learning ? readU8(learning, 'IFLA_VXLAN_LEARNING') !== 0 : true,
+    ...(local ? { local: formatIp(local) } : {}), ...(link ? { link: readU32(link, 'IFLA_VXLAN_LINK') } : {}),
+  };
 }
 
 // The names `ip -j link` prints, so that what the agent reports reads like `ip` output.
