@@ -69,7 +69,20 @@ test('vxlan: a host overlay device from the node\'s InternalIP, each other slice
   ]);
   const hostGw = plan(input(1, nodes));
   assert.is(hostGw.overlay, undefined);
-  assert.equal({ ...p, overlay: undefined, hostRoutes: [] }, { ...hostGw, overlay: undefined, hostRoutes: [] }, 'tunnels, VPP routes, nftables: the same');
+  assert.equal({ ...p, overlay: undefined, hostRoutes: [], nftTable: '' }, { ...hostGw, overlay: undefined, hostRoutes: [], nftTable: '' }, 'tunnels, VPP routes: the same');
+  // nftables: host-gw's table and a guard of the overlay in front (as nft prints it: set elements in address order).
+  assert.is(p.nftTable, hostGw.nftTable.replace('table ip tsvpp {\n', [
+    'table ip tsvpp {',
+    '\tchain overlay {',
+    '\t\ttype filter hook prerouting priority raw; policy accept;',
+    '\t\tiifname "tsvpp-vxlan" ip saddr != 10.1.0.0/16 drop',
+    '\t\tiifname "tsvpp-host" udp dport 4789 fib daddr type local drop',
+    '\t\tiifname "tsvpp-host" ip daddr { 10.200.0.5, 192.168.50.2 } udp dport 4789 drop',
+    '\t}',
+    '',
+    '',
+  ].join('\n')));
+  assert.match(plan(input(1, [node(1), node(2)], nets(1), 'vxlan')).nftTable, '\t\tiifname "tsvpp-host" ip daddr 192.168.50.2 udp dport 4789 drop\n');
   assert.equal(p.warnings, []);
   // Addresses and MACs: the slice's network address, which IPAM never hands out; one MAC per node.
   assert.is(overlayAddressOf('10.1.7.0/24'), '10.1.7.0');

@@ -178,7 +178,19 @@ test('vxlan: the same far node is reached through the overlay (no error); a seco
   rep = await r.c.reconcile();
   assert.equal(rep.overlayPeers.deleted, ['10.1.9.0 02:01:0a:01:09:00 10.200.0.5']);
   assert.equal(rep.hostRoutes.deleted, ['10.1.9.0/24']);
+  // This node's own entry missing for a while: with the address the agent started with, nothing
+  // toward the others is torn down (without it there is no overlay to keep, and a warning says so).
+  const kept = new Cluster({ ...r.c.d, config: { ...r.c.d.config, internalIp: '192.168.50.1' } });
+  r.nodes.set([entry(2)]);
+  rep = await kept.reconcile();
+  assert.equal({ overlay: rep.overlay, peers: rep.overlayPeers, routes: rep.hostRoutes, errors: rep.errors }, { overlay: 'ok', peers: { added: [], deleted: [] }, routes: { replaced: [], deleted: [] }, errors: [] });
+  assert.match(rep.warnings.join(), /this node \(n1\) is not in the node list/);
+  rep = await r.c.reconcile();
+  assert.is(rep.overlay, 'deleted');
+  assert.match(rep.warnings.join(), /nodeInterconnect vxlan: this node has no InternalIP in the node list/);
+  r.nodes.set([entry(1), entry(2)]);
   const hostGw = new Cluster({ ...r.c.d, config: { ...r.c.d.config, interconnect: 'host-gw' } });
+  assert.is((await r.c.reconcile()).overlay, 'created');
   rep = await hostGw.reconcile();
   assert.is(rep.overlay, 'deleted');
   assert.not.ok(r.host.links.has(OVERLAY_IFNAME));

@@ -131,8 +131,54 @@ test('vxlan: the device as planned, one neighbour and one forwarding entry per o
   // Read back as written: a second round changes nothing on either node.
   for (const n of [A, B]) {
     const r = await n.cluster.reconcile();
-    assert.equal({ overlay: r.overlay, peers: r.overlayPeers, routes: r.hostRoutes, errors: r.errors }, { overlay: 'ok', peers: { added: [], deleted: [] }, routes: { replaced: [], deleted: [] }, errors: [] }, `node ${n.k}`);
+    assert.equal({ overlay: r.overlay, peers: r.overlayPeers, routes: r.hostRoutes, nft: r.nft, errors: r.errors }, { overlay: 'ok', peers: { added: [], deleted: [] }, routes: { replaced: [], deleted: [] }, nft: 'ok', errors: [] }, `node ${n.k}`);
   }
+  // The underlay's MTU changes: the device follows at the next round.
+  sh('ip', ['link', 'set', 'eth0', 'mtu', '1400'], A.ns);
+  assert.is((await A.cluster.reconcile()).overlay, 'ok');
+  assert.is(A.device().mtu, 1350);
+  sh('ip', ['link', 'set', 'eth0', 'mtu', '1500'], A.ns);
+  await A.cluster.reconcile();
+  assert.is(A.device().mtu, 1450);
+});
+
+/** Received packets of a node's overlay device: what it decapsulated. */
+const decapsulated = (n: Node): number => ipj(n.ns, ['-s', 'link', 'show', 'dev', OVERLAY_IFNAME])[0].stats64.rx.packets;
+
+test('a pod cannot use the overlay: VXLAN from the host link to the host\'s own address or another node\'s is dropped before the socket (and is decapsulated without the guard)', async () => {
+  // Stand in for VPP's side of node 1's host link: its veth end in a namespace of its own, sending
+  // as a pod's packets arrive there. The frame inside: to node 1's overlay MAC, from node 2's slice.
+  const P = `tsvo-${rnd}-p`;
+  await addNetns(P);
+  made.push(P);
+  sh('ip', ['link', 'set', 'tsvpp-vpp', 'netns', P], A.ns);
+  for (const c of [['addr', 'add', '169.254.100.1/30', 'dev', 'tsvpp-vpp'], ['link', 'set', 'tsvpp-vpp', 'up'], ['route', 'add', 'default', 'via', '169.254.100.2']]) sh('ip', c, P);
+  const send = (to: string) => sh(process.execPath, ['-e', `
+    const vxlan = Buffer.from('0800000000000100', 'hex');
+    const frame = Buffer.from('02010a010100' + '02010a010263' + '0800', 'hex');
+    const ip = Buffer.from('4500001c0000400040010000' + '0a010263' + '0a010100' + '0800f7ff00000000', 'hex');
+    const s = require('dgram').createSocket('udp4');
+    let n = 0;
+    const next = () => (n++ < 5 ? s.send(Buffer.concat([vxlan, frame, ip]), 4789, '${to}', next) : s.close());
+    next();`], P);
+  const [a0, b0] = [decapsulated(A), decapsulated(B)];
+  send('192.168.61.1');
+  send('192.168.62.1');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal([decapsulated(A) - a0, decapsulated(B) - b0], [0, 0], 'nothing decapsulated on either node');
+  // The same packets without the guard reach the sockets: the check above can fail.
+  sh('nft', ['flush', 'chain', 'ip', 'tsvpp', 'overlay'], A.ns);
+  send('192.168.61.1');
+  send('192.168.62.1');
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal([decapsulated(A) - a0, decapsulated(B) - b0], [5, 5], 'decapsulated without the guard');
+  // Back as it was: the link's VPP end gone with the namespace, the next round makes it anew.
+  await deleteNetns(P);
+  made.splice(made.indexOf(P), 1);
+  const r = await A.cluster.reconcile();
+  assert.equal(r.errors, []);
+  assert.equal([r.hostLink, r.nft], ['created', 'replaced']);
+  assert.is(A.ping('10.1.2.0'), 3);
 });
 
 test('drift: a deleted forwarding entry, a stray neighbour, a device made with another port: repaired, and packets flow again', async () => {
@@ -155,12 +201,16 @@ test('drift: a deleted forwarding entry, a stray neighbour, a device made with a
   assert.is(A.ping('10.1.2.0'), 3);
 });
 
-test('a node leaves: its entries and route go; back to host-gw the device goes; teardown leaves nothing', async () => {
+test('three nodes, then two leave: their entries and routes go; back to host-gw the device goes; teardown leaves nothing', async () => {
+  nodes.set([entry(1), entry(2), entry(3)]);
+  assert.equal((await A.cluster.reconcile()).errors, []);
+  assert.is((await A.cluster.reconcile()).nft, 'ok', 'the guard\'s set of two read back as written');
+  assert.match(sh('nft', ['list', 'chain', 'ip', 'tsvpp', 'overlay'], A.ns), /ip daddr \{ 192.168.62.1, 192.168.63.1 \} udp dport 4789 drop/);
   nodes.set([entry(1)]);
   const r = await A.cluster.reconcile();
   assert.equal(r.errors, []);
-  assert.equal(r.overlayPeers.deleted.sort(), ['fdb 02:01:0a:01:02:00 192.168.62.1', 'neighbour 10.1.2.0']);
-  assert.equal(r.hostRoutes.deleted, ['10.1.2.0/24']);
+  assert.equal(r.overlayPeers.deleted.sort(), ['fdb 02:01:0a:01:02:00 192.168.62.1', 'fdb 02:01:0a:01:03:00 192.168.63.1', 'neighbour 10.1.2.0', 'neighbour 10.1.3.0']);
+  assert.equal(r.hostRoutes.deleted.sort(), ['10.1.2.0/24', '10.1.3.0/24']);
   assert.equal([A.neighbors(), A.fdb()], [[], []]);
   assert.ok(A.hasDevice(), 'a lone node keeps its device (the next node needs no restart)');
   nodes.set([entry(1), entry(2)]);

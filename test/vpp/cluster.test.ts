@@ -506,7 +506,7 @@ test('Services: NodePort from both hosts and a pod of the other node, to a backe
     await assertServed(A.pod.ns, A.ip, NODE_PORT, 'pod-b', A.vtep, 'pod a → its own node\'s NodePort, backend on node b');
     // No endpoints: the NodePort leaves the host's table (refused by the host), the ClusterIP is refused by VPP.
     writeFileSync(join(manifests, 'web.yaml'), WEB.replace('[{addresses: [ENDPOINT]}]', '[]'));
-    await until('node a to drop its NodePorts', async () => !/dport/.test(await runIn(A.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
+    await until('node a to drop its NodePorts', async () => !/dnat to/.test(await runIn(A.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
     for (const [ns, host, port] of [[B.ns, A.ip, NODE_PORT], [A.ns, CLUSTER_IP, 80]] as const) {
       const [r] = await connect(ns, host, port, 1);
       assert.ok(r!.error && r!.error !== 'timeout', `${host}:${port} without endpoints: refused at once, got ${JSON.stringify(r)}`);

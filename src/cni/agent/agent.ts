@@ -76,11 +76,11 @@ export const CLUSTER_RESYNC_MS = 30_000;
  * The cluster reconciler of an agent's config, for `node` (also used by `tsvpp agent teardown`,
  * which knows the node's slice only from its state dir, if at all).
  */
-export function makeCluster(c: AgentConfig, node: { name: string; podSubnet?: string }, d: { vswitch: Vswitch; store: StateStore; host?: HostNet; nodes?: NodeSource; services?: ClusterServices; log: (m: string) => void; vhostNet: boolean }): Cluster | undefined {
+export function makeCluster(c: AgentConfig, node: { name: string; podSubnet?: string; internalIp?: string }, d: { vswitch: Vswitch; store: StateStore; host?: HostNet; nodes?: NodeSource; services?: ClusterServices; log: (m: string) => void; vhostNet: boolean }): Cluster | undefined {
   const kind = resolveHostLink(c, d.vhostNet);
   if (!kind) return undefined;
   return new Cluster({
-    config: { nodeName: node.name, ...(node.podSubnet ? { podSubnet: node.podSubnet } : {}), clusterPodSubnet: c.podSubnet, nodePrefixLen: c.podSubnetNodePrefixLen, hostLinkSubnet: c.hostLinkSubnet, hostLink: kind, interconnect: c.nodeInterconnect },
+    config: { nodeName: node.name, ...(node.podSubnet ? { podSubnet: node.podSubnet } : {}), ...(node.internalIp ? { internalIp: node.internalIp } : {}), clusterPodSubnet: c.podSubnet, nodePrefixLen: c.podSubnetNodePrefixLen, hostLinkSubnet: c.hostLinkSubnet, hostLink: kind, interconnect: c.nodeInterconnect },
     vswitch: d.vswitch, store: d.store, host: d.host ?? linuxHost(), ...(d.nodes ? { nodes: d.nodes } : {}), ...(d.services ? { services: d.services } : {}), log: d.log,
   });
 }

@@ -28,6 +28,8 @@ export interface ClusterConfig {
   nodeName: string;
   /** This node's pod slice; reconcile needs it, teardown only to recognise half-made tunnels. */
   podSubnet?: string;
+  /** This node's address as the agent established it at start; the node list's entry wins when there is one. */
+  internalIp?: string;
   clusterPodSubnet: string;
   nodePrefixLen: number;
   hostLinkSubnet: string;
@@ -152,7 +154,9 @@ export class Cluster {
     const { nodes, self } = await this.nodes(r.warnings);
     const node = await store.loadNode();
     const p = plan({
-      self: { name: c.nodeName, podSubnet, ...(self ? { internalIp: self.internalIp } : {}) },
+      // Without its own entry (a Node object briefly missing) the node keeps its address, so the
+      // overlay (which needs it) is not torn down for the others in the meantime.
+      self: { name: c.nodeName, podSubnet, ...(self ? { internalIp: self.internalIp } : c.internalIp ? { internalIp: c.internalIp } : {}) },
       nodes, podSubnet: c.clusterPodSubnet, nodePrefixLen: c.nodePrefixLen, hostLinkSubnet: c.hostLinkSubnet,
       hostLinkSwIfIndex: link.swIfIndex, networks: Object.values(node.networks),
       ...(this.d.services ? { services: this.d.services.hostServices() } : {}), interconnect: c.interconnect,
@@ -292,14 +296,14 @@ export class Cluster {
   /** The overlay device and its peers' entries, or no device (host-gw, or no InternalIP yet). */
   private async overlay(p: Plan, r: ClusterReport): Promise<void> {
     const host = this.d.host;
-    if (!p.overlay) {
-      if (await host.deleteLinkIfExists(OVERLAY_IFNAME)) r.overlay = 'deleted';
-      return;
-    }
     try {
+      if (!p.overlay) {
+        if (await host.deleteLinkIfExists(OVERLAY_IFNAME)) r.overlay = 'deleted';
+        return;
+      }
       r.overlay = await host.ensureVxlan(p.overlay.device);
       r.overlayPeers = await host.setVxlanPeers(OVERLAY_IFNAME, p.overlay.peers);
-    } catch (e) { r.errors.push(`overlay ${OVERLAY_IFNAME}: ${(e as Error).message}`); }
+    } catch (e) { r.errors.push(`overlay ${OVERLAY_IFNAME}${p.overlay ? '' : ' (deleting it)'}: ${(e as Error).message}`); }
   }
 
   private async hostRoutes(p: Plan, r: ClusterReport): Promise<void> {

@@ -43,8 +43,8 @@ export const OVERLAY_IFNAME = 'tsvpp-vxlan';
 export const OVERLAY_VNI = 1;
 /**
  * The overlay's UDP port: IANA's too. VPP's own tunnels (CustomNetworks) travel inside it between
- * VTEPs that are pod-slice addresses, which the host forwards into VPP: the host's socket on the
- * port only ever sees packets for its InternalIP.
+ * VTEPs that are pod-slice addresses, which the host forwards into VPP, never to its socket. The
+ * socket listens on every address of the host: nftTable's overlay chain keeps pods away from it.
  */
 export const OVERLAY_PORT = 4789;
 
@@ -202,18 +202,32 @@ export function plan(i: PlanInput): Plan {
       vppRoutes.push({ prefix: formatPrefix4(s), vrfId: net.vrfId, swIfIndex: net.loopbackSwIfIndex!, nextHop: hostRange4(s).gateway });
     }
   }
-  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, ...(overlay ? { overlay } : {}), nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet), { vip: link.vpp, nodePorts: i.services?.nodePorts ?? [] }), warnings };
+  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, ...(overlay ? { overlay } : {}), nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet), { vip: link.vpp, nodePorts: i.services?.nodePorts ?? [] }, overlay && { remotes: overlay.peers.map((x) => x.remote) }), warnings };
 }
 
 /**
  * Masquerade what this node's pods send beyond the cluster pod subnet; and with NodePorts, DNAT
  * connections to them on the host's own addresses (not loopback: a DNATed 127.0.0.1 source is a
  * martian to the kernel) to VPP's end of the host link, from other hosts (prerouting) and from
- * this one (output). Laid out exactly as `nft list table` prints it: the reconciler compares texts.
+ * this one (output). With the vxlan overlay, guard it: the host's VXLAN socket listens on every
+ * address, and a pod that could reach it (its own host's addresses, or another node's InternalIP,
+ * masqueraded on the way) could put packets with any cluster source into the overlay; and what the
+ * overlay delivers must come from the cluster pod subnet. Laid out exactly as `nft list table`
+ * prints it (an anonymous set's elements in address order): the reconciler compares texts.
  */
-export function nftTable(nodeSlice: string, clusterSubnet: string, svc: { vip: string; nodePorts: readonly NodePort[] } = { vip: '', nodePorts: [] }): string {
+export function nftTable(nodeSlice: string, clusterSubnet: string, svc: { vip: string; nodePorts: readonly NodePort[] } = { vip: '', nodePorts: [] }, overlay?: { remotes: readonly string[] }): string {
   const chain = (name: string, lines: string[]) => [`\tchain ${name} {`, ...lines.map((l) => `\t\t${l}`), '\t}'].join('\n');
   const chains: string[] = [];
+  if (overlay) {
+    const to = [...new Set(overlay.remotes)].sort((a, b) => parseIp4(a) - parseIp4(b));
+    const fromPods = `iifname "${HOST_LINK_IFNAME}" udp dport ${OVERLAY_PORT}`;
+    chains.push(chain('overlay', [
+      'type filter hook prerouting priority raw; policy accept;',
+      `iifname "${OVERLAY_IFNAME}" ip saddr != ${clusterSubnet} drop`,
+      `${fromPods} fib daddr type local drop`,
+      ...(to.length === 0 ? [] : [`iifname "${HOST_LINK_IFNAME}" ip daddr ${to.length === 1 ? to[0] : `{ ${to.join(', ')} }`} udp dport ${OVERLAY_PORT} drop`]),
+    ]));
+  }
   if (svc.nodePorts.length > 0) {
     const ports = [...new Map(svc.nodePorts.map((p) => [`${p.proto}/${p.port}`, p])).values()].sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
     const local = 'ip daddr != 127.0.0.0/8 fib daddr type local jump nodeports';

@@ -409,23 +409,34 @@ export async function listOwnedRoutes(netns: string | undefined, protocol: numbe
 /** A VXLAN device as the node overlay has it: static entries only, `cidr` its one address. */
 export interface VxlanDevice { name: string; vni: number; port: number; local: string; mac: string; address: string }
 
+/** What VXLAN adds to every packet it carries: outer IPv4, UDP and VXLAN headers and the inner Ethernet header. */
+export const VXLAN_OVERHEAD = 50;
+
 /**
  * Makes `d.name` that VXLAN device, up, with `d.address` its only address: created when missing,
- * made anew when its VNI, port, local address, learning or MAC differ (or it is another kind of
- * link). Bound to the link holding `local` (its MTU less VXLAN's 50 bytes); an error naming the
- * address when no link of the namespace holds it.
+ * made anew when its VNI, port, local address, learning, MAC or underlay link differ (or it is
+ * another kind of link). The underlay is the link holding `local`; the device's MTU is that link's
+ * less VXLAN_OVERHEAD, checked every call (the underlay's MTU may change), or 1500 less it when the
+ * address sits on a loopback (whose MTU says nothing of the wire). An error names the address when
+ * no link of the namespace holds it.
  */
 export async function ensureVxlan(netns: string | undefined, d: VxlanDevice): Promise<'created' | 'replaced' | 'ok'> {
   const result = await inNs(netns, async (s, where) => {
-    const have = await findLink(s, d.name, where);
-    const v = have?.vxlan;
-    if (have && v && v.vni === d.vni && v.port === d.port && v.local === d.local && !v.learning && have.address === d.mac) return 'ok' as const;
     const under = (await s.dump(rtnl.dumpAddresses(), `list addresses${where}`)).map((m) => rtnl.parseAddress(m.payload))
       .find((a) => a.family === rtnl.NL.AF_INET && a.local === d.local);
     if (!under) throw new Error(`VXLAN device ${d.name}${where}: no link has the address ${d.local} to send from (the node's InternalIP)`);
+    const lower = (await dumpLinks(s, where)).find((l) => l.index === under.index);
+    const loop = lower === undefined || (lower.flags & rtnl.NL.IFF_LOOPBACK) !== 0;
+    const mtu = (loop || lower.mtu === undefined ? 1500 : lower.mtu) - VXLAN_OVERHEAD;
+    const have = await findLink(s, d.name, where);
+    const v = have?.vxlan;
+    if (have && v && v.vni === d.vni && v.port === d.port && v.local === d.local && !v.learning && have.address === d.mac && v.link === (loop ? undefined : under.index)) {
+      if (have.mtu !== mtu) await s.call(rtnl.setLink({ index: have.index }, { mtu }), `set mtu ${mtu} of ${d.name}${where}`);
+      return 'ok' as const;
+    }
     if (have) await s.call(rtnl.deleteLink({ index: have.index }), `delete link ${d.name}${where} (not the VXLAN device wanted)`);
-    await s.call(rtnl.createVxlan({ name: d.name, vni: d.vni, port: d.port, local: d.local, link: under.index, address: d.mac }),
-      `create VXLAN device ${d.name} id ${d.vni} dstport ${d.port} local ${d.local}${where}`);
+    await s.call(rtnl.createVxlan({ name: d.name, vni: d.vni, port: d.port, local: d.local, ...(loop ? {} : { link: under.index }), address: d.mac, mtu }),
+      `create VXLAN device ${d.name} id ${d.vni} dstport ${d.port} local ${d.local} mtu ${mtu}${where}`);
     return have ? 'replaced' as const : 'created' as const;
   });
   await setLinkUp(d.name, true, netns);

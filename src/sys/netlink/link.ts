@@ -88,14 +88,16 @@ export interface NewVxlan {
   port: number;
   /** Source address of the encapsulated packets. */
   local: string;
-  /** The underlay link (its index): the device's MTU is that link's less the 50 bytes of VXLAN. */
+  /** The underlay link (its index). */
   link?: number;
   /** The device's MAC address. */
   address: string;
+  /** Without it the kernel takes the underlay's less 50 (1500 less 50 without one). */
+  mtu?: number;
 }
 
 /**
- * `ip link add NAME address MAC type vxlan id VNI local IP [dev LINK] dstport PORT nolearning`:
+ * `ip link add NAME address MAC [mtu M] type vxlan id VNI local IP [dev LINK] dstport PORT nolearning`:
  * fails with EEXIST when the name (or another device's VNI and port) is taken.
  */
 export function createVxlan(v: NewVxlan): NlRequest {
@@ -105,6 +107,7 @@ export function createVxlan(v: NewVxlan): NlRequest {
     type: NL.RTM_NEWLINK, flags: NL.NLM_F_REQUEST | NL.NLM_F_ACK | NL.NLM_F_CREATE | NL.NLM_F_EXCL, header: header(undefined),
     attrs: [
       { type: IFLA_ADDRESS, value: macBytes(v.address) },
+      ...(v.mtu !== undefined ? [{ type: IFLA_MTU, value: u32(v.mtu) }] : []),
       { type: IFLA_IFNAME, value: ifname(v.name) },
       {
         type: NL.IFLA_LINKINFO, value: [
