@@ -117,7 +117,7 @@ test('VNIs: deterministic, 24-bit, not 0; host link addresses', () => {
 });
 
 test('Services: NodePorts DNATed to VPP\'s end of the link on the host\'s own addresses, in nft\'s own layout; ClusterIPs routed into VPP from the node\'s address', () => {
-  const p = plan({ ...input(1, [node(1)]), services: { nodePorts: [{ proto: 'UDP', port: 30053 }, { proto: 'TCP', port: 30080 }, { proto: 'TCP', port: 30053 }, { proto: 'TCP', port: 30080 }], clusterIps: ['10.96.0.10', '10.96.0.1', '10.1.3.3'] } });
+  const p = plan({ ...input(1, [node(1)]), services: { nodePorts: [{ proto: 'UDP', port: 30053 }, { proto: 'TCP', port: 30080 }, { proto: 'TCP', port: 30053 }, { proto: 'TCP', port: 30080 }], serviceIps: ['10.96.0.10', '10.96.0.1', '10.1.3.3'] } });
   // As `nft list table ip tsvpp` (nftables 1.0.6) prints what nftReplace loads: the reconciler compares the texts.
   assert.is(p.nftTable, [
     'table ip tsvpp {',
@@ -145,9 +145,9 @@ test('Services: NodePorts DNATed to VPP\'s end of the link on the host\'s own ad
     '',
   ].join('\n'));
   assert.equal(p.hostRoutes.slice(1), ['10.96.0.1', '10.96.0.10'].map((ip) => ({ dst: `${ip}/32`, via: '169.254.100.1', dev: 'tsvpp-host', src: '192.168.50.1' })));
-  assert.equal(p.warnings, ['ClusterIP 10.1.3.3 is inside the pod subnet 10.1.0.0/16: no host route']);
+  assert.equal(p.warnings, ['Service address 10.1.3.3 is inside the pod subnet 10.1.0.0/16: no host route']);
   // No NodePorts: the masquerade table alone, as before Services.
-  assert.is(plan({ ...input(1, [node(1)]), services: { nodePorts: [], clusterIps: [] } }).nftTable, nftTable('10.1.1.0/24', '10.1.0.0/16'));
+  assert.is(plan({ ...input(1, [node(1)]), services: { nodePorts: [], serviceIps: [] } }).nftTable, nftTable('10.1.1.0/24', '10.1.0.0/16'));
   assert.not.match(nftTable('10.1.1.0/24', '10.1.0.0/16'), 'nodeports');
 });
 

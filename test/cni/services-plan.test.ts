@@ -19,7 +19,7 @@ const plan = (services: ServiceInfo[], slices: EndpointSliceInfo[], o: { rewrite
 test('objects: a Service and an EndpointSlice as the API writes them', () => {
   const s = svc('web', { type: 'NodePort', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], sessionAffinity: 'ClientIP', internalTrafficPolicy: 'Local',
     ports: [{ name: 'http', port: 80, targetPort: 'http-port', nodePort: 30080 }, { name: 'dns', protocol: 'UDP', port: 53, targetPort: '5353' }] });
-  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', internalTrafficPolicy: 'Local', externalTrafficPolicy: 'Cluster', clusterIPs: ['10.96.0.10'], ports: [
+  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', internalTrafficPolicy: 'Local', externalTrafficPolicy: 'Cluster', clusterIPs: ['10.96.0.10'], externalIPs: [], loadBalancerIPs: [], ports: [
     { name: 'http', protocol: 'TCP', port: 80, targetPort: 'http-port', nodePort: 30080 },
     { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 },
   ] });
@@ -28,6 +28,20 @@ test('objects: a Service and an EndpointSlice as the API writes them', () => {
   const sl = slice('web-abc', 'web', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ addresses: ['10.1.1.2'], conditions: { ready: false }, nodeName: 'n1', targetRef: { kind: 'Pod', name: 'p1', namespace: 'default' } }] });
   assert.equal(sl, { namespace: 'default', name: 'web-abc', service: 'web', addressType: 'IPv4', ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
     endpoints: [{ addresses: ['10.1.1.2'], ready: false, serving: false, terminating: false, nodeName: 'n1', pod: { namespace: 'default', name: 'p1' } }] });
+});
+
+test('objects: externalIPs and a LoadBalancer\'s ingress IPs (IPv4; ipMode Proxy and hostnames left out; none for other types)', () => {
+  const lb = (type: string, ingress: unknown) => serviceFromObject({
+    metadata: { name: 'lb' }, spec: { type, clusterIP: '10.96.0.20', externalIPs: ['198.51.100.7', 'fd00::7', '198.51.100.7'], ports: [{ port: 80 }] }, status: { loadBalancer: { ingress } },
+  }, 'test');
+  const s = lb('LoadBalancer', [{ ip: '203.0.113.7' }, { ip: '203.0.113.8', ipMode: 'VIP' }, { ip: '203.0.113.9', ipMode: 'Proxy' }, { hostname: 'lb.example.com' }, { ip: '2001:db8::1' }]);
+  assert.equal([s.externalIPs, s.loadBalancerIPs], [['198.51.100.7'], ['203.0.113.7', '203.0.113.8']]);
+  assert.equal(lb('NodePort', [{ ip: '203.0.113.7' }]).loadBalancerIPs, [], 'a status left from when it was a LoadBalancer');
+  assert.equal(svc('n', { ports: [{ port: 80 }] }).externalIPs, []);
+  assert.throws(() => svc('x', { externalIPs: ['198.51.100.300'] }), /Service default\/x: spec.externalIPs: "198.51.100.300" is not an IP address/);
+  assert.throws(() => svc('x', { externalIPs: '198.51.100.7' }), /spec.externalIPs: not a list of addresses/);
+  assert.throws(() => lb('LoadBalancer', [{ ip: 'lb' }]), /status.loadBalancer.ingress\[\].ip: "lb" is not an IP address/);
+  assert.throws(() => lb('LoadBalancer', 'x'), /status.loadBalancer.ingress: not a list/);
 });
 
 test('objects: malformed Services and EndpointSlices are named with the field', () => {
@@ -198,6 +212,31 @@ test('plan: with no ready endpoint, those still serving while they terminate tak
   ]);
   assert.equal(p.healthChecks, [{ namespace: 'default', name: 'lb', port: 32074, localEndpoints: 0 }]);
   assert.equal(slice('x', 'x', { endpoints: [e('10.1.1.9', { ready: false })] }).endpoints.map((x) => [x.serving, x.terminating]), [[false, false]], 'serving follows ready when absent');
+});
+
+test('plan: external IPs and load balancer IPs: each at every port to the endpoints externalTrafficPolicy picks (Local: this node\'s), with or without NodePorts served; each rejected and routed like a ClusterIP', () => {
+  const lb = (policy: string) => serviceFromObject({
+    metadata: { name: 'lb' },
+    spec: { type: 'LoadBalancer', clusterIP: '10.96.0.20', externalIPs: ['198.51.100.7'], externalTrafficPolicy: policy, ports: [{ name: 'http', port: 80, nodePort: 30080 }] },
+    status: { loadBalancer: { ingress: [{ ip: '203.0.113.7' }] } },
+  }, 'test');
+  const sl = slice('lb-1', 'lb', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ...ep('10.1.1.2'), nodeName: 'n1' }, { ...ep('10.1.2.2'), nodeName: 'n2' }] });
+  const all = [{ ip: '10.1.1.2', port: 8080 }, { ip: '10.1.2.2', port: 8080 }];
+  const cluster = plan([lb('Cluster')], [sl], { vip: '169.254.100.1' });
+  assert.equal(cluster.translations.map((t) => [translationKey(t), t.backends]), [
+    ['10.96.0.20:80/TCP', all], ['169.254.100.1:30080/TCP', all], ['198.51.100.7:80/TCP', all], ['203.0.113.7:80/TCP', all],
+  ]);
+  assert.equal(cluster.rejects, ['10.96.0.20', '198.51.100.7', '203.0.113.7']);
+  const local = plan([lb('Local')], [sl], { vip: '169.254.100.1' });
+  assert.equal(local.translations.map((t) => [translationKey(t), t.backends.map((b) => b.ip)]), [
+    ['10.96.0.20:80/TCP', ['10.1.1.2', '10.1.2.2']], ['169.254.100.1:30080/TCP', ['10.1.1.2']], ['198.51.100.7:80/TCP', ['10.1.1.2']], ['203.0.113.7:80/TCP', ['10.1.1.2']],
+  ]);
+  // None here under Local: the ClusterIP still served, the outside addresses refused by their reject routes.
+  const none = plan([lb('Local')], [slice('lb-1', 'lb', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ...ep('10.1.2.2'), nodeName: 'n2' }] })], { vip: '169.254.100.1' });
+  assert.equal(none.translations.map(translationKey), ['10.96.0.20:80/TCP']);
+  assert.equal(none.rejects, ['10.96.0.20', '198.51.100.7', '203.0.113.7']);
+  // Without a host link (no NodePorts served) pods still reach them through VPP.
+  assert.equal(plan([lb('Cluster')], [sl]).translations.map(translationKey), ['10.96.0.20:80/TCP', '198.51.100.7:80/TCP', '203.0.113.7:80/TCP']);
 });
 
 test('plan: two Services claiming one VIP port: the first by name keeps it, the other is named in a warning', () => {

@@ -228,10 +228,10 @@ test('NodePorts with a host link: a translation on the link\'s address per nodeP
   const w = await world({ nodePortVip: () => '169.254.100.1', hostChanged: () => events.push(`host changed (VPP: ${w.vpp().length} translations)`) });
   const np = serviceFromObject({ metadata: { name: 'np' }, spec: { type: 'NodePort', clusterIP: '10.96.0.20', ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] } }, 'test');
   w.source.snap = { services: [np, service('web', '10.96.0.10')], slices: [slice('np', ['10.1.1.2']), slice('web', ['10.1.1.3'])] };
-  assert.equal(w.services.hostServices(), { nodePorts: [], clusterIps: [] }, 'nothing before the first run');
+  assert.equal(w.services.hostServices(), { nodePorts: [], serviceIps: [] }, 'nothing before the first run');
   await w.services.reconcile();
   assert.equal(w.vpp(), ['10.96.0.10:80/TCP -> 10.1.1.3:8080', '10.96.0.20:80/TCP -> 10.1.1.2:8080', '169.254.100.1:30080/TCP -> 10.1.1.2:8080']);
-  assert.equal(w.services.hostServices(), { nodePorts: [{ proto: 'TCP', port: 30080 }], clusterIps: ['10.96.0.10', '10.96.0.20'] });
+  assert.equal(w.services.hostServices(), { nodePorts: [{ proto: 'TCP', port: 30080 }], serviceIps: ['10.96.0.10', '10.96.0.20'] });
   assert.equal(events, ['host changed (VPP: 3 translations)'], 'called once, after the translations are in VPP');
   await w.services.reconcile();
   assert.is(events.length, 1, 'not again while the host\'s part is the same');

@@ -14,7 +14,8 @@
 // host and the other node's pod, to a backend on either node; host → ClusterIP; pod → ClusterIP
 // across nodes; no endpoints refused at once; a LoadBalancer with externalTrafficPolicy Local (each
 // node's own backend only, the client's address kept, a node without one refusing, the health check
-// node port 200/503); a service-endpoint-if pod on node a reached from node b
+// node port 200/503); a load balancer IP announced to node a and an external IP routed to node b,
+// reached from the outside namespace, pods and hosts; a service-endpoint-if pod on node a reached from node b
 // through its ClusterIP on that interface (tcpdump there), a ping on eth0; a node that leaves (its
 // agent stopped, `tsvpp agent teardown`, its Node deleted) leaves no tunnel, route or table behind on the other and comes
 // back; DEL and teardown leave nothing.
@@ -575,6 +576,49 @@ endpoints: [${eps.map((e) => `{addresses: [${e.ip}], nodeName: ${e.node}}`).join
     await until('node a: the NodePort gone from its host', async () => !new RegExp(`dport ${NP}`).test(await nft(A)));
   } finally {
     for (const c of servers) c.kill('SIGKILL');
+  }
+});
+
+test('a load balancer IP (announced by node a, as MetalLB\'s L2 mode does) and an external IP (routed to node b) from the outside: through node a to the backend on node b, source-NATed to node a\'s gateway; through node b to its own backend, the client\'s address kept; pods and hosts reach both; gone with the Service', async () => {
+  const LB_IP = '203.0.113.20', EXT_IP = '198.51.100.20';
+  const server = spawn('ip', ['netns', 'exec', B.pod.ns, process.execPath, PEER, 'serve', '8080', 'pod-b'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  try {
+    await new Promise<void>((res, rej) => { server.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); server.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
+    writeFileSync(join(manifests, 'ext.yaml'), `apiVersion: v1
+kind: Service
+metadata: {name: ext, namespace: default}
+spec:
+  type: LoadBalancer
+  clusterIP: 10.96.0.22
+  externalIPs: [${EXT_IP}]
+  ports: [{port: 80, targetPort: 8080, nodePort: 30082, protocol: TCP}]
+status:
+  loadBalancer: {ingress: [{ip: ${LB_IP}}]}
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: ext-1, namespace: default, labels: {kubernetes.io/service-name: ext}}
+addressType: IPv4
+ports: [{port: 8080, protocol: TCP}]
+endpoints: [{addresses: [${B.pod.eth0}], nodeName: b}]
+`);
+    await ip(['route', 'add', `${LB_IP}/32`, 'via', A.ip], OUT);
+    await ip(['route', 'add', `${EXT_IP}/32`, 'via', B.ip], OUT);
+    for (const n of [A, B]) {
+      await until(`node ${n.name}: both addresses routed into VPP`, async () => (await n.hostRoutes()).filter((r) => r.startsWith(`${LB_IP} `) || r.startsWith(`${EXT_IP} `)).length === 2);
+    }
+    await assertServed(OUT, LB_IP, 80, 'pod-b', A.vtep, 'outside → the load balancer IP at node a, backend on node b');
+    await assertServed(OUT, EXT_IP, 80, 'pod-b', B.router, 'outside → the external IP at node b, its own backend: the client\'s address kept');
+    await assertServed(A.pod.ns, LB_IP, 80, 'pod-b', A.pod.eth0, 'pod a → the load balancer IP (translated in VPP a)');
+    await assertServed(A.ns, EXT_IP, 80, 'pod-b', A.vtep, 'host a → the external IP');
+    rmSync(join(manifests, 'ext.yaml'));
+    for (const n of [A, B]) {
+      await until(`node ${n.name}: neither address routed into VPP`, async () => !(await n.hostRoutes()).some((r) => r.startsWith(`${LB_IP} `) || r.startsWith(`${EXT_IP} `)));
+    }
+  } finally {
+    server.kill('SIGKILL');
+    await ip(['route', 'del', `${LB_IP}/32`], OUT).catch(() => undefined);
+    await ip(['route', 'del', `${EXT_IP}/32`], OUT).catch(() => undefined);
   }
 });
 

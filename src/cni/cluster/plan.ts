@@ -71,8 +71,8 @@ export interface PlanInput {
 
 export interface NodePort { proto: 'TCP' | 'UDP' | 'SCTP'; port: number }
 
-/** The Services' part of the host: the NodePorts VPP serves, and the ClusterIPs. */
-export interface HostServices { nodePorts: readonly NodePort[]; clusterIps: readonly string[] }
+/** The Services' part of the host: the NodePorts VPP serves, and the addresses it serves (ClusterIPs, external IPs, load balancer IPs). */
+export interface HostServices { nodePorts: readonly NodePort[]; serviceIps: readonly string[] }
 
 export interface PlannedRoute { prefix: string; vrfId: number; swIfIndex: number; nextHop: string }
 export interface PlannedTunnel { network: string; node: string; vni: number; src: string; dst: string; bdId: number; tag: string }
@@ -164,8 +164,8 @@ export function plan(i: PlanInput): Plan {
   // node then comes back to this one (host-gw), and a backend sees the node, not the link.
   const intoVpp = (dst: string): PlannedHostRoute => ({ dst, via: link.vpp, dev: HOST_LINK_IFNAME, ...(i.self.internalIp ? { src: i.self.internalIp } : {}) });
   const hostRoutes: PlannedHostRoute[] = [intoVpp(i.self.podSubnet)];
-  for (const ip of [...new Set(i.services?.clusterIps ?? [])].sort()) {
-    if (contains4(subnet, ip)) { warnings.push(`ClusterIP ${ip} is inside the pod subnet ${formatPrefix4(subnet)}: no host route`); continue; }
+  for (const ip of [...new Set(i.services?.serviceIps ?? [])].sort()) {
+    if (contains4(subnet, ip)) { warnings.push(`Service address ${ip} is inside the pod subnet ${formatPrefix4(subnet)}: no host route`); continue; }
     hostRoutes.push(intoVpp(`${ip}/32`));
   }
   const myVtep = vtepOf(i.self.podSubnet);

@@ -30,6 +30,14 @@ function protocol(v: unknown, what: string): ServiceProtocol {
 
 const isIp4 = (s: unknown): s is string => { try { parseIp4(String(s)); return typeof s === 'string'; } catch { return false; } };
 
+/** A list of IP addresses: the IPv4 ones kept (IPv6 is not served), anything else an error naming it. */
+function addresses(v: unknown, what: string): string[] {
+  if (v === undefined || v === null) return [];
+  if (!Array.isArray(v)) throw new ServiceSourceError(`${what}: not a list of addresses`);
+  for (const ip of v) if (typeof ip !== 'string' || !(ip.includes(':') || isIp4(ip))) throw new ServiceSourceError(`${what}: ${JSON.stringify(ip)} is not an IP address`);
+  return [...new Set((v as string[]).filter(isIp4))];
+}
+
 export function serviceFromObject(o: unknown, where: string): ServiceInfo {
   if (!isObj(o)) throw new ServiceSourceError(`${where}: Service is not an object`);
   const m = meta(o, 'Service', where);
@@ -64,9 +72,18 @@ export function serviceFromObject(o: unknown, where: string): ServiceInfo {
     return v;
   };
   const healthCheckNodePort = spec.healthCheckNodePort === undefined || spec.healthCheckNodePort === null ? undefined : port(spec.healthCheckNodePort, `${w}: spec.healthCheckNodePort`);
+  const externalIPs = addresses(spec.externalIPs, `${w}: spec.externalIPs`);
+  const status = isObj(o.status) && isObj(o.status.loadBalancer) ? o.status.loadBalancer : {};
+  const ingress = status.ingress === undefined || status.ingress === null ? [] : status.ingress;
+  if (!Array.isArray(ingress)) throw new ServiceSourceError(`${w}: status.loadBalancer.ingress: not a list`);
+  const loadBalancerIPs = type !== 'LoadBalancer' ? [] : addresses(ingress.map((g, i) => {
+    if (!isObj(g)) throw new ServiceSourceError(`${w}: status.loadBalancer.ingress[${i}]: not an object`);
+    // ipMode Proxy (KEP-1860): the load balancer proxies to the nodes, which must not take its address for their own.
+    return g.ipMode === 'Proxy' ? undefined : g.ip;
+  }).filter((ip) => ip !== undefined), `${w}: status.loadBalancer.ingress[].ip`);
   return {
     namespace: m.namespace, name: m.name, type, ports, affinity, internalTrafficPolicy: policy('internalTrafficPolicy'), externalTrafficPolicy: policy('externalTrafficPolicy'),
-    ...(healthCheckNodePort !== undefined ? { healthCheckNodePort } : {}),
+    ...(healthCheckNodePort !== undefined ? { healthCheckNodePort } : {}), externalIPs, loadBalancerIPs,
     clusterIPs: type === 'ExternalName' ? [] : (ips as string[]).filter(isIp4),
   };
 }

@@ -4,13 +4,16 @@
 //
 // - One load-balancing translation per (virtual IP, port, protocol) that has ready backends (or,
 //   with none ready, backends still serving while they terminate, as kube-proxy does): every
-//   IPv4 ClusterIP and port, and with a NodePort address, every nodePort.
+//   IPv4 ClusterIP and port, every external IP and load balancer IP and port, and with a NodePort
+//   address, every nodePort.
 //   A Service with internalTrafficPolicy Local translates its ClusterIPs to this node's ready
 //   endpoints only (the EndpointSlice's nodeName), as kube-proxy does; externalTrafficPolicy Local
-//   its NodePorts likewise (none here: no translation, the host does not hand the port to VPP).
+//   its NodePorts, external IPs and load balancer IPs likewise (none here: no translation; the host
+//   does not hand the NodePort to VPP, the addresses' reject routes refuse).
 // - With NodePorts served, a health check per LoadBalancer with externalTrafficPolicy Local and a
 //   healthCheckNodePort: how many ready endpoints this node has (load balancers skip nodes with none).
-// - A reject route (ICMP unreachable) per ClusterIP: what no translation takes (a Service without
+// - A reject route (ICMP unreachable) per ClusterIP, external IP and load balancer IP (the host
+//   routes each into VPP): what no translation takes (a Service without
 //   ready endpoints, or without local ones under internalTrafficPolicy Local, a port it does not
 //   serve, a ping) is refused at once instead of vanishing.
 // - For a local pod with a service-endpoint interface that is a ready endpoint: a translation of
@@ -31,7 +34,7 @@ export interface ServicePlanInput extends ServiceSnapshot {
 
 export interface ServicePlan {
   translations: ServiceTranslation[];
-  /** ClusterIPs (no prefix length) that get a reject route. */
+  /** ClusterIPs, external IPs and load balancer IPs (no prefix length): each gets a reject route, and the host routes it into VPP. */
   rejects: string[];
   /** NodePorts with ready backends: what the host hands to VPP. */
   nodePorts: Array<{ proto: ServiceTranslation['proto']; port: number }>;
@@ -101,7 +104,8 @@ export function planServices(input: ServicePlanInput): ServicePlan {
   };
   for (const svc of services) {
     if (svc.type === 'ExternalName') continue;
-    for (const ip of svc.clusterIPs) rejects.add(ip);
+    const externalIps = [...new Set([...svc.externalIPs, ...svc.loadBalancerIPs])];
+    for (const ip of [...svc.clusterIPs, ...externalIps]) rejects.add(ip);
     for (const sp of svc.ports) {
       // Several Services may name one pod port: the same translation, shared.
       for (const e of usableEndpoints(svc, sp, input.slices)) {
@@ -114,10 +118,11 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       const local = () => backendsOf(svc, sp, input.slices, input.endpointRewrites, input.nodeName);
       const internal = svc.internalTrafficPolicy === 'Local' ? local() : backends;
       if (internal.length > 0) for (const ip of svc.clusterIPs) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends: internal, affinity });
+      // From outside: local endpoints only under Local, so the flow stays on this node and the backend sees the client's address.
+      const external = svc.externalTrafficPolicy === 'Local' ? local() : backends;
+      if (external.length === 0) continue;
+      for (const ip of externalIps) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends: external, affinity });
       if (input.nodePortVip && sp.nodePort !== undefined && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
-        // Local endpoints only: the flow stays on this node, so the backend sees the client's address.
-        const external = svc.externalTrafficPolicy === 'Local' ? local() : backends;
-        if (external.length === 0) continue;
         put(svc, { vip: input.nodePortVip, port: sp.nodePort, proto: sp.protocol, backends: external, affinity });
         nodePorts.set(`${sp.protocol}/${sp.nodePort}`, { proto: sp.protocol, port: sp.nodePort });
       }

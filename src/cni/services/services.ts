@@ -78,7 +78,7 @@ export class Services implements ServiceHooks, ClusterServices {
   private timer: NodeJS.Timeout | undefined;
   private lastWarnings = '';
   private closed = false;
-  private lastHost = JSON.stringify({ nodePorts: [], clusterIps: [] });
+  private lastHost = JSON.stringify({ nodePorts: [], serviceIps: [] });
   /** The last run's plan, for `tsvpp agent services`-like inspection and tests. */
   lastPlan: ServicePlan | undefined;
 
@@ -118,7 +118,7 @@ export class Services implements ServiceHooks, ClusterServices {
 
   /** The host's part of the last plan: NodePorts served by VPP, and every ClusterIP. */
   hostServices(): HostServices {
-    return { nodePorts: this.lastPlan?.nodePorts ?? [], clusterIps: this.lastPlan?.rejects ?? [] };
+    return { nodePorts: this.lastPlan?.nodePorts ?? [], serviceIps: this.lastPlan?.rejects ?? [] };
   }
 
   async enableOnHostLink(swIfIndex: number): Promise<void> {

@@ -31,6 +31,10 @@ export interface ServiceInfo {
   externalTrafficPolicy: 'Cluster' | 'Local';
   /** spec.healthCheckNodePort: LoadBalancer with externalTrafficPolicy Local, where load balancers ask which nodes have endpoints. */
   healthCheckNodePort?: number;
+  /** spec.externalIPs (IPv4 kept): addresses routed to the nodes that the Service answers on, at its ports. */
+  externalIPs: string[];
+  /** status.loadBalancer.ingress[].ip (IPv4, LoadBalancer only; those with ipMode Proxy left out: such a load balancer sends to the nodes itself). */
+  loadBalancerIPs: string[];
 }
 
 export interface EndpointPort { name: string; protocol: ServiceProtocol; port: number }
