@@ -117,7 +117,7 @@ test('VNIs: deterministic, 24-bit, not 0; host link addresses', () => {
 });
 
 test('Services: NodePorts DNATed to VPP\'s end of the link on the host\'s own addresses, in nft\'s own layout; ClusterIPs routed into VPP from the node\'s address', () => {
-  const p = plan({ ...input(1, [node(1)]), services: { nodePorts: [{ proto: 'UDP', port: 30053 }, { proto: 'TCP', port: 30080 }, { proto: 'TCP', port: 30053 }, { proto: 'TCP', port: 30080 }], serviceIps: ['10.96.0.10', '10.96.0.1', '10.1.3.3'] } });
+  const p = plan({ ...input(1, [node(1)]), services: { nodePorts: [{ proto: 'UDP', port: 30053 }, { proto: 'TCP', port: 30080 }, { proto: 'TCP', port: 30053 }, { proto: 'TCP', port: 30080 }], clusterIps: ['10.96.0.10', '10.96.0.1', '10.1.3.3'], externals: [] } });
   // As `nft list table ip tsvpp` (nftables 1.0.6) prints what nftReplace loads: the reconciler compares the texts.
   assert.is(p.nftTable, [
     'table ip tsvpp {',
@@ -145,10 +145,45 @@ test('Services: NodePorts DNATed to VPP\'s end of the link on the host\'s own ad
     '',
   ].join('\n'));
   assert.equal(p.hostRoutes.slice(1), ['10.96.0.1', '10.96.0.10'].map((ip) => ({ dst: `${ip}/32`, via: '169.254.100.1', dev: 'tsvpp-host', src: '192.168.50.1' })));
-  assert.equal(p.warnings, ['Service address 10.1.3.3 is inside the pod subnet 10.1.0.0/16: no host route']);
+  assert.equal(p.warnings, ['ClusterIP 10.1.3.3 is inside the pod subnet 10.1.0.0/16: no host route']);
   // No NodePorts: the masquerade table alone, as before Services.
-  assert.is(plan({ ...input(1, [node(1)]), services: { nodePorts: [], serviceIps: [] } }).nftTable, nftTable('10.1.1.0/24', '10.1.0.0/16'));
+  assert.is(plan({ ...input(1, [node(1)]), services: { nodePorts: [], clusterIps: [], externals: [] } }).nftTable, nftTable('10.1.1.0/24', '10.1.0.0/16'));
   assert.not.match(nftTable('10.1.1.0/24', '10.1.0.0/16'), 'nodeports');
+});
+
+test('Services: external and load balancer IPs: exactly address:port DNATed to its link port (before routing, from outside and from the host), the unserved ones refused (TCP with a reset), as nft lists them', () => {
+  const p = plan({ ...input(1, [node(1)]), services: { nodePorts: [{ proto: 'TCP', port: 30080 }], clusterIps: [], externals: [
+    { ip: '203.0.113.7', proto: 'TCP', port: 80, linkPort: 21234 }, { ip: '198.51.100.7', proto: 'UDP', port: 53, linkPort: 25000 },
+    { ip: '198.51.100.9', proto: 'SCTP', port: 80 }, { ip: '198.51.100.9', proto: 'TCP', port: 80 },
+  ] } });
+  // As nftables 1.0.6 printed this very table (loaded and listed in a scratch namespace).
+  assert.match(p.nftTable, [
+    '\tchain externals {',
+    '\t\tip daddr 198.51.100.7 udp dport 53 dnat to 169.254.100.1:25000',
+    '\t\tip daddr 203.0.113.7 tcp dport 80 dnat to 169.254.100.1:21234',
+    '\t}',
+    '',
+    '\tchain prerouting {',
+    '\t\ttype nat hook prerouting priority dstnat; policy accept;',
+    '\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports',
+    '\t\tjump externals',
+    '\t}',
+    '',
+    '\tchain output {',
+    '\t\ttype nat hook output priority -100; policy accept;',
+    '\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports',
+    '\t\tjump externals',
+    '\t}',
+    '',
+    '\tchain unserved {',
+    '\t\ttype filter hook forward priority filter; policy accept;',
+    '\t\tip daddr 198.51.100.9 sctp dport 80 reject',
+    '\t\tip daddr 198.51.100.9 tcp dport 80 reject with tcp reset',
+    '\t}',
+  ].join('\n'));
+  assert.equal(p.hostRoutes.length, 1, 'no route for the addresses themselves');
+  // Nothing of it without external addresses: the table as before.
+  assert.is(plan({ ...input(1, [node(1)]), services: { nodePorts: [], clusterIps: [], externals: [] } }).nftTable, nftTable('10.1.1.0/24', '10.1.0.0/16'));
 });
 
 test('property: for any cluster, tunnels and routes match the peers exactly', () => {

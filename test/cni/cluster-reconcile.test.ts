@@ -251,7 +251,7 @@ test('tap host link: VPP\'s tap is the host end (no veth); a tap whose host side
 
 test('Services: service NAT on the host link once per link (again when it is made anew, once for a link that predates it), NodePorts DNATed to VPP, ClusterIPs routed into it', async () => {
   const enabled: number[] = [];
-  let view: HostServices = { nodePorts: [{ proto: 'TCP', port: 30080 }, { proto: 'UDP', port: 30053 }], serviceIps: ['10.96.0.10', '10.96.0.1'] };
+  let view: HostServices = { nodePorts: [{ proto: 'TCP', port: 30080 }, { proto: 'UDP', port: 30053 }], clusterIps: ['10.96.0.10', '10.96.0.1'], externals: [] };
   const r = await rig({ hostServices: () => view, enableOnHostLink: async (sw) => { enabled.push(sw); } });
   r.nodes.set([entry(1), entry(2)]);
   let rep = await r.c.reconcile();
@@ -268,7 +268,7 @@ test('Services: service NAT on the host link once per link (again when it is mad
   assert.not.ok(rep.hostLinkServiceNat);
   assert.equal(enabled.length, 1, 'not again on the same link: VPP would stack a second');
   // The Services change: the host follows.
-  view = { nodePorts: [], serviceIps: ['10.96.0.1'] };
+  view = { nodePorts: [], clusterIps: ['10.96.0.1'], externals: [] };
   rep = await r.c.reconcile();
   assert.equal(rep.hostRoutes.deleted, ['10.96.0.10/32']);
   assert.is(rep.nft, 'replaced');
@@ -292,7 +292,7 @@ test('Services: service NAT on the host link once per link (again when it is mad
 
 test('Services: a failure to turn service NAT on is an error of the round, retried by the next', async () => {
   let fail = true;
-  const r = await rig({ hostServices: () => ({ nodePorts: [], serviceIps: [] }), enableOnHostLink: async () => { if (fail) throw new Error('cnat says no'); } });
+  const r = await rig({ hostServices: () => ({ nodePorts: [], clusterIps: [], externals: [] }), enableOnHostLink: async () => { if (fail) throw new Error('cnat says no'); } });
   assert.equal((await r.c.reconcile()).errors, ['service NAT on the host link: cnat says no']);
   assert.is((await r.store.loadNode()).hostLinkServiceNat, undefined);
   fail = false;

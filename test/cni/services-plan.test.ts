@@ -14,12 +14,12 @@ const slice = (name: string, service: string, o: { ports?: unknown[]; endpoints?
 }, 'test');
 const ep = (ip: string, ready?: boolean) => ({ addresses: [ip], ...(ready === undefined ? {} : { conditions: { ready } }) });
 const plan = (services: ServiceInfo[], slices: EndpointSliceInfo[], o: { rewrites?: Record<string, string>; vip?: string } = {}) =>
-  planServices({ services, slices, endpointRewrites: new Map(Object.entries(o.rewrites ?? {})), nodeName: 'n1', ...(o.vip ? { nodePortVip: o.vip } : {}) });
+  planServices({ services, slices, endpointRewrites: new Map(Object.entries(o.rewrites ?? {})), nodeName: 'n1', podSubnet: '10.1.0.0/16', ...(o.vip ? { nodePortVip: o.vip } : {}) });
 
 test('objects: a Service and an EndpointSlice as the API writes them', () => {
   const s = svc('web', { type: 'NodePort', clusterIP: '10.96.0.10', clusterIPs: ['10.96.0.10'], sessionAffinity: 'ClientIP', internalTrafficPolicy: 'Local',
     ports: [{ name: 'http', port: 80, targetPort: 'http-port', nodePort: 30080 }, { name: 'dns', protocol: 'UDP', port: 53, targetPort: '5353' }] });
-  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', internalTrafficPolicy: 'Local', externalTrafficPolicy: 'Cluster', clusterIPs: ['10.96.0.10'], externalIPs: [], loadBalancerIPs: [], ports: [
+  assert.equal(s, { namespace: 'default', name: 'web', type: 'NodePort', affinity: 'ClientIP', internalTrafficPolicy: 'Local', externalTrafficPolicy: 'Cluster', clusterIPs: ['10.96.0.10'], externalIPs: [], loadBalancerIPs: [], loadBalancerSourceRanges: false, ports: [
     { name: 'http', protocol: 'TCP', port: 80, targetPort: 'http-port', nodePort: 30080 },
     { name: 'dns', protocol: 'UDP', port: 53, targetPort: 5353 },
   ] });
@@ -30,18 +30,19 @@ test('objects: a Service and an EndpointSlice as the API writes them', () => {
     endpoints: [{ addresses: ['10.1.1.2'], ready: false, serving: false, terminating: false, nodeName: 'n1', pod: { namespace: 'default', name: 'p1' } }] });
 });
 
-test('objects: externalIPs and a LoadBalancer\'s ingress IPs (IPv4; ipMode Proxy and hostnames left out; none for other types)', () => {
-  const lb = (type: string, ingress: unknown) => serviceFromObject({
-    metadata: { name: 'lb' }, spec: { type, clusterIP: '10.96.0.20', externalIPs: ['198.51.100.7', 'fd00::7', '198.51.100.7'], ports: [{ port: 80 }] }, status: { loadBalancer: { ingress } },
+test('objects: externalIPs and a LoadBalancer\'s ingress IPs (IPv4; ipMode Proxy, hostnames and malformed status entries skipped; none for other types); loadBalancerSourceRanges', () => {
+  const lb = (type: string, ingress: unknown, spec: Record<string, unknown> = {}) => serviceFromObject({
+    metadata: { name: 'lb' }, spec: { type, clusterIP: '10.96.0.20', externalIPs: ['198.51.100.7', 'fd00::7', '198.51.100.7'], ports: [{ port: 80 }], ...spec }, status: { loadBalancer: { ingress } },
   }, 'test');
-  const s = lb('LoadBalancer', [{ ip: '203.0.113.7' }, { ip: '203.0.113.8', ipMode: 'VIP' }, { ip: '203.0.113.9', ipMode: 'Proxy' }, { hostname: 'lb.example.com' }, { ip: '2001:db8::1' }]);
-  assert.equal([s.externalIPs, s.loadBalancerIPs], [['198.51.100.7'], ['203.0.113.7', '203.0.113.8']]);
+  const s = lb('LoadBalancer', [{ ip: '203.0.113.7' }, { ip: '203.0.113.8', ipMode: 'VIP' }, { ip: '203.0.113.9', ipMode: 'Proxy' }, { hostname: 'lb.example.com' }, { ip: '2001:db8::1' }, { ip: null }, { ip: 'lb' }, 'x']);
+  assert.equal([s.externalIPs, s.loadBalancerIPs, s.loadBalancerSourceRanges], [['198.51.100.7'], ['203.0.113.7', '203.0.113.8'], false]);
+  // The status is the controller's: a malformed one costs its entries, not the Service (its ClusterIP stays).
+  assert.equal([lb('LoadBalancer', 'x').loadBalancerIPs, lb('LoadBalancer', 'x').clusterIPs], [[], ['10.96.0.20']]);
   assert.equal(lb('NodePort', [{ ip: '203.0.113.7' }]).loadBalancerIPs, [], 'a status left from when it was a LoadBalancer');
+  assert.is(lb('LoadBalancer', [], { loadBalancerSourceRanges: ['10.0.0.0/8'] }).loadBalancerSourceRanges, true);
   assert.equal(svc('n', { ports: [{ port: 80 }] }).externalIPs, []);
   assert.throws(() => svc('x', { externalIPs: ['198.51.100.300'] }), /Service default\/x: spec.externalIPs: "198.51.100.300" is not an IP address/);
   assert.throws(() => svc('x', { externalIPs: '198.51.100.7' }), /spec.externalIPs: not a list of addresses/);
-  assert.throws(() => lb('LoadBalancer', [{ ip: 'lb' }]), /status.loadBalancer.ingress\[\].ip: "lb" is not an IP address/);
-  assert.throws(() => lb('LoadBalancer', 'x'), /status.loadBalancer.ingress: not a list/);
 });
 
 test('objects: malformed Services and EndpointSlices are named with the field', () => {
@@ -214,29 +215,51 @@ test('plan: with no ready endpoint, those still serving while they terminate tak
   assert.equal(slice('x', 'x', { endpoints: [e('10.1.1.9', { ready: false })] }).endpoints.map((x) => [x.serving, x.terminating]), [[false, false]], 'serving follows ready when absent');
 });
 
-test('plan: external IPs and load balancer IPs: each at every port to the endpoints externalTrafficPolicy picks (Local: this node\'s), with or without NodePorts served; each rejected and routed like a ClusterIP', () => {
-  const lb = (policy: string) => serviceFromObject({
+test('plan: external and load balancer IPs: in VPP to every endpoint (pods\' traffic); from outside, the host hands exactly address:port to a link port whose translation takes the endpoints externalTrafficPolicy picks, or refuses it; link ports clear of NodePorts and stable', () => {
+  const lb = (policy: string, extra: Record<string, unknown> = {}) => serviceFromObject({
     metadata: { name: 'lb' },
-    spec: { type: 'LoadBalancer', clusterIP: '10.96.0.20', externalIPs: ['198.51.100.7'], externalTrafficPolicy: policy, ports: [{ name: 'http', port: 80, nodePort: 30080 }] },
+    spec: { type: 'LoadBalancer', clusterIP: '10.96.0.20', externalIPs: ['198.51.100.7'], externalTrafficPolicy: policy, ports: [{ name: 'http', port: 80, nodePort: 30080 }], ...extra },
     status: { loadBalancer: { ingress: [{ ip: '203.0.113.7' }] } },
   }, 'test');
   const sl = slice('lb-1', 'lb', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ...ep('10.1.1.2'), nodeName: 'n1' }, { ...ep('10.1.2.2'), nodeName: 'n2' }] });
-  const all = [{ ip: '10.1.1.2', port: 8080 }, { ip: '10.1.2.2', port: 8080 }];
-  const cluster = plan([lb('Cluster')], [sl], { vip: '169.254.100.1' });
-  assert.equal(cluster.translations.map((t) => [translationKey(t), t.backends]), [
-    ['10.96.0.20:80/TCP', all], ['169.254.100.1:30080/TCP', all], ['198.51.100.7:80/TCP', all], ['203.0.113.7:80/TCP', all],
-  ]);
-  assert.equal(cluster.rejects, ['10.96.0.20', '198.51.100.7', '203.0.113.7']);
+  const all = ['10.1.1.2', '10.1.2.2'];
+  const view = (p: ReturnType<typeof plan>) => p.translations.map((t) => `${translationKey(t)} ${t.backends.map((b) => b.ip).join(',')}`);
   const local = plan([lb('Local')], [sl], { vip: '169.254.100.1' });
-  assert.equal(local.translations.map((t) => [translationKey(t), t.backends.map((b) => b.ip)]), [
-    ['10.96.0.20:80/TCP', ['10.1.1.2', '10.1.2.2']], ['169.254.100.1:30080/TCP', ['10.1.1.2']], ['198.51.100.7:80/TCP', ['10.1.1.2']], ['203.0.113.7:80/TCP', ['10.1.1.2']],
-  ]);
-  // None here under Local: the ClusterIP still served, the outside addresses refused by their reject routes.
+  const [e1, e2] = local.externals;
+  assert.equal(local.externals.map(({ ip, port, proto }) => `${ip}:${port}/${proto}`), ['198.51.100.7:80/TCP', '203.0.113.7:80/TCP']);
+  for (const e of [e1!, e2!]) assert.ok(e.linkPort! >= 20000 && e.linkPort! < 30000, `link port ${e.linkPort}`);
+  assert.is.not(e1!.linkPort, e2!.linkPort);
+  assert.equal(view(local).sort(), [
+    `10.96.0.20:80/TCP ${all}`, `169.254.100.1:30080/TCP 10.1.1.2`, `169.254.100.1:${e1!.linkPort}/TCP 10.1.1.2`, `169.254.100.1:${e2!.linkPort}/TCP 10.1.1.2`,
+    `198.51.100.7:80/TCP ${all}`, `203.0.113.7:80/TCP ${all}`,
+  ].sort());
+  assert.equal(local.rejects, ['10.96.0.20'], 'no reject route for outside addresses: other ports and pings reach whoever has them');
+  assert.equal(plan([lb('Cluster')], [sl], { vip: '169.254.100.1' }).externals, local.externals, 'link ports depend on the address and port only');
+  // None here under Local: pods still served in VPP; from outside the host refuses it.
   const none = plan([lb('Local')], [slice('lb-1', 'lb', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ...ep('10.1.2.2'), nodeName: 'n2' }] })], { vip: '169.254.100.1' });
-  assert.equal(none.translations.map(translationKey), ['10.96.0.20:80/TCP']);
-  assert.equal(none.rejects, ['10.96.0.20', '198.51.100.7', '203.0.113.7']);
-  // Without a host link (no NodePorts served) pods still reach them through VPP.
-  assert.equal(plan([lb('Cluster')], [sl]).translations.map(translationKey), ['10.96.0.20:80/TCP', '198.51.100.7:80/TCP', '203.0.113.7:80/TCP']);
+  assert.equal(view(none), ['10.96.0.20:80/TCP 10.1.2.2', '198.51.100.7:80/TCP 10.1.2.2', '203.0.113.7:80/TCP 10.1.2.2']);
+  assert.equal(none.externals, [{ ip: '198.51.100.7', proto: 'TCP', port: 80 }, { ip: '203.0.113.7', proto: 'TCP', port: 80 }]);
+  // No endpoint at all: nothing in VPP, refused from outside.
+  const empty = plan([lb('Cluster')], [], { vip: '169.254.100.1' });
+  assert.equal([empty.translations, empty.externals.map((e) => e.linkPort)], [[], [undefined, undefined]]);
+  // Without a host link (no NodePorts served) pods still reach them through VPP; the host is not told.
+  const noLink = plan([lb('Cluster')], [sl]);
+  assert.equal([view(noLink), noLink.externals], [[`10.96.0.20:80/TCP ${all}`, `198.51.100.7:80/TCP ${all}`, `203.0.113.7:80/TCP ${all}`], []]);
+  // loadBalancerSourceRanges not enforced: the load balancer IP fails closed (the external IP, which the ranges do not cover, stays).
+  const ranged = plan([lb('Cluster', { loadBalancerSourceRanges: ['10.0.0.0/8'] })], [sl], { vip: '169.254.100.1' });
+  assert.not.ok(JSON.stringify(ranged.translations).includes('203.0.113.7') || JSON.stringify(ranged.externals).includes('203.0.113.7'));
+  assert.ok(ranged.externals.some((e) => e.ip === '198.51.100.7' && e.linkPort !== undefined));
+  assert.match(ranged.warnings.join(), /Service default\/lb: loadBalancerSourceRanges is not enforced, so its load balancer IPs \(203.0.113.7\) are not served/);
+  // An address in the pod subnet, or a ClusterIP: left out, named.
+  const bad = plan([lb('Cluster', { externalIPs: ['10.1.1.2', '10.96.0.20'] })], [sl], { vip: '169.254.100.1' });
+  assert.equal(bad.externals.map((e) => e.ip), ['203.0.113.7']);
+  assert.match(bad.warnings.join('\n'), /external address 10.1.1.2 is inside the pod subnet 10.1.0.0\/16: not served/);
+  assert.match(bad.warnings.join('\n'), /external address 10.96.0.20 is a ClusterIP: not served/);
+  assert.equal(bad.translations.filter((t) => t.vip === '10.96.0.20').map((t) => t.backends.length), [2], 'the ClusterIP\'s own translation untouched');
+  // A link port a NodePort holds is passed over.
+  const clash = planServices({ services: [lb('Cluster', { ports: [{ name: 'http', port: 80, nodePort: e1!.linkPort }] })], slices: [sl], endpointRewrites: new Map(), nodeName: 'n1', podSubnet: '10.1.0.0/16', nodePortVip: '169.254.100.1' });
+  assert.ok(clash.externals.every((e) => e.linkPort !== e1!.linkPort), JSON.stringify(clash.externals));
+  assert.equal(clash.warnings, []);
 });
 
 test('plan: two Services claiming one VIP port: the first by name keeps it, the other is named in a warning', () => {

@@ -53,7 +53,7 @@ async function world(extra: { nodePortVip?: () => string | undefined; hostChange
   const store = new StateStore(dir);
   await store.init();
   const vswitch = new FakeVswitch(), source = new Source(), log: string[] = [];
-  const services = new Services({ vswitch, source, store, snatIp: '10.1.1.1', nodeName: 'node-1', log: (m) => log.push(m), ...extra });
+  const services = new Services({ vswitch, source, store, snatIp: '10.1.1.1', nodeName: 'node-1', podSubnet: '10.1.0.0/16', log: (m) => log.push(m), ...extra });
   const vpp = () => [...vswitch.translations.values()].map((t) => `${t.vip}:${t.port}/${t.proto}${t.affinity ? '~' : ''} -> ${t.backends.map((b) => `${b.ip}:${b.port}`).join(',')}`).sort();
   return { store, vswitch, source, services, log, vpp };
 }
@@ -214,7 +214,7 @@ test('reconcile (property): from any VPP state and any Service set, one run leav
     };
     await apply(before);
     await apply(after);
-    const p = planServices({ ...w.source.snap, endpointRewrites: new Map(), nodeName: 'node-1' });
+    const p = planServices({ ...w.source.snap, endpointRewrites: new Map(), nodeName: 'node-1', podSubnet: '10.1.0.0/16' });
     assert.equal(w.vpp(), p.translations.map((t) => `${t.vip}:${t.port}/${t.proto}${t.affinity ? '~' : ''} -> ${t.backends.map((b) => `${b.ip}:${b.port}`).join(',')}`).sort());
     assert.equal([...w.vswitch.rejects].sort(), p.rejects);
     w.vswitch.calls = [];
@@ -228,10 +228,10 @@ test('NodePorts with a host link: a translation on the link\'s address per nodeP
   const w = await world({ nodePortVip: () => '169.254.100.1', hostChanged: () => events.push(`host changed (VPP: ${w.vpp().length} translations)`) });
   const np = serviceFromObject({ metadata: { name: 'np' }, spec: { type: 'NodePort', clusterIP: '10.96.0.20', ports: [{ port: 80, targetPort: 8080, nodePort: 30080 }] } }, 'test');
   w.source.snap = { services: [np, service('web', '10.96.0.10')], slices: [slice('np', ['10.1.1.2']), slice('web', ['10.1.1.3'])] };
-  assert.equal(w.services.hostServices(), { nodePorts: [], serviceIps: [] }, 'nothing before the first run');
+  assert.equal(w.services.hostServices(), { nodePorts: [], clusterIps: [], externals: [] }, 'nothing before the first run');
   await w.services.reconcile();
   assert.equal(w.vpp(), ['10.96.0.10:80/TCP -> 10.1.1.3:8080', '10.96.0.20:80/TCP -> 10.1.1.2:8080', '169.254.100.1:30080/TCP -> 10.1.1.2:8080']);
-  assert.equal(w.services.hostServices(), { nodePorts: [{ proto: 'TCP', port: 30080 }], serviceIps: ['10.96.0.10', '10.96.0.20'] });
+  assert.equal(w.services.hostServices(), { nodePorts: [{ proto: 'TCP', port: 30080 }], clusterIps: ['10.96.0.10', '10.96.0.20'], externals: [] });
   assert.equal(events, ['host changed (VPP: 3 translations)'], 'called once, after the translations are in VPP');
   await w.services.reconcile();
   assert.is(events.length, 1, 'not again while the host\'s part is the same');

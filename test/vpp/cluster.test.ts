@@ -579,18 +579,17 @@ endpoints: [${eps.map((e) => `{addresses: [${e.ip}], nodeName: ${e.node}}`).join
   }
 });
 
-test('a load balancer IP (announced by node a, as MetalLB\'s L2 mode does) and an external IP (routed to node b) from the outside: through node a to the backend on node b, source-NATed to node a\'s gateway; through node b to its own backend, the client\'s address kept; pods and hosts reach both; gone with the Service', async () => {
+test('a load balancer IP (announced by node a, as MetalLB\'s L2 mode does) and an external IP (routed to node b) from the outside: through node a to the backend on node b, source-NATed to node a\'s gateway; through node b to its own backend, the client\'s address kept; pods and hosts reach both; under externalTrafficPolicy Local node a refuses the outside at once while pods still reach the backend; only the Service\'s port is taken; gone with the Service', async () => {
   const LB_IP = '203.0.113.20', EXT_IP = '198.51.100.20';
   const server = spawn('ip', ['netns', 'exec', B.pod.ns, process.execPath, PEER, 'serve', '8080', 'pod-b'], { stdio: ['ignore', 'pipe', 'ignore'] });
-  try {
-    await new Promise<void>((res, rej) => { server.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); server.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
-    writeFileSync(join(manifests, 'ext.yaml'), `apiVersion: v1
+  const ext = (policy: string) => `apiVersion: v1
 kind: Service
 metadata: {name: ext, namespace: default}
 spec:
   type: LoadBalancer
   clusterIP: 10.96.0.22
   externalIPs: [${EXT_IP}]
+  externalTrafficPolicy: ${policy}
   ports: [{port: 80, targetPort: 8080, nodePort: 30082, protocol: TCP}]
 status:
   loadBalancer: {ingress: [{ip: ${LB_IP}}]}
@@ -601,20 +600,36 @@ metadata: {name: ext-1, namespace: default, labels: {kubernetes.io/service-name:
 addressType: IPv4
 ports: [{port: 8080, protocol: TCP}]
 endpoints: [{addresses: [${B.pod.eth0}], nodeName: b}]
-`);
+`;
+  const nft = (n: Node) => runIn(n.ns, 'nft', ['list', 'table', 'ip', 'tsvpp']);
+  try {
+    await new Promise<void>((res, rej) => { server.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); server.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
+    writeFileSync(join(manifests, 'ext.yaml'), ext('Cluster'));
     await ip(['route', 'add', `${LB_IP}/32`, 'via', A.ip], OUT);
     await ip(['route', 'add', `${EXT_IP}/32`, 'via', B.ip], OUT);
     for (const n of [A, B]) {
-      await until(`node ${n.name}: both addresses routed into VPP`, async () => (await n.hostRoutes()).filter((r) => r.startsWith(`${LB_IP} `) || r.startsWith(`${EXT_IP} `)).length === 2);
+      await until(`node ${n.name}: both addresses' port DNATed to VPP`, async () => {
+        const t = await nft(n);
+        return t.includes(`ip daddr ${LB_IP} tcp dport 80 dnat to 169.254.100.1:`) && t.includes(`ip daddr ${EXT_IP} tcp dport 80 dnat to 169.254.100.1:`);
+      });
+      assert.not.ok((await n.hostRoutes()).some((r) => r.startsWith(`${LB_IP} `) || r.startsWith(`${EXT_IP} `)), `node ${n.name}: the addresses themselves are not routed into VPP`);
     }
     await assertServed(OUT, LB_IP, 80, 'pod-b', A.vtep, 'outside → the load balancer IP at node a, backend on node b');
     await assertServed(OUT, EXT_IP, 80, 'pod-b', B.router, 'outside → the external IP at node b, its own backend: the client\'s address kept');
     await assertServed(A.pod.ns, LB_IP, 80, 'pod-b', A.pod.eth0, 'pod a → the load balancer IP (translated in VPP a)');
     await assertServed(A.ns, EXT_IP, 80, 'pod-b', A.vtep, 'host a → the external IP');
+    // Only port 80 is the Service's: nothing else of either address is taken on the hosts.
+    for (const n of [A, B]) assert.equal((await nft(n)).split('\n').filter((l) => l.includes(LB_IP) || l.includes(EXT_IP)).map((l) => / dport (\d+) /.exec(l)?.[1]), ['80', '80', '80', '80'].slice(0, 2), `node ${n.name}`);
+
+    writeFileSync(join(manifests, 'ext.yaml'), ext('Local'));
+    await until('node a: the load balancer IP refused from outside', async () => (await nft(A)).includes(`ip daddr ${LB_IP} tcp dport 80 reject with tcp reset`));
+    const [r] = await connect(OUT, LB_IP, 80, 1);
+    assert.ok(r!.error && r!.error !== 'timeout', `node a has no local endpoint: refused at once, got ${JSON.stringify(r)}`);
+    await assertServed(OUT, EXT_IP, 80, 'pod-b', B.router, 'outside → the external IP at node b, Local: its own backend');
+    await assertServed(A.pod.ns, LB_IP, 80, 'pod-b', A.pod.eth0, 'pod a → the load balancer IP under Local: still every endpoint (in-cluster traffic, as kube-proxy)');
+
     rmSync(join(manifests, 'ext.yaml'));
-    for (const n of [A, B]) {
-      await until(`node ${n.name}: neither address routed into VPP`, async () => !(await n.hostRoutes()).some((r) => r.startsWith(`${LB_IP} `) || r.startsWith(`${EXT_IP} `)));
-    }
+    for (const n of [A, B]) await until(`node ${n.name}: nothing of the addresses left in its table`, async () => !(await nft(n)).includes(LB_IP) && !(await nft(n)).includes(EXT_IP));
   } finally {
     server.kill('SIGKILL');
     await ip(['route', 'del', `${LB_IP}/32`], OUT).catch(() => undefined);

@@ -199,7 +199,7 @@ export async function startAgent(config: AgentConfig, deps: AgentDeps = {}): Pro
   const servicesOn = config.services === 'vpp' && config.chainedCniConfDir === undefined;
   const serviceSource = !servicesOn ? undefined : deps.serviceSource ?? await defaultServiceSource(config, log);
   const services = serviceSource && new Services({
-    vswitch, source: serviceSource, store, log, nodeName: node.name, snatIp: hostRange4(parsePrefix4(node.podSubnet)).gateway,
+    vswitch, source: serviceSource, store, log, nodeName: node.name, podSubnet: config.podSubnet, snatIp: hostRange4(parsePrefix4(node.podSubnet)).gateway,
     // With a host link, NodePorts are VPP's to serve: the host DNATs them to VPP's end of the link.
     ...(hostLink ? { nodePortVip: () => hostLinkAddresses(config.hostLinkSubnet).vpp, hostChanged: () => resync('NodePorts or ClusterIPs changed') } : {}),
   });

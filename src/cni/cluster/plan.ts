@@ -71,8 +71,11 @@ export interface PlanInput {
 
 export interface NodePort { proto: 'TCP' | 'UDP' | 'SCTP'; port: number }
 
-/** The Services' part of the host: the NodePorts VPP serves, and the addresses it serves (ClusterIPs, external IPs, load balancer IPs). */
-export interface HostServices { nodePorts: readonly NodePort[]; serviceIps: readonly string[] }
+/** An external IP's or load balancer IP's port: DNATed to VPP's end of the link at `linkPort`, or (none) refused. */
+export interface ExternalPort { ip: string; proto: NodePort['proto']; port: number; linkPort?: number }
+
+/** The Services' part of the host: the NodePorts VPP serves, the ClusterIPs, and the external addresses' ports. */
+export interface HostServices { nodePorts: readonly NodePort[]; clusterIps: readonly string[]; externals: readonly ExternalPort[] }
 
 export interface PlannedRoute { prefix: string; vrfId: number; swIfIndex: number; nextHop: string }
 export interface PlannedTunnel { network: string; node: string; vni: number; src: string; dst: string; bdId: number; tag: string }
@@ -164,8 +167,8 @@ export function plan(i: PlanInput): Plan {
   // node then comes back to this one (host-gw), and a backend sees the node, not the link.
   const intoVpp = (dst: string): PlannedHostRoute => ({ dst, via: link.vpp, dev: HOST_LINK_IFNAME, ...(i.self.internalIp ? { src: i.self.internalIp } : {}) });
   const hostRoutes: PlannedHostRoute[] = [intoVpp(i.self.podSubnet)];
-  for (const ip of [...new Set(i.services?.serviceIps ?? [])].sort()) {
-    if (contains4(subnet, ip)) { warnings.push(`Service address ${ip} is inside the pod subnet ${formatPrefix4(subnet)}: no host route`); continue; }
+  for (const ip of [...new Set(i.services?.clusterIps ?? [])].sort()) {
+    if (contains4(subnet, ip)) { warnings.push(`ClusterIP ${ip} is inside the pod subnet ${formatPrefix4(subnet)}: no host route`); continue; }
     hostRoutes.push(intoVpp(`${ip}/32`));
   }
   const myVtep = vtepOf(i.self.podSubnet);
@@ -202,7 +205,7 @@ export function plan(i: PlanInput): Plan {
       vppRoutes.push({ prefix: formatPrefix4(s), vrfId: net.vrfId, swIfIndex: net.loopbackSwIfIndex!, nextHop: hostRange4(s).gateway });
     }
   }
-  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, ...(overlay ? { overlay } : {}), nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet), { vip: link.vpp, nodePorts: i.services?.nodePorts ?? [] }, overlay && { remotes: overlay.peers.map((x) => x.remote) }), warnings };
+  return { vppLinkAddress: `${link.vpp}/${link.len}`, hostLinkAddress: `${link.host}/${link.len}`, vppRoutes, tunnels, hostRoutes, ...(overlay ? { overlay } : {}), nftTable: nftTable(i.self.podSubnet, formatPrefix4(subnet), { vip: link.vpp, nodePorts: i.services?.nodePorts ?? [], externals: i.services?.externals ?? [] }, overlay && { remotes: overlay.peers.map((x) => x.remote) }), warnings };
 }
 
 /**
@@ -215,7 +218,7 @@ export function plan(i: PlanInput): Plan {
  * overlay delivers must come from the cluster pod subnet. Laid out exactly as `nft list table`
  * prints it (an anonymous set's elements in address order): the reconciler compares texts.
  */
-export function nftTable(nodeSlice: string, clusterSubnet: string, svc: { vip: string; nodePorts: readonly NodePort[] } = { vip: '', nodePorts: [] }, overlay?: { remotes: readonly string[] }): string {
+export function nftTable(nodeSlice: string, clusterSubnet: string, svc: { vip: string; nodePorts: readonly NodePort[]; externals?: readonly ExternalPort[] } = { vip: '', nodePorts: [] }, overlay?: { remotes: readonly string[] }): string {
   const chain = (name: string, lines: string[]) => [`\tchain ${name} {`, ...lines.map((l) => `\t\t${l}`), '\t}'].join('\n');
   const chains: string[] = [];
   if (overlay) {
@@ -228,15 +231,32 @@ export function nftTable(nodeSlice: string, clusterSubnet: string, svc: { vip: s
       ...(to.length === 0 ? [] : [`iifname "${HOST_LINK_IFNAME}" ip daddr ${to.length === 1 ? to[0] : `{ ${to.join(', ')} }`} udp dport ${OVERLAY_PORT} drop`]),
     ]));
   }
+  const externals = [...(svc.externals ?? [])].sort((a, b) => parseIp4(a.ip) - parseIp4(b.ip) || a.port - b.port || a.proto.localeCompare(b.proto));
+  const served = externals.filter((e) => e.linkPort !== undefined), refused = externals.filter((e) => e.linkPort === undefined);
+  const match = (e: ExternalPort) => `ip daddr ${e.ip} ${e.proto.toLowerCase()} dport ${e.port}`;
+  const jumps: string[] = [];
   if (svc.nodePorts.length > 0) {
     const ports = [...new Map(svc.nodePorts.map((p) => [`${p.proto}/${p.port}`, p])).values()].sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
-    const local = 'ip daddr != 127.0.0.0/8 fib daddr type local jump nodeports';
+    chains.push(chain('nodeports', ports.map((p) => `${p.proto.toLowerCase()} dport ${p.port} dnat to ${svc.vip}`)));
+    jumps.push('ip daddr != 127.0.0.0/8 fib daddr type local jump nodeports');
+  }
+  if (served.length > 0) {
+    // Exactly address:port/proto, whoever holds the address (this node, or a router that sends it here).
+    chains.push(chain('externals', served.map((e) => `${match(e)} dnat to ${svc.vip}:${e.linkPort}`)));
+    jumps.push('jump externals');
+  }
+  if (jumps.length > 0) {
     chains.push(
-      chain('nodeports', ports.map((p) => `${p.proto.toLowerCase()} dport ${p.port} dnat to ${svc.vip}`)),
-      chain('prerouting', ['type nat hook prerouting priority dstnat; policy accept;', local]),
+      chain('prerouting', ['type nat hook prerouting priority dstnat; policy accept;', ...jumps]),
       // nft takes no "dstnat" name for the output hook; -100 is its value.
-      chain('output', ['type nat hook output priority -100; policy accept;', local]),
+      chain('output', ['type nat hook output priority -100; policy accept;', ...jumps]),
     );
+  }
+  if (refused.length > 0) {
+    // No endpoint for it: refused at once rather than routed on (a router that sends the address
+    // here would send it back). TCP with a reset: the kernel rate-limits ICMP errors to a host it
+    // has not sent to before, so a forwarded connection's "port unreachable" may never leave.
+    chains.push(chain('unserved', ['type filter hook forward priority filter; policy accept;', ...refused.map((e) => `${match(e)} reject${e.proto === 'TCP' ? ' with tcp reset' : ''}`)]));
   }
   chains.push(chain('postrouting', ['type nat hook postrouting priority srcnat; policy accept;', `ip saddr ${nodeSlice} ip daddr != ${clusterSubnet} masquerade`]));
   return `table ip ${NFT_TABLE} {\n${chains.join('\n\n')}\n}\n`;

@@ -73,17 +73,18 @@ export function serviceFromObject(o: unknown, where: string): ServiceInfo {
   };
   const healthCheckNodePort = spec.healthCheckNodePort === undefined || spec.healthCheckNodePort === null ? undefined : port(spec.healthCheckNodePort, `${w}: spec.healthCheckNodePort`);
   const externalIPs = addresses(spec.externalIPs, `${w}: spec.externalIPs`);
+  // The status is the load balancer controller's, not the user's: entries without a usable IPv4
+  // address (a hostname, IPv6, ipMode Proxy, anything malformed) are skipped, not an error that
+  // would drop the whole Service, ClusterIP included.
   const status = isObj(o.status) && isObj(o.status.loadBalancer) ? o.status.loadBalancer : {};
-  const ingress = status.ingress === undefined || status.ingress === null ? [] : status.ingress;
-  if (!Array.isArray(ingress)) throw new ServiceSourceError(`${w}: status.loadBalancer.ingress: not a list`);
-  const loadBalancerIPs = type !== 'LoadBalancer' ? [] : addresses(ingress.map((g, i) => {
-    if (!isObj(g)) throw new ServiceSourceError(`${w}: status.loadBalancer.ingress[${i}]: not an object`);
+  const loadBalancerIPs = type !== 'LoadBalancer' || !Array.isArray(status.ingress) ? [] : [...new Set(status.ingress
     // ipMode Proxy (KEP-1860): the load balancer proxies to the nodes, which must not take its address for their own.
-    return g.ipMode === 'Proxy' ? undefined : g.ip;
-  }).filter((ip) => ip !== undefined), `${w}: status.loadBalancer.ingress[].ip`);
+    .filter((g): g is Obj => isObj(g) && g.ipMode !== 'Proxy' && isIp4(g.ip)).map((g) => g.ip as string))];
+  const ranges = spec.loadBalancerSourceRanges;
   return {
     namespace: m.namespace, name: m.name, type, ports, affinity, internalTrafficPolicy: policy('internalTrafficPolicy'), externalTrafficPolicy: policy('externalTrafficPolicy'),
     ...(healthCheckNodePort !== undefined ? { healthCheckNodePort } : {}), externalIPs, loadBalancerIPs,
+    loadBalancerSourceRanges: Array.isArray(ranges) ? ranges.length > 0 : typeof ranges === 'string' && ranges !== '',
     clusterIPs: type === 'ExternalName' ? [] : (ips as string[]).filter(isIp4),
   };
 }

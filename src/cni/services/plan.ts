@@ -4,16 +4,23 @@
 //
 // - One load-balancing translation per (virtual IP, port, protocol) that has ready backends (or,
 //   with none ready, backends still serving while they terminate, as kube-proxy does): every
-//   IPv4 ClusterIP and port, every external IP and load balancer IP and port, and with a NodePort
-//   address, every nodePort.
+//   IPv4 ClusterIP and port, every external IP and load balancer IP and port (for pods: to every
+//   endpoint, as kube-proxy short-circuits in-cluster traffic to them), and with a NodePort address,
+//   every nodePort and every external address's port (below).
 //   A Service with internalTrafficPolicy Local translates its ClusterIPs to this node's ready
 //   endpoints only (the EndpointSlice's nodeName), as kube-proxy does; externalTrafficPolicy Local
-//   its NodePorts, external IPs and load balancer IPs likewise (none here: no translation; the host
-//   does not hand the NodePort to VPP, the addresses' reject routes refuse).
+//   its NodePorts and what reaches its external addresses from outside likewise (none here: no
+//   translation, the host does not hand the port to VPP).
+// - External IPs and load balancer IPs from outside: the host DNATs exactly address:port/proto
+//   (never the whole address: it may be a node's, or a server pods need on other ports) to a port
+//   of VPP's end of the host link (`linkPort`, one per address, port and protocol, kept clear of
+//   the NodePorts), where a translation takes the endpoints externalTrafficPolicy picks; without
+//   one the host refuses it. A load balancer IP of a Service with loadBalancerSourceRanges is not
+//   served at all (the ranges are not enforced, so it fails closed); an address in the pod subnet
+//   or equal to a ClusterIP is left out; each with a warning.
 // - With NodePorts served, a health check per LoadBalancer with externalTrafficPolicy Local and a
 //   healthCheckNodePort: how many ready endpoints this node has (load balancers skip nodes with none).
-// - A reject route (ICMP unreachable) per ClusterIP, external IP and load balancer IP (the host
-//   routes each into VPP): what no translation takes (a Service without
+// - A reject route (ICMP unreachable) per ClusterIP: what no translation takes (a Service without
 //   ready endpoints, or without local ones under internalTrafficPolicy Local, a port it does not
 //   serve, a ping) is refused at once instead of vanishing.
 // - For a local pod with a service-endpoint interface that is a ready endpoint: a translation of
@@ -21,6 +28,8 @@
 //   the ClusterIP to the pod IP (the EndpointSlice's); this node moves the flow on to the
 //   interface. cnat interposes on the pod's /32, so pings and other ports still reach eth0.
 import type { ServiceBackend, ServiceTranslation } from '../agent/vswitch.js';
+import { contains4, parsePrefix4 } from '../ipv4.js';
+import type { ExternalPort } from '../cluster/plan.js';
 import type { Endpoint, EndpointSliceInfo, ServiceInfo, ServicePort, ServiceSnapshot } from './types.js';
 
 export interface ServicePlanInput extends ServiceSnapshot {
@@ -30,14 +39,23 @@ export interface ServicePlanInput extends ServiceSnapshot {
   nodePortVip?: string;
   /** This node's name, as EndpointSlices name the node of each endpoint (internalTrafficPolicy Local). */
   nodeName: string;
+  /** The cluster pod subnet: an external address inside it would take a pod's traffic. */
+  podSubnet: string;
 }
+
+
+/** Link ports of external addresses: above 1023, below the usual NodePort range, clear of the NodePorts. */
+export const LINK_PORT_FIRST = 20000;
+export const LINK_PORT_COUNT = 10000;
 
 export interface ServicePlan {
   translations: ServiceTranslation[];
-  /** ClusterIPs, external IPs and load balancer IPs (no prefix length): each gets a reject route, and the host routes it into VPP. */
+  /** ClusterIPs (no prefix length) that get a reject route. */
   rejects: string[];
   /** NodePorts with ready backends: what the host hands to VPP. */
   nodePorts: Array<{ proto: ServiceTranslation['proto']; port: number }>;
+  /** External IPs' and load balancer IPs' ports, with a NodePort address only: what the host hands to VPP, or refuses. */
+  externals: ExternalPort[];
   /** What the node answers on each health check node port (health-check.ts). */
   healthChecks: HealthCheck[];
   /** Things the plan could not honour, one sentence each. */
@@ -93,6 +111,19 @@ export function planServices(input: ServicePlanInput): ServicePlan {
   const nodePorts = new Map<string, { proto: ServiceTranslation['proto']; port: number }>();
   const healthChecks: HealthCheck[] = [];
   const warnings: string[] = [];
+  const externals = new Map<string, ExternalPort>();
+  const podSubnet = parsePrefix4(input.podSubnet);
+  const clusterIps = new Set(input.services.flatMap((x) => x.clusterIPs));
+  // Served external ports get their link ports once every NodePort is known (they must not collide).
+  const pendingLinks: Array<{ svc: ServiceInfo; sp: ServicePort; ips: string[]; backends: ServiceBackend[]; affinity: boolean }> = [];
+  /** The host's view of ip:port/proto; the first Service by name keeps it. */
+  const external = (svc: ServiceInfo, e: ExternalPort) => {
+    const key = `${e.ip}:${e.port}/${e.proto}`;
+    const had = externals.get(key);
+    if (had) { warnings.push(`${key} from outside belongs to another Service; Service ${svc.namespace}/${svc.name} asks for it too and is not served there`); return false; }
+    externals.set(key, e);
+    return true;
+  };
   const services = [...input.services].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
   const put = (svc: ServiceInfo, t: ServiceTranslation, shared = false) => {
     const key = translationKey(t);
@@ -104,8 +135,15 @@ export function planServices(input: ServicePlanInput): ServicePlan {
   };
   for (const svc of services) {
     if (svc.type === 'ExternalName') continue;
-    const externalIps = [...new Set([...svc.externalIPs, ...svc.loadBalancerIPs])];
-    for (const ip of [...svc.clusterIPs, ...externalIps]) rejects.add(ip);
+    for (const ip of svc.clusterIPs) rejects.add(ip);
+    const externalIps = outsideAddresses(svc).filter((ip) => {
+      if (contains4(podSubnet, ip)) { warnings.push(`Service ${svc.namespace}/${svc.name}: external address ${ip} is inside the pod subnet ${input.podSubnet}: not served`); return false; }
+      if (clusterIps.has(ip)) { warnings.push(`Service ${svc.namespace}/${svc.name}: external address ${ip} is a ClusterIP: not served`); return false; }
+      return true;
+    });
+    if (svc.loadBalancerIPs.length > 0 && svc.loadBalancerSourceRanges) {
+      warnings.push(`Service ${svc.namespace}/${svc.name}: loadBalancerSourceRanges is not enforced, so its load balancer IPs (${svc.loadBalancerIPs.join(', ')}) are not served`);
+    }
     for (const sp of svc.ports) {
       // Several Services may name one pod port: the same translation, shared.
       for (const e of usableEndpoints(svc, sp, input.slices)) {
@@ -113,17 +151,21 @@ export function planServices(input: ServicePlanInput): ServicePlan {
         if (to !== undefined) put(svc, { vip: e.ip, port: e.port, proto: sp.protocol, backends: [{ ip: to, port: e.port }], affinity: false }, true);
       }
       const backends = backendsOf(svc, sp, input.slices, input.endpointRewrites);
-      if (backends.length === 0) continue; // rejected by the ClusterIP's route; NodePort left to the host (refused there)
+      // Not served from outside (no endpoints for it): the host refuses what comes for the address's port.
+      const refused = () => { if (input.nodePortVip) for (const ip of externalIps) external(svc, { ip, proto: sp.protocol, port: sp.port }); };
+      if (backends.length === 0) { refused(); continue; } // rejected by the ClusterIP's route; NodePort left to the host (refused there)
       const affinity = svc.affinity === 'ClientIP';
       const local = () => backendsOf(svc, sp, input.slices, input.endpointRewrites, input.nodeName);
       const internal = svc.internalTrafficPolicy === 'Local' ? local() : backends;
       if (internal.length > 0) for (const ip of svc.clusterIPs) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends: internal, affinity });
+      // In-cluster traffic to an external address (pods; it never leaves VPP) goes to every endpoint.
+      for (const ip of externalIps) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends, affinity });
       // From outside: local endpoints only under Local, so the flow stays on this node and the backend sees the client's address.
-      const external = svc.externalTrafficPolicy === 'Local' ? local() : backends;
-      if (external.length === 0) continue;
-      for (const ip of externalIps) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends: external, affinity });
+      const fromOutside = svc.externalTrafficPolicy === 'Local' ? local() : backends;
+      if (fromOutside.length === 0) { refused(); continue; }
+      if (input.nodePortVip && externalIps.length > 0) pendingLinks.push({ svc, sp, ips: externalIps, backends: fromOutside, affinity });
       if (input.nodePortVip && sp.nodePort !== undefined && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
-        put(svc, { vip: input.nodePortVip, port: sp.nodePort, proto: sp.protocol, backends: external, affinity });
+        put(svc, { vip: input.nodePortVip, port: sp.nodePort, proto: sp.protocol, backends: fromOutside, affinity });
         nodePorts.set(`${sp.protocol}/${sp.nodePort}`, { proto: sp.protocol, port: sp.nodePort });
       }
     }
@@ -136,6 +178,36 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       else healthChecks.push({ namespace: svc.namespace, name: svc.name, port: svc.healthCheckNodePort, localEndpoints: here.size });
     }
   }
+  const taken = new Set([...nodePorts.values()].map((p) => p.port));
+  for (const l of pendingLinks) {
+    for (const ip of l.ips) {
+      const key = `${ip}:${l.sp.port}/${l.sp.protocol}`;
+      const linkPort = linkPortFor(key, taken);
+      if (!external(l.svc, { ip, proto: l.sp.protocol, port: l.sp.port, linkPort })) continue;
+      taken.add(linkPort);
+      put(l.svc, { vip: input.nodePortVip!, port: linkPort, proto: l.sp.protocol, backends: l.backends, affinity: l.affinity });
+    }
+  }
   const byKey = <T>(m: Map<string, T>) => [...m.keys()].sort().map((k) => m.get(k)!);
-  return { translations: byKey(translations), rejects: [...rejects].sort(), nodePorts: byKey(nodePorts), healthChecks, warnings };
+  return { translations: byKey(translations), rejects: [...rejects].sort(), nodePorts: byKey(nodePorts), externals: byKey(externals), healthChecks, warnings };
 }
+
+/**
+ * The link port of an external address's port: FNV-1a of "ip:port/proto" into the link port range,
+ * the next free one on a collision, so it stays the same while the Services around it change.
+ */
+function linkPortFor(key: string, taken: ReadonlySet<number>): number {
+  let h = 0x811c9dc5;
+  for (const b of Buffer.from(key, 'utf8')) { h ^= b; h = Math.imul(h, 0x01000193) >>> 0; }
+  for (let i = 0; i < LINK_PORT_COUNT; i++) {
+    const p = LINK_PORT_FIRST + ((h + i) % LINK_PORT_COUNT);
+    if (!taken.has(p)) return p;
+  }
+  throw new Error(`all ${LINK_PORT_COUNT} link ports are taken`);
+}
+
+/** A Service's addresses reached from outside: its external IPs, and its load balancer IPs unless it restricts their sources. */
+function outsideAddresses(svc: ServiceInfo): string[] {
+  return [...new Set([...svc.externalIPs, ...(svc.loadBalancerSourceRanges ? [] : svc.loadBalancerIPs)])];
+}
+

@@ -29,9 +29,11 @@ export interface ServicesDeps {
   snatIp: string;
   /** This node's name (EndpointSlices name each endpoint's node: internalTrafficPolicy Local). */
   nodeName: string;
+  /** The cluster pod subnet (no Service's external address may be inside it). */
+  podSubnet: string;
   /** VPP's address the host hands NodePort traffic to, when the node has a host link. */
   nodePortVip?: () => string | undefined;
-  /** Called after a run whose NodePorts or ClusterIPs differ from the last (the host's part changes). */
+  /** Called after a run whose NodePorts, ClusterIPs or external addresses' ports differ from the last (the host's part changes). */
   hostChanged?: () => void;
   /** Where health check node ports listen (default every address; tests: 127.0.0.1). */
   healthCheckHost?: string;
@@ -78,7 +80,7 @@ export class Services implements ServiceHooks, ClusterServices {
   private timer: NodeJS.Timeout | undefined;
   private lastWarnings = '';
   private closed = false;
-  private lastHost = JSON.stringify({ nodePorts: [], serviceIps: [] });
+  private lastHost = JSON.stringify({ nodePorts: [], clusterIps: [], externals: [] });
   /** The last run's plan, for `tsvpp agent services`-like inspection and tests. */
   lastPlan: ServicePlan | undefined;
 
@@ -116,9 +118,9 @@ export class Services implements ServiceHooks, ClusterServices {
     await this.d.vswitch.enableServiceNat(swIfIndex, 'pod');
   }
 
-  /** The host's part of the last plan: NodePorts served by VPP, and every ClusterIP. */
+  /** The host's part of the last plan: NodePorts served by VPP, every ClusterIP, the external addresses' ports. */
   hostServices(): HostServices {
-    return { nodePorts: this.lastPlan?.nodePorts ?? [], serviceIps: this.lastPlan?.rejects ?? [] };
+    return { nodePorts: this.lastPlan?.nodePorts ?? [], clusterIps: this.lastPlan?.rejects ?? [], externals: this.lastPlan?.externals ?? [] };
   }
 
   async enableOnHostLink(swIfIndex: number): Promise<void> {
@@ -180,7 +182,7 @@ export class Services implements ServiceHooks, ClusterServices {
   private async runOnce(): Promise<ServiceReport> {
     const vs = this.d.vswitch;
     const vip = this.d.nodePortVip?.();
-    const plan = planServices({ ...this.d.source.snapshot(), endpointRewrites: await this.endpointRewrites(), nodeName: this.d.nodeName, ...(vip ? { nodePortVip: vip } : {}) });
+    const plan = planServices({ ...this.d.source.snapshot(), endpointRewrites: await this.endpointRewrites(), nodeName: this.d.nodeName, podSubnet: this.d.podSubnet, ...(vip ? { nodePortVip: vip } : {}) });
     this.lastPlan = plan;
     const r: ServiceReport = { put: [], deleted: [], rejectsAdded: [], rejectsDeleted: [], warnings: plan.warnings, errors: [], plan };
     const warnings = plan.warnings.join('\n');

@@ -35,6 +35,8 @@ export interface ServiceInfo {
   externalIPs: string[];
   /** status.loadBalancer.ingress[].ip (IPv4, LoadBalancer only; those with ipMode Proxy left out: such a load balancer sends to the nodes itself). */
   loadBalancerIPs: string[];
+  /** spec.loadBalancerSourceRanges is set (not enforced here: such a Service's load balancer IPs are not served). */
+  loadBalancerSourceRanges: boolean;
 }
 
 export interface EndpointPort { name: string; protocol: ServiceProtocol; port: number }
