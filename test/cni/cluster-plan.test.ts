@@ -151,7 +151,7 @@ test('Services: NodePorts DNATed to VPP\'s end of the link on the host\'s own ad
   assert.not.match(nftTable('10.1.1.0/24', '10.1.0.0/16'), 'nodeports');
 });
 
-test('Services: external and load balancer IPs: exactly address:port DNATed to its link port (before routing, from outside and from the host), the unserved ones refused (TCP with a reset), as nft lists them', () => {
+test('Services: external and load balancer IPs: exactly address:port DNATed to its link port (before routing and before the NodePorts, from outside and from the host), new connections to unserved ones refused (TCP with a reset), as nft lists them', () => {
   const p = plan({ ...input(1, [node(1)]), services: { nodePorts: [{ proto: 'TCP', port: 30080 }], clusterIps: [], externals: [
     { ip: '203.0.113.7', proto: 'TCP', port: 80, linkPort: 21234 }, { ip: '198.51.100.7', proto: 'UDP', port: 53, linkPort: 25000 },
     { ip: '198.51.100.9', proto: 'SCTP', port: 80 }, { ip: '198.51.100.9', proto: 'TCP', port: 80 },
@@ -163,22 +163,26 @@ test('Services: external and load balancer IPs: exactly address:port DNATed to i
     '\t\tip daddr 203.0.113.7 tcp dport 80 dnat to 169.254.100.1:21234',
     '\t}',
     '',
+    '\tchain nodeports {',
+    '\t\ttcp dport 30080 dnat to 169.254.100.1',
+    '\t}',
+    '',
     '\tchain prerouting {',
     '\t\ttype nat hook prerouting priority dstnat; policy accept;',
-    '\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports',
     '\t\tjump externals',
+    '\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports',
     '\t}',
     '',
     '\tchain output {',
     '\t\ttype nat hook output priority -100; policy accept;',
-    '\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports',
     '\t\tjump externals',
+    '\t\tip daddr != 127.0.0.0/8 fib daddr type local jump nodeports',
     '\t}',
     '',
     '\tchain unserved {',
     '\t\ttype filter hook forward priority filter; policy accept;',
-    '\t\tip daddr 198.51.100.9 sctp dport 80 reject',
-    '\t\tip daddr 198.51.100.9 tcp dport 80 reject with tcp reset',
+    '\t\tct state new ip daddr 198.51.100.9 sctp dport 80 reject',
+    '\t\tct state new ip daddr 198.51.100.9 tcp dport 80 reject with tcp reset',
     '\t}',
   ].join('\n'));
   assert.equal(p.hostRoutes.length, 1, 'no route for the addresses themselves');

@@ -245,21 +245,49 @@ test('plan: external and load balancer IPs: in VPP to every endpoint (pods\' tra
   // Without a host link (no NodePorts served) pods still reach them through VPP; the host is not told.
   const noLink = plan([lb('Cluster')], [sl]);
   assert.equal([view(noLink), noLink.externals], [[`10.96.0.20:80/TCP ${all}`, `198.51.100.7:80/TCP ${all}`, `203.0.113.7:80/TCP ${all}`], []]);
-  // loadBalancerSourceRanges not enforced: the load balancer IP fails closed (the external IP, which the ranges do not cover, stays).
+  // loadBalancerSourceRanges not enforced: the load balancer IP fails closed, refused (the external IP, which the ranges do not cover, stays).
   const ranged = plan([lb('Cluster', { loadBalancerSourceRanges: ['10.0.0.0/8'] })], [sl], { vip: '169.254.100.1' });
-  assert.not.ok(JSON.stringify(ranged.translations).includes('203.0.113.7') || JSON.stringify(ranged.externals).includes('203.0.113.7'));
+  assert.not.ok(JSON.stringify(ranged.translations).includes('203.0.113.7'));
+  assert.equal(ranged.externals.find((e) => e.ip === '203.0.113.7'), { ip: '203.0.113.7', proto: 'TCP', port: 80 });
   assert.ok(ranged.externals.some((e) => e.ip === '198.51.100.7' && e.linkPort !== undefined));
-  assert.match(ranged.warnings.join(), /Service default\/lb: loadBalancerSourceRanges is not enforced, so its load balancer IPs \(203.0.113.7\) are not served/);
+  assert.match(ranged.warnings.join(), /Service default\/lb: loadBalancerSourceRanges is not enforced, so its load balancer IPs \(203.0.113.7\) are refused/);
   // An address in the pod subnet, or a ClusterIP: left out, named.
   const bad = plan([lb('Cluster', { externalIPs: ['10.1.1.2', '10.96.0.20'] })], [sl], { vip: '169.254.100.1' });
   assert.equal(bad.externals.map((e) => e.ip), ['203.0.113.7']);
   assert.match(bad.warnings.join('\n'), /external address 10.1.1.2 is inside the pod subnet 10.1.0.0\/16: not served/);
   assert.match(bad.warnings.join('\n'), /external address 10.96.0.20 is a ClusterIP: not served/);
   assert.equal(bad.translations.filter((t) => t.vip === '10.96.0.20').map((t) => t.backends.length), [2], 'the ClusterIP\'s own translation untouched');
-  // A link port a NodePort holds is passed over.
-  const clash = planServices({ services: [lb('Cluster', { ports: [{ name: 'http', port: 80, nodePort: e1!.linkPort }] })], slices: [sl], endpointRewrites: new Map(), nodeName: 'n1', podSubnet: '10.1.0.0/16', nodePortVip: '169.254.100.1' });
+  // A link port any Service's NodePort holds is passed over, served here or not (Local, no endpoint here: it would move with the endpoints).
+  const holder = serviceFromObject({ metadata: { name: 'np' }, spec: { type: 'NodePort', clusterIP: '10.96.0.30', externalTrafficPolicy: 'Local', ports: [{ name: 'http', port: 80, nodePort: e1!.linkPort }] } }, 'test');
+  const clash = plan([lb('Cluster'), holder], [sl, slice('np-1', 'np', { ports: [{ name: 'http', port: 8080 }], endpoints: [{ ...ep('10.1.2.3'), nodeName: 'n2' }] })], { vip: '169.254.100.1' });
   assert.ok(clash.externals.every((e) => e.linkPort !== e1!.linkPort), JSON.stringify(clash.externals));
   assert.equal(clash.warnings, []);
+});
+
+test('plan: link ports stay put: a new Service whose address hashes to an existing one\'s port gets another (the last plan\'s kept); two Services on one address and port: the first by name has it, served or refused', () => {
+  const ext = (name: string, ip: string, port = 80, endpoints = true) => ({
+    svc: serviceFromObject({ metadata: { name }, spec: { clusterIP: `10.96.1.${name.length}`, externalIPs: [ip], ports: [{ name: 'p', port }] } }, 'test'),
+    sl: slice(`${name}-1`, name, { ports: [{ name: 'p', port: 8080 }], endpoints: endpoints ? [ep(`10.1.1.${name.length + 10}`)] : [] }),
+  });
+  const z = ext('zz', '198.51.1.242');
+  const first = plan([z.svc], [z.sl], { vip: '169.254.100.1' });
+  const zPort = first.externals[0]!.linkPort!;
+  // An address and port of another Service that hashes to z's link port, and sorts before it.
+  let a: ReturnType<typeof ext> | undefined;
+  for (let port = 1; port < 65536 && !a; port++) {
+    const c = ext('a', '198.51.2.1', port);
+    if (plan([c.svc], [c.sl], { vip: '169.254.100.1' }).externals[0]!.linkPort === zPort) a = c;
+  }
+  assert.ok(a, 'a colliding address and port exists');
+  const linkPorts = new Map(first.externals.map((e) => [`${e.ip}:${e.port}/${e.proto}`, e.linkPort!]));
+  const both = planServices({ services: [a!.svc, z.svc], slices: [a!.sl, z.sl], endpointRewrites: new Map(), nodeName: 'n1', podSubnet: '10.1.0.0/16', nodePortVip: '169.254.100.1', linkPorts });
+  assert.is(both.externals.find((e) => e.ip === '198.51.1.242')!.linkPort, zPort, 'z keeps its port');
+  assert.is.not(both.externals.find((e) => e.ip === '198.51.2.1')!.linkPort, zPort, 'the newcomer takes the next');
+  // Shared address:port: "a-first" (no endpoints) sorts first and has it: refused, and the other is told.
+  const x = ext('a-first', '198.51.100.7', 80, false), y = ext('b-second', '198.51.100.7');
+  const shared = plan([y.svc, x.svc], [x.sl, y.sl], { vip: '169.254.100.1' });
+  assert.equal(shared.externals, [{ ip: '198.51.100.7', proto: 'TCP', port: 80 }]);
+  assert.match(shared.warnings.join(), /198.51.100.7:80\/TCP from outside belongs to Service default\/a-first; Service default\/b-second asks for it too/);
 });
 
 test('plan: two Services claiming one VIP port: the first by name keeps it, the other is named in a warning', () => {

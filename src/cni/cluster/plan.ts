@@ -235,15 +235,16 @@ export function nftTable(nodeSlice: string, clusterSubnet: string, svc: { vip: s
   const served = externals.filter((e) => e.linkPort !== undefined), refused = externals.filter((e) => e.linkPort === undefined);
   const match = (e: ExternalPort) => `ip daddr ${e.ip} ${e.proto.toLowerCase()} dport ${e.port}`;
   const jumps: string[] = [];
+  if (served.length > 0) {
+    // Exactly address:port/proto, whoever holds the address (this node, or a router that sends it
+    // here); before the NodePorts, as kube-proxy, for an address of the node's own.
+    chains.push(chain('externals', served.map((e) => `${match(e)} dnat to ${svc.vip}:${e.linkPort}`)));
+    jumps.push('jump externals');
+  }
   if (svc.nodePorts.length > 0) {
     const ports = [...new Map(svc.nodePorts.map((p) => [`${p.proto}/${p.port}`, p])).values()].sort((a, b) => a.port - b.port || a.proto.localeCompare(b.proto));
     chains.push(chain('nodeports', ports.map((p) => `${p.proto.toLowerCase()} dport ${p.port} dnat to ${svc.vip}`)));
     jumps.push('ip daddr != 127.0.0.0/8 fib daddr type local jump nodeports');
-  }
-  if (served.length > 0) {
-    // Exactly address:port/proto, whoever holds the address (this node, or a router that sends it here).
-    chains.push(chain('externals', served.map((e) => `${match(e)} dnat to ${svc.vip}:${e.linkPort}`)));
-    jumps.push('jump externals');
   }
   if (jumps.length > 0) {
     chains.push(
@@ -256,7 +257,8 @@ export function nftTable(nodeSlice: string, clusterSubnet: string, svc: { vip: s
     // No endpoint for it: refused at once rather than routed on (a router that sends the address
     // here would send it back). TCP with a reset: the kernel rate-limits ICMP errors to a host it
     // has not sent to before, so a forwarded connection's "port unreachable" may never leave.
-    chains.push(chain('unserved', ['type filter hook forward priority filter; policy accept;', ...refused.map((e) => `${match(e)} reject${e.proto === 'TCP' ? ' with tcp reset' : ''}`)]));
+    // New connections only (as kube-proxy): a flow to the address from before it was a Service's keeps going.
+    chains.push(chain('unserved', ['type filter hook forward priority filter; policy accept;', ...refused.map((e) => `ct state new ${match(e)} reject${e.proto === 'TCP' ? ' with tcp reset' : ''}`)]));
   }
   chains.push(chain('postrouting', ['type nat hook postrouting priority srcnat; policy accept;', `ip saddr ${nodeSlice} ip daddr != ${clusterSubnet} masquerade`]));
   return `table ip ${NFT_TABLE} {\n${chains.join('\n\n')}\n}\n`;

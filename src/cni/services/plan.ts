@@ -15,9 +15,10 @@
 //   (never the whole address: it may be a node's, or a server pods need on other ports) to a port
 //   of VPP's end of the host link (`linkPort`, one per address, port and protocol, kept clear of
 //   the NodePorts), where a translation takes the endpoints externalTrafficPolicy picks; without
-//   one the host refuses it. A load balancer IP of a Service with loadBalancerSourceRanges is not
-//   served at all (the ranges are not enforced, so it fails closed); an address in the pod subnet
-//   or equal to a ClusterIP is left out; each with a warning.
+//   one the host refuses it. A load balancer IP of a Service with loadBalancerSourceRanges is
+//   refused (the ranges are not enforced, so it fails closed); an address in the pod subnet or
+//   equal to a ClusterIP is left out; each with a warning. Two Services naming one address and
+//   port: the first by name has it, served or refused.
 // - With NodePorts served, a health check per LoadBalancer with externalTrafficPolicy Local and a
 //   healthCheckNodePort: how many ready endpoints this node has (load balancers skip nodes with none).
 // - A reject route (ICMP unreachable) per ClusterIP: what no translation takes (a Service without
@@ -41,6 +42,9 @@ export interface ServicePlanInput extends ServiceSnapshot {
   nodeName: string;
   /** The cluster pod subnet: an external address inside it would take a pod's traffic. */
   podSubnet: string;
+  /** The link ports the last plan gave ("ip:port/proto" → port): kept while they stay free, so a
+   *  new Service never moves an existing address's port (conntrack still DNATs its flows there). */
+  linkPorts?: ReadonlyMap<string, number>;
 }
 
 
@@ -116,14 +120,15 @@ export function planServices(input: ServicePlanInput): ServicePlan {
   const clusterIps = new Set(input.services.flatMap((x) => x.clusterIPs));
   // Served external ports get their link ports once every NodePort is known (they must not collide).
   const pendingLinks: Array<{ svc: ServiceInfo; sp: ServicePort; ips: string[]; backends: ServiceBackend[]; affinity: boolean }> = [];
-  /** The host's view of ip:port/proto; the first Service by name keeps it. */
-  const external = (svc: ServiceInfo, e: ExternalPort) => {
-    const key = `${e.ip}:${e.port}/${e.proto}`;
-    const had = externals.get(key);
-    if (had) { warnings.push(`${key} from outside belongs to another Service; Service ${svc.namespace}/${svc.name} asks for it too and is not served there`); return false; }
-    externals.set(key, e);
+  /** Who has ip:port/proto from outside: the first Service by name that names it, served or not. */
+  const externalOwner = new Map<string, string>();
+  const claim = (svc: ServiceInfo, key: string) => {
+    const who = `${svc.namespace}/${svc.name}`, had = externalOwner.get(key);
+    if (had && had !== who) { warnings.push(`${key} from outside belongs to Service ${had}; Service ${who} asks for it too and is not served there`); return false; }
+    externalOwner.set(key, who);
     return true;
   };
+  const keyOf = (ip: string, sp: ServicePort) => `${ip}:${sp.port}/${sp.protocol}`;
   const services = [...input.services].sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
   const put = (svc: ServiceInfo, t: ServiceTranslation, shared = false) => {
     const key = translationKey(t);
@@ -141,9 +146,8 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       if (clusterIps.has(ip)) { warnings.push(`Service ${svc.namespace}/${svc.name}: external address ${ip} is a ClusterIP: not served`); return false; }
       return true;
     });
-    if (svc.loadBalancerIPs.length > 0 && svc.loadBalancerSourceRanges) {
-      warnings.push(`Service ${svc.namespace}/${svc.name}: loadBalancerSourceRanges is not enforced, so its load balancer IPs (${svc.loadBalancerIPs.join(', ')}) are not served`);
-    }
+    const ranged = svc.loadBalancerSourceRanges ? svc.loadBalancerIPs.filter((ip) => !externalIps.includes(ip) && !contains4(podSubnet, ip) && !clusterIps.has(ip)) : [];
+    if (ranged.length > 0) warnings.push(`Service ${svc.namespace}/${svc.name}: loadBalancerSourceRanges is not enforced, so its load balancer IPs (${ranged.join(', ')}) are refused`);
     for (const sp of svc.ports) {
       // Several Services may name one pod port: the same translation, shared.
       for (const e of usableEndpoints(svc, sp, input.slices)) {
@@ -152,7 +156,9 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       }
       const backends = backendsOf(svc, sp, input.slices, input.endpointRewrites);
       // Not served from outside (no endpoints for it): the host refuses what comes for the address's port.
-      const refused = () => { if (input.nodePortVip) for (const ip of externalIps) external(svc, { ip, proto: sp.protocol, port: sp.port }); };
+      const refuse = (ips: readonly string[]) => { if (input.nodePortVip) for (const ip of ips) if (claim(svc, keyOf(ip, sp))) externals.set(keyOf(ip, sp), { ip, proto: sp.protocol, port: sp.port }); };
+      refuse(ranged);
+      const refused = () => refuse(externalIps);
       if (backends.length === 0) { refused(); continue; } // rejected by the ClusterIP's route; NodePort left to the host (refused there)
       const affinity = svc.affinity === 'ClientIP';
       const local = () => backendsOf(svc, sp, input.slices, input.endpointRewrites, input.nodeName);
@@ -163,7 +169,8 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       // From outside: local endpoints only under Local, so the flow stays on this node and the backend sees the client's address.
       const fromOutside = svc.externalTrafficPolicy === 'Local' ? local() : backends;
       if (fromOutside.length === 0) { refused(); continue; }
-      if (input.nodePortVip && externalIps.length > 0) pendingLinks.push({ svc, sp, ips: externalIps, backends: fromOutside, affinity });
+      const owned = input.nodePortVip ? externalIps.filter((ip) => claim(svc, keyOf(ip, sp))) : [];
+      if (owned.length > 0) pendingLinks.push({ svc, sp, ips: owned, backends: fromOutside, affinity });
       if (input.nodePortVip && sp.nodePort !== undefined && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
         put(svc, { vip: input.nodePortVip, port: sp.nodePort, proto: sp.protocol, backends: fromOutside, affinity });
         nodePorts.set(`${sp.protocol}/${sp.nodePort}`, { proto: sp.protocol, port: sp.nodePort });
@@ -178,23 +185,34 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       else healthChecks.push({ namespace: svc.namespace, name: svc.name, port: svc.healthCheckNodePort, localEndpoints: here.size });
     }
   }
-  const taken = new Set([...nodePorts.values()].map((p) => p.port));
-  for (const l of pendingLinks) {
-    for (const ip of l.ips) {
-      const key = `${ip}:${l.sp.port}/${l.sp.protocol}`;
-      const linkPort = linkPortFor(key, taken);
-      if (!external(l.svc, { ip, proto: l.sp.protocol, port: l.sp.port, linkPort })) continue;
-      taken.add(linkPort);
-      put(l.svc, { vip: input.nodePortVip!, port: linkPort, proto: l.sp.protocol, backends: l.backends, affinity: l.affinity });
-    }
+  // Link ports: clear of every NodePort of every Service (served here or not, so one never moves
+  // with endpoints coming and going); the last plan's kept first, then the new ones by hash.
+  const taken = new Set(services.flatMap((x) => x.ports.flatMap((p) => (p.nodePort !== undefined ? [p.nodePort] : []))));
+  const links = pendingLinks.flatMap((l) => l.ips.map((ip) => ({ ...l, ip, key: keyOf(ip, l.sp) })));
+  const linkPort = new Map<string, number>();
+  for (const l of links) {
+    const had = input.linkPorts?.get(l.key);
+    if (had !== undefined && !taken.has(had)) { linkPort.set(l.key, had); taken.add(had); }
+  }
+  for (const l of links) {
+    if (linkPort.has(l.key)) continue;
+    const p = linkPortFor(l.key, taken);
+    linkPort.set(l.key, p);
+    taken.add(p);
+  }
+  for (const l of links) {
+    const port = linkPort.get(l.key)!;
+    externals.set(l.key, { ip: l.ip, proto: l.sp.protocol, port: l.sp.port, linkPort: port });
+    put(l.svc, { vip: input.nodePortVip!, port, proto: l.sp.protocol, backends: l.backends, affinity: l.affinity });
   }
   const byKey = <T>(m: Map<string, T>) => [...m.keys()].sort().map((k) => m.get(k)!);
   return { translations: byKey(translations), rejects: [...rejects].sort(), nodePorts: byKey(nodePorts), externals: byKey(externals), healthChecks, warnings };
 }
 
 /**
- * The link port of an external address's port: FNV-1a of "ip:port/proto" into the link port range,
- * the next free one on a collision, so it stays the same while the Services around it change.
+ * A new link port for an external address's port: FNV-1a of "ip:port/proto" into the link port
+ * range, the next free one on a collision (so, with the last plan's kept, the same after a restart
+ * for the same Services).
  */
 function linkPortFor(key: string, taken: ReadonlySet<number>): number {
   let h = 0x811c9dc5;

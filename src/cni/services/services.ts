@@ -182,7 +182,8 @@ export class Services implements ServiceHooks, ClusterServices {
   private async runOnce(): Promise<ServiceReport> {
     const vs = this.d.vswitch;
     const vip = this.d.nodePortVip?.();
-    const plan = planServices({ ...this.d.source.snapshot(), endpointRewrites: await this.endpointRewrites(), nodeName: this.d.nodeName, podSubnet: this.d.podSubnet, ...(vip ? { nodePortVip: vip } : {}) });
+    const plan = planServices({ ...this.d.source.snapshot(), endpointRewrites: await this.endpointRewrites(), nodeName: this.d.nodeName, podSubnet: this.d.podSubnet, ...(vip ? { nodePortVip: vip } : {}),
+      linkPorts: new Map((this.lastPlan?.externals ?? []).flatMap((e) => (e.linkPort !== undefined ? [[`${e.ip}:${e.port}/${e.proto}`, e.linkPort] as const] : []))) });
     this.lastPlan = plan;
     const r: ServiceReport = { put: [], deleted: [], rejectsAdded: [], rejectsDeleted: [], warnings: plan.warnings, errors: [], plan };
     const warnings = plan.warnings.join('\n');
