@@ -1,10 +1,11 @@
 // The host (Linux) half of the cluster data path: the host end of the VPP ↔ host link, IP
-// forwarding, the overlay's VXLAN device with its neighbour and forwarding entries, the routes the agent owns in the main table (marked `proto 116`, so they are found
-// again after a restart without any state), and the agent's nftables table. Links, addresses and
-// routes over rtnetlink (src/cni/linux/ip.ts); the nftables table and the forwarding switch
-// through `nft` and `sysctl`, the one part with no rtnetlink request. All in the agent's own
-// network namespace, or in `netns` (tests run several "nodes" on one machine that way; the
-// programs then run inside it through nsenter).
+// forwarding, the overlay's VXLAN device with its neighbour and forwarding entries, the routes the
+// agent owns in the main table (marked `proto 116`, so they are found again after a restart
+// without any state), and the agent's nftables table. Links, addresses, routes and neighbours over
+// rtnetlink (src/cni/linux/ip.ts); the nftables table and the forwarding switch through `nft` and
+// `sysctl`, the one part with no rtnetlink request. All in the agent's own network namespace, or in
+// `netns` (tests run several "nodes" on one machine that way; the programs then run inside it
+// through nsenter).
 import { accessSync, constants } from 'node:fs';
 import { join } from 'node:path';
 import { runProcess } from '../../sys/index.js';

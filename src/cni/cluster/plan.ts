@@ -25,6 +25,7 @@
 //   slice is routed via that node's gateway, found by ARP across the segment.
 import { contains4, formatIp4, formatPrefix4, hostRange4, parseIp4, parsePrefix4, slice4, type Prefix4 } from '../ipv4.js';
 import type { NetworkState } from '../agent/state.js';
+import type { VxlanDevice, VxlanPeer } from '../linux/ip.js';
 import { sliceIndex, type ClusterNode } from './nodes.js';
 
 /** Host-side interface of the VPP ↔ host link; VPP's end of a veth is VETH_VPP_END. */
@@ -83,9 +84,9 @@ export interface PlannedHostRoute { dst: string; via: string; dev?: string; src?
 
 /** The host's overlay device and its peers (nodeInterconnect vxlan). */
 export interface PlannedOverlay {
-  device: { name: string; vni: number; port: number; local: string; mac: string; address: string };
+  device: VxlanDevice;
   /** One per other node: its device's address and MAC, and the InternalIP they are reached at. */
-  peers: Array<{ node: string; ip: string; mac: string; remote: string }>;
+  peers: Array<VxlanPeer & { node: string }>;
 }
 
 export interface Plan {

@@ -406,7 +406,7 @@ export async function listOwnedRoutes(netns: string | undefined, protocol: numbe
   });
 }
 
-/** A VXLAN device as the node overlay has it: static entries only, `cidr` its one address. */
+/** A VXLAN device as the node overlay has it: static entries only, `address` (a CIDR) its one address, `mac` its MAC. */
 export interface VxlanDevice { name: string; vni: number; port: number; local: string; mac: string; address: string }
 
 /** What VXLAN adds to every packet it carries: outer IPv4, UDP and VXLAN headers and the inner Ethernet header. */

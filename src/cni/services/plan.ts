@@ -158,8 +158,7 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       // Not served from outside (no endpoints for it): the host refuses what comes for the address's port.
       const refuse = (ips: readonly string[]) => { if (input.nodePortVip) for (const ip of ips) if (claim(svc, keyOf(ip, sp))) externals.set(keyOf(ip, sp), { ip, proto: sp.protocol, port: sp.port }); };
       refuse(ranged);
-      const refused = () => refuse(externalIps);
-      if (backends.length === 0) { refused(); continue; } // rejected by the ClusterIP's route; NodePort left to the host (refused there)
+      if (backends.length === 0) { refuse(externalIps); continue; } // rejected by the ClusterIP's route; NodePort left to the host (refused there)
       const affinity = svc.affinity === 'ClientIP';
       const local = () => backendsOf(svc, sp, input.slices, input.endpointRewrites, input.nodeName);
       const internal = svc.internalTrafficPolicy === 'Local' ? local() : backends;
@@ -168,7 +167,7 @@ export function planServices(input: ServicePlanInput): ServicePlan {
       for (const ip of externalIps) put(svc, { vip: ip, port: sp.port, proto: sp.protocol, backends, affinity });
       // From outside: local endpoints only under Local, so the flow stays on this node and the backend sees the client's address.
       const fromOutside = svc.externalTrafficPolicy === 'Local' ? local() : backends;
-      if (fromOutside.length === 0) { refused(); continue; }
+      if (fromOutside.length === 0) { refuse(externalIps); continue; }
       const owned = input.nodePortVip ? externalIps.filter((ip) => claim(svc, keyOf(ip, sp))) : [];
       if (owned.length > 0) pendingLinks.push({ svc, sp, ips: owned, backends: fromOutside, affinity });
       if (input.nodePortVip && sp.nodePort !== undefined && (svc.type === 'NodePort' || svc.type === 'LoadBalancer')) {
