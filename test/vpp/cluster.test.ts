@@ -455,6 +455,11 @@ ports: [{name: http, port: 8080, protocol: TCP}, {name: dns, port: 8080, protoco
 endpoints: [{addresses: [ENDPOINT]}]
 `;
 
+/** svc-peer serving port 8080 in namespace `ns`, answering as `name`. */
+const serve = (ns: string, name: string): ChildProcess => spawn('ip', ['netns', 'exec', ns, process.execPath, PEER, 'serve', '8080', name], { stdio: ['ignore', 'pipe', 'ignore'] });
+/** Resolves once the server says it is ready; rejects if it exits first. */
+const ready = (c: ChildProcess): Promise<void> => new Promise((res, rej) => { c.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); c.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
+
 /** `n` connections (datagrams) from namespace `ns` to host:port through svc-peer: per attempt, who answered and whom it saw. */
 async function connect(ns: string, host: string, port: number, n: number, udp = false): Promise<Array<{ backend: string; seen: string; local?: string; error?: string }>> {
   const out = JSON.parse(await runIn(ns, process.execPath, [PEER, 'connect', host, String(port), String(n), ...(udp ? ['udp'] : [])])) as Array<{ reply?: string; error?: string }>;
@@ -475,9 +480,9 @@ async function assertServed(ns: string, host: string, port: number, backend: str
 }
 
 test('Services: NodePort from both hosts and a pod of the other node, to a backend on either node; host → ClusterIP; pod → ClusterIP across nodes; gone with the Service', async () => {
-  const servers = [A, B].map((n) => spawn('ip', ['netns', 'exec', n.pod.ns, process.execPath, PEER, 'serve', '8080', `pod-${n.name}`], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  const servers = [A, B].map((n) => serve(n.pod.ns, `pod-${n.name}`));
   try {
-    await Promise.all(servers.map((c) => new Promise<void>((res, rej) => { c.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); c.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); })));
+    await Promise.all(servers.map(ready));
     // The backend is pod a, on node a.
     writeFileSync(join(manifests, 'web.yaml'), WEB.replace('ENDPOINT', A.pod.eth0));
     for (const n of [A, B]) await until(`node ${n.name}: NodePorts in its host's table`, async () => /udp dport 30053 dnat to 169\.254\.100\.1/.test(await runIn(n.ns, 'nft', ['list', 'table', 'ip', 'tsvpp'])));
@@ -548,11 +553,11 @@ addressType: IPv4
 ports: [{name: http, port: 8080, protocol: TCP}]
 endpoints: [${eps.map((e) => `{addresses: [${e.ip}], nodeName: ${e.node}}`).join(', ')}]
 `;
-  const servers = [A, B].map((n) => spawn('ip', ['netns', 'exec', n.pod.ns, process.execPath, PEER, 'serve', '8080', `pod-${n.name}`], { stdio: ['ignore', 'pipe', 'ignore'] }));
+  const servers = [A, B].map((n) => serve(n.pod.ns, `pod-${n.name}`));
   const nft = (n: Node) => runIn(n.ns, 'nft', ['list', 'table', 'ip', 'tsvpp']);
   const body = (name: string, local: number) => ({ service: { namespace: 'default', name }, localEndpoints: local, serviceProxyHealthy: true });
   try {
-    await Promise.all(servers.map((c) => new Promise<void>((res, rej) => { c.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); c.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); })));
+    await Promise.all(servers.map(ready));
     writeFileSync(join(manifests, 'lb.yaml'), lb([{ ip: A.pod.eth0, node: A.name }, { ip: B.pod.eth0, node: B.name }]));
     for (const n of [A, B]) await until(`node ${n.name}: the NodePort in its host's table`, async () => new RegExp(`tcp dport ${NP} dnat to 169\\.254\\.100\\.1`).test(await nft(n)));
     // Under Cluster a node would spread these over both backends and source-NAT the remote ones.
@@ -581,7 +586,7 @@ endpoints: [${eps.map((e) => `{addresses: [${e.ip}], nodeName: ${e.node}}`).join
 
 test('a load balancer IP (announced by node a, as MetalLB\'s L2 mode does) and an external IP (routed to node b) from the outside: through node a to the backend on node b, source-NATed to node a\'s gateway; through node b to its own backend, the client\'s address kept; pods and hosts reach both; under externalTrafficPolicy Local node a refuses the outside at once while pods still reach the backend; only the Service\'s port is taken; gone with the Service', async () => {
   const LB_IP = '203.0.113.20', EXT_IP = '198.51.100.20';
-  const server = spawn('ip', ['netns', 'exec', B.pod.ns, process.execPath, PEER, 'serve', '8080', 'pod-b'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const server = serve(B.pod.ns, 'pod-b');
   const ext = (policy: string) => `apiVersion: v1
 kind: Service
 metadata: {name: ext, namespace: default}
@@ -603,7 +608,7 @@ endpoints: [{addresses: [${B.pod.eth0}], nodeName: b}]
 `;
   const nft = (n: Node) => runIn(n.ns, 'nft', ['list', 'table', 'ip', 'tsvpp']);
   try {
-    await new Promise<void>((res, rej) => { server.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); server.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
+    await ready(server);
     writeFileSync(join(manifests, 'ext.yaml'), ext('Cluster'));
     await ip(['route', 'add', `${LB_IP}/32`, 'via', A.ip], OUT);
     await ip(['route', 'add', `${EXT_IP}/32`, 'via', B.ip], OUT);
@@ -643,10 +648,10 @@ test('service-endpoint-if veth1 on node a: a client on node b reaches it through
   assert.is(add.code, 0, `ADD sep on node a: ${JSON.stringify(add.out)} ${add.stderr}`);
   const addr = (name: string) => add.out.ips.find((x: any) => x.interface === add.out.interfaces.findIndex((i: any) => i.name === name)).address.split('/')[0] as string;
   const podIp = addr('eth0'), sepIp = addr('veth1');
-  const server = spawn('ip', ['netns', 'exec', ns, process.execPath, PEER, 'serve', '8080', 'pod-sep'], { stdio: ['ignore', 'pipe', 'ignore'] });
+  const server = serve(ns, 'pod-sep');
   let deleted = false;
   try {
-    await new Promise<void>((res, rej) => { server.stdout!.on('data', (d) => { if (String(d).includes('ready')) res(); }); server.once('exit', (code) => rej(new Error(`svc-peer exited ${code}`))); });
+    await ready(server);
     writeFileSync(join(manifests, 'sep.yaml'), `apiVersion: v1
 kind: Service
 metadata: {name: sep, namespace: default}
